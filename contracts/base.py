@@ -1,0 +1,99 @@
+"""Building blocks shared by every contract: frozen models, money, time, identities.
+
+Rules that hold for every contract:
+- models are frozen and refuse unknown keys (``extra="forbid"``): a producer that sends a field
+  the consumer does not know is a contract break, found at once instead of silently dropped;
+- money is integer øre (``Oere``), never float; the currency is DKK;
+- instants are timezone-aware and normalised to UTC on the wire.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, date, datetime
+from typing import Annotated, Literal
+
+from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, StrictInt
+
+
+class Contract(BaseModel):
+    """Base of every event payload, command and nested value in ``contracts``."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+def _to_utc(value: datetime) -> datetime:
+    return value.astimezone(UTC)
+
+
+UtcDatetime = Annotated[AwareDatetime, AfterValidator(_to_utc)]
+"""An instant: offset required on input, stored and sent as UTC."""
+
+Oere = Annotated[StrictInt, Field(ge=0, description="amount in øre (1 DKK = 100 øre)")]
+"""Non-negative integer amount of money in øre."""
+
+Currency = Literal["DKK"]
+
+Cvr = Annotated[str, Field(pattern=r"^[0-9]{8}$", description="Danish CVR number, 8 digits")]
+MunicipalityCode = Annotated[str, Field(pattern=r"^[0-9]{3}$", description="3-digit code")]
+RegionCode = Annotated[str, Field(pattern=r"^[0-9]{4}$", description="4-digit region code")]
+ReasonCode = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]*$", description="stable reason code")]
+
+_YEAR_MONTH = re.compile(r"^[0-9]{4}-(0[1-9]|1[0-2])$")
+
+
+def _check_year_month(value: str) -> str:
+    if not _YEAR_MONTH.match(value):
+        raise ValueError("must be YYYY-MM")
+    return value
+
+
+YearMonth = Annotated[str, AfterValidator(_check_year_month)]
+
+Role = Literal[
+    "applicant", "caseworker", "assessor", "approver", "finance", "auditor", "system"
+]
+
+
+class Actor(Contract):
+    """Who caused an event: a pseudonymous id (never a name or CPR number) and a role."""
+
+    id: Annotated[str, Field(min_length=1, max_length=128)]
+    role: Role
+
+
+class Applicant(Contract):
+    cvr: Cvr
+    municipality_code: MunicipalityCode
+    name: Annotated[str, Field(min_length=1, max_length=200)]
+
+
+class BudgetLine(Contract):
+    """One post of an indicative budget; salary lines carry rate × quantity = amount."""
+
+    post: Annotated[str, Field(min_length=1, max_length=200)]
+    category: Literal["salary", "other"]
+    rate_oere: Oere | None = None
+    quantity: Annotated[StrictInt, Field(ge=0)] | None = None
+    amount_oere: Oere
+
+
+class IndicativeBudget(Contract):
+    """The whole project period's budget (not per month); ``total_oere`` is entered on its own."""
+
+    lines: list[BudgetLine]
+    total_oere: Oere
+
+
+class ProjectPeriod(Contract):
+    start: date
+    end: date
+    delayed_start_allowed: bool = True
+
+
+class Reason(Contract):
+    """A rejection reason with where it applies (a field path, a month, a post)."""
+
+    code: ReasonCode
+    path: str | None = None
+    message: str = ""

@@ -1,0 +1,113 @@
+"""Payments: grant accounts, acceptance, revised budgets, instructions, holds."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Annotated, Literal
+from uuid import UUID
+
+from pydantic import Field
+
+from contracts.base import Contract, Currency, Cvr, Oere, Reason, ReasonCode, UtcDatetime, YearMonth
+
+MonthlyBudget = dict[YearMonth, dict[str, Oere]]
+"""Revised budget: ``{"YYYY-MM": {post: øre}}`` (R15)."""
+
+
+class GrantAccountOpened(Contract):
+    application_id: UUID
+    cvr: Cvr
+    amount_oere: Oere
+    acceptance_deadline: UtcDatetime
+
+
+class AwardAccepted(Contract):
+    application_id: UUID
+    accepted_by: str
+    accepted_at: UtcDatetime
+
+
+class AwardLapsed(Contract):
+    application_id: UUID
+    reason: Literal["acceptance_deadline_passed", "project_not_started"]
+    decided_by: str | None = None
+    lapsed_at: UtcDatetime
+
+
+class RevisedBudgetSubmitted(Contract):
+    application_id: UUID
+    budget_version: Annotated[int, Field(ge=1)]
+    months: MonthlyBudget
+    total_oere: Oere
+    submitted_by: str
+
+
+class RevisedBudgetApproved(Contract):
+    """This version now governs payments (R15/R16)."""
+
+    application_id: UUID
+    budget_version: Annotated[int, Field(ge=1)]
+    months: MonthlyBudget
+    total_oere: Oere
+    award_oere: Oere
+    approval: Literal["automatic", "caseworker"]
+    approved_by: str | None = None
+
+
+class RevisedBudgetPendingApproval(Contract):
+    """A later change that needs a caseworker's approval before it governs (R16)."""
+
+    application_id: UUID
+    budget_version: Annotated[int, Field(ge=1)]
+    reasons: Annotated[list[Reason], Field(min_length=1)]
+
+
+class RevisedBudgetRejected(Contract):
+    application_id: UUID
+    budget_version: Annotated[int, Field(ge=1)]
+    reasons: Annotated[list[Reason], Field(min_length=1)]
+    rejected_by: str | None = None
+
+
+class PaymentInstructed(Contract):
+    """An instruction for finance (R17). ``instruction_id`` is stable across re-runs and replays;
+    finance applies each id exactly once and resolves the NemKonto from the CVR."""
+
+    instruction_id: UUID
+    application_id: UUID
+    cvr: Cvr
+    currency: Currency = "DKK"
+    amount_oere: Annotated[int, Field(gt=0)]
+    due_date: date
+    period_start: YearMonth
+    period_end: YearMonth
+    budget_version: Annotated[int, Field(ge=1)]
+    replaces_instruction_id: UUID | None = None
+
+
+class PaymentsHeld(Contract):
+    """New instructions to this grantee stop until released (R18)."""
+
+    hold_id: UUID
+    cvr: Cvr
+    application_id: UUID | None = None
+    reason: ReasonCode
+    held_at: UtcDatetime
+
+
+class PaymentsReleased(Contract):
+    """A hold released by two different people (R19)."""
+
+    hold_id: UUID
+    cvr: Cvr
+    requested_by: str
+    approved_by: str
+    released_at: UtcDatetime
+
+
+class PaymentResultRecorded(Contract):
+    """Payments applied a finance result to an instruction (or ignored it as unknown/duplicate)."""
+
+    instruction_id: UUID
+    application_id: UUID | None = None
+    outcome: Literal["executed", "failed", "unknown_instruction", "duplicate"]

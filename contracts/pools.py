@@ -1,0 +1,138 @@
+"""The pool definition format (the JSON of ``shared/data/pools/*.json``, amounts in DKK).
+
+Assessment owns pools: it validates a definition, versions it and publishes ``PoolPublished``;
+other services learn deadlines, periods and schedules from that event. The scenario runner uses the
+same model to refuse a malformed scenario before anything runs.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Annotated, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import Field, field_validator, model_validator
+
+from contracts.base import Contract, RegionCode
+
+Dkk = Annotated[Decimal, Field(ge=0, decimal_places=2, description="amount in DKK, ≤ 2 decimals")]
+PaymentFrequency = Literal["monthly", "quarterly", "half_yearly", "yearly"]
+
+
+def dkk_to_oere(amount: Decimal) -> int:
+    """Exact conversion; ``Dkk`` already guarantees at most two decimals."""
+    return int(amount * 100)
+
+
+class SubPool(Contract):
+    region_code: RegionCode
+    region: str
+    municipalities: Annotated[int, Field(ge=0)] | None = None
+    amount_dkk: Dkk
+
+    @property
+    def amount_oere(self) -> int:
+        return dkk_to_oere(self.amount_dkk)
+
+
+class Criterion(Contract):
+    id: Annotated[int, Field(ge=1)]
+    name: str
+    minimum_requirement: bool = False
+
+
+class PoolProjectPeriod(Contract):
+    start: date
+    end: date
+    delayed_start_allowed: bool = False
+
+    @model_validator(mode="after")
+    def _ordered(self) -> PoolProjectPeriod:
+        if self.end < self.start:
+            raise ValueError("project_period.end is before project_period.start")
+        return self
+
+
+class PoolDefinition(Contract):
+    """A pool round. Keys beyond the source files are optional, with the documented defaults."""
+
+    pool_id: Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9._-]{0,79}$")]
+    title: str
+    programme: Annotated[str, Field(min_length=1)] | None = None
+    programme_rounds: dict[str, Dkk] | None = None
+    legal_basis: str | None = None
+    currency: Literal["DKK"] = "DKK"
+    total_dkk: Dkk
+    applicant_group: Annotated[list[str], Field(min_length=1)]
+    once_per_applicant_in_programme: bool = True
+    expected_awards: Annotated[int, Field(ge=0)] | None = None
+    deadline_local: datetime | None = None
+    timezone: str = "Europe/Copenhagen"
+    late_contact_window_hours: Annotated[int, Field(ge=0)] = 48
+    exception_submission_window_hours: Annotated[int, Field(ge=0)] = 24
+    project_period: PoolProjectPeriod
+    purpose: str | None = None
+    target_group: str | None = None
+    sub_pools: list[SubPool] = []
+    criteria: Annotated[list[Criterion], Field(min_length=1)]
+    minimum_requirement_threshold: Annotated[int, Field(ge=0, le=5)] = 1
+    eligible_cost_categories: list[Literal["salary", "other"]] = ["salary", "other"]
+    fill_with_smaller_after_exhausted: bool = True
+    acceptance_deadline_days: Annotated[int, Field(ge=1)] = 30
+    payment_frequency: PaymentFrequency = "quarterly"
+    status_report_months: list[Annotated[int, Field(ge=1)]] = []
+    final_report_due_months: Annotated[int, Field(ge=1)] = 3
+    budget_rules: dict[str, str] | None = None
+    source: str | None = None
+
+    @field_validator("deadline_local")
+    @classmethod
+    def _naive_local(cls, value: datetime | None) -> datetime | None:
+        if value is not None and value.tzinfo is not None:
+            raise ValueError("deadline_local is a local date-time without offset; see timezone")
+        return value
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"unknown time zone {value!r}") from exc
+        return value
+
+    @model_validator(mode="after")
+    def _consistent(self) -> PoolDefinition:
+        if self.sub_pools:
+            total = sum(s.amount_dkk for s in self.sub_pools)
+            if total != self.total_dkk:
+                raise ValueError(
+                    f"sub_pools: amounts sum to {total} DKK, total_dkk is {self.total_dkk}"
+                )
+            codes = [s.region_code for s in self.sub_pools]
+            if len(set(codes)) != len(codes):
+                raise ValueError("sub_pools: a region_code appears twice")
+        ids = [c.id for c in self.criteria]
+        if len(set(ids)) != len(ids):
+            raise ValueError("criteria: a criterion id appears twice")
+        return self
+
+    @property
+    def programme_id(self) -> str:
+        """The programme for once-per-applicant (R2); a pool with none is its own programme."""
+        return self.programme or self.pool_id
+
+    @property
+    def total_oere(self) -> int:
+        return dkk_to_oere(self.total_dkk)
+
+    @property
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+    def deadline_instant(self) -> datetime | None:
+        """The deadline as an aware instant (DST-aware: the zone decides the offset)."""
+        if self.deadline_local is None:
+            return None
+        return self.deadline_local.replace(tzinfo=self.zone)

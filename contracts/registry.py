@@ -1,0 +1,124 @@
+"""Which event type lives on which topic, at which schema version, with which payload.
+
+``decode`` turns bytes from any platform topic into a typed :class:`Envelope`; ``encode`` is its
+inverse. Both are the only way services read and write event JSON.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from typing import Literal
+
+from pydantic import TypeAdapter, ValidationError, create_model
+
+from contracts import assessment, finance, intake, payments, reporting
+from contracts import topics as t
+from contracts.base import Contract
+from contracts.envelope import Envelope
+
+
+@dataclass(frozen=True)
+class EventSpec:
+    event_type: str
+    payload: type[Contract]
+    topic: t.Topic
+    schema_version: int = 1
+
+    @property
+    def envelope(self) -> type[Envelope[Any]]:
+        return _ENVELOPES[self.event_type]
+
+
+_SPECS: list[EventSpec] = [
+    EventSpec("ApplicationReceived", intake.ApplicationReceived, t.INTAKE_APPLICATIONS),
+    EventSpec("ApplicationAccepted", intake.ApplicationAccepted, t.INTAKE_APPLICATIONS),
+    EventSpec("ApplicationRejectedLate", intake.ApplicationRejectedLate, t.INTAKE_APPLICATIONS),
+    EventSpec("SubmissionInvalid", intake.SubmissionInvalid, t.INTAKE_APPLICATIONS),
+    EventSpec("SubmissionUnauthorized", intake.SubmissionUnauthorized, t.INTAKE_APPLICATIONS),
+    EventSpec("ItProblemExceptionRequested", intake.ItProblemExceptionRequested, t.INTAKE_EXCEPTIONS),
+    EventSpec("ItProblemExceptionDecided", intake.ItProblemExceptionDecided, t.INTAKE_EXCEPTIONS),
+    EventSpec("PoolPublished", assessment.PoolPublished, t.ASSESSMENT_POOLS),
+    EventSpec("PriorAwardImported", assessment.PriorAwardImported, t.ASSESSMENT_POOLS),
+    EventSpec("EligibilityAssessed", assessment.EligibilityAssessed, t.ASSESSMENT_ASSESSMENTS),
+    EventSpec("ApplicationScored", assessment.ApplicationScored, t.ASSESSMENT_ASSESSMENTS),
+    EventSpec("GrantAwarded", assessment.GrantAwarded, t.ASSESSMENT_DECISIONS),
+    EventSpec("ApplicationRejected", assessment.ApplicationRejected, t.ASSESSMENT_DECISIONS),
+    EventSpec("GrantAccountOpened", payments.GrantAccountOpened, t.PAYMENTS_GRANTS),
+    EventSpec("AwardAccepted", payments.AwardAccepted, t.PAYMENTS_GRANTS),
+    EventSpec("AwardLapsed", payments.AwardLapsed, t.PAYMENTS_GRANTS),
+    EventSpec("RevisedBudgetSubmitted", payments.RevisedBudgetSubmitted, t.PAYMENTS_GRANTS),
+    EventSpec("RevisedBudgetApproved", payments.RevisedBudgetApproved, t.PAYMENTS_GRANTS),
+    EventSpec(
+        "RevisedBudgetPendingApproval", payments.RevisedBudgetPendingApproval, t.PAYMENTS_GRANTS
+    ),
+    EventSpec("RevisedBudgetRejected", payments.RevisedBudgetRejected, t.PAYMENTS_GRANTS),
+    EventSpec("PaymentInstructed", payments.PaymentInstructed, t.PAYMENTS_INSTRUCTIONS),
+    EventSpec("PaymentsHeld", payments.PaymentsHeld, t.PAYMENTS_INSTRUCTIONS),
+    EventSpec("PaymentsReleased", payments.PaymentsReleased, t.PAYMENTS_INSTRUCTIONS),
+    EventSpec("PaymentResultRecorded", payments.PaymentResultRecorded, t.PAYMENTS_INSTRUCTIONS),
+    EventSpec("PaymentExecuted", finance.PaymentExecuted, t.FINANCE_RESULTS),
+    EventSpec("PaymentFailed", finance.PaymentFailed, t.FINANCE_RESULTS),
+    EventSpec("ReportSubmitted", reporting.ReportSubmitted, t.REPORTING_REPORTS),
+    EventSpec("ReportAccepted", reporting.ReportAccepted, t.REPORTING_REPORTS),
+    EventSpec("ReportRejected", reporting.ReportRejected, t.REPORTING_REPORTS),
+    EventSpec("ReportOverdue", reporting.ReportOverdue, t.REPORTING_REPORTS),
+    EventSpec("RepaymentClaimed", reporting.RepaymentClaimed, t.REPORTING_REPORTS),
+    EventSpec("RepaymentWaived", reporting.RepaymentWaived, t.REPORTING_REPORTS),
+]
+
+EVENTS: dict[str, EventSpec] = {s.event_type: s for s in _SPECS}
+_PAYLOAD_TO_TYPE: dict[type[Contract], str] = {s.payload: s.event_type for s in _SPECS}
+
+
+def _envelope_class(spec: EventSpec) -> type[Envelope[Any]]:
+    """``Envelope[Payload]`` with ``event_type`` and ``schema_version`` pinned as constants."""
+    return create_model(  # type: ignore[call-overload,no-any-return]
+        f"{spec.event_type}Event",
+        __base__=Envelope[spec.payload],  # type: ignore[name-defined]
+        __doc__=spec.payload.__doc__,
+        event_type=(Literal[spec.event_type], ...),
+        schema_version=(Literal[spec.schema_version], ...),
+    )
+
+
+_ENVELOPES: dict[str, type[Envelope[Any]]] = {s.event_type: _envelope_class(s) for s in _SPECS}
+_HEADER = TypeAdapter(dict[str, Any])
+
+
+class UnknownEventType(ValueError):
+    pass
+
+
+def spec_for(payload: Contract | type[Contract]) -> EventSpec:
+    cls = payload if isinstance(payload, type) else type(payload)
+    try:
+        return EVENTS[_PAYLOAD_TO_TYPE[cls]]
+    except KeyError:
+        raise UnknownEventType(f"{cls.__name__} is not a registered event") from None
+
+
+def decode(raw: bytes | str | dict[str, Any]) -> Envelope[Any]:
+    """Parse and validate an event of any registered type.
+
+    Raises ``pydantic.ValidationError`` for a malformed message and :class:`UnknownEventType` for
+    an event type this version of the contracts does not know.
+    """
+    data = raw if isinstance(raw, dict) else _HEADER.validate_json(raw)
+    event_type = data.get("event_type")
+    spec = EVENTS.get(event_type) if isinstance(event_type, str) else None
+    if spec is None:
+        raise UnknownEventType(f"unknown event_type {event_type!r}")
+    if data.get("schema_version") != spec.schema_version:
+        raise UnknownEventType(
+            f"{event_type} schema_version {data.get('schema_version')!r} is not {spec.schema_version}"
+        )
+    return spec.envelope.model_validate(data)
+
+
+def encode(envelope: Envelope[Any]) -> bytes:
+    return envelope.model_dump_json().encode()
+
+
+__all__ = ["EVENTS", "EventSpec", "UnknownEventType", "ValidationError", "decode", "encode", "spec_for"]

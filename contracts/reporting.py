@@ -1,0 +1,70 @@
+"""Reporting: status and final reports, accounts, overdue notices, repayment claims."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Annotated, Literal
+from uuid import UUID
+
+from pydantic import Field
+
+from contracts.base import Contract, Currency, Cvr, Oere, Reason, UtcDatetime
+
+AuditLevel = Literal["reviewer", "auditor_statement", "auditor_statement_and_performance_audit"]
+
+
+class ReportSubmitted(Contract):
+    report_id: UUID
+    application_id: UUID
+    kind: Literal["status", "final"]
+    text: str = ""
+    accounts: dict[str, Oere] | None = None
+    audit_statement: str | None = None
+    submitted_by: str
+    submitted_at: UtcDatetime
+
+
+class ReportAccepted(Contract):
+    report_id: UUID
+    application_id: UUID
+    kind: Literal["status", "final"]
+    spent_oere: Oere | None = None
+    audit_level: AuditLevel | None = None
+
+
+class ReportRejected(Contract):
+    report_id: UUID
+    application_id: UUID
+    kind: Literal["status", "final"]
+    reasons: Annotated[list[Reason], Field(min_length=1)]
+
+
+class ReportOverdue(Contract):
+    """A report deadline passed without an accepted report: payments holds the grantee (R18)."""
+
+    application_id: UUID
+    cvr: Cvr
+    kind: Literal["status", "final"]
+    due: date
+
+
+class RepaymentClaimed(Contract):
+    """Paid minus spent, claimed back (R22)."""
+
+    application_id: UUID
+    cvr: Cvr
+    currency: Currency = "DKK"
+    paid_oere: Oere
+    spent_oere: Oere
+    amount_oere: Annotated[int, Field(gt=0)]
+
+
+class RepaymentWaived(Contract):
+    """Unspent money under the collection threshold (500 DKK) is not claimed; recorded (R22)."""
+
+    application_id: UUID
+    cvr: Cvr
+    paid_oere: Oere
+    spent_oere: Oere
+    amount_oere: Annotated[int, Field(gt=0)]
+    threshold_oere: Oere
