@@ -62,10 +62,18 @@ class Actor(Contract):
     role: Role
 
 
+ApplicantKind = Literal[
+    "municipality", "region", "voluntary_organisation", "private_supplier", "other"
+]
+
+
 class Applicant(Contract):
+    """The applying organisation. ``kind`` is checked against the pool's applicant group (R10)."""
+
     cvr: Cvr
     municipality_code: MunicipalityCode
     name: Annotated[str, Field(min_length=1, max_length=200)]
+    kind: ApplicantKind = "municipality"
 
 
 class BudgetLine(Contract):
