@@ -1,0 +1,243 @@
+"""Consumers that keep the delivery guarantees of DESIGN.md §4.
+
+Per batch of records (FastStream batch subscriber, ``AckPolicy.MANUAL``):
+
+1. decode each record; an undecodable or invalid one is *poison*: it goes to ``<topic>.dlt`` with
+   its origin (topic, partition, offset) and the error in headers;
+2. in ONE transaction: claim the event ids in the inbox (duplicates are skipped), run the handler
+   for each new record, flush the events it emitted to the outbox;
+3. only then commit the offsets (``msg.ack()``): at-least-once delivery, exactly-once effect.
+
+A transient error (database or broker away, serialisation conflict) retries the batch with
+backoff, never skipping it. Any other error means one record breaks the handler: the batch is
+replayed record by record, each in its own transaction, and the breaking record is dead-lettered.
+A run of ``poison_storm_limit`` dead letters in a row stops the service instead of draining a topic.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+from uuid import UUID
+
+import asyncpg
+from aiokafka import ConsumerRecord
+from aiokafka.errors import KafkaError
+from faststream import AckPolicy
+from faststream.kafka import KafkaBroker
+from faststream.kafka.annotations import KafkaMessage
+from faststream.kafka.fastapi import KafkaRouter
+
+from contracts.envelope import SIMULATED_TIME_HEADER, Envelope
+from contracts.registry import decode
+from servicekit import inbox, logging
+from servicekit.clock import Clock
+from servicekit.outbox import Emitter, notify_channel
+from servicekit.settings import ServiceSettings
+
+log = logging.get_logger(__name__)
+
+
+@dataclass(frozen=True)
+class Incoming:
+    """One consumed record, decoded. ``body`` is the decoded message (an Envelope for events)."""
+
+    body: Any
+    dedup_id: UUID | None
+    record: ConsumerRecord
+    headers: dict[str, bytes]
+
+    @property
+    def topic(self) -> str:
+        return str(self.record.topic)
+
+    @property
+    def partition(self) -> int:
+        return int(self.record.partition)
+
+    @property
+    def offset(self) -> int:
+        return int(self.record.offset)
+
+    @property
+    def key(self) -> bytes | None:
+        return self.record.key  # type: ignore[no-any-return]
+
+    @property
+    def envelope(self) -> Envelope[Any]:
+        assert isinstance(self.body, Envelope)
+        return self.body
+
+
+Decoder = Callable[[ConsumerRecord], tuple[Any, UUID | None]]
+Handler = Callable[[asyncpg.Connection, Incoming, Emitter], Awaitable[None]]
+
+
+def decode_event(record: ConsumerRecord) -> tuple[Any, UUID | None]:
+    envelope = decode(record.value)
+    return envelope, envelope.event_id
+
+
+class PoisonMessage(Exception):
+    """Raised by a decoder or handler for a message that can never be processed."""
+
+
+_TRANSIENT: tuple[type[BaseException], ...] = (
+    OSError, TimeoutError, KafkaError,
+    asyncpg.PostgresConnectionError, asyncpg.InterfaceError,
+    asyncpg.SerializationError, asyncpg.DeadlockDetectedError,
+    asyncpg.TooManyConnectionsError, asyncpg.CannotConnectNowError,
+)
+
+
+def is_transient(exc: BaseException) -> bool:
+    return isinstance(exc, _TRANSIENT)
+
+
+def _stop_process() -> None:
+    log.critical("poison_storm_stopping_service")
+    os.kill(os.getpid(), signal.SIGTERM)
+
+
+class EventConsumer:
+    """Runs one handler over records of some topics for one consumer group."""
+
+    def __init__(
+        self, *, name: str, handler: Handler, settings: ServiceSettings, clock: Clock,
+        pool_provider: Callable[[], asyncpg.Pool], broker_provider: Callable[[], KafkaBroker],
+        decoder: Decoder = decode_event, on_poison_storm: Callable[[], None] = _stop_process,
+    ) -> None:
+        self.name = name
+        self.handler = handler
+        self.settings = settings
+        self.clock = clock
+        self._pool = pool_provider
+        self._broker = broker_provider
+        self.decoder = decoder
+        self.on_poison_storm = on_poison_storm
+        self.consecutive_poison = 0
+        self.dead_lettered = 0
+        self.processed = 0
+
+    # -- entry point from FastStream ------------------------------------------------------
+    async def consume(self, msg: KafkaMessage) -> None:
+        records = msg.raw_message if isinstance(msg.raw_message, tuple) else (msg.raw_message,)
+        await self.process(records)
+        await msg.ack()
+
+    async def process(self, records: Sequence[ConsumerRecord]) -> None:
+        good: list[Incoming] = []
+        for record in records:
+            try:
+                body, dedup_id = self.decoder(record)
+            except Exception as exc:  # undecodable, invalid or unknown: never processable
+                await self._dead_letter(record, exc)
+                continue
+            good.append(_incoming(record, body, dedup_id))
+        if not good:
+            return
+        try:
+            await self._with_retry(lambda: self._apply(good))
+        except _HandlerBroke:
+            for item in good:
+                try:
+                    await self._with_retry(lambda item=item: self._apply([item]))
+                except _HandlerBroke as broke:
+                    await self._dead_letter(item.record, broke.__cause__ or broke)
+        self.consecutive_poison = 0
+        self.processed += len(good)
+
+    # -- one transaction -------------------------------------------------------------------
+    async def _apply(self, items: list[Incoming]) -> None:
+        pool = self._pool()
+        async with pool.acquire() as conn, conn.transaction():
+            ids = [i.dedup_id for i in items if i.dedup_id is not None]
+            fresh = await inbox.claim(conn, self.name, ids)
+            emitter = Emitter(self.clock, notify_channel(self.settings.database_name))
+            for item in items:
+                if item.dedup_id is not None and item.dedup_id not in fresh:
+                    continue  # duplicate delivery: acknowledged, no effect
+                with (
+                    self.clock.at(item.headers.get(SIMULATED_TIME_HEADER)),
+                    logging.bound(topic=item.topic, offset=item.offset, **_log_ids(item)),
+                ):
+                    try:
+                        await self.handler(conn, item, emitter)
+                    except Exception as exc:
+                        if is_transient(exc):
+                            raise
+                        raise _HandlerBroke(str(exc)) from exc
+            await emitter.flush(conn)
+
+    async def _with_retry(self, attempt: Callable[[], Awaitable[None]]) -> None:
+        delay = 0.05
+        while True:
+            try:
+                await attempt()
+                return
+            except _HandlerBroke:
+                raise
+            except Exception as exc:
+                if not is_transient(exc):
+                    raise _HandlerBroke(repr(exc)) from exc
+                log.warning("transient_error_retrying", consumer=self.name, error=repr(exc),
+                            delay_s=delay)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, self.settings.transient_retry_max_delay_s)
+
+    # -- dead letters -----------------------------------------------------------------------
+    async def _dead_letter(self, record: ConsumerRecord, error: BaseException) -> None:
+        headers = {
+            "dlt-original-topic": record.topic,
+            "dlt-original-partition": str(record.partition),
+            "dlt-original-offset": str(record.offset),
+            "dlt-consumer-group": self.name,
+            "dlt-error": f"{type(error).__name__}: {error}"[:1000],
+        }
+        for k, v in record.headers or ():
+            headers.setdefault(k, v.decode(errors="replace") if isinstance(v, bytes) else str(v))
+        # Awaited: the record's offset is committed only after the broker holds its dead letter.
+        await self._broker().publish(
+            record.value, topic=f"{record.topic}.dlt", key=record.key, headers=headers
+        )
+        self.dead_lettered += 1
+        self.consecutive_poison += 1
+        log.error("dead_lettered", consumer=self.name, topic=record.topic,
+                  partition=record.partition, offset=record.offset, error=headers["dlt-error"])
+        if self.consecutive_poison >= self.settings.poison_storm_limit:
+            self.on_poison_storm()
+
+    # -- wiring ------------------------------------------------------------------------------
+    def subscribe(self, broker: KafkaBroker | KafkaRouter, *topics: str) -> None:
+        s = self.settings
+        broker.subscriber(
+            *topics,
+            group_id=self.name,
+            batch=True,
+            max_records=s.consumer_max_records,
+            auto_offset_reset="earliest",
+            isolation_level="read_committed",
+            session_timeout_ms=s.consumer_session_timeout_ms,
+            heartbeat_interval_ms=s.consumer_heartbeat_interval_ms,
+            fetch_max_wait_ms=s.consumer_fetch_max_wait_ms,
+            batch_timeout_ms=s.consumer_fetch_max_wait_ms,
+            ack_policy=AckPolicy.MANUAL,
+        )(self.consume)
+
+
+class _HandlerBroke(Exception):
+    """A non-transient error while handling: some record in the batch is poison."""
+
+
+def _incoming(record: ConsumerRecord, body: Any, dedup_id: UUID | None) -> Incoming:
+    return Incoming(body, dedup_id, record, dict(record.headers or ()))
+
+
+def _log_ids(item: Incoming) -> dict[str, str]:
+    if isinstance(item.body, Envelope):
+        return {"event_id": str(item.body.event_id), "correlation_id": item.body.correlation_id}
+    return {}

@@ -1,0 +1,100 @@
+"""HTTP conventions shared by the services' APIs.
+
+- Errors are JSON with a stable code, never a stack trace: ``{"error": code, "message": ...}``;
+  request validation gives 422 with ``reasons`` ([{code, path, message}]).
+- Any exception with ``code`` and ``http_status`` attributes (the domains' ``DomainRefusal``,
+  :class:`~servicekit.identity.AuthError`) maps to its status.
+- In simulation mode the ``X-Grants-Simulated-Time`` header sets the clock for the request.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from servicekit.clock import Clock
+from servicekit.identity import AuthError, Principal, TokenVerifier
+from servicekit.logging import get_logger
+
+log = get_logger(__name__)
+_SIM_HEADER = b"x-grants-simulated-time"
+
+
+class SimulatedTimeMiddleware:
+    """Pure ASGI middleware, so the clock's context variable reaches the endpoint."""
+
+    def __init__(self, app: ASGIApp, clock: Clock) -> None:
+        self.app = app
+        self.clock = clock
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        claimed = None
+        if scope["type"] == "http" and self.clock.simulated:
+            claimed = dict(scope.get("headers") or []).get(_SIM_HEADER)
+        try:
+            ctx = self.clock.at(claimed)
+            ctx.__enter__()
+        except ValueError:
+            response = JSONResponse({"error": "simulated_time_invalid"}, status_code=400)
+            await response(scope, receive, send)
+            return
+        try:
+            await self.app(scope, receive, send)
+        finally:
+            ctx.__exit__(None, None, None)
+
+
+def validation_reasons(exc: RequestValidationError) -> list[dict[str, str]]:
+    reasons = []
+    for err in exc.errors():
+        loc = [str(p) for p in err.get("loc", ()) if p not in ("body",)]
+        code = {"missing": "field_missing", "extra_forbidden": "field_unknown"}.get(
+            err.get("type", ""), "field_invalid")
+        reasons.append({"code": code, "path": ".".join(loc), "message": str(err.get("msg", ""))})
+    return reasons
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
+        return JSONResponse(
+            {"error": "invalid_request", "reasons": validation_reasons(exc)}, status_code=422
+        )
+
+    @app.exception_handler(AuthError)
+    async def _auth(_: Request, exc: AuthError) -> JSONResponse:
+        headers = {"WWW-Authenticate": "Bearer"} if exc.http_status == 401 else None
+        return JSONResponse({"error": exc.code, "message": exc.message},
+                            status_code=exc.http_status, headers=headers)
+
+    @app.exception_handler(Exception)
+    async def _other(_: Request, exc: Exception) -> JSONResponse:
+        code = getattr(exc, "code", None)
+        status = getattr(exc, "http_status", None)
+        if isinstance(code, str) and isinstance(status, int):
+            body: dict[str, Any] = {"error": code, "message": getattr(exc, "message", str(exc))}
+            reasons = getattr(exc, "reasons", None)
+            if reasons:
+                body["reasons"] = reasons
+            return JSONResponse(body, status_code=status)
+        log.exception("unhandled_http_error", error=repr(exc))
+        return JSONResponse({"error": "internal_error", "message": "internal error"},
+                            status_code=500)
+
+
+def bearer_token(request: Request) -> str | None:
+    value = request.headers.get("authorization", "")
+    scheme, _, token = value.partition(" ")
+    return token.strip() if scheme.lower() == "bearer" and token.strip() else None
+
+
+def authenticate(request: Request, verifier: TokenVerifier, *roles: str) -> Principal:
+    """Verify the bearer token and require one of ``roles`` (if any given)."""
+    principal = verifier.verify(bearer_token(request))
+    if roles:
+        principal.require_role(*roles)
+    return principal

@@ -1,0 +1,109 @@
+"""The outbox relay: publishes unsent outbox rows to Kafka in ``id`` order.
+
+- One relay per service database: it holds a session advisory lock; other instances wait.
+- Rows are marked sent only after the broker acknowledged them (acks=all). A crash in between
+  re-publishes them: consumers deduplicate by ``event_id`` (the inbox), so the effect is once.
+- Woken by ``NOTIFY`` on commit, with a slow poll as a safety net.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+from typing import Any
+
+import asyncpg
+from aiokafka import AIOKafkaProducer
+
+from servicekit.logging import get_logger
+from servicekit.outbox import notify_channel
+from servicekit.settings import ServiceSettings
+
+log = get_logger(__name__)
+_RELAY_LOCK = 0x7265_6C61  # "rela"
+
+
+def make_producer(settings: ServiceSettings, **overrides: Any) -> AIOKafkaProducer:
+    return AIOKafkaProducer(
+        bootstrap_servers=settings.kafka_bootstrap,
+        acks="all",
+        enable_idempotence=settings.kafka_idempotence,
+        linger_ms=0,
+        **overrides,
+    )
+
+
+class OutboxRelay:
+    def __init__(self, settings: ServiceSettings) -> None:
+        self.settings = settings
+        self._stop = asyncio.Event()
+        self._wake = asyncio.Event()
+        self.published = 0
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._wake.set()
+
+    async def run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                await self._run_once()
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # broker or database away: keep the rows, try again
+                log.warning("relay_error", error=repr(exc))
+                await self._sleep(1.0)
+
+    async def _sleep(self, seconds: float) -> None:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._stop.wait(), seconds)
+
+    async def _run_once(self) -> None:
+        conn = await asyncpg.connect(self.settings.dsn)
+        producer = make_producer(self.settings)
+        try:
+            while not await conn.fetchval("SELECT pg_try_advisory_lock($1)", _RELAY_LOCK):
+                if self._stop.is_set():
+                    return
+                await self._sleep(1.0)
+            channel = notify_channel(self.settings.database_name)
+            await conn.add_listener(channel, lambda *_: self._wake.set())
+            await producer.start()
+            log.info("relay_started")
+            while not self._stop.is_set():
+                self._wake.clear()
+                sent = await self._publish_batch(conn, producer)
+                if sent < self.settings.relay_batch_size:
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(self._wake.wait(), self.settings.relay_idle_poll_s)
+        finally:
+            with contextlib.suppress(Exception):
+                await producer.stop()
+            with contextlib.suppress(Exception):
+                await conn.close()
+
+    async def _publish_batch(self, conn: asyncpg.Connection, producer: AIOKafkaProducer) -> int:
+        rows = await conn.fetch(
+            "SELECT id, topic, key, value, headers FROM outbox WHERE sent_at IS NULL"
+            " ORDER BY id LIMIT $1",
+            self.settings.relay_batch_size,
+        )
+        if not rows:
+            return 0
+        futures = []
+        for r in rows:
+            headers = [(k, str(v).encode()) for k, v in json.loads(r["headers"]).items()]
+            futures.append(
+                await producer.send(r["topic"], r["value"], key=r["key"].encode(), headers=headers)
+            )
+        await asyncio.gather(*futures)
+        await conn.execute(
+            "UPDATE outbox SET sent_at = now() WHERE id = ANY($1::bigint[])", [r["id"] for r in rows]
+        )
+        self.published += len(rows)
+        return len(rows)
+
+
+async def pending_count(pool: asyncpg.Pool) -> int:
+    return int(await pool.fetchval("SELECT count(*) FROM outbox WHERE sent_at IS NULL"))

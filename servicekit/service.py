@@ -1,0 +1,156 @@
+"""One service process: settings, logging, database, broker, consumers, relay, HTTP.
+
+    runtime = ServiceRuntime("intake", migrations=Path(__file__).parent / "migrations")
+    runtime.consume(topics.INTAKE_APPLICATIONS.name, handler=on_event)
+    app = runtime.http_app(api_router, title="Intake")
+    runtime.run(app)      # uvicorn; graceful shutdown longer than a handler's p99
+
+Start-up order: database (create if missing, migrate) → relay → broker and consumers → HTTP.
+Shutdown order: consumers stop (in-flight batches finish and commit) → relay → pool.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import uvicorn
+from fastapi import APIRouter, FastAPI
+from faststream.kafka.fastapi import KafkaRouter
+
+from contracts.base import Contract
+from servicekit import db
+from servicekit.clock import make_clock
+from servicekit.consumer import Decoder, EventConsumer, Handler, decode_event
+from servicekit.http import SimulatedTimeMiddleware, install_error_handlers
+from servicekit.identity import TokenVerifier
+from servicekit.logging import configure_logging, get_logger
+from servicekit.outbox import Cause, Emitter, notify_channel
+from servicekit.relay import OutboxRelay, pending_count
+from servicekit.settings import ServiceSettings
+
+log = get_logger(__name__)
+
+
+@dataclass
+class UnitOfWork:
+    """One transaction: state changes through ``conn``, events through ``emit``."""
+
+    conn: asyncpg.Connection
+    emitter: Emitter
+
+    def emit(self, payload: Contract, *, aggregate_id: str, cause: Cause) -> None:
+        self.emitter.emit(payload, aggregate_id=aggregate_id, cause=cause)
+
+
+class ServiceRuntime:
+    def __init__(self, name: str, *, migrations: Path | None = None,
+                 settings: ServiceSettings | None = None) -> None:
+        self.settings = settings or ServiceSettings(service_name=name)
+        self.name = name
+        self.migrations = migrations
+        self.clock = make_clock(self.settings.simulation)
+        self.router = KafkaRouter(
+            self.settings.kafka_bootstrap,
+            acks="all",
+            enable_idempotence=self.settings.kafka_idempotence,
+            graceful_timeout=self.settings.shutdown_grace_s,
+            lifespan=self._lifespan,
+            schema_url="/asyncapi",
+        )
+        self.consumers: list[EventConsumer] = []
+        self.relay = OutboxRelay(self.settings)
+        self._pool: asyncpg.Pool | None = None
+        self._verifier: TokenVerifier | None = None
+        self._relay_task: asyncio.Task[None] | None = None
+        self.on_startup: list[Callable[[ServiceRuntime], Awaitable[None]]] = []
+
+    # -- resources -----------------------------------------------------------------------------
+    @property
+    def pool(self) -> asyncpg.Pool:
+        if self._pool is None:
+            raise RuntimeError("the service has not started")
+        return self._pool
+
+    @property
+    def broker(self) -> Any:
+        return self.router.broker
+
+    @property
+    def verifier(self) -> TokenVerifier:
+        if self._verifier is None:
+            self._verifier = TokenVerifier.from_settings(self.settings)
+        return self._verifier
+
+    @asynccontextmanager
+    async def unit_of_work(self) -> AsyncIterator[UnitOfWork]:
+        """A transaction whose emitted events are written to the outbox before commit."""
+        async with self.pool.acquire() as conn, conn.transaction():
+            uow = UnitOfWork(conn, Emitter(self.clock, notify_channel(self.settings.database_name)))
+            yield uow
+            await uow.emitter.flush(conn)
+
+    # -- wiring --------------------------------------------------------------------------------
+    def consume(self, *topics: str, handler: Handler, name: str | None = None,
+                decoder: Decoder = decode_event) -> EventConsumer:
+        consumer = EventConsumer(
+            name=name or self.settings.group_id, handler=handler, settings=self.settings,
+            clock=self.clock, pool_provider=lambda: self.pool, broker_provider=lambda: self.broker,
+            decoder=decoder,
+        )
+        consumer.subscribe(self.router, *topics)
+        self.consumers.append(consumer)
+        return consumer
+
+    def http_app(self, *routers: APIRouter, title: str) -> FastAPI:
+        app = FastAPI(title=title, version="1")
+        install_error_handlers(app)
+        app.add_middleware(SimulatedTimeMiddleware, clock=self.clock)
+
+        @app.get("/health", tags=["operations"])
+        async def health() -> dict[str, Any]:
+            return {
+                "status": "ok", "service": self.name, "simulation": self.settings.simulation,
+                "outbox_pending": await pending_count(self.pool),
+                "consumers": {c.name: {"processed": c.processed, "dead_lettered": c.dead_lettered}
+                              for c in self.consumers},
+            }
+
+        for r in routers:
+            app.include_router(r)
+        app.include_router(self.router)
+        return app
+
+    @asynccontextmanager
+    async def _lifespan(self, app: FastAPI) -> AsyncIterator[dict[str, Any]]:
+        s = self.settings
+        configure_logging(self.name, s.log_level)
+        await db.ensure_database(s.pg_url, s.database_name)
+        self._pool = await db.create_pool(s.dsn)
+        await db.migrate(self._pool, self.migrations)
+        for hook in self.on_startup:
+            await hook(self)
+        self._relay_task = asyncio.create_task(self.relay.run(), name=f"{self.name}-relay")
+        log.info("service_started", simulation=s.simulation, http_port=s.http_port)
+        try:
+            yield {}
+        finally:
+            # Consumers first, so in-flight batches commit while the pool still exists.
+            with contextlib.suppress(Exception):
+                await self.broker.stop()
+            self.relay.stop()
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(self._relay_task, s.shutdown_grace_s)
+            await self._pool.close()
+            log.info("service_stopped")
+
+    def run(self, app: FastAPI) -> None:
+        s = self.settings
+        uvicorn.run(app, host=s.http_host, port=s.http_port, log_level="warning",
+                    timeout_graceful_shutdown=int(s.shutdown_grace_s), lifespan="on")
