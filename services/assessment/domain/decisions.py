@@ -1,0 +1,111 @@
+"""Decisions (R13): an approver turns the allocation's recommendations into awards and rejections.
+
+Segregation of duties: an approver who scored or recused from *any* application in the batch is
+refused (``segregation_of_duties``, 403) and nothing is decided — the batch is approved by
+someone else. The batch is every recommendation of the current plan (all undecided accepted
+applications of the pool). ``expected_plan_hash`` lets an approver approve exactly the plan they
+saw: if scores or applications changed since, the approval is refused
+(``recommendations_changed``, 409).
+
+An award (``GrantAwarded``) carries:
+- the full applied-for amount, the pool version and the sub-pool's amount;
+- the project period = the pool's project period;
+- ``acceptance_deadline`` = 23:59:59 local pool time (DST-aware) on the date
+  ``acceptance_deadline_days`` after the decision's local date;
+- the pool's ``payment_frequency``;
+- ``reporting_deadlines``: a status report ``m`` months after project start for each ``m`` in
+  ``status_report_months`` (a day past the month's end falls on its last day), and a final report
+  due on the last day of the month ``final_report_due_months`` after the project's end month;
+- the budget lines of the accepted version.
+"""
+
+from __future__ import annotations
+
+import calendar
+from datetime import date, datetime, time, timedelta
+from uuid import UUID
+
+from contracts.assessment import ApplicationRejected, GrantAwarded, ReportingDeadline
+from contracts.base import ProjectPeriod
+from contracts.pools import PoolDefinition
+from services.assessment.domain.allocation import Recommendation, plan_allocation
+from services.assessment.domain.errors import DomainRefusal
+from services.assessment.domain.scoring import participants
+from services.assessment.domain.state import FundingLedger, PoolRound
+
+Decided = GrantAwarded | ApplicationRejected
+
+
+def add_months(day: date, months: int) -> date:
+    """The same day ``months`` later, or that month's last day when it has no such day."""
+    index = day.year * 12 + day.month - 1 + months
+    year, month = divmod(index, 12)
+    last = calendar.monthrange(year, month + 1)[1]
+    return date(year, month + 1, min(day.day, last))
+
+
+def end_of_month(day: date) -> date:
+    return day.replace(day=calendar.monthrange(day.year, day.month)[1])
+
+
+def acceptance_deadline(pool: PoolDefinition, decided_at: datetime) -> datetime:
+    local_day = decided_at.astimezone(pool.zone).date()
+    last_day = local_day + timedelta(days=pool.acceptance_deadline_days)
+    return datetime.combine(last_day, time(23, 59, 59), tzinfo=pool.zone)
+
+
+def reporting_deadlines(pool: PoolDefinition) -> list[ReportingDeadline]:
+    period = pool.project_period
+    status = [ReportingDeadline(kind="status", due=add_months(period.start, m))
+              for m in sorted(pool.status_report_months)]
+    final_month = add_months(period.end.replace(day=1), pool.final_report_due_months)
+    return [*status, ReportingDeadline(kind="final", due=end_of_month(final_month))]
+
+
+def _decision(state: PoolRound, rec: Recommendation, approver: str,
+              decided_at: datetime) -> Decided:
+    pool = state.definition
+    version = state.file(rec.application_id).accepted
+    assert version is not None
+    common = dict(application_id=rec.application_id, pool_id=state.pool_id,
+                  pool_version=state.version, programme=pool.programme_id,
+                  region_code=rec.region_code, municipality_code=rec.municipality_code,
+                  applied_oere=rec.applied_oere, approved_by=approver, decided_at=decided_at)
+    if rec.outcome == "reject":
+        return ApplicationRejected(**common, score=rec.score, rank=rec.rank,
+                                   reasons=list(rec.reasons))
+    assert rec.score is not None and rec.rank is not None and rec.sub_pool_amount_oere is not None
+    period = pool.project_period
+    return GrantAwarded(
+        **common, sub_pool_amount_oere=rec.sub_pool_amount_oere, applicant=version.applicant,
+        amount_oere=rec.amount_oere, score=rec.score, rank=rec.rank,
+        project_period=ProjectPeriod(start=period.start, end=period.end,
+                                     delayed_start_allowed=period.delayed_start_allowed),
+        acceptance_deadline=acceptance_deadline(pool, decided_at),
+        payment_frequency=pool.payment_frequency,
+        reporting_deadlines=reporting_deadlines(pool),
+        budget_lines=list(version.budget_lines),
+    )
+
+
+def approve(
+    state: PoolRound, ledger: FundingLedger, approver: str, decided_at: datetime,
+    expected_plan_hash: str | None = None,
+) -> list[Decided]:
+    """Approve the current recommendations; ``[]`` when nothing is undecided."""
+    if decided_at.tzinfo is None or decided_at.utcoffset() is None:
+        raise ValueError("decided_at must carry an offset")
+    plan = plan_allocation(state, ledger)
+    if expected_plan_hash is not None and expected_plan_hash != plan.plan_hash:
+        raise DomainRefusal("recommendations_changed",
+                            "the recommendations changed since they were shown; review again", 409)
+    conflicted: list[UUID] = [
+        rec.application_id for rec in plan.recommendations
+        if approver in participants(state.file(rec.application_id))
+    ]
+    if conflicted:
+        raise DomainRefusal(
+            "segregation_of_duties",
+            f"{approver} scored or recused from {', '.join(map(str, conflicted))} and cannot "
+            "approve this batch", 403)
+    return [_decision(state, rec, approver, decided_at) for rec in plan.recommendations]

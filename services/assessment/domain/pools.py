@@ -1,0 +1,147 @@
+"""Pool definitions (R1): validate, version by content, and the regional sub-pools.
+
+A pool is published as a raw dict (the JSON of ``shared/data/pools/*.json``, DKK amounts). It is
+validated with :class:`contracts.pools.PoolDefinition`; every error is reported as
+``field.path: message`` so an administrator sees exactly what to fix.
+
+Versioning: the *content hash* is sha256 over the canonical JSON of the validated definition
+(sorted keys, no whitespace, defaults filled in, amounts normalised so ``100`` and ``100.00`` are
+the same). Publishing content equal to the current version is a no-op (no event); any other
+content becomes version n+1 — including a return to an older version's content, because it is a
+change from what is in force now.
+
+Sub-pools: an application belongs to the sub-pool of its municipality's region
+(:func:`contracts.municipalities.region_of`). A pool without sub-pools is one pool: its key is
+``None`` and its amount the pool's total.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any
+
+from pydantic import ValidationError
+
+from contracts.assessment import PoolPublished
+from contracts.municipalities import municipalities
+from contracts.pools import PoolDefinition
+from services.assessment.domain.errors import DomainRefusal
+from services.assessment.domain.state import PoolRound
+
+
+def validation_messages(error: ValidationError) -> tuple[str, ...]:
+    """Pydantic errors as ``path: message`` (``(root)`` for whole-model checks)."""
+    messages = []
+    for item in error.errors():
+        path = ".".join(str(part) for part in item["loc"]) or "(root)"
+        text = item["msg"].removeprefix("Value error, ")
+        messages.append(f"{path}: {text}")
+    return tuple(messages)
+
+
+def parse_pool_definition(raw: dict[str, Any]) -> PoolDefinition:
+    """Validate a raw definition; refuse with ``pool_invalid`` naming every field path."""
+    if not isinstance(raw, dict):
+        raise DomainRefusal("pool_invalid", "a pool definition is a JSON object", 422,
+                            ("(root): not an object",))
+    try:
+        definition = PoolDefinition.model_validate(raw)
+    except ValidationError as exc:
+        details = validation_messages(exc)
+        raise DomainRefusal("pool_invalid", "; ".join(details), 422, details) from exc
+    known_regions = {m.region_code for m in municipalities().values()}
+    unknown = tuple(
+        f"sub_pools.{i}.region_code: unknown region {s.region_code!r}"
+        for i, s in enumerate(definition.sub_pools) if s.region_code not in known_regions
+    )
+    if unknown:
+        raise DomainRefusal("pool_invalid", "; ".join(unknown), 422, unknown)
+    return definition
+
+
+def _canonical(value: Any) -> Any:
+    if isinstance(value, Decimal):
+        # normalize() drops trailing zeros; format "f" avoids exponent notation ("3E+6").
+        return format(value.normalize(), "f")
+    if isinstance(value, (date, datetime)):
+        return value.isoformat()
+    if isinstance(value, dict):
+        return {str(k): _canonical(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_canonical(v) for v in value]
+    return value
+
+
+def content_hash(definition: PoolDefinition) -> str:
+    """``sha256:<hex>`` over the canonical JSON of the validated definition."""
+    canonical = json.dumps(
+        _canonical(definition.model_dump(mode="python")),
+        sort_keys=True, separators=(",", ":"), ensure_ascii=False,
+    )
+    return "sha256:" + hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+
+
+def next_pool_version(
+    current: PoolPublished | None, raw: dict[str, Any], *, decided: bool = False
+) -> PoolPublished | None:
+    """Decide a publish: the new version's event, or ``None`` when the content is unchanged.
+
+    ``current`` is the version in force (``None`` for a new pool). ``decided`` says whether any
+    application was already decided under it: then the pool is frozen (``pool_decided``), because
+    awards name the version and sub-pool amount they were made under.
+    """
+    definition = parse_pool_definition(raw)
+    digest = content_hash(definition)
+    if current is not None:
+        if definition.pool_id != current.pool_id:
+            raise DomainRefusal(
+                "pool_mismatch",
+                f"definition is for {definition.pool_id!r}, not {current.pool_id!r}", 422)
+        if digest == current.content_hash:
+            return None
+        if decided:
+            raise DomainRefusal(
+                "pool_decided",
+                f"pool {current.pool_id!r} has decisions under version {current.version}", 409)
+    return PoolPublished(
+        pool_id=definition.pool_id,
+        version=1 if current is None else current.version + 1,
+        content_hash=digest,
+        definition=definition,
+        deadline=definition.deadline_instant(),
+    )
+
+
+def publish_pool(state: PoolRound | None, raw: dict[str, Any]) -> PoolPublished | None:
+    """Command: publish a pool definition into its round (``None`` for a pool not seen yet)."""
+    if state is None:
+        return next_pool_version(None, raw)
+    if isinstance(raw, dict) and raw.get("pool_id") not in (None, state.pool_id):
+        raise DomainRefusal("pool_mismatch",
+                            f"definition is for {raw.get('pool_id')!r}, not {state.pool_id!r}", 422)
+    return next_pool_version(state.pool, raw, decided=state.has_decisions)
+
+
+def sub_pool_amounts(pool: PoolDefinition) -> dict[str | None, int]:
+    """Sub-pool key → amount in øre; a pool without sub-pools is one pool keyed ``None``."""
+    if not pool.sub_pools:
+        return {None: pool.total_oere}
+    return {s.region_code: s.amount_oere for s in pool.sub_pools}
+
+
+def sub_pool_names(pool: PoolDefinition) -> dict[str | None, str]:
+    if not pool.sub_pools:
+        return {None: pool.title}
+    return {s.region_code: s.region for s in pool.sub_pools}
+
+
+def decision_region(pool: PoolDefinition, municipality_region: str | None) -> str | None:
+    """The region code a decision carries: its sub-pool's key.
+
+    With sub-pools that is the municipality's region; a pool without sub-pools is one pool, so
+    decisions carry ``None`` and downstream totals group all its awards together.
+    """
+    return municipality_region if pool.sub_pools else None
