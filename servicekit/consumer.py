@@ -127,6 +127,8 @@ class EventConsumer:
     async def consume(self, msg: KafkaMessage) -> None:
         records = msg.raw_message if isinstance(msg.raw_message, tuple) else (msg.raw_message,)
         await self.process(records)
+        if self.settings.fault_kill_before_commit:
+            os.kill(os.getpid(), signal.SIGKILL)
         await msg.ack()
 
     async def process(self, records: Sequence[ConsumerRecord]) -> None:

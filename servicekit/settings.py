@@ -36,6 +36,10 @@ class ServiceSettings(BaseSettings):
     # Longer than a handler's p99 so in-flight work commits before the process exits.
     shutdown_grace_s: float = 10.0
 
+    # Fault injection for the crash tests: SIGKILL the process after a batch's effect committed
+    # but before its offsets are committed. Never set outside tests.
+    fault_kill_before_commit: bool = False
+
     # Identity: public keys (PEM files or a JWKS file) of the token issuer.
     auth_issuer: str = "grants-dev-issuer"
     auth_audience: str = "grants-platform"

@@ -1,0 +1,219 @@
+"""The scenario format v1, as a strict model of its structure.
+
+Keys and JSON types are checked here, so a malformed scenario is refused before anything runs,
+with the path of the bad key. Values are not judged here: a submission with an invalid CVR or a
+budget that does not add up is a legitimate scenario step, and intake must refuse it with its
+reasons. The pool is the exception: it is configuration, validated by ``PoolDefinition``.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import date, datetime
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StrictBool, StrictInt, StrictStr
+from pydantic import ValidationError, model_validator
+
+from contracts.pools import PoolDefinition
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ScenarioApplicant(_Strict):
+    cvr: StrictStr
+    municipality_code: StrictStr
+    name: StrictStr
+    kind: StrictStr | None = None  # optional extension: municipality (default), …
+
+
+class ScenarioBudgetLine(_Strict):
+    post: StrictStr
+    category: StrictStr
+    rate_oere: StrictInt | None = None
+    quantity: StrictInt | None = None
+    amount_oere: StrictInt
+
+
+class ScenarioBudget(_Strict):
+    lines: list[ScenarioBudgetLine]
+    total_oere: StrictInt
+
+
+class Submitter(_Strict):
+    cvr: StrictStr
+
+
+class _Action(_Strict):
+    at: AwareDatetime
+
+
+class Submit(_Action):
+    type: Literal["submit"]
+    ref: StrictStr
+    applicant: ScenarioApplicant
+    purpose: StrictStr
+    target_group: StrictStr
+    budget: ScenarioBudget
+    submitter: Submitter | None = None
+    # optional extensions (R3 texts); absent in the v1 examples
+    description: StrictStr | None = None
+    organisation: StrictStr | None = None
+    anchoring_plan: StrictStr | None = None
+
+
+class ItProblemContact(_Action):
+    type: Literal["it_problem_contact"]
+    ref: StrictStr
+    documentation: StrictBool
+    attempted_before_deadline: StrictBool
+    screenshot_at: AwareDatetime | None
+
+
+class ExceptionDecision(_Action):
+    type: Literal["exception_decision"]
+    ref: StrictStr
+    approve: StrictBool
+    by: StrictStr
+
+
+class Score(_Action):
+    type: Literal["score"]
+    ref: StrictStr
+    assessor: StrictStr
+    scores: dict[str, StrictInt]
+    justification: StrictStr
+    conflict_of_interest: StrictBool = False
+
+
+class Allocate(_Action):
+    type: Literal["allocate"]
+    approver: StrictStr
+
+
+class AcceptAward(_Action):
+    type: Literal["accept_award"]
+    ref: StrictStr
+
+
+class RevisedBudget(_Action):
+    type: Literal["revised_budget"]
+    ref: StrictStr
+    months: dict[str, dict[str, StrictInt]]
+
+
+class RunPayments(_Action):
+    type: Literal["run_payments"]
+    through: date
+
+
+class FinanceResult(_Action):
+    type: Literal["finance_result"]
+    ref: StrictStr
+    executed: StrictBool
+
+
+class StatusReport(_Action):
+    type: Literal["status_report"]
+    ref: StrictStr
+    text: StrictStr
+
+
+class FinalReport(_Action):
+    type: Literal["final_report"]
+    ref: StrictStr
+    accounts: dict[str, StrictInt]
+    audit_statement: StrictStr | None
+
+
+class AuditReplay(_Action):
+    type: Literal["audit_replay"]
+
+
+Action = Annotated[
+    Submit | ItProblemContact | ExceptionDecision | Score | Allocate | AcceptAward
+    | RevisedBudget | RunPayments | FinanceResult | StatusReport | FinalReport | AuditReplay,
+    Field(discriminator="type"),
+]
+
+
+class PriorAward(_Strict):
+    programme: StrictStr
+    municipality_code: StrictStr
+    pool_id: StrictStr
+
+
+class Scenario(_Strict):
+    format: Literal["grants-scenario/1"]
+    name: StrictStr = ""
+    pool: PoolDefinition
+    prior_awards: list[PriorAward] = []
+    actions: list[Action]
+
+    @model_validator(mode="after")
+    def _time_never_goes_backwards(self) -> Scenario:
+        for i in range(1, len(self.actions)):
+            if self.actions[i].at < self.actions[i - 1].at:
+                raise ValueError(
+                    f"actions.{i}.at goes backwards ({self.actions[i].at.isoformat()} is before "
+                    f"{self.actions[i - 1].at.isoformat()})"
+                )
+        return self
+
+    def refs(self) -> list[str]:
+        seen: dict[str, None] = {}
+        for a in self.actions:
+            ref = getattr(a, "ref", None)
+            if ref is not None:
+                seen.setdefault(ref, None)
+        return list(seen)
+
+    def first_submit(self, ref: str) -> Submit | None:
+        return next((a for a in self.actions if isinstance(a, Submit) and a.ref == ref), None)
+
+
+class ScenarioError(Exception):
+    """A scenario that cannot be run, with the paths of its bad keys."""
+
+    def __init__(self, problems: list[str]) -> None:
+        super().__init__("; ".join(problems))
+        self.problems = problems
+
+
+def _path(loc: tuple[Any, ...]) -> str:
+    """``actions.3.submit.applicant.cvr`` → ``actions.3.applicant.cvr`` (drop the union tag)."""
+    parts = [str(p) for p in loc]
+    if len(parts) > 2 and parts[0] == "actions" and parts[2] in _ACTION_TYPES:
+        del parts[2]
+    return ".".join(parts)
+
+
+_ACTION_TYPES = {
+    "submit", "it_problem_contact", "exception_decision", "score", "allocate", "accept_award",
+    "revised_budget", "run_payments", "finance_result", "status_report", "final_report",
+    "audit_replay",
+}
+
+
+def parse_scenario(data: Any) -> Scenario:
+    try:
+        return Scenario.model_validate(data)
+    except ValidationError as exc:
+        problems = []
+        for err in exc.errors():
+            where = _path(tuple(err["loc"])) or "(top level)"
+            problems.append(f"{where}: {err['msg']}")
+        raise ScenarioError(problems) from None
+
+
+def load_scenario(path: Path) -> Scenario:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ScenarioError([f"{path}: no such file"]) from None
+    except json.JSONDecodeError as exc:
+        raise ScenarioError([f"{path}: not JSON ({exc})"]) from None
+    return parse_scenario(data)

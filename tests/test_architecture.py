@@ -1,0 +1,72 @@
+"""Each service is a room of its own: no service imports another service's code.
+
+Checked with import-linter (an independence contract over the four service packages), and the
+domain packages must stay pure: no I/O libraries.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+SERVICES = ["intake", "assessment", "payments", "reporting"]
+CONFIG = f"""
+[importlinter]
+root_packages =
+    services
+    contracts
+    servicekit
+include_external_packages = True
+
+[importlinter:contract:services-independent]
+name = Services do not import each other
+type = independence
+modules =
+{chr(10).join(f"    services.{s}" for s in SERVICES)}
+
+[importlinter:contract:contracts-stand-alone]
+name = Contracts import no service and no runtime
+type = forbidden
+source_modules =
+    contracts
+forbidden_modules =
+    services
+    servicekit
+    asyncpg
+    aiokafka
+    faststream
+
+[importlinter:contract:servicekit-knows-no-service]
+name = servicekit imports no service
+type = forbidden
+source_modules =
+    servicekit
+forbidden_modules =
+    services
+
+[importlinter:contract:pure-domains]
+name = Domain code does no I/O
+type = forbidden
+source_modules =
+{chr(10).join(f"    services.{s}.domain" for s in SERVICES if (ROOT / "services" / s / "domain" / "__init__.py").exists()) or "    contracts.topics"}
+forbidden_modules =
+    asyncpg
+    aiokafka
+    faststream
+    fastapi
+    httpx
+    servicekit
+"""
+
+
+def test_import_contracts_hold(tmp_path: Path) -> None:
+    config = tmp_path / "importlinter.ini"
+    config.write_text(CONFIG)
+    result = subprocess.run(
+        [sys.executable, "-c", "from importlinter.cli import lint_imports_command; "
+         "lint_imports_command()", "--config", str(config), "--no-cache"],
+        cwd=ROOT, capture_output=True, text=True,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
