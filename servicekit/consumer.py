@@ -122,6 +122,9 @@ class EventConsumer:
         self.consecutive_poison = 0
         self.dead_lettered = 0
         self.processed = 0
+        self.topics: tuple[str, ...] = ()
+        # "topic:partition" → next offset whose effect is committed (for /health and barriers)
+        self.positions: dict[str, int] = {}
 
     # -- entry point from FastStream ------------------------------------------------------
     async def consume(self, msg: KafkaMessage) -> None:
@@ -130,6 +133,9 @@ class EventConsumer:
         if self.settings.fault_kill_before_commit:
             os.kill(os.getpid(), signal.SIGKILL)
         await msg.ack()
+        for r in records:
+            key = f"{r.topic}:{r.partition}"
+            self.positions[key] = max(self.positions.get(key, 0), r.offset + 1)
 
     async def process(self, records: Sequence[ConsumerRecord]) -> None:
         good: list[Incoming] = []
@@ -216,6 +222,7 @@ class EventConsumer:
     # -- wiring ------------------------------------------------------------------------------
     def subscribe(self, broker: KafkaBroker | KafkaRouter, *topics: str) -> None:
         s = self.settings
+        self.topics = topics
         broker.subscriber(
             *topics,
             group_id=self.name,

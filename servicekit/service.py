@@ -118,7 +118,8 @@ class ServiceRuntime:
             return {
                 "status": "ok", "service": self.name, "simulation": self.settings.simulation,
                 "outbox_pending": await pending_count(self.pool),
-                "consumers": {c.name: {"processed": c.processed, "dead_lettered": c.dead_lettered}
+                "consumers": {c.name: {"processed": c.processed, "dead_lettered": c.dead_lettered,
+                                       "topics": list(c.topics), "positions": c.positions}
                               for c in self.consumers},
             }
 
