@@ -1,0 +1,82 @@
+"""The payments domain: pure rules R14–R19 (acceptance, revised budgets, payment instructions,
+finance results, holds and the two-person rules).
+
+Shape: command functions take the state (and ``now`` / the actor where it matters) and return
+contract payloads from :mod:`contracts.payments`; ``evolve``/``apply`` fold events into the state
+(``evolve_holds`` for the per-CVR ``HoldBook``). Refusals without an event raise
+:class:`DomainRefusal`. No I/O, no clock, no random ids: ids are uuid5 (:mod:`.ids`).
+
+Adapter recipe, e.g. for an award::
+
+    events = open_account(state, award)
+    state = apply(state, [award, *events])   # the account is born from the GrantAwarded
+"""
+
+from services.payments.domain.account import (
+    START_WINDOW_MONTHS,
+    accept_award,
+    lapse_not_started,
+    lapse_overdue,
+    open_account,
+    project_started,
+    start_window_end,
+)
+from services.payments.domain.budget import (
+    approval_reasons,
+    approve_pending_budget,
+    reject_pending_budget,
+    submit_revised_budget,
+)
+from services.payments.domain.budget_rules import (
+    MOVE_AMOUNT_LIMIT_OERE,
+    MOVE_SHARE_LIMIT_PERCENT,
+    BudgetCheck,
+    check_budget,
+    moved_oere,
+    post_totals,
+)
+from services.payments.domain.errors import DomainRefusal
+from services.payments.domain.evolve import account_from_award, apply, evolve
+from services.payments.domain.holds import (
+    BankDetailsChangeApproved,
+    Hold,
+    HoldBook,
+    approve_bank_details_change,
+    evolve_holds,
+    hold_for_overdue_report,
+    is_held,
+    release_hold,
+    require_two_people,
+)
+from services.payments.domain.ids import NAMESPACE, instruction_id, overdue_hold_id, reissue_id
+from services.payments.domain.queries import (
+    BudgetStatusView,
+    budget_status,
+    category_of,
+    instructed_oere,
+    paid_oere,
+)
+from services.payments.domain.reasons import REASON_CODES
+from services.payments.domain.results import record_result, reissue_failed
+from services.payments.domain.schedule import (
+    PaymentPeriod,
+    committed_oere,
+    instruct_due,
+    payment_cap_oere,
+    payment_periods,
+)
+from services.payments.domain.state import BudgetVersion, GrantAccount, InstructionRecord, Lapse
+
+__all__ = [
+    "MOVE_AMOUNT_LIMIT_OERE", "MOVE_SHARE_LIMIT_PERCENT", "NAMESPACE", "REASON_CODES",
+    "START_WINDOW_MONTHS", "BankDetailsChangeApproved", "BudgetCheck", "BudgetStatusView",
+    "BudgetVersion", "DomainRefusal", "GrantAccount", "Hold", "HoldBook", "InstructionRecord",
+    "Lapse", "PaymentPeriod", "accept_award", "account_from_award", "apply", "approval_reasons",
+    "approve_bank_details_change", "approve_pending_budget", "budget_status", "category_of",
+    "check_budget", "committed_oere", "evolve", "evolve_holds", "hold_for_overdue_report",
+    "instruct_due", "instructed_oere", "instruction_id", "is_held", "lapse_not_started",
+    "lapse_overdue", "moved_oere", "open_account", "overdue_hold_id", "paid_oere",
+    "payment_cap_oere", "payment_periods", "post_totals", "project_started", "record_result",
+    "reissue_failed", "reissue_id", "reject_pending_budget", "release_hold",
+    "require_two_people", "start_window_end", "submit_revised_budget",
+]

@@ -1,0 +1,132 @@
+"""Holds on a grantee's payments (R18) and the two-person rules (R19).
+
+Holds belong to the grantee (a CVR), not to one grant: a missed report on any of its grants stops
+new instructions for all of them. So holds live in their own state, one ``HoldBook`` per CVR,
+beside the grant accounts; ``instruct_due`` reads it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+from uuid import UUID
+
+from pydantic import AwareDatetime
+
+from contracts.payments import PaymentsHeld, PaymentsReleased
+from contracts.reporting import ReportOverdue
+from services.payments.domain.errors import DomainRefusal
+from services.payments.domain.ids import overdue_hold_id
+from services.payments.domain.state import DomainState, require_aware
+
+
+class Hold(DomainState):
+    hold_id: UUID
+    reason: str
+    application_id: UUID | None = None
+    held_at: AwareDatetime
+    released_at: AwareDatetime | None = None
+    requested_by: str | None = None
+    approved_by: str | None = None
+
+    @property
+    def active(self) -> bool:
+        return self.released_at is None
+
+
+class HoldBook(DomainState):
+    """Every hold ever placed on one grantee, released ones included (they keep a redelivered
+    ``ReportOverdue`` from holding the grantee a second time)."""
+
+    cvr: str
+    holds: tuple[Hold, ...] = ()
+
+    @property
+    def active_holds(self) -> tuple[Hold, ...]:
+        return tuple(h for h in self.holds if h.active)
+
+    def hold(self, hold_id: UUID) -> Hold | None:
+        return next((h for h in self.holds if h.hold_id == hold_id), None)
+
+
+def is_held(book: HoldBook | None) -> bool:
+    return book is not None and bool(book.active_holds)
+
+
+def hold_for_overdue_report(book: HoldBook | None, report: ReportOverdue,
+                            now: datetime) -> list[PaymentsHeld]:
+    """One hold per overdue report (grant, kind, due date), however often it is delivered."""
+    require_aware(now)
+    if book is not None and book.cvr != report.cvr:
+        raise ValueError("the hold book belongs to another CVR")
+    hold_id = overdue_hold_id(report.application_id, report.kind, report.due)
+    if book is not None and book.hold(hold_id) is not None:
+        return []
+    return [PaymentsHeld(hold_id=hold_id, cvr=report.cvr, application_id=report.application_id,
+                         reason="report_overdue", held_at=now)]
+
+
+def require_two_people(requested_by: str, approved_by: str) -> None:
+    """R19: the person who asks for a sensitive change is not the one who approves it."""
+    if requested_by == approved_by:
+        raise DomainRefusal("two_person_rule",
+                            "the requester and the approver must be two different people", 403)
+
+
+def release_hold(book: HoldBook | None, hold_id: UUID, requested_by: str, approved_by: str,
+                 grant_approvers: Iterable[str], now: datetime) -> list[PaymentsReleased]:
+    """R19: two different people release a hold, neither of whom approved a grant whose payments
+    it releases. ``grant_approvers`` are the ``approved_by`` of every grant of this CVR: a hold
+    stops all of them, so its release resumes all of them. Releasing a released hold again
+    emits nothing."""
+    require_aware(now)
+    hold = book.hold(hold_id) if book is not None else None
+    if book is None or hold is None:
+        raise DomainRefusal("hold_not_found", f"no hold {hold_id} on this grantee", 404)
+    require_two_people(requested_by, approved_by)
+    approvers = set(grant_approvers)
+    if requested_by in approvers or approved_by in approvers:
+        raise DomainRefusal("segregation_of_duties",
+                            "whoever approved a grant may not release its payments", 403)
+    if not hold.active:
+        return []
+    return [PaymentsReleased(hold_id=hold_id, cvr=book.cvr, requested_by=requested_by,
+                             approved_by=approved_by, released_at=now)]
+
+
+def evolve_holds(book: HoldBook | None, event: PaymentsHeld | PaymentsReleased) -> HoldBook:
+    if isinstance(event, PaymentsHeld):
+        book = book if book is not None else HoldBook(cvr=event.cvr)
+        if book.hold(event.hold_id) is not None:
+            return book
+        hold = Hold(hold_id=event.hold_id, reason=event.reason,
+                    application_id=event.application_id, held_at=event.held_at)
+        return HoldBook(cvr=book.cvr, holds=(*book.holds, hold))
+    if book is None or book.hold(event.hold_id) is None:
+        raise ValueError(f"PaymentsReleased for unknown hold {event.hold_id}")
+    holds = tuple(
+        Hold.model_validate({**dict(h), "released_at": event.released_at,
+                             "requested_by": event.requested_by,
+                             "approved_by": event.approved_by})
+        if h.hold_id == event.hold_id else h
+        for h in book.holds
+    )
+    return HoldBook(cvr=book.cvr, holds=holds)
+
+
+@dataclass(frozen=True)
+class BankDetailsChangeApproved:
+    """A change of the grantee's bank master data that passed the two-person rule (R19). Not a
+    contract event: NemKonto is resolved by finance from the CVR; the adapter records who did it
+    in its audit trail."""
+
+    cvr: str
+    requested_by: str
+    approved_by: str
+
+
+def approve_bank_details_change(cvr: str, requested_by: str,
+                                approved_by: str) -> BankDetailsChangeApproved:
+    require_two_people(requested_by, approved_by)
+    return BankDetailsChangeApproved(cvr=cvr, requested_by=requested_by, approved_by=approved_by)
