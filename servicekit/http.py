@@ -9,6 +9,7 @@
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -16,9 +17,11 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from contracts.base import Actor
 from servicekit.clock import Clock
 from servicekit.identity import AuthError, Principal, TokenVerifier
 from servicekit.logging import get_logger
+from servicekit.outbox import Cause
 
 log = get_logger(__name__)
 _SIM_HEADER = b"x-grants-simulated-time"
@@ -98,3 +101,11 @@ def authenticate(request: Request, verifier: TokenVerifier, *roles: str) -> Prin
     if roles:
         principal.require_role(*roles)
     return principal
+
+
+def cause_of_request(request: Request, principal: Principal, role: str) -> Cause:
+    """The cause of events an HTTP command emits: the caller (pseudonymous subject) and the
+    correlation id from ``X-Correlation-Id`` (a new one when absent)."""
+    correlation = request.headers.get("x-correlation-id") or str(uuid.uuid4())
+    return Cause(actor=Actor(id=principal.subject[:128], role=role),  # type: ignore[arg-type]
+                 correlation_id=correlation[:128])

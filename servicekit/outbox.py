@@ -132,3 +132,9 @@ async def append_to_audit_chain(
         " VALUES ($1,$2,$3,$4,$5)",
         rows,
     )
+
+
+def cause_of_event(envelope: Envelope[Any], service: str) -> Cause:
+    """Events a consumer emits in reaction keep the correlation; the consumed event is the cause."""
+    return Cause(actor=Actor(id=f"svc-{service}", role="system"),
+                 correlation_id=envelope.correlation_id, causation_id=str(envelope.event_id))
