@@ -1,0 +1,78 @@
+"""Authorisation on already-verified token claims (R4), the pure part.
+
+The adapter verifies the token (signature, issuer, audience, expiry) and answers 401 itself with
+``token_missing`` / ``token_invalid`` / ``token_expired``. What is left is a decision on the
+claims: which organisation the submitter works for (``cvr``) and what they may do (``roles``).
+Every function returns reasons; an empty list means allowed, and every reason here means 403.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from contracts.base import Reason
+
+from services.intake.domain.reason_codes import reason
+
+Claims = Mapping[str, Any]
+
+
+def roles_of(claims: Claims) -> frozenset[str]:
+    """The ``roles`` claim as a set; anything but a list of strings grants nothing.
+
+    A bare string is refused on purpose: ``"applicant" in "applicant,caseworker"`` would be a
+    substring test, not a role test.
+    """
+    roles = claims.get("roles")
+    if not isinstance(roles, list | tuple):
+        return frozenset()
+    return frozenset(r for r in roles if isinstance(r, str))
+
+
+def _cvr_reasons(claims: Claims, applicant_cvr: str) -> list[Reason]:
+    claimed = claims.get("cvr")
+    if not isinstance(claimed, str) or not claimed:
+        return [reason("cvr_mismatch", "token.cvr", "the token carries no cvr claim")]
+    if claimed != applicant_cvr:
+        return [reason("cvr_mismatch", "token.cvr")]
+    return []
+
+
+def _role_reasons(claims: Claims, role: str) -> list[Reason]:
+    if role not in roles_of(claims):
+        return [reason("role_not_allowed", "token.roles", f"the {role!r} role is required")]
+    return []
+
+
+def authorise_submission(claims: Claims, applicant_cvr: str) -> list[Reason]:
+    """An applicant's employee submits: role ``applicant`` and the applicant's own CVR."""
+    return _role_reasons(claims, "applicant") + _cvr_reasons(claims, applicant_cvr)
+
+
+def authorise_caseworker(claims: Claims) -> list[Reason]:
+    """Caseworker actions (deciding exceptions) need the ``caseworker`` role."""
+    return _role_reasons(claims, "caseworker")
+
+
+def authorise_contact(claims: Claims, applicant_cvr: str) -> list[Reason]:
+    """An IT-problem contact comes from the applicant, or is recorded by a caseworker.
+
+    Caseworkers may record it because R6/R7 contacts often arrive by phone or e-mail.
+    """
+    if "caseworker" in roles_of(claims):
+        return []
+    return authorise_submission(claims, applicant_cvr)
+
+
+def authorise_exception_decision(claims: Claims, applicant_cvr: str | None) -> list[Reason]:
+    """A caseworker decides, never the applicant (R8), and the decision names its maker."""
+    reasons = authorise_caseworker(claims)
+    subject = claims.get("sub")
+    if not isinstance(subject, str) or not subject:
+        reasons.append(reason("subject_missing", "token.sub"))
+    # A token with both roles from the applicant's own organisation would let the applicant
+    # decide its own exception; the organisation claim settles it.
+    if applicant_cvr is not None and claims.get("cvr") == applicant_cvr:
+        reasons.append(reason("decider_is_applicant", "token.cvr"))
+    return reasons

@@ -1,0 +1,244 @@
+"""Deciding a submission (R3–R5, R9): refuse it, repeat its receipt, or store a new version.
+
+The order of the checks matters and is deliberate:
+1. authorisation, so nobody learns anything about an application that is not theirs;
+2. a repeat of an invalid submission gets its refusal again (one effect per submission id);
+3. an application id bound to another applicant or pool is refused (409);
+4. a repeat of a stored version gets its receipt again;
+5. business validation, reporting every violation;
+6. the deadline decision, and for a late version the IT-problem exception that may admit it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+from uuid import UUID, uuid5
+
+from contracts.assessment import PoolPublished
+from contracts.base import Reason
+from contracts.intake import (
+    ApplicationAccepted,
+    ApplicationReceived,
+    ApplicationRejectedLate,
+    SubmissionInvalid,
+    SubmissionUnauthorized,
+    SubmitApplication,
+)
+
+from services.intake.domain.authorisation import Claims, authorise_submission
+from services.intake.domain.commands import INTAKE_NAMESPACE
+from services.intake.domain.deadline import deadline_of, is_on_time, local_iso, require_aware
+from services.intake.domain.decision import Decision
+from services.intake.domain.input_errors import ParsedSubmission
+from services.intake.domain.it_problem_rules import judge_late_version, submission_window
+from services.intake.domain.reason_codes import reason
+from services.intake.domain.state import (
+    ApplicationState,
+    IntakeEvent,
+    RefusedSubmission,
+    evolve_all,
+    receipt_for,
+    refused_receipt,
+)
+from services.intake.domain.submission_rules import validate_submission
+
+
+def application_id_for(command: SubmitApplication) -> UUID:
+    """The application id: the one given, or derived from the submission id for a first version.
+
+    Derived with uuid5 so a resent first submission without an id lands on the same application.
+    """
+    if command.application_id is not None:
+        return command.application_id
+    return uuid5(INTAKE_NAMESPACE, f"application:{command.submission_id}")
+
+
+def _decided(state: ApplicationState, submission_id: UUID, events: list[IntakeEvent], status: int) -> Decision:
+    # The receipt is read from the state the events produce, so a repeat (which reads the stored
+    # state) gives the same receipt as the first answer.
+    receipt = receipt_for(evolve_all(state, events), submission_id)
+    return Decision(events=tuple(events), receipt=receipt, http_status=status)
+
+
+def _repeat(state: ApplicationState, submission_id: UUID) -> Decision:
+    return Decision(events=(), receipt=receipt_for(state, submission_id), http_status=200)
+
+
+def _repeat_of_invalid(state: ApplicationState, submission_id: UUID) -> Decision | None:
+    """The stored refusal of a submission id that never became a version, if there is one.
+
+    A submission id that is a stored version is never answered from here: whoever reuses it
+    without being its owner must not see the owner's receipt, only a fresh refusal.
+    """
+    if state.version_of(submission_id) is not None:
+        return None
+    refused = next(
+        (
+            r
+            for r in state.refused_submissions
+            if r.submission_id == submission_id and r.status == "invalid"
+        ),
+        None,
+    )
+    if refused is None:
+        return None
+    receipt = refused_receipt(state.application_id, refused)
+    return Decision(events=(), receipt=receipt, http_status=200)
+
+
+def _invalid(
+    state: ApplicationState, command: SubmitApplication, now: datetime, reasons: list[Reason], status: int
+) -> Decision:
+    event = SubmissionInvalid(
+        submission_id=command.submission_id,
+        application_id=state.application_id,
+        pool_id=command.pool_id,
+        received_at=now,
+        reasons=reasons,
+    )
+    return _decided(state, command.submission_id, [event], status)
+
+
+def decide_submission(
+    state: ApplicationState,
+    command: SubmitApplication,
+    now: datetime,
+    *,
+    claims: Claims,
+    pools: Mapping[str, PoolPublished],
+) -> Decision:
+    """Decide a parsed submission received by the server at ``now``.
+
+    ``state`` is the state of ``application_id_for(command)`` (a fresh ``ApplicationState`` for
+    an id never seen); ``claims`` are the verified token's claims; ``pools`` the published pools.
+    """
+    require_aware(now, "now")
+    if state.application_id != application_id_for(command):
+        raise ValueError("state is not the state of the command's application")
+    submission_id = command.submission_id
+
+    denied = authorise_submission(claims, command.applicant.cvr)
+    if denied:
+        # Not a repeat even if the id is known: the same submission may be retried with a
+        # proper token, and must then take effect.
+        event = SubmissionUnauthorized(
+            submission_id=submission_id, received_at=now, status=403, reasons=denied
+        )
+        receipt = refused_receipt(
+            state.application_id,
+            RefusedSubmission(
+                submission_id=submission_id, received_at=now, status="unauthorized", reasons=tuple(denied)
+            ),
+        )
+        return Decision(events=(event,), receipt=receipt, http_status=403)
+
+    repeated = _repeat_of_invalid(state, submission_id)
+    if repeated is not None:
+        return repeated
+
+    if not state.belongs_to(command.applicant.cvr, command.pool_id):
+        return _invalid(state, command, now, [reason("application_id_conflict", "application_id")], 409)
+
+    if state.version_of(submission_id) is not None:
+        return _repeat(state, submission_id)
+
+    problems = validate_submission(command, pools)
+    if problems:
+        return _invalid(state, command, now, problems, 422)
+
+    return _store_version(state, command, now, pools[command.pool_id])
+
+
+def _store_version(
+    state: ApplicationState, command: SubmitApplication, now: datetime, pool: PoolPublished
+) -> Decision:
+    deadline = deadline_of(pool)
+    assert deadline is not None, "validate_submission refuses a pool without a deadline"
+    on_time = is_on_time(now, deadline)
+    previous = state.latest_version
+    received = ApplicationReceived(
+        submission_id=command.submission_id,
+        application_id=state.application_id,
+        version=(previous.version + 1) if previous else 1,
+        # Only an on-time version supersedes on arrival; a late one replaces the accepted version
+        # only if an exception admits it, and ApplicationAccepted is what says so.
+        supersedes_submission_id=previous.submission_id if (previous and on_time) else None,
+        pool_id=command.pool_id,
+        applicant=command.applicant,
+        purpose=command.purpose,
+        target_group=command.target_group,
+        description=command.description,
+        organisation=command.organisation,
+        anchoring_plan=command.anchoring_plan,
+        budget=command.budget,
+        received_at=now,
+        received_at_local=local_iso(now),
+        client_sent_at=command.client_sent_at,
+        deadline=deadline,
+        timeliness="on_time" if on_time else "late",
+    )
+    events: list[IntakeEvent] = [received]
+    if on_time:
+        events.append(_accepted(received, "on_time", None))
+        return _decided(state, command.submission_id, events, 201)
+
+    verdict = judge_late_version(state, now, submission_window(pool.definition))
+    if verdict.outcome == "accept":
+        events.append(_accepted(received, "exception_granted", verdict.exception_id))
+    elif verdict.outcome == "reject":
+        events.append(
+            ApplicationRejectedLate(
+                application_id=state.application_id,
+                submission_id=command.submission_id,
+                pool_id=command.pool_id,
+                received_at=now,
+                deadline=deadline,
+                reasons=list(verdict.reasons),
+            )
+        )
+    # "pending": the version waits for the caseworker's decision on the exception.
+    return _decided(state, command.submission_id, events, 201)
+
+
+def _accepted(received: ApplicationReceived, basis: str, exception_id: UUID | None) -> ApplicationAccepted:
+    return ApplicationAccepted(
+        application_id=received.application_id,
+        submission_id=received.submission_id,
+        version=received.version,
+        pool_id=received.pool_id,
+        basis=basis,  # type: ignore[arg-type]
+        exception_id=exception_id,
+    )
+
+
+def decide_malformed(
+    state: ApplicationState | None, parsed: ParsedSubmission, now: datetime
+) -> Decision:
+    """Refuse a submission that did not parse into the contract (R3).
+
+    ``state`` is the state of ``parsed.application_id`` when the raw JSON named a readable one,
+    else ``None``. A repeat of a known submission id gets that submission's receipt again.
+    """
+    require_aware(now, "now")
+    if parsed.command is not None or not parsed.reasons:
+        raise ValueError("decide_malformed takes a submission that failed to parse")
+    if state is not None and parsed.submission_id is not None:
+        repeated = _repeat_of_invalid(state, parsed.submission_id)
+        if repeated is not None:
+            return repeated
+    application_id = state.application_id if state is not None else parsed.application_id
+    event = SubmissionInvalid(
+        submission_id=parsed.submission_id,
+        application_id=application_id,
+        pool_id=parsed.pool_id,
+        received_at=now,
+        reasons=list(parsed.reasons),
+    )
+    receipt = refused_receipt(
+        application_id,
+        RefusedSubmission(
+            submission_id=parsed.submission_id, received_at=now, status="invalid", reasons=parsed.reasons
+        ),
+    )
+    return Decision(events=(event,), receipt=receipt, http_status=422)
