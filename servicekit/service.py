@@ -118,6 +118,7 @@ class ServiceRuntime:
             return {
                 "status": "ok", "service": self.name, "simulation": self.settings.simulation,
                 "outbox_pending": await pending_count(self.pool),
+                "relay_published": self.relay.published,
                 "consumers": {c.name: {"processed": c.processed, "dead_lettered": c.dead_lettered,
                                        "topics": list(c.topics), "positions": c.positions}
                               for c in self.consumers},
