@@ -5,7 +5,7 @@ The client's ``client_sent_at`` never reaches this module: nothing here takes it
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
 from contracts.assessment import PoolPublished
@@ -25,8 +25,12 @@ def deadline_of(pool: PoolPublished) -> datetime | None:
     """The pool's deadline instant, from its definition (local time in the pool's zone, DST-aware).
 
     The definition is the source of truth; ``PoolPublished.deadline`` is a convenience copy.
+    Returned in UTC: an aware datetime still in its zone compares *unequal* to every other-zone
+    datetime when it falls in the repeated autumn hour (PEP 495), which would make a stored
+    deadline differ from itself after a round trip.
     """
-    return pool.definition.deadline_instant()
+    instant = pool.definition.deadline_instant()
+    return None if instant is None else instant.astimezone(UTC)
 
 
 def is_on_time(received_at: datetime, deadline: datetime) -> bool:
