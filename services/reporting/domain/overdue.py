@@ -1,0 +1,43 @@
+"""Overdue reports (R18): a reporting deadline passed without an accepted report of its kind.
+
+The caller passes ``now`` (a scheduler tick, or the simulated clock); nothing here reads a clock.
+Payments holds the grantee when it sees ``ReportOverdue``.
+
+Decisions where the rules are silent:
+- a report is due until the end of its due date in Europe/Copenhagen (the first instant of the
+  next local day), so a deadline has passed at ``now >= that instant``;
+- deadlines of one kind are met in order: the n-th ``status`` deadline is met once n status
+  reports have been accepted (a late report still counts towards it, but its notice stays sent);
+- each deadline is notified once (the file remembers ``ReportOverdue`` it has seen);
+- nothing is overdue for a lapsed award, or after the final report was accepted.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from contracts.reporting import ReportOverdue
+from services.reporting.domain.grant_file import GrantFile, overdue_key
+from services.reporting.domain.rules import end_of_day
+
+
+def overdue(state: GrantFile, now: datetime) -> list[ReportOverdue]:
+    """``ReportOverdue`` for every passed, unmet, not yet notified deadline, oldest first."""
+    if now.tzinfo is None:
+        raise ValueError("now must be timezone-aware")
+    award = state.award
+    if award is None or state.lapsed or state.final_accepted:
+        return []
+    notices: list[ReportOverdue] = []
+    seen: dict[str, int] = {}
+    for deadline in sorted(award.reporting_deadlines, key=lambda d: (d.due, d.kind)):
+        seen[deadline.kind] = seen.get(deadline.kind, 0) + 1
+        if now < end_of_day(deadline.due):
+            continue
+        if state.accepted_reports(deadline.kind) >= seen[deadline.kind]:
+            continue
+        if overdue_key(deadline.kind, deadline.due) in state.overdue_notified:
+            continue
+        notices.append(ReportOverdue(application_id=state.application_id, cvr=award.cvr,
+                                     kind=deadline.kind, due=deadline.due))
+    return notices

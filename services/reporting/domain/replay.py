@@ -1,0 +1,278 @@
+"""The auditors' replay (R23): rebuild every service's state from the event log and verify it.
+
+A pure fold: :meth:`Replay.apply` takes one decoded event with its topic/partition/offset and
+records the facts it carries in plain dicts, lists and ints (no copies of the state per event);
+:meth:`Replay.result` then derives the per-application projection and checks the invariants
+(:mod:`.replay_checks`) over the collected facts.
+
+Order. An auditor reads ten topics; across topics the log has no order, so nothing here depends
+on the order events are applied in:
+- "latest" (score, eligibility, decision, budget outcome, exception state) means the greatest
+  *log key* ``(occurred_at, topic, partition, offset, event_id)``; within one aggregate's
+  partition that agrees with the offset order;
+- "before" between two events (an instruction and the acceptance, an acceptance and its
+  exception decision) compares ``occurred_at``;
+- the first violation of an invariant is the offending event with the smallest log key.
+Hence any interleaving of the same events gives the same result and the same digest. Events are
+identified by ``event_id``: a redelivered event (same id) counts once (``duplicates``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from typing import Any
+from uuid import UUID
+
+from contracts.envelope import Envelope
+from contracts.registry import EVENTS
+from services.reporting.domain.replay_checks import check_invariants
+from services.reporting.domain.replay_models import (
+    LoggedEvent, ReplayResult, ReplayTotals, state_digest,
+)
+from services.reporting.domain.replay_projection import application_view, pool_views
+from services.reporting.domain.replay_state import AppFacts, LogFacts, Ref
+
+
+class Replay:
+    """Fold events in with :meth:`apply`; read the rebuilt, verified state with :meth:`result`."""
+
+    def __init__(self) -> None:
+        self.facts = LogFacts()
+        self._seen: set[int] = set()
+        self._dispatch: dict[str, Callable[[Any, Ref], None]] = {
+            name[3:]: getattr(self, name) for name in dir(self) if name.startswith("_on")
+        }
+
+    # -- the hot path ------------------------------------------------------------------------
+
+    def apply(self, envelope: Envelope[Any], topic: str, partition: int = -1,
+              offset: int = -1) -> None:
+        key = envelope.event_id.int
+        facts = self.facts
+        if key in self._seen:
+            facts.duplicates += 1
+            return
+        self._seen.add(key)
+        event_type = envelope.event_type
+        facts.counts[event_type] = facts.counts.get(event_type, 0) + 1
+        handler = self._dispatch.get(event_type)
+        if handler is not None:
+            ref = (envelope.occurred_at, topic, partition, offset, envelope.event_id, event_type)
+            handler(envelope.payload, ref)
+
+    def apply_logged(self, event: LoggedEvent) -> None:
+        self.apply(event.envelope, event.topic, event.partition, event.offset)
+
+    def apply_envelope(self, envelope: Envelope[Any]) -> None:
+        """An event read without a position: its topic comes from the registry."""
+        spec = EVENTS.get(envelope.event_type)
+        self.apply(envelope, spec.topic.name if spec else "", -1, -1)
+
+    def apply_all(self, events: Iterable[LoggedEvent]) -> Replay:
+        apply = self.apply
+        for e in events:
+            apply(e.envelope, e.topic, e.partition, e.offset)
+        return self
+
+    # -- the result --------------------------------------------------------------------------
+
+    def result(self) -> ReplayResult:
+        facts = self.facts
+        violations = check_invariants(facts)
+        applications = {
+            str(app_id): application_view(app, facts)
+            for app_id, app in sorted(facts.apps.items(), key=lambda kv: str(kv[0]))
+        }
+        for key, (_ref, reasons) in sorted(facts.refused_submissions.items()):
+            applications.setdefault(key, application_view(None, facts, refused=reasons))
+        views = list(applications.values())
+        totals = ReplayTotals(
+            applications=len(applications),
+            awards=sum(1 for v in views if v.decision == "awarded"),
+            awarded_oere=sum(v.award_oere for v in views),
+            instructed_oere=sum(v.instructed_oere for v in views),
+            paid_oere=sum(v.paid_oere for v in views),
+            spent_oere=sum(v.spent_oere or 0 for v in views),
+            repayment_claimed_oere=sum(v.repayment_oere for v in views),
+            repayment_waived_oere=sum(v.waived_oere for v in views),
+        )
+        return ReplayResult(
+            verified=not violations, events=sum(facts.counts.values()),
+            duplicates=facts.duplicates, counts=dict(sorted(facts.counts.items())),
+            totals=totals, applications=applications, pools=pool_views(facts),
+            violations=violations,
+        )
+
+    def state_digest(self) -> str:
+        return state_digest(self.result())
+
+    # -- one handler per event type (named _on<EventType>) -----------------------------------
+
+    def _app(self, app_id: UUID) -> AppFacts:
+        app = self.facts.apps.get(app_id)
+        if app is None:
+            app = self.facts.apps[app_id] = AppFacts()
+        return app
+
+    def _onApplicationReceived(self, p: Any, ref: Ref) -> None:
+        app = self._app(p.application_id)
+        app.pool_id = p.pool_id
+        app.municipality_code = p.applicant.municipality_code
+        app.received += 1
+        self.facts.submissions[p.submission_id] = (
+            ref, p.received_at, p.budget.total_oere, p.deadline, p.version)
+
+    def _onApplicationAccepted(self, p: Any, ref: Ref) -> None:
+        app = self._app(p.application_id)
+        app.pool_id = app.pool_id or p.pool_id
+        app.accepted.append((ref, p.submission_id, p.version, p.basis, p.exception_id, p.pool_id))
+
+    def _onApplicationRejectedLate(self, p: Any, ref: Ref) -> None:
+        app = self._app(p.application_id)
+        if app.rejected_late is None or ref > app.rejected_late[0]:
+            app.rejected_late = (ref, list(p.reasons))
+
+    def _onSubmissionInvalid(self, p: Any, ref: Ref) -> None:
+        reasons = [r.code for r in p.reasons]
+        if p.application_id is not None:
+            app = self._app(p.application_id)
+            if app.invalid is None or ref > app.invalid[0]:
+                app.invalid = (ref, reasons)
+        else:
+            self._refused(p.submission_id, ref, reasons)
+
+    def _onSubmissionUnauthorized(self, p: Any, ref: Ref) -> None:
+        self._refused(p.submission_id, ref, [r.code for r in p.reasons])
+
+    def _refused(self, submission_id: UUID | None, ref: Ref, reasons: list[str]) -> None:
+        key = str(submission_id if submission_id is not None else ref[4])
+        current = self.facts.refused_submissions.get(key)
+        if current is None or ref > current[0]:
+            self.facts.refused_submissions[key] = (ref, reasons)
+
+    def _onItProblemExceptionRequested(self, p: Any, ref: Ref) -> None:
+        app = self._app(p.application_id)
+        status = "exception_refused" if p.status == "refused" else "exception_pending"
+        self._exception_state(app, ref, status, list(p.reasons))
+
+    def _onItProblemExceptionDecided(self, p: Any, ref: Ref) -> None:
+        app = self._app(p.application_id)
+        app.exception_decisions.append((ref, p.exception_id, p.approved))
+        status = "exception_granted" if p.approved else "exception_refused"
+        self._exception_state(app, ref, status, list(p.reasons))
+
+    @staticmethod
+    def _exception_state(app: AppFacts, ref: Ref, status: str, reasons: list[str]) -> None:
+        if app.exception is None or ref > app.exception[0]:
+            app.exception = (ref, status, reasons)
+
+    def _onPoolPublished(self, p: Any, ref: Ref) -> None:
+        self.facts.pool_versions[(p.pool_id, p.version)] = (ref, p)
+
+    def _onPriorAwardImported(self, p: Any, ref: Ref) -> None:
+        self.facts.priors.append((ref, p.programme, p.municipality_code, p.pool_id))
+
+    def _onEligibilityAssessed(self, p: Any, ref: Ref) -> None:
+        app = self._app(p.application_id)
+        app.pool_id = app.pool_id or p.pool_id
+        app.municipality_code = app.municipality_code or p.municipality_code
+        app.region_code = app.region_code or p.region_code
+        if app.eligibility is None or ref > app.eligibility[0]:
+            app.eligibility = (ref, p.eligible, list(p.reasons))
+
+    def _onApplicationScored(self, p: Any, ref: Ref) -> None:
+        if p.aggregate_score is None:
+            return  # a recusal that does not restate the score leaves it as it was
+        app = self._app(p.application_id)
+        if app.score is None or ref > app.score[0]:
+            app.score = (ref, p.aggregate_score)
+
+    def _onGrantAwarded(self, p: Any, ref: Ref) -> None:
+        app = self._app(p.application_id)
+        app.pool_id = app.pool_id or p.pool_id
+        app.municipality_code = app.municipality_code or p.municipality_code
+        app.region_code = app.region_code or p.region_code
+        app.awards.append((ref, p))
+        self.facts.awards.append((ref, p))
+
+    def _onApplicationRejected(self, p: Any, ref: Ref) -> None:
+        app = self._app(p.application_id)
+        app.pool_id = app.pool_id or p.pool_id
+        app.region_code = app.region_code or p.region_code
+        if app.rejection is None or ref > app.rejection[0]:
+            app.rejection = (ref, p)
+
+    def _onAwardAccepted(self, p: Any, ref: Ref) -> None:
+        app = self._app(p.application_id)
+        if app.award_accepted is None or ref < app.award_accepted:
+            app.award_accepted = ref
+
+    def _onAwardLapsed(self, p: Any, ref: Ref) -> None:
+        self._app(p.application_id).lapsed = True
+
+    def _onRevisedBudgetSubmitted(self, p: Any, ref: Ref) -> None:
+        self._budget_outcome(p, ref, "pending", [], decisive=False)
+
+    def _onRevisedBudgetPendingApproval(self, p: Any, ref: Ref) -> None:
+        self._budget_outcome(p, ref, "pending", [r.code for r in p.reasons])
+
+    def _onRevisedBudgetRejected(self, p: Any, ref: Ref) -> None:
+        self._budget_outcome(p, ref, "rejected", [r.code for r in p.reasons])
+
+    def _onRevisedBudgetApproved(self, p: Any, ref: Ref) -> None:
+        total = 0
+        for posts in p.months.values():
+            total += sum(posts.values())
+        self._app(p.application_id).approved_budgets.append((ref, p.budget_version, total))
+        self._budget_outcome(p, ref, "approved", [])
+
+    def _budget_outcome(self, p: Any, ref: Ref, outcome: str, reasons: list[str],
+                        decisive: bool = True) -> None:
+        versions = self._app(p.application_id).budget_versions
+        current = versions.get(p.budget_version)
+        # A submission only says the version exists; any outcome event outranks it.
+        if current is None or decisive and (not current[3] or ref > current[0]):
+            versions[p.budget_version] = (ref, outcome, reasons, decisive)
+
+    def _onPaymentInstructed(self, p: Any, ref: Ref) -> None:
+        app = self._app(p.application_id)
+        app.instructions.append((ref, p.instruction_id, p.amount_oere, p.replaces_instruction_id))
+        self.facts.instruction_app[p.instruction_id] = (p.application_id, p.amount_oere)
+
+    def _onPaymentExecuted(self, p: Any, ref: Ref) -> None:
+        self.facts.executed.setdefault(p.instruction_id, ref)
+
+    def _onReportSubmitted(self, p: Any, ref: Ref) -> None:
+        if p.kind == "final":
+            self._final_state(p, ref, "submitted", None)
+
+    def _onReportAccepted(self, p: Any, ref: Ref) -> None:
+        if p.kind == "final":
+            self._final_state(p, ref, "accepted", p.spent_oere or 0)
+
+    def _onReportRejected(self, p: Any, ref: Ref) -> None:
+        if p.kind == "final":
+            self._final_state(p, ref, "rejected", None)
+
+    def _final_state(self, p: Any, ref: Ref, status: str, spent: int | None) -> None:
+        app = self._app(p.application_id)
+        if status == "accepted":
+            # The first accepted final report is the one (the domain refuses a second).
+            if app.final_accepted is None or ref < app.final_accepted[0]:
+                app.final_accepted = (ref, spent or 0)
+        elif app.final_report is None or ref > app.final_report[0]:
+            app.final_report = (ref, status)
+
+    def _onReportOverdue(self, p: Any, ref: Ref) -> None:
+        self._app(p.application_id).overdue += 1
+
+    def _onRepaymentClaimed(self, p: Any, ref: Ref) -> None:
+        self._app(p.application_id).claimed += p.amount_oere
+
+    def _onRepaymentWaived(self, p: Any, ref: Ref) -> None:
+        self._app(p.application_id).waived += p.amount_oere
+
+
+def replay(events: Iterable[LoggedEvent]) -> ReplayResult:
+    """Rebuild and verify from a whole log."""
+    return Replay().apply_all(events).result()

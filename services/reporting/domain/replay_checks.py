@@ -1,0 +1,212 @@
+"""The invariants of R23, checked over the facts the replay collected.
+
+Each check walks its facts in log-key order and reports candidate violations; per invariant the
+one with the smallest log key is kept, so the answer does not depend on how topics were merged.
+See :data:`services.reporting.domain.reasons.INVARIANTS` for what each one states.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import datetime
+from typing import Any
+
+from services.reporting.domain import reasons as rc
+from services.reporting.domain.replay_models import Violation
+from services.reporting.domain.replay_state import AppFacts, LogFacts, Ref
+
+Candidate = tuple[str, Ref, str]  # (invariant, offending event, message)
+
+
+def check_invariants(facts: LogFacts) -> list[Violation]:
+    """The first violation of each invariant, ordered by the offending event's log key."""
+    first: dict[str, tuple[Ref, str]] = {}
+    for check in (_sub_pools, _awards_within_applied, _budgets_within_award, _payments,
+                  _one_award_per_municipality, _late_acceptances):
+        for invariant, ref, message in check(facts):
+            if invariant not in first or ref < first[invariant][0]:
+                first[invariant] = (ref, message)
+    ordered = sorted(first.items(), key=lambda item: item[1][0])
+    return [_violation(invariant, ref, message) for invariant, (ref, message) in ordered]
+
+
+def _violation(invariant: str, ref: Ref, message: str) -> Violation:
+    occurred_at, topic, partition, offset, event_id, event_type = ref
+    return Violation(
+        invariant=invariant, rule=rc.INVARIANT_RULE[invariant], event_id=str(event_id),
+        event_type=event_type, topic=topic, partition=partition, offset=offset,
+        occurred_at=occurred_at, message=message,
+    )
+
+
+def _oere(amount: int) -> str:
+    return f"{amount // 100:,}.{amount % 100:02d} DKK"
+
+
+def sub_pool_limit(facts: LogFacts, award: Any) -> int:
+    """The amount an award's sub-pool may commit: the published pool version the award names,
+    or (when that version is not in the log) the amount the award itself states."""
+    published = facts.pool_versions.get((award.pool_id, award.pool_version))
+    if published is not None:
+        definition = published[1].definition
+        if award.region_code is None:
+            return int(definition.total_oere)
+        for sub in definition.sub_pools:
+            if sub.region_code == award.region_code:
+                return int(sub.amount_oere)
+    return int(award.sub_pool_amount_oere)
+
+
+def _sub_pools(facts: LogFacts) -> Iterator[Candidate]:
+    """(a) Every GrantAwarded counts (a lapsed award was still approved and committed)."""
+    committed: dict[tuple[str, str | None], int] = {}
+    for ref, award in sorted(facts.awards, key=lambda a: a[0]):
+        key = (award.pool_id, award.region_code)
+        committed[key] = committed.get(key, 0) + award.amount_oere
+        limit = sub_pool_limit(facts, award)
+        if committed[key] > limit:
+            where = f"sub-pool {award.region_code}" if award.region_code else "the pool"
+            yield (rc.SUB_POOL_WITHIN_AMOUNT, ref,
+                   f"awards in {where} of {award.pool_id} reach {_oere(committed[key])}, "
+                   f"over its {_oere(limit)}")
+
+
+def accepted_version(facts: LogFacts, app: AppFacts) -> tuple[Any, ...] | None:
+    """The acceptance in force: the highest accepted version (then the latest event)."""
+    if not app.accepted:
+        return None
+    return max(app.accepted, key=lambda a: (a[2], a[0]))
+
+
+def _awards_within_applied(facts: LogFacts) -> Iterator[Candidate]:
+    """(b)"""
+    for app in facts.apps.values():
+        if not app.awards:
+            continue
+        acceptance = accepted_version(facts, app)
+        received = facts.submissions.get(acceptance[1]) if acceptance else None
+        for ref, award in app.awards:
+            if received is None:
+                yield (rc.AWARD_WITHIN_APPLIED, ref,
+                       "award for an application with no accepted, received version in the log")
+            elif award.amount_oere > received[2]:
+                yield (rc.AWARD_WITHIN_APPLIED, ref,
+                       f"award {_oere(award.amount_oere)} exceeds the {_oere(received[2])} "
+                       f"applied for in version {received[4]}")
+
+
+def award_in_force(app: AppFacts) -> int | None:
+    """The amount of the latest award (by log key), or None when there is none."""
+    return max(app.awards, key=lambda a: a[0])[1].amount_oere if app.awards else None
+
+
+def _budgets_within_award(facts: LogFacts) -> Iterator[Candidate]:
+    """(c) The budget's own months are summed: a stated total cannot hide a larger budget."""
+    for app in facts.apps.values():
+        award = award_in_force(app)
+        for ref, version, total in app.approved_budgets:
+            if award is None:
+                yield (rc.BUDGET_WITHIN_AWARD, ref,
+                       f"budget version {version} approved for a grant with no award")
+            elif total > award:
+                yield (rc.BUDGET_WITHIN_AWARD, ref,
+                       f"budget version {version} totals {_oere(total)}, over the award "
+                       f"{_oere(award)}")
+
+
+def _payments(facts: LogFacts) -> Iterator[Candidate]:
+    """(d) Instructed amounts, cumulated in log order, against the budget in force and the
+    award. An instruction that replaces an unexecuted one takes its place instead of adding."""
+    for app in facts.apps.values():
+        if not app.instructions:
+            continue
+        award = award_in_force(app)
+        budgets = sorted(app.approved_budgets)
+        amounts = {i[1]: i[2] for i in app.instructions}
+        accepted_at = app.award_accepted[0] if app.award_accepted else None
+        cumulated = 0
+        for ref, instruction_id, amount, replaces in sorted(app.instructions):
+            occurred_at = ref[0]
+            if accepted_at is None or occurred_at < accepted_at:
+                yield (rc.NO_PAYMENT_BEFORE_ACCEPTANCE, ref,
+                       "payment instructed before the award was accepted" if accepted_at
+                       else "payment instructed for an award that was never accepted")
+            cumulated += amount
+            if replaces is not None and replaces in amounts and replaces not in facts.executed:
+                cumulated -= amounts[replaces]
+            budget = _budget_in_force(budgets, occurred_at)
+            if budget is None:
+                yield (rc.PAYMENTS_WITHIN_BUDGET, ref, "payment instructed before any approved "
+                       "revised budget")
+                continue
+            limit = budget if award is None else min(budget, award)
+            if cumulated > limit:
+                yield (rc.PAYMENTS_WITHIN_BUDGET, ref,
+                       f"payments reach {_oere(cumulated)}, over the approved budget "
+                       f"{_oere(budget)} / award {_oere(award or 0)}")
+
+
+def _budget_in_force(budgets: list[tuple[Ref, int, int]], at: datetime) -> int | None:
+    """The total of the latest budget approved at or before ``at`` (log order among them)."""
+    total = None
+    for ref, _version, budget_total in budgets:
+        if ref[0] > at:
+            break
+        total = budget_total
+    return total
+
+
+def _one_award_per_municipality(facts: LogFacts) -> Iterator[Candidate]:
+    """(e) Imported prior awards count wherever they sit in the log: they are history."""
+    priors: dict[tuple[str, str], int] = {}
+    for _ref, programme, municipality, _pool in facts.priors:
+        priors[(programme, municipality)] = priors.get((programme, municipality), 0) + 1
+    seen: dict[tuple[str, str], int] = {}
+    for ref, award in sorted(facts.awards, key=lambda a: a[0]):
+        key = (award.programme, award.municipality_code)
+        earlier = seen.get(key, 0)
+        seen[key] = earlier + 1
+        if earlier or priors.get(key):
+            yield (rc.ONE_AWARD_PER_MUNICIPALITY, ref,
+                   f"municipality {award.municipality_code} already has an award in programme "
+                   f"{award.programme} ({priors.get(key, 0)} imported, {earlier} in this log)")
+
+
+def pool_deadline(facts: LogFacts, pool_id: str) -> datetime | None:
+    """The deadline of the highest published version of the pool, if the pool is in the log."""
+    pool = facts.latest_pool(pool_id)
+    if pool is None:
+        return None
+    return pool.deadline or pool.definition.deadline_instant()
+
+
+def _late_acceptances(facts: LogFacts) -> Iterator[Candidate]:
+    """(f) Timeliness is re-derived from the received time against the pool's own deadline
+    (the deadline intake stated on the receipt when the pool is not in the log)."""
+    deadlines: dict[str, datetime | None] = {}
+    for app in facts.apps.values():
+        for ref, submission_id, version, basis, exception_id, pool_id in app.accepted:
+            if basis == "on_time":
+                received = facts.submissions.get(submission_id)
+                if received is None:
+                    yield (rc.NO_LATE_ACCEPTANCE, ref,
+                           f"version {version} accepted as on time but never received")
+                    continue
+                if pool_id not in deadlines:
+                    deadlines[pool_id] = pool_deadline(facts, pool_id)
+                deadline = deadlines[pool_id] or received[3]
+                if received[1] > deadline:
+                    yield (rc.NO_LATE_ACCEPTANCE, ref,
+                           f"version {version} received {received[1].isoformat()}, after the "
+                           f"deadline {deadline.isoformat()}, accepted as on time")
+            elif not _approved_before(app, exception_id, ref[0]):
+                yield (rc.NO_LATE_ACCEPTANCE, ref,
+                       f"version {version} accepted on an exception with no approved "
+                       f"ItProblemExceptionDecided before it")
+
+
+def _approved_before(app: AppFacts, exception_id: Any, at: datetime) -> bool:
+    """The latest decision on the exception at or before ``at`` approved it."""
+    decisions = [d for d in app.exception_decisions
+                 if d[0][0] <= at and (exception_id is None or d[1] == exception_id)]
+    return bool(decisions) and max(decisions, key=lambda d: d[0])[2]

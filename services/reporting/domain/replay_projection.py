@@ -1,0 +1,126 @@
+"""From collected facts to the per-application and per-pool views of the replay.
+
+Intake status, in order of precedence (the first that applies):
+1. an ``ApplicationAccepted`` — its basis (``on_time`` / ``exception_granted``), no reasons;
+2. an IT-problem exception — the state of the latest exception event: a refused request or a
+   refusing decision → ``exception_refused``, an approving decision → ``exception_granted``,
+   a pending request → ``exception_pending``; reasons from that event. An exception outranks a
+   late rejection: the exception is what the applicant is waiting on or was refused;
+3. an ``ApplicationRejectedLate`` → ``late_rejected`` with its reasons;
+4. a ``SubmissionInvalid`` / ``SubmissionUnauthorized`` → ``invalid`` with its reason codes
+   (for an application id only when nothing valid was received for it);
+5. otherwise ``None``: received, no intake decision in the log.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from services.reporting.domain.replay_checks import accepted_version
+from services.reporting.domain.replay_models import (
+    ApplicationView, IntakeStatus, PoolView, SubPoolView,
+)
+from services.reporting.domain.replay_state import AppFacts, LogFacts
+
+
+def _intake(app: AppFacts, facts: LogFacts) -> tuple[IntakeStatus | None, list[str]]:
+    acceptance = accepted_version(facts, app)
+    if acceptance is not None:
+        return acceptance[3], []  # type: ignore[return-value]  # basis is a status name
+    if app.exception is not None:
+        return app.exception[1], list(app.exception[2])  # type: ignore[return-value]
+    if app.rejected_late is not None:
+        return "late_rejected", list(app.rejected_late[1])
+    if app.invalid is not None and not app.received:
+        return "invalid", list(app.invalid[1])
+    return None, []
+
+
+Decision = Literal["awarded", "rejected", "none"]
+BudgetOutcome = Literal["approved", "rejected", "pending", "none"]
+
+
+def _decision(app: AppFacts) -> tuple[Decision, list[str], int | None, int]:
+    """(decision, reasons, rank, award) from the latest decision event."""
+    award = max(app.awards, key=lambda a: a[0]) if app.awards else None
+    rejection = app.rejection
+    if award is not None and (rejection is None or award[0] > rejection[0]):
+        return "awarded", [], award[1].rank, award[1].amount_oere
+    if rejection is not None:
+        return "rejected", list(rejection[1].reasons), rejection[1].rank, 0
+    return "none", [], None, 0
+
+
+def _revised_budget(app: AppFacts) -> tuple[BudgetOutcome, list[str]]:
+    if not app.budget_versions:
+        return "none", []
+    _ref, outcome, reasons, _decisive = app.budget_versions[max(app.budget_versions)]
+    return outcome, list(reasons)  # type: ignore[return-value]  # one of the outcome names
+
+
+def application_view(
+    app: AppFacts | None, facts: LogFacts, refused: list[str] | None = None,
+) -> ApplicationView:
+    if app is None:
+        return ApplicationView(intake="invalid", intake_reasons=list(refused or []))
+    intake, intake_reasons = _intake(app, facts)
+    decision, decision_reasons, rank, award = _decision(app)
+    budget, budget_reasons = _revised_budget(app)
+    acceptance = accepted_version(facts, app)
+    received = facts.submissions.get(acceptance[1]) if acceptance else None
+    paid = sum(amount for _ref, iid, amount, _r in app.instructions if iid in facts.executed)
+    final: Any = ("accepted" if app.final_accepted is not None
+                  else app.final_report[1] if app.final_report is not None else "none")
+    return ApplicationView(
+        pool_id=app.pool_id, municipality_code=app.municipality_code,
+        region_code=app.region_code, intake=intake, intake_reasons=intake_reasons,
+        eligible=app.eligibility[1] if app.eligibility else None,
+        eligibility_reasons=list(app.eligibility[2]) if app.eligibility else [],
+        score=app.score[1] if app.score else None, rank=rank,
+        decision=decision, decision_reasons=decision_reasons,
+        applied_oere=received[2] if received else 0, award_oere=award,
+        award_accepted=app.award_accepted is not None, lapsed=app.lapsed,
+        revised_budget=budget, revised_budget_reasons=budget_reasons,
+        instructed_oere=sum(i[2] for i in app.instructions), paid_oere=paid,
+        final_report=final,
+        spent_oere=app.final_accepted[1] if app.final_accepted else None,
+        repayment_oere=app.claimed, waived_oere=app.waived, overdue_notices=app.overdue,
+    )
+
+
+def pool_views(facts: LogFacts) -> dict[str, PoolView]:
+    """Per pool: the published amounts (highest version) and what the awards in the log commit.
+
+    ``awarded_oere``/``awards`` count each application's award in force once (a lapsed award
+    included); the sub-pool invariant (a) counts every GrantAwarded event instead.
+    """
+    pools: dict[str, dict[str, Any]] = {}
+    for pool_id in facts.pool_ids():
+        published = facts.latest_pool(pool_id)
+        definition = published.definition
+        pools[pool_id] = {
+            "pool_id": pool_id, "programme": definition.programme_id, "version": published.version,
+            "total_oere": definition.total_oere, "awarded_oere": 0, "awards": 0,
+            "sub_pools": {s.region_code: {"amount_oere": s.amount_oere, "awarded_oere": 0,
+                                          "awards": 0} for s in definition.sub_pools},
+        }
+    for app in facts.apps.values():
+        if not app.awards:
+            continue
+        award = max(app.awards, key=lambda a: a[0])[1]
+        pool = pools.setdefault(award.pool_id, {
+            "pool_id": award.pool_id, "programme": award.programme, "version": None,
+            "total_oere": None, "awarded_oere": 0, "awards": 0, "sub_pools": {},
+        })
+        pool["awarded_oere"] += award.amount_oere
+        pool["awards"] += 1
+        if award.region_code is not None:
+            sub = pool["sub_pools"].setdefault(award.region_code, {
+                "amount_oere": award.sub_pool_amount_oere, "awarded_oere": 0, "awards": 0})
+            sub["awarded_oere"] += award.amount_oere
+            sub["awards"] += 1
+    return {
+        pool_id: PoolView(**{**pool, "sub_pools": {
+            code: SubPoolView(**sub) for code, sub in sorted(pool["sub_pools"].items())}})
+        for pool_id, pool in sorted(pools.items())
+    }

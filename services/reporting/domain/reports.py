@@ -1,0 +1,185 @@
+"""Status and final reports with accounts (R20), their audit level (R21) and what follows (R22).
+
+:func:`decide_report` is ``decide(state, command) -> events``: it returns ``ReportSubmitted`` and
+then ``ReportAccepted`` or ``ReportRejected`` (with every reason found, not just the first), and
+for an accepted final report the repayment claim or waiver. The receive time comes in the command
+(``submitted_at``, set by the handler from its clock), never from a clock read here.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Literal
+from uuid import UUID
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StrictInt
+
+from contracts.base import Contract, Reason
+from contracts.reporting import ReportAccepted, ReportRejected, ReportSubmitted
+from services.reporting.domain import reasons as rc
+from services.reporting.domain.errors import DomainRefusal
+from services.reporting.domain.grant_file import (
+    GrantFile, apply_payload, report_fingerprint,
+)
+from services.reporting.domain.repayment import settle_repayment
+from services.reporting.domain.rules import audit_level, month_in_period
+
+_MONTH = re.compile(r"^[0-9]{4}-(0[1-9]|1[0-2])$")
+
+
+class SubmitReport(BaseModel):
+    """Command: a grantee submits a status report (text) or the final report with accounts.
+
+    ``accounts`` and ``spent_months`` hold raw integers on purpose: a negative amount is a reason
+    to reject the report with its post named, not a validation error that hides which post.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    report_id: UUID
+    application_id: UUID
+    kind: Literal["status", "final"]
+    text: str = ""
+    accounts: dict[str, StrictInt] | None = None
+    audit_statement: Annotated[str, Field(max_length=200)] | None = None
+    spent_months: dict[str, dict[str, StrictInt]] | None = None
+    submitted_by: Annotated[str, Field(min_length=1, max_length=128)]
+    submitted_at: AwareDatetime
+
+
+def decide_report(state: GrantFile, command: SubmitReport) -> list[Contract]:
+    """Decide a submitted report. Raises :class:`DomainRefusal` when nothing may be recorded."""
+    if command.application_id != state.application_id:
+        raise ValueError("command for another grant")
+    if state.award is None:
+        raise DomainRefusal(rc.GRANT_NOT_AWARDED, "no award is known for this application", 404)
+    if state.lapsed:
+        raise DomainRefusal(rc.AWARD_LAPSED, "the award lapsed", 409)
+
+    submitted = _submitted_event(command)
+    previous = state.reports.get(str(command.report_id))
+    if previous is not None:
+        if previous.fingerprint == _fingerprint(submitted):
+            return []  # the same report sent twice has one effect
+        raise DomainRefusal(rc.REPORT_ID_REUSED, "report_id already used for another report", 409)
+    if command.kind == "final" and state.final_accepted:
+        raise DomainRefusal(
+            rc.FINAL_REPORT_ALREADY_ACCEPTED, "a final report was already accepted", 409)
+
+    found = _status_reasons(command) if command.kind == "status" else _final_reasons(state, command)
+    if found:
+        rejected = ReportRejected(report_id=command.report_id, application_id=command.application_id,
+                                  kind=command.kind, reasons=found)
+        return [submitted, rejected]
+
+    accepted = _accepted_event(state, command)
+    events: list[Contract] = [submitted, accepted]
+    if command.kind == "final":
+        after = state
+        for payload in events:
+            after = apply_payload(after, payload, command.submitted_at)
+        events += settle_repayment(after)
+    return events
+
+
+def _submitted_event(c: SubmitReport) -> ReportSubmitted:
+    # The contract carries only non-negative øre: a report with a negative amount is recorded
+    # without its accounts, and the rejection's reasons carry the raw amounts with their posts.
+    accounts = c.accounts
+    if accounts is not None and any(v < 0 for v in accounts.values()):
+        accounts = None
+    return ReportSubmitted(
+        report_id=c.report_id, application_id=c.application_id, kind=c.kind, text=c.text,
+        accounts=accounts, audit_statement=c.audit_statement, submitted_by=c.submitted_by,
+        submitted_at=c.submitted_at,
+    )
+
+
+def _fingerprint(e: ReportSubmitted) -> str:
+    return report_fingerprint(e.kind, e.text, e.accounts, e.audit_statement)
+
+
+def _accepted_event(state: GrantFile, c: SubmitReport) -> ReportAccepted:
+    assert state.award is not None
+    if c.kind == "status":
+        return ReportAccepted(report_id=c.report_id, application_id=c.application_id, kind="status")
+    return ReportAccepted(
+        report_id=c.report_id, application_id=c.application_id, kind="final",
+        spent_oere=sum((c.accounts or {}).values()),
+        audit_level=audit_level(state.award.amount_oere),
+    )
+
+
+def _status_reasons(c: SubmitReport) -> list[Reason]:
+    if not c.text.strip():
+        return [Reason(code=rc.TEXT_MISSING, path="text", message="a status report needs text")]
+    return []
+
+
+def _final_reasons(state: GrantFile, c: SubmitReport) -> list[Reason]:
+    assert state.award is not None
+    found: list[Reason] = []
+    posts = state.budget.posts if state.budget is not None else None
+    if posts is None:
+        found.append(Reason(code=rc.NO_APPROVED_BUDGET,
+                            message="no revised budget has been approved for this grant"))
+    if c.accounts is None:
+        found.append(Reason(code=rc.ACCOUNTS_MISSING, path="accounts",
+                            message="a final report needs accounts"))
+    else:
+        found += _amount_reasons(c.accounts, posts, "accounts")
+    if c.spent_months is not None:
+        found += _month_reasons(state, c.spent_months, posts)
+        if c.accounts is not None:
+            found += _mismatch_reasons(c.accounts, c.spent_months)
+    if not (c.audit_statement or "").strip():
+        level = audit_level(state.award.amount_oere)
+        found.append(Reason(code=rc.AUDIT_STATEMENT_MISSING, path="audit_statement",
+                            message=f"audit level {level}: the statement's reference is required"))
+    return found
+
+
+def _amount_reasons(amounts: dict[str, int], posts: dict[str, int] | None, at: str) -> list[Reason]:
+    found: list[Reason] = []
+    for post in sorted(amounts):
+        if posts is not None and post not in posts:
+            found.append(Reason(code=rc.POST_NOT_IN_BUDGET, path=f"{at}.{post}",
+                                message=f"{post!r} is not a post of the approved budget"))
+        if amounts[post] < 0:
+            found.append(Reason(code=rc.AMOUNT_NEGATIVE, path=f"{at}.{post}",
+                                message=f"{amounts[post]} øre is negative"))
+    return found
+
+
+def _month_reasons(
+    state: GrantFile, months: dict[str, dict[str, int]], posts: dict[str, int] | None,
+) -> list[Reason]:
+    assert state.award is not None
+    period = state.award.project_period
+    found: list[Reason] = []
+    for month in sorted(months):
+        if not _MONTH.match(month):
+            found.append(Reason(code=rc.MONTH_INVALID, path=f"spent_months.{month}",
+                                message="not a month written YYYY-MM"))
+            continue
+        if not month_in_period(month, period):
+            found.append(Reason(
+                code=rc.SPENT_OUTSIDE_PERIOD, path=f"spent_months.{month}",
+                message=f"outside the project period {period.start} – {period.end}"))
+        found += _amount_reasons(months[month], posts, f"spent_months.{month}")
+    return found
+
+
+def _mismatch_reasons(accounts: dict[str, int], months: dict[str, dict[str, int]]) -> list[Reason]:
+    per_post: dict[str, int] = {}
+    for spent in months.values():
+        for post, amount in spent.items():
+            per_post[post] = per_post.get(post, 0) + amount
+    found = []
+    for post in sorted(set(accounts) | set(per_post)):
+        if accounts.get(post, 0) != per_post.get(post, 0):
+            found.append(Reason(
+                code=rc.SPENT_MONTHS_MISMATCH, path=f"accounts.{post}",
+                message=f"accounts say {accounts.get(post, 0)} øre, spent_months sum to "
+                        f"{per_post.get(post, 0)} øre"))
+    return found
