@@ -1,0 +1,327 @@
+"""Plays a scenario through the running services, over their public interfaces.
+
+Submissions, exception contacts and decisions go to intake's HTTP API; scores and allocation to
+assessment's; acceptance, budgets and payment runs to payments'; reports to reporting's; finance
+results are published on the finance results topic like a finance system does. Every call carries
+the action's instant as simulated time and a correlation id. Before an action the runner waits
+for the effects it depends on (see :mod:`grants.scenario.settle`); the result is rebuilt from the
+event log by the auditors' replay projection, so it shows what the services actually did.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import httpx
+from aiokafka import AIOKafkaProducer
+
+from contracts import topics
+from contracts.base import Actor
+from contracts.envelope import SIMULATED_TIME_HEADER
+from contracts.finance import PaymentExecuted, PaymentFailed
+from contracts.registry import spec_for
+from grants.scenario import model as m
+from grants.scenario.settle import Settler
+from grants.scenario.tail import EventTail
+from servicekit.identity import DevTokenIssuer
+
+SERVICES = ("intake", "assessment", "payments", "reporting")
+# A CVR that passes modulus 11, for an IT-problem contact whose ref never submits.
+PLACEHOLDER_CVR = "10000009"
+
+
+@dataclass
+class Endpoints:
+    kafka_bootstrap: str
+    pg_url: str
+    urls: dict[str, str]
+
+
+@dataclass
+class RefState:
+    application_id: uuid.UUID
+    submission_ids: list[str] = field(default_factory=list)
+    receipt: dict[str, Any] | None = None
+
+
+@dataclass
+class Note:
+    action: int
+    type: str
+    ref: str | None
+    status: int
+    error: str
+
+    def as_json(self) -> dict[str, Any]:
+        return {"action": self.action, "type": self.type, "ref": self.ref, "status": self.status,
+                "error": self.error}
+
+
+class ScenarioRunner:
+    def __init__(self, scenario: m.Scenario, endpoints: Endpoints, issuer: DevTokenIssuer, *,
+                 namespace: str | None = None,
+                 on_progress: Callable[[int, m.Action], None] | None = None,
+                 audit: Callable[[], Any] | None = None) -> None:
+        self.scenario = scenario
+        self.endpoints = endpoints
+        self.issuer = issuer
+        self.namespace = namespace
+        self.on_progress = on_progress
+        self.audit = audit
+        self.run_id = uuid.uuid4().hex[:10]
+        self.refs: dict[str, RefState] = {}
+        self.notes: list[Note] = []
+        self.audit_result: Any = None
+        self._tokens: dict[tuple[str, tuple[str, ...], str | None], str] = {}
+        self._last_target: str | None = None
+
+    # -- ids and names --------------------------------------------------------------------------
+    def _ns(self, name: str) -> str:
+        return f"{name}-{self.namespace}" if self.namespace else name
+
+    @property
+    def pool_id(self) -> str:
+        return self._ns(self.scenario.pool.pool_id)
+
+    def _ref(self, ref: str) -> RefState:
+        if ref not in self.refs:
+            self.refs[ref] = RefState(uuid.uuid4())
+        return self.refs[ref]
+
+    def _applicant_cvr(self, ref: str) -> str:
+        first = self.scenario.first_submit(ref)
+        return first.applicant.cvr if first else PLACEHOLDER_CVR
+
+    def _token(self, subject: str, role: str, cvr: str | None = None) -> str:
+        key = (subject, (role,), cvr)
+        if key not in self._tokens:
+            self._tokens[key] = self.issuer.issue(subject, [role], cvr=cvr, ttl_s=6 * 3600)
+        return self._tokens[key]
+
+    def _headers(self, at: datetime, token: str, index: int) -> dict[str, str]:
+        return {"Authorization": f"Bearer {token}", "X-Grants-Simulated-Time": at.isoformat(),
+                "X-Correlation-Id": f"scenario-{self.run_id}-{index}"}
+
+    # -- running --------------------------------------------------------------------------------
+    async def run(self) -> dict[str, Any]:
+        self.http = httpx.AsyncClient(timeout=60.0)
+        self.tail = EventTail(self.endpoints.kafka_bootstrap)
+        self.producer = AIOKafkaProducer(bootstrap_servers=self.endpoints.kafka_bootstrap,
+                                         acks="all")
+        await self.tail.start()
+        await self.producer.start()
+        try:
+            self.settler = Settler(self.http, self.endpoints.urls, self.tail)
+            await self._set_up_pool()
+            for index, action in enumerate(self.scenario.actions):
+                await self._play(index, action)
+                if self.on_progress:
+                    self.on_progress(index, action)
+            await self.settler.settle()
+            return self._result()
+        finally:
+            await self.producer.stop()
+            await self.tail.stop()
+            await self.http.aclose()
+
+    async def _call(self, index: int, action: m.Action | None, service: str, method: str,
+                    path: str, *, token: str, at: datetime, body: Any = None,
+                    ref: str | None = None) -> httpx.Response:
+        url = f"{self.endpoints.urls[service]}{path}"
+        response = await self.http.request(method, url, json=body,
+                                           headers=self._headers(at, token, index))
+        if response.status_code >= 400 and action is not None:
+            try:
+                error = response.json().get("error", "")
+            except ValueError:
+                error = response.text[:200]
+            self.notes.append(Note(index, action.type, ref, response.status_code, str(error)))
+        if response.status_code >= 500:
+            raise RuntimeError(f"{service} {method} {path} failed: {response.status_code} "
+                               f"{response.text[:300]}")
+        return response
+
+    async def _settle_for(self, target: str, *, always: bool = False) -> None:
+        """Settle before an action on ``target``; consecutive actions on one service need no new
+        barrier, since its own HTTP effects are synchronous."""
+        if always or target != self._last_target:
+            await self.settler.settle({target})
+        self._last_target = target
+
+    async def _set_up_pool(self) -> None:
+        at = self.scenario.actions[0].at if self.scenario.actions else datetime.now(UTC)
+        pool = self.scenario.pool.model_dump(mode="json", exclude_unset=True)
+        pool["pool_id"] = self.pool_id
+        if self.scenario.pool.programme:
+            pool["programme"] = self._ns(self.scenario.pool.programme)
+        token = self._token("scenario-pool-admin", "caseworker")
+        response = await self._call(-1, None, "assessment", "POST", "/pools", token=token, at=at,
+                                    body=pool)
+        if response.status_code >= 400:
+            raise RuntimeError(f"assessment refused the pool: {response.text[:500]}")
+        for prior in self.scenario.prior_awards:
+            response = await self._call(
+                -1, None, "assessment", "POST",
+                f"/programmes/{self._ns(prior.programme)}/prior-awards", token=token, at=at,
+                body={"municipality_code": prior.municipality_code,
+                      "pool_id": self._ns(prior.pool_id)})
+            if response.status_code >= 400:
+                raise RuntimeError(f"assessment refused a prior award: {response.text[:300]}")
+        await self.settler.settle()
+
+    async def _play(self, index: int, a: m.Action) -> None:
+        handler = getattr(self, f"_do_{a.type}")
+        await handler(index, a)
+
+    # -- actions --------------------------------------------------------------------------------
+    async def _do_submit(self, index: int, a: m.Submit) -> None:
+        await self._settle_for("intake")
+        state = self._ref(a.ref)
+        submission_id = str(uuid.uuid4())
+        state.submission_ids.append(submission_id)
+        applicant = a.applicant.model_dump(exclude_none=True)
+        body: dict[str, Any] = {
+            "submission_id": submission_id, "application_id": str(state.application_id),
+            "pool_id": self.pool_id, "applicant": applicant, "purpose": a.purpose,
+            "target_group": a.target_group, "budget": a.budget.model_dump(exclude_none=True),
+            "client_sent_at": a.at.isoformat(),
+        }
+        for text in ("description", "organisation", "anchoring_plan"):
+            if getattr(a, text) is not None:
+                body[text] = getattr(a, text)
+        cvr = a.submitter.cvr if a.submitter else a.applicant.cvr
+        token = self._token(f"portal-user-{cvr}", "applicant", cvr)
+        response = await self._call(index, a, "intake", "POST", "/submissions", token=token,
+                                    at=a.at, body=body, ref=a.ref)
+        try:
+            state.receipt = response.json()
+        except ValueError:
+            state.receipt = None
+
+    async def _do_it_problem_contact(self, index: int, a: m.ItProblemContact) -> None:
+        await self._settle_for("intake")
+        state = self._ref(a.ref)
+        cvr = self._applicant_cvr(a.ref)
+        body = {"pool_id": self.pool_id, "documentation": a.documentation,
+                "attempted_before_deadline": a.attempted_before_deadline,
+                "screenshot_at": a.screenshot_at.isoformat() if a.screenshot_at else None,
+                "evidence_refs": [f"scenario-{self.run_id}-{index}"]}
+        await self._call(index, a, "intake", "POST",
+                         f"/applications/{state.application_id}/it-problem-contacts",
+                         token=self._token(f"portal-user-{cvr}", "applicant", cvr), at=a.at,
+                         body=body, ref=a.ref)
+
+    async def _do_exception_decision(self, index: int, a: m.ExceptionDecision) -> None:
+        await self._settle_for("intake")
+        state = self._ref(a.ref)
+        await self._call(index, a, "intake", "POST",
+                         f"/applications/{state.application_id}/it-problem-decision",
+                         token=self._token(a.by, "caseworker"), at=a.at,
+                         body={"approve": a.approve}, ref=a.ref)
+
+    async def _do_score(self, index: int, a: m.Score) -> None:
+        await self._settle_for("assessment")
+        state = self._ref(a.ref)
+        await self._call(index, a, "assessment", "POST",
+                         f"/applications/{state.application_id}/scores",
+                         token=self._token(a.assessor, "assessor"), at=a.at,
+                         body={"scores": a.scores, "justification": a.justification,
+                               "conflict_of_interest": a.conflict_of_interest}, ref=a.ref)
+
+    async def _do_allocate(self, index: int, a: m.Allocate) -> None:
+        await self._settle_for("assessment", always=True)
+        await self._call(index, a, "assessment", "POST", f"/pools/{self.pool_id}/allocations",
+                         token=self._token(a.approver, "approver"), at=a.at, body={})
+
+    async def _do_accept_award(self, index: int, a: m.AcceptAward) -> None:
+        await self._settle_for("payments")
+        state = self._ref(a.ref)
+        cvr = self._applicant_cvr(a.ref)
+        await self._call(index, a, "payments", "POST",
+                         f"/grants/{state.application_id}/acceptance",
+                         token=self._token(f"portal-user-{cvr}", "applicant", cvr), at=a.at,
+                         body={}, ref=a.ref)
+
+    async def _do_revised_budget(self, index: int, a: m.RevisedBudget) -> None:
+        await self._settle_for("payments")
+        state = self._ref(a.ref)
+        cvr = self._applicant_cvr(a.ref)
+        await self._call(index, a, "payments", "POST",
+                         f"/grants/{state.application_id}/revised-budgets",
+                         token=self._token(f"portal-user-{cvr}", "applicant", cvr), at=a.at,
+                         body={"months": a.months}, ref=a.ref)
+
+    async def _do_run_payments(self, index: int, a: m.RunPayments) -> None:
+        # Overdue reports first: a hold they cause must stop this run (R18).
+        token = self._token("scenario-scheduler", "caseworker")
+        await self._settle_for("reporting", always=True)
+        await self._call(index, a, "reporting", "POST", "/ops/sweep", token=token, at=a.at,
+                         body={})
+        await self._settle_for("payments", always=True)
+        await self._call(index, a, "payments", "POST", "/ops/sweep", token=token, at=a.at,
+                         body={})
+        await self._call(index, a, "payments", "POST", "/payment-runs", token=token, at=a.at,
+                         body={"through": a.through.isoformat()})
+
+    async def _do_finance_result(self, index: int, a: m.FinanceResult) -> None:
+        if self._last_target != "finance":
+            await self.settler.settle({"payments"})
+        self._last_target = "finance"
+        state = self._ref(a.ref)
+        instructions = self.tail.instructions.get(str(state.application_id), [])
+        if not instructions:
+            self.notes.append(Note(index, a.type, a.ref, 0, "no_instruction_to_report"))
+            return
+        latest = instructions[-1]
+        payload: PaymentExecuted | PaymentFailed
+        if a.executed:
+            payload = PaymentExecuted(instruction_id=latest.instruction_id,
+                                      amount_oere=latest.amount_oere, executed_at=a.at,
+                                      finance_reference=f"FIN-{self.run_id}-{index}")
+        else:
+            payload = PaymentFailed(instruction_id=latest.instruction_id, failed_at=a.at,
+                                    reason="payment rejected by the bank")
+        spec = spec_for(payload)
+        envelope = spec.envelope(
+            event_id=uuid.uuid4(), event_type=spec.event_type, schema_version=spec.schema_version,
+            occurred_at=a.at, correlation_id=f"scenario-{self.run_id}-{index}",
+            causation_id=str(latest.instruction_id),
+            actor=Actor(id="finance-system", role="finance"),
+            aggregate_id=str(state.application_id), sequence=1, payload=payload)
+        await self.producer.send_and_wait(
+            topics.FINANCE_RESULTS.name, envelope.model_dump_json().encode(),
+            key=str(state.application_id).encode(),
+            headers=[(SIMULATED_TIME_HEADER, a.at.isoformat().encode()),
+                     ("event_type", spec.event_type.encode())])
+
+    async def _report(self, index: int, a: m.StatusReport | m.FinalReport, body: dict[str, Any]
+                      ) -> None:
+        await self._settle_for("reporting", always=True)
+        state = self._ref(a.ref)
+        cvr = self._applicant_cvr(a.ref)
+        await self._call(index, a, "reporting", "POST", f"/grants/{state.application_id}/reports",
+                         token=self._token(f"portal-user-{cvr}", "applicant", cvr), at=a.at,
+                         body=body, ref=a.ref)
+
+    async def _do_status_report(self, index: int, a: m.StatusReport) -> None:
+        await self._report(index, a, {"kind": "status", "text": a.text})
+
+    async def _do_final_report(self, index: int, a: m.FinalReport) -> None:
+        await self._report(index, a, {"kind": "final", "accounts": a.accounts,
+                                      "audit_statement": a.audit_statement})
+
+    async def _do_audit_replay(self, index: int, a: m.AuditReplay) -> None:
+        await self.settler.settle()
+        self._last_target = None
+        if self.audit is not None:
+            self.audit_result = await self.audit()
+
+    # -- result ---------------------------------------------------------------------------------
+    def _result(self) -> dict[str, Any]:
+        from grants.scenario.result import build_result
+
+        return build_result(self)

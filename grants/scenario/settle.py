@@ -1,0 +1,73 @@
+"""Waiting for effects: a barrier that holds until the running services have settled.
+
+Settled (for a set of target services) means, in one pass with nothing published meanwhile:
+every outbox is empty, the runner's tail has read to the end of every event log (fetched high
+watermark), and every consumer of the targets has committed the effect of every record the tail
+has read on its topics. It is computed from the services' ``/health`` and the log itself — no
+sleeps standing in for effects.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Any
+
+import httpx
+
+from grants.scenario.tail import EventTail
+
+
+class NotSettled(Exception):
+    pass
+
+
+class Settler:
+    def __init__(self, http: httpx.AsyncClient, urls: dict[str, str], tail: EventTail) -> None:
+        self.http = http
+        self.urls = urls
+        self.tail = tail
+        self.passes = 0
+
+    async def _health(self) -> dict[str, dict[str, Any]]:
+        async def one(name: str, url: str) -> tuple[str, dict[str, Any]]:
+            response = await self.http.get(f"{url}/health")
+            response.raise_for_status()
+            return name, response.json()
+
+        return dict(await asyncio.gather(*(one(n, u) for n, u in self.urls.items())))
+
+    async def settle(self, targets: set[str] | None = None, timeout_s: float = 120.0) -> None:
+        targets = set(self.urls) if targets is None else targets
+        deadline = time.monotonic() + timeout_s
+        while True:
+            self.passes += 1
+            if time.monotonic() > deadline:
+                raise NotSettled(f"services {sorted(targets)} did not settle in {timeout_s}s")
+            before = await self._health()
+            if any(h["outbox_pending"] for h in before.values()):
+                await asyncio.sleep(0.002)
+                continue
+            positions = await self.tail.caught_up()
+            during = await self._health()
+            if _published(during) != _published(before) or any(
+                h["outbox_pending"] for h in during.values()
+            ):
+                continue
+            if all(_caught_up(during[t], positions) for t in targets if t in during):
+                return
+            await asyncio.sleep(0.002)
+
+
+def _published(health: dict[str, dict[str, Any]]) -> dict[str, int]:
+    return {name: h.get("relay_published", 0) for name, h in health.items()}
+
+
+def _caught_up(health: dict[str, Any], positions: dict[str, int]) -> bool:
+    for consumer in health.get("consumers", {}).values():
+        done = consumer.get("positions", {})
+        subscribed = set(consumer.get("topics", []))
+        for key, end in positions.items():
+            if key.rsplit(":", 1)[0] in subscribed and done.get(key, 0) < end:
+                return False
+    return True
