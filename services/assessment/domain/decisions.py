@@ -107,5 +107,5 @@ def approve(
         raise DomainRefusal(
             "segregation_of_duties",
             f"{approver} scored or recused from {', '.join(map(str, conflicted))} and cannot "
-            "approve this batch", 403)
+            "approve this batch", 403, tuple(str(a) for a in conflicted))
     return [_decision(state, rec, approver, decided_at) for rec in plan.recommendations]

@@ -103,6 +103,7 @@ def test_an_assessor_cannot_approve_a_batch_they_scored_in(h: Harness) -> None:
     assert (error.code, error.http_status) == ("segregation_of_duties", 403)
     assert str(app_id("GENTOFTE")) in error.message
     assert str(app_id("KBH")) not in error.message
+    assert error.details == (str(app_id("GENTOFTE")),)
     assert all(f.decision is None for f in h.round.applications.values())  # nothing decided
 
 
