@@ -1,0 +1,148 @@
+"""Holds (R18), two-person rule and segregation of duties (R19)."""
+
+from __future__ import annotations
+
+from datetime import date
+from uuid import UUID
+
+import pytest
+
+from contracts.payments import PaymentsHeld, PaymentsReleased
+from contracts.reporting import ReportOverdue
+from services.payments.domain import (
+    DomainRefusal,
+    HoldBook,
+    accept_award,
+    approve_bank_details_change,
+    evolve_holds,
+    hold_for_overdue_report,
+    instruct_due,
+    is_held,
+    overdue_hold_id,
+    release_hold,
+    submit_revised_budget,
+)
+from tests.unit.payments.builders import (
+    APP_ID,
+    APPROVER,
+    CVR,
+    DEADLINE,
+    GRANTEE,
+    STAFF,
+    Driver,
+    at,
+)
+
+OTHER_GRANT = UUID("7f1c1a52-3c5e-4c8e-9b7a-0d6c1d9e4a12")
+
+
+def overdue(application_id: UUID = APP_ID, kind: str = "status",
+            due: date = date(2023, 6, 30)) -> ReportOverdue:
+    return ReportOverdue(application_id=application_id, cvr=CVR, kind=kind, due=due)
+
+
+def held_book(*reports: ReportOverdue) -> HoldBook:
+    book = None
+    for report in reports:
+        for event in hold_for_overdue_report(book, report, at(2023, 7, 1)):
+            book = evolve_holds(book, event)
+    assert book is not None
+    return book
+
+
+def refusal(excinfo: pytest.ExceptionInfo[DomainRefusal]) -> tuple[str, int]:
+    return excinfo.value.code, excinfo.value.http_status
+
+
+class TestHolds:
+    def test_an_overdue_report_holds_the_cvr(self) -> None:
+        events = hold_for_overdue_report(None, overdue(), at(2023, 7, 1))
+        assert events == [PaymentsHeld(
+            hold_id=overdue_hold_id(APP_ID, "status", date(2023, 6, 30)), cvr=CVR,
+            application_id=APP_ID, reason="report_overdue", held_at=at(2023, 7, 1))]
+        assert is_held(evolve_holds(None, events[0]))
+
+    def test_once_per_overdue_report_even_after_release(self) -> None:
+        book = held_book(overdue())
+        assert hold_for_overdue_report(book, overdue(), at(2023, 7, 2)) == []
+        (release,) = release_hold(book, book.holds[0].hold_id, "cw-a", "cw-b", [APPROVER],
+                                  at(2023, 7, 3))
+        book = evolve_holds(book, release)
+        assert not is_held(book)
+        assert hold_for_overdue_report(book, overdue(), at(2023, 7, 4)) == []
+
+    def test_each_overdue_report_is_its_own_hold(self) -> None:
+        book = held_book(overdue(), overdue(kind="final", due=date(2027, 3, 31)),
+                         overdue(application_id=OTHER_GRANT))
+        assert len({h.hold_id for h in book.holds}) == 3
+        (release,) = release_hold(book, book.holds[0].hold_id, "cw-a", "cw-b", [APPROVER],
+                                  at(2023, 8, 1))
+        assert is_held(evolve_holds(book, release))  # two more still hold the CVR
+
+    def test_a_hold_from_one_grant_stops_every_grant_of_the_cvr(self) -> None:
+        grant = Driver.for_award()
+        grant(accept_award, GRANTEE, CVR, DEADLINE)
+        grant(submit_revised_budget, {"2023-01": {STAFF: 5}}, GRANTEE, CVR)
+        book = held_book(overdue(application_id=OTHER_GRANT))
+        assert instruct_due(grant.state, date(2023, 12, 31), book) == []
+
+    def test_no_holds_is_not_held(self) -> None:
+        assert not is_held(None) and not is_held(HoldBook(cvr=CVR))
+
+
+class TestRelease:
+    def test_two_different_people_neither_the_grant_approver(self) -> None:
+        book = held_book(overdue())
+        hold_id = book.holds[0].hold_id
+        events = release_hold(book, hold_id, "cw-a", "cw-b", [APPROVER], at(2023, 8, 1))
+        assert events == [PaymentsReleased(hold_id=hold_id, cvr=CVR, requested_by="cw-a",
+                                           approved_by="cw-b", released_at=at(2023, 8, 1))]
+        released = evolve_holds(book, events[0]).holds[0]
+        assert (released.requested_by, released.approved_by) == ("cw-a", "cw-b")
+
+    def test_one_person_cannot_release_alone(self) -> None:
+        book = held_book(overdue())
+        with pytest.raises(DomainRefusal) as excinfo:
+            release_hold(book, book.holds[0].hold_id, "cw-a", "cw-a", [APPROVER], at(2023, 8, 1))
+        assert refusal(excinfo) == ("two_person_rule", 403)
+
+    @pytest.mark.parametrize(("requested_by", "approved_by"),
+                             [(APPROVER, "cw-b"), ("cw-a", APPROVER)])
+    def test_the_grant_approver_cannot_release(self, requested_by: str, approved_by: str) -> None:
+        book = held_book(overdue())
+        with pytest.raises(DomainRefusal) as excinfo:
+            release_hold(book, book.holds[0].hold_id, requested_by, approved_by, [APPROVER],
+                         at(2023, 8, 1))
+        assert refusal(excinfo) == ("segregation_of_duties", 403)
+
+    def test_the_approver_of_any_grant_of_the_cvr_cannot_release(self) -> None:
+        book = held_book(overdue())
+        with pytest.raises(DomainRefusal) as excinfo:
+            release_hold(book, book.holds[0].hold_id, "cw-a", "other-approver",
+                         [APPROVER, "other-approver"], at(2023, 8, 1))
+        assert refusal(excinfo) == ("segregation_of_duties", 403)
+
+    def test_unknown_hold(self) -> None:
+        with pytest.raises(DomainRefusal) as excinfo:
+            release_hold(held_book(overdue()), OTHER_GRANT, "a", "b", [], at(2023, 8, 1))
+        assert refusal(excinfo) == ("hold_not_found", 404)
+        with pytest.raises(DomainRefusal):
+            release_hold(None, OTHER_GRANT, "a", "b", [], at(2023, 8, 1))
+
+    def test_releasing_twice_releases_once(self) -> None:
+        book = held_book(overdue())
+        hold_id = book.holds[0].hold_id
+        (release,) = release_hold(book, hold_id, "cw-a", "cw-b", [], at(2023, 8, 1))
+        book = evolve_holds(book, release)
+        assert release_hold(book, hold_id, "cw-a", "cw-b", [], at(2023, 8, 2)) == []
+
+
+class TestBankDetails:
+    def test_two_people_change_bank_master_data(self) -> None:
+        change = approve_bank_details_change(CVR, "clerk-a", "clerk-b")
+        assert (change.cvr, change.requested_by, change.approved_by) == (CVR, "clerk-a", "clerk-b")
+
+    def test_one_person_cannot(self) -> None:
+        with pytest.raises(DomainRefusal) as excinfo:
+            approve_bank_details_change(CVR, "clerk-a", "clerk-a")
+        assert refusal(excinfo) == ("two_person_rule", 403)
