@@ -14,7 +14,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, field_validator, model_validator
 
-from contracts.base import Contract, RegionCode
+from contracts.base import ApplicantKind, Contract, RegionCode
+from contracts.municipalities import municipalities
 
 Dkk = Annotated[Decimal, Field(ge=0, decimal_places=2, description="amount in DKK, ≤ 2 decimals")]
 PaymentFrequency = Literal["monthly", "quarterly", "half_yearly", "yearly"]
@@ -64,7 +65,7 @@ class PoolDefinition(Contract):
     legal_basis: str | None = None
     currency: Literal["DKK"] = "DKK"
     total_dkk: Dkk
-    applicant_group: Annotated[list[str], Field(min_length=1)]
+    applicant_group: Annotated[list[ApplicantKind], Field(min_length=1)]
     once_per_applicant_in_programme: bool = True
     expected_awards: Annotated[int, Field(ge=0)] | None = None
     deadline_local: datetime | None = None
@@ -77,7 +78,9 @@ class PoolDefinition(Contract):
     sub_pools: list[SubPool] = []
     criteria: Annotated[list[Criterion], Field(min_length=1)]
     minimum_requirement_threshold: Annotated[int, Field(ge=0, le=5)] = 1
-    eligible_cost_categories: list[Literal["salary", "other"]] = ["salary", "other"]
+    eligible_cost_categories: Annotated[
+        list[Literal["salary", "other"]], Field(min_length=1)
+    ] = ["salary", "other"]
     fill_with_smaller_after_exhausted: bool = True
     acceptance_deadline_days: Annotated[int, Field(ge=1)] = 30
     payment_frequency: PaymentFrequency = "quarterly"
@@ -113,10 +116,29 @@ class PoolDefinition(Contract):
             codes = [s.region_code for s in self.sub_pools]
             if len(set(codes)) != len(codes):
                 raise ValueError("sub_pools: a region_code appears twice")
+            known = {m.region_code for m in municipalities().values()}
+            for i, code in enumerate(codes):
+                if code not in known:
+                    raise ValueError(f"sub_pools.{i}.region_code: {code} is not a Danish region")
+        if self.deadline_local is not None:
+            self._check_deadline_exists()
         ids = [c.id for c in self.criteria]
         if len(set(ids)) != len(ids):
             raise ValueError("criteria: a criterion id appears twice")
         return self
+
+    def _check_deadline_exists(self) -> None:
+        """Refuse a local deadline that does not exist or exists twice (DST change): the
+        instant that decides on-time must be unambiguous. In a gap or an overlap the two folds
+        of the local time have different offsets."""
+        assert self.deadline_local is not None
+        first = self.deadline_local.replace(tzinfo=self.zone, fold=0)
+        second = self.deadline_local.replace(tzinfo=self.zone, fold=1)
+        if first.utcoffset() != second.utcoffset():
+            raise ValueError(
+                "deadline_local falls in a daylight-saving change of "
+                f"{self.timezone}; choose a time that exists exactly once"
+            )
 
     @property
     def programme_id(self) -> str:
