@@ -97,7 +97,14 @@ def _invalid(
         received_at=now,
         reasons=reasons,
     )
-    return _decided(state, command.submission_id, [event], status)
+    # Built from the refusal itself, not looked up by submission id: a conflicting submission
+    # may carry the id of the owner's stored version, whose receipt it must not see.
+    refused = RefusedSubmission(
+        submission_id=command.submission_id, received_at=now, status="invalid", reasons=tuple(reasons)
+    )
+    return Decision(
+        events=(event,), receipt=refused_receipt(state.application_id, refused), http_status=status
+    )
 
 
 def decide_submission(

@@ -43,18 +43,34 @@ def test_deadlines_in_dst_change_weeks(local: str, utc: datetime) -> None:
     assert not is_on_time(utc + MS, deadline)
 
 
+def unchecked_deadline_for(local: datetime) -> datetime:
+    """A deadline the pool contract may refuse (a DST change), for old or hand-made records.
+
+    ``model_copy(update=...)`` skips validation, so this tests the domain's conversion alone.
+    """
+    definition = pool_definition().model_copy(update={"deadline_local": local})
+    deadline = deadline_of(published(pool_definition()).model_copy(update={"definition": definition}))
+    assert deadline is not None
+    return deadline
+
+
 def test_ambiguous_autumn_hour_takes_the_first_occurrence() -> None:
     # 02:30 happens twice on 2022-10-30; zoneinfo's default (fold=0) is the earlier, summer one.
-    assert deadline_for("2022-10-30T02:30:00") == datetime(2022, 10, 30, 0, 30, tzinfo=UTC)
+    deadline = unchecked_deadline_for(datetime(2022, 10, 30, 2, 30))
+    assert deadline == datetime(2022, 10, 30, 0, 30, tzinfo=UTC)
 
 
 def test_nonexistent_spring_time_resolves_with_the_winter_offset() -> None:
     # 02:30 does not exist on 2023-03-26; fold=0 reads it with the offset before the gap (+01:00).
-    assert deadline_for("2023-03-26T02:30:00") == datetime(2023, 3, 26, 1, 30, tzinfo=UTC)
+    deadline = unchecked_deadline_for(datetime(2023, 3, 26, 2, 30))
+    assert deadline == datetime(2023, 3, 26, 1, 30, tzinfo=UTC)
 
 
 def test_deadline_is_returned_in_utc() -> None:
-    assert deadline_for("2022-10-30T02:30:00").tzinfo is UTC
+    # In its own zone, an instant in the repeated hour would compare unequal to its UTC twin.
+    deadline = unchecked_deadline_for(datetime(2022, 10, 30, 2, 30))
+    assert deadline.tzinfo is UTC
+    assert deadline_for("2022-09-28T12:00:00").tzinfo is UTC
 
 
 def test_other_pool_zone_is_respected() -> None:
