@@ -26,19 +26,19 @@ from typing import Any
 from pydantic import ValidationError
 
 from contracts.assessment import PoolPublished
-from contracts.municipalities import municipalities
 from contracts.pools import PoolDefinition
 from services.assessment.domain.errors import DomainRefusal
 from services.assessment.domain.state import PoolRound
 
 
 def validation_messages(error: ValidationError) -> tuple[str, ...]:
-    """Pydantic errors as ``path: message`` (``(root)`` for whole-model checks)."""
+    """Pydantic errors as ``path: message``. Whole-model checks name their field in the
+    message itself (``sub_pools: amounts sum to …``), so they are given as they are."""
     messages = []
     for item in error.errors():
-        path = ".".join(str(part) for part in item["loc"]) or "(root)"
+        path = ".".join(str(part) for part in item["loc"])
         text = item["msg"].removeprefix("Value error, ")
-        messages.append(f"{path}: {text}")
+        messages.append(f"{path}: {text}" if path else text)
     return tuple(messages)
 
 
@@ -52,13 +52,6 @@ def parse_pool_definition(raw: dict[str, Any]) -> PoolDefinition:
     except ValidationError as exc:
         details = validation_messages(exc)
         raise DomainRefusal("pool_invalid", "; ".join(details), 422, details) from exc
-    known_regions = {m.region_code for m in municipalities().values()}
-    unknown = tuple(
-        f"sub_pools.{i}.region_code: unknown region {s.region_code!r}"
-        for i, s in enumerate(definition.sub_pools) if s.region_code not in known_regions
-    )
-    if unknown:
-        raise DomainRefusal("pool_invalid", "; ".join(unknown), 422, unknown)
     return definition
 
 

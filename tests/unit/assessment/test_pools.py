@@ -49,7 +49,7 @@ def test_unknown_region_is_refused() -> None:
     raw = pool_raw()
     raw["sub_pools"][1]["region_code"] = "9999"
     error = refusal(raw)
-    assert error.details == ("sub_pools.1.region_code: unknown region '9999'",)
+    assert error.details == ("sub_pools.1.region_code: 9999 is not a Danish region",)
 
 
 def test_not_an_object_is_refused() -> None:
