@@ -80,9 +80,11 @@ def install_error_handlers(app: FastAPI) -> None:
         status = getattr(exc, "http_status", None)
         if isinstance(code, str) and isinstance(status, int):
             body: dict[str, Any] = {"error": code, "message": getattr(exc, "message", str(exc))}
-            reasons = getattr(exc, "reasons", None)
+            reasons = getattr(exc, "reasons", None) or getattr(exc, "details", None)
             if reasons:
-                body["reasons"] = reasons
+                body["reasons"] = [
+                    r.model_dump(mode="json") if hasattr(r, "model_dump") else r for r in reasons
+                ]
             return JSONResponse(body, status_code=status)
         log.exception("unhandled_http_error", error=repr(exc))
         return JSONResponse({"error": "internal_error", "message": "internal error"},
