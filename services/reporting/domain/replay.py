@@ -118,7 +118,7 @@ class Replay:
         app = self._app(p.application_id)
         app.pool_id = p.pool_id
         app.municipality_code = p.applicant.municipality_code
-        app.received += 1
+        app.received.append(p.submission_id)
         self.facts.submissions[p.submission_id] = (
             ref, p.received_at, p.budget.total_oere, p.deadline, p.version)
 

@@ -14,6 +14,7 @@ from typing import Any
 from services.reporting.domain import reasons as rc
 from services.reporting.domain.replay_models import Violation
 from services.reporting.domain.replay_state import AppFacts, LogFacts, Ref
+from services.reporting.domain.rules import format_dkk
 
 Candidate = tuple[str, Ref, str]  # (invariant, offending event, message)
 
@@ -37,10 +38,6 @@ def _violation(invariant: str, ref: Ref, message: str) -> Violation:
         event_type=event_type, topic=topic, partition=partition, offset=offset,
         occurred_at=occurred_at, message=message,
     )
-
-
-def _oere(amount: int) -> str:
-    return f"{amount // 100:,}.{amount % 100:02d} DKK"
 
 
 def sub_pool_limit(facts: LogFacts, award: Any) -> int:
@@ -67,8 +64,8 @@ def _sub_pools(facts: LogFacts) -> Iterator[Candidate]:
         if committed[key] > limit:
             where = f"sub-pool {award.region_code}" if award.region_code else "the pool"
             yield (rc.SUB_POOL_WITHIN_AMOUNT, ref,
-                   f"awards in {where} of {award.pool_id} reach {_oere(committed[key])}, "
-                   f"over its {_oere(limit)}")
+                   f"awards in {where} of {award.pool_id} reach {format_dkk(committed[key])}, "
+                   f"over its {format_dkk(limit)}")
 
 
 def accepted_version(facts: LogFacts, app: AppFacts) -> tuple[Any, ...] | None:
@@ -91,7 +88,7 @@ def _awards_within_applied(facts: LogFacts) -> Iterator[Candidate]:
                        "award for an application with no accepted, received version in the log")
             elif award.amount_oere > received[2]:
                 yield (rc.AWARD_WITHIN_APPLIED, ref,
-                       f"award {_oere(award.amount_oere)} exceeds the {_oere(received[2])} "
+                       f"award {format_dkk(award.amount_oere)} exceeds the {format_dkk(received[2])} "
                        f"applied for in version {received[4]}")
 
 
@@ -110,8 +107,8 @@ def _budgets_within_award(facts: LogFacts) -> Iterator[Candidate]:
                        f"budget version {version} approved for a grant with no award")
             elif total > award:
                 yield (rc.BUDGET_WITHIN_AWARD, ref,
-                       f"budget version {version} totals {_oere(total)}, over the award "
-                       f"{_oere(award)}")
+                       f"budget version {version} totals {format_dkk(total)}, over the award "
+                       f"{format_dkk(award)}")
 
 
 def _payments(facts: LogFacts) -> Iterator[Candidate]:
@@ -142,8 +139,8 @@ def _payments(facts: LogFacts) -> Iterator[Candidate]:
             limit = budget if award is None else min(budget, award)
             if cumulated > limit:
                 yield (rc.PAYMENTS_WITHIN_BUDGET, ref,
-                       f"payments reach {_oere(cumulated)}, over the approved budget "
-                       f"{_oere(budget)} / award {_oere(award or 0)}")
+                       f"payments reach {format_dkk(cumulated)}, over the approved budget "
+                       f"{format_dkk(budget)} / award {format_dkk(award or 0)}")
 
 
 def _budget_in_force(budgets: list[tuple[Ref, int, int]], at: datetime) -> int | None:

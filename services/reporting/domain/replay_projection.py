@@ -58,6 +58,15 @@ def _revised_budget(app: AppFacts) -> tuple[BudgetOutcome, list[str]]:
     return outcome, list(reasons)  # type: ignore[return-value]  # one of the outcome names
 
 
+def applied_version(app: AppFacts, facts: LogFacts) -> tuple[Any, ...] | None:
+    """The received version that counts as applied for: the accepted one, else the highest."""
+    acceptance = accepted_version(facts, app)
+    if acceptance is not None:
+        return facts.submissions.get(acceptance[1])
+    versions = [facts.submissions[s] for s in app.received if s in facts.submissions]
+    return max(versions, key=lambda v: (v[4], v[0])) if versions else None
+
+
 def application_view(
     app: AppFacts | None, facts: LogFacts, refused: list[str] | None = None,
 ) -> ApplicationView:
@@ -66,8 +75,7 @@ def application_view(
     intake, intake_reasons = _intake(app, facts)
     decision, decision_reasons, rank, award = _decision(app)
     budget, budget_reasons = _revised_budget(app)
-    acceptance = accepted_version(facts, app)
-    received = facts.submissions.get(acceptance[1]) if acceptance else None
+    received = applied_version(app, facts)
     paid = sum(amount for _ref, iid, amount, _r in app.instructions if iid in facts.executed)
     final: Any = ("accepted" if app.final_accepted is not None
                   else app.final_report[1] if app.final_report is not None else "none")

@@ -29,7 +29,7 @@ class AppFacts:
         self.pool_id: str | None = None
         self.municipality_code: str | None = None
         self.region_code: str | None = None
-        self.received = 0
+        self.received: list[UUID] = []  # submission ids, in arrival order
         # (ref, submission_id, version, basis, exception_id, pool_id)
         self.accepted: list[tuple[Ref, UUID, int, str, UUID | None, str]] = []
         self.rejected_late: tuple[Ref, list[str]] | None = None

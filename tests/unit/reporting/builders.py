@@ -26,8 +26,9 @@ from contracts.pools import PoolDefinition
 from contracts.registry import decode, encode, spec_for
 from services.reporting.domain.replay_models import LoggedEvent
 
-SCENARIO = Path("/work/shared/scenarios/example-small.json")
-EXPECTED = Path("/work/shared/scenarios/example-small.expected.json")
+DATA = Path(__file__).parent / "data"
+SCENARIO = DATA / "example-small.json"
+EXPECTED = DATA / "example-small.expected.json"
 
 
 def uid(*parts: object) -> UUID:
