@@ -19,6 +19,7 @@ from contracts.pools import PoolDefinition
 from contracts.registry import spec_for
 
 from services.intake.domain import (
+    REASON_CODES,
     ApplicationState,
     DecideItProblemException,
     Decision,
@@ -156,6 +157,11 @@ def decision(approved: bool, *, n: int = 500, reasons: tuple[str, ...] = (), evi
     )
 
 
+def _codes_of(event: Any) -> list[str]:
+    reasons = getattr(event, "reasons", [])
+    return [r if isinstance(r, str) else r.code for r in reasons]
+
+
 @dataclass
 class Desk:
     """An in-memory adapter around the pure domain, for flow tests."""
@@ -171,6 +177,7 @@ class Desk:
         state = self.state(application_id)
         for event in decided.events:
             spec_for(event)  # every event is a registered contract
+            assert set(_codes_of(event)) <= set(REASON_CODES), _codes_of(event)
             type(event).model_validate(event.model_dump(mode="json"))
             state = evolve(state, event)
         self.log.setdefault(application_id, []).extend(decided.events)
