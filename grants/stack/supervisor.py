@@ -1,0 +1,445 @@
+"""The local embedded stack: broker, PostgreSQL, topics, databases and one OS process per service.
+
+State lives in ``<home>/stack.json`` where home is ``$GRANTS_HOME`` or ``<repo>/.grants``; logs in
+``<home>/logs/<name>.log``. Any process can load the state and stop, kill or restart what another
+process started: every pid is stored with its start time, so a recycled pid is never signalled.
+
+The broker keeps everything in memory, so every ``up`` starts from nothing: a fresh broker, a fresh
+PostgreSQL cluster and empty databases. Keeping old databases across a broker restart would leave
+their outboxes, inboxes and projections describing events the new broker never held.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import fcntl
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import httpx
+from pydantic import BaseModel
+
+from grants.stack._proc import (
+    LOOPBACK,
+    die_with_parent_preexec,
+    free_port,
+    is_alive,
+    process_start_time,
+    stop_pid,
+    tail,
+)
+from grants.stack.broker import BrokerProcess, ensure_topics, start_broker
+from grants.stack.postgres import PostgresProcess, create_databases, start_postgres
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+ALL_SERVICES: tuple[str, ...] = ("intake", "assessment", "payments", "reporting")
+DATABASES: tuple[str, ...] = ALL_SERVICES
+HEALTH_TIMEOUT_S = 60.0
+
+
+class StackError(RuntimeError):
+    """The stack could not be brought up or operated; the message says why (with log tails)."""
+
+
+def default_home() -> Path:
+    env = os.environ.get("GRANTS_HOME")
+    return Path(env).expanduser().resolve() if env else REPO_ROOT / ".grants"
+
+
+DEFAULT_SERVICE_MODULE = "services.{name}"
+
+
+def service_available(name: str, module_template: str = DEFAULT_SERVICE_MODULE) -> bool:
+    """A service can be started once its ``__main__.py`` exists (``services/<name>/__main__.py``
+    for the platform's services)."""
+    module = module_template.format(name=name)
+    return (REPO_ROOT.joinpath(*module.split(".")) / "__main__.py").is_file()
+
+
+class ServiceProcess(BaseModel):
+    name: str
+    pid: int
+    started_at: float | None = None
+    http_port: int
+    http_url: str
+    log_path: Path
+
+    def alive(self) -> bool:
+        return is_alive(self.pid, self.started_at)
+
+
+class BrokerState(BaseModel):
+    pid: int
+    started_at: float | None = None
+    bootstrap: str
+    log_path: Path | None = None
+
+    def alive(self) -> bool:
+        return is_alive(self.pid, self.started_at)
+
+
+class PostgresState(BaseModel):
+    pid: int
+    started_at: float | None = None
+    url: str
+    datadir: Path
+    log_path: Path | None = None
+
+    def alive(self) -> bool:
+        return is_alive(self.pid, self.started_at)
+
+
+class StackState(BaseModel):
+    """What ``up`` started. ``pg_url`` has no database: services append their own name."""
+
+    home: Path
+    created_at: datetime
+    simulation: bool
+    kafka_bootstrap: str
+    pg_url: str
+    broker: BrokerState
+    postgres: PostgresState
+    services: dict[str, ServiceProcess] = {}
+
+    def infra_alive(self) -> bool:
+        return self.broker.alive() and self.postgres.alive()
+
+
+class EmbeddedStack:
+    """Start, inspect and stop the local stack; usable from the CLI, the demo and tests.
+
+    ``durable=False`` (tests only) runs PostgreSQL without fsync. ``die_with_parent=True`` asks the
+    kernel to stop every process when the calling process dies (effective only when called from
+    the main thread); the CLI leaves it off so the stack outlives ``grants stack up``.
+    ``service_module`` is the module run as ``python -m`` per service (tests point it at a stub).
+    """
+
+    def __init__(
+        self,
+        home: Path | str | None = None,
+        *,
+        durable: bool = True,
+        die_with_parent: bool = False,
+        echo: Callable[[str], None] | None = None,
+        service_module: str = DEFAULT_SERVICE_MODULE,
+    ) -> None:
+        self.service_module = service_module
+        self.home = Path(home).resolve() if home else default_home()
+        self.durable = durable
+        self.die_with_parent = die_with_parent
+        self._echo = echo or (lambda _msg: None)
+        self._popens: dict[int, subprocess.Popen[bytes]] = {}
+
+    # -- paths and state ------------------------------------------------------------------------
+
+    @property
+    def state_path(self) -> Path:
+        return self.home / "stack.json"
+
+    @property
+    def logs_dir(self) -> Path:
+        return self.home / "logs"
+
+    def log_path(self, name: str) -> Path:
+        return self.logs_dir / f"{name}.log"
+
+    def load_state(self) -> StackState | None:
+        try:
+            return StackState.model_validate_json(self.state_path.read_text())
+        except FileNotFoundError:
+            return None
+        except ValueError as exc:
+            raise StackError(f"unreadable stack state {self.state_path}: {exc}") from exc
+
+    def _save_state(self, state: StackState) -> None:
+        self.home.mkdir(parents=True, exist_ok=True)
+        tmp = self.state_path.with_suffix(".json.tmp")
+        tmp.write_text(state.model_dump_json(indent=2))
+        tmp.replace(self.state_path)
+
+    def _require_state(self) -> StackState:
+        state = self.load_state()
+        if state is None:
+            raise StackError(f"no stack is up (no {self.state_path})")
+        return state
+
+    def is_up(self) -> bool:
+        state = self.load_state()
+        return state is not None and state.infra_alive()
+
+    @contextlib.contextmanager
+    def _lock(self) -> Iterator[None]:
+        """One ``up``/``down``/restart at a time per home."""
+        self.home.mkdir(parents=True, exist_ok=True)
+        with (self.home / "stack.lock").open("w") as f:
+            fcntl.flock(f, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(f, fcntl.LOCK_UN)
+
+    # -- up / down ------------------------------------------------------------------------------
+
+    def up(
+        self,
+        simulation: bool = False,
+        services: list[str] | None = None,
+        *,
+        health_timeout: float = HEALTH_TIMEOUT_S,
+    ) -> StackState:
+        """Bring the stack up and return its state; if it is already up, return that state.
+
+        ``services=None`` means all of ``ALL_SERVICES``; services without a ``__main__`` module
+        yet are skipped with a warning. On any failure everything started here is stopped again.
+        """
+        wanted = list(ALL_SERVICES if services is None else services)
+        unknown = [s for s in wanted if s not in ALL_SERVICES]
+        if unknown and self.service_module == DEFAULT_SERVICE_MODULE:
+            raise StackError(f"unknown services {unknown}; known: {', '.join(ALL_SERVICES)}")
+        with self._lock():
+            existing = self.load_state()
+            if existing is not None:
+                if existing.infra_alive():
+                    return existing
+                self._echo("found a stale stack (broker or PostgreSQL dead); cleaning it up")
+                self._teardown(existing)
+            return self._up(simulation, wanted, health_timeout)
+
+    def _up(self, simulation: bool, wanted: list[str], health_timeout: float) -> StackState:
+        self.logs_dir.mkdir(parents=True, exist_ok=True)
+        broker: BrokerProcess | None = None
+        pg: PostgresProcess | None = None
+        state: StackState | None = None
+        try:
+            t0 = time.perf_counter()
+            broker_log = self._fresh_log("broker")
+            broker = start_broker(log_path=broker_log, die_with_parent=self.die_with_parent)
+            self._popens[broker.pid] = broker.popen  # type: ignore[assignment]
+            self._echo(f"broker up at {broker.bootstrap} ({time.perf_counter() - t0:.2f}s)")
+
+            t0 = time.perf_counter()
+            pg = start_postgres(
+                self.home / "pg",
+                durable=self.durable,
+                die_with_parent=self.die_with_parent,
+                log_path=self._fresh_log("postgres"),
+            )
+            self._popens[pg.pid] = pg.popen  # type: ignore[assignment]
+            self._echo(f"PostgreSQL up at {pg.url} ({time.perf_counter() - t0:.2f}s, {pg.datadir})")
+
+            state = StackState(
+                home=self.home,
+                created_at=datetime.now(UTC),
+                simulation=simulation,
+                kafka_bootstrap=broker.bootstrap,
+                pg_url=pg.url,
+                broker=BrokerState(pid=broker.pid, started_at=broker.started_at,
+                                   bootstrap=broker.bootstrap, log_path=broker_log),
+                postgres=PostgresState(pid=pg.pid, started_at=pg.started_at, url=pg.url,
+                                       datadir=pg.datadir, log_path=pg.log_path),
+            )  # fmt: skip
+            self._save_state(state)  # from here on `down` can clean up even if we are killed
+
+            asyncio.run(self._provision(state))
+            self._echo(f"topics and databases ({', '.join(DATABASES)}) ready")
+
+            for name in wanted:
+                if not service_available(name, self.service_module):
+                    module = self.service_module.format(name=name)
+                    self._echo(f"warning: {module} has no __main__ module yet; skipping {name}")
+                    continue
+                state.services[name] = self._spawn(state, name, free_port(), truncate=True)
+                self._save_state(state)
+            self._wait_healthy(state, list(state.services), health_timeout)
+            return state
+        except BaseException:
+            if state is not None:
+                self._teardown(state)
+            else:
+                for proc in (pg, broker):
+                    if proc is not None:
+                        proc.stop()
+            raise
+
+    async def _provision(self, state: StackState) -> None:
+        await ensure_topics(state.kafka_bootstrap)
+        await create_databases(state.pg_url, list(DATABASES))
+
+    def down(self, grace: float = 10.0) -> bool:
+        """Stop services (SIGTERM, SIGKILL after ``grace``), broker and PostgreSQL; remove state.
+        Returns False if there was no stack."""
+        with self._lock():
+            state = self.load_state()
+            if state is None:
+                return False
+            self._teardown(state, grace)
+            return True
+
+    def _teardown(self, state: StackState, grace: float = 10.0) -> None:
+        for name, svc in state.services.items():
+            if stop_pid(svc.pid, started_at=svc.started_at, grace=grace, group=True):
+                self._echo(f"stopped {name} (pid {svc.pid})")
+            self._reap(svc.pid)
+        if stop_pid(state.broker.pid, started_at=state.broker.started_at, grace=5.0):
+            self._echo(f"stopped broker (pid {state.broker.pid})")
+        self._reap(state.broker.pid)
+        if stop_pid(state.postgres.pid, started_at=state.postgres.started_at,
+                    sig=signal.SIGINT, grace=grace):  # fmt: skip
+            self._echo(f"stopped PostgreSQL (pid {state.postgres.pid})")
+        self._reap(state.postgres.pid)
+        _remove_tree(state.postgres.datadir)
+        self.state_path.unlink(missing_ok=True)
+
+    # -- services -------------------------------------------------------------------------------
+
+    def _fresh_log(self, name: str) -> Path:
+        path = self.log_path(name)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(b"")
+        return path
+
+    def service_env(self, state: StackState, name: str, port: int) -> dict[str, str]:
+        env = dict(os.environ)
+        env.update(
+            GRANTS_KAFKA_BOOTSTRAP=state.kafka_bootstrap,
+            GRANTS_PG_URL=state.pg_url,
+            GRANTS_HTTP_PORT=str(port),
+            GRANTS_SIMULATION="1" if state.simulation else "0",
+            GRANTS_SERVICE_NAME=name,
+            PYTHONUNBUFFERED="1",
+        )
+        return env
+
+    def _spawn(self, state: StackState, name: str, port: int, *, truncate: bool) -> ServiceProcess:
+        log_path = self._fresh_log(name) if truncate else self.log_path(name)
+        with log_path.open("ab") as log:
+            popen = subprocess.Popen(
+                [sys.executable, "-m", self.service_module.format(name=name)],
+                cwd=REPO_ROOT,
+                env=self.service_env(state, name, port),
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,  # own process group: stopped as a group, immune to Ctrl-C
+                preexec_fn=_die_with_parent() if self.die_with_parent else None,
+            )
+        self._popens[popen.pid] = popen
+        self._echo(f"started {name} (pid {popen.pid}, http://{LOOPBACK}:{port})")
+        return ServiceProcess(
+            name=name,
+            pid=popen.pid,
+            started_at=process_start_time(popen.pid),
+            http_port=port,
+            http_url=f"http://{LOOPBACK}:{port}",
+            log_path=log_path,
+        )
+
+    def _wait_healthy(self, state: StackState, names: list[str], timeout: float) -> None:
+        pending = set(names)
+        deadline = time.monotonic() + timeout
+        with httpx.Client(timeout=1.0) as client:
+            while pending:
+                for name in sorted(pending):
+                    svc = state.services[name]
+                    if not self._service_alive(svc):
+                        raise StackError(
+                            f"service {name} exited during start-up; last lines of "
+                            f"{svc.log_path}:\n{tail(svc.log_path)}"
+                        )
+                    try:
+                        if client.get(f"{svc.http_url}/health").status_code == 200:
+                            pending.discard(name)
+                            self._echo(f"{name} healthy")
+                    except httpx.HTTPError:
+                        pass
+                if pending and time.monotonic() > deadline:
+                    name = sorted(pending)[0]
+                    log = state.services[name].log_path
+                    raise StackError(
+                        f"services {sorted(pending)} not healthy after {timeout:.0f}s; "
+                        f"last lines of {log}:\n{tail(log)}"
+                    )
+                if pending:
+                    time.sleep(0.1)
+
+    def _service_alive(self, svc: ServiceProcess) -> bool:
+        popen = self._popens.get(svc.pid)
+        if popen is not None and popen.poll() is not None:
+            return False
+        return svc.alive()
+
+    def _reap(self, pid: int) -> None:
+        popen = self._popens.pop(pid, None)
+        if popen is not None:
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                popen.wait(timeout=1)
+
+    def start_service(self, name: str, *, health_timeout: float = HEALTH_TIMEOUT_S) -> ServiceProcess:
+        """Start (or start again) one service on its recorded port, appending to its log."""
+        with self._lock():
+            state = self._require_state()
+            if not service_available(name, self.service_module):
+                raise StackError(f"{self.service_module.format(name=name)} has no __main__ module")
+            old = state.services.get(name)
+            if old is not None and old.alive():
+                return old
+            port = old.http_port if old is not None else free_port()
+            state.services[name] = self._spawn(state, name, port, truncate=old is None)
+            self._save_state(state)
+            self._wait_healthy(state, [name], health_timeout)
+            return state.services[name]
+
+    def stop_service(self, name: str, grace: float = 10.0) -> bool:
+        """SIGTERM the service's process group, SIGKILL after ``grace``. False if not running."""
+        svc = self._require_state().services.get(name)
+        if svc is None:
+            raise StackError(f"service {name} is not part of this stack")
+        stopped = stop_pid(svc.pid, started_at=svc.started_at, grace=grace, group=True)
+        self._reap(svc.pid)
+        return stopped
+
+    def restart_service(
+        self, name: str, *, grace: float = 10.0, health_timeout: float = HEALTH_TIMEOUT_S
+    ) -> ServiceProcess:
+        """Graceful stop, then start on the same port with the same environment; waits for
+        ``/health``."""
+        if name in self._require_state().services:
+            self.stop_service(name, grace)
+        return self.start_service(name, health_timeout=health_timeout)
+
+    def kill_service(self, name: str, sig: int = signal.SIGKILL, *, wait: float = 10.0) -> None:
+        """Fault injection: send ``sig`` to the service's process group. For SIGKILL/SIGTERM/SIGINT
+        waits up to ``wait`` seconds until the process is gone."""
+        svc = self._require_state().services.get(name)
+        if svc is None:
+            raise StackError(f"service {name} is not part of this stack")
+        if not svc.alive():
+            return
+        try:
+            os.killpg(svc.pid, sig)
+        except ProcessLookupError:
+            return
+        if sig in (signal.SIGKILL, signal.SIGTERM, signal.SIGINT):
+            deadline = time.monotonic() + wait
+            while self._service_alive(svc) and time.monotonic() < deadline:
+                time.sleep(0.02)
+            self._reap(svc.pid)
+
+    def service_url(self, name: str) -> str:
+        return self._require_state().services[name].http_url
+
+
+def _die_with_parent() -> Callable[[], None] | None:
+    return die_with_parent_preexec(signal.SIGTERM)
+
+
+def _remove_tree(path: Path) -> None:
+    shutil.rmtree(path, ignore_errors=True)

@@ -1,0 +1,86 @@
+"""Session fixtures: a real Kafka-compatible broker and a real PostgreSQL server.
+
+Where they come from is decided in ``tests.infra`` (environment, then testcontainers, then the
+embedded binaries). Nothing starts unless a test asks for one of these fixtures, so the pure unit
+tests stay fast.
+
+- ``kafka_bootstrap``: ``host:port`` with every platform topic and its ``.dlt`` created.
+- ``pg_url``: server URL without a database (``postgresql://postgres@127.0.0.1:PORT``).
+- ``fresh_database``: URL of a new, empty database, dropped after the test.
+- ``unique_topic_prefix`` / ``fresh_topic``: names and new topics that no other test touches.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+
+import pytest
+from aiokafka.admin import AIOKafkaAdminClient
+
+from grants.stack import create_database, drop_database, ensure_topics
+from tests.infra import kafka_server, postgres_server
+
+
+@pytest.fixture(scope="session")
+def _kafka_server() -> Iterator[str]:
+    with kafka_server() as (bootstrap, _source):
+        yield bootstrap
+
+
+@pytest.fixture(scope="session")
+async def kafka_bootstrap(_kafka_server: str) -> str:
+    """Bootstrap address of the session's broker, with all platform topics created."""
+    await ensure_topics(_kafka_server)
+    return _kafka_server
+
+
+@pytest.fixture(scope="session")
+def pg_url() -> Iterator[str]:
+    """Server URL of the session's PostgreSQL, without a database name."""
+    with postgres_server() as (url, _source):
+        yield url
+
+
+@pytest.fixture
+async def fresh_database(pg_url: str) -> AsyncIterator[str]:
+    """A new empty database for this test; yields its full URL and drops it afterwards."""
+    name = f"test_{uuid.uuid4().hex[:12]}"
+    await create_database(pg_url, name)
+    try:
+        yield f"{pg_url}/{name}"
+    finally:
+        await drop_database(pg_url, name)
+
+
+@pytest.fixture
+def unique_topic_prefix() -> str:
+    """A prefix (``test.<12 hex>``) for topic or group names private to this test."""
+    return f"test.{uuid.uuid4().hex[:12]}"
+
+
+@pytest.fixture
+async def fresh_topic(
+    kafka_bootstrap: str, unique_topic_prefix: str
+) -> AsyncIterator[Callable[..., Awaitable[str]]]:
+    """Factory: ``await fresh_topic(partitions=1, suffix="t")`` creates a private topic and
+    returns its name; all of them are deleted after the test."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=kafka_bootstrap)
+    await admin.start()
+    created: list[str] = []
+
+    async def make(partitions: int = 1, suffix: str = "t") -> str:
+        name = f"{unique_topic_prefix}.{suffix}{len(created)}"
+        await ensure_topics(kafka_bootstrap, topics=(), extra={name: partitions})
+        created.append(name)
+        return name
+
+    try:
+        yield make
+    finally:
+        if created:
+            try:
+                await admin.delete_topics(created)
+            except Exception:  # best effort: the broker may already be gone at session end
+                pass
+        await admin.close()
