@@ -23,6 +23,7 @@ def _empty() -> dict[str, Any]:
 
 def build_result(runner: ScenarioRunner) -> dict[str, Any]:
     rebuilt = replay(runner.tail.events)
+    runner.rebuilt = rebuilt
     view = rebuilt.scenario_view()["applications"]
     applications: dict[str, Any] = {}
     for ref in runner.scenario.refs():

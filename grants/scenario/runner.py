@@ -76,6 +76,7 @@ class ScenarioRunner:
         self.refs: dict[str, RefState] = {}
         self.notes: list[Note] = []
         self.audit_result: Any = None
+        self.rebuilt: Any = None  # the replay of the run's events, set with the result
         self._tokens: dict[tuple[str, tuple[str, ...], str | None], str] = {}
         self._last_target: str | None = None
 

@@ -1,0 +1,107 @@
+"""`grants demo`: the full 2022 family-house round on the embedded stack, with readable tables."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from grants.scenario.demo import build
+from grants.scenario.model import parse_scenario
+from grants.scenario.play import PlayError, Played, play
+
+
+def _dkk(oere: int) -> str:
+    return f"{oere / 100:,.2f}"
+
+
+def sub_pool_table(played: Played) -> Table:
+    rebuilt = played.runner.rebuilt
+    pool = rebuilt.pools[played.runner.pool_id]
+    paid: Counter[str] = Counter()
+    repaid: Counter[str] = Counter()
+    ids = {str(s.application_id) for s in played.runner.refs.values()}
+    for app_id, view in rebuilt.applications.items():
+        if app_id in ids and view.region_code:
+            paid[view.region_code] += view.paid_oere
+            repaid[view.region_code] += view.repayment_oere
+    names = {s.region_code: s.region for s in played.runner.scenario.pool.sub_pools}
+    table = Table(title=f"sub-pools of {played.runner.scenario.pool.pool_id} (DKK)")
+    for col in ("region", "amount", "awarded", "awards", "remaining", "paid", "repaid"):
+        table.add_column(col, justify="left" if col == "region" else "right")
+    for code, sub in sorted(pool.sub_pools.items()):
+        table.add_row(f"{code} {names.get(code, '')}", _dkk(sub.amount_oere),
+                      _dkk(sub.awarded_oere), str(sub.awards),
+                      _dkk(sub.amount_oere - sub.awarded_oere), _dkk(paid[code]),
+                      _dkk(repaid[code]))
+    return table
+
+
+def reasons_table(result: dict[str, Any]) -> Table:
+    counts: Counter[tuple[str, str]] = Counter()
+    for app in result["applications"].values():
+        counts[("intake", app["intake"] or "none")] += 1
+        for r in app["intake_reasons"]:
+            counts[("intake reason", r)] += 1
+        for r in app["eligibility_reasons"]:
+            counts[("eligibility", r)] += 1
+        counts[("decision", app["decision"])] += 1
+        for r in app["decision_reasons"]:
+            counts[("decision reason", r)] += 1
+        if app["revised_budget"] != "none":
+            counts[("revised budget", app["revised_budget"])] += 1
+        for r in app["revised_budget_reasons"]:
+            counts[("budget reason", r)] += 1
+    table = Table(title="outcomes and reason codes")
+    table.add_column("stage")
+    table.add_column("outcome / reason code")
+    table.add_column("applications", justify="right")
+    for (stage, code), n in sorted(counts.items()):
+        table.add_row(stage, code, str(n))
+    return table
+
+
+def verdict_table(played: Played) -> Table:
+    audit = played.result["audit"]
+    table = Table(title="auditors' replay (R23)")
+    table.add_column("check")
+    table.add_column("result")
+    table.add_row("verdict", "[bold green]VERIFIED" if audit["verified"] else "[bold red]VIOLATIONS")
+    table.add_row("events replayed", str(audit["events"]))
+    for service, entries in audit.get("chains", {}).items():
+        table.add_row(f"hash chain {service}", f"{entries} entries")
+    for v in audit["violations"]:
+        table.add_row(f"[red]{v.get('invariant')}", str(v.get("message")))
+    table.add_row("state digest", str(audit.get("digest", "")))
+    table.add_row("wall time", f"{played.wall_s:.1f} s (submission to replay)")
+    return table
+
+
+def demo(
+    out: Path = typer.Option(Path("demo-result.json"), "--out", "-o", help="result JSON"),
+    keep_stack: bool = typer.Option(False, help="leave the stack running afterwards"),
+) -> None:
+    """Run the full 2022 family-house round (98 municipalities) on the embedded stack."""
+    console = Console()
+    scenario = parse_scenario(build())
+    console.print(f"[bold]{scenario.name}[/bold]: {len(scenario.actions)} actions")
+    try:
+        played = asyncio.run(play(scenario, console=console, keep_stack=keep_stack))
+    except PlayError as exc:
+        console.print(f"[red]could not run the demo:[/red] {exc}")
+        raise typer.Exit(1) from None
+    out.write_text(json.dumps(played.result, indent=2, ensure_ascii=False) + "\n")
+    console.print(sub_pool_table(played))
+    console.print(reasons_table(played.result))
+    console.print(verdict_table(played))
+    if played.result["notes"]:
+        console.print(f"[yellow]{len(played.result['notes'])} actions were refused by the "
+                      f"services (see notes in {out})")
+    console.print(f"result JSON written to {out}")
+    raise typer.Exit(0 if played.result["audit"]["verified"] else 1)

@@ -1,0 +1,46 @@
+"""`grants scenario run FILE [--out RESULT.json]`."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from pathlib import Path
+
+import typer
+from rich.console import Console
+
+from grants.scenario.model import ScenarioError, load_scenario
+from grants.scenario.play import PlayError, play
+
+app = typer.Typer(help="Play pool-round scenarios (format grants-scenario/1).", no_args_is_help=True)
+
+
+@app.command("run")
+def run(
+    file: Path = typer.Argument(..., help="scenario JSON (shared/SCENARIOS.md format v1)"),
+    out: Path | None = typer.Option(None, "--out", "-o", help="write the result JSON here"),
+    progress: bool = typer.Option(True, help="show a progress bar"),
+    keep_stack: bool = typer.Option(False, help="leave a stack this command started running"),
+) -> None:
+    """Play FILE through the running services (starting the embedded stack in simulation mode
+    if none runs). Exit 0 when it ran, 2 when the scenario is malformed, 1 when it could not run."""
+    console = Console(stderr=True)
+    try:
+        scenario = load_scenario(file)
+    except ScenarioError as exc:
+        console.print(f"[red]malformed scenario {file}[/red]")
+        for problem in exc.problems:
+            console.print(f"  {problem}")
+        raise typer.Exit(2) from None
+    try:
+        played = asyncio.run(play(scenario, console=console, show_progress=progress,
+                                  keep_stack=keep_stack))
+    except PlayError as exc:
+        console.print(f"[red]could not run the scenario:[/red] {exc}")
+        raise typer.Exit(1) from None
+    text = json.dumps(played.result, indent=2, ensure_ascii=False)
+    if out:
+        out.write_text(text + "\n")
+        console.print(f"result written to {out} ({played.wall_s:.1f} s)")
+    else:
+        print(text)

@@ -1,0 +1,80 @@
+"""Play a scenario against the embedded stack: use a running one, or start (and stop) one."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from grants.audit import audit_replay
+from grants.scenario.model import Scenario
+from grants.scenario.runner import SERVICES, Endpoints, ScenarioRunner
+from grants.stack import EmbeddedStack, StackState
+from servicekit.identity import DevTokenIssuer
+
+
+class PlayError(Exception):
+    """The scenario could not be run (not: the scenario ran and things were refused)."""
+
+
+@dataclass
+class Played:
+    result: dict[str, Any]
+    runner: ScenarioRunner
+    wall_s: float
+    stack_started: bool
+
+
+def _endpoints(state: StackState) -> Endpoints:
+    missing = [s for s in SERVICES if s not in state.services or not state.services[s].alive()]
+    if missing:
+        raise PlayError(f"services not running: {', '.join(missing)} (see `grants stack status`)")
+    return Endpoints(state.kafka_bootstrap, state.pg_url,
+                     {name: state.services[name].http_url for name in SERVICES})
+
+
+async def play(scenario: Scenario, *, console: Console, show_progress: bool = True,
+               keep_stack: bool = False) -> Played:
+    stack = EmbeddedStack()
+    state = stack.load_state()
+    started = False
+    if state is None or not state.infra_alive():
+        console.print("[dim]starting the embedded stack in simulation mode…[/dim]")
+        state = stack.up(simulation=True)
+        started = True
+    elif not state.simulation:
+        raise PlayError("the running stack was not started in simulation mode; stop it "
+                        "(`grants stack down`) or start one with `grants stack up --simulation`")
+    try:
+        endpoints = _endpoints(state)
+        issuer = DevTokenIssuer(state.home / "keys")
+        # On a stack that was already running, earlier runs' pools and awards are there too:
+        # give this run's pool and programme their own names so runs do not meet (R2).
+        namespace = None if started else f"r{uuid.uuid4().hex[:6]}"
+        total = len(scenario.actions)
+        with Progress(TextColumn("[bold]{task.description:<20}"), BarColumn(),
+                      MofNCompleteColumn(), TimeElapsedColumn(), console=console,
+                      disable=not show_progress, transient=False) as progress:
+            task = progress.add_task("setting up the pool", total=total)
+
+            def on_progress(index: int, action: Any) -> None:
+                progress.update(task, completed=index + 1, description=action.type)
+
+            async def audit() -> Any:
+                progress.update(task, description="auditors' replay")
+                return await audit_replay(endpoints.kafka_bootstrap, endpoints.pg_url)
+
+            runner = ScenarioRunner(scenario, endpoints, issuer, namespace=namespace,
+                                    on_progress=on_progress, audit=audit)
+            t0 = time.perf_counter()
+            result = await runner.run()
+            wall = time.perf_counter() - t0
+        result["run"]["wall_s"] = round(wall, 2)
+        return Played(result, runner, wall, started)
+    finally:
+        if started and not keep_stack:
+            stack.down()
