@@ -29,7 +29,7 @@ from services.intake.domain.commands import (
 from services.intake.domain.deadline import COPENHAGEN, deadline_of, is_on_time, local_iso
 from services.intake.domain.decision import Decision
 from services.intake.domain.errors import DomainRefusal
-from services.intake.domain.exceptions import decide_contact, decide_exception_decision
+from services.intake.domain.it_problem_exceptions import decide_contact, decide_exception_decision
 from services.intake.domain.input_errors import (
     ParsedSubmission,
     parse_submission,
@@ -37,7 +37,7 @@ from services.intake.domain.input_errors import (
 )
 from services.intake.domain.it_problem_rules import contact_refusal_reasons, covers
 from services.intake.domain.outcome import IntakeStatus, intake_outcome
-from services.intake.domain.reason_codes import REASON_CODES, reason
+from services.intake.domain.reason_codes import CASEWORKER_REFUSAL_CODES, REASON_CODES, reason
 from services.intake.domain.state import (
     AcceptedVersion,
     ApplicationState,
@@ -62,6 +62,7 @@ from services.intake.domain.submissions import (
 )
 
 __all__ = [
+    "CASEWORKER_REFUSAL_CODES",
     "COPENHAGEN",
     "REASON_CODES",
     "AcceptedVersion",

@@ -47,13 +47,14 @@ class ReportItProblem(_Command):
 class DecideItProblemException(_Command):
     """A caseworker grants or refuses a pending IT-problem exception (R8).
 
-    The maker is the token's subject, not a field here. ``reasons`` are documented reason codes
+    Without ``exception_id`` the application's latest exception is decided (the HTTP API's
+    ``/it-problem-decision`` names none). The maker is the token's subject, not a field here. ``reasons`` are documented reason codes
     for a refusal (``exception_refused`` when none is given); an approval carries none.
     ``evidence_refs`` are added to the exception's own evidence on the record.
     """
 
     application_id: UUID
-    exception_id: UUID
+    exception_id: UUID | None = None
     approved: bool
     evidence_refs: list[EvidenceRef] = []
     reasons: list[ReasonCode] = []

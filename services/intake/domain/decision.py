@@ -13,9 +13,10 @@ from services.intake.domain.state import IntakeEvent
 class Decision:
     """The events to write through the outbox (in order), and what to answer the caller.
 
-    ``receipt`` is set for submissions (R9). ``http_status`` is the answer an HTTP adapter gives:
-    201 a new version or contact was recorded, 200 a repeat or a decision, 403 unauthorised,
-    409 the application id belongs to someone else, 422 invalid.
+    ``receipt`` is set for submissions (R9). ``http_status`` is the answer an HTTP adapter gives
+    (docs/http-api.md): a submission is 200 when decided (new or repeated), 403 unauthorised,
+    422 invalid — including an application id that belongs to someone else, whose receipt says
+    ``application_id_conflict``; a contact is 201 when recorded, 200 when repeated.
     An empty ``events`` means a repeat: nothing to write.
     """
 

@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from datetime import datetime
 
 from contracts.assessment import PoolPublished
+from contracts.base import Reason
 from contracts.intake import (
     ApplicationAccepted,
     ApplicationRejectedLate,
@@ -35,14 +36,14 @@ from services.intake.domain.it_problem_rules import (
     submission_window,
     version_to_admit,
 )
-from services.intake.domain.reason_codes import REASON_CODES
+from services.intake.domain.reason_codes import CASEWORKER_REFUSAL_CODES
 from services.intake.domain.state import ApplicationState, IntakeEvent
 
 
-def _refuse_on(reasons: list, http_status: int = 403) -> None:  # type: ignore[type-arg]
+def _refuse_on(reasons: list[Reason], http_status: int = 403) -> None:
     if reasons:
-        first = reasons[0]
-        raise DomainRefusal(first.code, "; ".join(r.message for r in reasons), http_status)
+        message = "; ".join(r.message for r in reasons)
+        raise DomainRefusal(reasons[0].code, message, http_status, reasons=reasons)
 
 
 def _open_pool(pools: Mapping[str, PoolPublished], pool_id: str) -> tuple[PoolPublished, datetime]:
@@ -68,12 +69,12 @@ def decide_contact(
     if state.application_id != command.application_id:
         raise ValueError("state is not the state of the command's application")
     _refuse_on(authorise_contact(claims, command.applicant_cvr))
-    if state.exception(command.exception_id) is not None:
-        return Decision(events=(), http_status=200)
     if not state.belongs_to(command.applicant_cvr, command.pool_id):
         raise DomainRefusal(
             "application_id_conflict", "the application belongs to another applicant or pool", 409
         )
+    if state.exception(command.exception_id) is not None:
+        return Decision(events=(), http_status=200)
     pool, deadline = _open_pool(pools, command.pool_id)
     if command.contacted_at > now:
         raise DomainRefusal(
@@ -109,11 +110,17 @@ def decide_contact(
 def _refusal_reasons(command: DecideItProblemException) -> list[str]:
     if command.approved:
         if command.reasons:
-            raise DomainRefusal("reasons_on_approval", "an approval carries no refusal reasons", 422)
+            raise DomainRefusal(
+                "reasons_on_approval", "an approval carries no refusal reasons", 422
+            )
         return []
-    unknown = [code for code in command.reasons if code not in REASON_CODES]
+    unknown = [code for code in command.reasons if code not in CASEWORKER_REFUSAL_CODES]
     if unknown:
-        raise DomainRefusal("reason_unknown", f"undocumented reason codes: {unknown}", 422)
+        raise DomainRefusal(
+            "reason_unknown",
+            f"{unknown} not among the refusal reasons {sorted(CASEWORKER_REFUSAL_CODES)}",
+            422,
+        )
     return list(dict.fromkeys(command.reasons)) or ["exception_refused"]
 
 
@@ -125,14 +132,18 @@ def decide_exception_decision(
     claims: Claims,
     pools: Mapping[str, PoolPublished],
 ) -> Decision:
-    """A caseworker grants or refuses a pending exception; the decision names its maker (``sub``)."""
+    """A caseworker grants or refuses a pending exception; ``sub`` names the decision's maker."""
     require_aware(now, "now")
     if state.application_id != command.application_id:
         raise ValueError("state is not the state of the command's application")
     _refuse_on(authorise_exception_decision(claims, state.applicant_cvr))
-    exception = state.exception(command.exception_id)
+    if command.exception_id is None:
+        exception = state.latest_exception
+    else:
+        exception = state.exception(command.exception_id)
     if exception is None:
-        raise DomainRefusal("exception_unknown", f"no exception {command.exception_id}", 404)
+        wanted = command.exception_id or "at all"
+        raise DomainRefusal("exception_unknown", f"the application has no exception {wanted}", 404)
     if exception.status != "pending":
         raise DomainRefusal(
             "exception_already_decided", f"the exception is already {exception.status}", 409
@@ -174,7 +185,7 @@ def decide_exception_decision(
                     pool_id=state.pool_id,
                     received_at=waiting.received_at,
                     deadline=deadline,
-                    reasons=["deadline_passed", *reasons],
+                    reasons=list(dict.fromkeys(["deadline_passed", *reasons])),
                 )
             )
     return Decision(events=tuple(events), http_status=200)

@@ -92,7 +92,8 @@ def judge_late_version(
     if latest.status == "pending" and covered:
         return LateVerdict("pending")
     if latest.status == "refused" and covered:
-        return LateVerdict("reject", reasons=("deadline_passed", *latest.reasons))
+        reasons = tuple(dict.fromkeys(("deadline_passed", *latest.reasons)))
+        return LateVerdict("reject", reasons=reasons)
     if latest.status in ("pending", "granted"):
         return LateVerdict(
             "reject", reasons=("deadline_passed", "submission_outside_exception_window")

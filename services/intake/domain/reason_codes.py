@@ -27,7 +27,7 @@ REASON_CODES: dict[str, str] = {
     "budget_empty": "the budget has no lines",
     "salary_rate_missing": "a salary line lacks its rate (rate_oere) or quantity",
     "salary_amount_mismatch": "a salary line's rate × quantity differs from its amount",
-    "line_amount_mismatch": "a non-salary line gives rate and quantity whose product differs from its amount",
+    "line_amount_mismatch": "a non-salary line's rate × quantity differs from its amount",
     "duplicate_post": "two budget lines have the same post name",
     "budget_total_mismatch": "the applied-for total differs from the sum of the budget lines",
     "application_id_conflict": "the application id belongs to another applicant or pool",
@@ -40,25 +40,38 @@ REASON_CODES: dict[str, str] = {
     "subject_missing": "the token names no subject (sub), so the decision has no maker",
     "decider_is_applicant": "an applicant's own employee may not decide the applicant's exception",
     # R5: deadline
-    "deadline_passed": "received after the pool's deadline, with no IT-problem exception admitting it",
+    "deadline_passed": "received after the pool's deadline, and no IT-problem exception admits it",
     # R6–R8: IT-problem exceptions
-    "documentation_missing": "a contact before the deadline carries no documentation of the problem",
+    "documentation_missing": "a contact before the deadline has no documentation of the problem",
     "attempt_not_documented": "a contact after the deadline does not document an attempt in time",
-    "screenshot_missing": "a contact after the deadline has no screenshot with visible date and time",
+    "screenshot_missing": "a contact after the deadline has no screenshot with a visible time",
     "screenshot_after_deadline": "the screenshot's visible time is after the deadline",
-    "contact_after_48h": "the contact came later after the deadline than the pool considers (48 h by default)",
-    "submission_outside_exception_window": "the late version came after the exception's submission window closed",
+    "contact_after_48h": "the contact came too long after the deadline (pool setting, 48 h)",
+    "submission_outside_exception_window": "the late version came after the exception's window",
     "exception_refused": "a caseworker refused the IT-problem exception",
-    "exception_unknown": "no IT-problem exception with this id exists for the application",
-    "exception_already_decided": "the exception is no longer pending (refused by rule or already decided)",
-    "exception_already_pending": "an exception for this application is already waiting for a caseworker",
+    "exception_unknown": "the application has no IT-problem exception with this id",
+    "exception_already_decided": "the exception is no longer pending (refused by rule, or decided)",
+    "exception_already_pending": "an exception of this application already awaits a caseworker",
     "exception_already_granted": "an exception for this application has already been granted",
     "reasons_on_approval": "an approval carries refusal reasons",
-    "reason_unknown": "a refusal reason is not a documented reason code",
+    "reason_unknown": "a caseworker's refusal reason is not one of the exception refusal codes",
     "contacted_at_in_future": "the contact time is later than the time it is recorded",
     # scenario outcome
     "nothing_submitted": "nothing has been submitted or reported for this application",
 }
+
+# What a caseworker may give as the reasons for refusing an exception: the R6–R8 requirements
+# they found unmet on closer inspection, or the plain refusal.
+CASEWORKER_REFUSAL_CODES = frozenset(
+    {
+        "documentation_missing",
+        "attempt_not_documented",
+        "screenshot_missing",
+        "screenshot_after_deadline",
+        "contact_after_48h",
+        "exception_refused",
+    }
+)
 
 # Reasons a late version is rejected for that are about timing alone; any other reason on a
 # rejected late version comes from a refused IT-problem exception.

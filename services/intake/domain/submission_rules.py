@@ -46,9 +46,9 @@ def validate_budget_lines(lines: Sequence[BudgetLine], path: str = "budget.lines
         if line.rate_oere is not None and line.quantity is not None:
             product = line.rate_oere * line.quantity
             if product != line.amount_oere:
-                code = (
-                    "salary_amount_mismatch" if line.category == "salary" else "line_amount_mismatch"
-                )
+                code = "line_amount_mismatch"
+                if line.category == "salary":
+                    code = "salary_amount_mismatch"
                 reasons.append(
                     reason(
                         code,

@@ -3,7 +3,7 @@
 The order of the checks matters and is deliberate:
 1. authorisation, so nobody learns anything about an application that is not theirs;
 2. a repeat of an invalid submission gets its refusal again (one effect per submission id);
-3. an application id bound to another applicant or pool is refused (409);
+3. an application id bound to another applicant or pool is refused;
 4. a repeat of a stored version gets its receipt again;
 5. business validation, reporting every violation;
 6. the deadline decision, and for a late version the IT-problem exception that may admit it.
@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import datetime
+from typing import Literal
 from uuid import UUID, uuid5
 
 from contracts.assessment import PoolPublished
@@ -54,7 +55,9 @@ def application_id_for(command: SubmitApplication) -> UUID:
     return uuid5(INTAKE_NAMESPACE, f"application:{command.submission_id}")
 
 
-def _decided(state: ApplicationState, submission_id: UUID, events: list[IntakeEvent], status: int) -> Decision:
+def _decided(
+    state: ApplicationState, submission_id: UUID, events: list[IntakeEvent], status: int
+) -> Decision:
     # The receipt is read from the state the events produce, so a repeat (which reads the stored
     # state) gives the same receipt as the first answer.
     receipt = receipt_for(evolve_all(state, events), submission_id)
@@ -88,7 +91,11 @@ def _repeat_of_invalid(state: ApplicationState, submission_id: UUID) -> Decision
 
 
 def _invalid(
-    state: ApplicationState, command: SubmitApplication, now: datetime, reasons: list[Reason], status: int
+    state: ApplicationState,
+    command: SubmitApplication,
+    now: datetime,
+    reasons: list[Reason],
+    status: int,
 ) -> Decision:
     event = SubmissionInvalid(
         submission_id=command.submission_id,
@@ -100,7 +107,10 @@ def _invalid(
     # Built from the refusal itself, not looked up by submission id: a conflicting submission
     # may carry the id of the owner's stored version, whose receipt it must not see.
     refused = RefusedSubmission(
-        submission_id=command.submission_id, received_at=now, status="invalid", reasons=tuple(reasons)
+        submission_id=command.submission_id,
+        received_at=now,
+        status="invalid",
+        reasons=tuple(reasons),
     )
     return Decision(
         events=(event,), receipt=refused_receipt(state.application_id, refused), http_status=status
@@ -135,7 +145,10 @@ def decide_submission(
         receipt = refused_receipt(
             state.application_id,
             RefusedSubmission(
-                submission_id=submission_id, received_at=now, status="unauthorized", reasons=tuple(denied)
+                submission_id=submission_id,
+                received_at=now,
+                status="unauthorized",
+                reasons=tuple(denied),
             ),
         )
         return Decision(events=(event,), receipt=receipt, http_status=403)
@@ -145,7 +158,8 @@ def decide_submission(
         return repeated
 
     if not state.belongs_to(command.applicant.cvr, command.pool_id):
-        return _invalid(state, command, now, [reason("application_id_conflict", "application_id")], 409)
+        conflict = [reason("application_id_conflict", "application_id")]
+        return _invalid(state, command, now, conflict, 422)
 
     if state.version_of(submission_id) is not None:
         return _repeat(state, submission_id)
@@ -188,7 +202,7 @@ def _store_version(
     events: list[IntakeEvent] = [received]
     if on_time:
         events.append(_accepted(received, "on_time", None))
-        return _decided(state, command.submission_id, events, 201)
+        return _decided(state, command.submission_id, events, 200)
 
     verdict = judge_late_version(state, now, submission_window(pool.definition))
     if verdict.outcome == "accept":
@@ -205,16 +219,20 @@ def _store_version(
             )
         )
     # "pending": the version waits for the caseworker's decision on the exception.
-    return _decided(state, command.submission_id, events, 201)
+    return _decided(state, command.submission_id, events, 200)
 
 
-def _accepted(received: ApplicationReceived, basis: str, exception_id: UUID | None) -> ApplicationAccepted:
+def _accepted(
+    received: ApplicationReceived,
+    basis: Literal["on_time", "exception_granted"],
+    exception_id: UUID | None,
+) -> ApplicationAccepted:
     return ApplicationAccepted(
         application_id=received.application_id,
         submission_id=received.submission_id,
         version=received.version,
         pool_id=received.pool_id,
-        basis=basis,  # type: ignore[arg-type]
+        basis=basis,
         exception_id=exception_id,
     )
 
@@ -230,6 +248,8 @@ def decide_malformed(
     require_aware(now, "now")
     if parsed.command is not None or not parsed.reasons:
         raise ValueError("decide_malformed takes a submission that failed to parse")
+    if state is not None and parsed.application_id not in (None, state.application_id):
+        raise ValueError("state is not the state of the submission's application")
     if state is not None and parsed.submission_id is not None:
         repeated = _repeat_of_invalid(state, parsed.submission_id)
         if repeated is not None:
@@ -245,7 +265,10 @@ def decide_malformed(
     receipt = refused_receipt(
         application_id,
         RefusedSubmission(
-            submission_id=parsed.submission_id, received_at=now, status="invalid", reasons=parsed.reasons
+            submission_id=parsed.submission_id,
+            received_at=now,
+            status="invalid",
+            reasons=parsed.reasons,
         ),
     )
     return Decision(events=(event,), receipt=receipt, http_status=422)

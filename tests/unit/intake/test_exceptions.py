@@ -419,3 +419,58 @@ def test_contact_before_the_deadline_does_not_cover_a_version_after_its_window()
     arrived = desk.submit(submission(1), DEADLINE + MS)
     assert arrived.receipt.status == "late_rejected"  # type: ignore[union-attr]
     assert arrived.events[1].reasons == ["deadline_passed", "submission_outside_exception_window"]  # type: ignore[union-attr]
+
+
+def test_caseworker_refusal_reasons_are_exception_reasons_only() -> None:
+    desk = Desk()
+    desk.contact(contact(DEADLINE + HOUR))
+    error = refused(lambda: desk.decide(decision(False, reasons=("cvr_invalid",)), DEADLINE + 2 * HOUR))
+    assert (error.code, error.http_status) == ("reason_unknown", 422)
+
+
+def test_refusal_reasons_are_not_repeated_on_the_rejection() -> None:
+    desk = Desk()
+    desk.contact(contact(DEADLINE + HOUR))
+    desk.submit(submission(), DEADLINE + 2 * HOUR)
+    reasons = ("screenshot_missing", "screenshot_missing", "exception_refused")
+    decided = desk.decide(decision(False, reasons=reasons), DEADLINE + 3 * HOUR)
+    assert decided.events[0].reasons == ["screenshot_missing", "exception_refused"]  # type: ignore[union-attr]
+    assert decided.events[1].reasons == ["deadline_passed", "screenshot_missing", "exception_refused"]  # type: ignore[union-attr]
+
+
+def test_someone_else_resending_a_contact_id_is_a_conflict() -> None:
+    desk = Desk()
+    desk.contact(contact(DEADLINE + HOUR))
+    error = refused(lambda: desk.contact(contact(DEADLINE + HOUR, cvr=CVR_KBH)))
+    assert (error.code, error.http_status) == ("application_id_conflict", 409)
+
+
+def test_without_an_id_the_latest_exception_is_decided() -> None:
+    from services.intake.domain import DecideItProblemException
+
+    desk = Desk()
+    desk.contact(contact(DEADLINE + HOUR, n=1, screenshot_at=None))  # refused by rule
+    desk.contact(contact(DEADLINE + 2 * HOUR, n=2))
+    latest = DecideItProblemException(application_id=APP, approved=True)
+    decided = desk.decide(latest, DEADLINE + 3 * HOUR)
+    assert decided.events[0].exception_id == uid(2)  # type: ignore[union-attr]
+    error = refused(lambda: desk.decide(latest, DEADLINE + 4 * HOUR))
+    assert (error.code, error.http_status) == ("exception_already_decided", 409)
+
+
+def test_without_an_id_and_no_exception_at_all() -> None:
+    from services.intake.domain import DecideItProblemException
+
+    desk = Desk()
+    desk.submit(submission(), BEFORE)
+    error = refused(lambda: desk.decide(DecideItProblemException(application_id=APP, approved=False), DEADLINE))
+    assert (error.code, error.http_status) == ("exception_unknown", 404)
+
+
+def test_a_refusal_carries_every_reason() -> None:
+    desk = Desk()
+    desk.contact(contact(DEADLINE + HOUR))
+    claims = {"cvr": CVR_AARHUS, "roles": ["applicant"]}
+    error = refused(lambda: desk.decide(decision(True), DEADLINE + 2 * HOUR, claims=claims))
+    assert error.code == "role_not_allowed"
+    assert [r.code for r in error.reasons] == ["role_not_allowed", "subject_missing", "decider_is_applicant"]

@@ -39,7 +39,7 @@ def test_on_time_submission_is_received_and_accepted() -> None:
     assert received.supersedes_submission_id is None
     assert received.received_at_local == "2022-09-28T11:00:00+02:00"
     assert (accepted.basis, accepted.version, accepted.exception_id) == ("on_time", 1, None)
-    assert decided.http_status == 201
+    assert decided.http_status == 200
     receipt = decided.receipt
     assert receipt is not None
     assert (receipt.submission_id, receipt.application_id, receipt.version) == (uid(1), APP, 1)
@@ -233,7 +233,7 @@ def test_reusing_someone_elses_application_id_is_refused() -> None:
     assert [(r.code, r.path) for r in decided.events[0].reasons] == [  # type: ignore[union-attr]
         ("application_id_conflict", "application_id")
     ]
-    assert decided.http_status == 409
+    assert decided.http_status == 422
     state = desk.state()
     assert state.applicant_cvr == CVR_AARHUS and state.accepted.submission_id == uid(1)  # type: ignore[union-attr]
     # the intruder's resend repeats the refusal
@@ -322,3 +322,10 @@ def test_malformed_resend_of_a_stored_submission_id_does_not_reveal_its_receipt(
 def test_decide_malformed_refuses_a_parsed_submission() -> None:
     with pytest.raises(ValueError):
         decide_malformed(None, parse_submission(submission().model_dump(mode="json")), BEFORE)
+
+
+def test_decide_malformed_refuses_the_state_of_another_application() -> None:
+    raw = submission().model_dump(mode="json")
+    raw["purpose"] = ""
+    with pytest.raises(ValueError):
+        decide_malformed(ApplicationState(application_id=uid(9)), parse_submission(raw), BEFORE)
