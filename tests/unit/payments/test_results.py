@@ -75,7 +75,8 @@ class TestResults:
         grant, first, _ = instructed()
         assert outcome(grant(record_result, failed(first))) == "failed"
         assert paid_oere(grant.state) == 0
-        assert grant.state.instruction(first.instruction_id).outcome == "failed"  # type: ignore[union-attr]
+        record = grant.state.instruction(first.instruction_id)
+        assert record is not None and record.outcome == "failed"
 
     def test_unknown_instruction_without_a_grant(self) -> None:
         events = record_result(None, PaymentFailed(instruction_id=UNKNOWN, failed_at=at(2023, 1, 1),
