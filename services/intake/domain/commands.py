@@ -48,9 +48,10 @@ class DecideItProblemException(_Command):
     """A caseworker grants or refuses a pending IT-problem exception (R8).
 
     Without ``exception_id`` the application's latest exception is decided (the HTTP API's
-    ``/it-problem-decision`` names none). The maker is the token's subject, not a field here. ``reasons`` are documented reason codes
-    for a refusal (``exception_refused`` when none is given); an approval carries none.
-    ``evidence_refs`` are added to the exception's own evidence on the record.
+    ``/it-problem-decision`` names none). The maker is the token's subject, not a field here.
+    ``reasons`` are refusal codes from ``CASEWORKER_REFUSAL_CODES`` (``exception_refused`` when
+    none is given); an approval carries none. ``evidence_refs`` are added to the exception's own
+    evidence on the record.
     """
 
     application_id: UUID

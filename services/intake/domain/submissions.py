@@ -1,9 +1,10 @@
 """Deciding a submission (R3–R5, R9): refuse it, repeat its receipt, or store a new version.
 
 The order of the checks matters and is deliberate:
-1. authorisation, so nobody learns anything about an application that is not theirs;
+1. authorisation: the token's organisation is the applicant the submission names (403);
 2. a repeat of an invalid submission gets its refusal again (one effect per submission id);
-3. an application id bound to another applicant or pool is refused;
+3. an application id bound to another applicant or pool is refused, before any repeat of a
+   stored version, so nobody sees the receipt of an application that is not theirs;
 4. a repeat of a stored version gets its receipt again;
 5. business validation, reporting every violation;
 6. the deadline decision, and for a late version the IT-problem exception that may admit it.
