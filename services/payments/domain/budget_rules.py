@@ -38,6 +38,7 @@ def _path(*parts: str) -> str:
 
 
 def _check_post(month: str, post: object, amount: object) -> list[Reason]:
+    """Why one entry cannot be a contract amount; empty when it is a valid post and øre."""
     reasons = []
     name = post if isinstance(post, str) else repr(post)
     if not isinstance(post, str) or not post.strip() or len(post) > POST_NAME_MAX:
@@ -75,13 +76,16 @@ def check_budget(raw: object, period: ProjectPeriod, award_oere: int) -> BudgetC
             # month are inside however few of their days the period covers.
             reasons.append(Reason(code="month_outside_period", path=_path(month),
                                   message=f"the project period covers {first}..{last}"))
-        post_reasons = [r for post in sorted(posts, key=str)
-                        for r in _check_post(month, post, posts[post])]
-        reasons += post_reasons
-        if post_reasons:
-            representable = False
-        else:
-            months[month] = {post: posts[post] for post in sorted(posts)}
+        # Good entries are kept even when their neighbours are bad, so the whole-budget checks
+        # (empty, over the award) still speak about the money that was given.
+        months[month] = {}
+        for post in sorted(posts, key=str):
+            entry_reasons = _check_post(month, post, posts[post])
+            if entry_reasons:
+                reasons += entry_reasons
+                representable = False
+            else:
+                months[month][post] = posts[post]
     total = sum(a for posts in months.values() for a in posts.values())
     reasons += _whole_budget_reasons(months, total, period, award_oere, first)
     return BudgetCheck(months=months if representable else None, total_oere=total,
