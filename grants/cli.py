@@ -4,10 +4,16 @@ from __future__ import annotations
 
 import typer
 
+from grants.audit_cli import app as audit_app
+from grants.demo_cli import demo
+from grants.scenario.cli import app as scenario_app
 from grants.stack.cli import stack_app
 
 app = typer.Typer(help="Grant lifecycle platform tools.", no_args_is_help=True)
 app.add_typer(stack_app, name="stack")
+app.add_typer(scenario_app, name="scenario")
+app.add_typer(audit_app, name="audit")
+app.command("demo")(demo)
 
 
 def main() -> None:

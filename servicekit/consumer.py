@@ -30,7 +30,6 @@ from aiokafka.errors import KafkaError
 from faststream import AckPolicy
 from faststream.kafka import KafkaBroker
 from faststream.kafka.annotations import KafkaMessage
-from faststream.kafka.fastapi import KafkaRouter
 
 from contracts.envelope import SIMULATED_TIME_HEADER, Envelope
 from contracts.registry import decode
@@ -220,7 +219,7 @@ class EventConsumer:
             self.on_poison_storm()
 
     # -- wiring ------------------------------------------------------------------------------
-    def subscribe(self, broker: KafkaBroker | KafkaRouter, *topics: str) -> None:
+    def subscribe(self, broker: KafkaBroker, *topics: str) -> None:
         s = self.settings
         self.topics = topics
         broker.subscriber(

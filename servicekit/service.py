@@ -6,6 +6,7 @@
     runtime.run(app)      # uvicorn; graceful shutdown longer than a handler's p99
 
 Start-up order: database (create if missing, migrate) → relay → broker and consumers → HTTP.
+The broker is a plain FastStream ``KafkaBroker`` started in the FastAPI lifespan.
 Shutdown order: consumers stop (in-flight batches finish and commit) → relay → pool.
 """
 
@@ -22,7 +23,7 @@ from typing import Any
 import asyncpg
 import uvicorn
 from fastapi import APIRouter, FastAPI
-from faststream.kafka.fastapi import KafkaRouter
+from faststream.kafka import KafkaBroker
 
 from contracts.base import Contract
 from servicekit import db
@@ -56,13 +57,13 @@ class ServiceRuntime:
         self.name = name
         self.migrations = migrations
         self.clock = make_clock(self.settings.simulation)
-        self.router = KafkaRouter(
+        # A plain broker started in the app's lifespan (FastStream's FastAPI router is
+        # deprecated in 0.7 and hides the start/stop order this runtime relies on).
+        self.broker = KafkaBroker(
             self.settings.kafka_bootstrap,
             acks="all",
             enable_idempotence=self.settings.kafka_idempotence,
             graceful_timeout=self.settings.shutdown_grace_s,
-            lifespan=self._lifespan,
-            schema_url="/asyncapi",
         )
         self.consumers: list[EventConsumer] = []
         self.relay = OutboxRelay(self.settings)
@@ -77,10 +78,6 @@ class ServiceRuntime:
         if self._pool is None:
             raise RuntimeError("the service has not started")
         return self._pool
-
-    @property
-    def broker(self) -> Any:
-        return self.router.broker
 
     @property
     def verifier(self) -> TokenVerifier:
@@ -104,12 +101,12 @@ class ServiceRuntime:
             clock=self.clock, pool_provider=lambda: self.pool, broker_provider=lambda: self.broker,
             decoder=decoder,
         )
-        consumer.subscribe(self.router, *topics)
+        consumer.subscribe(self.broker, *topics)
         self.consumers.append(consumer)
         return consumer
 
     def http_app(self, *routers: APIRouter, title: str) -> FastAPI:
-        app = FastAPI(title=title, version="1")
+        app = FastAPI(title=title, version="1", lifespan=self._lifespan)
         install_error_handlers(app)
         app.add_middleware(SimulatedTimeMiddleware, clock=self.clock)
 
@@ -126,7 +123,6 @@ class ServiceRuntime:
 
         for r in routers:
             app.include_router(r)
-        app.include_router(self.router)
         return app
 
     @asynccontextmanager
@@ -139,6 +135,7 @@ class ServiceRuntime:
         for hook in self.on_startup:
             await hook(self)
         self._relay_task = asyncio.create_task(self.relay.run(), name=f"{self.name}-relay")
+        await self.broker.start()
         log.info("service_started", simulation=s.simulation, http_port=s.http_port)
         try:
             yield {}
