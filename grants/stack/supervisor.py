@@ -27,6 +27,8 @@ from pathlib import Path
 import httpx
 from pydantic import BaseModel
 
+from servicekit.identity import DevTokenIssuer
+
 from grants.stack._proc import (
     LOOPBACK,
     die_with_parent_preexec,
@@ -314,6 +316,8 @@ class EmbeddedStack:
             GRANTS_HTTP_PORT=str(port),
             GRANTS_SIMULATION="1" if state.simulation else "0",
             GRANTS_SERVICE_NAME=name,
+            # Services verify tokens from the dev issuer whose keys live in the stack's home.
+            GRANTS_AUTH_PUBLIC_KEY_FILE=str(DevTokenIssuer(state.home / "keys").public_key_file),
             PYTHONUNBUFFERED="1",
         )
         return env
