@@ -226,8 +226,14 @@ class Round:
     executed_amounts: dict[str, list[int]]
 
 
-def example_round() -> Round:
-    """The example-small round, end to end, as the four services would have recorded it."""
+def example_round(*, amounts: dict[str, int] | None = None,
+                  accept_at: dict[str, str] | None = None) -> Round:
+    """The example-small round, end to end, as the four services would have recorded it.
+
+    ``amounts`` overrides an award's amount, ``accept_at`` when a grantee accepts (to build a
+    history that breaks one invariant at a known event).
+    """
+    amounts, accept_at = amounts or {}, accept_at or {}
     rnd = Round()
     rnd.executed_amounts = {}
     rnd.publish_pool()
@@ -239,11 +245,11 @@ def example_round() -> Round:
     for ref, score in (("KBH", 22.0), ("GENTOFTE", 18.0), ("AARHUS", 21.0)):
         rnd.assess(ref, assessed, score)
     decided = at("2025-06-01T10:00:00+02:00")
-    rnd.award("KBH", decided)
+    rnd.award("KBH", decided, amount=amounts.get("KBH"))
     rnd.reject("GENTOFTE", decided, ["sub_pool_exhausted"], rank=2)
-    rnd.award("AARHUS", decided)
+    rnd.award("AARHUS", decided, amount=amounts.get("AARHUS"))
     for ref in ("KBH", "AARHUS"):
-        rnd.accept(ref, at("2025-06-02T10:00:00+02:00"))
+        rnd.accept(ref, at(accept_at.get(ref, "2025-06-02T10:00:00+02:00")))
     for action in actions:
         if action["type"] == "revised_budget":
             rnd.revised_budget(action["ref"], at(action["at"]), action["months"])
