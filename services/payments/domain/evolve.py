@@ -70,6 +70,9 @@ def evolve(state: GrantAccount | None, event: GrantEvent) -> GrantAccount | None
     if isinstance(event, GrantAwarded):
         # The same award delivered twice opens nothing new.
         return state if state is not None else account_from_award(event)
+    if isinstance(event, PaymentResultRecorded) and event.outcome in ("unknown_instruction",
+                                                                     "duplicate"):
+        return state  # acknowledged, changed nothing (there may not even be a grant)
     if state is None:
         raise ValueError(f"{type(event).__name__} before the grant's GrantAwarded")
     if getattr(event, "application_id", state.application_id) != state.application_id:
@@ -165,8 +168,6 @@ def _instructed(state: GrantAccount, event: PaymentInstructed) -> GrantAccount:
 
 
 def _result(state: GrantAccount, event: PaymentResultRecorded) -> GrantAccount:
-    if event.outcome not in ("executed", "failed"):
-        return state  # unknown or duplicate results change nothing
     records = tuple(
         _copy(r, outcome=event.outcome)
         if r.instruction_id == event.instruction_id else r

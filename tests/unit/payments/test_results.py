@@ -15,6 +15,7 @@ from services.payments.domain import (
     NAMESPACE,
     DomainRefusal,
     accept_award,
+    apply,
     evolve_holds,
     hold_for_overdue_report,
     instruct_due,
@@ -83,6 +84,7 @@ class TestResults:
                                                    reason="?"))
         assert events == [PaymentResultRecorded(instruction_id=UNKNOWN, application_id=None,
                                                 outcome="unknown_instruction")]
+        assert apply(None, events) is None  # a replay passes over it
 
     def test_unknown_instruction_on_a_known_grant(self) -> None:
         grant, _, _ = instructed()
