@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -119,7 +120,8 @@ def logs(
 
 
 def _print_status(state: StackState) -> bool:
-    table = Table(title=f"grants stack ({'simulation' if state.simulation else 'live'} mode)")
+    mode = "simulation" if state.simulation else "live"
+    table = Table(title=f"grants stack ({mode} mode), home {state.home}")
     for col in ("component", "state", "pid", "address", "log"):
         table.add_column(col, overflow="fold")
     rows = [
@@ -133,6 +135,9 @@ def _print_status(state: StackState) -> bool:
     ]  # fmt: skip
     for name, alive, pid, address, log in rows:
         mark = "[green]alive[/green]" if alive else "[red]dead[/red]"
-        table.add_row(name, mark, str(pid), address, str(log or ""))
+        shown = "" if log is None else str(log)
+        if log is not None and Path(log).is_relative_to(state.home):
+            shown = str(Path(log).relative_to(state.home))
+        table.add_row(name, mark, str(pid), address, shown)
     console.print(table)
     return all(row[1] for row in rows)

@@ -11,9 +11,10 @@ PostgreSQL refuses to run as root, so as root both binaries run as ``nobody`` th
 nobody; that directory must sit where nobody can traverse (``choose_datadir`` falls back to /tmp
 when the preferred place is not).
 
-Measured start-up on this machine (2 cores, PostgreSQL 18.6): initdb ~0.35 s with ``--no-sync``
-(tests, ``durable=False``) and ~0.55 s with syncing; server ready ~0.1 s after exec. Whole
-``start_postgres`` call: ~0.5 s (tests) / ~0.7 s (durable).
+Measured start-up on this machine (2 cores shared with other test runs, PostgreSQL 18.6): the
+whole ``start_postgres`` call (initdb + server ready) takes 0.55-0.9 s with ``durable=False``
+(initdb ``--no-sync``: 0.5-0.75 s) and 0.8-1.7 s durable (initdb syncing: 1.0-1.1 s); the server is
+ready 0.05-0.15 s after exec. Each durable ``CREATE DATABASE`` adds ~0.2 s (checkpoint).
 """
 
 from __future__ import annotations
