@@ -6,7 +6,8 @@ One :class:`GrantFile` per application id. It is a frozen, JSON-serialisable pyd
 Sources:
 - ``GrantAwarded`` — the award's terms (amount, project period, reporting deadlines, CVR);
 - ``AwardAccepted`` / ``AwardLapsed`` — whether the grant runs;
-- ``RevisedBudgetApproved`` — the latest approved budget, summed per post (what accounts may hold);
+- ``RevisedBudgetApproved`` — the latest approved budget, summed per post (what accounts may
+  hold);
 - ``PaymentInstructed`` + ``PaymentExecuted`` / ``PaymentFailed`` (or payments' own
   ``PaymentResultRecorded``, which carries the application id) — paid = the executed instructions;
 - reporting's own events — reports, overdue notices, repayment claims and waivers.

@@ -88,7 +88,8 @@ def _awards_within_applied(facts: LogFacts) -> Iterator[Candidate]:
                        "award for an application with no accepted, received version in the log")
             elif award.amount_oere > received[2]:
                 yield (rc.AWARD_WITHIN_APPLIED, ref,
-                       f"award {format_dkk(award.amount_oere)} exceeds the {format_dkk(received[2])} "
+                       f"award {format_dkk(award.amount_oere)} exceeds the "
+                       f"{format_dkk(received[2])} "
                        f"applied for in version {received[4]}")
 
 

@@ -136,7 +136,8 @@ class ReplayResult(_View):
                 "decision", "decision_reasons", "award_oere", "revised_budget",
                 "revised_budget_reasons", "paid_oere", "repayment_oere")
         applications = {
-            app_id: {k: getattr(view, k) for k in keys} for app_id, view in self.applications.items()
+            app_id: {k: getattr(view, k) for k in keys}
+            for app_id, view in self.applications.items()
         }
         sub_pools = {
             code: sub.model_dump() for pool in self.pools.values()

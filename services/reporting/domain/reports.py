@@ -68,8 +68,9 @@ def decide_report(state: GrantFile, command: SubmitReport) -> list[Contract]:
 
     found = _status_reasons(command) if command.kind == "status" else _final_reasons(state, command)
     if found:
-        rejected = ReportRejected(report_id=command.report_id, application_id=command.application_id,
-                                  kind=command.kind, reasons=found)
+        rejected = ReportRejected(report_id=command.report_id,
+                                  application_id=command.application_id, kind=command.kind,
+                                  reasons=found)
         return [submitted, rejected]
 
     accepted = _accepted_event(state, command)

@@ -24,7 +24,8 @@ def test_events_before_the_award_are_kept() -> None:
     # Across topics the award may arrive after the budget: nothing is lost.
     state = with_budget(GrantFile.new(APP))
     assert state.award is None and state.budget is not None
-    assert state.budget.posts == {"project staff": 120_000_000, "materials and meetings": 30_000_000}
+    assert state.budget.posts == {"project staff": 120_000_000,
+                                  "materials and meetings": 30_000_000}
 
 
 def test_the_latest_approved_budget_is_the_highest_version() -> None:

@@ -21,8 +21,9 @@ FINAL_END = datetime(2026, 3, 31, 22, 0, tzinfo=UTC)
 
 
 def accept(state: GrantFile, kind: str, n: int) -> GrantFile:
-    event = ReportAccepted(report_id=uid("r", n), application_id=APP, kind=kind,  # type: ignore[arg-type]
-                           spent_oere=1 if kind == "final" else None)
+    event = ReportAccepted.model_validate({"report_id": uid("r", n), "application_id": APP,
+                                           "kind": kind,
+                                           "spent_oere": 1 if kind == "final" else None})
     return apply_payload(state, event, STATUS_END)
 
 

@@ -1,4 +1,4 @@
-"""R22: paid − spent is claimed from 500.00 DKK, waived under it; corrections for late payments."""
+"""R22: paid − spent is claimed from 500.00 DKK, waived below; late payments are corrected."""
 
 from __future__ import annotations
 

@@ -7,10 +7,8 @@ from typing import Any
 
 import pytest
 
-from contracts.reporting import (
-    RepaymentClaimed, ReportAccepted, ReportRejected, ReportSubmitted,
-)
 from contracts.payments import AwardLapsed
+from contracts.reporting import RepaymentClaimed, ReportAccepted, ReportRejected, ReportSubmitted
 from services.reporting.domain import REASON_CODES, REFUSAL_CODES
 from services.reporting.domain.errors import DomainRefusal
 from services.reporting.domain.grant_file import GrantFile, apply_payload, evolve
