@@ -1,0 +1,305 @@
+"""Small scenarios, each showing one group of rules, with the outcomes the rules demand.
+
+``python -m grants.scenario.rule_scenarios`` (re)writes ``grants/scenarios/rule-*.json`` and their
+``.expected.json`` files; the end-to-end tests play them. Expected values come from the rules in
+DESIGN.md §3, not from what the services happened to do.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from grants.scenario.demo import cvr_for
+
+OUT = Path(__file__).resolve().parents[1] / "scenarios"
+TARGET = "vulnerable parents of children aged 0-6 and expectant parents"
+PURPOSE = "establish a family house as one entry to early support"
+
+
+def pool(pool_id: str, deadline: str = "2025-05-15T12:00:00", **extra: Any) -> dict[str, Any]:
+    return {
+        "pool_id": pool_id, "title": f"Rule scenario {pool_id}", "programme": pool_id,
+        "total_dkk": 3000000, "applicant_group": ["municipality"],
+        "once_per_applicant_in_programme": True, "deadline_local": deadline,
+        "timezone": "Europe/Copenhagen", "late_contact_window_hours": 48,
+        "project_period": {"start": "2025-07-01", "end": "2025-12-31",
+                           "delayed_start_allowed": True},
+        "target_group": TARGET,
+        "sub_pools": [
+            {"region_code": "1084", "region": "Hovedstaden", "municipalities": 29,
+             "amount_dkk": 2000000},
+            {"region_code": "1082", "region": "Midtjylland", "municipalities": 19,
+             "amount_dkk": 1000000},
+        ],
+        "criteria": [{"id": i, "name": f"criterion {i}", "minimum_requirement": i == 1}
+                     for i in range(1, 6)],
+        **extra,
+    }
+
+
+def budget(total_dkk: int) -> dict[str, Any]:
+    total = total_dkk * 100
+    hours = (total * 8 // 10) // 50_000
+    salary = hours * 50_000
+    return {"lines": [
+        {"post": "project staff", "category": "salary", "rate_oere": 50_000, "quantity": hours,
+         "amount_oere": salary},
+        {"post": "materials and meetings", "category": "other", "amount_oere": total - salary},
+    ], "total_oere": total}
+
+
+def submit(at: str, ref: str, code: str, name: str, total_dkk: int, **extra: Any
+           ) -> dict[str, Any]:
+    return {"at": at, "type": "submit", "ref": ref,
+            "applicant": {"cvr": cvr_for(code), "municipality_code": code, "name": name},
+            "purpose": PURPOSE, "target_group": TARGET, "budget": budget(total_dkk), **extra}
+
+
+def score(at: str, ref: str, assessor: str, points: int, **extra: Any) -> dict[str, Any]:
+    return {"at": at, "type": "score", "ref": ref, "assessor": assessor,
+            "scores": {str(i): points for i in range(1, 6)},
+            "justification": "assessed against the criteria table", **extra}
+
+
+def months(per_month: dict[str, int], first: str = "2025-07", last: str = "2025-12"
+           ) -> dict[str, dict[str, int]]:
+    y, m = map(int, first.split("-"))
+    out = {}
+    while f"{y:04d}-{m:02d}" <= last:
+        out[f"{y:04d}-{m:02d}"] = dict(per_month)
+        y, m = (y + 1, 1) if m == 12 else (y, m + 1)
+    return out
+
+
+def scenario(name: str, the_pool: dict[str, Any], actions: list[dict[str, Any]],
+             prior: list[dict[str, str]] | None = None) -> dict[str, Any]:
+    return {"format": "grants-scenario/1", "name": name, "pool": the_pool,
+            "prior_awards": prior or [], "actions": actions}
+
+
+def deadline_edges() -> tuple[dict[str, Any], dict[str, Any]]:
+    """R5 at a deadline in the week DST starts (30 March 2025): 12:00 CEST is 10:00 UTC."""
+    actions = [
+        submit("2025-03-31T11:59:59.999+02:00", "MS_BEFORE", "101", "København Kommune", 500000),
+        submit("2025-03-31T12:00:00+02:00", "AT_DEADLINE", "147", "Frederiksberg Kommune", 500000),
+        submit("2025-03-31T10:00:00.001+00:00", "MS_AFTER", "151", "Ballerup Kommune", 500000),
+        # an old (winter-time) offset: 11:00:30+01:00 is 12:00:30 local summer time: late
+        submit("2025-03-31T11:00:30+01:00", "WINTER_OFFSET", "153", "Brøndby Kommune", 500000),
+    ]
+    expected = {
+        "MS_BEFORE": {"intake": "on_time"}, "AT_DEADLINE": {"intake": "on_time"},
+        "MS_AFTER": {"intake": "late_rejected", "intake_reasons": ["deadline_passed"],
+                     "decision": "none"},
+        "WINTER_OFFSET": {"intake": "late_rejected", "intake_reasons": ["deadline_passed"]},
+    }
+    return scenario("rule R5: deadline edges in the DST-change week",
+                    pool("rule-deadline", "2025-03-31T12:00:00"), actions), expected
+
+
+def it_exceptions() -> tuple[dict[str, Any], dict[str, Any]]:
+    """R6–R8: contacts before and after the deadline, the 48 h limit, the caseworker decides."""
+    d = "2025-05-15"
+    actions = [
+        {"at": f"{d}T11:00:00+02:00", "type": "it_problem_contact", "ref": "BEFORE_OK",
+         "documentation": True, "attempted_before_deadline": True, "screenshot_at": None},
+        {"at": f"{d}T11:30:00+02:00", "type": "it_problem_contact", "ref": "BEFORE_NO_DOCS",
+         "documentation": False, "attempted_before_deadline": False, "screenshot_at": None},
+        submit(f"{d}T12:05:00+02:00", "AFTER_OK", "751", "Aarhus Kommune", 500000),
+        submit(f"{d}T12:10:00+02:00", "NO_SCREENSHOT", "730", "Randers Kommune", 500000),
+        submit(f"{d}T12:15:00+02:00", "CW_REFUSES", "740", "Silkeborg Kommune", 500000),
+        submit(f"{d}T12:20:00+02:00", "AT_48H", "746", "Skanderborg Kommune", 500000),
+        submit(f"{d}T12:30:00+02:00", "BEFORE_OK", "157", "Gentofte Kommune", 500000),
+        {"at": f"{d}T13:00:00+02:00", "type": "it_problem_contact", "ref": "AFTER_OK",
+         "documentation": True, "attempted_before_deadline": True,
+         "screenshot_at": f"{d}T11:58:00+02:00"},
+        {"at": f"{d}T13:30:00+02:00", "type": "it_problem_contact", "ref": "NO_SCREENSHOT",
+         "documentation": True, "attempted_before_deadline": True, "screenshot_at": None},
+        {"at": f"{d}T14:00:00+02:00", "type": "it_problem_contact", "ref": "CW_REFUSES",
+         "documentation": True, "attempted_before_deadline": True,
+         "screenshot_at": f"{d}T11:50:00+02:00"},
+        {"at": "2025-05-16T09:00:00+02:00", "type": "exception_decision", "ref": "BEFORE_OK",
+         "approve": True, "by": "caseworker-a"},
+        {"at": "2025-05-16T09:05:00+02:00", "type": "exception_decision", "ref": "AFTER_OK",
+         "approve": True, "by": "caseworker-a"},
+        {"at": "2025-05-16T09:10:00+02:00", "type": "exception_decision", "ref": "CW_REFUSES",
+         "approve": False, "by": "caseworker-a"},
+        {"at": "2025-05-17T12:00:00+02:00", "type": "it_problem_contact", "ref": "AT_48H",
+         "documentation": True, "attempted_before_deadline": True,
+         "screenshot_at": f"{d}T11:59:00+02:00"},
+        {"at": "2025-05-17T12:00:01+02:00", "type": "it_problem_contact", "ref": "OVER_48H",
+         "documentation": True, "attempted_before_deadline": True,
+         "screenshot_at": f"{d}T11:59:00+02:00"},
+        {"at": "2025-05-17T13:00:00+02:00", "type": "exception_decision", "ref": "AT_48H",
+         "approve": True, "by": "caseworker-b"},
+    ]
+    expected = {
+        "BEFORE_OK": {"intake": "exception_granted"},
+        "BEFORE_NO_DOCS": {"intake": "exception_refused",
+                           "intake_reasons": ["documentation_missing"]},
+        "AFTER_OK": {"intake": "exception_granted"},
+        "NO_SCREENSHOT": {"intake": "exception_refused"},
+        "CW_REFUSES": {"intake": "exception_refused"},
+        "AT_48H": {"intake": "exception_granted"},
+        "OVER_48H": {"intake": "exception_refused", "intake_reasons": ["contact_after_48h"]},
+    }
+    return scenario("rules R6–R8: IT-problem exceptions", pool("rule-exceptions"), actions), expected
+
+
+def invalid_submissions() -> tuple[dict[str, Any], dict[str, Any]]:
+    """R3/R4: invalid budgets and CVRs, and a submitter from another organisation."""
+    d = "2025-05-10"
+    mismatch = submit(f"{d}T09:00:00+02:00", "TOTAL_MISMATCH", "101", "København Kommune", 500000)
+    mismatch["budget"]["total_oere"] += 1
+    bad_cvr = submit(f"{d}T09:10:00+02:00", "BAD_CVR", "147", "Frederiksberg Kommune", 500000)
+    bad_cvr["applicant"]["cvr"] = "12345678"
+    salary = submit(f"{d}T09:20:00+02:00", "SALARY_MISMATCH", "151", "Ballerup Kommune", 500000)
+    salary["budget"]["lines"][0]["quantity"] += 1
+    other_org = submit(f"{d}T09:30:00+02:00", "OTHER_ORG", "153", "Brøndby Kommune", 500000,
+                       submitter={"cvr": cvr_for("155")})
+    ok = submit(f"{d}T09:40:00+02:00", "VALID", "155", "Dragør Kommune", 500000)
+    expected = {
+        "TOTAL_MISMATCH": {"intake": "invalid", "intake_reasons": ["budget_total_mismatch"]},
+        "BAD_CVR": {"intake": "invalid", "intake_reasons": ["cvr_invalid"]},
+        "SALARY_MISMATCH": {"intake": "invalid", "intake_reasons": ["salary_amount_mismatch"]},
+        "OTHER_ORG": {"intake": "invalid", "intake_reasons": ["cvr_mismatch"]},
+        "VALID": {"intake": "on_time"},
+    }
+    return scenario("rules R3–R4: invalid submissions", pool("rule-invalid"),
+                    [mismatch, bad_cvr, salary, other_org, ok]), expected
+
+
+def eligibility_and_once() -> tuple[dict[str, Any], dict[str, Any]]:
+    """R2, R10, R12: prior funding, two applications from one municipality, a wrong target
+    group, ranking inside sub-pools with smaller ones still fitting."""
+    d = "2025-05-12"
+    wrong_target = submit(f"{d}T09:30:00+02:00", "WRONG_TARGET", "161", "Glostrup Kommune", 400000)
+    wrong_target["target_group"] = "older citizens living alone"
+    actions = [
+        submit(f"{d}T09:00:00+02:00", "KBH_A", "101", "København Kommune", 1200000),
+        submit(f"{d}T09:05:00+02:00", "KBH_B", "101", "København Kommune", 300000),
+        submit(f"{d}T09:10:00+02:00", "GENTOFTE", "157", "Gentofte Kommune", 400000),
+        submit(f"{d}T09:15:00+02:00", "BALLERUP", "151", "Ballerup Kommune", 900000),
+        submit(f"{d}T09:20:00+02:00", "DRAGOER", "155", "Dragør Kommune", 600000),
+        wrong_target,
+        submit(f"{d}T09:40:00+02:00", "AARHUS", "751", "Aarhus Kommune", 1000000),
+        submit(f"{d}T09:45:00+02:00", "RANDERS", "730", "Randers Kommune", 100000),
+        score("2025-05-20T10:00:00+02:00", "KBH_A", "assessor-a", 5),
+        score("2025-05-20T10:01:00+02:00", "KBH_B", "assessor-a", 4),
+        score("2025-05-20T10:02:00+02:00", "GENTOFTE", "assessor-a", 5),
+        score("2025-05-20T10:03:00+02:00", "BALLERUP", "assessor-a", 3),
+        score("2025-05-20T10:04:00+02:00", "DRAGOER", "assessor-a", 2),
+        score("2025-05-20T10:05:00+02:00", "WRONG_TARGET", "assessor-a", 5),
+        score("2025-05-20T10:06:00+02:00", "AARHUS", "assessor-a", 4),
+        score("2025-05-20T10:07:00+02:00", "RANDERS", "assessor-a", 3),
+        {"at": "2025-06-01T10:00:00+02:00", "type": "allocate", "approver": "approver-x"},
+    ]
+    # Hovedstaden 2,000,000: GENTOFTE is already funded; KBH_A (25) 1.2M fits, 0.8M left;
+    # KBH_B (20) is the same municipality; BALLERUP (15) 0.9M does not fit; DRAGOER (10) 0.6M fits.
+    # Midtjylland 1,000,000: AARHUS (20) 1.0M fits exactly; RANDERS (15) 0.1M no longer fits.
+    expected = {
+        "GENTOFTE": {"decision": "rejected", "decision_reasons": ["already_funded_in_programme"]},
+        "KBH_A": {"decision": "awarded", "award_oere": 120000000, "rank": 1, "score": 25},
+        "KBH_B": {"decision": "rejected", "decision_reasons": ["already_funded_in_programme"]},
+        "BALLERUP": {"decision": "rejected", "decision_reasons": ["sub_pool_exhausted"]},
+        "DRAGOER": {"decision": "awarded", "award_oere": 60000000},
+        "WRONG_TARGET": {"eligible": False, "eligibility_reasons": ["target_group_not_eligible"],
+                         "decision": "rejected", "decision_reasons": ["target_group_not_eligible"]},
+        "AARHUS": {"decision": "awarded", "award_oere": 100000000, "rank": 1},
+        "RANDERS": {"decision": "rejected", "decision_reasons": ["sub_pool_exhausted"]},
+        "sub_pools": {"1084": {"amount_oere": 200000000, "awarded_oere": 180000000, "awards": 2},
+                      "1082": {"amount_oere": 100000000, "awarded_oere": 100000000, "awards": 1}},
+    }
+    prior = [{"programme": "rule-eligibility", "municipality_code": "157",
+              "pool_id": "rule-eligibility-2023"}]
+    return scenario("rules R2, R10, R12: eligibility, once per applicant, sub-pools",
+                    pool("rule-eligibility"), actions, prior), expected
+
+
+def budgets_payments_repayment() -> tuple[dict[str, Any], dict[str, Any]]:
+    """R14–R17, R20–R22: the revised budget one øre over, quarterly payments in advance, a failed
+    payment, repayment claimed at 500 DKK and waived just under it."""
+    d = "2025-05-12"
+    names = {"EXACT": ("101", "København Kommune"), "OVER": ("147", "Frederiksberg Kommune"),
+             "WAIVED": ("151", "Ballerup Kommune"), "FAILED": ("751", "Aarhus Kommune"),
+             "LATE_ACCEPT": ("153", "Brøndby Kommune")}
+    actions: list[dict[str, Any]] = []
+    for i, (ref, (code, name)) in enumerate(names.items()):
+        actions.append(submit(f"{d}T09:0{i}:00+02:00", ref, code, name, 300000))
+    for i, ref in enumerate(names):
+        actions.append(score(f"2025-05-20T10:0{i}:00+02:00", ref, "assessor-a", 4))
+    actions.append({"at": "2025-06-01T10:00:00+02:00", "type": "allocate",
+                    "approver": "approver-x"})
+    for i, ref in enumerate(["EXACT", "OVER", "WAIVED", "FAILED"]):
+        actions.append({"at": f"2025-06-02T10:0{i}:00+02:00", "type": "accept_award", "ref": ref})
+    # 300,000 DKK = 30,000,000 øre over 6 months: 4,000,000 staff + 1,000,000 other per month
+    per_month = {"project staff": 4000000, "materials and meetings": 1000000}
+    for i, ref in enumerate(["EXACT", "OVER", "WAIVED", "FAILED"]):
+        plan = months(per_month)
+        if ref == "OVER":
+            plan["2025-12"]["materials and meetings"] += 1
+        actions.append({"at": f"2025-06-10T10:0{i}:00+02:00", "type": "revised_budget",
+                        "ref": ref, "months": plan})
+    # accepting after the 30-day acceptance deadline (decision 1 June → 1 July 23:59:59)
+    actions.append({"at": "2025-07-02T09:00:00+02:00", "type": "accept_award",
+                    "ref": "LATE_ACCEPT"})
+    # the Q3 instruction (due 1 July) is made by the run on 3 July, after the late acceptance
+    for q, run in enumerate(["2025-07-03", "2025-10-01"]):
+        actions.append({"at": f"{run}T09:00:00+02:00", "type": "run_payments", "through": run})
+        for i, ref in enumerate(["EXACT", "WAIVED", "FAILED"]):
+            actions.append({"at": f"{run}T1{i}:00:00+02:00", "type": "finance_result",
+                            "ref": ref, "executed": not (ref == "FAILED" and q == 1)})
+    actions += [
+        {"at": "2026-02-20T10:00:00+01:00", "type": "final_report", "ref": "EXACT",
+         "accounts": {"project staff": 24000000, "materials and meetings": 5950000},
+         "audit_statement": "RS-EXACT"},
+        {"at": "2026-02-20T10:05:00+01:00", "type": "final_report", "ref": "WAIVED",
+         "accounts": {"project staff": 24000000, "materials and meetings": 5950001},
+         "audit_statement": "RS-WAIVED"},
+        {"at": "2026-02-20T10:10:00+01:00", "type": "final_report", "ref": "FAILED",
+         "accounts": {"project staff": 12000000, "materials and meetings": 3000000},
+         "audit_statement": "RS-FAILED"},
+        {"at": "2026-03-01T10:00:00+01:00", "type": "audit_replay"},
+    ]
+    expected = {
+        "EXACT": {"decision": "awarded", "award_oere": 30000000, "revised_budget": "approved",
+                  "paid_oere": 30000000, "repayment_oere": 50000},
+        "OVER": {"decision": "awarded", "revised_budget": "rejected",
+                 "revised_budget_reasons": ["exceeds_award"], "paid_oere": 0},
+        "WAIVED": {"revised_budget": "approved", "paid_oere": 30000000, "repayment_oere": 0},
+        "FAILED": {"revised_budget": "approved", "paid_oere": 15000000, "repayment_oere": 0},
+        "LATE_ACCEPT": {"decision": "awarded", "paid_oere": 0},
+        "audit": {"verified": True},
+    }
+    return scenario("rules R14–R22: budgets, payments, repayment", pool("rule-payments"),
+                    actions), expected
+
+
+BUILDERS = {
+    "rule-deadline-edges": deadline_edges,
+    "rule-it-exceptions": it_exceptions,
+    "rule-invalid-submissions": invalid_submissions,
+    "rule-eligibility-once": eligibility_and_once,
+    "rule-budgets-payments": budgets_payments_repayment,
+}
+
+
+def rendered() -> dict[Path, str]:
+    files = {}
+    for name, build in BUILDERS.items():
+        the_scenario, expected = build()
+        files[OUT / f"{name}.json"] = json.dumps(the_scenario, indent=1, ensure_ascii=False) + "\n"
+        files[OUT / f"{name}.expected.json"] = json.dumps(expected, indent=1,
+                                                          ensure_ascii=False) + "\n"
+    return files
+
+
+def main() -> None:
+    for path, text in rendered().items():
+        path.write_text(text)
+    print(f"wrote {len(rendered())} files to {OUT}")
+
+
+if __name__ == "__main__":
+    main()
