@@ -62,13 +62,3 @@ def test_unknown_keys_and_offsets_are_refused() -> None:
     assert "surprise" in _refused(surprise=1)
     assert "deadline_local" in _refused(deadline_local="2022-09-28T12:00:00+02:00")
 
-
-def test_repo_scenarios_are_generated_and_well_formed() -> None:
-    from grants.scenario import demo, rule_scenarios
-    from grants.scenario.model import parse_scenario
-
-    for path, text in rule_scenarios.rendered().items():
-        assert path.read_text() == text, f"{path.name} is stale: python -m grants.scenario.rule_scenarios"
-        if not path.name.endswith(".expected.json"):
-            parse_scenario(json.loads(text))
-    assert json.loads(demo.OUT.read_text()) == demo.build(), "run: python -m grants.scenario.demo"

@@ -1,0 +1,99 @@
+"""The scenario format v1: structure is checked before anything runs; values are not."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from grants.scenario import demo, rule_scenarios
+from grants.scenario.model import ScenarioError, Submit, load_scenario, parse_scenario
+from grants.scenario.settle import _caught_up
+
+SCENARIOS = Path(__file__).resolve().parents[3] / "grants" / "scenarios"
+
+
+def _example() -> dict[str, Any]:
+    return json.loads((SCENARIOS / "example-small.json").read_text())
+
+
+def _problems(data: Any) -> list[str]:
+    with pytest.raises(ScenarioError) as exc:
+        parse_scenario(data)
+    return exc.value.problems
+
+
+def test_example_loads_with_its_refs_in_order() -> None:
+    s = load_scenario(SCENARIOS / "example-small.json")
+    assert s.refs() == ["KBH", "GENTOFTE", "AARHUS", "RANDERS"]
+    assert isinstance(s.first_submit("AARHUS"), Submit)
+
+
+def test_unknown_key_is_refused_with_its_path() -> None:
+    data = _example()
+    data["actions"][2]["budget"]["lines"][0]["amount"] = 1
+    assert any(p.startswith("actions.2.budget.lines.0.amount:") for p in _problems(data))
+
+
+def test_wrong_type_and_unknown_action_type() -> None:
+    data = _example()
+    data["actions"][4]["scores"]["1"] = "five"
+    data["actions"][5]["type"] = "dance"
+    problems = _problems(data)
+    assert any(p.startswith("actions.4.scores.1:") for p in problems)
+    assert any(p.startswith("actions.5") for p in problems)
+
+
+def test_time_going_backwards_is_refused() -> None:
+    data = _example()
+    data["actions"][3]["at"] = "2020-01-01T00:00:00+00:00"
+    assert any("actions.3.at goes backwards" in p for p in _problems(data))
+
+
+def test_instants_need_an_offset() -> None:
+    data = _example()
+    data["actions"][0]["at"] = "2025-05-10T09:00:00"
+    assert any(p.startswith("actions.0.at:") for p in _problems(data))
+
+
+def test_invalid_values_are_left_for_the_services_to_judge() -> None:
+    data = _example()
+    data["actions"][0]["applicant"]["cvr"] = "not a cvr"
+    data["actions"][0]["budget"]["lines"][0]["amount_oere"] = -5
+    parse_scenario(data)
+
+
+def test_bad_pool_is_refused_naming_the_field() -> None:
+    data = _example()
+    data["pool"]["total_dkk"] = 1
+    assert any("sub_pools" in p for p in _problems(data))
+
+
+def test_files_are_not_json() -> None:
+    with pytest.raises(ScenarioError):
+        load_scenario(Path("/nonexistent/scenario.json"))
+
+
+def test_repo_scenarios_are_generated_and_well_formed() -> None:
+    for path, text in rule_scenarios.rendered().items():
+        assert path.read_text() == text, f"{path.name} is stale: python -m grants.scenario.rule_scenarios"
+        if not path.name.endswith(".expected.json"):
+            parse_scenario(json.loads(text))
+    assert json.loads(demo.OUT.read_text()) == demo.build(), "run: python -m grants.scenario.demo"
+
+
+def test_demo_has_all_98_municipalities_with_valid_cvrs() -> None:
+    s = parse_scenario(demo.build())
+    assert len(s.refs()) == 98
+    for ref in s.refs():
+        cvr = demo.cvr_for(ref)
+        assert sum(w * int(d) for w, d in zip(demo.WEIGHTS, cvr)) % 11 == 0
+
+
+def test_settle_consumer_positions_against_the_log() -> None:
+    health = {"consumers": {"g": {"topics": ["a"], "positions": {"a:0": 5}}}}
+    assert _caught_up(health, {"a:0": 5, "b:0": 9})
+    assert not _caught_up(health, {"a:0": 6})
+    assert not _caught_up(health, {"a:1": 1})
