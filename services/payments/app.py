@@ -1,0 +1,27 @@
+"""Wiring of the payments service: runtime, the consumer of its three input topics, HTTP routes,
+refusal mapping."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from fastapi import FastAPI
+
+from contracts import topics
+from servicekit.service import ServiceRuntime
+from servicekit.settings import ServiceSettings
+from services.payments.domain import DomainRefusal
+from services.payments.handlers import event_handler, http_router, refusal_response
+
+MIGRATIONS = Path(__file__).parent / "migrations"
+INPUT_TOPICS = (topics.ASSESSMENT_DECISIONS, topics.FINANCE_RESULTS, topics.REPORTING_REPORTS)
+
+
+def build(settings: ServiceSettings | None = None) -> tuple[ServiceRuntime, FastAPI]:
+    runtime = ServiceRuntime("payments", migrations=MIGRATIONS, settings=settings)
+    runtime.consume(*(t.name for t in INPUT_TOPICS), handler=event_handler(runtime))
+    app = runtime.http_app(http_router(runtime), title="Payments")
+    # Registered per class so the response is sent without the exception reaching the server
+    # (servicekit's catch-all Exception handler answers too, but Starlette re-raises after it).
+    app.add_exception_handler(DomainRefusal, refusal_response)
+    return runtime, app

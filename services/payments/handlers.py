@@ -1,0 +1,499 @@
+"""Thin adapters around the payments domain: the event consumer and the HTTP routes.
+
+Each command is one transaction: lock the state it changes (see :mod:`.store` for the lock
+order), run the domain, apply the returned events (``apply`` / ``evolve_holds``), emit them to the
+outbox, save. Aggregate ids: the application id for everything about one grant; a hold's events
+carry the application id of the overdue report that caused it (the CVR when it has none); a
+finance result for an instruction no grant knows carries the instruction id.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable, Sequence
+from datetime import date, datetime
+from typing import Annotated, Any, TypeVar
+from uuid import UUID
+
+import asyncpg
+from fastapi import APIRouter, Body, Depends, Request
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict, Field, StrictBool
+
+from contracts.assessment import GrantAwarded
+from contracts.base import Actor, Contract, Reason
+from contracts.finance import PaymentExecuted, PaymentFailed
+from contracts.payments import PaymentInstructed, PaymentsReleased
+from contracts.reporting import ReportOverdue
+from servicekit.consumer import Handler, Incoming, PoisonMessage
+from servicekit.http import authenticate, cause_of_request
+from servicekit.identity import Principal
+from servicekit.logging import get_logger
+from servicekit.outbox import Cause, Emitter, cause_of_event
+from servicekit.service import ServiceRuntime, UnitOfWork
+from services.payments.domain import (
+    DomainRefusal,
+    GrantAccount,
+    HoldBook,
+    accept_award,
+    apply,
+    approve_pending_budget,
+    budget_status,
+    evolve_holds,
+    hold_for_overdue_report,
+    instruct_due,
+    instructed_oere,
+    is_held,
+    lapse_not_started,
+    lapse_overdue,
+    open_account,
+    paid_oere,
+    record_result,
+    reissue_failed,
+    reject_pending_budget,
+    release_hold,
+    submit_revised_budget,
+)
+from services.payments.store import PaymentsStore
+
+log = get_logger(__name__)
+T = TypeVar("T")
+_RETRIES = 5
+FINANCE_ROLE = "finance"
+
+
+# -- consumer: awards, finance results, overdue reports ------------------------------------------
+
+def event_handler(runtime: ServiceRuntime) -> Handler:
+    """One handler for the three input topics; other event types on them are ignored."""
+
+    async def on_event(conn: asyncpg.Connection, item: Incoming, emitter: Emitter) -> None:
+        envelope = item.envelope
+        event = envelope.payload
+        cause = cause_of_event(envelope, runtime.name)
+        store = PaymentsStore(conn)
+        if isinstance(event, GrantAwarded):
+            await _open_account(store, event, emitter, cause)
+        elif isinstance(event, (PaymentExecuted, PaymentFailed)):
+            if envelope.actor.role != FINANCE_ROLE:
+                raise PoisonMessage(f"a finance result must come from role {FINANCE_ROLE!r}, "
+                                    f"not {envelope.actor.role!r}")
+            await _record_result(store, event, emitter, cause)
+        elif isinstance(event, ReportOverdue):
+            await _hold(store, event, emitter, cause, runtime.clock.now())
+
+    return on_event
+
+
+async def _open_account(store: PaymentsStore, award: GrantAwarded, emitter: Emitter,
+                        cause: Cause) -> None:
+    await store.ensure_hold_book(award.applicant.cvr)  # lock order: the book exists first
+    state = await store.lock_grant(award.application_id)
+    events = open_account(state, award)
+    if not events:
+        return  # the same award again (another event id): opened once
+    opened = apply(None, [award, *events])
+    assert opened is not None
+    await store.save_grant(opened)
+    for event in events:
+        emitter.emit(event, aggregate_id=str(award.application_id), cause=cause)
+
+
+async def _record_result(store: PaymentsStore, result: PaymentExecuted | PaymentFailed,
+                         emitter: Emitter, cause: Cause) -> None:
+    application_id = await store.grant_of_instruction(result.instruction_id)
+    state = await store.lock_grant(application_id) if application_id is not None else None
+    events = record_result(state, result)
+    for event in events:
+        if event.outcome == "unknown_instruction":
+            log.warning("finance_result_unknown_instruction",
+                        instruction_id=str(result.instruction_id))
+        aggregate = event.application_id or event.instruction_id
+        emitter.emit(event, aggregate_id=str(aggregate), cause=cause)
+    if state is not None and any(e.outcome in ("executed", "failed") for e in events):
+        updated = apply(state, events)
+        assert updated is not None
+        await store.save_grant(updated)
+
+
+async def _hold(store: PaymentsStore, report: ReportOverdue, emitter: Emitter, cause: Cause,
+                now: datetime) -> None:
+    book = await store.lock_hold_book(report.cvr, create=True)
+    events = hold_for_overdue_report(book, report, now)
+    for event in events:
+        book = evolve_holds(book, event)
+        await store.index_hold(event.hold_id, event.cvr)
+        emitter.emit(event, aggregate_id=str(report.application_id), cause=cause)
+    if events:
+        assert book is not None
+        await store.save_hold_book(book)
+
+
+# -- HTTP plumbing -------------------------------------------------------------------------------
+
+class RequestRefused(DomainRefusal):
+    """An adapter-level refusal (bad request shape, a two-step release out of order), answered
+    like a domain refusal, optionally with per-field ``reasons``."""
+
+    def __init__(self, code: str, message: str, http_status: int,
+                 reasons: Sequence[dict[str, str]] = ()) -> None:
+        super().__init__(code, message, http_status)
+        self.reasons = list(reasons)
+
+
+async def refusal_response(_: Request, exc: Exception) -> JSONResponse:
+    """A refused command: its stable code and message (and reasons); never a trace."""
+    assert isinstance(exc, DomainRefusal)
+    body: dict[str, Any] = {"error": exc.code, "message": exc.message}
+    reasons = getattr(exc, "reasons", None)
+    if reasons:
+        body["reasons"] = reasons
+    return JSONResponse(body, status_code=exc.http_status)
+
+
+async def in_transaction(runtime: ServiceRuntime, work: Callable[[UnitOfWork], Awaitable[T]]) -> T:
+    """Run ``work`` in one unit of work; a deadlock or serialisation failure runs it again."""
+    for attempt in range(_RETRIES):
+        try:
+            async with runtime.unit_of_work() as uow:
+                return await work(uow)
+        except (asyncpg.DeadlockDetectedError, asyncpg.SerializationError):
+            if attempt == _RETRIES - 1:
+                raise
+            await asyncio.sleep(0.02 * (attempt + 1))
+    raise AssertionError("unreachable")
+
+
+def require(runtime: ServiceRuntime, *roles: str) -> Callable[[Request], Principal]:
+    """A dependency: the verified caller holding one of ``roles``. It runs before the body is
+    validated, so 401/403 come before 422."""
+
+    def dependency(request: Request) -> Principal:
+        return authenticate(request, runtime.verifier, *roles)
+
+    return dependency
+
+
+def actor_of(principal: Principal, role: str) -> Actor:
+    return Actor(id=principal.subject[:128], role=role)  # type: ignore[arg-type]
+
+
+def _not_found(application_id: UUID) -> DomainRefusal:
+    return DomainRefusal("grant_not_found", f"no grant account for application {application_id}",
+                         404)
+
+
+async def _locked_grant(store: PaymentsStore, application_id: UUID) -> GrantAccount:
+    state = await store.lock_grant(application_id)
+    if state is None:
+        raise _not_found(application_id)
+    return state
+
+
+async def _save(uow: UnitOfWork, store: PaymentsStore, state: GrantAccount,
+                events: Sequence[Contract], cause: Cause) -> GrantAccount:
+    """Emit a grant's events, fold them into its state and store it."""
+    if not events:
+        return state
+    for event in events:
+        uow.emit(event, aggregate_id=str(state.application_id), cause=cause)
+    updated = apply(state, events)  # type: ignore[arg-type]
+    assert updated is not None
+    await store.save_grant(updated)
+    return updated
+
+
+def _json(model: BaseModel) -> dict[str, Any]:
+    return model.model_dump(mode="json")
+
+
+def _reasons(reasons: Sequence[Reason]) -> list[dict[str, Any]]:
+    return [_json(r) for r in reasons]
+
+
+def _months_of(raw: Any) -> object:
+    """The raw ``months`` of a revised budget body, unvalidated: the domain judges it and names
+    every bad month, post and amount by its path."""
+    if not isinstance(raw, dict):
+        raise RequestRefused("invalid_request", "the body must be a JSON object", 422, [
+            {"code": "field_invalid", "path": "", "message": "expected {\"months\": {...}}"}])
+    unknown = sorted(set(raw) - {"months"})
+    if "months" not in raw or unknown:
+        reasons = [{"code": "field_unknown", "path": k, "message": "unknown field"}
+                   for k in unknown]
+        if "months" not in raw:
+            reasons.insert(0, {"code": "field_missing", "path": "months",
+                               "message": "months is required"})
+        raise RequestRefused("invalid_request", "the body is {\"months\": {...}}", 422, reasons)
+    return raw["months"]
+
+
+class _Body(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class EmptyBody(_Body):
+    pass
+
+
+class DecisionBody(_Body):
+    approve: StrictBool
+    message: Annotated[str, Field(max_length=2000)] = ""
+
+
+class PaymentRunBody(_Body):
+    through: date
+
+
+def _grant_view(state: GrantAccount, holds: HoldBook | None) -> dict[str, Any]:
+    view = budget_status(state)
+    status = ("lapsed" if state.is_lapsed else "accepted" if state.is_accepted
+              else "awaiting_acceptance")
+    return {
+        **_json(state),
+        "status": status,
+        "budget": {"status": view.status, "version": view.version,
+                   "reasons": _reasons(view.reasons), "governing_version": view.governing_version},
+        "instructed_oere": instructed_oere(state),
+        "paid_oere": paid_oere(state),
+        "held": is_held(holds),
+        "holds": [_json(h) for h in holds.active_holds] if holds is not None else [],
+    }
+
+
+def _released_view(hold_id: UUID, cvr: str, book: HoldBook) -> dict[str, Any]:
+    hold = book.hold(hold_id)
+    assert hold is not None and hold.released_at is not None
+    assert hold.requested_by is not None and hold.approved_by is not None
+    return _json(PaymentsReleased(hold_id=hold_id, cvr=cvr, requested_by=hold.requested_by,
+                                  approved_by=hold.approved_by, released_at=hold.released_at))
+
+
+# -- HTTP routes ---------------------------------------------------------------------------------
+
+def http_router(runtime: ServiceRuntime) -> APIRouter:  # noqa: C901 - one closure per route
+    router = APIRouter(tags=["payments"])
+    applicant = Depends(require(runtime, "applicant"))
+    caseworker = Depends(require(runtime, "caseworker"))
+    reader = Depends(require(runtime, "applicant", "caseworker"))
+
+    @router.post("/grants/{application_id}/acceptance")
+    async def accept(application_id: UUID, request: Request, _: EmptyBody | None = Body(None),
+                     principal: Principal = applicant) -> dict[str, Any]:
+        actor, cause = actor_of(principal, "applicant"), cause_of_request(request, principal,
+                                                                           "applicant")
+
+        async def work(uow: UnitOfWork) -> GrantAccount:
+            store = PaymentsStore(uow.conn)
+            state = await _locked_grant(store, application_id)
+            events = accept_award(state, actor, principal.cvr or "", runtime.clock.now())
+            return await _save(uow, store, state, events, cause)
+
+        state = await in_transaction(runtime, work)
+        assert state.accepted_at is not None
+        return {"accepted_at": state.accepted_at.isoformat()}
+
+    @router.post("/grants/{application_id}/revised-budgets", status_code=201)
+    async def revise(application_id: UUID, request: Request, raw: Any = Body(...),
+                     principal: Principal = applicant) -> dict[str, Any]:
+        months = _months_of(raw)
+        actor, cause = actor_of(principal, "applicant"), cause_of_request(request, principal,
+                                                                           "applicant")
+
+        async def work(uow: UnitOfWork) -> GrantAccount:
+            store = PaymentsStore(uow.conn)
+            state = await _locked_grant(store, application_id)
+            events = submit_revised_budget(state, months, actor, principal.cvr or "")
+            return await _save(uow, store, state, events, cause)
+
+        # No events means the very budget already approved or waiting was sent again: the
+        # latest version is its verdict.
+        budget = (await in_transaction(runtime, work)).latest_budget
+        assert budget is not None
+        return {"budget_version": budget.version, "status": budget.status,
+                "reasons": _reasons(budget.reasons)}
+
+    @router.post("/grants/{application_id}/revised-budgets/{version}/decision")
+    async def decide_budget(application_id: UUID, version: int, body: DecisionBody,
+                            request: Request, principal: Principal = caseworker) -> dict[str, Any]:
+        actor, cause = actor_of(principal, "caseworker"), cause_of_request(request, principal,
+                                                                            "caseworker")
+
+        async def work(uow: UnitOfWork) -> str:
+            store = PaymentsStore(uow.conn)
+            state = await _locked_grant(store, application_id)
+            events: Sequence[Contract]
+            if body.approve:
+                events = approve_pending_budget(state, version, actor)
+            else:
+                events = reject_pending_budget(state, version, actor, body.message)
+            state = await _save(uow, store, state, events, cause)
+            decided = state.budget(version)
+            assert decided is not None
+            return decided.status
+
+        return {"status": await in_transaction(runtime, work)}
+
+    @router.post("/grants/{application_id}/lapse")
+    async def lapse(application_id: UUID, request: Request, _: EmptyBody | None = Body(None),
+                    principal: Principal = caseworker) -> dict[str, Any]:
+        actor, cause = actor_of(principal, "caseworker"), cause_of_request(request, principal,
+                                                                            "caseworker")
+
+        async def work(uow: UnitOfWork) -> GrantAccount:
+            store = PaymentsStore(uow.conn)
+            state = await _locked_grant(store, application_id)
+            events = lapse_not_started(state, actor, runtime.clock.now())
+            return await _save(uow, store, state, events, cause)
+
+        state = await in_transaction(runtime, work)
+        assert state.lapse is not None
+        return {"application_id": str(application_id), **_json(state.lapse)}
+
+    @router.post("/payment-runs")
+    async def payment_run(body: PaymentRunBody, request: Request,
+                          principal: Principal = caseworker) -> dict[str, Any]:
+        cause = cause_of_request(request, principal, "caseworker")
+
+        async def work(uow: UnitOfWork) -> list[PaymentInstructed]:
+            store = PaymentsStore(uow.conn)
+            books = await store.share_lock_hold_books()  # lock order: books, then grants
+            issued: list[PaymentInstructed] = []
+            for state in await store.lock_accepted_grants():
+                events = instruct_due(state, body.through, books.get(state.cvr))
+                for event in events:
+                    await store.index_instruction(event.instruction_id, event.application_id)
+                await _save(uow, store, state, events, cause)
+                issued += events
+            return issued
+
+        return {"instructions": [_json(i) for i in await in_transaction(runtime, work)]}
+
+    @router.post("/instructions/{instruction_id}/reissue")
+    async def reissue(instruction_id: UUID, request: Request, _: EmptyBody | None = Body(None),
+                      principal: Principal = caseworker) -> dict[str, Any]:
+        actor, cause = actor_of(principal, "caseworker"), cause_of_request(request, principal,
+                                                                            "caseworker")
+
+        async def work(uow: UnitOfWork) -> PaymentInstructed:
+            store = PaymentsStore(uow.conn)
+            application_id = await store.grant_of_instruction(instruction_id)
+            known = await store.read_grant(application_id) if application_id else None
+            if application_id is None or known is None:
+                raise DomainRefusal("instruction_not_found", f"no instruction {instruction_id}",
+                                    404)
+            book = await store.lock_hold_book(known.cvr, share=True)
+            state = await _locked_grant(store, application_id)
+            events = reissue_failed(state, instruction_id, actor, book)
+            for event in events:
+                await store.index_instruction(event.instruction_id, event.application_id)
+            state = await _save(uow, store, state, events, cause)
+            failed = state.instruction(instruction_id)
+            assert failed is not None and failed.reissued_as is not None
+            replacement = state.instruction(failed.reissued_as)
+            assert replacement is not None
+            return replacement.instruction
+
+        return _json(await in_transaction(runtime, work))
+
+    @router.post("/holds/{hold_id}/release-requests")
+    async def request_release(hold_id: UUID, _: EmptyBody | None = Body(None),
+                              principal: Principal = caseworker) -> dict[str, Any]:
+        requester = actor_of(principal, "caseworker").id
+
+        async def work(uow: UnitOfWork) -> asyncpg.Record:
+            store = PaymentsStore(uow.conn)
+            cvr, book = await _locked_book(store, hold_id)
+            hold = book.hold(hold_id)
+            assert hold is not None
+            if not hold.active:
+                raise RequestRefused("hold_released", "the hold is already released", 409)
+            if requester in await store.grant_approvers(cvr):
+                raise DomainRefusal("segregation_of_duties",
+                                    "whoever approved a grant may not release its payments", 403)
+            pending = await store.release_request(hold_id)
+            if pending is None:
+                await store.add_release_request(hold_id, cvr, requester, runtime.clock.now())
+                pending = await store.release_request(hold_id)
+            elif pending["requested_by"] != requester:
+                raise RequestRefused(
+                    "release_already_requested",
+                    "another caseworker asked to release this hold; a second person approves "
+                    "it at release-approvals", 409)
+            assert pending is not None
+            return pending
+
+        pending = await in_transaction(runtime, work)
+        return {"hold_id": str(hold_id), "cvr": pending["cvr"], "status": "release_requested",
+                "requested_by": pending["requested_by"],
+                "requested_at": pending["requested_at"].isoformat()}
+
+    @router.post("/holds/{hold_id}/release-approvals")
+    async def approve_release(hold_id: UUID, request: Request, _: EmptyBody | None = Body(None),
+                              principal: Principal = caseworker) -> dict[str, Any]:
+        approver, cause = actor_of(principal, "caseworker").id, cause_of_request(
+            request, principal, "caseworker")
+
+        async def work(uow: UnitOfWork) -> dict[str, Any]:
+            store = PaymentsStore(uow.conn)
+            cvr, book = await _locked_book(store, hold_id)
+            hold = book.hold(hold_id)
+            assert hold is not None
+            if not hold.active:
+                return _released_view(hold_id, cvr, book)  # released before: once
+            pending = await store.release_request(hold_id)
+            if pending is None:
+                raise RequestRefused("release_not_requested",
+                                     "a first caseworker asks at release-requests before a "
+                                     "second one approves", 409)
+            events = release_hold(book, hold_id, pending["requested_by"], approver,
+                                  await store.grant_approvers(cvr), runtime.clock.now())
+            for event in events:
+                book = evolve_holds(book, event)
+                uow.emit(event, aggregate_id=str(hold.application_id or cvr), cause=cause)
+            await store.save_hold_book(book)
+            await store.remove_release_request(hold_id)
+            return _released_view(hold_id, cvr, book)
+
+        return await in_transaction(runtime, work)
+
+    @router.get("/grants/{application_id}")
+    async def grant(application_id: UUID, principal: Principal = reader) -> dict[str, Any]:
+        async with runtime.pool.acquire() as conn:
+            store = PaymentsStore(conn)
+            state = await store.read_grant(application_id)
+            if state is None:
+                raise _not_found(application_id)
+            if "caseworker" not in principal.roles and principal.cvr != state.cvr:
+                raise DomainRefusal("cvr_mismatch", "the token's CVR is not the grantee's CVR",
+                                    403)
+            holds = await store.read_hold_book(state.cvr)
+        return _grant_view(state, holds)
+
+    @router.post("/ops/sweep")
+    async def sweep(request: Request, _: EmptyBody | None = Body(None),
+                    principal: Principal = caseworker) -> dict[str, Any]:
+        cause = cause_of_request(request, principal, "caseworker")
+
+        async def work(uow: UnitOfWork) -> list[dict[str, Any]]:
+            store = PaymentsStore(uow.conn)
+            now = runtime.clock.now()
+            lapsed = []
+            for state in await store.lock_unaccepted_grants():
+                events = lapse_overdue(state, now)
+                await _save(uow, store, state, events, cause)
+                lapsed += [{"application_id": str(e.application_id), "reason": e.reason,
+                            "lapsed_at": e.lapsed_at.isoformat()} for e in events]
+            return lapsed
+
+        return {"lapsed": await in_transaction(runtime, work)}
+
+    return router
+
+
+async def _locked_book(store: PaymentsStore, hold_id: UUID) -> tuple[str, HoldBook]:
+    cvr = await store.cvr_of_hold(hold_id)
+    book = await store.lock_hold_book(cvr) if cvr is not None else None
+    if cvr is None or book is None or book.hold(hold_id) is None:
+        raise DomainRefusal("hold_not_found", f"no hold {hold_id}", 404)
+    return cvr, book
