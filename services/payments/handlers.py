@@ -18,7 +18,7 @@ from uuid import UUID
 import asyncpg
 from fastapi import APIRouter, Body, Depends, Request
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, ConfigDict, Field, StrictBool
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, TypeAdapter
 
 from contracts.assessment import GrantAwarded
 from contracts.base import Actor, Contract, Reason
@@ -203,8 +203,16 @@ async def _save(uow: UnitOfWork, store: PaymentsStore, state: GrantAccount,
     return updated
 
 
+_INSTANT = TypeAdapter(datetime)
+
+
 def _json(model: BaseModel) -> dict[str, Any]:
     return model.model_dump(mode="json")
+
+
+def _instant(moment: datetime) -> str:
+    """An instant as the events carry it (ISO-8601, UTC as ``Z``)."""
+    return str(_INSTANT.dump_python(moment, mode="json"))
 
 
 def _reasons(reasons: Sequence[Reason]) -> list[dict[str, Any]]:
@@ -291,7 +299,7 @@ def http_router(runtime: ServiceRuntime) -> APIRouter:  # noqa: C901 - one closu
 
         state = await in_transaction(runtime, work)
         assert state.accepted_at is not None
-        return {"accepted_at": state.accepted_at.isoformat()}
+        return {"accepted_at": _instant(state.accepted_at)}
 
     @router.post("/grants/{application_id}/revised-budgets", status_code=201)
     async def revise(application_id: UUID, request: Request, raw: Any = Body(...),
@@ -426,7 +434,7 @@ def http_router(runtime: ServiceRuntime) -> APIRouter:  # noqa: C901 - one closu
         pending = await in_transaction(runtime, work)
         return {"hold_id": str(hold_id), "cvr": pending["cvr"], "status": "release_requested",
                 "requested_by": pending["requested_by"],
-                "requested_at": pending["requested_at"].isoformat()}
+                "requested_at": _instant(pending["requested_at"])}
 
     @router.post("/holds/{hold_id}/release-approvals")
     async def approve_release(hold_id: UUID, request: Request, _: EmptyBody | None = Body(None),
@@ -483,7 +491,7 @@ def http_router(runtime: ServiceRuntime) -> APIRouter:  # noqa: C901 - one closu
                 events = lapse_overdue(state, now)
                 await _save(uow, store, state, events, cause)
                 lapsed += [{"application_id": str(e.application_id), "reason": e.reason,
-                            "lapsed_at": e.lapsed_at.isoformat()} for e in events]
+                            "lapsed_at": _instant(e.lapsed_at)} for e in events]
             return lapsed
 
         return {"lapsed": await in_transaction(runtime, work)}

@@ -261,7 +261,7 @@ async def test_award_to_payment_with_results_holds_and_redelivery(
             assert unknown.status_code == 404 and unknown.json()["error"] == "grant_not_found"
             accepted = await api.post(path_a, {}, **grantee(cvr_a), when="2022-11-01T10:00:00")
             assert accepted.status_code == 200, accepted.text
-            assert accepted.json() == {"accepted_at": "2022-11-01T10:00:00+00:00"}
+            assert accepted.json() == {"accepted_at": "2022-11-01T10:00:00Z"}
             again = await api.post(path_a, {}, **grantee(cvr_a), when="2022-11-02T10:00:00")
             assert again.json() == accepted.json()
             assert (await api.post(f"/grants/{app_b}/acceptance", {}, **grantee(cvr_b),
@@ -276,7 +276,7 @@ async def test_award_to_payment_with_results_holds_and_redelivery(
             assert swept.status_code == 200, swept.text
             mine = [x for x in swept.json()["lapsed"] if x["application_id"] in ours]
             assert mine == [{"application_id": str(app_d), "reason": "acceptance_deadline_passed",
-                             "lapsed_at": "2022-12-02T08:00:00+00:00"}]
+                             "lapsed_at": "2022-12-02T08:00:00Z"}]
             swept = await api.post("/ops/sweep", {}, **caseworker, when="2022-12-02T09:00:00")
             assert [x for x in swept.json()["lapsed"] if x["application_id"] in ours] == []
 
