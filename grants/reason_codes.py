@@ -1,0 +1,64 @@
+"""Every stable reason code, collected from the four domains, rendered for the README.
+
+``python -m grants.reason_codes`` rewrites the README section between the markers; a test fails
+when a domain gains a code the README does not document.
+"""
+
+from __future__ import annotations
+
+import re
+import sys
+from pathlib import Path
+
+import services.assessment.domain as assessment
+import services.intake.domain as intake
+import services.payments.domain as payments
+import services.reporting.domain as reporting
+
+README = Path(__file__).resolve().parents[1] / "README.md"
+START = "<!-- reason-codes:start -->"
+END = "<!-- reason-codes:end -->"
+
+
+def tables() -> list[tuple[str, dict[str, str]]]:
+    out = [
+        ("intake — submissions, tokens, deadline, IT-problem exceptions (R3–R9)",
+         intake.REASON_CODES),
+        ("assessment — eligibility, once per applicant, allocation (R1, R2, R10–R13)",
+         assessment.REASON_CODES),
+        ("assessment — refused commands (HTTP errors)", assessment.REFUSAL_CODES),
+        ("payments — acceptance, lapse, budgets, holds, refused commands (R14–R19)",
+         payments.REASON_CODES),
+        ("reporting — reports, accounts, repayment (R20–R22)", reporting.REASON_CODES),
+        ("reporting — refused commands (HTTP errors)", reporting.REFUSAL_CODES),
+    ]
+    return out
+
+
+def render() -> str:
+    parts = [START]
+    for title, codes in tables():
+        parts.append(f"\n**{title}**\n\n| code | meaning |\n|---|---|")
+        parts += [f"| `{code}` | {meaning} |" for code, meaning in sorted(codes.items())]
+    parts.append("\n" + END)
+    return "\n".join(parts)
+
+
+def updated_readme(text: str) -> str:
+    block = re.compile(re.escape(START) + ".*?" + re.escape(END), re.S)
+    if not block.search(text):
+        raise SystemExit(f"README has no {START} … {END} block")
+    return block.sub(lambda _: render(), text)
+
+
+def main() -> int:
+    text = README.read_text()
+    new = updated_readme(text)
+    if "--check" in sys.argv:
+        return 0 if new == text else 1
+    README.write_text(new)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
