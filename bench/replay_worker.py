@@ -1,0 +1,247 @@
+"""Figure 4's worker, one job per process so each one's memory is its own.
+
+    python -m bench.replay_worker produce BOOTSTRAP N   # N valid envelopes onto the event topics
+    python -m bench.replay_worker raw BOOTSTRAP         # anchor: raw consume of the same topics
+    python -m bench.replay_worker replay BOOTSTRAP      # grants.audit.read_log + replay
+
+Each prints one JSON line. The log is a realistic mix: whole application lifecycles (received,
+accepted, eligibility, two scores, then either a rejection or an award with account, acceptance,
+revised budget, eight quarterly instructions with their executions and results, a final report
+and a repayment), every 20th application with an IT-problem exception, every 50th preceded by an
+invalid submission; built from ``contracts.examples`` payloads with distinct ids, amounts that add
+up (8 × 18,750,000 øre = the 150,000,000 øre award), and one pool big enough for every award.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import resource
+import sys
+import time
+import uuid
+from datetime import date
+from typing import Any
+
+import psutil
+
+
+def _rss() -> int:
+    return psutil.Process().memory_info().rss
+
+
+def _peak() -> int:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+
+
+# -- generation ------------------------------------------------------------------------------------
+
+EVENT_SENTINEL = "eeeeeeee-eeee-4eee-8eee-eeeeeeeeeeee"
+INS_SENTINELS = [f"1a5e0000-0000-4000-8000-00000000000{q}" for q in range(8)]
+
+
+def _templates() -> tuple[dict[str, tuple[str, str]], list[str], list[str], Any]:
+    """event name → (topic, JSON with sentinels); the sequences of awarded/rejected lifecycles."""
+    from contracts import examples as ex
+    from contracts.base import Actor
+    from contracts.registry import spec_for
+
+    by_type = {type(p).__name__: p for p in ex.EXAMPLE_PAYLOADS}
+    award = by_type["GrantAwarded"].model_copy(update={"sub_pool_amount_oere": 10**15})
+    by_type["GrantAwarded"] = award
+    raw_pool = ex.POOL.model_dump(mode="json")
+    raw_pool["total_dkk"] = 10**13
+    raw_pool["sub_pools"][0]["amount_dkk"] = 10**13
+    pool_def = type(ex.POOL).model_validate(raw_pool)
+    by_type["PoolPublished"] = by_type["PoolPublished"].model_copy(update={"definition": pool_def})
+    # A revised budget covering the whole award, so eight quarterly payments stay within it.
+    months = {"2023-01": {"project staff": 120_000_000, "materials and meetings": 30_000_000}}
+    for name in ("RevisedBudgetSubmitted", "RevisedBudgetApproved"):
+        raw = by_type[name].model_dump(mode="json")
+        raw.update(months=months, total_oere=150_000_000)
+        by_type[name] = type(by_type[name]).model_validate(raw)
+
+    def envelope(payload: Any, name: str) -> tuple[str, str]:
+        spec = spec_for(payload)
+        env = spec.envelope(
+            event_id=uuid.UUID(EVENT_SENTINEL), event_type=spec.event_type,
+            schema_version=spec.schema_version, occurred_at=ex.T,
+            correlation_id="bench-replay", causation_id=str(ex.SUB),
+            actor=Actor(id="svc-bench", role="system"), aggregate_id=str(ex.APP), sequence=1,
+            payload=payload)
+        return spec.topic.name, env.model_dump_json()
+
+    templates: dict[str, tuple[str, str]] = {}
+    simple = ["ApplicationReceived", "ApplicationAccepted", "EligibilityAssessed",
+              "ApplicationScored", "GrantAwarded", "ApplicationRejected", "GrantAccountOpened",
+              "AwardAccepted", "RevisedBudgetSubmitted", "RevisedBudgetApproved",
+              "ReportSubmitted", "ReportAccepted", "RepaymentClaimed", "SubmissionInvalid",
+              "ItProblemExceptionRequested", "ItProblemExceptionDecided"]
+    for name in simple:
+        templates[name] = envelope(by_type[name], name)
+    for q in range(8):
+        year, quarter = 2023 + q // 4, q % 4
+        start, end = f"{year}-{quarter * 3 + 1:02d}", f"{year}-{quarter * 3 + 3:02d}"
+        ins = uuid.UUID(INS_SENTINELS[q])
+        templates[f"PaymentInstructed{q}"] = envelope(by_type["PaymentInstructed"].model_copy(
+            update={"instruction_id": ins, "period_start": start, "period_end": end,
+                    "due_date": date(year, quarter * 3 + 1, 1)}), "PaymentInstructed")
+        templates[f"PaymentExecuted{q}"] = envelope(by_type["PaymentExecuted"].model_copy(
+            update={"instruction_id": ins}), "PaymentExecuted")
+        templates[f"PaymentResultRecorded{q}"] = envelope(by_type["PaymentResultRecorded"]
+                                                          .model_copy(update={
+                                                              "instruction_id": ins}), "x")
+    head = ["ApplicationReceived", "ApplicationAccepted", "EligibilityAssessed",
+            "ApplicationScored", "ApplicationScored"]
+    awarded = head + ["GrantAwarded", "GrantAccountOpened", "AwardAccepted",
+                      "RevisedBudgetSubmitted", "RevisedBudgetApproved"]
+    for q in range(8):
+        awarded += [f"PaymentInstructed{q}", f"PaymentExecuted{q}", f"PaymentResultRecorded{q}"]
+    awarded += ["ReportSubmitted", "ReportAccepted", "RepaymentClaimed"]
+    rejected = head + ["ApplicationRejected"]
+    pool = envelope(by_type["PoolPublished"], "PoolPublished")
+    return templates, awarded, rejected, pool
+
+
+def generate(n: int):  # type: ignore[no-untyped-def]
+    """Yield (topic, key, value) for about ``n`` events (whole lifecycles; stops at n)."""
+    from contracts import examples as ex
+    templates, awarded, rejected, pool = _templates()
+    app_s, sub_s, rep_s, exc_s = str(ex.APP), str(ex.SUB), str(ex.REP), str(ex.EXC)
+    counter = 0x6265_6E63_6800_0000_0000_0000_0000_0000  # "bench"
+    from contracts.municipalities import municipalities
+    codes = sorted(municipalities())
+    muni_s, programme_s = '"municipality_code":"751"', '"programme":"familiehuse"'
+
+    def uid() -> str:
+        nonlocal counter
+        counter += 1
+        return str(uuid.UUID(int=counter))
+
+    topic, value = pool
+    yield topic, b"pool:familiehus-2022", value.replace(EVENT_SENTINEL, uid()).encode()
+    made = 1
+    i = 0
+    while made < n:
+        i += 1
+        app, sub, rep, exc = uid(), uid(), uid(), uid()
+        ins = [uid() for _ in range(8)]
+        seq = list(awarded if i % 2 else rejected)
+        if i % 20 == 0:
+            seq[2:2] = ["ItProblemExceptionRequested", "ItProblemExceptionDecided"]
+        if i % 50 == 0:
+            seq.insert(0, "SubmissionInvalid")
+        key = app.encode()
+        # One award per municipality and programme (R2): rotate municipalities, 98 per programme.
+        muni = f'"municipality_code":"{codes[i % len(codes)]}"'
+        programme = f'"programme":"bench-{i // len(codes)}"'
+        for name in seq:
+            if made >= n:
+                return
+            topic, value = templates[name]
+            value = (value.replace(EVENT_SENTINEL, uid()).replace(app_s, app)
+                     .replace(sub_s, sub).replace(rep_s, rep).replace(exc_s, exc)
+                     .replace(muni_s, muni).replace(programme_s, programme))
+            if name[-1].isdigit():
+                value = value.replace(INS_SENTINELS[int(name[-1])], ins[int(name[-1])])
+            yield topic, key, value.encode()
+            made += 1
+
+
+async def produce(bootstrap: str, n: int) -> dict[str, Any]:
+    from aiokafka import AIOKafkaProducer
+    from aiokafka.partitioner import DefaultPartitioner
+
+    from contracts.topics import ALL_TOPICS
+    parts = {t.name: t.partitions for t in ALL_TOPICS}
+    partitioner = DefaultPartitioner()
+    prod = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=0,
+                            max_batch_size=1024 * 1024, max_request_size=8 * 1024 * 1024)
+    await prod.start()
+    t0 = time.perf_counter()
+    batches: dict[tuple[str, int], Any] = {}
+    inflight: list[asyncio.Future[Any]] = []
+    count = 0
+    total_bytes = 0
+    try:
+        for topic, key, value in generate(n):
+            p = partitioner(key, list(range(parts[topic])), list(range(parts[topic])))
+            b = batches.get((topic, p))
+            if b is None:
+                b = batches[(topic, p)] = prod.create_batch()
+            if b.append(key=key, value=value, timestamp=None) is None:
+                b.close()
+                inflight.append(await prod.send_batch(b, topic, partition=p))
+                b = batches[(topic, p)] = prod.create_batch()
+                b.append(key=key, value=value, timestamp=None)
+                if len(inflight) > 64:
+                    await asyncio.gather(*inflight)
+                    inflight = []
+            count += 1
+            total_bytes += len(value)
+        for (topic, p), b in batches.items():
+            b.close()
+            inflight.append(await prod.send_batch(b, topic, partition=p))
+        await asyncio.gather(*inflight)
+    finally:
+        await prod.stop()
+    s = time.perf_counter() - t0
+    return {"produced": count, "seconds": s, "per_s": count / s,
+            "mean_bytes": total_bytes / max(count, 1)}
+
+
+# -- the anchor and the replay ---------------------------------------------------------------------
+
+async def raw(bootstrap: str) -> dict[str, Any]:
+    """The same reader as the audit (LogReader: manual assignment from 0, ends found from the
+    fetched high watermark), keeping nothing and decoding nothing."""
+    from grants.audit import EVENT_TOPICS
+    from servicekit.log_reader import LogReader
+    reader = LogReader(bootstrap, EVENT_TOPICS, group_prefix="bench-raw")
+    await reader.start()
+    n = 0
+    nbytes = 0
+    t0 = time.perf_counter()
+    try:
+        async for batch in reader.read_to_end():
+            n += len(batch)
+            nbytes += sum(len(r.value) for r in batch)
+    finally:
+        await reader.stop()
+    s = time.perf_counter() - t0
+    return {"events": n, "seconds": s, "per_s": n / s, "bytes": nbytes, "peak_rss": _peak()}
+
+
+async def replay_job(bootstrap: str) -> dict[str, Any]:
+    from grants.audit import read_log
+    from services.reporting.domain.replay import replay
+    base = _rss()
+    t0 = time.perf_counter()
+    events, bad = await read_log(bootstrap)
+    t1 = time.perf_counter()
+    after_read = _rss()
+    result = replay(events)
+    t2 = time.perf_counter()
+    return {"events": len(events), "undecodable": len(bad), "read_s": t1 - t0,
+            "replay_s": t2 - t1, "seconds": t2 - t0, "per_s": len(events) / (t2 - t0),
+            "base_rss": base, "rss_after_read": after_read, "rss_after_replay": _rss(),
+            "peak_rss": _peak(), "verified": result.verified,
+            "violations": [v.invariant for v in result.violations][:20],
+            "applications": len(result.applications)}
+
+
+def main() -> None:
+    job, bootstrap = sys.argv[1], sys.argv[2]
+    if job == "produce":
+        out = asyncio.run(produce(bootstrap, int(sys.argv[3])))
+    elif job == "raw":
+        out = asyncio.run(raw(bootstrap))
+    elif job == "replay":
+        out = asyncio.run(replay_job(bootstrap))
+    else:
+        raise SystemExit(f"unknown job {job}")
+    print(json.dumps(out))
+
+
+if __name__ == "__main__":
+    main()
