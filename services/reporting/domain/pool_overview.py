@@ -86,9 +86,9 @@ def pool_overview(events: Iterable[LoggedEvent | Envelope[Any]]) -> PoolOverview
             by_instruction.append((envelope.payload.instruction_id, entry))
     # Finance results name only the instruction; they join their grant once the log is read.
     for instruction_id, entry in by_instruction:
-        owner = replay.facts.instruction_app.get(instruction_id)
+        owner = replay.facts.instruction_app.get(instruction_id.int)
         if owner is not None:
-            entries.setdefault(str(owner[0]), []).append(entry)
+            entries.setdefault(str(UUID(int=owner[0])), []).append(entry)
     result = replay.result()
     timelines = {
         app_id: [TimelineEntry(occurred_at=e[0], event_type=e[2], summary=e[3])

@@ -30,7 +30,9 @@ from services.reporting.domain.replay_models import (
     LoggedEvent, ReplayResult, ReplayTotals, state_digest,
 )
 from services.reporting.domain.replay_projection import application_view, pool_views
-from services.reporting.domain.replay_state import AppFacts, LogFacts, Ref
+from services.reporting.domain.replay_state import (
+    Acceptance, AppFacts, Award, Instruction, LogFacts, Received, Ref, Rejection,
+)
 
 
 class Replay:
@@ -57,8 +59,9 @@ class Replay:
         facts.counts[event_type] = facts.counts.get(event_type, 0) + 1
         handler = self._dispatch.get(event_type)
         if handler is not None:
-            ref = (envelope.occurred_at, topic, partition, offset, envelope.event_id, event_type)
-            handler(envelope.payload, ref)
+            # Only atomic values (ids as ints): such tuples drop out of the cyclic GC's view.
+            handler(envelope.payload, (envelope.occurred_at, topic, partition, offset, key,
+                                       event_type))
 
     def apply_logged(self, event: LoggedEvent) -> None:
         self.apply(event.envelope, event.topic, event.partition, event.offset)
@@ -79,9 +82,10 @@ class Replay:
     def result(self) -> ReplayResult:
         facts = self.facts
         violations = check_invariants(facts)
+        # Sorting the int ids sorts their canonical string forms (fixed-width hex) too.
         applications = {
-            str(app_id): application_view(app, facts)
-            for app_id, app in sorted(facts.apps.items(), key=lambda kv: str(kv[0]))
+            str(UUID(int=app_id)): application_view(app, facts)
+            for app_id, app in sorted(facts.apps.items())
         }
         for key, (_ref, reasons) in sorted(facts.refused_submissions.items()):
             applications.setdefault(key, application_view(None, facts, refused=reasons))
@@ -109,31 +113,34 @@ class Replay:
     # -- one handler per event type (named _on<EventType>) -----------------------------------
 
     def _app(self, app_id: UUID) -> AppFacts:
-        app = self.facts.apps.get(app_id)
+        key = app_id.int
+        app = self.facts.apps.get(key)
         if app is None:
-            app = self.facts.apps[app_id] = AppFacts()
+            app = self.facts.apps[key] = AppFacts()
         return app
 
     def _onApplicationReceived(self, p: Any, ref: Ref) -> None:
         app = self._app(p.application_id)
         app.pool_id = p.pool_id
         app.municipality_code = p.applicant.municipality_code
-        app.received.append(p.submission_id)
-        self.facts.submissions[p.submission_id] = (
+        app.received += (p.submission_id.int,)
+        self.facts.submissions[p.submission_id.int] = Received(
             ref, p.received_at, p.budget.total_oere, p.deadline, p.version)
 
     def _onApplicationAccepted(self, p: Any, ref: Ref) -> None:
         app = self._app(p.application_id)
         app.pool_id = app.pool_id or p.pool_id
-        app.accepted.append((ref, p.submission_id, p.version, p.basis, p.exception_id, p.pool_id))
+        exception = p.exception_id.int if p.exception_id is not None else None
+        app.accepted += (Acceptance(ref, p.submission_id.int, p.version, p.basis, exception,
+                                    p.pool_id),)
 
     def _onApplicationRejectedLate(self, p: Any, ref: Ref) -> None:
         app = self._app(p.application_id)
         if app.rejected_late is None or ref > app.rejected_late[0]:
-            app.rejected_late = (ref, list(p.reasons))
+            app.rejected_late = (ref, tuple(p.reasons))
 
     def _onSubmissionInvalid(self, p: Any, ref: Ref) -> None:
-        reasons = [r.code for r in p.reasons]
+        reasons = tuple(r.code for r in p.reasons)
         if p.application_id is not None:
             app = self._app(p.application_id)
             if app.invalid is None or ref > app.invalid[0]:
@@ -142,10 +149,10 @@ class Replay:
             self._refused(p.submission_id, ref, reasons)
 
     def _onSubmissionUnauthorized(self, p: Any, ref: Ref) -> None:
-        self._refused(p.submission_id, ref, [r.code for r in p.reasons])
+        self._refused(p.submission_id, ref, tuple(r.code for r in p.reasons))
 
-    def _refused(self, submission_id: UUID | None, ref: Ref, reasons: list[str]) -> None:
-        key = str(submission_id if submission_id is not None else ref[4])
+    def _refused(self, submission_id: UUID | None, ref: Ref, reasons: tuple[str, ...]) -> None:
+        key = str(submission_id if submission_id is not None else UUID(int=ref[4]))
         current = self.facts.refused_submissions.get(key)
         if current is None or ref > current[0]:
             self.facts.refused_submissions[key] = (ref, reasons)
@@ -153,16 +160,16 @@ class Replay:
     def _onItProblemExceptionRequested(self, p: Any, ref: Ref) -> None:
         app = self._app(p.application_id)
         status = "exception_refused" if p.status == "refused" else "exception_pending"
-        self._exception_state(app, ref, status, list(p.reasons))
+        self._exception_state(app, ref, status, tuple(p.reasons))
 
     def _onItProblemExceptionDecided(self, p: Any, ref: Ref) -> None:
         app = self._app(p.application_id)
-        app.exception_decisions.append((ref, p.exception_id, p.approved))
+        app.exception_decisions += ((ref, p.exception_id.int, p.approved),)
         status = "exception_granted" if p.approved else "exception_refused"
-        self._exception_state(app, ref, status, list(p.reasons))
+        self._exception_state(app, ref, status, tuple(p.reasons))
 
     @staticmethod
-    def _exception_state(app: AppFacts, ref: Ref, status: str, reasons: list[str]) -> None:
+    def _exception_state(app: AppFacts, ref: Ref, status: str, reasons: tuple[str, ...]) -> None:
         if app.exception is None or ref > app.exception[0]:
             app.exception = (ref, status, reasons)
 
@@ -178,7 +185,7 @@ class Replay:
         app.municipality_code = app.municipality_code or p.municipality_code
         app.region_code = app.region_code or p.region_code
         if app.eligibility is None or ref > app.eligibility[0]:
-            app.eligibility = (ref, p.eligible, list(p.reasons))
+            app.eligibility = (ref, p.eligible, tuple(p.reasons))
 
     def _onApplicationScored(self, p: Any, ref: Ref) -> None:
         if p.aggregate_score is None:
@@ -192,15 +199,17 @@ class Replay:
         app.pool_id = app.pool_id or p.pool_id
         app.municipality_code = app.municipality_code or p.municipality_code
         app.region_code = app.region_code or p.region_code
-        app.awards.append((ref, p))
-        self.facts.awards.append((ref, p))
+        award = Award(ref, p.pool_id, p.pool_version, p.programme, p.region_code,
+                      p.sub_pool_amount_oere, p.municipality_code, p.amount_oere, p.rank)
+        app.awards += (award,)
+        self.facts.awards.append(award)
 
     def _onApplicationRejected(self, p: Any, ref: Ref) -> None:
         app = self._app(p.application_id)
         app.pool_id = app.pool_id or p.pool_id
         app.region_code = app.region_code or p.region_code
         if app.rejection is None or ref > app.rejection[0]:
-            app.rejection = (ref, p)
+            app.rejection = Rejection(ref, tuple(p.reasons), p.rank)
 
     def _onAwardAccepted(self, p: Any, ref: Ref) -> None:
         app = self._app(p.application_id)
@@ -211,36 +220,40 @@ class Replay:
         self._app(p.application_id).lapsed = True
 
     def _onRevisedBudgetSubmitted(self, p: Any, ref: Ref) -> None:
-        self._budget_outcome(p, ref, "pending", [], decisive=False)
+        self._budget_outcome(p, ref, "pending", (), decisive=False)
 
     def _onRevisedBudgetPendingApproval(self, p: Any, ref: Ref) -> None:
-        self._budget_outcome(p, ref, "pending", [r.code for r in p.reasons])
+        self._budget_outcome(p, ref, "pending", tuple(r.code for r in p.reasons))
 
     def _onRevisedBudgetRejected(self, p: Any, ref: Ref) -> None:
-        self._budget_outcome(p, ref, "rejected", [r.code for r in p.reasons])
+        self._budget_outcome(p, ref, "rejected", tuple(r.code for r in p.reasons))
 
     def _onRevisedBudgetApproved(self, p: Any, ref: Ref) -> None:
         total = 0
         for posts in p.months.values():
             total += sum(posts.values())
-        self._app(p.application_id).approved_budgets.append((ref, p.budget_version, total))
-        self._budget_outcome(p, ref, "approved", [])
+        self._app(p.application_id).approved_budgets += ((ref, p.budget_version, total),)
+        self._budget_outcome(p, ref, "approved", ())
 
-    def _budget_outcome(self, p: Any, ref: Ref, outcome: str, reasons: list[str],
+    def _budget_outcome(self, p: Any, ref: Ref, outcome: str, reasons: tuple[str, ...],
                         decisive: bool = True) -> None:
-        versions = self._app(p.application_id).budget_versions
-        current = versions.get(p.budget_version)
+        app = self._app(p.application_id)
+        version = p.budget_version
+        current = next((v for v in app.budget_versions if v[0] == version), None)
         # A submission only says the version exists; any outcome event outranks it.
-        if current is None or decisive and (not current[3] or ref > current[0]):
-            versions[p.budget_version] = (ref, outcome, reasons, decisive)
+        if current is None or decisive and (not current[4] or ref > current[1]):
+            others = tuple(v for v in app.budget_versions if v[0] != version)
+            app.budget_versions = (*others, (version, ref, outcome, reasons, decisive))
 
     def _onPaymentInstructed(self, p: Any, ref: Ref) -> None:
         app = self._app(p.application_id)
-        app.instructions.append((ref, p.instruction_id, p.amount_oere, p.replaces_instruction_id))
-        self.facts.instruction_app[p.instruction_id] = (p.application_id, p.amount_oere)
+        replaces = p.replaces_instruction_id
+        app.instructions += (Instruction(ref, p.instruction_id.int, p.amount_oere,
+                                         replaces.int if replaces is not None else None),)
+        self.facts.instruction_app[p.instruction_id.int] = (p.application_id.int, p.amount_oere)
 
     def _onPaymentExecuted(self, p: Any, ref: Ref) -> None:
-        self.facts.executed.setdefault(p.instruction_id, ref)
+        self.facts.executed.add(p.instruction_id.int)
 
     def _onReportSubmitted(self, p: Any, ref: Ref) -> None:
         if p.kind == "final":

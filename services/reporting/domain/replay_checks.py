@@ -10,10 +10,13 @@ from __future__ import annotations
 from collections.abc import Iterator
 from datetime import datetime
 from typing import Any
+from uuid import UUID
 
 from services.reporting.domain import reasons as rc
 from services.reporting.domain.replay_models import Violation
-from services.reporting.domain.replay_state import AppFacts, LogFacts, Ref
+from services.reporting.domain.replay_state import (
+    Acceptance, AppFacts, Award, LogFacts, Received, Ref,
+)
 from services.reporting.domain.rules import format_dkk
 
 Candidate = tuple[str, Ref, str]  # (invariant, offending event, message)
@@ -34,13 +37,14 @@ def check_invariants(facts: LogFacts) -> list[Violation]:
 def _violation(invariant: str, ref: Ref, message: str) -> Violation:
     occurred_at, topic, partition, offset, event_id, event_type = ref
     return Violation(
-        invariant=invariant, rule=rc.INVARIANT_RULE[invariant], event_id=str(event_id),
+        invariant=invariant, rule=rc.INVARIANT_RULE[invariant],
+        event_id=str(UUID(int=event_id)),
         event_type=event_type, topic=topic, partition=partition, offset=offset,
         occurred_at=occurred_at, message=message,
     )
 
 
-def sub_pool_limit(facts: LogFacts, award: Any) -> int:
+def sub_pool_limit(facts: LogFacts, award: Award) -> int:
     """The amount an award's sub-pool may commit: the published pool version the award names,
     or (when that version is not in the log) the amount the award itself states."""
     published = facts.pool_versions.get((award.pool_id, award.pool_version))
@@ -57,22 +61,28 @@ def sub_pool_limit(facts: LogFacts, award: Any) -> int:
 def _sub_pools(facts: LogFacts) -> Iterator[Candidate]:
     """(a) Every GrantAwarded counts (a lapsed award was still approved and committed)."""
     committed: dict[tuple[str, str | None], int] = {}
-    for ref, award in sorted(facts.awards, key=lambda a: a[0]):
+    for award in sorted(facts.awards):
         key = (award.pool_id, award.region_code)
         committed[key] = committed.get(key, 0) + award.amount_oere
         limit = sub_pool_limit(facts, award)
         if committed[key] > limit:
             where = f"sub-pool {award.region_code}" if award.region_code else "the pool"
-            yield (rc.SUB_POOL_WITHIN_AMOUNT, ref,
+            yield (rc.SUB_POOL_WITHIN_AMOUNT, award.ref,
                    f"awards in {where} of {award.pool_id} reach {format_dkk(committed[key])}, "
                    f"over its {format_dkk(limit)}")
 
 
-def accepted_version(facts: LogFacts, app: AppFacts) -> tuple[Any, ...] | None:
+def accepted_version(app: AppFacts) -> Acceptance | None:
     """The acceptance in force: the highest accepted version (then the latest event)."""
     if not app.accepted:
         return None
-    return max(app.accepted, key=lambda a: (a[2], a[0]))
+    return max(app.accepted, key=lambda a: (a.version, a.ref))
+
+
+def accepted_received(facts: LogFacts, app: AppFacts) -> Received | None:
+    """The received version that was accepted, if both are in the log."""
+    acceptance = accepted_version(app)
+    return facts.submissions.get(acceptance.submission_id) if acceptance else None
 
 
 def _awards_within_applied(facts: LogFacts) -> Iterator[Candidate]:
@@ -80,22 +90,21 @@ def _awards_within_applied(facts: LogFacts) -> Iterator[Candidate]:
     for app in facts.apps.values():
         if not app.awards:
             continue
-        acceptance = accepted_version(facts, app)
-        received = facts.submissions.get(acceptance[1]) if acceptance else None
-        for ref, award in app.awards:
+        received = accepted_received(facts, app)
+        for award in app.awards:
             if received is None:
-                yield (rc.AWARD_WITHIN_APPLIED, ref,
+                yield (rc.AWARD_WITHIN_APPLIED, award.ref,
                        "award for an application with no accepted, received version in the log")
-            elif award.amount_oere > received[2]:
-                yield (rc.AWARD_WITHIN_APPLIED, ref,
+            elif award.amount_oere > received.total_oere:
+                yield (rc.AWARD_WITHIN_APPLIED, award.ref,
                        f"award {format_dkk(award.amount_oere)} exceeds the "
-                       f"{format_dkk(received[2])} "
-                       f"applied for in version {received[4]}")
+                       f"{format_dkk(received.total_oere)} applied for in version "
+                       f"{received.version}")
 
 
 def award_in_force(app: AppFacts) -> int | None:
     """The amount of the latest award (by log key), or None when there is none."""
-    return max(app.awards, key=lambda a: a[0])[1].amount_oere if app.awards else None
+    return max(app.awards).amount_oere if app.awards else None
 
 
 def _budgets_within_award(facts: LogFacts) -> Iterator[Candidate]:
@@ -120,7 +129,7 @@ def _payments(facts: LogFacts) -> Iterator[Candidate]:
             continue
         award = award_in_force(app)
         budgets = sorted(app.approved_budgets)
-        amounts = {i[1]: i[2] for i in app.instructions}
+        amounts = {i.instruction_id: i.amount_oere for i in app.instructions}
         accepted_at = app.award_accepted[0] if app.award_accepted else None
         cumulated = 0
         for ref, instruction_id, amount, replaces in sorted(app.instructions):
@@ -160,12 +169,12 @@ def _one_award_per_municipality(facts: LogFacts) -> Iterator[Candidate]:
     for _ref, programme, municipality, _pool in facts.priors:
         priors[(programme, municipality)] = priors.get((programme, municipality), 0) + 1
     seen: dict[tuple[str, str], int] = {}
-    for ref, award in sorted(facts.awards, key=lambda a: a[0]):
+    for award in sorted(facts.awards):
         key = (award.programme, award.municipality_code)
         earlier = seen.get(key, 0)
         seen[key] = earlier + 1
         if earlier or priors.get(key):
-            yield (rc.ONE_AWARD_PER_MUNICIPALITY, ref,
+            yield (rc.ONE_AWARD_PER_MUNICIPALITY, award.ref,
                    f"municipality {award.municipality_code} already has an award in programme "
                    f"{award.programme} ({priors.get(key, 0)} imported, {earlier} in this log)")
 
@@ -192,10 +201,11 @@ def _late_acceptances(facts: LogFacts) -> Iterator[Candidate]:
                     continue
                 if pool_id not in deadlines:
                     deadlines[pool_id] = pool_deadline(facts, pool_id)
-                deadline = deadlines[pool_id] or received[3]
-                if received[1] > deadline:
+                deadline = deadlines[pool_id] or received.deadline
+                if received.received_at > deadline:
                     yield (rc.NO_LATE_ACCEPTANCE, ref,
-                           f"version {version} received {received[1].isoformat()}, after the "
+                           f"version {version} received {received.received_at.isoformat()}, "
+                           f"after the "
                            f"deadline {deadline.isoformat()}, accepted as on time")
             elif not _approved_before(app, exception_id, ref[0]):
                 yield (rc.NO_LATE_ACCEPTANCE, ref,

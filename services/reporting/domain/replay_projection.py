@@ -16,17 +16,17 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from services.reporting.domain.replay_checks import accepted_version
+from services.reporting.domain.replay_checks import accepted_received, accepted_version
 from services.reporting.domain.replay_models import (
     ApplicationView, IntakeStatus, PoolView, SubPoolView,
 )
-from services.reporting.domain.replay_state import AppFacts, LogFacts
+from services.reporting.domain.replay_state import AppFacts, LogFacts, Received
 
 
 def _intake(app: AppFacts, facts: LogFacts) -> tuple[IntakeStatus | None, list[str]]:
-    acceptance = accepted_version(facts, app)
+    acceptance = accepted_version(app)
     if acceptance is not None:
-        return acceptance[3], []  # type: ignore[return-value]  # basis is a status name
+        return acceptance.basis, []  # type: ignore[return-value]  # basis is a status name
     if app.exception is not None:
         return app.exception[1], list(app.exception[2])  # type: ignore[return-value]
     if app.rejected_late is not None:
@@ -42,29 +42,28 @@ BudgetOutcome = Literal["approved", "rejected", "pending", "none"]
 
 def _decision(app: AppFacts) -> tuple[Decision, list[str], int | None, int]:
     """(decision, reasons, rank, award) from the latest decision event."""
-    award = max(app.awards, key=lambda a: a[0]) if app.awards else None
+    award = max(app.awards) if app.awards else None
     rejection = app.rejection
-    if award is not None and (rejection is None or award[0] > rejection[0]):
-        return "awarded", [], award[1].rank, award[1].amount_oere
+    if award is not None and (rejection is None or award.ref > rejection.ref):
+        return "awarded", [], award.rank, award.amount_oere
     if rejection is not None:
-        return "rejected", list(rejection[1].reasons), rejection[1].rank, 0
+        return "rejected", list(rejection.reasons), rejection.rank, 0
     return "none", [], None, 0
 
 
 def _revised_budget(app: AppFacts) -> tuple[BudgetOutcome, list[str]]:
     if not app.budget_versions:
         return "none", []
-    _ref, outcome, reasons, _decisive = app.budget_versions[max(app.budget_versions)]
+    _version, _ref, outcome, reasons, _decisive = max(app.budget_versions)
     return outcome, list(reasons)  # type: ignore[return-value]  # one of the outcome names
 
 
-def applied_version(app: AppFacts, facts: LogFacts) -> tuple[Any, ...] | None:
+def applied_version(app: AppFacts, facts: LogFacts) -> Received | None:
     """The received version that counts as applied for: the accepted one, else the highest."""
-    acceptance = accepted_version(facts, app)
-    if acceptance is not None:
-        return facts.submissions.get(acceptance[1])
+    if app.accepted:
+        return accepted_received(facts, app)
     versions = [facts.submissions[s] for s in app.received if s in facts.submissions]
-    return max(versions, key=lambda v: (v[4], v[0])) if versions else None
+    return max(versions, key=lambda v: (v.version, v.ref)) if versions else None
 
 
 def application_view(
@@ -86,10 +85,10 @@ def application_view(
         eligibility_reasons=list(app.eligibility[2]) if app.eligibility else [],
         score=app.score[1] if app.score else None, rank=rank,
         decision=decision, decision_reasons=decision_reasons,
-        applied_oere=received[2] if received else 0, award_oere=award,
+        applied_oere=received.total_oere if received else 0, award_oere=award,
         award_accepted=app.award_accepted is not None, lapsed=app.lapsed,
         revised_budget=budget, revised_budget_reasons=budget_reasons,
-        instructed_oere=sum(i[2] for i in app.instructions), paid_oere=paid,
+        instructed_oere=sum(i.amount_oere for i in app.instructions), paid_oere=paid,
         final_report=final,
         spent_oere=app.final_accepted[1] if app.final_accepted else None,
         repayment_oere=app.claimed, waived_oere=app.waived, overdue_notices=app.overdue,
@@ -115,7 +114,7 @@ def pool_views(facts: LogFacts) -> dict[str, PoolView]:
     for app in facts.apps.values():
         if not app.awards:
             continue
-        award = max(app.awards, key=lambda a: a[0])[1]
+        award = max(app.awards)
         pool = pools.setdefault(award.pool_id, {
             "pool_id": award.pool_id, "programme": award.programme, "version": None,
             "total_oere": None, "awarded_oere": 0, "awards": 0, "sub_pools": {},

@@ -1,18 +1,66 @@
-"""The facts the replay collects per application and per log: plain containers, no models.
+"""The facts the replay collects per application and per log: plain values, no models.
 
 Kept apart from the fold so :mod:`.replay_checks` and :mod:`.replay_projection` read the same
 shapes. Every fact that can offend an invariant keeps its :data:`Ref`.
+
+Why tuples everywhere: a fact is a tuple (or ``NamedTuple``) of atomic values — ids as
+``UUID.int``, reason codes as tuples of str — and per-application sequences grow by tuple
+concatenation (they hold a handful of items). CPython's cyclic garbage collector stops tracking
+such tuples, so a million-event fold does not spend its time in GC passes over its own state.
 """
 
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
-from uuid import UUID
+from typing import Any, NamedTuple
 
-Ref = tuple[datetime, str, int, int, UUID, str]
-"""Where an event is in the log: ``(occurred_at, topic, partition, offset, event_id,
+Ref = tuple[datetime, str, int, int, int, str]
+"""Where an event is in the log: ``(occurred_at, topic, partition, offset, event_id as int,
 event_type)``; compared as a tuple it is the log key that orders events deterministically."""
+
+
+class Acceptance(NamedTuple):
+    ref: Ref
+    submission_id: int
+    version: int
+    basis: str
+    exception_id: int | None
+    pool_id: str
+
+
+class Award(NamedTuple):
+    """What the checks and views need of a ``GrantAwarded`` (field names as in the event)."""
+
+    ref: Ref
+    pool_id: str
+    pool_version: int
+    programme: str
+    region_code: str | None
+    sub_pool_amount_oere: int
+    municipality_code: str
+    amount_oere: int
+    rank: int
+
+
+class Rejection(NamedTuple):
+    ref: Ref
+    reasons: tuple[str, ...]
+    rank: int | None
+
+
+class Instruction(NamedTuple):
+    ref: Ref
+    instruction_id: int
+    amount_oere: int
+    replaces: int | None
+
+
+class Received(NamedTuple):
+    ref: Ref
+    received_at: datetime
+    total_oere: int
+    deadline: datetime
+    version: int
 
 
 class AppFacts:
@@ -29,24 +77,22 @@ class AppFacts:
         self.pool_id: str | None = None
         self.municipality_code: str | None = None
         self.region_code: str | None = None
-        self.received: list[UUID] = []  # submission ids, in arrival order
-        # (ref, submission_id, version, basis, exception_id, pool_id)
-        self.accepted: list[tuple[Ref, UUID, int, str, UUID | None, str]] = []
-        self.rejected_late: tuple[Ref, list[str]] | None = None
-        self.invalid: tuple[Ref, list[str]] | None = None
-        self.exception: tuple[Ref, str, list[str]] | None = None  # latest (ref, status, reasons)
-        self.exception_decisions: list[tuple[Ref, UUID, bool]] = []
-        self.eligibility: tuple[Ref, bool, list[str]] | None = None
+        self.received: tuple[int, ...] = ()  # submission ids, in arrival order
+        self.accepted: tuple[Acceptance, ...] = ()
+        self.rejected_late: tuple[Ref, tuple[str, ...]] | None = None
+        self.invalid: tuple[Ref, tuple[str, ...]] | None = None
+        self.exception: tuple[Ref, str, tuple[str, ...]] | None = None  # latest: status, reasons
+        self.exception_decisions: tuple[tuple[Ref, int, bool], ...] = ()  # exception_id, approved
+        self.eligibility: tuple[Ref, bool, tuple[str, ...]] | None = None
         self.score: tuple[Ref, float] | None = None
-        self.awards: list[tuple[Ref, Any]] = []  # (ref, GrantAwarded)
-        self.rejection: tuple[Ref, Any] | None = None  # (ref, ApplicationRejected)
+        self.awards: tuple[Award, ...] = ()
+        self.rejection: Rejection | None = None
         self.award_accepted: Ref | None = None
         self.lapsed = False
-        # version -> (ref, outcome, reasons, decisive)
-        self.budget_versions: dict[int, tuple[Ref, str, list[str], bool]] = {}
-        self.approved_budgets: list[tuple[Ref, int, int]] = []  # (ref, version, sum of months)
-        # (ref, instruction_id, amount_oere, replaces_instruction_id)
-        self.instructions: list[tuple[Ref, UUID, int, UUID | None]] = []
+        # per budget version: (version, ref, outcome, reasons, decisive)
+        self.budget_versions: tuple[tuple[int, Ref, str, tuple[str, ...], bool], ...] = ()
+        self.approved_budgets: tuple[tuple[Ref, int, int], ...] = ()  # version, sum of months
+        self.instructions: tuple[Instruction, ...] = ()
         self.final_report: tuple[Ref, str] | None = None  # latest submitted / rejected
         self.final_accepted: tuple[Ref, int] | None = None  # (ref, spent_oere)
         self.claimed = 0
@@ -55,21 +101,20 @@ class AppFacts:
 
 
 class LogFacts:
-    """Everything collected from the log; :class:`AppFacts` per application id."""
+    """Everything collected from the log; :class:`AppFacts` per application id (as int)."""
 
     def __init__(self) -> None:
-        self.apps: dict[UUID, AppFacts] = {}
+        self.apps: dict[int, AppFacts] = {}
         self.counts: dict[str, int] = {}
         self.duplicates = 0
-        # submission_id -> (ref, received_at, total_oere, deadline, version)
-        self.submissions: dict[UUID, tuple[Ref, datetime, int, datetime, int]] = {}
+        self.submissions: dict[int, Received] = {}
         # submissions refused before they had an application id: key -> (ref, reason codes)
-        self.refused_submissions: dict[str, tuple[Ref, list[str]]] = {}
+        self.refused_submissions: dict[str, tuple[Ref, tuple[str, ...]]] = {}
         self.pool_versions: dict[tuple[str, int], tuple[Ref, Any]] = {}  # -> (ref, PoolPublished)
         self.priors: list[tuple[Ref, str, str, str]] = []  # (ref, programme, municipality, pool)
-        self.awards: list[tuple[Ref, Any]] = []  # every GrantAwarded, for the sub-pool sums
-        self.instruction_app: dict[UUID, tuple[UUID, int]] = {}  # -> (application_id, amount)
-        self.executed: dict[UUID, Ref] = {}  # instruction_id -> its PaymentExecuted
+        self.awards: list[Award] = []  # every GrantAwarded, for the sub-pool sums
+        self.instruction_app: dict[int, tuple[int, int]] = {}  # -> (application_id, amount)
+        self.executed: set[int] = set()  # instructions finance reported executed
 
     def latest_pool(self, pool_id: str) -> Any | None:
         """The highest published version of a pool (a ``PoolPublished``), if any."""
