@@ -19,6 +19,7 @@ from services.intake.domain.authorisation import (
     authorise_contact,
     authorise_exception_decision,
     authorise_submission,
+    authorise_submitter,
     roles_of,
 )
 from services.intake.domain.commands import (
@@ -32,6 +33,7 @@ from services.intake.domain.errors import DomainRefusal
 from services.intake.domain.it_problem_exceptions import decide_contact, decide_exception_decision
 from services.intake.domain.input_errors import (
     ParsedSubmission,
+    parse_portal_submission,
     parse_submission,
     reasons_from_validation_error,
 )
@@ -55,6 +57,7 @@ from services.intake.domain.submission_rules import (
     validate_budget_lines,
     validate_submission,
 )
+from services.intake.domain.token_refusals import decide_token_refusal, token_reason
 from services.intake.domain.submissions import (
     application_id_for,
     decide_malformed,
@@ -82,6 +85,7 @@ __all__ = [
     "authorise_contact",
     "authorise_exception_decision",
     "authorise_submission",
+    "authorise_submitter",
     "contact_refusal_reasons",
     "covers",
     "cvr_is_valid",
@@ -90,17 +94,20 @@ __all__ = [
     "decide_exception_decision",
     "decide_malformed",
     "decide_submission",
+    "decide_token_refusal",
     "evolve",
     "evolve_all",
     "exception_id_for",
     "intake_outcome",
     "is_on_time",
     "local_iso",
+    "parse_portal_submission",
     "parse_submission",
     "reason",
     "reasons_from_validation_error",
     "receipt_for",
     "roles_of",
+    "token_reason",
     "validate_budget",
     "validate_budget_lines",
     "validate_submission",

@@ -50,6 +50,11 @@ def authorise_submission(claims: Claims, applicant_cvr: str) -> list[Reason]:
     return _role_reasons(claims, "applicant") + _cvr_reasons(claims, applicant_cvr)
 
 
+def authorise_submitter(claims: Claims) -> list[Reason]:
+    """Before the content names an applicant (a submission that does not parse): the role only."""
+    return _role_reasons(claims, "applicant")
+
+
 def authorise_caseworker(claims: Claims) -> list[Reason]:
     """Caseworker actions (deciding exceptions) need the ``caseworker`` role."""
     return _role_reasons(claims, "caseworker")

@@ -16,7 +16,7 @@ from uuid import UUID
 from pydantic import ValidationError
 
 from contracts.base import Reason
-from contracts.intake import SubmitApplication
+from contracts.intake import PortalSubmission, SubmitApplication
 
 from services.intake.domain.reason_codes import reason
 
@@ -123,12 +123,45 @@ def parse_submission(raw: bytes | str | Mapping[str, Any]) -> ParsedSubmission:
     )
 
 
+def parse_portal_submission(raw: bytes | str) -> tuple[str | None, ParsedSubmission]:
+    """Parse a message of the portal topic (:class:`PortalSubmission`) into its token and the
+    submission, as :func:`parse_submission` would have parsed the submission alone.
+
+    Never raises for bad content: a message that is not the contract gives a submission without
+    a command, whose reasons name the fields as an HTTP body would (``submission.`` dropped).
+    The token is returned whenever the message carries one as a string, so the adapter can
+    authenticate before it judges the content, as on the HTTP path.
+    """
+    try:
+        message = PortalSubmission.model_validate_json(raw)
+    except ValidationError as error:
+        loose = _loose_object(raw)
+        token = loose.get("token")
+        inner = loose.get("submission")
+        inner = inner if isinstance(inner, Mapping) else {}
+        return (token if isinstance(token, str) and token else None), ParsedSubmission(
+            command=None,
+            reasons=tuple(reasons_from_validation_error(error, drop_prefix=("submission",))),
+            submission_id=_uuid_or_none(inner.get("submission_id")),
+            application_id=_uuid_or_none(inner.get("application_id")),
+            pool_id=_short_str_or_none(inner.get("pool_id")),
+        )
+    command = message.submission
+    return message.token, ParsedSubmission(
+        command=command,
+        reasons=(),
+        submission_id=command.submission_id,
+        application_id=command.application_id,
+        pool_id=command.pool_id,
+    )
+
+
 def _loose_object(raw: bytes | str | Mapping[str, Any]) -> Mapping[str, Any]:
     if isinstance(raw, Mapping):
         return raw
     try:
         value = json.loads(raw)
-    except (ValueError, TypeError):
+    except (ValueError, TypeError, RecursionError):  # nested deeper than Python's stack
         return {}
     return value if isinstance(value, dict) else {}
 

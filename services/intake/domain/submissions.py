@@ -125,11 +125,15 @@ def decide_submission(
     *,
     claims: Claims,
     pools: Mapping[str, PoolPublished],
+    bound_to: UUID | None = None,
 ) -> Decision:
     """Decide a parsed submission received by the server at ``now``.
 
     ``state`` is the state of ``application_id_for(command)`` (a fresh ``ApplicationState`` for
     an id never seen); ``claims`` are the verified token's claims; ``pools`` the published pools.
+    ``bound_to`` is the application the adapter's submission index already binds the submission
+    id to, if any: a submission id names one submission of one application (R9), so reusing it
+    for another application is refused, after authorisation, like an application id conflict.
     """
     require_aware(now, "now")
     if state.application_id != application_id_for(command):
@@ -157,6 +161,11 @@ def decide_submission(
     repeated = _repeat_of_invalid(state, submission_id)
     if repeated is not None:
         return repeated
+
+    if bound_to is not None and bound_to != state.application_id:
+        taken = [reason("application_id_conflict", "submission_id",
+                        "the submission id already belongs to another application")]
+        return _invalid(state, command, now, taken, 422)
 
     if not state.belongs_to(command.applicant.cvr, command.pool_id):
         conflict = [reason("application_id_conflict", "application_id")]

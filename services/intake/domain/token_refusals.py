@@ -1,0 +1,61 @@
+"""Refusing a submission on its token alone (R4), before its content is authorised.
+
+The adapter verifies the token; when that fails (401: missing, invalid, expired) or the token's
+roles do not allow submitting at all (403), the submission is refused here with the same receipt
+and event on every way in. Nothing is written to an application's record: whoever cannot show a
+valid token must not be able to add to someone's application, so the event names the submission
+only (``SubmissionUnauthorized`` has no application id).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Literal
+
+from contracts.base import Reason
+from contracts.intake import SubmissionUnauthorized
+
+from services.intake.domain.deadline import require_aware
+from services.intake.domain.decision import Decision
+from services.intake.domain.input_errors import ParsedSubmission
+from services.intake.domain.reason_codes import REASON_CODES, reason
+from services.intake.domain.state import RefusedSubmission, refused_receipt
+
+# What a token verifier may say beyond the documented codes, as the documented code it means.
+_TOKEN_CODES = {"token_missing": "token_missing", "token_expired": "token_expired"}
+
+
+def token_reason(verifier_code: str) -> Reason:
+    """The reason for a token the adapter could not verify; every other failure (bad signature,
+    issuer, audience, no keys) is ``token_invalid``, so callers learn nothing about our keys."""
+    code = _TOKEN_CODES.get(verifier_code, "token_invalid")
+    return reason(code, "token", REASON_CODES[code])
+
+
+def decide_token_refusal(
+    parsed: ParsedSubmission,
+    now: datetime,
+    reasons: Sequence[Reason],
+    status: Literal[401, 403],
+) -> Decision:
+    """Refuse a submission whose token does not authenticate (401) or may not submit (403).
+
+    ``parsed`` is the submission as far as it parsed: its ids, read best-effort, let the receipt
+    and the event name what was refused.
+    """
+    require_aware(now, "now")
+    if not reasons:
+        raise ValueError("a token refusal needs at least one reason")
+    event = SubmissionUnauthorized(
+        submission_id=parsed.submission_id, received_at=now, status=status, reasons=list(reasons)
+    )
+    refused = RefusedSubmission(
+        submission_id=parsed.submission_id,
+        received_at=now,
+        status="unauthorized",
+        reasons=tuple(reasons),
+    )
+    return Decision(
+        events=(event,), receipt=refused_receipt(parsed.application_id, refused), http_status=status
+    )
