@@ -1,0 +1,25 @@
+"""Wiring of the assessment service: runtime, intake consumer, HTTP routes, refusal mapping."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from fastapi import FastAPI
+
+from contracts import topics
+from servicekit.service import ServiceRuntime
+from servicekit.settings import ServiceSettings
+from services.assessment.domain import DomainRefusal
+from services.assessment.handlers import http_router, intake_handler, refusal_response
+
+MIGRATIONS = Path(__file__).parent / "migrations"
+
+
+def build(settings: ServiceSettings | None = None) -> tuple[ServiceRuntime, FastAPI]:
+    runtime = ServiceRuntime("assessment", migrations=MIGRATIONS, settings=settings)
+    runtime.consume(topics.INTAKE_APPLICATIONS.name, handler=intake_handler(runtime))
+    app = runtime.http_app(http_router(runtime), title="Assessment")
+    # Registered per class so the response is sent without the exception reaching the server
+    # (servicekit's catch-all Exception handler answers too, but Starlette re-raises after it).
+    app.add_exception_handler(DomainRefusal, refusal_response)
+    return runtime, app

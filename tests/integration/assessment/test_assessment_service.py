@@ -1,0 +1,344 @@
+"""The assessment service on the real broker and PostgreSQL, run in-process.
+
+Intake's events are produced onto ``grants.intake.applications.v1`` as intake would; commands go
+through the HTTP API with signed tokens; effects are read from the service's outbox and audit
+tables and, for the decisions, back from Kafka.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+
+from contracts import topics
+from contracts.base import Actor, Applicant, Contract
+from contracts.intake import ApplicationAccepted, ApplicationReceived
+from contracts.registry import spec_for
+from servicekit import audit_chain
+from servicekit.identity import DevTokenIssuer
+from servicekit.service import ServiceRuntime
+from servicekit.settings import ServiceSettings
+from services.assessment.app import build
+from tests.unit.assessment.builders import FULL, PURPOSE, TARGET, budget, pool_raw, scores_summing
+
+pytestmark = pytest.mark.integration
+INTAKE = topics.INTAKE_APPLICATIONS.name
+DKK = 100
+
+
+# -- helpers ---------------------------------------------------------------------------------------
+
+async def eventually(check: Callable[[], Awaitable[bool]], timeout: float = 20.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not await check():
+        if time.monotonic() > deadline:
+            raise AssertionError("condition not met in time")
+        await asyncio.sleep(0.05)
+
+
+def envelope_bytes(payload: Contract, aggregate_id: str, sequence: int) -> bytes:
+    spec = spec_for(payload)
+    env = spec.envelope(
+        event_id=uuid.uuid4(), event_type=spec.event_type, schema_version=spec.schema_version,
+        occurred_at=datetime.now(UTC), correlation_id=f"it-{uuid.uuid4()}",
+        actor=Actor(id="svc-intake", role="system"), aggregate_id=aggregate_id,
+        sequence=sequence, payload=payload)
+    return env.model_dump_json().encode()
+
+
+def intake_events(pool_id: str, municipality: str, applied_dkk: int,
+                  target_group: str = TARGET) -> tuple[uuid.UUID, list[bytes]]:
+    """ApplicationReceived + ApplicationAccepted envelopes of one new application."""
+    application_id, submission_id = uuid.uuid4(), uuid.uuid4()
+    now = datetime.now(UTC)
+    received = ApplicationReceived(
+        submission_id=submission_id, application_id=application_id, version=1, pool_id=pool_id,
+        applicant=Applicant(cvr="12345678", municipality_code=municipality,
+                            name=f"Kommune {municipality}"),
+        purpose=PURPOSE, target_group=target_group, budget=budget(applied_dkk * DKK),
+        received_at=now, received_at_local=now.isoformat(), deadline=now + timedelta(days=1),
+        timeliness="on_time")
+    accepted = ApplicationAccepted(application_id=application_id, submission_id=submission_id,
+                                   version=1, pool_id=pool_id, basis="on_time")
+    key = str(application_id)
+    return application_id, [envelope_bytes(received, key, 1), envelope_bytes(accepted, key, 2)]
+
+
+class Intake:
+    """Produces envelopes onto intake's topic; remembers where each landed."""
+
+    def __init__(self, producer: AIOKafkaProducer) -> None:
+        self.producer = producer
+        self.landed: dict[int, int] = {}  # partition → highest offset written
+
+    async def send(self, key: uuid.UUID, values: list[bytes]) -> None:
+        for value in values:
+            meta = await self.producer.send_and_wait(INTAKE, value, key=str(key).encode())
+            self.landed[meta.partition] = max(self.landed.get(meta.partition, -1), meta.offset)
+
+    def consumed(self, runtime: ServiceRuntime) -> Callable[[], Awaitable[bool]]:
+        """A check: the service committed the effect of everything sent so far."""
+        async def check() -> bool:
+            positions = runtime.consumers[0].positions
+            return all(positions.get(f"{INTAKE}:{p}", 0) > o for p, o in self.landed.items())
+        return check
+
+
+async def outbox_events(runtime: ServiceRuntime, event_type: str | None = None) -> list[dict[str, Any]]:
+    rows = await runtime.pool.fetch("SELECT value FROM outbox ORDER BY id")
+    events = [json.loads(r["value"]) for r in rows]
+    return [e for e in events if event_type is None or e["event_type"] == event_type]
+
+
+async def eligibility_of(runtime: ServiceRuntime) -> dict[str, list[dict[str, Any]]]:
+    found: dict[str, list[dict[str, Any]]] = {}
+    for e in await outbox_events(runtime, "EligibilityAssessed"):
+        found.setdefault(e["payload"]["application_id"], []).append(e["payload"])
+    return found
+
+
+async def read_topic(kafka: str, topic: topics.Topic, wanted: set[str], timeout: float = 10.0
+                     ) -> dict[str, dict[str, Any]]:
+    """Events on ``topic`` whose aggregate id is in ``wanted`` (from offset 0)."""
+    consumer = AIOKafkaConsumer(bootstrap_servers=kafka, enable_auto_commit=False)
+    await consumer.start()
+    found: dict[str, dict[str, Any]] = {}
+    try:
+        parts = [TopicPartition(topic.name, p) for p in range(topic.partitions)]
+        consumer.assign(parts)
+        await consumer.seek_to_beginning(*parts)
+        deadline = time.monotonic() + timeout
+        while not wanted <= found.keys() and time.monotonic() < deadline:
+            for records in (await consumer.getmany(*parts, timeout_ms=200)).values():
+                for r in records:
+                    event = json.loads(r.value)
+                    if event["aggregate_id"] in wanted:
+                        found[event["aggregate_id"]] = event
+        return found
+    finally:
+        await consumer.stop()
+
+
+@asynccontextmanager
+async def service(kafka: str, db_url: str, issuer: DevTokenIssuer
+                  ) -> AsyncIterator[tuple[ServiceRuntime, httpx.AsyncClient]]:
+    server, _, database = db_url.rpartition("/")
+    settings = ServiceSettings(
+        service_name=f"assessment-it-{uuid.uuid4().hex[:8]}", kafka_bootstrap=kafka,
+        pg_url=server, database=database, auth_public_key_file=issuer.public_key_file)
+    runtime, app = build(settings)
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://svc") as client:
+            yield runtime, client
+
+
+class Tokens:
+    def __init__(self, issuer: DevTokenIssuer) -> None:
+        self.issuer = issuer
+
+    def __call__(self, subject: str, *roles: str) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.issuer.issue(subject, list(roles))}"}
+
+
+# -- the test --------------------------------------------------------------------------------------
+
+async def test_pool_eligibility_scores_allocation_and_redelivery(
+    kafka_bootstrap: str, fresh_database: str, tmp_path: Path
+) -> None:
+    run = uuid.uuid4().hex[:8]
+    pool_id, later_pool_id, programme = f"it-{run}", f"it-{run}-later", f"it-programme-{run}"
+    raw = pool_raw(pool_id=pool_id, programme=programme)
+    issuer = DevTokenIssuer(tmp_path)
+    token = Tokens(issuer)
+    caseworker = token("case-1", "caseworker")
+
+    producer = AIOKafkaProducer(bootstrap_servers=kafka_bootstrap, acks="all")
+    await producer.start()
+    try:
+        async with service(kafka_bootstrap, fresh_database, issuer) as (runtime, http):
+            intake = Intake(producer)
+
+            # -- pools: publish, same content → same version, invalid → 422 naming the field ----
+            assert (await http.post("/pools", json=raw)).status_code == 401
+            assert (await http.post("/pools", json=raw,
+                                    headers=token("a-1", "assessor"))).status_code == 403
+            first = await http.post("/pools", json=raw, headers=caseworker)
+            assert first.status_code == 201, first.text
+            assert first.json()["pool_id"] == pool_id and first.json()["version"] == 1
+            again = await http.post("/pools", json=raw, headers=caseworker)
+            assert again.json() == first.json()
+            bad = await http.post("/pools", json={**raw, "total_dkk": -1}, headers=caseworker)
+            assert bad.status_code == 422
+            assert bad.json()["error"] == "pool_invalid"
+            assert "total_dkk" in [r["path"] for r in bad.json()["reasons"]]
+            got = await http.get(f"/pools/{pool_id}", headers=token("anyone", "auditor"))
+            assert got.status_code == 200 and got.json()["content_hash"] == first.json()[
+                "content_hash"]
+            assert len(await outbox_events(runtime, "PoolPublished")) == 1
+
+            # -- intake's events: a few applications, one for a pool not published yet --------
+            apps: dict[str, uuid.UUID] = {}
+            sent: list[tuple[uuid.UUID, list[bytes]]] = []
+            for ref, municipality, dkk, target in (
+                ("kbh", "101", 1_500_000, TARGET),        # Hovedstaden 2.0 M: awarded
+                ("frb", "147", 800_000, TARGET),          # Hovedstaden: does not fit any more
+                ("hor", "615", 600_000, TARGET),          # Midtjylland 1.0 M: awarded
+                ("her", "657", 500_000, TARGET),          # Midtjylland: does not fit any more
+                ("hol", "661", 100_000, "somebody else"),  # ineligible (R10)
+                ("lem", "665", 100_000, TARGET),          # funded before in the programme (R2)
+            ):
+                apps[ref], values = intake_events(pool_id, municipality, dkk, target)
+                sent.append((apps[ref], values))
+            later_id, later_values = intake_events(later_pool_id, "101", 100_000)
+            sent.append((later_id, later_values))
+            for key, values in sent:
+                await intake.send(key, values)
+
+            async def assessed() -> bool:
+                return set(map(str, apps.values())) <= (await eligibility_of(runtime)).keys()
+            await eventually(assessed)
+            await eventually(intake.consumed(runtime))
+            eligibility = await eligibility_of(runtime)
+            assert eligibility[str(apps["kbh"])][0]["eligible"] is True
+            assert eligibility[str(apps["hol"])][0]["reasons"] == ["target_group_not_eligible"]
+            # The application for the unpublished pool is kept, not dead-lettered, not assessed.
+            assert str(later_id) not in eligibility
+            assert await runtime.pool.fetchval(
+                "SELECT pool_id FROM application_index WHERE application_id = $1",
+                later_id) == later_pool_id
+            event = (await outbox_events(runtime, "EligibilityAssessed"))[0]
+            assert event["aggregate_id"] == event["payload"]["application_id"]
+            assert event["causation_id"] is not None and event["actor"]["role"] == "system"
+
+            # Publishing that pool now assesses the kept application.
+            later = await http.post("/pools", json=pool_raw(pool_id=later_pool_id,
+                                                           programme=f"{programme}-b"),
+                                    headers=caseworker)
+            assert later.status_code == 201
+            assert (await eligibility_of(runtime))[str(later_id)][0]["eligible"] is True
+
+            # -- a prior award in the programme (R2): re-assessed at once; idempotent ---------
+            prior = {"municipality_code": "665", "pool_id": f"it-{run}-2019"}
+            imported = await http.post(f"/programmes/{programme}/prior-awards", json=prior,
+                                       headers=caseworker)
+            assert imported.status_code == 201 and imported.json()["recorded"] is True
+            again = await http.post(f"/programmes/{programme}/prior-awards", json=prior,
+                                    headers=caseworker)
+            assert again.status_code == 201 and again.json()["recorded"] is False
+            assert len(await outbox_events(runtime, "PriorAwardImported")) == 1
+            lem = (await eligibility_of(runtime))[str(apps["lem"])]
+            assert [e["reasons"] for e in lem] == [[], ["already_funded_in_programme"]]
+
+            # -- scores (R11): assessor = token subject; recusal; wrong role; bad scores -----
+            anna = token("assessor-anna", "assessor")
+            for ref, total in (("kbh", 22), ("frb", 18), ("hor", 20), ("her", 15)):
+                scored = await http.post(
+                    f"/applications/{apps[ref]}/scores", headers=anna,
+                    json={"scores": scores_summing(total, first=5),
+                          "justification": "meets the criteria", "conflict_of_interest": False})
+                assert scored.status_code == 201, scored.text
+                assert scored.json() == {"aggregate_score": float(total)}
+            bo = token("assessor-bo", "assessor")
+            recused = await http.post(f"/applications/{apps['kbh']}/scores", headers=bo,
+                                      json={"conflict_of_interest": True})
+            assert recused.status_code == 201 and recused.json() == {"aggregate_score": 22.0}
+            refused = await http.post(f"/applications/{apps['kbh']}/scores", headers=bo,
+                                      json={"scores": FULL, "justification": "x"})
+            assert refused.status_code == 409 and refused.json()["error"] == "assessor_recused"
+            wrong_role = await http.post(f"/applications/{apps['frb']}/scores",
+                                         headers=caseworker,
+                                         json={"scores": FULL, "justification": "x"})
+            assert wrong_role.status_code == 403
+            incomplete = await http.post(f"/applications/{apps['frb']}/scores", headers=bo,
+                                         json={"scores": {"1": 5}, "justification": "x"})
+            assert incomplete.status_code == 422
+            assert incomplete.json()["error"] == "criteria_incomplete"
+            unknown = await http.post(f"/applications/{uuid.uuid4()}/scores", headers=bo,
+                                      json={"scores": FULL, "justification": "x"})
+            assert unknown.status_code == 404
+            scored_events = await outbox_events(runtime, "ApplicationScored")
+            assert len(scored_events) == 5
+            assert {e["payload"]["assessor"] for e in scored_events} == {"assessor-anna",
+                                                                         "assessor-bo"}
+            assert {e["actor"]["id"] for e in scored_events} == {"assessor-anna", "assessor-bo"}
+
+            # -- allocation (R12/R13): segregation of duties, then the decisions ---------------
+            conflicted = await http.post(f"/pools/{pool_id}/allocations", json={},
+                                         headers=token("assessor-anna", "approver", "assessor"))
+            assert conflicted.status_code == 403
+            assert conflicted.json()["error"] == "segregation_of_duties"
+            assert str(apps["kbh"]) in [r["path"] for r in conflicted.json()["reasons"]]
+            assert (await http.post(f"/pools/{pool_id}/allocations", json={},
+                                    headers=caseworker)).status_code == 403
+            assert await outbox_events(runtime, "GrantAwarded") == []
+
+            carl = token("approver-carl", "approver")
+            allocated = await http.post(f"/pools/{pool_id}/allocations", json={}, headers=carl)
+            assert allocated.status_code == 200, allocated.text
+            decisions = {d["application_id"]: d for d in allocated.json()["decisions"]}
+            by_ref = {ref: decisions[str(a)] for ref, a in apps.items()}
+            assert {r: d["decision"] for r, d in by_ref.items()} == {
+                "kbh": "awarded", "frb": "rejected", "hor": "awarded", "her": "rejected",
+                "hol": "rejected", "lem": "rejected"}
+            assert by_ref["kbh"]["amount_oere"] == 1_500_000 * DKK
+            assert by_ref["frb"]["reasons"] == ["sub_pool_exhausted"]
+            assert by_ref["her"]["reasons"] == ["sub_pool_exhausted"]
+            assert by_ref["hol"]["reasons"] == ["target_group_not_eligible"]
+            assert by_ref["lem"]["reasons"] == ["already_funded_in_programme"]
+            assert (by_ref["kbh"]["rank"], by_ref["frb"]["rank"]) == (1, 2)
+            sub_pools = {s["region_code"]: s["amount_dkk"] * DKK for s in raw["sub_pools"]}
+            for region, amount in sub_pools.items():
+                assert sum(d["amount_oere"] for d in decisions.values()
+                           if d["region_code"] == region) <= amount
+            awards = await outbox_events(runtime, "GrantAwarded")
+            assert {e["payload"]["approved_by"] for e in awards} == {"approver-carl"}
+            assert len(awards) == 2 and len(await outbox_events(runtime, "ApplicationRejected")) == 4
+            nothing_left = await http.post(f"/pools/{pool_id}/allocations", headers=carl)
+            assert nothing_left.status_code == 200 and nothing_left.json() == {"decisions": []}
+
+            # -- queries ----------------------------------------------------------------------
+            overview = (await http.get(f"/pools/{pool_id}/overview",
+                                       headers=token("x", "auditor"))).json()
+            hovedstaden = next(s for s in overview["sub_pools"] if s["region_code"] == "1084")
+            assert hovedstaden["awarded_oere"] == 1_500_000 * DKK
+            assert hovedstaden["remaining_oere"] == 500_000 * DKK
+            view = await http.get(f"/applications/{apps['kbh']}", headers=carl)
+            assert view.status_code == 200
+            assert view.json()["status"] == "awarded" and view.json()["aggregate_score"] == 22.0
+            assert view.json()["decision"]["amount_oere"] == 1_500_000 * DKK
+            assert len(view.json()["scores"]) == 2
+            assert (await http.get(f"/applications/{apps['kbh']}",
+                                   headers=token("x", "auditor"))).status_code == 403
+
+            # -- redelivery of the very same input events: no second effect ---------------------
+            counts = {t: len(await outbox_events(runtime, t)) for t in (
+                "EligibilityAssessed", "GrantAwarded", "ApplicationRejected")}
+            for key, values in sent:
+                await intake.send(key, values)
+            await eventually(intake.consumed(runtime))
+            assert {t: len(await outbox_events(runtime, t)) for t in counts} == counts
+
+            # -- the relay published the decisions; the audit chain verifies -------------------
+            on_kafka = await read_topic(kafka_bootstrap, topics.ASSESSMENT_DECISIONS,
+                                        {str(apps["kbh"]), str(apps["frb"])})
+            assert on_kafka[str(apps["kbh"])]["event_type"] == "GrantAwarded"
+            assert on_kafka[str(apps["frb"])]["event_type"] == "ApplicationRejected"
+            rows = await runtime.pool.fetch("SELECT * FROM audit_log ORDER BY seq")
+            entries = [audit_chain.ChainEntry(r["seq"], str(r["event_id"]), json.loads(r["entry"]),
+                                              r["prev_hash"], r["entry_hash"]) for r in rows]
+            assert audit_chain.verify(entries) is None
+            assert len(entries) == len(await outbox_events(runtime))
+    finally:
+        await producer.stop()
