@@ -11,7 +11,7 @@ from contracts.payments import AwardLapsed
 from contracts.reporting import ReportAccepted
 from services.reporting.domain.grant_file import GrantFile, apply_payload, evolve
 from services.reporting.domain.overdue import overdue
-from tests.unit.reporting.builders import at, envelope, uid
+from tests.unit.reporting.builders import envelope, uid
 from tests.unit.reporting.grants import APP, CVR, awarded
 
 # Due 2025-10-31 (CET after the 26 Oct switch): ends 2025-10-31T23:00Z.

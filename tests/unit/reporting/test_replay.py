@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import random
-from datetime import timedelta
+from datetime import date, datetime, timedelta
 
 import pytest
 
 from contracts import assessment as a
 from contracts import intake as i
 from contracts import payments as p
+from contracts.base import Applicant, IndicativeBudget, ProjectPeriod
 from services.reporting.domain import INVARIANTS
 from services.reporting.domain.replay import Replay, replay
 from services.reporting.domain.replay_models import LoggedEvent, ReplayResult, state_digest
@@ -380,3 +381,83 @@ def test_a_round_without_payments_verifies() -> None:
     assert replay(rnd.log.events).verified
     assert isinstance(rnd.log.events[0].envelope.payload, a.PoolPublished)
     assert not any(isinstance(e.envelope.payload, p.PaymentInstructed) for e in rnd.log.events)
+
+
+# -- the checks use the log's own sources of truth --------------------------------------------
+
+
+def test_a_uses_the_published_amount_not_what_the_award_claims() -> None:
+    rnd = example_round()
+    award = rnd.award("GENTOFTE", LATER, rank=2)
+    # Rewrite the injected award to claim its sub-pool is bigger than the published 200 M.
+    rnd.log.events.pop()
+    rnd.log.add(award.model_copy(update={"sub_pool_amount_oere": 10**12}), LATER)
+    assert_names(replay(rnd.log.events), "sub_pool_within_amount", rnd.log.events[-1])
+
+
+def test_a_a_pool_without_sub_pools_is_limited_by_its_total() -> None:
+    rnd = Round()
+    pool = rnd.pool.model_copy(update={"sub_pools": []})
+    rnd.pool = pool
+    rnd.log.add(a.PoolPublished(pool_id=pool.pool_id, version=1, content_hash="sha256:x",
+                                definition=pool, deadline=rnd.deadline), at("2025-04-01T09:00:00Z"))
+    for action in rnd.data["actions"][:3]:
+        rnd.submit(action)
+    rnd.region = {}
+    decided = at("2025-06-01T10:00:00+02:00")
+    for ref in ("KBH", "GENTOFTE"):
+        rnd.awarded[ref] = _award_without_region(rnd, ref, decided)
+    assert replay(rnd.log.events).verified  # 150 + 100 M of 300 M
+    rnd.awarded["AARHUS"] = _award_without_region(rnd, "AARHUS", LATER)  # 325 M > 300 M
+    result = replay(rnd.log.events)
+    assert_names(result, "sub_pool_within_amount", rnd.log.events[-1])
+    assert result.pools["example-2025"].sub_pools == {}
+    assert result.pools["example-2025"].awarded_oere == 325_000_000
+
+
+def _award_without_region(rnd: Round, ref: str, when: datetime) -> a.GrantAwarded:
+    event = a.GrantAwarded(
+        application_id=rnd.app[ref], pool_id="example-2025", pool_version=1,
+        programme="example-2025", region_code=None, sub_pool_amount_oere=300_000_000,
+        municipality_code=rnd.applicant[ref].municipality_code, applicant=rnd.applicant[ref],
+        amount_oere=rnd.budget[ref].total_oere, applied_oere=rnd.budget[ref].total_oere,
+        score=18.0, rank=1,
+        project_period=ProjectPeriod(start=date(2025, 7, 1), end=date(2025, 12, 31)),
+        acceptance_deadline=when + timedelta(days=30), payment_frequency="quarterly",
+        reporting_deadlines=[], budget_lines=list(rnd.budget[ref].lines), approved_by="ap",
+        decided_at=when)
+    rnd.log.add(event, when)
+    return event
+
+
+def test_f_the_published_deadline_decides_not_the_receipts() -> None:
+    rnd = Round()
+    rnd.publish_pool()
+    action = dict(rnd.data["actions"][3])  # RANDERS, 10 minutes late
+    when = at(action["at"])
+    rnd.app["RANDERS"], rnd.sub["RANDERS"] = uid("app", "R"), uid("sub", "R")
+    received = i.ApplicationReceived(
+        submission_id=rnd.sub["RANDERS"], application_id=rnd.app["RANDERS"], version=1,
+        pool_id="example-2025", applicant=Applicant.model_validate(action["applicant"]),
+        purpose="p", target_group="t",
+        budget=IndicativeBudget.model_validate(action["budget"]), received_at=when,
+        received_at_local=action["at"], deadline=when + timedelta(hours=1),  # a wrong receipt
+        timeliness="on_time")
+    rnd.log.add(received, when)
+    rnd.log.add(i.ApplicationAccepted(application_id=rnd.app["RANDERS"],
+                                      submission_id=rnd.sub["RANDERS"], version=1,
+                                      pool_id="example-2025", basis="on_time"), when)
+    assert_names(replay(rnd.log.events), "no_late_acceptance", rnd.log.events[-1])
+    # Without the pool in the log, the receipt's own deadline is all there is.
+    assert replay(rnd.log.events[1:]).verified
+
+
+def test_f_an_acceptance_of_a_version_never_received() -> None:
+    rnd = example_round()
+    rnd.log.add(i.ApplicationAccepted(application_id=rnd.app["KBH"],
+                                      submission_id=uid("ghost"), version=2,
+                                      pool_id="example-2025", basis="on_time"), LATER)
+    result = replay(rnd.log.events)
+    assert_names(result, "no_late_acceptance", rnd.log.events[-1])
+    # The award now exceeds what the accepted (ghost) version applied for: nothing is known.
+    assert result.violation("award_within_applied") is not None
