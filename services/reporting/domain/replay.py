@@ -1,7 +1,7 @@
 """The auditors' replay (R23): rebuild every service's state from the event log and verify it.
 
 A pure fold: :meth:`Replay.apply` takes one decoded event with its topic/partition/offset and
-records the facts it carries in plain dicts, lists and ints (no copies of the state per event);
+records the facts it carries in plain dicts, tuples and ints (no copies of the state per event);
 :meth:`Replay.result` then derives the per-application projection and checks the invariants
 (:mod:`.replay_checks`) over the collected facts.
 

@@ -205,8 +205,7 @@ def _late_acceptances(facts: LogFacts) -> Iterator[Candidate]:
                 if received.received_at > deadline:
                     yield (rc.NO_LATE_ACCEPTANCE, ref,
                            f"version {version} received {received.received_at.isoformat()}, "
-                           f"after the "
-                           f"deadline {deadline.isoformat()}, accepted as on time")
+                           f"after the deadline {deadline.isoformat()}, accepted as on time")
             elif not _approved_before(app, exception_id, ref[0]):
                 yield (rc.NO_LATE_ACCEPTANCE, ref,
                        f"version {version} accepted on an exception with no approved "
