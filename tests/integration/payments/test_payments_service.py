@@ -455,6 +455,9 @@ async def test_award_to_payment_with_results_holds_and_redelivery(
             assert asked.status_code == 200, asked.text
             assert asked.json()["status"] == "release_requested"
             assert asked.json()["requested_by"] == "cw-1"
+            assert asked.json()["requested_at"] == "2023-03-21T08:00:00Z"
+            assert (await api.post(requests, {}, **cw2, when="2023-03-21T08:02:00")
+                    ).json()["error"] == "release_already_requested"
             assert (await api.post(requests, {}, **cw1, when="2023-03-21T08:01:00")
                     ).json() == asked.json()
             alone = await api.post(approvals, {}, **cw1, when="2023-03-21T09:00:00")
