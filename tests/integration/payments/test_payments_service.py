@@ -48,7 +48,7 @@ STAFF, MATERIALS = "project staff", "materials and meetings"
 APPROVER = "approver-x"
 
 
-# -- builders ---------------------------------------------------------------------------------------
+# -- builders --------------------------------------------------------------------------------
 
 def at(text: str) -> datetime:
     return datetime.fromisoformat(text).replace(tzinfo=UTC)
