@@ -370,3 +370,8 @@ def portal_messages(pool_id: str, tokens: Tokens, n: int, start: int = 0
                            separators=(",", ":")).encode()
         out.append((sub["application_id"].encode(), value, []))
     return out
+
+
+def free_port_local() -> int:
+    from grants.stack import free_port
+    return free_port()
