@@ -137,8 +137,10 @@ class ScenarioRunner:
                                            headers=self._headers(at, token, index))
         if response.status_code >= 400 and action is not None:
             try:
-                error = response.json().get("error", "")
-            except ValueError:
+                body = response.json()
+                error = body.get("error") or ",".join(
+                    r.get("code", "") for r in body.get("reasons", []) if isinstance(r, dict))
+            except (ValueError, AttributeError):
                 error = response.text[:200]
             self.notes.append(Note(index, action.type, ref, response.status_code, str(error)))
         if response.status_code >= 500:
