@@ -61,20 +61,17 @@ def intake_handler(runtime: ServiceRuntime) -> Handler:
         if not isinstance(event, (ApplicationReceived, ApplicationAccepted)):
             return
         store = AssessmentStore(conn)
-        state = await store.lock_round(event.pool_id, create=True)
-        assert state is not None
-        state = evolve_round(state, event)
-        if isinstance(event, ApplicationReceived):
-            await store.index_application(event.application_id, event.pool_id)
-        elif state.pool is not None:
+        before = await store.lock_application(event.pool_id, event.application_id,
+                                              create=isinstance(event, ApplicationReceived))
+        state = evolve_round(before, event)
+        if isinstance(event, ApplicationAccepted) and state.pool is not None:
             ledger = await store.read_ledger(state.definition.programme_id)
-            before = state.file(event.application_id).eligibility
             result = assess_eligibility(state, ledger, event.application_id)
-            if result is not None and result != before:  # a repeat with the same outcome: quiet
-                state = evolve_round(state, result)
+            if result is not None and result != state.file(event.application_id).eligibility:
+                state = evolve_round(state, result)  # (a repeat with the same outcome: quiet)
                 emitter.emit(result, aggregate_id=str(event.application_id),
                              cause=cause_of_event(item.envelope, runtime.name))
-        await store.save_round(state)
+        await store.save(before, state)
 
     return on_intake_event
 
@@ -141,13 +138,17 @@ def _published(state: PoolRound | None, pool_id: str) -> PoolRound:
     return state
 
 
-async def _round_of_application(store: AssessmentStore, application_id: UUID, *,
-                                lock: bool) -> PoolRound:
-    pool_id = await store.pool_of(application_id)
+async def _application(store: AssessmentStore, application_id: UUID, *,
+                       lock: bool) -> PoolRound:
+    """The round holding just this application's file (locked for a command)."""
     state = None
-    if pool_id is not None:
-        state = await (store.lock_round(pool_id) if lock else store.read_round(pool_id))
-    if state is None:
+    if lock:
+        pool_id = await store.pool_of(application_id)
+        if pool_id is not None:
+            state = await store.lock_application(pool_id, application_id)
+    else:
+        state = await store.read_application(application_id)
+    if state is None or str(application_id) not in state.applications:
         raise DomainRefusal("application_unknown", f"no application {application_id}", 404)
     return state
 
@@ -193,14 +194,15 @@ def http_router(runtime: ServiceRuntime) -> APIRouter:  # noqa: C901 - one closu
         async def work(uow: UnitOfWork) -> PoolPublished:
             store = AssessmentStore(uow.conn)
             ledger = await store.lock_ledger(definition.programme_id)
-            state = await store.lock_round(definition.pool_id, create=True)
-            assert state is not None
+            before = await store.lock_round(definition.pool_id, create=True)
+            assert before is not None
+            state = before
             event = publish_pool(state, raw)
             if event is not None:
                 state = evolve_round(state, event)
                 uow.emit(event, aggregate_id=pool_aggregate(state.pool_id), cause=cause)
                 state = _reassess(uow, state, ledger, cause)
-                await store.save_round(state)
+                await store.save(before, state)
             assert state.pool is not None
             return state.pool  # unchanged content: the version already in force
 
@@ -231,7 +233,7 @@ def http_router(runtime: ServiceRuntime) -> APIRouter:  # noqa: C901 - one closu
             uow.emit(event, aggregate_id=programme_aggregate(programme), cause=cause)
             await store.save_ledger(programme, updated)
             for state in await store.lock_rounds_of(programme):
-                await store.save_round(_reassess(uow, state, updated, cause))
+                await store.save(state, _reassess(uow, state, updated, cause))
             return True
 
         recorded = await in_transaction(runtime, work)
@@ -247,10 +249,10 @@ def http_router(runtime: ServiceRuntime) -> APIRouter:  # noqa: C901 - one closu
 
         async def work(uow: UnitOfWork) -> float | None:
             store = AssessmentStore(uow.conn)
-            state = await _round_of_application(store, application_id, lock=True)
+            state = await _application(store, application_id, lock=True)
             event = score_application(state, command)
             uow.emit(event, aggregate_id=str(application_id), cause=cause)
-            await store.save_round(evolve_round(state, event))
+            await store.save(state, evolve_round(state, event))
             return event.aggregate_score
 
         return {"aggregate_score": await in_transaction(runtime, work)}
@@ -265,16 +267,17 @@ def http_router(runtime: ServiceRuntime) -> APIRouter:  # noqa: C901 - one closu
             store = AssessmentStore(uow.conn)
             programme = _published(await store.read_round(pool_id), pool_id).definition.programme_id
             ledger = await store.lock_ledger(programme)  # R2 across the programme's pools
-            state = _published(await store.lock_round(pool_id), pool_id)
-            if state.definition.programme_id != programme:
+            before = _published(await store.lock_round(pool_id), pool_id)
+            if before.definition.programme_id != programme:
                 raise _Moved()
+            state = before
             decisions = approve(state, ledger, _caller(principal), runtime.clock.now(), expected)
             for decision in decisions:
                 state = evolve_round(state, decision)
                 if isinstance(decision, GrantAwarded):
                     ledger = evolve_ledger(ledger, decision)
                 uow.emit(decision, aggregate_id=str(decision.application_id), cause=cause)
-            await store.save_round(state)
+            await store.save(before, state)
             await store.save_ledger(programme, ledger)
             return [_decision_view(d) for d in decisions]
 
@@ -289,7 +292,7 @@ def http_router(runtime: ServiceRuntime) -> APIRouter:  # noqa: C901 - one closu
     @router.get("/applications/{application_id}")
     async def application(application_id: UUID, _: Principal = case_handlers) -> dict[str, Any]:
         async with runtime.pool.acquire() as conn:
-            state = await _round_of_application(AssessmentStore(conn), application_id, lock=False)
+            state = await _application(AssessmentStore(conn), application_id, lock=False)
         file = state.file(application_id)
         dump = lambda m: None if m is None else m.model_dump(mode="json")  # noqa: E731
         return {

@@ -1,13 +1,17 @@
-"""asyncpg repositories for the assessment state: pool rounds, funding ledgers, application index.
+"""asyncpg repositories for the assessment state: pool rounds, application files, ledgers.
 
-State is JSONB per aggregate (``PoolRound`` per pool, ``FundingLedger`` per programme), written
-back whole after the domain evolved it. Writers lock the rows they change with
-``SELECT … FOR UPDATE`` inside the caller's transaction.
+A :class:`~services.assessment.domain.PoolRound` is stored in parts: the pool version in force
+(one row per pool) and one row per application file, so a command about one application reads
+and writes only its own file — the same :class:`PoolRound` type, holding just that file, is all
+the domain needs for the gate and for scoring. Whole-pool commands (publish, re-assessment,
+allocation) and queries assemble the whole round.
 
-Lock order, everywhere: a programme's ledger first, then its pool rounds (in ``pool_id`` order
-when several). Intake events lock only their pool round and *read* the ledger after that lock,
-so a concurrent prior-award import either committed before (the read sees it) or re-assesses the
-round after (it waits for the round's lock).
+Lock order, everywhere: a programme's ledger, then pool rows (in ``pool_id`` order), then
+application rows. One-application commands hold the pool row ``FOR SHARE`` (so they run side by
+side) and their file ``FOR UPDATE``; whole-pool commands hold the pool row ``FOR UPDATE``, which
+waits for and then excludes every one-application writer of that pool. Intake events *read* the
+ledger after their pool lock, so a concurrent prior-award import either committed before (the
+read sees it) or re-assesses the pool after (it waits for the pool row).
 """
 
 from __future__ import annotations
@@ -16,7 +20,20 @@ from uuid import UUID
 
 import asyncpg
 
-from services.assessment.domain import FundingLedger, PoolRound, new_round
+from contracts.assessment import PoolPublished
+from services.assessment.domain import ApplicationFile, FundingLedger, PoolRound
+
+
+class ApplicationInOtherPool(Exception):
+    """An event names a pool other than the one the application was received for (intake binds
+    an application id to one pool, so this is a broken message)."""
+
+
+def _round(pool_id: str, pool: str | None, files: list[str]) -> PoolRound:
+    parsed = [ApplicationFile.model_validate_json(f) for f in files]
+    return PoolRound(
+        pool_id=pool_id, pool=None if pool is None else PoolPublished.model_validate_json(pool),
+        applications={str(f.application_id): f for f in parsed})
 
 
 class AssessmentStore:
@@ -25,40 +42,95 @@ class AssessmentStore:
     def __init__(self, conn: asyncpg.Connection) -> None:
         self.conn = conn
 
-    # -- pool rounds ---------------------------------------------------------------------------
+    # -- whole pool rounds -----------------------------------------------------------------------
+    async def _files(self, pool_id: str) -> list[str]:
+        rows = await self.conn.fetch(
+            "SELECT file FROM application_files WHERE pool_id = $1", pool_id)
+        return [r["file"] for r in rows]
+
     async def read_round(self, pool_id: str) -> PoolRound | None:
-        state = await self.conn.fetchval("SELECT state FROM pool_rounds WHERE pool_id = $1",
-                                         pool_id)
-        return None if state is None else PoolRound.model_validate_json(state)
+        row = await self.conn.fetchrow("SELECT pool FROM pool_rounds WHERE pool_id = $1", pool_id)
+        return None if row is None else _round(pool_id, row["pool"], await self._files(pool_id))
+
+    async def _ensure_pool_row(self, pool_id: str) -> None:
+        await self.conn.execute(
+            "INSERT INTO pool_rounds (pool_id) VALUES ($1) ON CONFLICT (pool_id) DO NOTHING",
+            pool_id)
 
     async def lock_round(self, pool_id: str, *, create: bool = False) -> PoolRound | None:
-        """The round, locked for this transaction; with ``create`` an empty one if missing
-        (an application may arrive before its pool is published)."""
+        """The whole round, its pool row locked exclusively; with ``create`` an empty round
+        when the pool is not known yet."""
         if create:
-            await self.conn.execute(
-                "INSERT INTO pool_rounds (pool_id, state) VALUES ($1, $2::jsonb)"
-                " ON CONFLICT (pool_id) DO NOTHING",
-                pool_id, new_round(pool_id).model_dump_json())
-        state = await self.conn.fetchval(
-            "SELECT state FROM pool_rounds WHERE pool_id = $1 FOR UPDATE", pool_id)
-        return None if state is None else PoolRound.model_validate_json(state)
+            await self._ensure_pool_row(pool_id)
+        row = await self.conn.fetchrow(
+            "SELECT pool FROM pool_rounds WHERE pool_id = $1 FOR UPDATE", pool_id)
+        return None if row is None else _round(pool_id, row["pool"], await self._files(pool_id))
 
     async def lock_rounds_of(self, programme: str) -> list[PoolRound]:
         """Every published round of a programme, locked, in ``pool_id`` order."""
         rows = await self.conn.fetch(
-            "SELECT state FROM pool_rounds WHERE programme = $1 ORDER BY pool_id FOR UPDATE",
-            programme)
-        return [PoolRound.model_validate_json(r["state"]) for r in rows]
+            "SELECT pool_id, pool FROM pool_rounds WHERE programme = $1 ORDER BY pool_id"
+            " FOR UPDATE", programme)
+        return [_round(r["pool_id"], r["pool"], await self._files(r["pool_id"])) for r in rows]
 
-    async def save_round(self, state: PoolRound) -> None:
-        programme = state.pool.definition.programme_id if state.pool is not None else None
-        await self.conn.execute(
-            "INSERT INTO pool_rounds (pool_id, programme, state) VALUES ($1, $2, $3::jsonb)"
-            " ON CONFLICT (pool_id) DO UPDATE SET programme = EXCLUDED.programme,"
-            " state = EXCLUDED.state, updated_at = now()",
-            state.pool_id, programme, state.model_dump_json())
+    # -- one application -------------------------------------------------------------------------
+    async def lock_application(self, pool_id: str, application_id: UUID, *,
+                               create: bool = False) -> PoolRound:
+        """The round holding only this application's file (if it has one): pool row shared,
+        file locked. With ``create`` the pool row and an empty file are made when missing (an
+        application may arrive before its pool is published)."""
+        if create:
+            await self._ensure_pool_row(pool_id)
+        pool = await self.conn.fetchrow(
+            "SELECT pool FROM pool_rounds WHERE pool_id = $1 FOR SHARE", pool_id)
+        if pool is None:
+            return PoolRound(pool_id=pool_id)
+        if create:
+            await self.conn.execute(
+                "INSERT INTO application_files (application_id, pool_id, file)"
+                " VALUES ($1, $2, $3::jsonb) ON CONFLICT (application_id) DO NOTHING",
+                application_id, pool_id,
+                ApplicationFile(application_id=application_id).model_dump_json())
+        row = await self.conn.fetchrow(
+            "SELECT pool_id, file FROM application_files WHERE application_id = $1 FOR UPDATE",
+            application_id)
+        if row is not None and row["pool_id"] != pool_id:
+            raise ApplicationInOtherPool(
+                f"application {application_id} belongs to pool {row['pool_id']!r}, not {pool_id!r}")
+        return _round(pool_id, pool["pool"], [] if row is None else [row["file"]])
 
-    # -- funding ledgers -----------------------------------------------------------------------
+    async def pool_of(self, application_id: UUID) -> str | None:
+        value = await self.conn.fetchval(
+            "SELECT pool_id FROM application_files WHERE application_id = $1", application_id)
+        return None if value is None else str(value)
+
+    async def read_application(self, application_id: UUID) -> PoolRound | None:
+        """The round holding only this application's file; ``None`` for an unknown id."""
+        row = await self.conn.fetchrow(
+            "SELECT f.pool_id, f.file, p.pool FROM application_files f"
+            " JOIN pool_rounds p USING (pool_id) WHERE f.application_id = $1", application_id)
+        return None if row is None else _round(row["pool_id"], row["pool"], [row["file"]])
+
+    # -- writing a round back --------------------------------------------------------------------
+    async def save(self, before: PoolRound, after: PoolRound) -> None:
+        """Write what changed from ``before`` (as loaded) to ``after``: the pool version (only
+        under the exclusive pool lock) and the changed application files."""
+        if after.pool != before.pool:
+            await self.conn.execute(
+                "UPDATE pool_rounds SET pool = $2::jsonb, programme = $3, updated_at = now()"
+                " WHERE pool_id = $1",
+                after.pool_id, None if after.pool is None else after.pool.model_dump_json(),
+                None if after.pool is None else after.pool.definition.programme_id)
+        changed = [(f.application_id, after.pool_id, f.model_dump_json())
+                   for key, f in after.applications.items() if before.applications.get(key) != f]
+        if changed:
+            await self.conn.executemany(
+                "INSERT INTO application_files (application_id, pool_id, file)"
+                " VALUES ($1, $2, $3::jsonb) ON CONFLICT (application_id)"
+                " DO UPDATE SET file = EXCLUDED.file, updated_at = now()",
+                changed)
+
+    # -- funding ledgers -------------------------------------------------------------------------
     async def read_ledger(self, programme: str) -> FundingLedger:
         state = await self.conn.fetchval("SELECT state FROM funding_ledger WHERE programme = $1",
                                          programme)
@@ -75,19 +147,5 @@ class AssessmentStore:
 
     async def save_ledger(self, programme: str, ledger: FundingLedger) -> None:
         await self.conn.execute(
-            "INSERT INTO funding_ledger (programme, state) VALUES ($1, $2::jsonb)"
-            " ON CONFLICT (programme) DO UPDATE SET state = EXCLUDED.state, updated_at = now()",
+            "UPDATE funding_ledger SET state = $2::jsonb, updated_at = now() WHERE programme = $1",
             programme, ledger.model_dump_json())
-
-    # -- application index ---------------------------------------------------------------------
-    async def index_application(self, application_id: UUID, pool_id: str) -> None:
-        """Remember the pool of an application (the first pool it was received for)."""
-        await self.conn.execute(
-            "INSERT INTO application_index (application_id, pool_id) VALUES ($1, $2)"
-            " ON CONFLICT (application_id) DO NOTHING",
-            application_id, pool_id)
-
-    async def pool_of(self, application_id: UUID) -> str | None:
-        value = await self.conn.fetchval(
-            "SELECT pool_id FROM application_index WHERE application_id = $1", application_id)
-        return None if value is None else str(value)

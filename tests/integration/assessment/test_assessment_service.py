@@ -216,7 +216,7 @@ async def test_pool_eligibility_scores_allocation_and_redelivery(
             # The application for the unpublished pool is kept, not dead-lettered, not assessed.
             assert str(later_id) not in eligibility
             assert await runtime.pool.fetchval(
-                "SELECT pool_id FROM application_index WHERE application_id = $1",
+                "SELECT pool_id FROM application_files WHERE application_id = $1",
                 later_id) == later_pool_id
             event = (await outbox_events(runtime, "EligibilityAssessed"))[0]
             assert event["aggregate_id"] == event["payload"]["application_id"]
@@ -243,11 +243,14 @@ async def test_pool_eligibility_scores_allocation_and_redelivery(
 
             # -- scores (R11): assessor = token subject; recusal; wrong role; bad scores -----
             anna = token("assessor-anna", "assessor")
-            for ref, total in (("kbh", 22), ("frb", 18), ("hor", 20), ("her", 15)):
-                scored = await http.post(
-                    f"/applications/{apps[ref]}/scores", headers=anna,
-                    json={"scores": scores_summing(total, first=5),
-                          "justification": "meets the criteria", "conflict_of_interest": False})
+            totals = {"kbh": 22, "frb": 18, "hor": 20, "her": 15}
+            scored_all = await asyncio.gather(*(  # side by side: one pool, different files
+                http.post(f"/applications/{apps[ref]}/scores", headers=anna,
+                          json={"scores": scores_summing(total, first=5),
+                                "justification": "meets the criteria",
+                                "conflict_of_interest": False})
+                for ref, total in totals.items()))
+            for scored, total in zip(scored_all, totals.values(), strict=True):
                 assert scored.status_code == 201, scored.text
                 assert scored.json() == {"aggregate_score": float(total)}
             bo = token("assessor-bo", "assessor")
@@ -284,10 +287,16 @@ async def test_pool_eligibility_scores_allocation_and_redelivery(
                                     headers=caseworker)).status_code == 403
             assert await outbox_events(runtime, "GrantAwarded") == []
 
+            # Two approvers at once: the pool lock lets one decide everything, the other nothing.
             carl = token("approver-carl", "approver")
-            allocated = await http.post(f"/pools/{pool_id}/allocations", json={}, headers=carl)
-            assert allocated.status_code == 200, allocated.text
+            both = await asyncio.gather(*(
+                http.post(f"/pools/{pool_id}/allocations", json={}, headers=token(who, "approver"))
+                for who in ("approver-carl", "approver-dora")))
+            assert [r.status_code for r in both] == [200, 200], [r.text for r in both]
+            allocated, idle = sorted(both, key=lambda r: len(r.json()["decisions"]), reverse=True)
+            assert idle.json() == {"decisions": []}
             decisions = {d["application_id"]: d for d in allocated.json()["decisions"]}
+            approver_id = "approver-carl" if allocated is both[0] else "approver-dora"
             by_ref = {ref: decisions[str(a)] for ref, a in apps.items()}
             assert {r: d["decision"] for r, d in by_ref.items()} == {
                 "kbh": "awarded", "frb": "rejected", "hor": "awarded", "her": "rejected",
@@ -303,7 +312,7 @@ async def test_pool_eligibility_scores_allocation_and_redelivery(
                 assert sum(d["amount_oere"] for d in decisions.values()
                            if d["region_code"] == region) <= amount
             awards = await outbox_events(runtime, "GrantAwarded")
-            assert {e["payload"]["approved_by"] for e in awards} == {"approver-carl"}
+            assert {e["payload"]["approved_by"] for e in awards} == {approver_id}
             assert len(awards) == 2 and len(await outbox_events(runtime, "ApplicationRejected")) == 4
             nothing_left = await http.post(f"/pools/{pool_id}/allocations", headers=carl)
             assert nothing_left.status_code == 200 and nothing_left.json() == {"decisions": []}
