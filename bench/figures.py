@@ -358,6 +358,9 @@ async def _lifecycle(run: Run, state: Any, title: str) -> Figure:
         run.echo(f"  lifecycle: {n:,} submissions on the portal topic")
         t0 = time.perf_counter()
         deadline = t0 + s.lifecycle_timeout_s
+        profiles = contextlib.ExitStack()
+        for name in ("intake", "assessment"):
+            profiles.enter_context(profile(state.services[name].pid, f"fig3-{name}"))
         try:
             await produce_fast(prod, topics.PORTAL_SUBMISSIONS.name, msgs)
             phases["preloaded_s"] = time.perf_counter() - t0
@@ -384,6 +387,7 @@ async def _lifecycle(run: Run, state: Any, title: str) -> Figure:
             t_dec = await decided.wait_for(n, max(1, deadline - time.perf_counter()))
             phases["decisions_s"] = t_dec - t0 if t_dec else None
         finally:
+            profiles.close()
             await prod.stop()
             for c in (received, assessed, decided):
                 await c.stop()
