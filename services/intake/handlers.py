@@ -58,7 +58,6 @@ from services.intake.domain import (
     receipt_for,
     token_reason,
 )
-from services.intake.domain.commands import EvidenceRef
 from services.intake.store import IntakeStore
 
 log = logging.get_logger(__name__)
@@ -66,6 +65,8 @@ T = TypeVar("T")
 UNIDENTIFIED = "submission:unidentified"
 _RETRIES = 5
 _CVR = re.compile(r"^[0-9]{8}$")
+# Evidence references end up in the JSONB state: no control characters (NUL cannot be stored).
+EvidenceRef = Annotated[str, Field(min_length=1, max_length=500, pattern=r"^[^\x00-\x1f\x7f]+$")]
 
 
 class Sink(Protocol):
@@ -154,7 +155,8 @@ def _header_text(item: Incoming, name: str) -> str | None:
     if value is None:
         return None
     text = value.decode(errors="replace") if isinstance(value, bytes) else str(value)
-    return text.strip()[:128] or None
+    # Headers are the producer's bytes: keep what can be stored and logged.
+    return "".join(ch for ch in text if ch.isprintable()).strip()[:128] or None
 
 
 def _portal_cause(item: Incoming, parsed: ParsedSubmission, who: Principal | AuthError) -> Cause:

@@ -8,6 +8,7 @@ one to the other.
 from __future__ import annotations
 
 import json
+import unicodedata
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -29,7 +30,21 @@ _NOT_AN_OBJECT = frozenset({"json_invalid", "json_type", "model_type", "model_at
 
 def dotted_path(loc: Sequence[str | int]) -> str | None:
     """``('budget', 'lines', 0, 'amount_oere')`` → ``'budget.lines.0.amount_oere'``."""
-    return ".".join(str(part) for part in loc) or None
+    return _escaped(".".join(str(part) for part in loc)) or None
+
+
+def _unsafe(ch: str) -> bool:
+    return unicodedata.category(ch) in ("Cc", "Cs")
+
+
+def _escaped(text: str) -> str:
+    """Control characters and lone surrogates as ``\\uXXXX``: a reason echoes the client's keys
+    (and pydantic sometimes the offending character), and NUL or a lone surrogate cannot be
+    stored as JSONB or encoded as UTF-8, so an unknown key ``"\\u0000"`` must not break the
+    refusal that names it."""
+    if not any(_unsafe(ch) for ch in text):
+        return text
+    return "".join(f"\\u{ord(ch):04x}" if _unsafe(ch) else ch for ch in text)
 
 
 def _code_for(error_type: str, loc: Sequence[str | int], value: Any) -> str:
@@ -79,7 +94,7 @@ def reasons_from_validation_error(
             continue
         seen.add((code, path))
         # pydantic's message explains the type/format; our code carries the stable meaning.
-        reasons.append(reason(code, path, str(item.get("msg", "")) or None))
+        reasons.append(reason(code, path, _escaped(str(item.get("msg", ""))) or None))
     return reasons
 
 
@@ -176,7 +191,8 @@ def _uuid_or_none(value: Any) -> UUID | None:
 
 
 def _short_str_or_none(value: Any) -> str | None:
-    # The same bounds the contract puts on pool_id, so the refusal event itself stays valid.
-    if isinstance(value, str) and 1 <= len(value) <= 80:
+    # The same bounds the contract puts on pool_id, so the refusal event itself stays valid
+    # (and serialisable: Python's json reads lone surrogates that pydantic refused).
+    if isinstance(value, str) and 1 <= len(value) <= 80 and not any(_unsafe(c) for c in value):
         return value
     return None
