@@ -104,6 +104,9 @@ def _reasons(refusal: DomainRefusal) -> list[dict[str, str | None]]:
             if not sep or " " in path:
                 path, message = "", detail
             reasons.append({"code": "field_invalid", "path": path, "message": message})
+        elif refusal.code == "segregation_of_duties":  # details: the conflicted applications
+            reasons.append({"code": refusal.code, "path": detail,
+                            "message": "the approver scored or recused from this application"})
         else:
             reasons.append({"code": refusal.code, "path": detail, "message": refusal.message})
     return reasons
@@ -169,7 +172,7 @@ class ScoreBody(_Body):
 
 
 class AllocateBody(_Body):
-    expected_plan_hash: str | None = None  # optional: approve exactly the plan that was shown
+    """``{}``: the approver approves the recommendations of the pool as they stand."""
 
 
 Programme = Annotated[str, Path(min_length=1, max_length=100)]
@@ -258,10 +261,9 @@ def http_router(runtime: ServiceRuntime) -> APIRouter:  # noqa: C901 - one closu
         return {"aggregate_score": await in_transaction(runtime, work)}
 
     @router.post("/pools/{pool_id}/allocations")
-    async def allocate(pool_id: str, request: Request, body: AllocateBody | None = Body(None),
+    async def allocate(pool_id: str, request: Request, _body: AllocateBody | None = Body(None),
                        principal: Principal = approver) -> dict[str, Any]:
         cause = cause_of_request(request, principal, "approver")
-        expected = body.expected_plan_hash if body else None
 
         async def work(uow: UnitOfWork) -> list[dict[str, Any]]:
             store = AssessmentStore(uow.conn)
@@ -271,7 +273,7 @@ def http_router(runtime: ServiceRuntime) -> APIRouter:  # noqa: C901 - one closu
             if before.definition.programme_id != programme:
                 raise _Moved()
             state = before
-            decisions = approve(state, ledger, _caller(principal), runtime.clock.now(), expected)
+            decisions = approve(state, ledger, _caller(principal), runtime.clock.now())
             for decision in decisions:
                 state = evolve_round(state, decision)
                 if isinstance(decision, GrantAwarded):
