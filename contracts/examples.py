@@ -134,13 +134,20 @@ EXAMPLE_PAYLOADS: list[Contract] = [
 ]
 
 
+def _actor(topic: str) -> Actor:
+    # Finance results come from a finance system, everything else from a platform service.
+    if topic == "grants.finance.results.v1":
+        return Actor(id="finance-system-1", role="finance")
+    return Actor(id="svc-" + topic.split(".")[1], role="system")
+
+
 def example_envelope(payload: Contract, *, aggregate_id: str | None = None) -> Envelope[Any]:
     spec = spec_for(payload)
     return spec.envelope(
         event_id=uuid5(NAMESPACE_URL, f"grants:example:{spec.event_type}"),
         event_type=spec.event_type, schema_version=spec.schema_version, occurred_at=T,
         correlation_id="corr-2022-09-28-0001", causation_id=str(SUB),
-        actor=Actor(id="svc-" + spec.topic.name.split(".")[1], role="system"),
+        actor=_actor(spec.topic.name),
         aggregate_id=aggregate_id or str(APP), sequence=1, payload=payload,
     )
 

@@ -74,21 +74,55 @@ def install_error_handlers(app: FastAPI) -> None:
         return JSONResponse({"error": exc.code, "message": exc.message},
                             status_code=exc.http_status, headers=headers)
 
-    @app.exception_handler(Exception)
-    async def _other(_: Request, exc: Exception) -> JSONResponse:
-        code = getattr(exc, "code", None)
-        status = getattr(exc, "http_status", None)
-        if isinstance(code, str) and isinstance(status, int):
-            body: dict[str, Any] = {"error": code, "message": getattr(exc, "message", str(exc))}
-            reasons = getattr(exc, "reasons", None) or getattr(exc, "details", None)
-            if reasons:
-                body["reasons"] = [
-                    r.model_dump(mode="json") if hasattr(r, "model_dump") else r for r in reasons
-                ]
-            return JSONResponse(body, status_code=status)
-        log.exception("unhandled_http_error", error=repr(exc))
-        return JSONResponse({"error": "internal_error", "message": "internal error"},
-                            status_code=500)
+
+
+def refusal_response(exc: Exception) -> JSONResponse | None:
+    """The JSON answer for a domain refusal (any exception with ``code`` + ``http_status``)."""
+    code = getattr(exc, "code", None)
+    status = getattr(exc, "http_status", None)
+    if not (isinstance(code, str) and isinstance(status, int)):
+        return None
+    body: dict[str, Any] = {"error": code, "message": getattr(exc, "message", str(exc))}
+    reasons = getattr(exc, "reasons", None) or getattr(exc, "details", None)
+    if reasons:
+        body["reasons"] = [r.model_dump(mode="json") if hasattr(r, "model_dump") else r
+                           for r in reasons]
+    return JSONResponse(body, status_code=status)
+
+
+class ErrorMiddleware:
+    """Refusals become their JSON answer and anything else a 500 without a trace.
+
+    A pure ASGI middleware rather than an ``Exception`` handler: Starlette re-raises from its
+    catch-all handler, which would surface a refusal as a server error to the ASGI server.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def tracking_send(message: Any) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+            await send(message)
+
+        try:
+            await self.app(scope, receive, tracking_send)
+        except Exception as exc:
+            if started:
+                raise
+            response = refusal_response(exc)
+            if response is None:
+                log.exception("unhandled_http_error", error=repr(exc))
+                response = JSONResponse({"error": "internal_error", "message": "internal error"},
+                                        status_code=500)
+            await response(scope, receive, send)
 
 
 def bearer_token(request: Request) -> str | None:

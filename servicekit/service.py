@@ -24,12 +24,13 @@ import asyncpg
 import uvicorn
 from fastapi import APIRouter, FastAPI
 from faststream.kafka import KafkaBroker
+from faststream.specification import AsyncAPI
 
 from contracts.base import Contract
 from servicekit import db
 from servicekit.clock import make_clock
 from servicekit.consumer import Decoder, EventConsumer, Handler, decode_event
-from servicekit.http import SimulatedTimeMiddleware, install_error_handlers
+from servicekit.http import ErrorMiddleware, SimulatedTimeMiddleware, install_error_handlers
 from servicekit.identity import TokenVerifier
 from servicekit.logging import configure_logging, get_logger
 from servicekit.outbox import Cause, Emitter, notify_channel
@@ -109,6 +110,7 @@ class ServiceRuntime:
         app = FastAPI(title=title, version="1", lifespan=self._lifespan)
         install_error_handlers(app)
         app.add_middleware(SimulatedTimeMiddleware, clock=self.clock)
+        app.add_middleware(ErrorMiddleware)
 
         @app.get("/health", tags=["operations"])
         async def health() -> dict[str, Any]:
@@ -120,6 +122,12 @@ class ServiceRuntime:
                                        "topics": list(c.topics), "positions": c.positions}
                               for c in self.consumers},
             }
+
+        @app.get("/asyncapi", tags=["operations"])
+        async def asyncapi() -> Any:
+            """AsyncAPI 3.0 description of the topics this service consumes."""
+            spec = AsyncAPI(self.broker, title=f"{title} events", schema_version="3.0.0")
+            return spec.to_specification().to_jsonable()
 
         for r in routers:
             app.include_router(r)

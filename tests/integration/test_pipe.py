@@ -95,8 +95,11 @@ async def test_outbox_to_inbox_exactly_once_even_when_delivered_twice(
         await eventually(lambda: _has(receiver_db, corr, 1))
 
         # The relay marked the row sent only after the broker's ack; the audit chain holds it.
+        # The row is marked sent once the broker's ack reached the relay (it may lag the effect).
+        async def marked_sent() -> bool:
+            return await sender.pool.fetchval("SELECT sent_at IS NOT NULL FROM outbox") is True
+        await eventually(marked_sent)
         row = await sender.pool.fetchrow("SELECT value, key, sent_at FROM outbox")
-        assert row["sent_at"] is not None
         entries = [audit_chain.ChainEntry(r["seq"], str(r["event_id"]), json.loads(r["entry"]),
                                           r["prev_hash"], r["entry_hash"])
                    for r in await sender.pool.fetch("SELECT * FROM audit_log ORDER BY seq")]
