@@ -276,13 +276,13 @@ class ItProblemDecision(BaseModel):
     evidence_refs: Annotated[list[EvidenceRef], Field(max_length=100)] = []
 
 
-def _contact_cvr(principal: Principal, state: ApplicationState) -> str:
-    """Whose contact it is: the applicant's own organisation, or, recorded by a caseworker (a
-    phone call), the organisation the application is bound to."""
+def _contact_by(principal: Principal, state: ApplicationState) -> tuple[str, str]:
+    """Whose contact it is and in which role it is recorded: the applicant's own organisation,
+    or, recorded by a caseworker (a phone call), the organisation the application is bound to."""
     if "caseworker" in principal.roles and state.applicant_cvr is not None:
-        return state.applicant_cvr
+        return state.applicant_cvr, "caseworker"
     if "applicant" in principal.roles and principal.cvr and _CVR.match(principal.cvr):
-        return principal.cvr
+        return principal.cvr, "applicant"
     if "caseworker" in principal.roles:
         raise HttpRefusal(404, "application_unknown", "no application with this id is on record")
     raise AuthError(403, "cvr_mismatch", "the token carries no valid cvr claim")
@@ -355,15 +355,15 @@ def http_router(runtime: ServiceRuntime) -> APIRouter:
         now = runtime.clock.now()
         request_key = request.headers.get("x-correlation-id") or str(uuid.uuid4())
         exception_id = exception_id_for(application_id, request_key)
-        role = "applicant" if "applicant" in principal.roles else "caseworker"
-        cause = _http_cause(request, principal, role)
 
         async def work(uow: UnitOfWork) -> tuple[Decision, ApplicationState]:
             store = IntakeStore(uow.conn)
             state = await store.lock_application(application_id)
+            applicant_cvr, role = _contact_by(principal, state)
+            cause = _http_cause(request, principal, role)
             command = ReportItProblem(
                 exception_id=exception_id, application_id=application_id, pool_id=body.pool_id,
-                applicant_cvr=_contact_cvr(principal, state), documentation=body.documentation,
+                applicant_cvr=applicant_cvr, documentation=body.documentation,
                 attempted_before_deadline=body.attempted_before_deadline,
                 screenshot_at=body.screenshot_at, evidence_refs=body.evidence_refs,
                 contacted_at=now)

@@ -373,3 +373,29 @@ async def test_openapi_documents_the_submission_body(intake: Intake) -> None:
         "$ref": "#/components/schemas/SubmitApplication"}
     assert {"200", "401", "403", "422"} <= set(post["responses"])
     assert "SubmitApplication" in schema["components"]["schemas"]
+
+
+async def test_who_may_report_an_it_problem(intake: Intake) -> None:
+    body = valid_submission(intake.pool_id)
+    app_id = body["application_id"]
+    # a caseworker records a phone call only for an application on record
+    unbound = await _post_contact(intake, app_id, _contact(intake), DEADLINE + HOUR,
+                                  token=intake.caseworker())
+    assert unbound.status_code == 404 and unbound.json()["error"] == "application_unknown"
+    await intake.post(body, DEADLINE + timedelta(minutes=1), token=intake.token())
+    other = await _post_contact(intake, app_id, _contact(intake), DEADLINE + HOUR,
+                                token=intake.token(CVR_OTHER))
+    assert other.status_code == 409 and other.json()["error"] == "application_id_conflict"
+    no_cvr = await _post_contact(intake, app_id, _contact(intake), DEADLINE + HOUR,
+                                 token=intake.token(None))
+    assert no_cvr.status_code == 403
+    phoned = await _post_contact(intake, app_id, _contact(intake), DEADLINE + HOUR,
+                                 token=intake.caseworker("caseworker-9"))
+    assert phoned.status_code == 201 and phoned.json()["status"] == "pending"
+    requested = (await intake.outbox(aggregate=app_id))[-1]
+    assert requested["event_type"] == "ItProblemExceptionRequested"
+    assert requested["payload"]["applicant_cvr"] == CVR
+    assert requested["actor"] == {"id": "caseworker-9", "role": "caseworker"}
+    bad_ref = await _post_contact(intake, app_id, _contact(intake, evidence_refs=["a\u0000b"]),
+                                  DEADLINE + HOUR)
+    assert bad_ref.status_code == 422 and bad_ref.json()["reasons"][0]["path"] == "evidence_refs.0"
