@@ -1,0 +1,32 @@
+"""Wiring of the reporting service: runtime, the consumer of its input topics, HTTP routes,
+refusal mapping."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from fastapi import FastAPI
+
+from contracts import topics
+from servicekit.service import ServiceRuntime
+from servicekit.settings import ServiceSettings
+from services.reporting.domain import DomainRefusal
+from services.reporting.handlers import event_handler, http_router, refusal_response
+from services.reporting.settings import ReportingSettings
+
+MIGRATIONS = Path(__file__).parent / "migrations"
+INPUT_TOPICS = (
+    topics.INTAKE_APPLICATIONS, topics.ASSESSMENT_POOLS, topics.ASSESSMENT_DECISIONS,
+    topics.PAYMENTS_GRANTS, topics.PAYMENTS_INSTRUCTIONS, topics.FINANCE_RESULTS,
+)
+
+
+def build(settings: ServiceSettings | None = None) -> tuple[ServiceRuntime, FastAPI]:
+    runtime = ServiceRuntime("reporting", migrations=MIGRATIONS,
+                             settings=settings or ReportingSettings(service_name="reporting"))
+    runtime.consume(*(t.name for t in INPUT_TOPICS), handler=event_handler(runtime))
+    app = runtime.http_app(http_router(runtime), title="Reporting")
+    # Registered per class so the response is sent without the exception reaching the server
+    # (servicekit's catch-all Exception handler answers too, but Starlette re-raises after it).
+    app.add_exception_handler(DomainRefusal, refusal_response)
+    return runtime, app

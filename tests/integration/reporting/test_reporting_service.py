@@ -1,0 +1,568 @@
+"""The reporting service on the real broker and PostgreSQL, run in-process in simulation mode.
+
+Pools, applications, awards, acceptances, approved budgets, payment instructions and finance
+results are produced onto their real topics as their owners would; reports, the overdue sweep,
+the grant view, the pool overview and the 360Giving exports go through the HTTP API with signed
+tokens and simulated time; effects are read from the outbox and audit tables and back from Kafka.
+Topics are shared by the whole test session (and the consumer reads them from offset 0), so
+every assertion filters by this test's own ids.
+
+Then the auditors' tools: a tampered audit_log row is named by ``grants.audit.verify_chain``, and
+an invariant-breaking event injected onto the log is named by the replay.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import csv
+import io
+import json
+import random
+import time
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import httpx
+import pytest
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+
+from contracts import topics
+from contracts.assessment import GrantAwarded, PoolPublished, ReportingDeadline
+from contracts.base import (
+    Actor, Applicant, BudgetLine, Contract, IndicativeBudget, ProjectPeriod,
+)
+from contracts.envelope import SIMULATED_TIME_HEADER
+from contracts.examples import POOL
+from contracts.finance import PaymentExecuted
+from contracts.intake import ApplicationAccepted, ApplicationReceived
+from contracts.payments import AwardAccepted, PaymentInstructed, RevisedBudgetApproved
+from contracts.registry import spec_for
+from grants.audit import read_log, verify_chain
+from servicekit import audit_chain
+from servicekit.clock import HTTP_SIMULATED_TIME_HEADER
+from servicekit.identity import DevTokenIssuer
+from servicekit.service import ServiceRuntime
+from servicekit.settings import ServiceSettings
+from services.reporting.app import build
+from services.reporting.domain.replay import replay
+
+pytestmark = pytest.mark.integration
+POOLS = topics.ASSESSMENT_POOLS.name
+INTAKE = topics.INTAKE_APPLICATIONS.name
+DECISIONS = topics.ASSESSMENT_DECISIONS.name
+GRANTS = topics.PAYMENTS_GRANTS.name
+INSTRUCTIONS = topics.PAYMENTS_INSTRUCTIONS.name
+RESULTS = topics.FINANCE_RESULTS.name
+REPORTS = topics.REPORTING_REPORTS.name
+STAFF, MATERIALS = "project staff", "materials and meetings"
+REGION = "1082"
+
+
+# -- builders --------------------------------------------------------------------------------
+
+def at(text: str) -> datetime:
+    return datetime.fromisoformat(text).replace(tzinfo=UTC)
+
+
+def random_cvr() -> str:
+    return f"{random.randrange(10_000_000, 100_000_000)}"
+
+
+def envelope(payload: Contract, aggregate_id: str, *, role: str = "system",
+             actor_id: str = "svc-test", occurred_at: datetime | None = None) -> bytes:
+    spec = spec_for(payload)
+    env = spec.envelope(
+        event_id=uuid.uuid4(), event_type=spec.event_type, schema_version=spec.schema_version,
+        occurred_at=occurred_at or datetime.now(UTC), correlation_id=f"it-{uuid.uuid4()}",
+        actor=Actor(id=actor_id, role=role), aggregate_id=aggregate_id, sequence=1,
+        payload=payload)
+    return env.model_dump_json().encode()
+
+
+def application(app_id: uuid.UUID, pool_id: str, cvr: str, municipality: str,
+                applied: int) -> list[Contract]:
+    submission = uuid.uuid4()
+    budget = IndicativeBudget(lines=[BudgetLine(post=STAFF, category="other",
+                                                amount_oere=applied)], total_oere=applied)
+    received = ApplicationReceived(
+        submission_id=submission, application_id=app_id, version=1, pool_id=pool_id,
+        applicant=Applicant(cvr=cvr, municipality_code=municipality, name=f"Kommune {cvr}"),
+        purpose="family house", target_group="families", budget=budget,
+        received_at=at("2022-09-20T10:00:00"), received_at_local="2022-09-20T12:00:00+02:00",
+        deadline=at("2022-09-28T10:00:00"), timeliness="on_time")
+    accepted = ApplicationAccepted(application_id=app_id, submission_id=submission, version=1,
+                                   pool_id=pool_id, basis="on_time")
+    return [received, accepted]
+
+
+def award(app_id: uuid.UUID, pool_id: str, cvr: str, municipality: str, amount: int,
+          applied: int, *, status_due: date | None = None,
+          sub_pool_amount: int = 100_000_000) -> GrantAwarded:
+    deadlines = [ReportingDeadline(kind="final", due=date(2024, 3, 31))]
+    if status_due is not None:
+        deadlines.insert(0, ReportingDeadline(kind="status", due=status_due))
+    return GrantAwarded(
+        application_id=app_id, pool_id=pool_id, pool_version=1, programme=pool_id,
+        region_code=REGION, sub_pool_amount_oere=sub_pool_amount, municipality_code=municipality,
+        applicant=Applicant(cvr=cvr, municipality_code=municipality, name=f"Kommune {cvr}"),
+        amount_oere=amount, applied_oere=applied, score=9.0, rank=1,
+        project_period=ProjectPeriod(start=date(2023, 1, 1), end=date(2023, 12, 31)),
+        acceptance_deadline=at("2022-12-01T22:59:59"), payment_frequency="quarterly",
+        reporting_deadlines=deadlines,
+        budget_lines=[BudgetLine(post=STAFF, category="other", amount_oere=amount)],
+        approved_by="approver-x", decided_at=at("2022-10-01T09:00:00"))
+
+
+def budget(app_id: uuid.UUID, staff: int, materials: int) -> RevisedBudgetApproved:
+    """Twelve equal months of 2023; ``staff``/``materials`` per month."""
+    months = {f"2023-{m:02d}": {STAFF: staff, MATERIALS: materials} for m in range(1, 13)}
+    total = 12 * (staff + materials)
+    return RevisedBudgetApproved(application_id=app_id, budget_version=1, months=months,
+                                 total_oere=total, award_oere=total, approval="automatic")
+
+
+def instruction(app_id: uuid.UUID, cvr: str, amount: int) -> PaymentInstructed:
+    return PaymentInstructed(
+        instruction_id=uuid.uuid4(), application_id=app_id, cvr=cvr, amount_oere=amount,
+        due_date=date(2023, 1, 1), period_start="2023-01", period_end="2023-12",
+        budget_version=1)
+
+
+def executed(i: PaymentInstructed, when: str) -> PaymentExecuted:
+    return PaymentExecuted(instruction_id=i.instruction_id, amount_oere=i.amount_oere,
+                           executed_at=at(when), finance_reference=f"FIN-{i.instruction_id}")
+
+
+# -- plumbing -------------------------------------------------------------------------------------
+
+async def eventually(check: Callable[[], Awaitable[bool]], timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not await check():
+        if time.monotonic() > deadline:
+            raise AssertionError("condition not met in time")
+        await asyncio.sleep(0.05)
+
+
+class Feed:
+    """Produces envelopes onto the input topics as their owners would; remembers where each
+    landed (to wait until the service committed their effect) and what was sent (to resend)."""
+
+    def __init__(self, producer: AIOKafkaProducer) -> None:
+        self.producer = producer
+        self.landed: dict[str, int] = {}  # "topic:partition" → highest offset written
+        self.sent: list[tuple[str, uuid.UUID, bytes, str]] = []
+
+    async def send(self, topic: str, key: uuid.UUID, payload: Contract, when: str, *,
+                   role: str = "system") -> None:
+        actor = "finance-system" if role == "finance" else "svc-test"
+        value = envelope(payload, str(key), role=role, actor_id=actor, occurred_at=at(when))
+        self.sent.append((topic, key, value, when))
+        await self.raw(topic, key, value, when)
+
+    async def raw(self, topic: str, key: uuid.UUID, value: bytes, when: str) -> None:
+        meta = await self.producer.send_and_wait(
+            topic, value, key=str(key).encode(),
+            headers=[(SIMULATED_TIME_HEADER, at(when).isoformat().encode())])
+        where = f"{topic}:{meta.partition}"
+        self.landed[where] = max(self.landed.get(where, -1), meta.offset)
+
+    async def consumed(self, runtime: ServiceRuntime) -> None:
+        async def check() -> bool:
+            positions = runtime.consumers[0].positions
+            return all(positions.get(k, 0) > o for k, o in self.landed.items())
+        await eventually(check)
+
+
+async def outbox(runtime: ServiceRuntime, event_type: str, app_id: uuid.UUID
+                 ) -> list[dict[str, Any]]:
+    rows = await runtime.pool.fetch("SELECT value FROM outbox ORDER BY id")
+    events = [json.loads(r["value"]) for r in rows]
+    return [e for e in events
+            if e["event_type"] == event_type and e["aggregate_id"] == str(app_id)]
+
+
+async def read_topic(kafka: str, topic: str, keys: set[str], want: int,
+                     timeout: float = 10.0) -> list[dict[str, Any]]:
+    consumer = AIOKafkaConsumer(bootstrap_servers=kafka, enable_auto_commit=False)
+    await consumer.start()
+    found: list[dict[str, Any]] = []
+    try:
+        await consumer.topics()
+        parts = [TopicPartition(topic, p)
+                 for p in sorted(consumer.partitions_for_topic(topic) or {0})]
+        consumer.assign(parts)
+        await consumer.seek_to_beginning(*parts)
+        deadline = time.monotonic() + timeout
+        while len(found) < want and time.monotonic() < deadline:
+            for records in (await consumer.getmany(*parts, timeout_ms=200)).values():
+                found += [json.loads(r.value) for r in records
+                          if r.key is not None and r.key.decode() in keys]
+        return found
+    finally:
+        await consumer.stop()
+
+
+@asynccontextmanager
+async def service(kafka: str, db_url: str, issuer: DevTokenIssuer
+                  ) -> AsyncIterator[tuple[ServiceRuntime, httpx.AsyncClient]]:
+    server, _, database = db_url.rpartition("/")
+    settings = ServiceSettings(
+        service_name=f"reporting-it-{uuid.uuid4().hex[:8]}", kafka_bootstrap=kafka,
+        pg_url=server, database=database, simulation=True,
+        auth_public_key_file=issuer.public_key_file)
+    runtime, app = build(settings)
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://svc") as client:
+            yield runtime, client
+
+
+class Api:
+    """HTTP calls at a simulated instant, as a named person with roles (and a CVR)."""
+
+    def __init__(self, http: httpx.AsyncClient, issuer: DevTokenIssuer) -> None:
+        self.http = http
+        self.issuer = issuer
+
+    def headers(self, who: str, roles: list[str], cvr: str | None, when: str) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.issuer.issue(who, roles, cvr=cvr)}",
+                HTTP_SIMULATED_TIME_HEADER: at(when).isoformat()}
+
+    async def post(self, path: str, body: Any, *, who: str, roles: list[str], when: str,
+                   cvr: str | None = None) -> httpx.Response:
+        return await self.http.post(path, json=body, headers=self.headers(who, roles, cvr, when))
+
+    async def get(self, path: str, *, who: str, roles: list[str], when: str,
+                  cvr: str | None = None) -> httpx.Response:
+        return await self.http.get(path, headers=self.headers(who, roles, cvr, when))
+
+
+def grantee(cvr: str) -> dict[str, Any]:
+    return {"who": f"portal-user-{cvr}", "roles": ["applicant"], "cvr": cvr}
+
+
+CASEWORKER = {"who": "cw-1", "roles": ["caseworker"]}
+AUDITOR = {"who": "auditor-1", "roles": ["auditor"]}
+
+
+# -- the flow -------------------------------------------------------------------------------------
+
+async def test_reports_repayments_overdue_overview_exports_and_audit(
+    kafka_bootstrap: str, fresh_database: str, pg_url: str, tmp_path: Path
+) -> None:
+    issuer = DevTokenIssuer(tmp_path)
+    pool_id = f"it-reporting-{uuid.uuid4().hex[:8]}"
+    # C: claim; W: waiver; R: rejected reports; L: late finance result; O: overdue status report
+    names = ("C", "W", "R", "L", "O")
+    ids = {n: uuid.uuid4() for n in names}
+    cvrs = {n: random_cvr() for n in names}
+    municipality = dict(zip(names, ("751", "615", "657", "661", "665")))
+    amounts = {"C": 20_000_000, "W": 10_000_000, "R": 20_000_000, "L": 20_000_000,
+               "O": 20_000_000}
+    applied = {n: 12_000_000 if n == "W" else 25_000_000 for n in names}
+    ours = {str(i) for i in ids.values()}
+    c, w, r, lt, o = (ids[n] for n in names)
+
+    kafka = AIOKafkaProducer(bootstrap_servers=kafka_bootstrap, acks="all")
+    await kafka.start()
+    try:
+        async with service(kafka_bootstrap, fresh_database, issuer) as (runtime, http):
+            api = Api(http, issuer)
+            feed = Feed(kafka)
+
+            # -- inputs: pool, applications, awards, acceptances, budgets, payments -----------
+            published = PoolPublished(pool_id=pool_id, version=1, content_hash="sha256:it",
+                                      definition=POOL.model_copy(update={"pool_id": pool_id}))
+            await feed.send(POOLS, uuid.uuid5(uuid.NAMESPACE_URL, pool_id), published,
+                            "2022-08-01T08:00:00")
+            for n in names:
+                for payload in application(ids[n], pool_id, cvrs[n], municipality[n],
+                                           applied[n]):
+                    await feed.send(INTAKE, ids[n], payload, "2022-09-20T10:00:00")
+                status_due = date(2023, 6, 30) if n == "O" else None
+                await feed.send(DECISIONS, ids[n], award(
+                    ids[n], pool_id, cvrs[n], municipality[n], amounts[n], applied[n],
+                    status_due=status_due), "2022-10-01T09:00:00")
+                if n != "O":
+                    await feed.send(GRANTS, ids[n], AwardAccepted(
+                        application_id=ids[n], accepted_by=f"portal-user-{cvrs[n]}",
+                        accepted_at=at("2022-11-01T10:00:00")), "2022-11-01T10:00:00")
+            for n in ("C", "R", "L"):
+                await feed.send(GRANTS, ids[n], budget(ids[n], 1_000_000, 500_000),
+                                "2022-11-05T10:00:00")  # 18,000,000 øre
+            await feed.send(GRANTS, w, budget(w, 500_000, 250_000),
+                            "2022-11-05T10:00:00")  # 9,000,000 øre
+            pay = {n: instruction(ids[n], cvrs[n], 18_000_000) for n in ("C", "R")}
+            pay["W"] = instruction(w, cvrs["W"], 9_000_000)
+            late_1, late_2 = (instruction(lt, cvrs["L"], 9_000_000) for _ in range(2))
+            # W's result arrives before its instruction: kept, applied once the instruction is.
+            await feed.send(RESULTS, w, executed(pay["W"], "2023-01-02T08:00:00"),
+                            "2023-01-02T08:00:00", role="finance")
+            await feed.consumed(runtime)
+            for key, i in ((c, pay["C"]), (r, pay["R"]), (w, pay["W"]), (lt, late_1),
+                           (lt, late_2)):
+                await feed.send(INSTRUCTIONS, key, i, "2022-12-15T08:00:00")
+            for key, i in ((c, pay["C"]), (r, pay["R"]), (lt, late_1)):
+                await feed.send(RESULTS, key, executed(i, "2023-01-02T08:00:00"),
+                                "2023-01-02T08:00:00", role="finance")
+            await feed.consumed(runtime)
+
+            view = await api.get(f"/grants/{w}", **grantee(cvrs["W"]), when="2023-01-03T08:00:00")
+            assert view.status_code == 200, view.text
+            assert view.json()["paid_oere"] == 9_000_000  # routed by its instruction
+            assert view.json()["audit_level"] == "reviewer"
+            assert view.json()["status"] == "accepted"
+
+            # -- the overdue sweep (R18), at the service's simulated clock -------------------
+            assert (await api.post("/ops/sweep", {}, **grantee(cvrs["O"]),
+                                   when="2023-07-01T08:00:00")).status_code == 403
+            early = await api.post("/ops/sweep", {}, **CASEWORKER, when="2023-06-30T21:59:59")
+            assert early.status_code == 200, early.text  # 23:59:59 in Copenhagen: still due
+            assert [x for x in early.json()["overdue"] if x["application_id"] in ours] == []
+            swept = await api.post("/ops/sweep", {}, **CASEWORKER, when="2023-07-01T08:00:00")
+            assert swept.status_code == 200, swept.text
+            assert [x for x in swept.json()["overdue"] if x["application_id"] in ours] == [
+                {"application_id": str(o), "cvr": cvrs["O"], "kind": "status",
+                 "due": "2023-06-30"}]
+            again = await api.post("/ops/sweep", {}, **CASEWORKER, when="2023-07-02T08:00:00")
+            assert [x for x in again.json()["overdue"] if x["application_id"] in ours] == []
+            notices = await outbox(runtime, "ReportOverdue", o)
+            assert len(notices) == 1
+            assert notices[0]["occurred_at"].startswith("2023-07-01T08:00:00")
+            assert notices[0]["actor"] == {"id": "cw-1", "role": "caseworker"}
+
+            # -- final reports (R20–R22) ------------------------------------------------------
+            reports = f"/grants/{c}/reports"
+            final_c = {"kind": "final", "accounts": {STAFF: 12_000_000, MATERIALS: 5_000_000},
+                       "audit_statement": "RS-C-2024"}
+            assert (await http.post(reports, json=final_c)).status_code == 401
+            assert (await api.post(reports, final_c, **CASEWORKER,
+                                   when="2024-02-01T10:00:00")).status_code == 403
+            wrong = await api.post(reports, final_c, **grantee(cvrs["W"]),
+                                   when="2024-02-01T10:00:00")
+            assert wrong.status_code == 403 and wrong.json()["error"] == "cvr_mismatch"
+            invalid = await api.post(reports, {"kind": "yearly"}, **grantee(cvrs["C"]),
+                                     when="2024-02-01T10:00:00")
+            assert invalid.status_code == 422
+            unknown = await api.post(f"/grants/{uuid.uuid4()}/reports", final_c,
+                                     **grantee(cvrs["C"]), when="2024-02-01T10:00:00")
+            assert unknown.status_code == 404 and unknown.json()["error"] == "grant_not_awarded"
+
+            claimed = await api.post(reports, final_c, **grantee(cvrs["C"]),
+                                     when="2024-02-01T10:00:00")
+            assert claimed.status_code == 201, claimed.text
+            report_c = claimed.json()["report_id"]
+            assert claimed.json() == {"report_id": report_c, "status": "accepted", "reasons": [],
+                                      "audit_level": "auditor_statement"}
+            claims_c = await outbox(runtime, "RepaymentClaimed", c)
+            assert [e["payload"] for e in claims_c] == [{
+                "application_id": str(c), "cvr": cvrs["C"], "currency": "DKK",
+                "paid_oere": 18_000_000, "spent_oere": 17_000_000, "amount_oere": 1_000_000}]
+            assert [e["event_type"] for e in await _emitted(runtime, c)] == [
+                "ReportSubmitted", "ReportAccepted", "RepaymentClaimed"]
+            resent = await api.post(reports, final_c, **grantee(cvrs["C"]),
+                                    when="2024-02-02T10:00:00")
+            assert resent.status_code == 201 and resent.json() == claimed.json()
+            other = await api.post(reports, {**final_c, "audit_statement": "RS-C-2"},
+                                   **grantee(cvrs["C"]), when="2024-02-02T10:00:00")
+            assert other.status_code == 409
+            assert other.json()["error"] == "final_report_already_accepted"
+
+            waived = await api.post(f"/grants/{w}/reports", {
+                "kind": "final", "accounts": {STAFF: 6_000_000, MATERIALS: 2_950_001},
+                "audit_statement": "REV-W"}, **grantee(cvrs["W"]), when="2024-02-01T11:00:00")
+            assert waived.status_code == 201, waived.text
+            assert waived.json()["status"] == "accepted"
+            assert waived.json()["audit_level"] == "reviewer"
+            assert [e["payload"]["amount_oere"] for e in
+                    await outbox(runtime, "RepaymentWaived", w)] == [49_999]  # 499.99 DKK
+            assert await outbox(runtime, "RepaymentClaimed", w) == []
+
+            rejected = await api.post(f"/grants/{r}/reports", {
+                "kind": "final", "accounts": {STAFF: 12_000_000, "travel": 100_000}},
+                **grantee(cvrs["R"]), when="2024-02-01T12:00:00")
+            assert rejected.status_code == 201, rejected.text
+            assert rejected.json()["status"] == "rejected"
+            assert [(x["code"], x["path"]) for x in rejected.json()["reasons"]] == [
+                ("post_not_in_budget", "accounts.travel"),
+                ("audit_statement_missing", "audit_statement")]
+            assert [e["event_type"] for e in await _emitted(runtime, r)] == [
+                "ReportSubmitted", "ReportRejected"]
+            status_r = await api.post(f"/grants/{r}/reports", {"kind": "status",
+                                                                 "text": "on track"},
+                                      **grantee(cvrs["R"]), when="2024-02-01T12:05:00")
+            assert status_r.status_code == 201 and status_r.json()["status"] == "accepted"
+
+            # -- a finance result after the accepted final report: a correcting claim ---------
+            first_l = await api.post(f"/grants/{lt}/reports", {
+                "kind": "final", "accounts": {STAFF: 8_000_000}, "audit_statement": "RS-L"},
+                **grantee(cvrs["L"]), when="2024-02-01T13:00:00")
+            assert first_l.status_code == 201 and first_l.json()["status"] == "accepted"
+            await feed.send(RESULTS, lt, executed(late_2, "2024-02-10T08:00:00"),
+                            "2024-02-10T08:00:00", role="finance")
+            await feed.consumed(runtime)
+            claims_l = await outbox(runtime, "RepaymentClaimed", lt)
+            assert [(e["payload"]["paid_oere"], e["payload"]["amount_oere"]) for e in claims_l
+                    ] == [(9_000_000, 1_000_000), (18_000_000, 9_000_000)]
+            assert claims_l[1]["occurred_at"].startswith("2024-02-10T08:00:00")
+            assert claims_l[1]["actor"] == {"id": "svc-reporting", "role": "system"}
+            assert claims_l[1]["causation_id"] is not None
+
+            # -- the grant file: who may read it, and what it says ----------------------------
+            mine = await api.get(f"/grants/{c}", **grantee(cvrs["C"]),
+                                 when="2024-02-03T08:00:00")
+            assert mine.status_code == 200, mine.text
+            file_c = mine.json()
+            assert {k: file_c[k] for k in ("status", "audit_level", "paid_oere", "spent_oere",
+                                           "repayment", "awarded_oere")} == {
+                "status": "closed", "audit_level": "auditor_statement",
+                "paid_oere": 18_000_000, "spent_oere": 17_000_000,
+                "repayment": {"claimed_oere": 1_000_000, "waived_oere": 0},
+                "awarded_oere": 20_000_000}
+            assert [e["event_type"] for e in file_c["timeline"]] == [
+                "ApplicationReceived", "ApplicationAccepted", "GrantAwarded", "AwardAccepted",
+                "RevisedBudgetApproved", "PaymentInstructed", "PaymentExecuted",
+                "ReportSubmitted", "ReportAccepted", "RepaymentClaimed"]
+            assert (await api.get(f"/grants/{c}", **grantee(cvrs["W"]),
+                                  when="2024-02-03T08:00:00")).status_code == 403
+            for reader in (CASEWORKER, AUDITOR):
+                assert (await api.get(f"/grants/{c}", **reader,
+                                      when="2024-02-03T08:00:00")).json() == file_c
+            assert (await api.get(f"/grants/{c}", who="x", roles=["finance"], cvr=None,
+                                  when="2024-02-03T08:00:00")).status_code == 403
+
+            # -- redelivery of every input, and the same facts under new event ids ------------
+            async def effects() -> dict[str, Any]:
+                counts = await runtime.pool.fetch(
+                    "SELECT convert_from(value, 'UTF8')::jsonb->>'event_type' AS t,"
+                    " count(*) AS n FROM outbox WHERE key = ANY($1::text[]) GROUP BY 1",
+                    sorted(ours))
+                files = await runtime.pool.fetch(
+                    "SELECT application_id, state FROM grant_files"
+                    " WHERE application_id = ANY($1::uuid[]) ORDER BY 1", list(ids.values()))
+                return {"events": {x["t"]: x["n"] for x in counts},
+                        "files": [json.loads(x["state"]) for x in files]}
+
+            before = await effects()
+            assert before["events"] == {"ReportSubmitted": 5, "ReportAccepted": 4,
+                                        "ReportRejected": 1, "RepaymentClaimed": 3,
+                                        "RepaymentWaived": 1, "ReportOverdue": 1}
+            for topic, key, value, when in list(feed.sent):
+                await feed.raw(topic, key, value, when)
+            await feed.send(DECISIONS, c, award(c, pool_id, cvrs["C"], "751", amounts["C"],
+                                                applied["C"]), "2024-03-01T08:00:00")
+            await feed.send(RESULTS, lt, executed(late_2, "2024-03-01T08:00:00"),
+                            "2024-03-01T08:00:00", role="finance")
+            await feed.consumed(runtime)
+            assert await effects() == before
+
+            # -- the pool overview and the 360Giving exports ----------------------------------
+            assert (await http.get(f"/pools/{pool_id}/overview")).status_code == 401
+            overview = await api.get(f"/pools/{pool_id}/overview", who="anyone",
+                                     roles=["assessor"], cvr=None, when="2024-03-02T08:00:00")
+            assert overview.status_code == 200, overview.text
+            figures = {"applications": 5, "applied_oere": 112_000_000, "awards": 5,
+                       "awarded_oere": 90_000_000, "accepted": 4, "accepted_oere": 70_000_000,
+                       "paid_oere": 63_000_000, "spent_oere": 33_950_001,
+                       "repaid_oere": 11_000_000, "waived_oere": 49_999}
+            assert overview.json()["total"] == figures
+            assert overview.json()["sub_pools"] == {REGION: figures}
+            assert overview.json()["title"] == POOL.title
+            assert overview.json()["sub_pool_amounts_oere"] == {REGION: 100_000_000}
+            missing = await api.get("/pools/no-such-pool/overview", **AUDITOR,
+                                    when="2024-03-02T08:00:00")
+            assert missing.status_code == 404
+
+            exported = await api.get("/exports/360giving.json", **AUDITOR,
+                                     when="2024-03-02T08:00:00")
+            assert exported.status_code == 200, exported.text
+            grants = {g["id"]: g for g in exported.json()["grants"]}
+            grant_c = grants[f"360G-sbst-{c}"]
+            assert (grant_c["amountAwarded"], grant_c["amountDisbursed"]) == (200000.0, 180000.0)
+            assert grant_c["recipientOrganization"][0]["id"] == f"DK-CVR-{cvrs['C']}"
+            assert grant_c["grantProgramme"][0]["title"] == POOL.title
+            assert {f"360G-sbst-{i}" for i in ids.values()} <= set(grants)
+            assert '"amountAwarded": 200000.00' in exported.text  # exact decimals, no float
+            sheet = await api.get("/exports/360giving.csv", **AUDITOR, when="2024-03-02T08:00:00")
+            assert sheet.status_code == 200 and sheet.headers["content-type"].startswith(
+                "text/csv")
+            rows = list(csv.DictReader(io.StringIO(sheet.text)))
+            row_l = next(x for x in rows if x["Identifier"] == f"360G-sbst-{lt}")
+            assert (row_l["Amount Awarded"], row_l["Amount Disbursed"]) == ("200000.00",
+                                                                           "180000.00")
+
+            # -- the relay published; the audit chain verifies --------------------------------
+            on_log = await read_topic(kafka_bootstrap, REPORTS, {str(o)}, want=1)
+            assert [e["event_type"] for e in on_log] == ["ReportOverdue"]
+            rows_chain = await runtime.pool.fetch("SELECT * FROM audit_log ORDER BY seq")
+            entries = [audit_chain.ChainEntry(x["seq"], str(x["event_id"]),
+                                              json.loads(x["entry"]), x["prev_hash"],
+                                              x["entry_hash"]) for x in rows_chain]
+            assert entries and audit_chain.verify(entries) is None
+            assert len(entries) == await runtime.pool.fetchval("SELECT count(*) FROM outbox")
+            tampered = next(x for x in rows_chain
+                            if json.loads(x["entry"])["event"]["event_type"] == "RepaymentClaimed"
+                            and json.loads(x["entry"])["event"]["aggregate_id"] == str(c))
+
+        # -- tamper with one audit entry: the auditors' chain check names it --------------------
+        database = fresh_database.rpartition("/")[2]
+        conn = await asyncpg.connect(fresh_database)
+        try:
+            changed = await conn.fetchval(
+                "UPDATE audit_log SET entry = replace(entry, '\"amount_oere\":1000000',"
+                " '\"amount_oere\":1') WHERE seq = $1 RETURNING entry", tampered["seq"])
+        finally:
+            await conn.close()
+        assert changed != tampered["entry"]
+        report = await verify_chain(pg_url, database, {})
+        assert report.problem is not None
+        assert (report.problem["seq"], report.problem["event_id"]) == (
+            tampered["seq"], str(tampered["event_id"]))
+        assert report.problem["message"] == "entry_hash does not match its content"
+    finally:
+        await kafka.stop()
+
+
+async def _emitted(runtime: ServiceRuntime, app_id: uuid.UUID) -> list[dict[str, Any]]:
+    rows = await runtime.pool.fetch("SELECT value FROM outbox WHERE key = $1 ORDER BY id",
+                                    str(app_id))
+    return [json.loads(x["value"]) for x in rows]
+
+
+# -- the auditors' replay names an injected invariant-breaking event ------------------------------
+
+async def test_replay_names_an_injected_invariant_breaking_event(kafka_bootstrap: str) -> None:
+    """An award over its sub-pool and a payment with no approved budget, dated before anything
+    else on the session's log, so each is the first violation of its invariant."""
+    pool_id = f"it-replay-{uuid.uuid4().hex[:8]}"
+    app_id, cvr = uuid.uuid4(), random_cvr()
+    too_big = award(app_id, pool_id, cvr, "751", 5_000_000, 5_000_000,
+                    sub_pool_amount=1_000_000)
+    unbudgeted = instruction(app_id, cvr, 1_000_000)
+    award_bytes = envelope(too_big, str(app_id), occurred_at=at("1990-01-01T00:00:00"))
+    payment_bytes = envelope(unbudgeted, str(app_id), occurred_at=at("1990-01-02T00:00:00"))
+    producer = AIOKafkaProducer(bootstrap_servers=kafka_bootstrap, acks="all")
+    await producer.start()
+    try:
+        await producer.send_and_wait(DECISIONS, award_bytes, key=str(app_id).encode())
+        await producer.send_and_wait(INSTRUCTIONS, payment_bytes, key=str(app_id).encode())
+    finally:
+        await producer.stop()
+
+    events, _undecodable = await read_log(kafka_bootstrap)
+    ids = {str(e.envelope.event_id) for e in events}
+    award_id = json.loads(award_bytes)["event_id"]
+    payment_id = json.loads(payment_bytes)["event_id"]
+    assert {award_id, payment_id} <= ids
+    result = replay(events)
+    assert not result.verified
+    over = result.violation("sub_pool_within_amount")
+    assert over is not None and over.event_id == award_id, result.violations
+    assert over.event_type == "GrantAwarded" and over.topic == DECISIONS
+    unpaid = result.violation("payments_within_budget")
+    assert unpaid is not None and unpaid.event_id == payment_id, result.violations
