@@ -37,19 +37,21 @@ class Sizes:
     lifecycle_n: int
     replay_n: int
     warmup: int = 300
-    lifecycle_timeout_s: float = 240.0
-    intake_timeout_s: float = 120.0
+    lifecycle_timeout_s: float = 150.0
+    intake_timeout_s: float = 90.0
+    peer_burst_s: float = 10.0     # the bare HTTP peer's run (the anchor) at the same rate
+    burst_drain_s: float = 15.0    # unanswered this long after the last request: errors
 
     @classmethod
     def full(cls) -> Sizes:
-        return cls(raw_n=200_000, relay_n=10_000, intake_n=20_000, burst_rate=1000, burst_s=30,
+        return cls(raw_n=200_000, relay_n=5_000, intake_n=10_000, burst_rate=1000, burst_s=30,
                    lifecycle_n=10_000, replay_n=1_000_000)
 
     @classmethod
     def quick(cls) -> Sizes:
-        return cls(raw_n=50_000, relay_n=3_000, intake_n=4_000, burst_rate=1000, burst_s=5,
-                   lifecycle_n=1_000, replay_n=100_000, warmup=200, lifecycle_timeout_s=60,
-                   intake_timeout_s=45)
+        return cls(raw_n=50_000, relay_n=2_000, intake_n=3_000, burst_rate=1000, burst_s=5,
+                   lifecycle_n=1_000, replay_n=100_000, warmup=200, lifecycle_timeout_s=45,
+                   intake_timeout_s=30, peer_burst_s=5, burst_drain_s=5)
 
 
 @dataclass
@@ -230,7 +232,7 @@ def _fig_burst(run: Run, state: Any, tokens: Tokens, pool_id: str,
     n = int(s.burst_rate * s.burst_s)
     apps = applicants()
 
-    def requests(port: int, offset: int) -> list[bytes]:
+    def requests(port: int, offset: int, n: int = n) -> list[bytes]:
         out = []
         for i in range(n):
             a = apps[i % len(apps)]
@@ -252,8 +254,10 @@ def _fig_burst(run: Run, state: Any, tokens: Tokens, pool_id: str,
         run.echo(f"  anchor: bare FastAPI peer, {n:,} requests at {s.burst_rate}/s")
         asyncio.run(loadgen.burst("127.0.0.1", peer_port, requests(peer_port, 2 * 10**6)[:200],
                                   200))  # warm-up
-        a = asyncio.run(loadgen.burst("127.0.0.1", peer_port, requests(peer_port, 3 * 10**6),
-                                      s.burst_rate))
+        a = asyncio.run(loadgen.burst("127.0.0.1", peer_port,
+                                      requests(peer_port, 3 * 10**6,
+                                               int(s.burst_rate * s.peer_burst_s)),
+                                      s.burst_rate, drain_s=s.burst_drain_s))
     finally:
         peer.stop()
         sampler.unwatch("bare http peer")
@@ -263,7 +267,7 @@ def _fig_burst(run: Run, state: Any, tokens: Tokens, pool_id: str,
                               200))  # warm-up
     with profile(svc.pid, "fig2-intake"):
         r = asyncio.run(loadgen.burst("127.0.0.1", intake_port, requests(intake_port, 5 * 10**6),
-                                      s.burst_rate))
+                                      s.burst_rate, drain_s=s.burst_drain_s))
     rs, as_ = r.summary(), a.summary()
     fig.value = rs["p99_ms"]
     fig.anchor_value = as_["p99_ms"]
@@ -272,9 +276,10 @@ def _fig_burst(run: Run, state: Any, tokens: Tokens, pool_id: str,
                    and rs["ok"] == n)
     fig.details = {"intake": rs, "bare_peer": as_}
     fig.notes.append(f"intake p50 {_ms(rs['p50_ms'])}, p99 {_ms(rs['p99_ms'])}, max "
-                     f"{_ms(rs['max_ms'])}, errors {rs['errors']} {rs['error_kinds'] or ''}; "
-                     f"bare peer p50 {_ms(as_['p50_ms'])}, p99 {_ms(as_['p99_ms'])}, errors "
-                     f"{as_['errors']}")
+                     f"{_ms(rs['max_ms'])}; {rs['ok']:,}/{n:,} answered 200 "
+                     f"({rs['answered_per_s'] or 0:,.0f}/s), errors {rs['errors']:,} "
+                     f"{rs['error_kinds'] or ''}; bare peer ({s.peer_burst_s:g} s) p50 "
+                     f"{_ms(as_['p50_ms'])}, p99 {_ms(as_['p99_ms'])}, errors {as_['errors']}")
     return fig
 
 

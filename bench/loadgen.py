@@ -28,6 +28,7 @@ class BurstResult:
     duration_s: float = 0.0
     connections: int = 0
     late_starts: int = 0  # requests the generator itself started > 5 ms after their due time
+    last_answer_s: float = 0.0  # since the first request was due
 
     def percentile(self, p: float) -> float | None:
         if not self.latencies_ms:
@@ -45,6 +46,7 @@ class BurstResult:
             "max_ms": max(self.latencies_ms) if self.latencies_ms else None,
             "achieved_per_s": self.sent / self.duration_s if self.duration_s else None,
             "connections": self.connections, "late_starts": self.late_starts,
+            "answered_per_s": self.ok / self.last_answer_s if self.last_answer_s else None,
         }
 
 
@@ -113,6 +115,7 @@ async def burst(host: str, port: int, requests: list[bytes], rate: float, *,
             result.statuses[str(status)] += 1
             if status in ok_statuses:
                 result.ok += 1
+                result.last_answer_s = max(result.last_answer_s, loop.time() - t0)
                 result.latencies_ms.append(latency)
             else:
                 result.errors[f"http_{status}"] += 1
