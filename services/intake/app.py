@@ -12,10 +12,7 @@ from contracts import topics
 from contracts.intake import SubmitApplication
 from servicekit.service import ServiceRuntime
 from servicekit.settings import ServiceSettings
-from services.intake.domain import DomainRefusal
-from services.intake.handlers import (
-    HttpRefusal, http_router, on_pool_event, portal_handler, raw_decoder, refusal_response,
-)
+from services.intake.handlers import http_router, on_pool_event, portal_handler, raw_decoder
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
@@ -29,10 +26,6 @@ def build(settings: ServiceSettings | None = None) -> tuple[ServiceRuntime, Fast
                     decoder=raw_decoder, name=f"{group}-portal")
     runtime.consume(topics.ASSESSMENT_POOLS.name, handler=on_pool_event, name=group)
     app = runtime.http_app(http_router(runtime), title="Intake")
-    # Registered per class so the response is sent without the exception reaching the server
-    # (servicekit's catch-all Exception handler answers too, but Starlette re-raises after it).
-    app.add_exception_handler(DomainRefusal, refusal_response)
-    app.add_exception_handler(HttpRefusal, refusal_response)
     _document_submission_body(app)
     return runtime, app
 

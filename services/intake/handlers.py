@@ -197,23 +197,14 @@ async def on_pool_event(conn: asyncpg.Connection, item: Incoming, _: Emitter) ->
 # -- HTTP plumbing -----------------------------------------------------------------------------------
 
 class HttpRefusal(Exception):
-    """An adapter's refusal (unknown id, not yours): a stable code and an HTTP status."""
+    """An adapter's refusal (unknown id): a stable code and an HTTP status, which servicekit's
+    error middleware answers as ``{error, message}`` like the domain's refusals."""
 
     def __init__(self, http_status: int, code: str, message: str) -> None:
         super().__init__(message)
         self.http_status = http_status
         self.code = code
         self.message = message
-
-
-async def refusal_response(_: Request, exc: Exception) -> JSONResponse:
-    """A refused command: ``{error, message, reasons?}``; never a trace."""
-    code = getattr(exc, "code", "refused")
-    body: dict[str, Any] = {"error": code, "message": getattr(exc, "message", code)}
-    reasons = getattr(exc, "reasons", None)
-    if reasons:
-        body["reasons"] = [r.model_dump(mode="json") for r in reasons]
-    return JSONResponse(body, status_code=getattr(exc, "http_status", 400))
 
 
 async def in_transaction(runtime: ServiceRuntime, work: Callable[[UnitOfWork], Awaitable[T]]) -> T:
