@@ -6,6 +6,7 @@ import typer
 
 from grants.audit_cli import app as audit_app
 from grants.demo_cli import demo
+from grants.pool_cli import app as pool_app
 from grants.scenario.cli import app as scenario_app
 from grants.stack.cli import stack_app
 
@@ -13,6 +14,7 @@ app = typer.Typer(help="Grant lifecycle platform tools.", no_args_is_help=True)
 app.add_typer(stack_app, name="stack")
 app.add_typer(scenario_app, name="scenario")
 app.add_typer(audit_app, name="audit")
+app.add_typer(pool_app, name="pool")
 app.command("demo")(demo)
 
 
