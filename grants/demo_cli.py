@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import sys
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -88,7 +89,8 @@ def demo(
     keep_stack: bool = typer.Option(False, help="leave the stack running afterwards"),
 ) -> None:
     """Run the full 2022 family-house round (98 municipalities) on the embedded stack."""
-    console = Console()
+    # Wide enough for the tables when the output is a file or a CI log, not a terminal.
+    console = Console(width=None if sys.stdout.isatty() else 120)
     scenario = parse_scenario(build())
     console.print(f"[bold]{scenario.name}[/bold]: {len(scenario.actions)} actions")
     try:
@@ -101,7 +103,8 @@ def demo(
     console.print(reasons_table(played.result))
     console.print(verdict_table(played))
     if played.result["notes"]:
-        console.print(f"[yellow]{len(played.result['notes'])} actions were refused by the "
-                      f"services (see notes in {out})")
+        refused = ", ".join(f"{n['ref']}: {n['error']}" for n in played.result["notes"][:5])
+        console.print(f"{len(played.result['notes'])} actions were refused by the services, "
+                      f"with their reasons ({refused}…); all are in `notes` of {out}")
     console.print(f"result JSON written to {out}")
     raise typer.Exit(0 if played.result["audit"]["verified"] else 1)

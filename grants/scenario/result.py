@@ -56,5 +56,7 @@ def build_result(runner: ScenarioRunner) -> dict[str, Any]:
         "notes": [n.as_json() for n in runner.notes],
         "run": {"run_id": runner.run_id, "pool_id": runner.pool_id,
                 "application_ids": {r: str(s.application_id) for r, s in runner.refs.items()},
-                "events_seen": len(runner.tail.events), "settle_passes": runner.settler.passes},
+                "events_seen": len(runner.tail.events), "settle_passes": runner.settler.passes,
+                "seconds_by_action_type": {k: round(v, 2) for k, v in
+                                           sorted(runner.seconds_by_type.items())}},
     }

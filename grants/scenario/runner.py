@@ -10,6 +10,8 @@ event log by the auditors' replay projection, so it shows what the services actu
 
 from __future__ import annotations
 
+import asyncio
+import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -79,6 +81,10 @@ class ScenarioRunner:
         self.rebuilt: Any = None  # the replay of the run's events, set with the result
         self._tokens: dict[tuple[str, tuple[str, ...], str | None], str] = {}
         self._last_target: str | None = None
+        # Finance results are enqueued without waiting each; their acks are awaited together
+        # before anything that could depend on them (any other action).
+        self._unacked: list[Any] = []
+        self.seconds_by_type: dict[str, float] = {}
 
     # -- ids and names --------------------------------------------------------------------------
     def _ns(self, name: str) -> str:
@@ -119,9 +125,13 @@ class ScenarioRunner:
             self.settler = Settler(self.http, self.endpoints.urls, self.tail)
             await self._set_up_pool()
             for index, action in enumerate(self.scenario.actions):
+                started = time.perf_counter()
                 await self._play(index, action)
+                spent = time.perf_counter() - started
+                self.seconds_by_type[action.type] = self.seconds_by_type.get(action.type, 0) + spent
                 if self.on_progress:
                     self.on_progress(index, action)
+            await asyncio.gather(*self._unacked)
             await self.settler.settle()
             return self._result()
         finally:
@@ -177,6 +187,9 @@ class ScenarioRunner:
         await self.settler.settle()
 
     async def _play(self, index: int, a: m.Action) -> None:
+        if a.type != "finance_result" and self._unacked:
+            await asyncio.gather(*self._unacked)
+            self._unacked.clear()
         handler = getattr(self, f"_do_{a.type}")
         await handler(index, a)
 
@@ -295,11 +308,11 @@ class ScenarioRunner:
             causation_id=str(latest.instruction_id),
             actor=Actor(id="finance-system", role="finance"),
             aggregate_id=str(state.application_id), sequence=1, payload=payload)
-        await self.producer.send_and_wait(
+        self._unacked.append(await self.producer.send(
             topics.FINANCE_RESULTS.name, envelope.model_dump_json().encode(),
             key=str(state.application_id).encode(),
             headers=[(SIMULATED_TIME_HEADER, a.at.isoformat().encode()),
-                     ("event_type", spec.event_type.encode())])
+                     ("event_type", spec.event_type.encode())]))
 
     async def _report(self, index: int, a: m.StatusReport | m.FinalReport, body: dict[str, Any]
                       ) -> None:
