@@ -474,7 +474,7 @@ async def test_reports_repayments_overdue_overview_exports_and_audit(
             assert overview.json()["sub_pools"] == {REGION: figures}
             assert overview.json()["title"] == POOL.title
             assert overview.json()["sub_pool_amounts_oere"] == {REGION: 100_000_000}
-            missing = await api.get("/pools/no-such-pool/overview", **AUDITOR,
+            missing = await api.get(f"/pools/no-such-{uuid.uuid4().hex[:8]}/overview", **AUDITOR,
                                     when="2024-03-02T08:00:00")
             assert missing.status_code == 404
 
