@@ -21,16 +21,16 @@ from services.assessment.domain import (
 )
 from services.assessment.domain.state import Decision
 
-_HERE = Path(__file__).resolve().parent
-# shared/ sits beside the repository (locally and in CI); the copies in data/ keep these tests
-# runnable in a clone without it.
-_SHARED = _HERE.parents[2].parent / "shared"
+_ROOT = Path(__file__).resolve().parents[3]
+# The repository keeps its own copies of shared/'s reference files, so these tests read the same
+# data in every checkout: pools in deploy/pools, scenarios in grants/scenarios.
+_COPIES = {"pools": _ROOT / "deploy" / "pools", "scenarios": _ROOT / "grants" / "scenarios"}
 
 
 def shared_json(relative: str) -> dict[str, Any]:
-    path = _SHARED / relative
-    if not path.exists():
-        path = _HERE / "data" / Path(relative).name
+    """A file of shared/ (``data/pools/x.json``, ``scenarios/x.json``) from the repo's copy."""
+    folder = "pools" if "pools/" in relative else "scenarios"
+    path = _COPIES[folder] / Path(relative).name
     return json.loads(path.read_text(encoding="utf-8"))
 
 
