@@ -1,5 +1,4 @@
-"""Wiring of the reporting service: runtime, the consumer of its input topics, HTTP routes,
-refusal mapping."""
+"""Wiring of the reporting service: runtime, the consumer of its input topics, HTTP routes."""
 
 from __future__ import annotations
 
@@ -10,8 +9,7 @@ from fastapi import FastAPI
 from contracts import topics
 from servicekit.service import ServiceRuntime
 from servicekit.settings import ServiceSettings
-from services.reporting.domain import DomainRefusal
-from services.reporting.handlers import event_handler, http_router, refusal_response
+from services.reporting.handlers import event_handler, http_router
 from services.reporting.settings import ReportingSettings
 
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -25,8 +23,6 @@ def build(settings: ServiceSettings | None = None) -> tuple[ServiceRuntime, Fast
     runtime = ServiceRuntime("reporting", migrations=MIGRATIONS,
                              settings=settings or ReportingSettings(service_name="reporting"))
     runtime.consume(*(t.name for t in INPUT_TOPICS), handler=event_handler(runtime))
+    # Refusals (DomainRefusal: code + http_status) are answered by servicekit's error middleware.
     app = runtime.http_app(http_router(runtime), title="Reporting")
-    # Registered per class so the response is sent without the exception reaching the server
-    # (servicekit's catch-all Exception handler answers too, but Starlette re-raises after it).
-    app.add_exception_handler(DomainRefusal, refusal_response)
     return runtime, app

@@ -18,7 +18,7 @@ from uuid import UUID, uuid4
 
 import asyncpg
 from fastapi import APIRouter, Body, Depends, Request
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field, StrictInt
 
 from contracts.assessment import GrantAwarded, PoolPublished
@@ -116,15 +116,6 @@ async def _flush_and_record(store: ReportingStore, emitter: Emitter) -> None:
 
 
 # -- HTTP plumbing -----------------------------------------------------------------------------
-
-async def refusal_response(_: Request, exc: Exception) -> JSONResponse:
-    """A refused command: its stable code and message; never a trace."""
-    assert isinstance(exc, DomainRefusal)
-    body: dict[str, Any] = {"error": exc.code, "message": exc.message}
-    if exc.details:
-        body["details"] = list(exc.details)
-    return JSONResponse(body, status_code=exc.http_status)
-
 
 async def in_transaction(runtime: ServiceRuntime, work: Callable[[UnitOfWork], Awaitable[T]]) -> T:
     """Run ``work`` in one unit of work; a deadlock or serialisation failure runs it again."""
