@@ -14,7 +14,9 @@ from typing import Any
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
-from bench.common import REPO, RssSampler, TopicCounter, create_topics, produce_fast, producer
+from bench.common import (
+    REPO, CpuMeter, RssSampler, TopicCounter, create_topics, produce_fast, producer,
+)
 
 Message = tuple[bytes | None, bytes, list[tuple[str, bytes]]]
 
@@ -57,12 +59,14 @@ async def raw_broker(bootstrap: str, n: int, size: int = 1024, partitions: int =
 
 async def pipe_rate(bootstrap: str, in_topic: str, messages: Sequence[Message], *,
                     out_topics: list[str], timeout: float,
-                    match: Callable[[Any], bool] | None = None) -> dict[str, Any]:
+                    match: Callable[[Any], bool] | None = None,
+                    cpu: dict[str, int] | None = None) -> dict[str, Any]:
     """Produce ``messages`` onto ``in_topic`` as fast as the client can, while the (running,
     joined) pipeline consumes; time from the first send until the last expected output is read.
 
     Outputs are recognised by key (each message's key is its application id, which is also the
-    output's key); ``match`` narrows further (e.g. on the event type header).
+    output's key); ``match`` narrows further (e.g. on the event type header). ``cpu`` names
+    processes whose CPU time over the run is reported (seconds, and ms per message).
     """
     keys = {k for k, _, _ in messages}
     extra = match or (lambda r: True)
@@ -70,18 +74,24 @@ async def pipe_rate(bootstrap: str, in_topic: str, messages: Sequence[Message], 
     await counter.start()
     prod = producer(bootstrap)
     await prod.start()
+    meter = CpuMeter({**(cpu or {}), "bench (load + reader)": os.getpid()})
     try:
+        meter.start()
         t0 = time.perf_counter()
         await produce_fast(prod, in_topic, messages)
         sent_s = time.perf_counter() - t0
         done = await counter.wait_for(len(messages), timeout)
         first = counter.first_at
+        used = meter.stop()
     finally:
         await prod.stop()
         await counter.stop()
     n = len(messages)
     out: dict[str, Any] = {"n": n, "preload_s": sent_s,
-                           "first_out_s": (first - t0) if first else None}
+                           "first_out_s": (first - t0) if first else None,
+                           "cpu_s": used,
+                           "cpu_ms_per_msg": {k: v * 1000 / max(counter.count, 1)
+                                              for k, v in used.items()}}
     if done is None:
         elapsed = time.perf_counter() - t0
         got = counter.count
@@ -113,7 +123,8 @@ def spawn(module: str, *args: str, log: str | None = None) -> Peer:
 
 
 async def relay_anchor(bootstrap: str, warmup: Sequence[Message], messages: Sequence[Message],
-                       *, timeout: float, log: str | None = None) -> dict[str, Any]:
+                       *, timeout: float, log: str | None = None,
+                       cpu: dict[str, int] | None = None) -> dict[str, Any]:
     """The bare FastStream relay in its own process over fresh topics; same harness as intake."""
     tag = uuid.uuid4().hex[:8]
     in_topic, out_topic = f"bench.relay.in.{tag}", f"bench.relay.out.{tag}"
@@ -127,7 +138,7 @@ async def relay_anchor(bootstrap: str, warmup: Sequence[Message], messages: Sequ
             if not w["done"]:
                 raise RuntimeError("the bare relay did not relay the warm-up messages")
             r = await pipe_rate(bootstrap, in_topic, messages, out_topics=[out_topic],
-                                timeout=timeout)
+                                timeout=timeout, cpu={"relay": peer.popen.pid, **(cpu or {})})
     finally:
         peer.stop()
     r["peak_rss"] = sampler.peak.get("relay")

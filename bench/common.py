@@ -108,6 +108,38 @@ class RssSampler:
         self.sample()
 
 
+def cpu_seconds(pid: int) -> float:
+    """CPU time (user + system) of a process, its reaped children and its live descendants."""
+    try:
+        proc = psutil.Process(pid)
+        t = proc.cpu_times()
+        total = t.user + t.system + t.children_user + t.children_system
+        for child in proc.children(recursive=True):
+            with contextlib.suppress(psutil.Error):
+                c = child.cpu_times()
+                total += c.user + c.system
+        return total
+    except psutil.Error:
+        return 0.0
+
+
+class CpuMeter:
+    """CPU seconds spent by named processes between ``start()`` and ``stop()``."""
+
+    def __init__(self, pids: dict[str, int]) -> None:
+        self.pids = pids
+        self._start: dict[str, float] = {}
+        self.used: dict[str, float] = {}
+
+    def start(self) -> CpuMeter:
+        self._start = {k: cpu_seconds(p) for k, p in self.pids.items()}
+        return self
+
+    def stop(self) -> dict[str, float]:
+        self.used = {k: cpu_seconds(p) - self._start[k] for k, p in self.pids.items()}
+        return self.used
+
+
 def mib(n: float | None) -> float | None:
     return None if n is None else n / (1024 * 1024)
 

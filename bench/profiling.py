@@ -45,6 +45,48 @@ def profile(pid: int, name: str, *, rate: int = 200) -> Iterator[Path | None]:
             (OUT_DIR / f"{name}.txt").write_text(summarise(raw))
 
 
+# Labelled parts of a service's time: a stack gets the first label (in this order) whose pattern
+# occurs anywhere in it, so specific parts come before general ones.
+PARTS: list[tuple[str, str]] = [
+    ("idle (epoll wait)", "EpollSelector.select"),
+    ("token verify (jwt)", "TokenVerifier.verify"),
+    ("outbox relay (publish + mark sent)", "OutboxRelay."),
+    ("audit chain append", "append_to_audit_chain"),
+    ("outbox flush (sequences, rows, notify)", "Emitter.flush"),
+    ("intake: read pool per message", "IntakeStore.pools_for"),
+    ("intake: claim submission id", "IntakeStore.claim_submission"),
+    ("intake: lock application", "IntakeStore.lock_application"),
+    ("intake: save application", "IntakeStore.save_application"),
+    ("intake: domain decide", "decide_submission"),
+    ("intake: parse portal message", "parse_portal_submission"),
+    ("assessment: handler", "on_intake_event"),
+    ("assessment: allocation", "allocate"),
+    ("structlog per-message log", "structlog"),
+    ("inbox claim", "inbox.py"),
+    ("consumer: commit offsets", "KafkaAckableMessage.ack"),
+    ("consumer plumbing (faststream, decode, batch)", "EventConsumer."),
+    ("FastAPI/uvicorn request", "h11_impl.py"),
+    ("asyncpg protocol (responses, socket writes)", "asyncpg"),
+    ("Kafka client (fetch, produce)", "aiokafka"),
+]
+
+
+def breakdown(raw: Path) -> list[tuple[str, float]]:
+    """Share of samples per labelled part (see PARTS), the rest as 'other'."""
+    totals: collections.Counter[str] = collections.Counter()
+    n = 0
+    for line in raw.read_text().splitlines():
+        stack, _, count = line.rpartition(" ")
+        if not stack or not count.isdigit():
+            continue
+        frames = stack.split(";")
+        n += int(count)
+        joined = ";".join(frames)
+        label = next((lab for lab, pat in PARTS if pat in joined), "other")
+        totals[label] += int(count)
+    return [(lab, c / n) for lab, c in totals.most_common()] if n else []
+
+
 def summarise(raw: Path, top: int = 40) -> str:
     own: collections.Counter[str] = collections.Counter()
     incl: collections.Counter[str] = collections.Counter()
@@ -59,7 +101,9 @@ def summarise(raw: Path, top: int = 40) -> str:
         own[frames[-1]] += count
         for f in set(frames):
             incl[f] += count
-    lines = [f"samples {total}", "-- own time"]
+    lines = [f"samples {total}", "-- parts (innermost labelled frame)"]
+    lines += [f"{share:6.1%}  {label}" for label, share in breakdown(raw)]
+    lines += ["-- own time"]
     lines += [f"{c / total:6.1%}  {f}" for f, c in own.most_common(top)]
     lines += ["-- inclusive"]
     lines += [f"{c / total:6.1%}  {f}" for f, c in incl.most_common(top)]
