@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import copy
 import json
+import uuid
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -30,6 +31,9 @@ from services.intake.domain import (
     token_reason,
 )
 
+# A pool nobody publishes, private to this run: other tests read the same topics and may
+# count events of a pool id they consider unknown.
+UNKNOWN_POOL = f"unpublished-{uuid.uuid4().hex[:10]}"
 # Paths into a valid submission (see conftest.valid_submission) that mutations aim at.
 PATHS: tuple[tuple[str | int, ...], ...] = (
     ("submission_id",), ("application_id",), ("pool_id",), ("applicant",),
@@ -130,7 +134,7 @@ def _business(doc: dict[str, Any], what: str) -> str | None:
     elif what == "municipality":
         _set(doc, ("applicant", "municipality_code"), "999")
     elif what == "pool":
-        doc["pool_id"] = "no-such-pool"
+        doc["pool_id"] = UNKNOWN_POOL
     elif what == "cvr_mod11":
         _set(doc, ("applicant", "cvr"), "12345678")
         return "12345678"

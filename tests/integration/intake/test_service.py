@@ -320,7 +320,7 @@ async def test_exception_refusals_without_effect(intake: Intake) -> None:
     app_id = str(uuid.uuid4())
     nothing = await _decide(intake, app_id, True, DEADLINE)
     assert nothing.status_code == 404 and nothing.json()["error"] == "exception_unknown"
-    unknown_pool = await _post_contact(intake, app_id, _contact(intake, pool_id="no-such-pool"),
+    unknown_pool = await _post_contact(intake, app_id, _contact(intake, pool_id=f"unpublished-{uuid.uuid4().hex[:10]}"),
                                        DEADLINE)
     assert unknown_pool.status_code == 422 and unknown_pool.json()["error"] == "pool_unknown"
     bad_body = await _post_contact(intake, app_id, {"pool_id": intake.pool_id, "x": 1}, DEADLINE)
