@@ -63,10 +63,15 @@ class SimulatedClock:
 
     @contextmanager
     def at(self, claimed: str | bytes | None) -> Iterator[None]:
-        if claimed is None:
+        try:
+            instant = parse_instant(claimed) if claimed is not None else None
+        except ValueError:
+            # A malformed claimed time is ignored, as a normal service ignores any: the latest
+            # simulated time stands. (HTTP answers 400 before it gets here.)
+            instant = None
+        if instant is None:
             yield
             return
-        instant = parse_instant(claimed)
         self._latest = max(self._latest, instant)
         token = self._current.set(instant)
         try:

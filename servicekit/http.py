@@ -18,7 +18,7 @@ from fastapi.responses import JSONResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from contracts.base import Actor
-from servicekit.clock import Clock
+from servicekit.clock import Clock, parse_instant
 from servicekit.identity import AuthError, Principal, TokenVerifier
 from servicekit.logging import get_logger
 from servicekit.outbox import Cause
@@ -38,13 +38,15 @@ class SimulatedTimeMiddleware:
         claimed = None
         if scope["type"] == "http" and self.clock.simulated:
             claimed = dict(scope.get("headers") or []).get(_SIM_HEADER)
-        try:
-            ctx = self.clock.at(claimed)
-            ctx.__enter__()
-        except ValueError:
-            response = JSONResponse({"error": "simulated_time_invalid"}, status_code=400)
-            await response(scope, receive, send)
-            return
+        if claimed is not None:
+            try:
+                parse_instant(claimed)
+            except ValueError:
+                response = JSONResponse({"error": "simulated_time_invalid"}, status_code=400)
+                await response(scope, receive, send)
+                return
+        ctx = self.clock.at(claimed)
+        ctx.__enter__()
         try:
             await self.app(scope, receive, send)
         finally:

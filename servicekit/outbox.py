@@ -24,6 +24,11 @@ from servicekit.clock import Clock
 _AUDIT_CHAIN_LOCK = 0x6175_6469  # "audi": one writer at a time extends the chain
 
 
+def _printable(text: str) -> str:
+    # Headers are stored as JSONB, which refuses NUL; a correlation id is an opaque label.
+    return "".join(ch for ch in text if ch.isprintable())
+
+
 def notify_channel(database: str) -> str:
     return f"outbox_{database}"
 
@@ -78,7 +83,8 @@ class Emitter:
                 actor=p.cause.actor, aggregate_id=p.aggregate_id, sequence=seq, payload=p.payload,
             )
             envelopes.append(env)
-            headers = {"event_type": spec.event_type, "correlation_id": p.cause.correlation_id}
+            headers = {"event_type": spec.event_type,
+                       "correlation_id": _printable(p.cause.correlation_id)}
             if self.clock.simulated:
                 headers[SIMULATED_TIME_HEADER] = p.occurred_at.isoformat()
             rows.append((env.event_id, spec.topic.name, p.aggregate_id,
