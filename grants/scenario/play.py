@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 import uuid
 from dataclasses import dataclass
@@ -44,7 +45,8 @@ async def play(scenario: Scenario, *, console: Console, show_progress: bool = Tr
     started = False
     if state is None or not state.infra_alive():
         console.print("[dim]starting the embedded stack in simulation mode…[/dim]")
-        state = stack.up(simulation=True)
+        # up/down drive their own event loop: run them off this one.
+        state = await asyncio.to_thread(stack.up, simulation=True)
         started = True
     elif not state.simulation:
         raise PlayError("the running stack was not started in simulation mode; stop it "
@@ -77,4 +79,4 @@ async def play(scenario: Scenario, *, console: Console, show_progress: bool = Tr
         return Played(result, runner, wall, started)
     finally:
         if started and not keep_stack:
-            stack.down()
+            await asyncio.to_thread(stack.down)

@@ -117,3 +117,14 @@ async def test_replay_is_deterministic_and_agrees_with_the_live_read_side(
     assert live["paid_oere"] == sum(a.paid_oere for a in apps)
     assert live["repaid_oere"] == sum(a.repayment_oere for a in apps)
     assert live["awarded_oere"] == 225_000_000 and live["repaid_oere"] == 1_000_000
+
+
+def test_scenario_run_starts_and_stops_its_own_stack(tmp_path: Path) -> None:
+    """With no stack running, `grants scenario run` starts one in simulation mode and stops it."""
+    home = tmp_path / "own-stack"
+    out = tmp_path / "result.json"
+    done = _play(home, SCENARIOS / "rule-deadline-edges.json", out)
+    assert done.returncode == 0, done.stderr[-3000:]
+    result = json.loads(out.read_text())
+    assert result["applications"]["MS_AFTER"]["intake"] == "late_rejected"
+    assert EmbeddedStack(home).load_state() is None, "the stack it started is still recorded"
