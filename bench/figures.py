@@ -323,14 +323,14 @@ def fig_lifecycle(run: Run) -> None:
         with stack(["intake", "assessment"], echo=lambda m: None) as (_st, state), sampler:
             for name in ("intake", "assessment"):
                 sampler.watch(name, state.services[name].pid)
-            run.figures["lifecycle"] = asyncio.run(_lifecycle(run, state, title))
+            run.figures["lifecycle"] = asyncio.run(_lifecycle(run, state, title, sampler))
     except Exception as exc:  # noqa: BLE001
         run.figures["lifecycle"] = Figure("lifecycle", title, target=LIFECYCLE_TARGET,
                                           status=f"error: {exc!r}"[:300])
     run.keep_rss(sampler)
 
 
-async def _lifecycle(run: Run, state: Any, title: str) -> Figure:
+async def _lifecycle(run: Run, state: Any, title: str, sampler: RssSampler) -> Figure:
     s = run.sizes
     n = s.lifecycle_n
     fig = Figure("lifecycle", title, unit="s wall", anchor_name="bare relay, same N",
@@ -390,6 +390,8 @@ async def _lifecycle(run: Run, state: Any, title: str) -> Figure:
                 fig.value = None
                 fig.met = False
                 return fig
+            sampler.sample()
+            phases["rss_mib_before_allocation"] = {k: mib(v) for k, v in sampler.peak.items()}
             a0 = time.perf_counter()
             resp = await http.post(f"{assessment_url}/pools/{pool_id}/allocations", json={},
                                    headers={"Authorization":
@@ -400,6 +402,8 @@ async def _lifecycle(run: Run, state: Any, title: str) -> Figure:
                 raise RuntimeError(f"allocation refused: {resp.status_code} {resp.text[:300]}")
             t_dec = await decided.wait_for(n, max(1, deadline - time.perf_counter()))
             phases["decisions_s"] = t_dec - t0 if t_dec else None
+            sampler.sample()
+            phases["rss_mib_peak_after_allocation"] = {k: mib(v) for k, v in sampler.peak.items()}
         finally:
             profiles.close()
             await prod.stop()
