@@ -18,11 +18,11 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import asyncpg
 import uvicorn
-from fastapi import APIRouter, FastAPI
+from fastapi import APIRouter, FastAPI, Request
 from faststream.kafka import KafkaBroker
 from faststream.specification import AsyncAPI
 
@@ -30,14 +30,17 @@ from contracts.base import Contract
 from servicekit import db
 from servicekit.clock import make_clock
 from servicekit.consumer import Decoder, EventConsumer, Handler, decode_event
-from servicekit.http import ErrorMiddleware, SimulatedTimeMiddleware, install_error_handlers
-from servicekit.identity import TokenVerifier
+from servicekit.http import (
+    ErrorMiddleware, SimulatedTimeMiddleware, authenticate, install_error_handlers,
+)
+from servicekit.identity import Principal, TokenVerifier
 from servicekit.logging import configure_logging, get_logger
 from servicekit.outbox import Cause, Emitter, notify_channel
 from servicekit.relay import OutboxRelay, pending_count
 from servicekit.settings import ServiceSettings
 
 log = get_logger(__name__)
+T = TypeVar("T")
 
 
 @dataclass
@@ -95,6 +98,32 @@ class ServiceRuntime:
             await uow.emitter.flush(conn)
 
     # -- wiring --------------------------------------------------------------------------------
+    async def in_transaction(
+        self, work: Callable[[UnitOfWork], Awaitable[T]], *,
+        retry_on: tuple[type[BaseException], ...] = (), attempts: int = 5,
+    ) -> T:
+        """Run ``work`` in one unit of work; a deadlock or serialisation failure (or one of
+        ``retry_on``) rolls it back and runs it again, a few times with a short backoff."""
+        retryable = (asyncpg.DeadlockDetectedError, asyncpg.SerializationError, *retry_on)
+        for attempt in range(attempts):
+            try:
+                async with self.unit_of_work() as uow:
+                    return await work(uow)
+            except retryable:
+                if attempt == attempts - 1:
+                    raise
+                await asyncio.sleep(0.02 * (attempt + 1))
+        raise AssertionError("unreachable")
+
+    def require(self, *roles: str) -> Callable[[Request], Principal]:
+        """A FastAPI dependency: the verified caller holding one of ``roles`` (any role when
+        none given). As a dependency it runs before the body is validated: 401/403 before 422."""
+
+        def dependency(request: Request) -> Principal:
+            return authenticate(request, self.verifier, *roles)
+
+        return dependency
+
     def consume(self, *topics: str, handler: Handler, name: str | None = None,
                 decoder: Decoder = decode_event) -> EventConsumer:
         consumer = EventConsumer(

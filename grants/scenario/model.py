@@ -9,7 +9,7 @@ reasons. The pool is the exception: it is configuration, validated by ``PoolDefi
 from __future__ import annotations
 
 import json
-from datetime import date, datetime
+from datetime import date
 from pathlib import Path
 from typing import Annotated, Any, Literal
 

@@ -8,8 +8,6 @@ Aggregate ids: the application id for everything about an application; ``pool:<p
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Awaitable, Callable
 from typing import Annotated, Any, TypeVar
 from uuid import UUID
 
@@ -22,7 +20,7 @@ from contracts.assessment import GrantAwarded, PoolPublished, PriorAwardImported
 from contracts.base import MunicipalityCode
 from contracts.intake import ApplicationAccepted, ApplicationReceived
 from servicekit.consumer import Handler, Incoming
-from servicekit.http import authenticate, cause_of_request
+from servicekit.http import cause_of_request
 from servicekit.identity import Principal
 from servicekit.outbox import Cause, Emitter, cause_of_event
 from servicekit.service import ServiceRuntime, UnitOfWork
@@ -36,7 +34,6 @@ from services.assessment.domain.scoring import shown
 from services.assessment.store import AssessmentStore
 
 T = TypeVar("T")
-_RETRIES = 5
 
 
 def pool_aggregate(pool_id: str) -> str:
@@ -82,19 +79,6 @@ class _Moved(Exception):
     """The pool's programme changed between reading it and locking it: run the command again."""
 
 
-async def in_transaction(runtime: ServiceRuntime, work: Callable[[UnitOfWork], Awaitable[T]]) -> T:
-    """Run ``work`` in one unit of work; a deadlock or serialisation failure runs it again."""
-    for attempt in range(_RETRIES):
-        try:
-            async with runtime.unit_of_work() as uow:
-                return await work(uow)
-        except (asyncpg.DeadlockDetectedError, asyncpg.SerializationError, _Moved):
-            if attempt == _RETRIES - 1:
-                raise
-            await asyncio.sleep(0.02 * (attempt + 1))
-    raise AssertionError("unreachable")
-
-
 def _reasons(refusal: DomainRefusal) -> list[dict[str, str | None]]:
     """``details`` as the API's reasons: ``path: message`` for fields, else the code's subject."""
     reasons: list[dict[str, str | None]] = []
@@ -119,16 +103,6 @@ async def refusal_response(_: Request, exc: Exception) -> JSONResponse:
     if exc.details:
         body["reasons"] = _reasons(exc)
     return JSONResponse(body, status_code=exc.http_status)
-
-
-def require(runtime: ServiceRuntime, *roles: str) -> Callable[[Request], Principal]:
-    """A dependency: the verified caller, holding one of ``roles`` (any role when none given).
-    As a dependency it runs before the body is validated, so 401/403 come before 422."""
-
-    def dependency(request: Request) -> Principal:
-        return authenticate(request, runtime.verifier, *roles)
-
-    return dependency
 
 
 def _caller(principal: Principal) -> str:
@@ -182,11 +156,11 @@ Programme = Annotated[str, Path(min_length=1, max_length=100)]
 
 def http_router(runtime: ServiceRuntime) -> APIRouter:  # noqa: C901 - one closure per route
     router = APIRouter(tags=["assessment"])
-    caseworker = Depends(require(runtime, "caseworker"))
-    assessor = Depends(require(runtime, "assessor"))
-    approver = Depends(require(runtime, "approver"))
-    anyone = Depends(require(runtime))
-    case_handlers = Depends(require(runtime, "caseworker", "assessor", "approver"))
+    caseworker = Depends(runtime.require("caseworker"))
+    assessor = Depends(runtime.require("assessor"))
+    approver = Depends(runtime.require("approver"))
+    anyone = Depends(runtime.require())
+    case_handlers = Depends(runtime.require("caseworker", "assessor", "approver"))
 
     @router.post("/pools", status_code=201)
     async def publish(request: Request, raw: Any = Body(...),
@@ -209,7 +183,7 @@ def http_router(runtime: ServiceRuntime) -> APIRouter:  # noqa: C901 - one closu
             assert state.pool is not None
             return state.pool  # unchanged content: the version already in force
 
-        in_force = await in_transaction(runtime, work)
+        in_force = await runtime.in_transaction(work, retry_on=(_Moved,))
         return {"pool_id": in_force.pool_id, "version": in_force.version,
                 "content_hash": in_force.content_hash}
 
@@ -239,7 +213,7 @@ def http_router(runtime: ServiceRuntime) -> APIRouter:  # noqa: C901 - one closu
                 await store.save(state, _reassess(uow, state, updated, cause))
             return True
 
-        recorded = await in_transaction(runtime, work)
+        recorded = await runtime.in_transaction(work, retry_on=(_Moved,))
         return {**event.model_dump(mode="json"), "recorded": recorded}
 
     @router.post("/applications/{application_id}/scores", status_code=201)
@@ -258,7 +232,7 @@ def http_router(runtime: ServiceRuntime) -> APIRouter:  # noqa: C901 - one closu
             await store.save(state, evolve_round(state, event))
             return event.aggregate_score
 
-        return {"aggregate_score": await in_transaction(runtime, work)}
+        return {"aggregate_score": await runtime.in_transaction(work, retry_on=(_Moved,))}
 
     @router.post("/pools/{pool_id}/allocations")
     async def allocate(pool_id: str, request: Request, _body: AllocateBody | None = Body(None),
@@ -283,7 +257,7 @@ def http_router(runtime: ServiceRuntime) -> APIRouter:  # noqa: C901 - one closu
             await store.save_ledger(programme, ledger)
             return [_decision_view(d) for d in decisions]
 
-        return {"decisions": await in_transaction(runtime, work)}
+        return {"decisions": await runtime.in_transaction(work, retry_on=(_Moved,))}
 
     @router.get("/pools/{pool_id}/overview")
     async def overview(pool_id: str, _: Principal = anyone) -> dict[str, Any]:

@@ -12,11 +12,10 @@ before it could be tied to an application record is keyed by its submission id, 
 
 from __future__ import annotations
 
-import asyncio
 import re
 import uuid
 from datetime import datetime
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Sequence
 from typing import Annotated, Any, Protocol, TypeVar
 from uuid import UUID
 
@@ -31,7 +30,7 @@ from contracts.base import Actor, Contract, Reason, UtcDatetime
 from contracts.intake import Receipt, SubmissionUnauthorized
 from servicekit import logging
 from servicekit.consumer import Handler, Incoming
-from servicekit.http import authenticate, bearer_token, cause_of_request
+from servicekit.http import bearer_token, cause_of_request
 from servicekit.identity import AuthError, Principal, TokenVerifier
 from servicekit.outbox import Cause, Emitter
 from servicekit.service import ServiceRuntime, UnitOfWork
@@ -63,7 +62,6 @@ from services.intake.store import IntakeStore
 log = logging.get_logger(__name__)
 T = TypeVar("T")
 UNIDENTIFIED = "submission:unidentified"
-_RETRIES = 5
 _CVR = re.compile(r"^[0-9]{8}$")
 # Evidence references end up in the JSONB state: no control characters (NUL cannot be stored).
 EvidenceRef = Annotated[str, Field(min_length=1, max_length=500, pattern=r"^[^\x00-\x1f\x7f]+$")]
@@ -207,28 +205,6 @@ class HttpRefusal(Exception):
         self.message = message
 
 
-async def in_transaction(runtime: ServiceRuntime, work: Callable[[UnitOfWork], Awaitable[T]]) -> T:
-    """Run ``work`` in one unit of work; a deadlock or serialisation failure runs it again."""
-    for attempt in range(_RETRIES):
-        try:
-            async with runtime.unit_of_work() as uow:
-                return await work(uow)
-        except (asyncpg.DeadlockDetectedError, asyncpg.SerializationError):
-            if attempt == _RETRIES - 1:
-                raise
-            await asyncio.sleep(0.02 * (attempt + 1))
-    raise AssertionError("unreachable")
-
-
-def require(runtime: ServiceRuntime, *roles: str) -> Callable[[Request], Principal]:
-    """The verified caller holding one of ``roles``; a dependency, so 401/403 come before 422."""
-
-    def dependency(request: Request) -> Principal:
-        return authenticate(request, runtime.verifier, *roles)
-
-    return dependency
-
-
 def _http_cause(request: Request, who: Principal | AuthError, role: str) -> Cause:
     if isinstance(who, Principal) and who.subject:
         return cause_of_request(request, who, role)
@@ -291,9 +267,9 @@ _RECEIPT_RESPONSES: dict[int | str, dict[str, Any]] = {
 
 def http_router(runtime: ServiceRuntime) -> APIRouter:
     router = APIRouter(tags=["intake"])
-    applicant = Depends(require(runtime, "applicant"))
-    applicant_or_caseworker = Depends(require(runtime, "applicant", "caseworker"))
-    caseworker = Depends(require(runtime, "caseworker"))
+    applicant = Depends(runtime.require("applicant"))
+    applicant_or_caseworker = Depends(runtime.require("applicant", "caseworker"))
+    caseworker = Depends(runtime.require("caseworker"))
 
     @router.post("/submissions", responses=_RECEIPT_RESPONSES,
                  summary="Submit (a version of) an application: SubmitApplication → Receipt")
@@ -305,8 +281,8 @@ def http_router(runtime: ServiceRuntime) -> APIRouter:
         parsed = parse_submission(raw)
         who = verify(runtime.verifier, bearer_token(request))
         cause = _http_cause(request, who, "applicant")
-        decision = await in_transaction(
-            runtime, lambda uow: write_submission(uow.conn, uow, parsed, who, now, cause))
+        decision = await runtime.in_transaction(
+            lambda uow: write_submission(uow.conn, uow, parsed, who, now, cause))
         return _receipt_response(decision)
 
     @router.get("/submissions/{submission_id}", response_model=Receipt)
@@ -362,7 +338,7 @@ def http_router(runtime: ServiceRuntime) -> APIRouter:
                                       pools=await store.pools_for(body.pool_id))
             return decision, await _apply(store, state, decision, uow, cause)
 
-        decision, state = await in_transaction(runtime, work)
+        decision, state = await runtime.in_transaction(work)
         record = state.exception(exception_id)
         assert record is not None
         return JSONResponse({"exception_id": str(exception_id), "status": record.status,
@@ -385,7 +361,7 @@ def http_router(runtime: ServiceRuntime) -> APIRouter:
                                                  pools=await store.pools_for(state.pool_id))
             return decision, await _apply(store, state, decision, uow, cause)
 
-        decision, state = await in_transaction(runtime, work)
+        decision, state = await runtime.in_transaction(work)
         decided = decision.events[0]
         return {"exception_id": str(decided.exception_id),  # type: ignore[union-attr]
                 "approved": decided.approved,  # type: ignore[union-attr]

@@ -9,8 +9,7 @@ finance result for an instruction no grant knows carries the instruction id.
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Sequence
 from datetime import date, datetime
 from typing import Annotated, Any, TypeVar
 from uuid import UUID
@@ -26,7 +25,7 @@ from contracts.finance import PaymentExecuted, PaymentFailed
 from contracts.payments import PaymentInstructed, PaymentsReleased
 from contracts.reporting import ReportOverdue
 from servicekit.consumer import Handler, Incoming, PoisonMessage
-from servicekit.http import authenticate, cause_of_request
+from servicekit.http import cause_of_request
 from servicekit.identity import Principal
 from servicekit.logging import get_logger
 from servicekit.outbox import Cause, Emitter, cause_of_event
@@ -58,7 +57,6 @@ from services.payments.store import PaymentsStore
 
 log = get_logger(__name__)
 T = TypeVar("T")
-_RETRIES = 5
 FINANCE_ROLE = "finance"
 
 
@@ -149,29 +147,6 @@ async def refusal_response(_: Request, exc: Exception) -> JSONResponse:
     if reasons:
         body["reasons"] = reasons
     return JSONResponse(body, status_code=exc.http_status)
-
-
-async def in_transaction(runtime: ServiceRuntime, work: Callable[[UnitOfWork], Awaitable[T]]) -> T:
-    """Run ``work`` in one unit of work; a deadlock or serialisation failure runs it again."""
-    for attempt in range(_RETRIES):
-        try:
-            async with runtime.unit_of_work() as uow:
-                return await work(uow)
-        except (asyncpg.DeadlockDetectedError, asyncpg.SerializationError):
-            if attempt == _RETRIES - 1:
-                raise
-            await asyncio.sleep(0.02 * (attempt + 1))
-    raise AssertionError("unreachable")
-
-
-def require(runtime: ServiceRuntime, *roles: str) -> Callable[[Request], Principal]:
-    """A dependency: the verified caller holding one of ``roles``. It runs before the body is
-    validated, so 401/403 come before 422."""
-
-    def dependency(request: Request) -> Principal:
-        return authenticate(request, runtime.verifier, *roles)
-
-    return dependency
 
 
 def actor_of(principal: Principal, role: str) -> Actor:
@@ -281,9 +256,9 @@ def _released_view(hold_id: UUID, cvr: str, book: HoldBook) -> dict[str, Any]:
 
 def http_router(runtime: ServiceRuntime) -> APIRouter:  # noqa: C901 - one closure per route
     router = APIRouter(tags=["payments"])
-    applicant = Depends(require(runtime, "applicant"))
-    caseworker = Depends(require(runtime, "caseworker"))
-    reader = Depends(require(runtime, "applicant", "caseworker"))
+    applicant = Depends(runtime.require("applicant"))
+    caseworker = Depends(runtime.require("caseworker"))
+    reader = Depends(runtime.require("applicant", "caseworker"))
 
     @router.post("/grants/{application_id}/acceptance")
     async def accept(application_id: UUID, request: Request, _: EmptyBody | None = Body(None),
@@ -297,7 +272,7 @@ def http_router(runtime: ServiceRuntime) -> APIRouter:  # noqa: C901 - one closu
             events = accept_award(state, actor, principal.cvr or "", runtime.clock.now())
             return await _save(uow, store, state, events, cause)
 
-        state = await in_transaction(runtime, work)
+        state = await runtime.in_transaction(work)
         assert state.accepted_at is not None
         return {"accepted_at": _instant(state.accepted_at)}
 
@@ -316,7 +291,7 @@ def http_router(runtime: ServiceRuntime) -> APIRouter:  # noqa: C901 - one closu
 
         # No events means the very budget already approved or waiting was sent again: the
         # latest version is its verdict.
-        budget = (await in_transaction(runtime, work)).latest_budget
+        budget = (await runtime.in_transaction(work)).latest_budget
         assert budget is not None
         return {"budget_version": budget.version, "status": budget.status,
                 "reasons": _reasons(budget.reasons)}
@@ -340,7 +315,7 @@ def http_router(runtime: ServiceRuntime) -> APIRouter:  # noqa: C901 - one closu
             assert decided is not None
             return decided.status
 
-        return {"status": await in_transaction(runtime, work)}
+        return {"status": await runtime.in_transaction(work)}
 
     @router.post("/grants/{application_id}/lapse")
     async def lapse(application_id: UUID, request: Request, _: EmptyBody | None = Body(None),
@@ -354,7 +329,7 @@ def http_router(runtime: ServiceRuntime) -> APIRouter:  # noqa: C901 - one closu
             events = lapse_not_started(state, actor, runtime.clock.now())
             return await _save(uow, store, state, events, cause)
 
-        state = await in_transaction(runtime, work)
+        state = await runtime.in_transaction(work)
         assert state.lapse is not None
         return {"application_id": str(application_id), **_json(state.lapse)}
 
@@ -375,7 +350,7 @@ def http_router(runtime: ServiceRuntime) -> APIRouter:  # noqa: C901 - one closu
                 issued += events
             return issued
 
-        return {"instructions": [_json(i) for i in await in_transaction(runtime, work)]}
+        return {"instructions": [_json(i) for i in await runtime.in_transaction(work)]}
 
     @router.post("/instructions/{instruction_id}/reissue")
     async def reissue(instruction_id: UUID, request: Request, _: EmptyBody | None = Body(None),
@@ -402,7 +377,7 @@ def http_router(runtime: ServiceRuntime) -> APIRouter:  # noqa: C901 - one closu
             assert replacement is not None
             return replacement.instruction
 
-        return _json(await in_transaction(runtime, work))
+        return _json(await runtime.in_transaction(work))
 
     @router.post("/holds/{hold_id}/release-requests")
     async def request_release(hold_id: UUID, _: EmptyBody | None = Body(None),
@@ -431,7 +406,7 @@ def http_router(runtime: ServiceRuntime) -> APIRouter:  # noqa: C901 - one closu
             assert pending is not None
             return pending
 
-        pending = await in_transaction(runtime, work)
+        pending = await runtime.in_transaction(work)
         return {"hold_id": str(hold_id), "cvr": pending["cvr"], "status": "release_requested",
                 "requested_by": pending["requested_by"],
                 "requested_at": _instant(pending["requested_at"])}
@@ -463,7 +438,7 @@ def http_router(runtime: ServiceRuntime) -> APIRouter:  # noqa: C901 - one closu
             await store.remove_release_request(hold_id)
             return _released_view(hold_id, cvr, book)
 
-        return await in_transaction(runtime, work)
+        return await runtime.in_transaction(work)
 
     @router.get("/grants/{application_id}")
     async def grant(application_id: UUID, principal: Principal = reader) -> dict[str, Any]:
@@ -494,7 +469,7 @@ def http_router(runtime: ServiceRuntime) -> APIRouter:  # noqa: C901 - one closu
                             "lapsed_at": _instant(e.lapsed_at)} for e in events]
             return lapsed
 
-        return {"lapsed": await in_transaction(runtime, work)}
+        return {"lapsed": await runtime.in_transaction(work)}
 
     return router
 

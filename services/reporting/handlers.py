@@ -10,8 +10,7 @@ Aggregate id: the application id, for every event about one grant.
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Annotated, Any, Literal, TypeVar
 from uuid import UUID, uuid4
@@ -31,7 +30,7 @@ from contracts.payments import (
 from contracts.reporting import ReportRejected
 from servicekit.clock import Clock
 from servicekit.consumer import Handler, Incoming
-from servicekit.http import authenticate, cause_of_request
+from servicekit.http import cause_of_request
 from servicekit.identity import Principal
 from servicekit.logging import get_logger
 from servicekit.outbox import Cause, Emitter, cause_of_event
@@ -48,7 +47,6 @@ from services.reporting.store import ReportingStore
 
 log = get_logger(__name__)
 T = TypeVar("T")
-_RETRIES = 5
 FINANCE_ROLE = "finance"
 # The input events that change a grant file (finance results are routed by instruction).
 _FILE_EVENTS = (GrantAwarded, AwardAccepted, AwardLapsed, RevisedBudgetApproved,
@@ -116,29 +114,6 @@ async def _flush_and_record(store: ReportingStore, emitter: Emitter) -> None:
 
 
 # -- HTTP plumbing -----------------------------------------------------------------------------
-
-async def in_transaction(runtime: ServiceRuntime, work: Callable[[UnitOfWork], Awaitable[T]]) -> T:
-    """Run ``work`` in one unit of work; a deadlock or serialisation failure runs it again."""
-    for attempt in range(_RETRIES):
-        try:
-            async with runtime.unit_of_work() as uow:
-                return await work(uow)
-        except (asyncpg.DeadlockDetectedError, asyncpg.SerializationError):
-            if attempt == _RETRIES - 1:
-                raise
-            await asyncio.sleep(0.02 * (attempt + 1))
-    raise AssertionError("unreachable")
-
-
-def require(runtime: ServiceRuntime, *roles: str) -> Callable[[Request], Principal]:
-    """A dependency: the verified caller holding one of ``roles`` (any role when none given).
-    It runs before the body is validated, so 401/403 come before 422."""
-
-    def dependency(request: Request) -> Principal:
-        return authenticate(request, runtime.verifier, *roles)
-
-    return dependency
-
 
 def _not_awarded(application_id: UUID) -> DomainRefusal:
     return DomainRefusal(rc.GRANT_NOT_AWARDED, f"no award is known for application "
@@ -252,10 +227,10 @@ def _pool_view(pool_id: str, events: Sequence[Envelope[Any]]) -> dict[str, Any]:
 
 def http_router(runtime: ServiceRuntime) -> APIRouter:  # noqa: C901 - one closure per route
     router = APIRouter(tags=["reporting"])
-    applicant = Depends(require(runtime, "applicant"))
-    caseworker = Depends(require(runtime, "caseworker"))
-    reader = Depends(require(runtime, "applicant", "caseworker", "auditor"))
-    anyone = Depends(require(runtime))
+    applicant = Depends(runtime.require("applicant"))
+    caseworker = Depends(runtime.require("caseworker"))
+    reader = Depends(runtime.require("applicant", "caseworker", "auditor"))
+    anyone = Depends(runtime.require())
 
     @router.post("/grants/{application_id}/reports", status_code=201)
     async def submit_report(application_id: UUID, body: ReportBody, request: Request,
@@ -287,7 +262,7 @@ def http_router(runtime: ServiceRuntime) -> APIRouter:  # noqa: C901 - one closu
                     "reasons": [_json(r) for r in rejected.reasons] if rejected else [],
                     "audit_level": audit_level(updated.award.amount_oere)}
 
-        return await in_transaction(runtime, work)
+        return await runtime.in_transaction(work)
 
     @router.get("/grants/{application_id}")
     async def grant(application_id: UUID, principal: Principal = reader) -> dict[str, Any]:
@@ -351,7 +326,7 @@ def http_router(runtime: ServiceRuntime) -> APIRouter:  # noqa: C901 - one closu
                 await _flush_and_record(store, uow.emitter)
             return notices
 
-        return {"overdue": await in_transaction(runtime, work) if candidates else []}
+        return {"overdue": await runtime.in_transaction(work) if candidates else []}
 
     return router
 
