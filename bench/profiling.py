@@ -101,7 +101,7 @@ def summarise(raw: Path, top: int = 40) -> str:
         own[frames[-1]] += count
         for f in set(frames):
             incl[f] += count
-    lines = [f"samples {total}", "-- parts (innermost labelled frame)"]
+    lines = [f"samples {total}", "-- parts (first matching label, see PARTS)"]
     lines += [f"{share:6.1%}  {label}" for label, share in breakdown(raw)]
     lines += ["-- own time"]
     lines += [f"{c / total:6.1%}  {f}" for f, c in own.most_common(top)]
