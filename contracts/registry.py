@@ -99,12 +99,23 @@ def spec_for(payload: Contract | type[Contract]) -> EventSpec:
         raise UnknownEventType(f"{cls.__name__} is not a registered event") from None
 
 
-def decode(raw: bytes | str | dict[str, Any]) -> Envelope[Any]:
+def decode(raw: bytes | str | dict[str, Any], event_type: str | None = None) -> Envelope[Any]:
     """Parse and validate an event of any registered type.
+
+    ``event_type`` is a hint (the Kafka header of that name): when it names a known type, the
+    bytes are validated in one pass against that type's envelope, whose pinned ``event_type``
+    and ``schema_version`` still check the body; otherwise (or if that fails) the body is read
+    first to find its type, for a precise error.
 
     Raises ``pydantic.ValidationError`` for a malformed message and :class:`UnknownEventType` for
     an event type this version of the contracts does not know.
     """
+    hinted = EVENTS.get(event_type) if event_type else None
+    if hinted is not None and not isinstance(raw, dict):
+        try:
+            return hinted.envelope.model_validate_json(raw)
+        except ValidationError:
+            pass
     data = raw if isinstance(raw, dict) else _HEADER.validate_json(raw)
     event_type = data.get("event_type")
     spec = EVENTS.get(event_type) if isinstance(event_type, str) else None

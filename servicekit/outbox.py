@@ -2,11 +2,13 @@
 
 :class:`Emitter` collects the events a unit of work produces; :meth:`Emitter.flush` assigns each
 its per-aggregate ``sequence``, writes it to ``outbox`` and appends it to the audit chain, all in
-the caller's transaction. Nothing is published from a handler: :mod:`servicekit.relay` does that.
+the caller's transaction, in two round trips (sequences; then ``servicekit_append_events``, which
+writes the outbox rows, links and hashes the chain entries and wakes the relay). Nothing is published from a handler: :mod:`servicekit.relay` does that.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -18,10 +20,8 @@ import asyncpg
 from contracts.base import Actor, Contract
 from contracts.envelope import SIMULATED_TIME_HEADER, Envelope
 from contracts.registry import spec_for
-from servicekit.audit_chain import GENESIS, canonical, entry_hash
+from servicekit.audit_chain import canonical
 from servicekit.clock import Clock
-
-_AUDIT_CHAIN_LOCK = 0x6175_6469  # "audi": one writer at a time extends the chain
 
 
 def _printable(text: str) -> str:
@@ -71,7 +71,7 @@ class Emitter:
         pending, self.pending = self.pending, []
         sequences = await _next_sequences(conn, [p.aggregate_id for p in pending])
         envelopes: list[Envelope[Any]] = []
-        rows = []
+        columns: tuple[list[Any], ...] = ([], [], [], [], [], [])
         for p in pending:
             spec = spec_for(p.payload)
             seq = sequences[p.aggregate_id]
@@ -87,14 +87,15 @@ class Emitter:
                        "correlation_id": _printable(p.cause.correlation_id)}
             if self.clock.simulated:
                 headers[SIMULATED_TIME_HEADER] = p.occurred_at.isoformat()
-            rows.append((env.event_id, spec.topic.name, p.aggregate_id,
-                         env.model_dump_json().encode(), json.dumps(headers)))
-        await conn.executemany(
-            "INSERT INTO outbox (event_id, topic, key, value, headers) VALUES ($1,$2,$3,$4,$5)",
-            rows,
+            value = env.model_dump_json().encode()
+            entry = canonical(audit_entry(value, spec.topic.name)).decode()
+            for column, item in zip(columns, (env.event_id, spec.topic.name, p.aggregate_id,
+                                              value, json.dumps(headers), entry)):
+                column.append(item)
+        await conn.execute(
+            "SELECT servicekit_append_events($1, $2, $3, $4, $5::jsonb[], $6, $7)",
+            *columns, self.channel,
         )
-        await append_to_audit_chain(conn, [(env, row[1]) for env, row in zip(envelopes, rows)])
-        await conn.execute("SELECT pg_notify($1, '')", self.channel)
         self.written += envelopes
         return envelopes
 
@@ -115,29 +116,11 @@ async def _next_sequences(conn: asyncpg.Connection, aggregate_ids: list[str]) ->
     return {r["aggregate_id"]: r["last_sequence"] - counts[r["aggregate_id"]] + 1 for r in rows}
 
 
-def audit_entry(envelope: Envelope[Any], topic: str) -> dict[str, Any]:
-    """What the chain hashes: the topic and the whole event as published."""
-    return {"topic": topic, "event": json.loads(envelope.model_dump_json())}
-
-
-async def append_to_audit_chain(
-    conn: asyncpg.Connection, events: list[tuple[Envelope[Any], str]]
-) -> None:
-    await conn.execute("SELECT pg_advisory_xact_lock($1)", _AUDIT_CHAIN_LOCK)
-    last = await conn.fetchrow("SELECT seq, entry_hash FROM audit_log ORDER BY seq DESC LIMIT 1")
-    seq, prev = (last["seq"], last["entry_hash"]) if last else (0, GENESIS)
-    rows = []
-    for env, topic in events:
-        entry = audit_entry(env, topic)
-        seq += 1
-        digest = entry_hash(prev, entry)
-        rows.append((seq, env.event_id, canonical(entry).decode(), prev, digest))
-        prev = digest
-    await conn.executemany(
-        "INSERT INTO audit_log (seq, event_id, entry, prev_hash, entry_hash)"
-        " VALUES ($1,$2,$3,$4,$5)",
-        rows,
-    )
+def audit_entry(value: bytes, topic: str) -> dict[str, Any]:
+    """What the chain hashes: the topic, the whole event as published, and the sha256 of its
+    published bytes (so an auditor can match the log to the chain without re-encoding)."""
+    return {"topic": topic, "event": json.loads(value),
+            "value_sha256": hashlib.sha256(value).hexdigest()}
 
 
 def cause_of_event(envelope: Envelope[Any], service: str) -> Cause:
