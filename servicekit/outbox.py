@@ -56,7 +56,6 @@ class Emitter:
     clock: Clock
     channel: str
     pending: list[_Pending] = field(default_factory=list)
-    written: list[Envelope[Any]] = field(default_factory=list)
 
     def emit(self, payload: Contract, *, aggregate_id: str, cause: Cause) -> UUID:
         """Queue an event; ``occurred_at`` is now (simulated time inside a simulated message)."""
@@ -96,7 +95,6 @@ class Emitter:
             "SELECT servicekit_append_events($1, $2, $3, $4, $5::jsonb[], $6, $7)",
             *columns, self.channel,
         )
-        self.written += envelopes
         return envelopes
 
 
