@@ -20,7 +20,14 @@ from rich.console import Console
 from rich.table import Table
 
 from bench.figures import (
-    Run, Sizes, fig_demo, fig_lifecycle, fig_memory, fig_raw, fig_replay, figs_intake,
+    Run,
+    Sizes,
+    fig_demo,
+    fig_lifecycle,
+    fig_memory,
+    fig_raw,
+    fig_replay,
+    figs_intake,
 )
 
 ORDER = ["raw", "intake", "burst", "lifecycle", "replay", "demo", "memory"]

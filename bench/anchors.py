@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import os
 import subprocess
 import sys
@@ -15,7 +14,13 @@ from typing import Any
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from bench.common import (
-    REPO, CpuMeter, RssSampler, TopicCounter, create_topics, produce_fast, producer,
+    REPO,
+    CpuMeter,
+    RssSampler,
+    TopicCounter,
+    create_topics,
+    produce_fast,
+    producer,
 )
 
 Message = tuple[bytes | None, bytes, list[tuple[str, bytes]]]

@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 from zoneinfo import ZoneInfo
 
 import psutil
@@ -96,7 +96,7 @@ class RssSampler:
         while not self._stop.wait(self.interval_s):
             self.sample()
 
-    def __enter__(self) -> RssSampler:
+    def __enter__(self) -> Self:
         self._thread = threading.Thread(target=self._run, name="rss-sampler", daemon=True)
         self._thread.start()
         return self
@@ -184,8 +184,8 @@ async def create_topics(bootstrap: str, topics: dict[str, int]) -> None:
 
 
 def producer(bootstrap: str, **kw: Any) -> AIOKafkaProducer:
-    opts: dict[str, Any] = dict(bootstrap_servers=bootstrap, acks="all", linger_ms=5,
-                                max_batch_size=512 * 1024, max_request_size=8 * 1024 * 1024)
+    opts: dict[str, Any] = {"bootstrap_servers": bootstrap, "acks": "all", "linger_ms": 5,
+                            "max_batch_size": 512 * 1024, "max_request_size": 8 * 1024 * 1024}
     opts.update(kw)
     return AIOKafkaProducer(**opts)
 
@@ -237,7 +237,7 @@ class TopicCounter:
         for t in self.topics:
             found = self.consumer.partitions_for_topic(t)
             if not found:
-                await self.consumer._client.force_metadata_update()  # noqa: SLF001
+                await self.consumer._client.force_metadata_update()
                 found = self.consumer.partitions_for_topic(t) or set()
             parts += [TopicPartition(t, p) for p in sorted(found)]
         self.consumer.assign(parts)

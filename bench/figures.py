@@ -18,12 +18,25 @@ from typing import Any
 import httpx
 
 from bench import anchors, loadgen
-from bench.profiling import profile
 from bench.common import (
-    REPO, Figure, RssSampler, TopicCounter, Tokens, bench_pool, create_topics, header, mib,
-    missing, pool_published_envelope, portal_messages, produce_fast, producer, ratio,
-    services_missing, stack,
+    REPO,
+    Figure,
+    RssSampler,
+    Tokens,
+    TopicCounter,
+    bench_pool,
+    header,
+    mib,
+    missing,
+    pool_published_envelope,
+    portal_messages,
+    produce_fast,
+    producer,
+    ratio,
+    services_missing,
+    stack,
 )
+from bench.profiling import profile
 from contracts import topics
 
 
@@ -435,7 +448,7 @@ async def _lifecycle(run: Run, state: Any, title: str, sampler: RssSampler) -> F
 
 def _worker(*args: str, timeout: float = 600) -> dict[str, Any]:
     out = subprocess.run([sys.executable, "-m", "bench.replay_worker", *args], cwd=REPO,
-                         capture_output=True, text=True, timeout=timeout)
+                         capture_output=True, text=True, timeout=timeout, check=False)
     if out.returncode != 0:
         raise RuntimeError(f"replay worker {args[0]} failed: {out.stderr[-800:]}")
     return json.loads(out.stdout.strip().splitlines()[-1])  # type: ignore[no-any-return]
@@ -501,12 +514,12 @@ def fig_demo(run: Run) -> None:
         # measures submission to replay either way, not the stack's start.
         t_up = time.perf_counter()
         up = subprocess.run(base + ["stack", "up", "--simulation"], cwd=REPO, env=env,
-                            capture_output=True, text=True, timeout=180)
+                            capture_output=True, text=True, timeout=180, check=False)
         if up.returncode != 0:
             raise RuntimeError(f"grants stack up failed: {(up.stdout + up.stderr)[-600:]}")
         up_s = time.perf_counter() - t_up
         t0 = time.perf_counter()
-        proc = subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True, timeout=400)
+        proc = subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True, timeout=400, check=False)
         total = time.perf_counter() - t0
         if not out.exists():
             raise RuntimeError(f"no result JSON (exit {proc.returncode}): "
@@ -526,7 +539,7 @@ def fig_demo(run: Run) -> None:
         fig.status = f"error: {exc!r}"[:300]
     finally:
         subprocess.run(base + ["stack", "down"], cwd=REPO, env=env, capture_output=True,
-                       timeout=60)
+                       timeout=60, check=False)
     run.figures["demo"] = fig
 
 

@@ -137,7 +137,7 @@ async def burst(host: str, port: int, requests: list[bytes], rate: float, *,
         tasks.append(asyncio.create_task(one(request, due)))
         result.sent += 1
     result.duration_s = time.perf_counter() - start
-    done, pending = await asyncio.wait(tasks, timeout=drain_s) if tasks else (set(), set())
+    _, pending = await asyncio.wait(tasks, timeout=drain_s) if tasks else (set(), set())
     for t in pending:
         t.cancel()
         result.errors["timeout_unanswered"] += 1
