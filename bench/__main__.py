@@ -70,6 +70,21 @@ def table(run: Run) -> Table:
     return t
 
 
+def _git() -> dict[str, Any]:
+    """The commit measured, and which code files differed from it (others work in this tree)."""
+    import subprocess
+    repo = Path(__file__).resolve().parents[1]
+
+    def git(*args: str) -> str:
+        out = subprocess.run(["git", *args], cwd=repo, capture_output=True, text=True, check=False)
+        return out.stdout.strip()
+
+    dirty = [line[3:] for line in git("status", "--porcelain").splitlines()
+             if line[3:].startswith(("services/", "servicekit/", "contracts/", "grants/"))]
+    return {"head": git("rev-parse", "--short", "HEAD"), "subject": git("log", "-1", "--format=%s"),
+            "uncommitted_code": dirty}
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m bench", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -96,6 +111,9 @@ def main(argv: list[str] | None = None) -> int:
     started = datetime.now(UTC)
     t0 = time.perf_counter()
     load_before = psutil.getloadavg()
+    code = _git()
+    run.echo(f"code: {code['head']} ({code['subject'][:60]}); uncommitted: "
+             f"{', '.join(code['uncommitted_code']) or 'none'}")
     if "raw" in want:
         run.echo("anchor (a): raw broker")
         fig_raw(run)
@@ -114,7 +132,7 @@ def main(argv: list[str] | None = None) -> int:
     console.print(f"total {total:.0f}s; logs of the bare peers in {run.logs}")
     doc: dict[str, Any] = {
         "started_at": started.isoformat(), "total_s": total, "quick": args.quick,
-        "figures_selected": sorted(want, key=ORDER.index),
+        "figures_selected": sorted(want, key=ORDER.index), "code": code,
         "machine": {"cpus": psutil.cpu_count(), "python": platform.python_version(),
                     "loadavg_before": load_before, "loadavg_after": psutil.getloadavg(),
                     "mem_total_mib": psutil.virtual_memory().total // 2**20},
