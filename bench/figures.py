@@ -482,11 +482,14 @@ def fig_replay(run: Run) -> None:
     fig.met = bool(fig.ratio is not None and fig.ratio >= 0.5 and rep["events"] >= n
                    and rep["undecodable"] == 0)
     fig.details = {"produce": prod, "raw_before": raw1, "replay": rep, "raw_after": raw2}
+    streaming = "fold" in rep.get("mode", "")
+    read_label = "read+decode+fold" if streaming else "read+decode"
+    fold_label = "result (checks)" if streaming else "fold+checks"
     fig.notes.append(
-        f"{rep['events']:,} events ({prod['mean_bytes']:.0f} B avg), read+decode "
-        f"{rep['read_s']:.1f}s, fold+checks {rep['replay_s']:.1f}s, verified={rep['verified']}; "
-        f"peak RSS {mib(rep['peak_rss']):,.0f} MiB (raw reader {mib(raw1['peak_rss']):,.0f} MiB)"
-        f" = {(rep['peak_rss']) / max(rep['events'], 1):,.0f} B/event")
+        f"{rep['events']:,} events ({prod['mean_bytes']:.0f} B avg); {rep.get('mode', '')}: "
+        f"{read_label} {rep['read_s']:.1f}s, {fold_label} {rep['replay_s']:.1f}s, "
+        f"verified={rep['verified']}; peak RSS {mib(rep['peak_rss']):,.0f} MiB (raw reader "
+        f"{mib(raw1['peak_rss']):,.0f} MiB)")
     run.figures["replay"] = fig
 
 
