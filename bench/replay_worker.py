@@ -40,8 +40,8 @@ EVENT_SENTINEL = "eeeeeeee-eeee-4eee-8eee-eeeeeeeeeeee"
 INS_SENTINELS = [f"1a5e0000-0000-4000-8000-00000000000{q}" for q in range(8)]
 
 
-def _templates() -> tuple[dict[str, tuple[str, str]], list[str], list[str], Any]:
-    """event name → (topic, JSON with sentinels); the sequences of awarded/rejected lifecycles."""
+def _templates() -> tuple[dict[str, tuple[str, str, str]], list[str], list[str], Any]:
+    """name → (topic, JSON with sentinels, event type); the awarded/rejected lifecycles."""
     from contracts import examples as ex
     from contracts.base import Actor
     from contracts.registry import spec_for
@@ -61,7 +61,7 @@ def _templates() -> tuple[dict[str, tuple[str, str]], list[str], list[str], Any]
         raw.update(months=months, total_oere=150_000_000)
         by_type[name] = type(by_type[name]).model_validate(raw)
 
-    def envelope(payload: Any, name: str) -> tuple[str, str]:
+    def envelope(payload: Any, name: str) -> tuple[str, str, str]:
         spec = spec_for(payload)
         env = spec.envelope(
             event_id=uuid.UUID(EVENT_SENTINEL), event_type=spec.event_type,
@@ -69,9 +69,9 @@ def _templates() -> tuple[dict[str, tuple[str, str]], list[str], list[str], Any]
             correlation_id="bench-replay", causation_id=str(ex.SUB),
             actor=Actor(id="svc-bench", role="system"), aggregate_id=str(ex.APP), sequence=1,
             payload=payload)
-        return spec.topic.name, env.model_dump_json()
+        return spec.topic.name, env.model_dump_json(), spec.event_type
 
-    templates: dict[str, tuple[str, str]] = {}
+    templates: dict[str, tuple[str, str, str]] = {}
     simple = ["ApplicationReceived", "ApplicationAccepted", "EligibilityAssessed",
               "ApplicationScored", "GrantAwarded", "ApplicationRejected", "GrantAccountOpened",
               "AwardAccepted", "RevisedBudgetSubmitted", "RevisedBudgetApproved",
@@ -104,7 +104,8 @@ def _templates() -> tuple[dict[str, tuple[str, str]], list[str], list[str], Any]
 
 
 def generate(n: int):  # type: ignore[no-untyped-def]
-    """Yield (topic, key, value) for about ``n`` events (whole lifecycles; stops at n)."""
+    """Yield (topic, key, value, event type) for ``n`` events (whole lifecycles; stops at n).
+    The event type goes into the ``event_type`` header, as the services' outbox relays do."""
     from contracts import examples as ex
     templates, awarded, rejected, pool = _templates()
     app_s, sub_s, rep_s, exc_s = str(ex.APP), str(ex.SUB), str(ex.REP), str(ex.EXC)
@@ -118,8 +119,8 @@ def generate(n: int):  # type: ignore[no-untyped-def]
         counter += 1
         return str(uuid.UUID(int=counter))
 
-    topic, value = pool
-    yield topic, b"pool:familiehus-2022", value.replace(EVENT_SENTINEL, uid()).encode()
+    topic, value, event_type = pool
+    yield topic, b"pool:familiehus-2022", value.replace(EVENT_SENTINEL, uid()).encode(), event_type
     made = 1
     i = 0
     while made < n:
@@ -138,13 +139,13 @@ def generate(n: int):  # type: ignore[no-untyped-def]
         for name in seq:
             if made >= n:
                 return
-            topic, value = templates[name]
+            topic, value, event_type = templates[name]
             value = (value.replace(EVENT_SENTINEL, uid()).replace(app_s, app)
                      .replace(sub_s, sub).replace(rep_s, rep).replace(exc_s, exc)
                      .replace(muni_s, muni).replace(programme_s, programme))
             if name[-1].isdigit():
                 value = value.replace(INS_SENTINELS[int(name[-1])], ins[int(name[-1])])
-            yield topic, key, value.encode()
+            yield topic, key, value.encode(), event_type
             made += 1
 
 
@@ -164,16 +165,17 @@ async def produce(bootstrap: str, n: int) -> dict[str, Any]:
     count = 0
     total_bytes = 0
     try:
-        for topic, key, value in generate(n):
+        for topic, key, value, event_type in generate(n):
+            headers = [("event_type", event_type.encode()), ("correlation_id", b"bench-replay")]
             p = partitioner(key, list(range(parts[topic])), list(range(parts[topic])))
             b = batches.get((topic, p))
             if b is None:
                 b = batches[(topic, p)] = prod.create_batch()
-            if b.append(key=key, value=value, timestamp=None) is None:
+            if b.append(key=key, value=value, timestamp=None, headers=headers) is None:
                 b.close()
                 inflight.append(await prod.send_batch(b, topic, partition=p))
                 b = batches[(topic, p)] = prod.create_batch()
-                b.append(key=key, value=value, timestamp=None)
+                b.append(key=key, value=value, timestamp=None, headers=headers)
                 if len(inflight) > 64:
                     await asyncio.gather(*inflight)
                     inflight = []
