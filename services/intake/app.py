@@ -12,7 +12,10 @@ from contracts import topics
 from contracts.intake import SubmitApplication
 from servicekit.service import ServiceRuntime
 from servicekit.settings import ServiceSettings
-from services.intake.handlers import http_router, on_pool_event, portal_handler, raw_decoder
+from services.intake.handlers import (
+    TokenCache, consume_batches, http_router, pool_handler, portal_handler, raw_decoder,
+)
+from services.intake.store import PoolCache
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
@@ -20,12 +23,25 @@ MIGRATIONS = Path(__file__).parent / "migrations"
 def build(settings: ServiceSettings | None = None) -> tuple[ServiceRuntime, FastAPI]:
     runtime = ServiceRuntime("intake", migrations=MIGRATIONS, settings=settings)
     group = runtime.settings.group_id
+    # In memory: verified tokens (until their exp) and published pools (version-checked on use).
+    tokens = TokenCache(lambda: runtime.verifier)
+    pools = PoolCache()
+
+    async def load_pools(rt: ServiceRuntime) -> None:
+        async with rt.pool.acquire() as conn:
+            await pools.load(conn)
+
+    runtime.on_startup.append(load_pools)
     # Portal content is judged by the domain, so its decoder never raises (nothing dead-letters
-    # for bad content); pool events are platform events with the inbox as usual.
-    runtime.consume(topics.PORTAL_SUBMISSIONS.name, handler=portal_handler(runtime),
-                    decoder=raw_decoder, name=f"{group}-portal")
-    runtime.consume(topics.ASSESSMENT_POOLS.name, handler=on_pool_event, name=group)
-    app = runtime.http_app(http_router(runtime), title="Intake")
+    # for bad content); pool events are platform events with the inbox as usual. Both consumers
+    # hand over whole batches: the portal's is decided with set-based statements, and stored
+    # pools reach the cache after their transaction commits.
+    consume_batches(runtime, topics.PORTAL_SUBMISSIONS.name,
+                    batch_handler=portal_handler(runtime, tokens, pools), decoder=raw_decoder,
+                    name=f"{group}-portal")
+    consume_batches(runtime, topics.ASSESSMENT_POOLS.name,
+                    batch_handler=pool_handler(pools, runtime.clock), name=group)
+    app = runtime.http_app(http_router(runtime, tokens, pools), title="Intake")
     _document_submission_body(app)
     return runtime, app
 

@@ -12,10 +12,15 @@ before it could be tied to an application record is keyed by its submission id, 
 
 from __future__ import annotations
 
+import asyncio
 import re
+import time
 import uuid
+from collections import Counter, OrderedDict
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
 from datetime import datetime
-from collections.abc import Sequence
+from logging import DEBUG
 from typing import Annotated, Any, Protocol, TypeVar
 from uuid import UUID
 
@@ -27,12 +32,14 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from contracts.assessment import PoolPublished
 from contracts.base import Actor, Contract, Reason, UtcDatetime
+from contracts.envelope import SIMULATED_TIME_HEADER
 from contracts.intake import Receipt, SubmissionUnauthorized
-from servicekit import logging
-from servicekit.consumer import Handler, Incoming
+from servicekit import inbox, logging
+from servicekit.clock import Clock
+from servicekit.consumer import Decoder, EventConsumer, Incoming, decode_event
 from servicekit.http import bearer_token, cause_of_request
 from servicekit.identity import AuthError, Principal, TokenVerifier
-from servicekit.outbox import Cause, Emitter
+from servicekit.outbox import Cause, Emitter, notify_channel
 from servicekit.service import ServiceRuntime, UnitOfWork
 from services.intake.domain import (
     REASON_CODES,
@@ -57,7 +64,7 @@ from services.intake.domain import (
     receipt_for,
     token_reason,
 )
-from services.intake.store import IntakeStore
+from services.intake.store import IntakeStore, PoolCache
 
 log = logging.get_logger(__name__)
 T = TypeVar("T")
@@ -82,45 +89,158 @@ def verify(verifier: TokenVerifier, token: str | None) -> Principal | AuthError:
         return refused
 
 
+class TokenCache:
+    """Verified principals by token string, each until its token's ``exp`` (a bounded LRU).
+
+    Verifying a signature costs more than deciding most submissions, and a portal sends many
+    submissions with one token. Only a token that verified is kept, and only until its ``exp``
+    (not the verifier's leeway after it: from then on the verifier decides again, so an expired
+    token is refused exactly as without the cache). Refusals are never kept: each is verified,
+    and refused, again. The keys are the issuer's, fixed for the process' life.
+    """
+
+    def __init__(self, verifier: Callable[[], TokenVerifier], max_entries: int = 10_000) -> None:
+        self._verifier = verifier
+        self._max = max_entries
+        self._held: OrderedDict[str, tuple[float, Principal]] = OrderedDict()
+
+    def verify(self, token: str | None) -> Principal | AuthError:
+        if token:
+            held = self._held.get(token)
+            if held is not None:
+                if time.time() < held[0]:
+                    self._held.move_to_end(token)
+                    return held[1]
+                del self._held[token]
+        who = verify(self._verifier(), token)
+        if isinstance(who, Principal) and token:
+            exp = who.claims.get("exp")
+            if isinstance(exp, int | float) and not isinstance(exp, bool) and exp > time.time():
+                self._held[token] = (float(exp), who)
+                if len(self._held) > self._max:
+                    self._held.popitem(last=False)
+        return who
+
+
 def _refused_aggregate(parsed: ParsedSubmission) -> str:
     return str(parsed.submission_id) if parsed.submission_id is not None else UNIDENTIFIED
 
 
+@dataclass(frozen=True)
+class Submission:
+    """One submission to decide: as parsed, who sent it, when it arrived, and the cause its
+    events carry."""
+
+    parsed: ParsedSubmission
+    who: Principal | AuthError
+    now: datetime
+    cause: Cause
+
+
 async def write_submission(
     conn: asyncpg.Connection, sink: Sink, parsed: ParsedSubmission,
-    who: Principal | AuthError, now: datetime, cause: Cause,
+    who: Principal | AuthError, now: datetime, cause: Cause, *, pools: PoolCache, clock: Clock,
 ) -> Decision:
     """Decide one submission received at ``now`` in the caller's transaction; emit its events."""
-    if isinstance(who, AuthError):
-        decision = decide_token_refusal(parsed, now, [token_reason(who.code)], 401)
-        _emit(sink, decision.events, _refused_aggregate(parsed), cause)
-        return decision
+    decisions = await write_submissions(conn, sink, [Submission(parsed, who, now, cause)],
+                                        pools=pools, clock=clock)
+    return decisions[0]
+
+
+async def write_submissions(
+    conn: asyncpg.Connection, sink: Sink, submissions: Sequence[Submission], *,
+    pools: PoolCache, clock: Clock,
+) -> list[Decision]:
+    """Decide ``submissions`` in order in the caller's transaction; emit their events in order.
+
+    Exactly what deciding them one after the other would do (claim the submission id, lock the
+    application, decide, release the claim of a refused token, save, emit), with set-based
+    statements: one to claim every submission id and lock every application (in id order), one
+    to save the applications that changed. In between, the states, the claims and the pools are
+    held in memory, so a later submission of the same application (or with the same submission
+    id) sees what an earlier one in the batch did.
+    """
     store = IntakeStore(conn)
-    command = parsed.command
-    if command is None:
-        denied = authorise_submitter(who.claims)
-        if denied:
-            decision = decide_token_refusal(parsed, now, denied, 403)
-            _emit(sink, decision.events, _refused_aggregate(parsed), cause)
-            return decision
-        state = (await store.lock_application(parsed.application_id)
-                 if parsed.application_id is not None else None)
-        decision = decide_malformed(state, parsed, now)
-        if state is None:
-            _emit(sink, decision.events, _refused_aggregate(parsed), cause)
+    claims: list[tuple[UUID, UUID, str | None]] = []
+    locks: list[UUID] = []
+    pool_ids: set[str] = set()
+    for sub in submissions:
+        if isinstance(sub.who, AuthError):
+            continue
+        command = sub.parsed.command
+        if command is None:
+            if sub.parsed.application_id is not None and not authorise_submitter(sub.who.claims):
+                locks.append(sub.parsed.application_id)
+            continue
+        application_id = application_id_for(command)
+        claims.append((command.submission_id, application_id, sub.who.cvr))
+        locks.append(application_id)
+        pool_ids.add(command.pool_id)
+    loaded = await store.load(claims, locks, pools.versions(pool_ids))
+    published = await pools.resolve(store, loaded, pool_ids)
+    states = loaded.states
+    # The submission index as the batch goes: ids bound before it never change; ids it bound
+    # (``ours``, as ``load`` inserted them) are bound by their first submission, released when
+    # that one's token is refused, and may then be bound by a later one.
+    before = {s: c.application_id for s, c in loaded.claims.items() if not c.new}
+    ours: dict[UUID, tuple[UUID, str | None]] = {}
+    for submission_id, application_id, cvr in claims:
+        if loaded.claims[submission_id].new:
+            ours.setdefault(submission_id, (application_id, cvr))
+    binding: dict[UUID, tuple[UUID, str | None]] = {}
+    changed: dict[UUID, None] = {}
+    decisions: list[Decision] = []
+    for sub in submissions:
+        parsed, who, now = sub.parsed, sub.who, sub.now
+        aggregate = _refused_aggregate(parsed)
+        if isinstance(who, AuthError):
+            decision = decide_token_refusal(parsed, now, [token_reason(who.code)], 401)
+        elif parsed.command is None:
+            denied = authorise_submitter(who.claims)
+            if denied:
+                decision = decide_token_refusal(parsed, now, denied, 403)
+            elif parsed.application_id is None:
+                decision = decide_malformed(None, parsed, now)
+            else:
+                state = states[parsed.application_id]
+                decision = decide_malformed(state, parsed, now)
+                aggregate = str(state.application_id)
+                if decision.events:
+                    states[state.application_id] = evolve_all(state, decision.events)
+                    changed[state.application_id] = None
         else:
-            await _apply(store, state, decision, sink, cause)
-        return decision
-    application_id = application_id_for(command)
-    claim = await store.claim_submission(command.submission_id, application_id, who.cvr)
-    state = await store.lock_application(application_id)
-    decision = decide_submission(state, command, now, claims=who.claims,
-                                 pools=await store.pools_for(command.pool_id),
-                                 bound_to=claim.application_id)
-    if claim.new and any(isinstance(e, SubmissionUnauthorized) for e in decision.events):
-        await store.release_submission(command.submission_id)  # a refused token binds nothing
-    await _apply(store, state, decision, sink, cause)
-    return decision
+            command = parsed.command
+            application_id = application_id_for(command)
+            submission_id = command.submission_id
+            new = False
+            if submission_id in before:
+                bound_to = before[submission_id]
+            elif submission_id in binding:
+                bound_to = binding[submission_id][0]
+            else:
+                binding[submission_id] = (application_id, who.cvr)
+                bound_to, new = application_id, True
+            state = states[application_id]
+            pool = published.get(command.pool_id)
+            decision = decide_submission(state, command, now, claims=who.claims,
+                                         pools={} if pool is None else {pool.pool_id: pool},
+                                         bound_to=bound_to)
+            if new and any(isinstance(e, SubmissionUnauthorized) for e in decision.events):
+                del binding[submission_id]  # a refused token binds nothing
+            aggregate = str(state.application_id)
+            if decision.events:
+                states[application_id] = evolve_all(state, decision.events)
+                changed[application_id] = None
+        if decision.events:
+            # occurred_at is the time this submission was received, as when decided alone
+            with clock.at(now.isoformat() if clock.simulated else None):
+                _emit(sink, decision.events, aggregate, sub.cause)
+        decisions.append(decision)
+    await store.save_applications(states[a] for a in changed)
+    await store.settle_claims(
+        [s for s in ours if s not in binding],
+        [(s, *binding[s]) for s in ours if s in binding and binding[s] != ours[s]])
+    return decisions
 
 
 async def _apply(store: IntakeStore, state: ApplicationState, decision: Decision, sink: Sink,
@@ -137,6 +257,110 @@ async def _apply(store: IntakeStore, state: ApplicationState, decision: Decision
 def _emit(sink: Sink, events: Sequence[IntakeEvent], aggregate_id: str, cause: Cause) -> None:
     for event in events:
         sink.emit(event, aggregate_id=aggregate_id, cause=cause)
+
+
+class SubmissionBatcher:
+    """Group commit for HTTP submissions: the submissions that arrive while a transaction is
+    under way are decided together in the next one (each still answered with its own receipt).
+
+    Nothing waits for a batch to fill: an idle service decides a submission at once, alone; under
+    a burst, each transaction takes everything that queued up meanwhile (at most ``max_batch``),
+    so the database round trips, the outbox flush and the commit are shared instead of queueing
+    up one per request. The decisions are the ones :func:`write_submission` would give them one
+    by one in arrival order (:func:`write_submissions`). When a batch fails for any reason,
+    each of its submissions is tried again in a transaction of its own, so an error reaches only
+    the request that causes it.
+    """
+
+    def __init__(self, runtime: ServiceRuntime, pools: PoolCache, max_batch: int = 500) -> None:
+        self._runtime = runtime
+        self._pools = pools
+        self._max = max_batch
+        self._queue: list[tuple[Submission, asyncio.Future[Decision]]] = []
+        self._worker: asyncio.Task[None] | None = None
+
+    async def decide(self, submission: Submission) -> Decision:
+        future: asyncio.Future[Decision] = asyncio.get_running_loop().create_future()
+        self._queue.append((submission, future))
+        if self._worker is None or self._worker.done():
+            self._worker = asyncio.create_task(self._drain(), name="intake-submission-batches")
+        return await asyncio.shield(future)  # a request that goes away leaves its decision be
+
+    async def _drain(self) -> None:
+        while self._queue:
+            batch, self._queue = self._queue[:self._max], self._queue[self._max:]
+            try:
+                decisions = await self._write([s for s, _ in batch])
+            except Exception:  # noqa: BLE001 - the batch failed: each one alone, with its error
+                for submission, future in batch:
+                    try:
+                        decided = await self._write([submission])
+                    except Exception as exc:  # noqa: BLE001 - answered by that request
+                        future.set_exception(exc)
+                    else:
+                        future.set_result(decided[0])
+            else:
+                for (_, future), decision in zip(batch, decisions):
+                    future.set_result(decision)
+
+    async def _write(self, submissions: list[Submission]) -> list[Decision]:
+        return await self._runtime.in_transaction(
+            lambda uow: write_submissions(uow.conn, uow, submissions, pools=self._pools,
+                                          clock=self._runtime.clock))
+
+
+# -- consumers that take the whole batch -----------------------------------------------------------
+
+AfterCommit = Callable[[], None]
+BatchHandler = Callable[[asyncpg.Connection, list[Incoming], Emitter],
+                        Awaitable[AfterCommit | None]]
+
+
+class BatchConsumer(EventConsumer):
+    """servicekit's consumer (same delivery guarantees, retries, dead letters), whose handler
+    takes the batch's records at once, so it can decide them with set-based statements, and
+    may return a function to run once the batch's transaction has committed.
+
+    The batch is still one transaction with the inbox claim and the outbox flush; when the
+    handler breaks on some record, servicekit replays the batch record by record (each a batch
+    of one) and dead-letters the breaking one, as for a per-record handler.
+    """
+
+    def __init__(self, *, batch_handler: BatchHandler, runtime: ServiceRuntime, name: str,
+                 decoder: Decoder = decode_event) -> None:
+        super().__init__(name=name, handler=self._unused, settings=runtime.settings,
+                         clock=runtime.clock, pool_provider=lambda: runtime.pool,
+                         broker_provider=lambda: runtime.broker, decoder=decoder)
+        self.batch_handler = batch_handler
+        self._runtime = runtime
+
+    @staticmethod
+    async def _unused(conn: asyncpg.Connection, item: Incoming, emitter: Emitter) -> None:
+        raise AssertionError("a BatchConsumer hands whole batches to its batch handler")
+
+    async def _apply(self, items: list[Incoming]) -> None:
+        after: AfterCommit | None = None
+        async with self._runtime.pool.acquire() as conn, conn.transaction():
+            ids = [i.dedup_id for i in items if i.dedup_id is not None]
+            fresh = await inbox.claim(conn, self.name, ids)
+            todo = [i for i in items if i.dedup_id is None or i.dedup_id in fresh]
+            emitter = Emitter(self.clock, notify_channel(self.settings.database_name))
+            if todo:
+                # A non-transient error breaks the batch: servicekit replays it record by record.
+                after = await self.batch_handler(conn, todo, emitter)
+            await emitter.flush(conn)
+        if after is not None:
+            after()
+
+
+def consume_batches(runtime: ServiceRuntime, *topic_names: str, batch_handler: BatchHandler,
+                    name: str, decoder: Decoder = decode_event) -> BatchConsumer:
+    """``runtime.consume`` for a :data:`BatchHandler`."""
+    consumer = BatchConsumer(batch_handler=batch_handler, runtime=runtime, name=name,
+                             decoder=decoder)
+    consumer.subscribe(runtime.broker, *topic_names)
+    runtime.consumers.append(consumer)
+    return consumer
 
 
 # -- the portal topic ------------------------------------------------------------------------------
@@ -170,26 +394,60 @@ def _submitter(who: Principal | AuthError) -> Actor:
     return Actor(id="unauthenticated", role="applicant")
 
 
-def portal_handler(runtime: ServiceRuntime) -> Handler:
-    async def on_portal_submission(conn: asyncpg.Connection, item: Incoming,
-                                   emitter: Emitter) -> None:
-        now = runtime.clock.now()
-        token, parsed = parse_portal_submission(item.body)
-        who = verify(runtime.verifier, token)
-        decision = await write_submission(conn, emitter, parsed, who, now,
-                                          _portal_cause(item, parsed, who))
-        assert decision.receipt is not None
-        log.info("portal_submission_decided", submission_id=str(parsed.submission_id),
-                 status=decision.receipt.status, http_status=decision.http_status)
+def portal_handler(runtime: ServiceRuntime, tokens: TokenCache, pools: PoolCache
+                   ) -> BatchHandler:
+    clock = runtime.clock
 
-    return on_portal_submission
+    async def on_portal_submissions(conn: asyncpg.Connection, items: list[Incoming],
+                                    emitter: Emitter) -> AfterCommit:
+        submissions = []
+        for item in items:
+            with clock.at(item.headers.get(SIMULATED_TIME_HEADER)):
+                now = clock.now()
+            token, parsed = parse_portal_submission(item.body)
+            who = tokens.verify(token)
+            submissions.append(Submission(parsed, who, now, _portal_cause(item, parsed, who)))
+        decisions = await write_submissions(conn, emitter, submissions, pools=pools, clock=clock)
+
+        def logged() -> None:
+            """One line per batch (counts by receipt status); one per submission at DEBUG."""
+            outcomes = Counter(d.receipt.status for d in decisions if d.receipt is not None)
+            if log.is_enabled_for(DEBUG):
+                for item, sub, decision in zip(items, submissions, decisions):
+                    assert decision.receipt is not None
+                    log.debug("portal_submission_decided", topic=item.topic,
+                              partition=item.partition, offset=item.offset,
+                              submission_id=str(sub.parsed.submission_id),
+                              status=decision.receipt.status, http_status=decision.http_status)
+            log.info("portal_batch_decided", submissions=len(decisions), **outcomes)
+
+        return logged
+
+    return on_portal_submissions
 
 
-async def on_pool_event(conn: asyncpg.Connection, item: Incoming, _: Emitter) -> None:
-    """Keep the latest ``PoolPublished`` of each pool; other pool-topic events are not ours."""
-    payload = item.envelope.payload
-    if isinstance(payload, PoolPublished):
-        await IntakeStore(conn).save_pool(payload)
+def pool_handler(pools: PoolCache, clock: Clock) -> BatchHandler:
+    async def on_pool_events(conn: asyncpg.Connection, items: list[Incoming],
+                             _: Emitter) -> AfterCommit:
+        """Keep the latest ``PoolPublished`` of each pool; other pool-topic events are not ours.
+        The cache takes them once they are committed."""
+        stored = []
+        store = IntakeStore(conn)
+        for item in items:
+            with clock.at(item.headers.get(SIMULATED_TIME_HEADER)):  # a simulated clock follows
+                pass
+            payload = item.envelope.payload
+            if isinstance(payload, PoolPublished):
+                await store.save_pool(payload)
+                stored.append(payload)
+
+        def cached() -> None:
+            for pool in stored:
+                pools.put(pool)
+
+        return cached
+
+    return on_pool_events
 
 
 # -- HTTP plumbing -----------------------------------------------------------------------------------
@@ -265,7 +523,21 @@ _RECEIPT_RESPONSES: dict[int | str, dict[str, Any]] = {
 
 # -- HTTP routes -------------------------------------------------------------------------------------
 
-def http_router(runtime: ServiceRuntime) -> APIRouter:
+async def _pools_for(store: IntakeStore, pools: PoolCache,
+                     pool_id: str | None) -> dict[str, PoolPublished]:
+    """``store.pools_for`` through the cache: the pool's version is read, its JSON only when the
+    cache does not hold that version."""
+    if pool_id is None:
+        return {}
+    loaded = await store.load([], [], pools.versions([pool_id]))
+    return await pools.resolve(store, loaded, [pool_id])
+
+
+def http_router(runtime: ServiceRuntime, tokens: TokenCache | None = None,
+                pools: PoolCache | None = None) -> APIRouter:
+    tokens = tokens or TokenCache(lambda: runtime.verifier)
+    pools = pools or PoolCache()
+    batcher = SubmissionBatcher(runtime, pools)
     router = APIRouter(tags=["intake"])
     applicant = Depends(runtime.require("applicant"))
     applicant_or_caseworker = Depends(runtime.require("applicant", "caseworker"))
@@ -279,10 +551,9 @@ def http_router(runtime: ServiceRuntime) -> APIRouter:
         raw = await request.body()
         now = runtime.clock.now()
         parsed = parse_submission(raw)
-        who = verify(runtime.verifier, bearer_token(request))
+        who = tokens.verify(bearer_token(request))
         cause = _http_cause(request, who, "applicant")
-        decision = await runtime.in_transaction(
-            lambda uow: write_submission(uow.conn, uow, parsed, who, now, cause))
+        decision = await batcher.decide(Submission(parsed, who, now, cause))
         return _receipt_response(decision)
 
     @router.get("/submissions/{submission_id}", response_model=Receipt)
@@ -325,7 +596,8 @@ def http_router(runtime: ServiceRuntime) -> APIRouter:
 
         async def work(uow: UnitOfWork) -> tuple[Decision, ApplicationState]:
             store = IntakeStore(uow.conn)
-            state = await store.lock_application(application_id)
+            loaded = await store.load([], [application_id], pools.versions([body.pool_id]))
+            state = loaded.states[application_id]
             applicant_cvr, role = _contact_by(principal, state)
             cause = _http_cause(request, principal, role)
             command = ReportItProblem(
@@ -335,7 +607,7 @@ def http_router(runtime: ServiceRuntime) -> APIRouter:
                 screenshot_at=body.screenshot_at, evidence_refs=body.evidence_refs,
                 contacted_at=now)
             decision = decide_contact(state, command, now, claims=principal.claims,
-                                      pools=await store.pools_for(body.pool_id))
+                                      pools=await pools.resolve(store, loaded, [body.pool_id]))
             return decision, await _apply(store, state, decision, uow, cause)
 
         decision, state = await runtime.in_transaction(work)
@@ -358,7 +630,8 @@ def http_router(runtime: ServiceRuntime) -> APIRouter:
                                                approved=body.approve,
                                                evidence_refs=body.evidence_refs)
             decision = decide_exception_decision(state, command, now, claims=principal.claims,
-                                                 pools=await store.pools_for(state.pool_id))
+                                                 pools=await _pools_for(store, pools,
+                                                                        state.pool_id))
             return decision, await _apply(store, state, decision, uow, cause)
 
         decision, state = await runtime.in_transaction(work)
