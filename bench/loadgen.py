@@ -2,10 +2,11 @@
 
 Request *i* is due at ``t0 + i / rate`` whatever happened to earlier ones; its latency is measured
 from that due time, so a slow server cannot slow the generator down and hide its own queueing
-(no coordinated omission). Keep-alive connections are reused; a new one is opened when all are
-busy, up to ``max_connections`` (then a request waits for one, and that wait counts). Bounded:
-exactly ``len(requests)`` requests, and whatever is unanswered ``drain_s`` after the last is due
-is cancelled and counted as a timeout error.
+(no coordinated omission). Keep-alive connections are reused (never one idle for more than
+``MAX_IDLE_S``); a new one is opened when all are busy, up to ``max_connections`` (then a
+request waits for one, and that wait counts). Bounded: exactly ``len(requests)`` requests, and
+whatever is unanswered ``drain_s`` after the last is due is cancelled and counted as a timeout
+error.
 """
 
 from __future__ import annotations
@@ -50,10 +51,16 @@ class BurstResult:
         }
 
 
+# uvicorn closes a keep-alive connection idle for 5 s; a connection idle longer than this is
+# dropped instead of reused (a client reusing it would see the server's close, not an answer).
+MAX_IDLE_S = 4.0
+
+
 class _Conn:
     def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         self.reader = reader
         self.writer = writer
+        self.idle_since = 0.0
 
     def close(self) -> None:
         with contextlib.suppress(Exception):
@@ -99,7 +106,12 @@ async def burst(host: str, port: int, requests: list[bytes], rate: float, *,
 
     async def one(request: bytes, due: float) -> None:
         async with slots:
-            conn = idle.pop() if idle else None
+            conn = None
+            while idle and conn is None:
+                conn = idle.pop()
+                if loop.time() - conn.idle_since > MAX_IDLE_S:
+                    conn.close()
+                    conn = None
             try:
                 if conn is None:
                     reader, writer = await asyncio.open_connection(host, port)
@@ -120,6 +132,7 @@ async def burst(host: str, port: int, requests: list[bytes], rate: float, *,
             else:
                 result.errors[f"http_{status}"] += 1
             if keep:
+                conn.idle_since = loop.time()
                 idle.append(conn)
             else:
                 conn.close()
