@@ -59,6 +59,9 @@ PARTS: list[tuple[str, str]] = [
     ("intake: save application", "IntakeStore.save_application"),
     ("intake: domain decide", "decide_submission"),
     ("intake: parse portal message", "parse_portal_submission"),
+    ("intake: HTTP handler (parse, validate, receipt)", "post_submission"),
+    ("intake: decide + store a batch", "write_submissions"),
+    ("intake: HTTP group commit (batcher)", "SubmissionBatcher"),
     ("assessment: handler", "on_intake_event"),
     ("assessment: allocation", "allocate"),
     ("structlog per-message log", "structlog"),
@@ -66,6 +69,7 @@ PARTS: list[tuple[str, str]] = [
     ("consumer: commit offsets", "KafkaAckableMessage.ack"),
     ("consumer plumbing (faststream, decode, batch)", "EventConsumer."),
     ("FastAPI/uvicorn request", "h11_impl.py"),
+    ("FastAPI/uvicorn request", "httptools_impl.py"),
     ("asyncpg protocol (responses, socket writes)", "asyncpg"),
     ("Kafka client (fetch, produce)", "aiokafka"),
 ]
@@ -82,7 +86,10 @@ def breakdown(raw: Path) -> list[tuple[str, float]]:
         frames = stack.split(";")
         n += int(count)
         joined = ";".join(frames)
-        label = next((lab for lab, pat in PARTS if pat in joined), "other")
+        if frames[-1].startswith(("Runner.run ", "run_forever")):
+            label = "idle (event loop wait in uvloop)"  # uvloop waits in C, below Runner.run
+        else:
+            label = next((lab for lab, pat in PARTS if pat in joined), "other")
         totals[label] += int(count)
     return [(lab, c / n) for lab, c in totals.most_common()] if n else []
 
