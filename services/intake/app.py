@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 from pathlib import Path
 from typing import Any
 
@@ -13,7 +14,12 @@ from contracts.intake import SubmitApplication
 from servicekit.service import ServiceRuntime
 from servicekit.settings import ServiceSettings
 from services.intake.handlers import (
-    TokenCache, consume_batches, http_router, pool_handler, portal_handler, raw_decoder,
+    TokenCache,
+    consume_batches,
+    http_router,
+    pool_handler,
+    portal_handler,
+    raw_decoder,
 )
 from services.intake.store import PoolCache
 
@@ -44,6 +50,28 @@ def build(settings: ServiceSettings | None = None) -> tuple[ServiceRuntime, Fast
     app = runtime.http_app(http_router(runtime, tokens, pools), title="Intake")
     _document_submission_body(app)
     return runtime, app
+
+
+# Young-generation threshold of the cyclic GC (default 700): a request or a batch allocates
+# thousands of objects that live until it is answered, and under load they were promoted into
+# the older generations, which then filled up and were collected again and again.
+GC_YOUNG_THRESHOLD = 50_000
+
+
+async def settle_the_heap(_: ServiceRuntime) -> None:
+    """Start-up hook of the service process (``__main__``; not of tests that build the app in
+    their own process): move everything alive after start-up (modules, FastAPI and pydantic
+    schemas, clients) out of the cyclic GC's reach, and collect the young generation less often.
+
+    Under the HTTP burst with the defaults, intake ran 18 full collections in ~20 s, each one
+    0.24–0.33 s with the event loop stopped, plus ~200 of the middle generation (~7 ms each):
+    about a quarter of its CPU, and every queued request waited for them. Reference counting
+    frees objects as before; only cyclic garbage waits longer, for a much smaller collection.
+    """
+    gc.collect()
+    gc.freeze()
+    _, middle, old = gc.get_threshold()
+    gc.set_threshold(GC_YOUNG_THRESHOLD, middle, old)
 
 
 def _document_submission_body(app: FastAPI) -> None:

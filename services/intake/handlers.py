@@ -323,20 +323,25 @@ class BatchConsumer(EventConsumer):
 
     The batch is still one transaction with the inbox claim and the outbox flush; when the
     handler breaks on some record, servicekit replays the batch record by record (each a batch
-    of one) and dead-letters the breaking one, as for a per-record handler.
+    of one) and dead-letters the breaking one, as for a per-record handler. This overrides
+    ``EventConsumer._apply``; should that ever stop being called, the per-record handler given
+    to servicekit runs the same batch handler on one record at a time (correct, only slower).
     """
 
     def __init__(self, *, batch_handler: BatchHandler, runtime: ServiceRuntime, name: str,
                  decoder: Decoder = decode_event) -> None:
-        super().__init__(name=name, handler=self._unused, settings=runtime.settings,
+        async def one_at_a_time(conn: asyncpg.Connection, item: Incoming,
+                                emitter: Emitter) -> None:
+            after = await batch_handler(conn, [item], emitter)
+            if after is not None:
+                after()  # before the commit here: the cache checks versions on use anyway
+
+        super().__init__(name=name, handler=one_at_a_time, settings=runtime.settings,
                          clock=runtime.clock, pool_provider=lambda: runtime.pool,
                          broker_provider=lambda: runtime.broker, decoder=decoder)
         self.batch_handler = batch_handler
+        self.largest_batch = 0
         self._runtime = runtime
-
-    @staticmethod
-    async def _unused(conn: asyncpg.Connection, item: Incoming, emitter: Emitter) -> None:
-        raise AssertionError("a BatchConsumer hands whole batches to its batch handler")
 
     async def _apply(self, items: list[Incoming]) -> None:
         after: AfterCommit | None = None
@@ -349,6 +354,7 @@ class BatchConsumer(EventConsumer):
                 # A non-transient error breaks the batch: servicekit replays it record by record.
                 after = await self.batch_handler(conn, todo, emitter)
             await emitter.flush(conn)
+        self.largest_batch = max(self.largest_batch, len(items))
         if after is not None:
             after()
 

@@ -293,3 +293,16 @@ async def test_concurrent_http_submissions_of_one_application(intake: Intake) ->
     assert types(events) == ["ApplicationReceived", "ApplicationAccepted"] * 6
     assert [e["payload"]["version"] for e in events[::2]] == [1, 2, 3, 4, 5, 6]
     assert [e["sequence"] for e in events] == list(range(1, 13))
+
+
+async def test_the_portal_consumer_decides_whole_batches(intake: Intake) -> None:
+    at = DEADLINE - timedelta(hours=1)
+    token = intake.token()
+    bodies = [valid_submission(intake.pool_id) for _ in range(30)]
+    messages = [{"token": token, "submission": b} for b in [*bodies, bodies[0], bodies[7]]]
+    positions = await asyncio.gather(*(intake.publish(m, at) for m in messages))
+    await intake.processed(*positions)
+    assert intake.portal_consumer.largest_batch > 1  # batches reach the batch handler
+    for body in bodies:
+        assert types(await intake.outbox(aggregate=body["application_id"])) == [
+            "ApplicationReceived", "ApplicationAccepted"]
