@@ -19,49 +19,38 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import asyncpg
 import httpx
 import pytest
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka import AIOKafkaProducer
 
 from contracts import topics
 from contracts.assessment import PriorAwardImported
 from contracts.base import Actor
-from contracts.registry import spec_for
 from servicekit import audit_chain
 from servicekit.outbox import Cause
 from servicekit.service import ServiceRuntime
-from servicekit.settings import ServiceSettings
+from tests.infra.services import (
+    audit_rows, chain_entries, envelope_bytes, eventually, read_topic, service_settings,
+)
 from tests.pipe import probe_service
 
 pytestmark = pytest.mark.integration
 TOPIC = topics.ASSESSMENT_POOLS.name
 ROOT = Path(__file__).resolve().parents[2]
-
-
-def _settings(kafka: str, db_url: str, name: str, **extra: Any) -> ServiceSettings:
-    server, _, database = db_url.rpartition("/")
-    return ServiceSettings(service_name=name, kafka_bootstrap=kafka, pg_url=server,
-                           database=database, **extra)
+OCCURRED = datetime(2025, 1, 1, tzinfo=UTC)
 
 
 @asynccontextmanager
 async def running(runtime: ServiceRuntime, app: Any) -> AsyncIterator[ServiceRuntime]:
     async with app.router.lifespan_context(app):
         yield runtime
-
-
-async def eventually(check: Callable[[], Awaitable[bool]], timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not await check():
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not met in time")
-        await asyncio.sleep(0.05)
 
 
 async def _effects(db_url: str, correlation_id: str) -> int:
@@ -84,9 +73,10 @@ async def test_outbox_to_inbox_exactly_once_even_when_delivered_twice(
 ) -> None:
     sender_db = fresh_database
     receiver_db = f"{pg_url}/pipe_recv_{uuid.uuid4().hex[:8]}"
-    sender = ServiceRuntime("sender", settings=_settings(kafka_bootstrap, sender_db, "sender"))
+    sender = ServiceRuntime("sender",
+                            settings=service_settings(kafka_bootstrap, sender_db, "sender"))
     receiver, receiver_app = probe_service.build(
-        _settings(kafka_bootstrap, receiver_db, f"probe-{uuid.uuid4().hex[:6]}"))
+        service_settings(kafka_bootstrap, receiver_db, f"probe-{uuid.uuid4().hex[:6]}"))
     corr = f"exactly-once-{uuid.uuid4()}"
     async with running(sender, sender.http_app(title="sender")), running(receiver, receiver_app):
         payload, cause = _event(corr)
@@ -100,9 +90,7 @@ async def test_outbox_to_inbox_exactly_once_even_when_delivered_twice(
             return await sender.pool.fetchval("SELECT sent_at IS NOT NULL FROM outbox") is True
         await eventually(marked_sent)
         row = await sender.pool.fetchrow("SELECT value, key, sent_at FROM outbox")
-        entries = [audit_chain.ChainEntry(r["seq"], str(r["event_id"]), json.loads(r["entry"]),
-                                          r["prev_hash"], r["entry_hash"])
-                   for r in await sender.pool.fetch("SELECT * FROM audit_log ORDER BY seq")]
+        entries = chain_entries(await audit_rows(sender))
         assert len(entries) == 1 and audit_chain.verify(entries) is None
 
         # Deliver the very same event again: acknowledged, no second effect.
@@ -132,29 +120,16 @@ async def _has(db_url: str, corr: str, n: int) -> bool:
 
 
 async def _dead_letters(kafka: str, marker: bytes) -> list[Any]:
-    consumer = AIOKafkaConsumer(bootstrap_servers=kafka, enable_auto_commit=False)
-    await consumer.start()
-    try:
-        tp = TopicPartition(f"{TOPIC}.dlt", 0)
-        consumer.assign([tp])
-        await consumer.seek_to_beginning(tp)
-        found = []
-        for _ in range(20):
-            batch = await consumer.getmany(tp, timeout_ms=200)
-            records = batch.get(tp, [])
-            found += [r for r in records if marker in (r.value or b"")]
-            if found:
-                break
-        return found
-    finally:
-        await consumer.stop()
+    """Records on the dead-letter topic whose bytes hold ``marker`` (about 20 polls' worth)."""
+    return await read_topic(kafka, f"{TOPIC}.dlt", lambda r: marker in (r.value or b""),
+                            timeout=4.0)
 
 
 async def test_poison_goes_to_dead_letter_topic_and_partition_keeps_flowing(
     kafka_bootstrap: str, fresh_database: str
 ) -> None:
     receiver, app = probe_service.build(
-        _settings(kafka_bootstrap, fresh_database, f"probe-{uuid.uuid4().hex[:6]}"))
+        service_settings(kafka_bootstrap, fresh_database, f"probe-{uuid.uuid4().hex[:6]}"))
     corr = f"after-poison-{uuid.uuid4()}"
     marker = f"poison-{uuid.uuid4()}".encode()
 
@@ -168,12 +143,9 @@ async def test_poison_goes_to_dead_letter_topic_and_partition_keeps_flowing(
             breaking, cause = _event(corr + "-breaks", pool_id="poison-in-handler")
             good, good_cause = _event(corr)
             for payload, c in ((breaking, cause), (good, good_cause)):
-                env = spec_for(payload).envelope(
-                    event_id=uuid.uuid4(), event_type=spec_for(payload).event_type,
-                    schema_version=1, occurred_at="2025-01-01T00:00:00+00:00",
-                    correlation_id=c.correlation_id, actor=c.actor, aggregate_id="k",
-                    sequence=1, payload=payload)
-                await producer.send_and_wait(TOPIC, env.model_dump_json().encode(), key=b"k")
+                value = envelope_bytes(payload, "k", actor_id=c.actor.id, role=c.actor.role,
+                                       occurred_at=OCCURRED, correlation_id=c.correlation_id)
+                await producer.send_and_wait(TOPIC, value, key=b"k")
             await eventually(lambda: _has(fresh_database, corr, 1))
             assert receiver.consumers[0].dead_lettered >= 2
     finally:
@@ -219,11 +191,9 @@ async def test_sigkill_after_effect_before_commit_causes_no_duplicate(
     await producer.start()
     try:
         payload, cause = _event(corr)
-        env = spec_for(payload).envelope(
-            event_id=uuid.uuid4(), event_type="PriorAwardImported", schema_version=1,
-            occurred_at="2025-01-01T00:00:00+00:00", correlation_id=corr, actor=cause.actor,
-            aggregate_id="kill", sequence=1, payload=payload)
-        await producer.send_and_wait(TOPIC, env.model_dump_json().encode(), key=b"kill")
+        value = envelope_bytes(payload, "kill", actor_id=cause.actor.id, role=cause.actor.role,
+                               occurred_at=OCCURRED, correlation_id=corr)
+        await producer.send_and_wait(TOPIC, value, key=b"kill")
     finally:
         await producer.stop()
     try:

@@ -8,54 +8,34 @@ tables and, for the decisions, back from Kafka.
 from __future__ import annotations
 
 import asyncio
-import json
-import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka import AIOKafkaProducer
 
 from contracts import topics
-from contracts.base import Actor, Applicant, Contract
+from contracts.base import Applicant
 from contracts.intake import ApplicationAccepted, ApplicationReceived
-from contracts.registry import spec_for
 from servicekit import audit_chain
 from servicekit.identity import DevTokenIssuer
 from servicekit.service import ServiceRuntime
-from servicekit.settings import ServiceSettings
 from services.assessment.app import build
+from tests.infra.services import (
+    Feed, Tokens, audit_rows, chain_entries, envelope_bytes, event_of, eventually, outbox_events,
+    read_topic, running_service,
+)
 from tests.unit.assessment.builders import FULL, PURPOSE, TARGET, budget, pool_raw, scores_summing
 
 pytestmark = pytest.mark.integration
 INTAKE = topics.INTAKE_APPLICATIONS.name
 DKK = 100
+WAIT = 20.0  # seconds for the service to consume what was produced
 
 
 # -- helpers ---------------------------------------------------------------------------------------
-
-async def eventually(check: Callable[[], Awaitable[bool]], timeout: float = 20.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not await check():
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not met in time")
-        await asyncio.sleep(0.05)
-
-
-def envelope_bytes(payload: Contract, aggregate_id: str, sequence: int) -> bytes:
-    spec = spec_for(payload)
-    env = spec.envelope(
-        event_id=uuid.uuid4(), event_type=spec.event_type, schema_version=spec.schema_version,
-        occurred_at=datetime.now(UTC), correlation_id=f"it-{uuid.uuid4()}",
-        actor=Actor(id="svc-intake", role="system"), aggregate_id=aggregate_id,
-        sequence=sequence, payload=payload)
-    return env.model_dump_json().encode()
-
 
 def intake_events(pool_id: str, municipality: str, applied_dkk: int,
                   target_group: str = TARGET) -> tuple[uuid.UUID, list[bytes]]:
@@ -72,33 +52,8 @@ def intake_events(pool_id: str, municipality: str, applied_dkk: int,
     accepted = ApplicationAccepted(application_id=application_id, submission_id=submission_id,
                                    version=1, pool_id=pool_id, basis="on_time")
     key = str(application_id)
-    return application_id, [envelope_bytes(received, key, 1), envelope_bytes(accepted, key, 2)]
-
-
-class Intake:
-    """Produces envelopes onto intake's topic; remembers where each landed."""
-
-    def __init__(self, producer: AIOKafkaProducer) -> None:
-        self.producer = producer
-        self.landed: dict[int, int] = {}  # partition → highest offset written
-
-    async def send(self, key: uuid.UUID, values: list[bytes]) -> None:
-        for value in values:
-            meta = await self.producer.send_and_wait(INTAKE, value, key=str(key).encode())
-            self.landed[meta.partition] = max(self.landed.get(meta.partition, -1), meta.offset)
-
-    def consumed(self, runtime: ServiceRuntime) -> Callable[[], Awaitable[bool]]:
-        """A check: the service committed the effect of everything sent so far."""
-        async def check() -> bool:
-            positions = runtime.consumers[0].positions
-            return all(positions.get(f"{INTAKE}:{p}", 0) > o for p, o in self.landed.items())
-        return check
-
-
-async def outbox_events(runtime: ServiceRuntime, event_type: str | None = None) -> list[dict[str, Any]]:
-    rows = await runtime.pool.fetch("SELECT value FROM outbox ORDER BY id")
-    events = [json.loads(r["value"]) for r in rows]
-    return [e for e in events if event_type is None or e["event_type"] == event_type]
+    return application_id, [envelope_bytes(received, key, sequence=1, actor_id="svc-intake"),
+                            envelope_bytes(accepted, key, sequence=2, actor_id="svc-intake")]
 
 
 async def eligibility_of(runtime: ServiceRuntime) -> dict[str, list[dict[str, Any]]]:
@@ -108,48 +63,13 @@ async def eligibility_of(runtime: ServiceRuntime) -> dict[str, list[dict[str, An
     return found
 
 
-async def read_topic(kafka: str, topic: topics.Topic, wanted: set[str], timeout: float = 10.0
-                     ) -> dict[str, dict[str, Any]]:
-    """Events on ``topic`` whose aggregate id is in ``wanted`` (from offset 0)."""
-    consumer = AIOKafkaConsumer(bootstrap_servers=kafka, enable_auto_commit=False)
-    await consumer.start()
-    found: dict[str, dict[str, Any]] = {}
-    try:
-        parts = [TopicPartition(topic.name, p) for p in range(topic.partitions)]
-        consumer.assign(parts)
-        await consumer.seek_to_beginning(*parts)
-        deadline = time.monotonic() + timeout
-        while not wanted <= found.keys() and time.monotonic() < deadline:
-            for records in (await consumer.getmany(*parts, timeout_ms=200)).values():
-                for r in records:
-                    event = json.loads(r.value)
-                    if event["aggregate_id"] in wanted:
-                        found[event["aggregate_id"]] = event
-        return found
-    finally:
-        await consumer.stop()
-
-
-@asynccontextmanager
-async def service(kafka: str, db_url: str, issuer: DevTokenIssuer
-                  ) -> AsyncIterator[tuple[ServiceRuntime, httpx.AsyncClient]]:
-    server, _, database = db_url.rpartition("/")
-    settings = ServiceSettings(
-        service_name=f"assessment-it-{uuid.uuid4().hex[:8]}", kafka_bootstrap=kafka,
-        pg_url=server, database=database, auth_public_key_file=issuer.public_key_file)
-    runtime, app = build(settings)
-    async with app.router.lifespan_context(app):
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://svc") as client:
-            yield runtime, client
-
-
-class Tokens:
-    def __init__(self, issuer: DevTokenIssuer) -> None:
-        self.issuer = issuer
-
-    def __call__(self, subject: str, *roles: str) -> dict[str, str]:
-        return {"Authorization": f"Bearer {self.issuer.issue(subject, list(roles))}"}
+async def read_decisions(kafka: str, wanted: set[str]) -> dict[str, dict[str, Any]]:
+    """Events on the decisions topic whose aggregate id is in ``wanted`` (from offset 0)."""
+    records = await read_topic(
+        kafka, topics.ASSESSMENT_DECISIONS.name,
+        lambda r: event_of(r)["aggregate_id"] in wanted,
+        enough=lambda found: wanted <= {event_of(r)["aggregate_id"] for r in found})
+    return {event_of(r)["aggregate_id"]: event_of(r) for r in records}
 
 
 # -- the test --------------------------------------------------------------------------------------
@@ -167,8 +87,9 @@ async def test_pool_eligibility_scores_allocation_and_redelivery(
     producer = AIOKafkaProducer(bootstrap_servers=kafka_bootstrap, acks="all")
     await producer.start()
     try:
-        async with service(kafka_bootstrap, fresh_database, issuer) as (runtime, http):
-            intake = Intake(producer)
+        async with running_service(build, kafka_bootstrap, fresh_database, issuer,
+                                   name="assessment") as (runtime, http):
+            intake = Feed(producer)
 
             # -- pools: publish, same content → same version, invalid → 422 naming the field ----
             assert (await http.post("/pools", json=raw)).status_code == 401
@@ -204,12 +125,13 @@ async def test_pool_eligibility_scores_allocation_and_redelivery(
             later_id, later_values = intake_events(later_pool_id, "101", 100_000)
             sent.append((later_id, later_values))
             for key, values in sent:
-                await intake.send(key, values)
+                for value in values:
+                    await intake.produce(INTAKE, key, value)
 
             async def assessed() -> bool:
                 return set(map(str, apps.values())) <= (await eligibility_of(runtime)).keys()
-            await eventually(assessed)
-            await eventually(intake.consumed(runtime))
+            await eventually(assessed, timeout=WAIT)
+            await eventually(intake.consumed(runtime), timeout=WAIT)
             eligibility = await eligibility_of(runtime)
             assert eligibility[str(apps["kbh"])][0]["eligible"] is True
             assert eligibility[str(apps["hol"])][0]["reasons"] == ["target_group_not_eligible"]
@@ -335,18 +257,16 @@ async def test_pool_eligibility_scores_allocation_and_redelivery(
             counts = {t: len(await outbox_events(runtime, t)) for t in (
                 "EligibilityAssessed", "GrantAwarded", "ApplicationRejected")}
             for key, values in sent:
-                await intake.send(key, values)
-            await eventually(intake.consumed(runtime))
+                for value in values:
+                    await intake.produce(INTAKE, key, value)
+            await eventually(intake.consumed(runtime), timeout=WAIT)
             assert {t: len(await outbox_events(runtime, t)) for t in counts} == counts
 
             # -- the relay published the decisions; the audit chain verifies -------------------
-            on_kafka = await read_topic(kafka_bootstrap, topics.ASSESSMENT_DECISIONS,
-                                        {str(apps["kbh"]), str(apps["frb"])})
+            on_kafka = await read_decisions(kafka_bootstrap, {str(apps["kbh"]), str(apps["frb"])})
             assert on_kafka[str(apps["kbh"])]["event_type"] == "GrantAwarded"
             assert on_kafka[str(apps["frb"])]["event_type"] == "ApplicationRejected"
-            rows = await runtime.pool.fetch("SELECT * FROM audit_log ORDER BY seq")
-            entries = [audit_chain.ChainEntry(r["seq"], str(r["event_id"]), json.loads(r["entry"]),
-                                              r["prev_hash"], r["entry_hash"]) for r in rows]
+            entries = chain_entries(await audit_rows(runtime))
             assert audit_chain.verify(entries) is None
             assert len(entries) == len(await outbox_events(runtime))
     finally:

@@ -11,32 +11,29 @@ starts at the earliest offset and would decide every earlier test's portal messa
 
 from __future__ import annotations
 
-import asyncio
 import json
-import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
 import pytest
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka import AIOKafkaProducer, ConsumerRecord
 from fastapi import FastAPI
 
 from contracts import topics
 from contracts.assessment import PoolPublished
-from contracts.base import Actor
-from contracts.envelope import SIMULATED_TIME_HEADER
 from contracts.pools import PoolDefinition
-from contracts.registry import spec_for
 from grants.stack import create_database, drop_database
 from servicekit.consumer import EventConsumer
 from servicekit.identity import DevTokenIssuer
 from servicekit.service import ServiceRuntime
-from servicekit.settings import ServiceSettings
 from services.intake.app import build
+from tests.infra.services import (
+    Feed, envelope_bytes, eventually, read_topic, service_settings, serving,
+)
 
 PORTAL = topics.PORTAL_SUBMISSIONS.name
 # 2022-09-28 12:00 Europe/Copenhagen (summer time, +02:00)
@@ -44,6 +41,7 @@ DEADLINE = datetime(2022, 9, 28, 10, 0, tzinfo=UTC)
 MS = timedelta(milliseconds=1)
 CVR = "29189846"  # Aarhus (751); passes modulus 11
 CVR_OTHER = "27998194"
+POLL = 0.02  # seconds between checks while waiting for the service
 
 
 def valid_submission(pool_id: str, *, cvr: str = CVR, municipality: str = "751",
@@ -82,7 +80,7 @@ class Intake:
     runtime: ServiceRuntime
     app: FastAPI
     client: httpx.AsyncClient
-    producer: AIOKafkaProducer
+    feed: Feed
     issuer: DevTokenIssuer
     kafka: str
     pool: PoolPublished
@@ -128,11 +126,8 @@ class Intake:
                       correlation: str | None = None, key: bytes | None = None) -> tuple[int, int]:
         """Produce a portal message; returns (partition, offset)."""
         value = message if isinstance(message, bytes) else json.dumps(message).encode()
-        headers = [(SIMULATED_TIME_HEADER, at.isoformat().encode())]
-        if correlation is not None:
-            headers.append(("correlation_id", correlation.encode()))
-        meta = await self.producer.send_and_wait(PORTAL, value, key=key, headers=headers)
-        return meta.partition, meta.offset
+        headers = [] if correlation is None else [("correlation_id", correlation.encode())]
+        return await self.feed.produce(PORTAL, key, value, at, headers)
 
     async def processed(self, *positions: tuple[int, int], timeout: float = 30.0) -> None:
         """Wait until the portal consumer committed the effect of the given records."""
@@ -141,7 +136,8 @@ class Intake:
         for partition, offset in positions:
             wanted[partition] = max(wanted.get(partition, -1), offset)
         await eventually(lambda: all(
-            consumer.positions.get(f"{PORTAL}:{p}", 0) > o for p, o in wanted.items()), timeout)
+            consumer.positions.get(f"{PORTAL}:{p}", 0) > o for p, o in wanted.items()), timeout,
+            interval=POLL)
 
     async def outbox(self, *, correlation: str | None = None,
                      aggregate: str | None = None) -> list[dict[str, Any]]:
@@ -156,40 +152,17 @@ class Intake:
                            topic: topics.Topic = topics.INTAKE_APPLICATIONS,
                            timeout: float = 20.0) -> dict[str, dict[str, Any]]:
         """The given events as read back from Kafka (waits until the relay published them)."""
-        consumer = AIOKafkaConsumer(bootstrap_servers=self.kafka, enable_auto_commit=False)
-        await consumer.start()
-        found: dict[str, dict[str, Any]] = {}
-        try:
-            parts = [TopicPartition(topic.name, p) for p in range(topic.partitions)]
-            consumer.assign(parts)
-            await consumer.seek_to_beginning(*parts)
-            end = time.monotonic() + timeout
-            while set(found) != event_ids and time.monotonic() < end:
-                batch = await consumer.getmany(timeout_ms=200, max_records=5000)
-                for records in batch.values():
-                    for r in records:
-                        try:
-                            envelope = json.loads(r.value)
-                        except ValueError:
-                            continue
-                        if isinstance(envelope, dict) and envelope.get("event_id") in event_ids:
-                            found[envelope["event_id"]] = envelope
-        finally:
-            await consumer.stop()
-        return found
+        def event_id(record: ConsumerRecord) -> Any:
+            try:
+                envelope = json.loads(record.value)
+            except ValueError:
+                return None
+            return envelope.get("event_id") if isinstance(envelope, dict) else None
 
-
-async def eventually(check: Callable[[], bool | Awaitable[bool]], timeout: float = 30.0) -> None:
-    end = time.monotonic() + timeout
-    while True:
-        result = check()
-        if not isinstance(result, bool):
-            result = await result
-        if result:
-            return
-        if time.monotonic() > end:
-            raise AssertionError("condition not met in time")
-        await asyncio.sleep(0.02)
+        records = await read_topic(
+            self.kafka, topic.name, lambda r: event_id(r) in event_ids,
+            enough=lambda found: {event_id(r) for r in found} == event_ids, timeout=timeout)
+        return {event_id(r): json.loads(r.value) for r in records}
 
 
 def types(envelopes: list[dict[str, Any]]) -> list[str]:
@@ -206,16 +179,11 @@ def pool_definition(pool_id: str) -> PoolDefinition:
     })
 
 
-async def publish_pool(producer: AIOKafkaProducer, pool: PoolPublished) -> None:
-    spec = spec_for(pool)
-    envelope = spec.envelope(
-        event_id=uuid.uuid4(), event_type=spec.event_type, schema_version=spec.schema_version,
-        occurred_at=DEADLINE - timedelta(days=60), correlation_id=f"pool-{pool.pool_id}",
-        actor=Actor(id="svc-assessment", role="system"), aggregate_id=f"pool:{pool.pool_id}",
-        sequence=pool.version, payload=pool)
-    await producer.send_and_wait(topics.ASSESSMENT_POOLS.name,
-                                 envelope.model_dump_json().encode(),
-                                 key=f"pool:{pool.pool_id}".encode())
+async def publish_pool(feed: Feed, pool: PoolPublished) -> None:
+    key = f"pool:{pool.pool_id}"
+    await feed.produce(topics.ASSESSMENT_POOLS.name, key, envelope_bytes(
+        pool, key, sequence=pool.version, actor_id="svc-assessment",
+        occurred_at=DEADLINE - timedelta(days=60), correlation_id=f"pool-{pool.pool_id}"))
 
 
 @pytest.fixture(scope="package")
@@ -225,26 +193,26 @@ async def intake(kafka_bootstrap: str, pg_url: str,
     suffix = uuid.uuid4().hex[:10]
     database = f"test_intake_{suffix}"
     await create_database(pg_url, database)
-    settings = ServiceSettings(
-        service_name=f"intake-it-{suffix}", kafka_bootstrap=kafka_bootstrap, pg_url=pg_url,
-        database=database, simulation=True, auth_public_key_file=issuer.public_key_file)
+    settings = service_settings(
+        kafka_bootstrap, f"{pg_url}/{database}", f"intake-it-{suffix}", simulation=True,
+        auth_public_key_file=issuer.public_key_file)
     runtime, app = build(settings)
     definition = pool_definition(f"intake-it-{suffix}")
     pool = PoolPublished(pool_id=definition.pool_id, version=1, content_hash="sha256:test",
                          definition=definition, deadline=definition.deadline_instant())
     producer = AIOKafkaProducer(bootstrap_servers=kafka_bootstrap, acks="all")
     await producer.start()
+    feed = Feed(producer)
     try:
-        async with app.router.lifespan_context(app), httpx.AsyncClient(
-                transport=httpx.ASGITransport(app=app), base_url="http://intake") as client:
-            await publish_pool(producer, pool)
+        async with serving(app, base_url="http://intake") as client:
+            await publish_pool(feed, pool)
 
             async def pool_known() -> bool:
                 return bool(await runtime.pool.fetchval(
                     "SELECT 1 FROM pools WHERE pool_id = $1", pool.pool_id))
 
-            await eventually(pool_known, timeout=60)
-            yield Intake(runtime, app, client, producer, issuer, kafka_bootstrap, pool)
+            await eventually(pool_known, timeout=60, interval=POLL)
+            yield Intake(runtime, app, client, feed, issuer, kafka_bootstrap, pool)
     finally:
         await producer.stop()
         await drop_database(pg_url, database)

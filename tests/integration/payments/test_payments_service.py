@@ -10,35 +10,30 @@ Topics are shared by the whole test session, so every assertion filters by this 
 
 from __future__ import annotations
 
-import asyncio
 import json
-import random
-import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager
-from datetime import UTC, date, datetime
+from datetime import date
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka import AIOKafkaProducer
 
 from contracts import topics
 from contracts.assessment import ApplicationRejected, GrantAwarded, ReportingDeadline
-from contracts.base import Actor, Applicant, BudgetLine, Contract, ProjectPeriod
+from contracts.base import Applicant, BudgetLine, ProjectPeriod
 from contracts.envelope import SIMULATED_TIME_HEADER
 from contracts.finance import PaymentExecuted, PaymentFailed
-from contracts.registry import spec_for
 from contracts.reporting import ReportOverdue
 from servicekit import audit_chain
-from servicekit.clock import HTTP_SIMULATED_TIME_HEADER
 from servicekit.identity import DevTokenIssuer
 from servicekit.service import ServiceRuntime
-from servicekit.settings import ServiceSettings
 from services.payments.app import build
 from services.payments.domain import instruction_id, overdue_hold_id, reissue_id
+from tests.infra.services import (
+    Api, Feed, at, audit_rows, chain_entries, envelope_bytes, event_of, eventually, grantee,
+    headers_of, outbox_events, random_cvr, records_keyed, running_service,
+)
 
 pytestmark = pytest.mark.integration
 DECISIONS = topics.ASSESSMENT_DECISIONS.name
@@ -46,17 +41,10 @@ RESULTS = topics.FINANCE_RESULTS.name
 REPORTS = topics.REPORTING_REPORTS.name
 STAFF, MATERIALS = "project staff", "materials and meetings"
 APPROVER = "approver-x"
+WAIT = 20.0  # seconds for the service to consume what was produced
 
 
 # -- builders --------------------------------------------------------------------------------
-
-def at(text: str) -> datetime:
-    return datetime.fromisoformat(text).replace(tzinfo=UTC)
-
-
-def random_cvr() -> str:
-    return f"{random.randrange(10_000_000, 100_000_000)}"
-
 
 def award(application_id: uuid.UUID, cvr: str, amount: int) -> GrantAwarded:
     staff = amount * 4 // 5
@@ -81,120 +69,24 @@ def months_2023_2026(staff: int, materials: int) -> dict[str, dict[str, int]]:
             for y in range(2023, 2027) for m in range(1, 13)}
 
 
-def envelope(payload: Contract, aggregate_id: str, *, role: str = "system",
-             actor_id: str = "svc-test") -> bytes:
-    spec = spec_for(payload)
-    env = spec.envelope(
-        event_id=uuid.uuid4(), event_type=spec.event_type, schema_version=spec.schema_version,
-        occurred_at=datetime.now(UTC), correlation_id=f"it-{uuid.uuid4()}",
-        actor=Actor(id=actor_id, role=role), aggregate_id=aggregate_id, sequence=1,
-        payload=payload)
-    return env.model_dump_json().encode()
-
-
 def finance(payload: PaymentExecuted | PaymentFailed, application_id: uuid.UUID,
             role: str = "finance") -> bytes:
-    return envelope(payload, str(application_id), role=role, actor_id="finance-system")
+    return envelope_bytes(payload, str(application_id), role=role, actor_id="finance-system")
 
 
 # -- plumbing -------------------------------------------------------------------------------------
 
-async def eventually(check: Callable[[], Awaitable[bool]], timeout: float = 20.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not await check():
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not met in time")
-        await asyncio.sleep(0.05)
-
-
-class Producer:
-    """Produces envelopes onto the input topics as their owners would; remembers where each
-    landed, so a test can wait until the service committed the effect of all of them."""
-
-    def __init__(self, producer: AIOKafkaProducer) -> None:
-        self.producer = producer
-        self.landed: dict[str, int] = {}  # "topic:partition" → highest offset written
-
-    async def send(self, topic: str, key: uuid.UUID, value: bytes, sim_time: str) -> None:
-        meta = await self.producer.send_and_wait(
-            topic, value, key=str(key).encode(),
-            headers=[(SIMULATED_TIME_HEADER, at(sim_time).isoformat().encode())])
-        where = f"{topic}:{meta.partition}"
-        self.landed[where] = max(self.landed.get(where, -1), meta.offset)
-
-    def consumed(self, runtime: ServiceRuntime) -> Callable[[], Awaitable[bool]]:
-        async def check() -> bool:
-            positions = runtime.consumers[0].positions
-            return all(positions.get(k, 0) > o for k, o in self.landed.items())
-        return check
-
-
 async def outbox(runtime: ServiceRuntime, event_type: str, **match: str) -> list[dict[str, Any]]:
     """Outbox events of a type whose payload has the given (string) values."""
-    rows = await runtime.pool.fetch("SELECT value FROM outbox ORDER BY id")
-    events = [json.loads(r["value"]) for r in rows]
-    return [e for e in events if e["event_type"] == event_type
-            and all(str(e["payload"].get(k)) == v for k, v in match.items())]
+    return [e for e in await outbox_events(runtime, event_type)
+            if all(str(e["payload"].get(k)) == v for k, v in match.items())]
 
 
-async def read_topic(kafka: str, topic: str, keys: set[str], want: int,
-                     timeout: float = 10.0) -> list[tuple[dict[str, str], dict[str, Any]]]:
+async def read_back(kafka: str, topic: str, keys: set[str], want: int
+                    ) -> list[tuple[dict[str, str], dict[str, Any]]]:
     """(headers, event) of records on ``topic`` whose key is in ``keys``, from offset 0, until
     ``want`` of them were read."""
-    consumer = AIOKafkaConsumer(bootstrap_servers=kafka, enable_auto_commit=False)
-    await consumer.start()
-    found: list[tuple[dict[str, str], dict[str, Any]]] = []
-    try:
-        await consumer.topics()  # fetches metadata for every topic
-        parts = [TopicPartition(topic, p)
-                 for p in sorted(consumer.partitions_for_topic(topic) or {0})]
-        consumer.assign(parts)
-        await consumer.seek_to_beginning(*parts)
-        deadline = time.monotonic() + timeout
-        while len(found) < want and time.monotonic() < deadline:
-            for records in (await consumer.getmany(*parts, timeout_ms=200)).values():
-                for r in records:
-                    if r.key is not None and r.key.decode() in keys:
-                        headers = {k: v.decode() for k, v in r.headers or ()}
-                        found.append((headers, json.loads(r.value)))
-        return found
-    finally:
-        await consumer.stop()
-
-
-@asynccontextmanager
-async def service(kafka: str, db_url: str, issuer: DevTokenIssuer
-                  ) -> AsyncIterator[tuple[ServiceRuntime, httpx.AsyncClient]]:
-    server, _, database = db_url.rpartition("/")
-    settings = ServiceSettings(
-        service_name=f"payments-it-{uuid.uuid4().hex[:8]}", kafka_bootstrap=kafka,
-        pg_url=server, database=database, simulation=True,
-        auth_public_key_file=issuer.public_key_file)
-    runtime, app = build(settings)
-    async with app.router.lifespan_context(app):
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://svc") as client:
-            yield runtime, client
-
-
-class Api:
-    """HTTP calls at a simulated instant, as a named person with roles (and a CVR)."""
-
-    def __init__(self, http: httpx.AsyncClient, issuer: DevTokenIssuer) -> None:
-        self.http = http
-        self.issuer = issuer
-
-    def headers(self, who: str, roles: list[str], cvr: str | None, when: str) -> dict[str, str]:
-        return {"Authorization": f"Bearer {self.issuer.issue(who, roles, cvr=cvr)}",
-                HTTP_SIMULATED_TIME_HEADER: at(when).isoformat()}
-
-    async def post(self, path: str, body: Any, *, who: str, roles: list[str], when: str,
-                   cvr: str | None = None) -> httpx.Response:
-        return await self.http.post(path, json=body, headers=self.headers(who, roles, cvr, when))
-
-    async def get(self, path: str, *, who: str, roles: list[str], when: str,
-                  cvr: str | None = None) -> httpx.Response:
-        return await self.http.get(path, headers=self.headers(who, roles, cvr, when))
+    return [(headers_of(r), event_of(r)) for r in await records_keyed(kafka, topic, keys, want)]
 
 
 # -- the test -------------------------------------------------------------------------------------
@@ -212,17 +104,13 @@ async def test_award_to_payment_with_results_holds_and_redelivery(
     kafka = AIOKafkaProducer(bootstrap_servers=kafka_bootstrap, acks="all")
     await kafka.start()
     try:
-        async with service(kafka_bootstrap, fresh_database, issuer) as (runtime, http):
+        async with running_service(build, kafka_bootstrap, fresh_database, issuer,
+                                   name="payments", simulation=True) as (runtime, http):
             api = Api(http, issuer)
-            feed = Producer(kafka)
-            inputs: list[tuple[str, uuid.UUID, bytes, str]] = []  # everything, to send twice
+            feed = Feed(kafka)  # remembers everything sent with ``send``, to send it twice
 
             async def send(topic: str, key: uuid.UUID, value: bytes, when: str) -> None:
-                inputs.append((topic, key, value, when))
-                await feed.send(topic, key, value, when)
-
-            def grantee(cvr: str) -> dict[str, Any]:
-                return {"who": f"portal-user-{cvr}", "roles": ["applicant"], "cvr": cvr}
+                await feed.send(topic, key, value, at(when))
 
             caseworker = {"who": "cw-1", "roles": ["caseworker"]}
 
@@ -234,8 +122,9 @@ async def test_award_to_payment_with_results_holds_and_redelivery(
                 decided_at=at("2022-10-01T09:00:00"))
             for key, payload in ((app_a, award_a), (app_b, award_b), (app_d, award_d),
                                  (rejected_id, rejection)):
-                await send(DECISIONS, key, envelope(payload, str(key)), "2022-10-01T09:00:00")
-            await eventually(feed.consumed(runtime))
+                await send(DECISIONS, key, envelope_bytes(payload, str(key)),
+                           "2022-10-01T09:00:00")
+            await eventually(feed.consumed(runtime), timeout=WAIT)
             opened = [e for e in await outbox(runtime, "GrantAccountOpened")
                       if e["aggregate_id"] in ours]
             assert len(opened) == 3
@@ -378,10 +267,10 @@ async def test_award_to_payment_with_results_holds_and_redelivery(
                 finance_reference="FIN-1"), app_a), "2023-01-02T09:00:00")
             # A result not published as finance is a contract break: dead-lettered, no effect.
             forged = uuid.uuid4()
-            await feed.send(RESULTS, forged, finance(PaymentExecuted(
+            await feed.produce(RESULTS, forged, finance(PaymentExecuted(
                 instruction_id=forged, amount_oere=1, executed_at=at("2023-01-02T08:00:00")),
-                forged, role="system"), "2023-01-02T08:00:00")
-            await eventually(feed.consumed(runtime))
+                forged, role="system"), at("2023-01-02T08:00:00"))
+            await eventually(feed.consumed(runtime), timeout=WAIT)
             outcomes = {(e["payload"]["instruction_id"], e["payload"]["outcome"], e["aggregate_id"])
                         for e in await outbox(runtime, "PaymentResultRecorded")}
             assert outcomes >= {(str(q1_a), "executed", str(app_a)),
@@ -389,8 +278,8 @@ async def test_award_to_payment_with_results_holds_and_redelivery(
                                 (str(stranger), "unknown_instruction", str(stranger)),
                                 (str(q1_a), "duplicate", str(app_a))}
             assert not [o for o in outcomes if o[0] == str(forged)]
-            dead = await read_topic(kafka_bootstrap, topics.FINANCE_RESULTS.dead_letter,
-                                    {str(forged)}, want=1)
+            dead = await read_back(kafka_bootstrap, topics.FINANCE_RESULTS.dead_letter,
+                                   {str(forged)}, want=1)
             assert dead and dead[0][0]["dlt-original-topic"] == RESULTS
             view = await api.get(f"/grants/{app_a}", **grantee(cvr_a), when="2023-01-03T08:00:00")
             assert view.status_code == 200, view.text
@@ -423,8 +312,8 @@ async def test_award_to_payment_with_results_holds_and_redelivery(
             # -- an overdue report holds the grantee (R18) ------------------------------------
             overdue = ReportOverdue(application_id=app_a, cvr=cvr_a, kind="status",
                                     due=date(2023, 1, 31))
-            await send(REPORTS, app_a, envelope(overdue, str(app_a)), "2023-02-01T00:00:00")
-            await eventually(feed.consumed(runtime))
+            await send(REPORTS, app_a, envelope_bytes(overdue, str(app_a)), "2023-02-01T00:00:00")
+            await eventually(feed.consumed(runtime), timeout=WAIT)
             hold_id = overdue_hold_id(app_a, "status", date(2023, 1, 31))
             held = await outbox(runtime, "PaymentsHeld", cvr=cvr_a)
             assert [(e["payload"]["hold_id"], e["aggregate_id"]) for e in held] == [
@@ -504,19 +393,20 @@ async def test_award_to_payment_with_results_holds_and_redelivery(
             before = await counts()
             assert before == {"GrantAccountOpened": 3, "PaymentInstructed": 5, "PaymentsHeld": 1,
                               "PaymentResultRecorded": 4, "PaymentsReleased": 1, "AwardLapsed": 1}
-            for topic, key, value, when in list(inputs):
-                await feed.send(topic, key, value, when)
-            await feed.send(DECISIONS, app_a, envelope(award_a, str(app_a)), "2023-04-01T00:00:00")
-            await feed.send(REPORTS, app_a, envelope(overdue, str(app_a)), "2023-04-01T00:00:00")
-            await eventually(feed.consumed(runtime))
+            await feed.resend()
+            await feed.produce(DECISIONS, app_a, envelope_bytes(award_a, str(app_a)),
+                               at("2023-04-01T00:00:00"))
+            await feed.produce(REPORTS, app_a, envelope_bytes(overdue, str(app_a)),
+                               at("2023-04-01T00:00:00"))
+            await eventually(feed.consumed(runtime), timeout=WAIT)
             assert await counts() == before
             run = await api.post("/payment-runs", {"through": "2023-04-01"}, **caseworker,
                                  when="2023-04-01T08:00:00")
             assert [i for i in run.json()["instructions"] if i["application_id"] in ours] == []
 
             # -- the relay published to Kafka; the audit chain verifies -----------------------
-            grants_log = await read_topic(kafka_bootstrap, topics.PAYMENTS_GRANTS.name,
-                                          {str(app_a)}, want=10)
+            grants_log = await read_back(kafka_bootstrap, topics.PAYMENTS_GRANTS.name,
+                                         {str(app_a)}, want=10)
             assert [e["event_type"] for _, e in grants_log] == [
                 "GrantAccountOpened", "AwardAccepted", "RevisedBudgetRejected",
                 "RevisedBudgetSubmitted", "RevisedBudgetRejected",
@@ -525,18 +415,14 @@ async def test_award_to_payment_with_results_holds_and_redelivery(
                 "RevisedBudgetRejected"]
             sequences = [e["sequence"] for _, e in grants_log]
             assert sequences == sorted(sequences)  # per-aggregate order kept on the topic
-            instructions_log = await read_topic(kafka_bootstrap,
-                                                topics.PAYMENTS_INSTRUCTIONS.name,
-                                                {str(app_b)}, want=4)
+            instructions_log = await read_back(kafka_bootstrap, topics.PAYMENTS_INSTRUCTIONS.name,
+                                               {str(app_b)}, want=4)
             instructed = [e["payload"]["instruction_id"] for _, e in instructions_log
                           if e["event_type"] == "PaymentInstructed"]
             assert instructed == [str(q1_b), str(reissue_id(q1_b)),
                                   str(instruction_id(app_b, "2023-04"))]
             assert instructions_log[0][0][SIMULATED_TIME_HEADER] == "2022-12-15T08:00:00+00:00"
-            rows = await runtime.pool.fetch("SELECT * FROM audit_log ORDER BY seq")
-            entries = [audit_chain.ChainEntry(r["seq"], str(r["event_id"]),
-                                              json.loads(r["entry"]), r["prev_hash"],
-                                              r["entry_hash"]) for r in rows]
+            entries = chain_entries(await audit_rows(runtime))
             assert audit_chain.verify(entries) is None
             assert len(entries) == await runtime.pool.fetchval("SELECT count(*) FROM outbox")
     finally:

@@ -13,43 +13,35 @@ an invariant-breaking event injected onto the log is named by the replay.
 
 from __future__ import annotations
 
-import asyncio
 import csv
 import io
 import json
-import random
-import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager
-from datetime import UTC, date, datetime
+from datetime import date
 from pathlib import Path
 from typing import Any
 
 import asyncpg
-import httpx
 import pytest
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka import AIOKafkaProducer
 
 from contracts import topics
 from contracts.assessment import GrantAwarded, PoolPublished, ReportingDeadline
-from contracts.base import (
-    Actor, Applicant, BudgetLine, Contract, IndicativeBudget, ProjectPeriod,
-)
-from contracts.envelope import SIMULATED_TIME_HEADER
+from contracts.base import Applicant, BudgetLine, Contract, IndicativeBudget, ProjectPeriod
 from contracts.examples import POOL
 from contracts.finance import PaymentExecuted
 from contracts.intake import ApplicationAccepted, ApplicationReceived
 from contracts.payments import AwardAccepted, PaymentInstructed, RevisedBudgetApproved
-from contracts.registry import spec_for
 from grants.audit import read_log, verify_chain
 from servicekit import audit_chain
-from servicekit.clock import HTTP_SIMULATED_TIME_HEADER
 from servicekit.identity import DevTokenIssuer
 from servicekit.service import ServiceRuntime
-from servicekit.settings import ServiceSettings
 from services.reporting.app import build
 from services.reporting.domain.replay import replay
+from tests.infra.services import (
+    Api, Feed, at, audit_rows, chain_entries, envelope_bytes, event_of, eventually, grantee,
+    outbox_events, random_cvr, records_keyed, running_service,
+)
 
 pytestmark = pytest.mark.integration
 POOLS = topics.ASSESSMENT_POOLS.name
@@ -64,25 +56,6 @@ REGION = "1082"
 
 
 # -- builders --------------------------------------------------------------------------------
-
-def at(text: str) -> datetime:
-    return datetime.fromisoformat(text).replace(tzinfo=UTC)
-
-
-def random_cvr() -> str:
-    return f"{random.randrange(10_000_000, 100_000_000)}"
-
-
-def envelope(payload: Contract, aggregate_id: str, *, role: str = "system",
-             actor_id: str = "svc-test", occurred_at: datetime | None = None) -> bytes:
-    spec = spec_for(payload)
-    env = spec.envelope(
-        event_id=uuid.uuid4(), event_type=spec.event_type, schema_version=spec.schema_version,
-        occurred_at=occurred_at or datetime.now(UTC), correlation_id=f"it-{uuid.uuid4()}",
-        actor=Actor(id=actor_id, role=role), aggregate_id=aggregate_id, sequence=1,
-        payload=payload)
-    return env.model_dump_json().encode()
-
 
 def application(app_id: uuid.UUID, pool_id: str, cvr: str, municipality: str,
                 applied: int) -> list[Contract]:
@@ -140,110 +113,21 @@ def executed(i: PaymentInstructed, when: str) -> PaymentExecuted:
 
 # -- plumbing -------------------------------------------------------------------------------------
 
-async def eventually(check: Callable[[], Awaitable[bool]], timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not await check():
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not met in time")
-        await asyncio.sleep(0.05)
+class Inputs(Feed):
+    """Produces the service's inputs as their owners would: each event dated at the simulated
+    instant it is sent at."""
 
-
-class Feed:
-    """Produces envelopes onto the input topics as their owners would; remembers where each
-    landed (to wait until the service committed their effect) and what was sent (to resend)."""
-
-    def __init__(self, producer: AIOKafkaProducer) -> None:
-        self.producer = producer
-        self.landed: dict[str, int] = {}  # "topic:partition" → highest offset written
-        self.sent: list[tuple[str, uuid.UUID, bytes, str]] = []
-
-    async def send(self, topic: str, key: uuid.UUID, payload: Contract, when: str, *,
-                   role: str = "system") -> None:
+    async def publish(self, topic: str, key: uuid.UUID, payload: Contract, when: str, *,
+                      role: str = "system") -> None:
         actor = "finance-system" if role == "finance" else "svc-test"
-        value = envelope(payload, str(key), role=role, actor_id=actor, occurred_at=at(when))
-        self.sent.append((topic, key, value, when))
-        await self.raw(topic, key, value, when)
-
-    async def raw(self, topic: str, key: uuid.UUID, value: bytes, when: str) -> None:
-        meta = await self.producer.send_and_wait(
-            topic, value, key=str(key).encode(),
-            headers=[(SIMULATED_TIME_HEADER, at(when).isoformat().encode())])
-        where = f"{topic}:{meta.partition}"
-        self.landed[where] = max(self.landed.get(where, -1), meta.offset)
-
-    async def consumed(self, runtime: ServiceRuntime) -> None:
-        async def check() -> bool:
-            positions = runtime.consumers[0].positions
-            return all(positions.get(k, 0) > o for k, o in self.landed.items())
-        await eventually(check)
+        value = envelope_bytes(payload, str(key), role=role, actor_id=actor, occurred_at=at(when))
+        await self.send(topic, key, value, at(when))
 
 
 async def outbox(runtime: ServiceRuntime, event_type: str, app_id: uuid.UUID
                  ) -> list[dict[str, Any]]:
-    rows = await runtime.pool.fetch("SELECT value FROM outbox ORDER BY id")
-    events = [json.loads(r["value"]) for r in rows]
-    return [e for e in events
-            if e["event_type"] == event_type and e["aggregate_id"] == str(app_id)]
-
-
-async def read_topic(kafka: str, topic: str, keys: set[str], want: int,
-                     timeout: float = 10.0) -> list[dict[str, Any]]:
-    consumer = AIOKafkaConsumer(bootstrap_servers=kafka, enable_auto_commit=False)
-    await consumer.start()
-    found: list[dict[str, Any]] = []
-    try:
-        await consumer.topics()
-        parts = [TopicPartition(topic, p)
-                 for p in sorted(consumer.partitions_for_topic(topic) or {0})]
-        consumer.assign(parts)
-        await consumer.seek_to_beginning(*parts)
-        deadline = time.monotonic() + timeout
-        while len(found) < want and time.monotonic() < deadline:
-            for records in (await consumer.getmany(*parts, timeout_ms=200)).values():
-                found += [json.loads(r.value) for r in records
-                          if r.key is not None and r.key.decode() in keys]
-        return found
-    finally:
-        await consumer.stop()
-
-
-@asynccontextmanager
-async def service(kafka: str, db_url: str, issuer: DevTokenIssuer
-                  ) -> AsyncIterator[tuple[ServiceRuntime, httpx.AsyncClient]]:
-    server, _, database = db_url.rpartition("/")
-    settings = ServiceSettings(
-        service_name=f"reporting-it-{uuid.uuid4().hex[:8]}", kafka_bootstrap=kafka,
-        pg_url=server, database=database, simulation=True,
-        auth_public_key_file=issuer.public_key_file)
-    runtime, app = build(settings)
-    async with app.router.lifespan_context(app):
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://svc") as client:
-            yield runtime, client
-
-
-class Api:
-    """HTTP calls at a simulated instant, as a named person with roles (and a CVR)."""
-
-    def __init__(self, http: httpx.AsyncClient, issuer: DevTokenIssuer) -> None:
-        self.http = http
-        self.issuer = issuer
-
-    def headers(self, who: str, roles: list[str], cvr: str | None, when: str) -> dict[str, str]:
-        return {"Authorization": f"Bearer {self.issuer.issue(who, roles, cvr=cvr)}",
-                HTTP_SIMULATED_TIME_HEADER: at(when).isoformat()}
-
-    async def post(self, path: str, body: Any, *, who: str, roles: list[str], when: str,
-                   cvr: str | None = None) -> httpx.Response:
-        return await self.http.post(path, json=body, headers=self.headers(who, roles, cvr, when))
-
-    async def get(self, path: str, *, who: str, roles: list[str], when: str,
-                  cvr: str | None = None) -> httpx.Response:
-        return await self.http.get(path, headers=self.headers(who, roles, cvr, when))
-
-
-def grantee(cvr: str) -> dict[str, Any]:
-    return {"who": f"portal-user-{cvr}", "roles": ["applicant"], "cvr": cvr}
+    return [e for e in await outbox_events(runtime, event_type)
+            if e["aggregate_id"] == str(app_id)]
 
 
 CASEWORKER = {"who": "cw-1", "roles": ["caseworker"]}
@@ -271,46 +155,47 @@ async def test_reports_repayments_overdue_overview_exports_and_audit(
     kafka = AIOKafkaProducer(bootstrap_servers=kafka_bootstrap, acks="all")
     await kafka.start()
     try:
-        async with service(kafka_bootstrap, fresh_database, issuer) as (runtime, http):
+        async with running_service(build, kafka_bootstrap, fresh_database, issuer,
+                                   name="reporting", simulation=True) as (runtime, http):
             api = Api(http, issuer)
-            feed = Feed(kafka)
+            feed = Inputs(kafka)
 
             # -- inputs: pool, applications, awards, acceptances, budgets, payments -----------
             published = PoolPublished(pool_id=pool_id, version=1, content_hash="sha256:it",
                                       definition=POOL.model_copy(update={"pool_id": pool_id}))
-            await feed.send(POOLS, uuid.uuid5(uuid.NAMESPACE_URL, pool_id), published,
-                            "2022-08-01T08:00:00")
+            await feed.publish(POOLS, uuid.uuid5(uuid.NAMESPACE_URL, pool_id), published,
+                               "2022-08-01T08:00:00")
             for n in names:
                 for payload in application(ids[n], pool_id, cvrs[n], municipality[n],
                                            applied[n]):
-                    await feed.send(INTAKE, ids[n], payload, "2022-09-20T10:00:00")
+                    await feed.publish(INTAKE, ids[n], payload, "2022-09-20T10:00:00")
                 status_due = date(2023, 6, 30) if n == "O" else None
-                await feed.send(DECISIONS, ids[n], award(
+                await feed.publish(DECISIONS, ids[n], award(
                     ids[n], pool_id, cvrs[n], municipality[n], amounts[n], applied[n],
                     status_due=status_due), "2022-10-01T09:00:00")
                 if n != "O":
-                    await feed.send(GRANTS, ids[n], AwardAccepted(
+                    await feed.publish(GRANTS, ids[n], AwardAccepted(
                         application_id=ids[n], accepted_by=f"portal-user-{cvrs[n]}",
                         accepted_at=at("2022-11-01T10:00:00")), "2022-11-01T10:00:00")
             for n in ("C", "R", "L"):
-                await feed.send(GRANTS, ids[n], budget(ids[n], 1_000_000, 500_000),
-                                "2022-11-05T10:00:00")  # 18,000,000 øre
-            await feed.send(GRANTS, w, budget(w, 500_000, 250_000),
-                            "2022-11-05T10:00:00")  # 9,000,000 øre
+                await feed.publish(GRANTS, ids[n], budget(ids[n], 1_000_000, 500_000),
+                                   "2022-11-05T10:00:00")  # 18,000,000 øre
+            await feed.publish(GRANTS, w, budget(w, 500_000, 250_000),
+                               "2022-11-05T10:00:00")  # 9,000,000 øre
             pay = {n: instruction(ids[n], cvrs[n], 18_000_000) for n in ("C", "R")}
             pay["W"] = instruction(w, cvrs["W"], 9_000_000)
             late_1, late_2 = (instruction(lt, cvrs["L"], 9_000_000) for _ in range(2))
             # W's result arrives before its instruction: kept, applied once the instruction is.
-            await feed.send(RESULTS, w, executed(pay["W"], "2023-01-02T08:00:00"),
-                            "2023-01-02T08:00:00", role="finance")
-            await feed.consumed(runtime)
+            await feed.publish(RESULTS, w, executed(pay["W"], "2023-01-02T08:00:00"),
+                               "2023-01-02T08:00:00", role="finance")
+            await eventually(feed.consumed(runtime))
             for key, i in ((c, pay["C"]), (r, pay["R"]), (w, pay["W"]), (lt, late_1),
                            (lt, late_2)):
-                await feed.send(INSTRUCTIONS, key, i, "2022-12-15T08:00:00")
+                await feed.publish(INSTRUCTIONS, key, i, "2022-12-15T08:00:00")
             for key, i in ((c, pay["C"]), (r, pay["R"]), (lt, late_1)):
-                await feed.send(RESULTS, key, executed(i, "2023-01-02T08:00:00"),
-                                "2023-01-02T08:00:00", role="finance")
-            await feed.consumed(runtime)
+                await feed.publish(RESULTS, key, executed(i, "2023-01-02T08:00:00"),
+                                   "2023-01-02T08:00:00", role="finance")
+            await eventually(feed.consumed(runtime))
 
             view = await api.get(f"/grants/{w}", **grantee(cvrs["W"]), when="2023-01-03T08:00:00")
             assert view.status_code == 200, view.text
@@ -403,9 +288,9 @@ async def test_reports_repayments_overdue_overview_exports_and_audit(
                 "kind": "final", "accounts": {STAFF: 8_000_000}, "audit_statement": "RS-L"},
                 **grantee(cvrs["L"]), when="2024-02-01T13:00:00")
             assert first_l.status_code == 201 and first_l.json()["status"] == "accepted"
-            await feed.send(RESULTS, lt, executed(late_2, "2024-02-10T08:00:00"),
-                            "2024-02-10T08:00:00", role="finance")
-            await feed.consumed(runtime)
+            await feed.publish(RESULTS, lt, executed(late_2, "2024-02-10T08:00:00"),
+                               "2024-02-10T08:00:00", role="finance")
+            await eventually(feed.consumed(runtime))
             claims_l = await outbox(runtime, "RepaymentClaimed", lt)
             assert [(e["payload"]["paid_oere"], e["payload"]["amount_oere"]) for e in claims_l
                     ] == [(9_000_000, 1_000_000), (18_000_000, 9_000_000)]
@@ -452,13 +337,12 @@ async def test_reports_repayments_overdue_overview_exports_and_audit(
             assert before["events"] == {"ReportSubmitted": 5, "ReportAccepted": 4,
                                         "ReportRejected": 1, "RepaymentClaimed": 3,
                                         "RepaymentWaived": 1, "ReportOverdue": 1}
-            for topic, key, value, when in list(feed.sent):
-                await feed.raw(topic, key, value, when)
-            await feed.send(DECISIONS, c, award(c, pool_id, cvrs["C"], "751", amounts["C"],
-                                                applied["C"]), "2024-03-01T08:00:00")
-            await feed.send(RESULTS, lt, executed(late_2, "2024-03-01T08:00:00"),
-                            "2024-03-01T08:00:00", role="finance")
-            await feed.consumed(runtime)
+            await feed.resend()
+            await feed.publish(DECISIONS, c, award(c, pool_id, cvrs["C"], "751", amounts["C"],
+                                                   applied["C"]), "2024-03-01T08:00:00")
+            await feed.publish(RESULTS, lt, executed(late_2, "2024-03-01T08:00:00"),
+                               "2024-03-01T08:00:00", role="finance")
+            await eventually(feed.consumed(runtime))
             assert await effects() == before
 
             # -- the pool overview and the 360Giving exports ----------------------------------
@@ -497,12 +381,11 @@ async def test_reports_repayments_overdue_overview_exports_and_audit(
                                                                            "180000.00")
 
             # -- the relay published; the audit chain verifies --------------------------------
-            on_log = await read_topic(kafka_bootstrap, REPORTS, {str(o)}, want=1)
+            on_log = [event_of(x) for x in await records_keyed(kafka_bootstrap, REPORTS,
+                                                               {str(o)}, want=1)]
             assert [e["event_type"] for e in on_log] == ["ReportOverdue"]
-            rows_chain = await runtime.pool.fetch("SELECT * FROM audit_log ORDER BY seq")
-            entries = [audit_chain.ChainEntry(x["seq"], str(x["event_id"]),
-                                              json.loads(x["entry"]), x["prev_hash"],
-                                              x["entry_hash"]) for x in rows_chain]
+            rows_chain = await audit_rows(runtime)
+            entries = chain_entries(rows_chain)
             assert entries and audit_chain.verify(entries) is None
             assert len(entries) == await runtime.pool.fetchval("SELECT count(*) FROM outbox")
             tampered = next(x for x in rows_chain
@@ -544,8 +427,8 @@ async def test_replay_names_an_injected_invariant_breaking_event(kafka_bootstrap
     too_big = award(app_id, pool_id, cvr, "751", 5_000_000, 5_000_000,
                     sub_pool_amount=1_000_000)
     unbudgeted = instruction(app_id, cvr, 1_000_000)
-    award_bytes = envelope(too_big, str(app_id), occurred_at=at("1990-01-01T00:00:00"))
-    payment_bytes = envelope(unbudgeted, str(app_id), occurred_at=at("1990-01-02T00:00:00"))
+    award_bytes = envelope_bytes(too_big, str(app_id), occurred_at=at("1990-01-01T00:00:00"))
+    payment_bytes = envelope_bytes(unbudgeted, str(app_id), occurred_at=at("1990-01-02T00:00:00"))
     producer = AIOKafkaProducer(bootstrap_servers=kafka_bootstrap, acks="all")
     await producer.start()
     try:
