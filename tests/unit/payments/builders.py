@@ -7,9 +7,11 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from uuid import UUID
 
+import pytest
+
 from contracts.assessment import GrantAwarded, ReportingDeadline
 from contracts.base import Actor, Applicant, BudgetLine, ProjectPeriod
-from services.payments.domain import GrantAccount, apply, open_account
+from services.payments.domain import DomainRefusal, GrantAccount, accept_award, apply, open_account
 
 APP_ID = UUID("6f1c1a52-3c5e-4c8e-9b7a-0d6c1d9e4a11")
 CVR = "29189846"
@@ -83,6 +85,13 @@ class Driver:
         driver.record(events)
         return driver
 
+    @classmethod
+    def accepted(cls, **kwargs: Any) -> Driver:
+        """``for_award``, then accepted by the grantee (CVR ``CVR``) at the deadline."""
+        driver = cls.for_award(**kwargs)
+        driver(accept_award, GRANTEE, CVR, DEADLINE)
+        return driver
+
     def record(self, events: list[Any]) -> list[Any]:
         self.state = apply(self.state, events)  # type: ignore[assignment]
         self.log.extend(events)
@@ -90,6 +99,11 @@ class Driver:
 
     def __call__(self, command: Any, *args: Any, **kwargs: Any) -> list[Any]:
         return self.record(command(self.state, *args, **kwargs))
+
+
+def refusal(excinfo: pytest.ExceptionInfo[DomainRefusal]) -> tuple[str, int]:
+    """The code and HTTP status of a refusal caught by ``pytest.raises``."""
+    return excinfo.value.code, excinfo.value.http_status
 
 
 def at(*args: int) -> datetime:

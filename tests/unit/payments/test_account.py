@@ -33,11 +33,8 @@ from tests.unit.payments.builders import (
     Driver,
     award,
     opened,
+    refusal,
 )
-
-
-def refusal(excinfo: pytest.ExceptionInfo[DomainRefusal]) -> tuple[str, int]:
-    return excinfo.value.code, excinfo.value.http_status
 
 
 class TestOpenAccount:
@@ -128,8 +125,7 @@ class TestLapseSweep:
                                       lapsed_at=DEADLINE + ONE_SECOND)]
 
     def test_accepted_award_never_lapses_by_the_sweep(self) -> None:
-        grant = Driver.for_award()
-        grant(accept_award, GRANTEE, CVR, DEADLINE)
+        grant = Driver.accepted()
         assert lapse_overdue(grant.state, datetime(2030, 1, 1, tzinfo=UTC)) == []
 
     def test_sweeping_twice_lapses_once(self) -> None:

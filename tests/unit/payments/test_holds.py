@@ -12,7 +12,6 @@ from contracts.reporting import ReportOverdue
 from services.payments.domain import (
     DomainRefusal,
     HoldBook,
-    accept_award,
     approve_bank_details_change,
     evolve_holds,
     hold_for_overdue_report,
@@ -26,11 +25,11 @@ from tests.unit.payments.builders import (
     APP_ID,
     APPROVER,
     CVR,
-    DEADLINE,
     GRANTEE,
     STAFF,
     Driver,
     at,
+    refusal,
 )
 
 OTHER_GRANT = UUID("7f1c1a52-3c5e-4c8e-9b7a-0d6c1d9e4a12")
@@ -48,10 +47,6 @@ def held_book(*reports: ReportOverdue) -> HoldBook:
             book = evolve_holds(book, event)
     assert book is not None
     return book
-
-
-def refusal(excinfo: pytest.ExceptionInfo[DomainRefusal]) -> tuple[str, int]:
-    return excinfo.value.code, excinfo.value.http_status
 
 
 class TestHolds:
@@ -80,8 +75,7 @@ class TestHolds:
         assert is_held(evolve_holds(book, release))  # two more still hold the CVR
 
     def test_a_hold_from_one_grant_stops_every_grant_of_the_cvr(self) -> None:
-        grant = Driver.for_award()
-        grant(accept_award, GRANTEE, CVR, DEADLINE)
+        grant = Driver.accepted()
         grant(submit_revised_budget, {"2023-01": {STAFF: 5}}, GRANTEE, CVR)
         book = held_book(overdue(application_id=OTHER_GRANT))
         assert instruct_due(grant.state, date(2023, 12, 31), book) == []

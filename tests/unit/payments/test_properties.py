@@ -11,7 +11,6 @@ from hypothesis import strategies as st
 
 from contracts.payments import RevisedBudgetApproved, RevisedBudgetPendingApproval
 from services.payments.domain import (
-    accept_award,
     apply,
     approve_pending_budget,
     committed_oere,
@@ -22,7 +21,6 @@ from services.payments.domain.months import month_of, shift_month
 from tests.unit.payments.builders import (
     CASEWORKER,
     CVR,
-    DEADLINE,
     GRANTEE,
     MATERIALS,
     STAFF,
@@ -94,8 +92,7 @@ def check_invariants(grant: Driver) -> None:
 def test_one_budget_is_paid_exactly_and_never_more(data: st.DataObject) -> None:
     terms = data.draw(grants())
     budget = data.draw(budgets(terms))
-    grant = Driver.for_award(**terms)
-    grant(accept_award, GRANTEE, CVR, DEADLINE)
+    grant = Driver.accepted(**terms)
     verdict = grant(submit_revised_budget, budget, GRANTEE, CVR)[-1]
     total = sum(a for posts in budget.values() for a in posts.values())
     assert isinstance(verdict, RevisedBudgetApproved) == (0 < total <= terms["amount"])
@@ -115,8 +112,7 @@ def test_one_budget_is_paid_exactly_and_never_more(data: st.DataObject) -> None:
 @given(data=st.data())
 def test_changing_budgets_never_pay_more_than_the_award(data: st.DataObject) -> None:
     terms = data.draw(grants())
-    grant = Driver.for_award(**terms)
-    grant(accept_award, GRANTEE, CVR, DEADLINE)
+    grant = Driver.accepted(**terms)
     steps = data.draw(st.lists(st.sampled_from(["budget", "run"]), min_size=1, max_size=8))
     dates = sorted(data.draw(st.lists(run_dates(terms).map(lambda d: d[:1]), min_size=8,
                                       max_size=8)), key=lambda d: d[0] if d else date.min)

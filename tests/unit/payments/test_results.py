@@ -14,7 +14,6 @@ from contracts.reporting import ReportOverdue
 from services.payments.domain import (
     NAMESPACE,
     DomainRefusal,
-    accept_award,
     apply,
     evolve_holds,
     hold_for_overdue_report,
@@ -30,7 +29,6 @@ from tests.unit.payments.builders import (
     APP_ID,
     CASEWORKER,
     CVR,
-    DEADLINE,
     GRANTEE,
     STAFF,
     Driver,
@@ -41,8 +39,7 @@ UNKNOWN = UUID("00000000-0000-0000-0000-000000000001")
 
 
 def instructed() -> tuple[Driver, PaymentInstructed, PaymentInstructed]:
-    grant = Driver.for_award(amount=1_000)
-    grant(accept_award, GRANTEE, CVR, DEADLINE)
+    grant = Driver.accepted(amount=1_000)
     grant(submit_revised_budget, {"2023-01": {STAFF: 400}, "2023-04": {STAFF: 600}}, GRANTEE, CVR)
     first, second = grant(instruct_due, date(2023, 4, 1), None)
     return grant, first, second

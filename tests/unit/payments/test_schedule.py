@@ -40,8 +40,7 @@ from tests.unit.payments.builders import (
 
 def ready(months: dict[str, dict[str, int]], **award_kwargs: object) -> Driver:
     """An accepted grant with ``months`` as its approved first budget."""
-    grant = Driver.for_award(**award_kwargs)  # type: ignore[arg-type]
-    grant(accept_award, GRANTEE, CVR, DEADLINE)
+    grant = Driver.accepted(**award_kwargs)  # type: ignore[arg-type]
     events = grant(submit_revised_budget, months, GRANTEE, CVR)
     assert events[-1].__class__.__name__ == "RevisedBudgetApproved", events
     return grant
@@ -186,8 +185,7 @@ class TestGates:
         assert [i.period_start for i in run(grant, date(2023, 6, 30))] == ["2023-01", "2023-04"]
 
     def test_nothing_without_an_approved_budget(self) -> None:
-        grant = Driver.for_award()
-        grant(accept_award, GRANTEE, CVR, DEADLINE)
+        grant = Driver.accepted()
         grant(submit_revised_budget, {"2023-01": {"coffee": 5}}, GRANTEE, CVR)  # pending
         assert run(grant, date(2026, 12, 31)) == []
         grant(approve_pending_budget, 1, CASEWORKER)
@@ -195,8 +193,7 @@ class TestGates:
             ("2023-01", "2023-03", date(2023, 1, 1), 5)]
 
     def test_nothing_after_lapse(self) -> None:
-        grant = Driver.for_award()
-        grant(accept_award, GRANTEE, CVR, DEADLINE)
+        grant = Driver.accepted()
         grant(submit_revised_budget, {"2023-09": {STAFF: 5}}, GRANTEE, CVR)
         grant(lapse_not_started, CASEWORKER, at(2023, 8, 1))
         assert run(grant, date(2026, 12, 31)) == []
