@@ -3,45 +3,26 @@ can produce is documented."""
 
 from __future__ import annotations
 
-import ast
 import re
-from pathlib import Path
 
 import services.assessment.domain as domain
 from services.assessment.domain import REASON_CODES, REFUSAL_CODES
 from services.assessment.domain.reasons import GATE_REASON_ORDER
+from tests.unit.purity import assert_domain_pure, assert_modules_small, domain_modules
 
-DOMAIN = Path(domain.__file__).parent
-MODULES = sorted(DOMAIN.glob("*.py"))
+MODULES = domain_modules(domain)
 FORBIDDEN_MODULES = {"asyncpg", "aiokafka", "faststream", "fastapi", "random", "secrets", "time",
                      "os", "socket", "httpx", "structlog", "sqlalchemy", "servicekit"}
 FORBIDDEN_NAMES = {"now", "today", "utcnow", "uuid1", "uuid4", "urandom", "open", "print"}
 
 
 def test_domain_imports_nothing_impure() -> None:
-    for path in MODULES:
-        tree = ast.parse(path.read_text(encoding="utf-8"))
-        for node in ast.walk(tree):
-            if isinstance(node, ast.Import):
-                roots = {alias.name.split(".")[0] for alias in node.names}
-            elif isinstance(node, ast.ImportFrom):
-                roots = {(node.module or "").split(".")[0]}
-                assert not {a.name for a in node.names} & FORBIDDEN_NAMES, path.name
-            else:
-                roots = set()
-            assert not roots & FORBIDDEN_MODULES, f"{path.name} imports {roots}"
-            if isinstance(node, ast.Attribute):
-                assert node.attr not in FORBIDDEN_NAMES, f"{path.name} uses .{node.attr}"
-            if isinstance(node, ast.Call) and isinstance(node.func, ast.Name):
-                assert node.func.id not in FORBIDDEN_NAMES, f"{path.name} calls {node.func.id}"
-            if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith(
-                    "services."):
-                assert node.module.startswith("services.assessment.domain"), path.name
+    assert_domain_pure(MODULES, forbidden_modules=FORBIDDEN_MODULES,
+                       forbidden_names=FORBIDDEN_NAMES, own_package="services.assessment.domain")
 
 
 def test_modules_stay_small() -> None:
-    for path in MODULES:
-        assert len(path.read_text(encoding="utf-8").splitlines()) <= 300, path.name
+    assert_modules_small(MODULES)
 
 
 def test_every_refusal_code_raised_is_documented_and_every_documented_one_is_raised() -> None:

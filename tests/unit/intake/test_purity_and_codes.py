@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import ast
 import re
-from pathlib import Path
 
 import services.intake.domain as domain
 from services.intake.domain import REASON_CODES, reason
+from tests.unit.purity import assert_domain_pure, assert_modules_small, domain_modules
 
-DOMAIN = Path(domain.__file__).parent
-MODULES = sorted(DOMAIN.glob("*.py"))
+MODULES = domain_modules(domain)
 FORBIDDEN_MODULES = {
     "asyncpg", "aiokafka", "faststream", "fastapi", "starlette", "random", "secrets", "time",
     "os", "socket", "httpx", "structlog", "jwt", "servicekit", "pathlib", "subprocess",
@@ -21,28 +19,12 @@ ADAPTER_CODES = {"token_missing", "token_invalid", "token_expired"}
 
 
 def test_domain_imports_nothing_impure() -> None:
-    for path in MODULES:
-        tree = ast.parse(path.read_text(encoding="utf-8"))
-        for node in ast.walk(tree):
-            if isinstance(node, ast.Import):
-                roots = {alias.name.split(".")[0] for alias in node.names}
-            elif isinstance(node, ast.ImportFrom):
-                roots = {(node.module or "").split(".")[0]}
-                assert not {a.name for a in node.names} & FORBIDDEN_NAMES, path.name
-                if node.module and node.module.startswith("services."):
-                    assert node.module.startswith("services.intake.domain"), path.name
-            else:
-                roots = set()
-            assert not roots & FORBIDDEN_MODULES, f"{path.name} imports {roots}"
-            if isinstance(node, ast.Attribute):
-                assert node.attr not in FORBIDDEN_NAMES, f"{path.name} uses .{node.attr}"
-            if isinstance(node, ast.Call) and isinstance(node.func, ast.Name):
-                assert node.func.id not in FORBIDDEN_NAMES, f"{path.name} calls {node.func.id}"
+    assert_domain_pure(MODULES, forbidden_modules=FORBIDDEN_MODULES,
+                       forbidden_names=FORBIDDEN_NAMES, own_package="services.intake.domain")
 
 
 def test_modules_stay_small() -> None:
-    for path in MODULES:
-        assert len(path.read_text(encoding="utf-8").splitlines()) <= 300, path.name
+    assert_modules_small(MODULES)
 
 
 def _source_without_the_table() -> str:

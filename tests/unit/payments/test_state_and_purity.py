@@ -39,6 +39,7 @@ from tests.unit.payments.builders import (
     at,
     even_months,
 )
+from tests.unit.purity import assert_modules_small, domain_modules
 
 DOMAIN_DIR = Path(domain.__file__).parent
 
@@ -144,5 +145,4 @@ def test_the_domain_is_pure() -> None:
 
 
 def test_domain_modules_stay_small() -> None:
-    for path in DOMAIN_DIR.glob("*.py"):
-        assert len(path.read_text().splitlines()) <= 300, path.name
+    assert_modules_small(domain_modules(domain))

@@ -3,22 +3,17 @@
 from __future__ import annotations
 
 import ast
-from pathlib import Path
 
 import services.reporting.domain as domain
+from tests.unit.purity import assert_modules_small, domain_modules
 
-DOMAIN = Path(domain.__file__).parent
 FORBIDDEN_MODULES = {"asyncpg", "aiokafka", "faststream", "fastapi", "httpx", "servicekit",
                      "random", "secrets", "os", "socket", "pathlib", "time", "logging", "structlog"}
 FORBIDDEN_CALLS = {"now", "utcnow", "today", "uuid1", "uuid4", "open", "print", "getenv"}
 
 
-def _modules() -> list[Path]:
-    return sorted(DOMAIN.glob("*.py"))
-
-
 def test_domain_imports_nothing_impure() -> None:
-    for path in _modules():
+    for path in domain_modules(domain):
         for node in ast.walk(ast.parse(path.read_text())):
             names: list[str] = []
             if isinstance(node, ast.Import):
@@ -32,7 +27,7 @@ def test_domain_imports_nothing_impure() -> None:
 
 
 def test_domain_reads_no_clock_and_makes_no_ids() -> None:
-    for path in _modules():
+    for path in domain_modules(domain):
         for node in ast.walk(ast.parse(path.read_text())):
             if isinstance(node, ast.Call):
                 func = node.func
@@ -41,8 +36,7 @@ def test_domain_reads_no_clock_and_makes_no_ids() -> None:
 
 
 def test_modules_stay_small() -> None:
-    for path in _modules():
-        assert len(path.read_text().splitlines()) <= 300, path.name
+    assert_modules_small(domain_modules(domain))
 
 
 def test_every_reason_code_is_documented_and_well_formed() -> None:
