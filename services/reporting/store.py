@@ -102,7 +102,7 @@ class ReportingStore:
         rows = await self.conn.fetch(
             "SELECT envelope FROM events WHERE application_id IS NULL AND instruction_id = $1"
             " AND event_type IN ('PaymentExecuted', 'PaymentFailed')"
-            " ORDER BY occurred_at, recorded_at", instruction_id)
+            " ORDER BY occurred_at, recorded_seq", instruction_id)
         return [_decode(r["envelope"]) for r in rows]
 
     async def route_results(self, instruction_id: UUID, application_id: UUID) -> None:
@@ -113,7 +113,7 @@ class ReportingStore:
     async def events_of_application(self, application_id: UUID) -> list[Envelope[Any]]:
         rows = await self.conn.fetch(
             "SELECT envelope FROM events WHERE application_id = $1"
-            " ORDER BY occurred_at, recorded_at", application_id)
+            " ORDER BY occurred_at, recorded_seq", application_id)
         return [_decode(r["envelope"]) for r in rows]
 
     async def events_of_pool(self, pool_id: str) -> list[Envelope[Any]]:
@@ -122,7 +122,7 @@ class ReportingStore:
             "SELECT envelope FROM events WHERE pool_id = $1 OR application_id IN ("
             " SELECT application_id FROM events WHERE pool_id = $1"
             " AND application_id IS NOT NULL)"
-            " ORDER BY occurred_at, recorded_at", pool_id)
+            " ORDER BY occurred_at, recorded_seq", pool_id)
         return [_decode(r["envelope"]) for r in rows]
 
     async def pool_titles(self) -> dict[str, str]:
