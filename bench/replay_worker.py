@@ -215,39 +215,30 @@ async def raw(bootstrap: str) -> dict[str, Any]:
 
 
 async def replay_job(bootstrap: str) -> dict[str, Any]:
-    """What ``grants.audit.audit_replay`` does before it checks the services' chains: when
-    ``read_log`` can fold while reading (``fold=``), events go straight into the replay (with the
-    digests the chain check needs) and the cyclic GC is paused, as there; with an older
-    ``read_log``, the log is read into a list and then ``replay``-ed."""
+    """What ``grants.audit.audit_replay`` does before it checks the services' chains: events
+    go straight into the replay while reading (with the digests the chain check needs), with
+    the cyclic GC paused, as there."""
     import gc
-    import inspect
 
     from grants import audit
-    from services.reporting.domain.replay import Replay, replay
-    streaming = "fold" in inspect.signature(audit.read_log).parameters
+    from services.reporting.domain.replay import Replay
     base = _rss()
     t0 = time.perf_counter()
-    if streaming:
-        fold = getattr(audit, "_AuditFold", Replay)()
-        gc_was_enabled = gc.isenabled()
-        gc.disable()
-        try:
-            events, bad = await audit.read_log(bootstrap, fold=fold)
-            t1 = time.perf_counter()
-            after_read = _rss()
-            result = fold.result()
-        finally:
-            if gc_was_enabled:
-                gc.enable()
-    else:
-        events, bad = await audit.read_log(bootstrap)
+    fold = Replay()
+    published: dict[str, str] = {}
+    gc_was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        _, bad = await audit.read_log(bootstrap, fold=fold, published=published)
         t1 = time.perf_counter()
         after_read = _rss()
-        result = replay(events)
+        result = fold.result()
+    finally:
+        if gc_was_enabled:
+            gc.enable()
     t2 = time.perf_counter()
-    n = result.events + result.duplicates if streaming else len(events)
-    return {"mode": "fold while reading, GC paused (audit_replay)" if streaming
-            else "read_log to a list, then replay()",
+    n = result.events + result.duplicates
+    return {"mode": "fold while reading, GC paused (audit_replay)",
             "events": n, "undecodable": len(bad), "read_s": t1 - t0,
             "replay_s": t2 - t1, "seconds": t2 - t0, "per_s": n / (t2 - t0),
             "base_rss": base, "rss_after_read": after_read, "rss_after_replay": _rss(),

@@ -64,6 +64,9 @@ ALL_TOPICS: tuple[Topic, ...] = (
     REPORTING_REPORTS,
 )
 
+# Every topic that carries events (envelopes); the portal topic carries commands.
+EVENT_TOPICS: tuple[str, ...] = tuple(t.name for t in ALL_TOPICS if t is not PORTAL_SUBMISSIONS)
+
 
 def all_topic_names(*, with_dead_letters: bool = True) -> list[str]:
     names = [t.name for t in ALL_TOPICS]

@@ -31,6 +31,9 @@ class LogRecord:
     value: bytes
     headers: tuple[tuple[str, bytes], ...]
 
+    def header(self, name: str) -> str | None:
+        return next((v.decode(errors="replace") for k, v in self.headers if k == name), None)
+
 
 def _record(r: ConsumerRecord) -> LogRecord:
     return LogRecord(r.topic, r.partition, r.offset, r.key, r.value, tuple(r.headers or ()))

@@ -29,9 +29,10 @@ from contracts.registry import spec_for
 from grants.scenario import model as m
 from grants.scenario.settle import Settler
 from grants.scenario.tail import EventTail
+from grants.stack import ALL_SERVICES
 from servicekit.identity import DevTokenIssuer
 
-SERVICES = ("intake", "assessment", "payments", "reporting")
+SERVICES = ALL_SERVICES
 # A CVR that passes modulus 11, for an IT-problem contact whose ref never submits.
 PLACEHOLDER_CVR = "10000009"
 

@@ -7,14 +7,11 @@ import contextlib
 from collections import defaultdict
 from typing import Any
 
-from contracts import topics
 from contracts.payments import PaymentInstructed
 from contracts.registry import decode
+from contracts.topics import EVENT_TOPICS
 from servicekit.log_reader import LogReader, wait_caught_up
 from services.reporting.domain.replay_models import LoggedEvent
-
-EVENT_TOPICS = [t.name for t in topics.ALL_TOPICS if t is not topics.PORTAL_SUBMISSIONS]
-
 
 class EventTail:
     def __init__(self, bootstrap: str) -> None:
@@ -39,7 +36,7 @@ class EventTail:
         while True:
             for record in await self.reader.fetch(timeout_ms=10):
                 try:
-                    envelope = decode(record.value)
+                    envelope = decode(record.value, record.header("event_type"))
                 except Exception:  # poison on a topic is the services' business (dead letters)
                     self.undecodable += 1
                     continue
