@@ -15,7 +15,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import uuid
-from collections.abc import AsyncIterator, Callable, Iterable
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -41,8 +41,11 @@ def _record(r: ConsumerRecord) -> LogRecord:
 
 class LogReader:
     def __init__(self, bootstrap: str, topics: Iterable[str], *, group_prefix: str = "grants-reader",
-                 fetch_max_wait_ms: int = 10, max_records: int = 5000) -> None:
+                 fetch_max_wait_ms: int = 10, max_records: int = 5000,
+                 client_options: Mapping[str, Any] | None = None) -> None:
         self.bootstrap = bootstrap
+        # TLS/SASL keyword arguments (servicekit.kafka_security.client_kwargs) for real clusters.
+        self.client_options = dict(client_options or {})
         self.topics = list(topics)
         self.group_id = f"{group_prefix}-{uuid.uuid4().hex[:12]}"
         self.fetch_max_wait_ms = fetch_max_wait_ms
@@ -57,6 +60,7 @@ class LogReader:
             bootstrap_servers=self.bootstrap, group_id=self.group_id, enable_auto_commit=False,
             auto_offset_reset="earliest", fetch_max_wait_ms=self.fetch_max_wait_ms,
             max_partition_fetch_bytes=8 * 1024 * 1024, isolation_level="read_committed",
+            **self.client_options,
         )
         await self.consumer.start()
         parts: list[TopicPartition] = []

@@ -16,6 +16,7 @@ from typing import Any
 import asyncpg
 from aiokafka import AIOKafkaProducer
 
+from servicekit.kafka_security import client_kwargs
 from servicekit.logging import get_logger
 from servicekit.outbox import notify_channel
 from servicekit.settings import ServiceSettings
@@ -30,6 +31,7 @@ def make_producer(settings: ServiceSettings, **overrides: Any) -> AIOKafkaProduc
         acks="all",
         enable_idempotence=settings.kafka_idempotence,
         linger_ms=0,
+        **client_kwargs(settings),
         **overrides,
     )
 

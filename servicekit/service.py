@@ -34,6 +34,7 @@ from servicekit.http import (
     ErrorMiddleware, SimulatedTimeMiddleware, authenticate, install_error_handlers,
 )
 from servicekit.identity import Principal, TokenVerifier
+from servicekit.kafka_security import faststream_security
 from servicekit.logging import configure_logging, get_logger
 from servicekit.outbox import Cause, Emitter, notify_channel
 from servicekit.relay import OutboxRelay, pending_count
@@ -68,6 +69,7 @@ class ServiceRuntime:
             acks="all",
             enable_idempotence=self.settings.kafka_idempotence,
             graceful_timeout=self.settings.shutdown_grace_s,
+            security=faststream_security(self.settings),
         )
         self.consumers: list[EventConsumer] = []
         self.relay = OutboxRelay(self.settings)

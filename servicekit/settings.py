@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
+from pydantic import SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -22,6 +24,17 @@ class ServiceSettings(BaseSettings):
     # Idempotent producers need InitProducerId v>0, which the embedded tansu broker lacks:
     # off by default here, switched on for Apache Kafka in deploy/.
     kafka_idempotence: bool = False
+    # Kafka security (servicekit.kafka_security): TLS and SASL/SCRAM per service principal in
+    # production; PLAINTEXT on the embedded broker. A password file (a mounted Secret) wins over
+    # the password variable.
+    kafka_security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = "PLAINTEXT"
+    kafka_sasl_mechanism: Literal["SCRAM-SHA-512", "SCRAM-SHA-256", "PLAIN"] = "SCRAM-SHA-512"
+    kafka_sasl_username: str | None = None
+    kafka_sasl_password: SecretStr | None = None
+    kafka_sasl_password_file: Path | None = None
+    kafka_ssl_cafile: Path | None = None
+    kafka_ssl_certfile: Path | None = None
+    kafka_ssl_keyfile: Path | None = None
     # Short session + heartbeat make a new member join in ~1 s on the local broker (INFRA-NOTES).
     consumer_session_timeout_ms: int = 6000
     consumer_heartbeat_interval_ms: int = 300
