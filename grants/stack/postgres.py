@@ -226,6 +226,34 @@ def start_postgres(
             f"{bin_dir} and write {datadir}:\n{done.stdout}\n{done.stderr}"
         )
 
+    return _launch(datadir, port, durable=durable, die_with_parent=die_with_parent,
+                   max_connections=max_connections, log_path=log_path, timeout=timeout,
+                   remove_datadir=temporary)
+
+
+def restart_postgres(
+    datadir: Path,
+    port: int,
+    *,
+    durable: bool = True,
+    die_with_parent: bool = False,
+    max_connections: int = 300,
+    log_path: Path | None = None,
+    timeout: float = 30.0,
+) -> PostgresProcess:
+    """Start the existing cluster in ``datadir`` again on ``port`` (after ``stop`` kept it):
+    the same databases and rows, as after a database server restart in production."""
+    if not (datadir / "PG_VERSION").is_file():
+        raise PostgresError(f"{datadir} holds no PostgreSQL cluster to restart")
+    return _launch(datadir, port, durable=durable, die_with_parent=die_with_parent,
+                   max_connections=max_connections, log_path=log_path, timeout=timeout,
+                   remove_datadir=False)
+
+
+def _launch(datadir: Path, port: int, *, durable: bool, die_with_parent: bool,
+            max_connections: int, log_path: Path | None, timeout: float,
+            remove_datadir: bool) -> PostgresProcess:
+    bin_dir = pg_bin_dir()
     socket_dir = str(datadir) if len(str(datadir)) <= _MAX_SOCKET_DIR else ""
     server = [str(bin_dir / "postgres"), "-D", str(datadir), "-h", LOOPBACK, "-p", str(port),
               "-k", socket_dir, "-c", f"max_connections={max_connections}"]  # fmt: skip
@@ -246,7 +274,7 @@ def start_postgres(
             ),
         )
     pg = PostgresProcess(
-        popen.pid, port, datadir, process_start_time(popen.pid), log_path, temporary, popen
+        popen.pid, port, datadir, process_start_time(popen.pid), log_path, remove_datadir, popen
     )
 
     def ready() -> bool:
@@ -259,7 +287,7 @@ def start_postgres(
         return len(lines) >= 8 and lines[7].strip() == "ready" and port_open(LOOPBACK, port)
 
     if not wait_until(ready, timeout, 0.02) or popen.poll() is not None:
-        pg.stop(remove_datadir=temporary)
+        pg.stop(remove_datadir=remove_datadir)
         raise PostgresError(
             f"PostgreSQL did not become ready on port {port} (exit {popen.returncode}):\n"
             f"{tail(log_path)}"

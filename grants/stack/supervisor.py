@@ -39,7 +39,12 @@ from grants.stack._proc import (
     tail,
 )
 from grants.stack.broker import BrokerProcess, ensure_topics, start_broker
-from grants.stack.postgres import PostgresProcess, create_databases, start_postgres
+from grants.stack.postgres import (
+    PostgresProcess,
+    create_databases,
+    restart_postgres,
+    start_postgres,
+)
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 ALL_SERVICES: tuple[str, ...] = ("intake", "assessment", "payments", "reporting")
@@ -57,6 +62,12 @@ def default_home() -> Path:
 
 
 DEFAULT_SERVICE_MODULE = "services.{name}"
+
+
+def base_service(name: str) -> str:
+    """The service an instance name runs: ``assessment@2`` is a second ``assessment`` process
+    (same consumer groups, same database), ``assessment`` the first."""
+    return name.split("@", 1)[0]
 
 
 def service_available(name: str, module_template: str = DEFAULT_SERVICE_MODULE) -> bool:
@@ -315,7 +326,7 @@ class EmbeddedStack:
             GRANTS_PG_URL=state.pg_url,
             GRANTS_HTTP_PORT=str(port),
             GRANTS_SIMULATION="1" if state.simulation else "0",
-            GRANTS_SERVICE_NAME=name,
+            GRANTS_SERVICE_NAME=base_service(name),
             # Services verify tokens from the dev issuer whose keys live in the stack's home.
             GRANTS_AUTH_PUBLIC_KEY_FILE=str(DevTokenIssuer(state.home / "keys").public_key_file),
             PYTHONUNBUFFERED="1",
@@ -326,7 +337,7 @@ class EmbeddedStack:
         log_path = self._fresh_log(name) if truncate else self.log_path(name)
         with log_path.open("ab") as log:
             popen = subprocess.Popen(
-                [sys.executable, "-m", self.service_module.format(name=name)],
+                [sys.executable, "-m", self.service_module.format(name=base_service(name))],
                 cwd=REPO_ROOT,
                 env=self.service_env(state, name, port),
                 stdin=subprocess.DEVNULL,
@@ -387,11 +398,13 @@ class EmbeddedStack:
                 popen.wait(timeout=1)
 
     def start_service(self, name: str, *, health_timeout: float = HEALTH_TIMEOUT_S) -> ServiceProcess:
-        """Start (or start again) one service on its recorded port, appending to its log."""
+        """Start (or start again) one service on its recorded port, appending to its log.
+        ``<service>@<n>`` starts a further instance of ``<service>`` on a port of its own."""
         with self._lock():
             state = self._require_state()
-            if not service_available(name, self.service_module):
-                raise StackError(f"{self.service_module.format(name=name)} has no __main__ module")
+            if not service_available(base_service(name), self.service_module):
+                module = self.service_module.format(name=base_service(name))
+                raise StackError(f"{module} has no __main__ module")
             old = state.services.get(name)
             if old is not None and old.alive():
                 return old
@@ -439,6 +452,49 @@ class EmbeddedStack:
 
     def service_url(self, name: str) -> str:
         return self._require_state().services[name].http_url
+
+    # -- infrastructure outages (fault-injection tests) ---------------------------------------
+
+    def stop_broker(self, grace: float = 5.0) -> None:
+        """Stop the broker; services keep running and must ride out the outage."""
+        state = self._require_state()
+        stop_pid(state.broker.pid, started_at=state.broker.started_at, grace=grace)
+        self._reap(state.broker.pid)
+
+    def start_broker_again(self) -> None:
+        """Start the broker on its old address. The embedded broker keeps its log in memory, so
+        it comes back empty: the topics are created again, as an operator would after losing a
+        cluster. Clients reconnect on their own."""
+        with self._lock():
+            state = self._require_state()
+            port = int(state.kafka_bootstrap.rpartition(":")[2])
+            broker = start_broker(port, log_path=state.broker.log_path,
+                                  die_with_parent=self.die_with_parent)
+            self._popens[broker.pid] = broker.popen  # type: ignore[assignment]
+            state.broker = BrokerState(pid=broker.pid, started_at=broker.started_at,
+                                       bootstrap=broker.bootstrap, log_path=state.broker.log_path)
+            self._save_state(state)
+            asyncio.run(ensure_topics(state.kafka_bootstrap))
+
+    def stop_postgres(self, grace: float = 10.0) -> None:
+        """Fast shutdown of PostgreSQL, keeping its data directory for ``start_postgres_again``."""
+        state = self._require_state()
+        stop_pid(state.postgres.pid, started_at=state.postgres.started_at, sig=signal.SIGINT,
+                 grace=grace)
+        self._reap(state.postgres.pid)
+
+    def start_postgres_again(self) -> None:
+        """Start the same cluster on the same port: every database and row as before."""
+        with self._lock():
+            state = self._require_state()
+            port = int(state.pg_url.rpartition(":")[2])
+            pg = restart_postgres(state.postgres.datadir, port, durable=self.durable,
+                                  die_with_parent=self.die_with_parent,
+                                  log_path=state.postgres.log_path)
+            self._popens[pg.pid] = pg.popen  # type: ignore[assignment]
+            state.postgres = PostgresState(pid=pg.pid, started_at=pg.started_at, url=pg.url,
+                                           datadir=pg.datadir, log_path=pg.log_path)
+            self._save_state(state)
 
 
 def _die_with_parent() -> Callable[[], None] | None:
