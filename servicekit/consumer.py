@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
+import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -35,6 +36,7 @@ from contracts.envelope import SIMULATED_TIME_HEADER, Envelope
 from contracts.registry import decode
 from servicekit import inbox, logging
 from servicekit.clock import Clock
+from servicekit.metrics import Timings
 from servicekit.outbox import Emitter, notify_channel
 from servicekit.settings import ServiceSettings
 
@@ -124,11 +126,21 @@ class EventConsumer:
         self.topics: tuple[str, ...] = ()
         # "topic:partition" → next offset whose effect is committed (for /health and barriers)
         self.positions: dict[str, int] = {}
+        # Metrics (servicekit.metrics reads these when scraped; the hot path only bumps them).
+        # An ``_apply`` override sets ``_attempt_duplicates`` to the records its inbox claim
+        # skipped; ``process`` counts them once that transaction committed.
+        self.duplicates = 0
+        self._attempt_duplicates = 0
+        self.dead_letters_by_topic: dict[str, int] = {}
+        self.timings = Timings()
+        self._subscriber: Any = None
 
     # -- entry point from FastStream ------------------------------------------------------
     async def consume(self, msg: KafkaMessage) -> None:
         records = msg.raw_message if isinstance(msg.raw_message, tuple) else (msg.raw_message,)
+        started = time.perf_counter()
         await self.process(records)
+        self.timings.observe(time.perf_counter() - started)
         if self.settings.fault_kill_before_commit:
             os.kill(os.getpid(), signal.SIGKILL)
         await msg.ack()
@@ -149,10 +161,12 @@ class EventConsumer:
             return
         try:
             await self._with_retry(lambda: self._apply(good))
+            self._count_duplicates()
         except _HandlerBroke:
             for item in good:
                 try:
                     await self._with_retry(lambda item=item: self._apply([item]))
+                    self._count_duplicates()
                 except _HandlerBroke as broke:
                     await self._dead_letter(item.record, broke.__cause__ or broke)
         self.consecutive_poison = 0
@@ -165,8 +179,10 @@ class EventConsumer:
             ids = [i.dedup_id for i in items if i.dedup_id is not None]
             fresh = await inbox.claim(conn, self.name, ids)
             emitter = Emitter(self.clock, notify_channel(self.settings.database_name))
+            self._attempt_duplicates = 0
             for item in items:
                 if item.dedup_id is not None and item.dedup_id not in fresh:
+                    self._attempt_duplicates += 1
                     continue  # duplicate delivery: acknowledged, no effect
                 with (
                     self.clock.at(item.headers.get(SIMULATED_TIME_HEADER)),
@@ -179,6 +195,12 @@ class EventConsumer:
                             raise
                         raise _HandlerBroke(str(exc)) from exc
             await emitter.flush(conn)
+
+    def _count_duplicates(self) -> None:
+        # After a committed attempt: the duplicates its inbox claim skipped (a rolled-back
+        # attempt's count was overwritten by the next attempt).
+        self.duplicates += self._attempt_duplicates
+        self._attempt_duplicates = 0
 
     async def _with_retry(self, attempt: Callable[[], Awaitable[None]]) -> None:
         delay = 0.05
@@ -212,6 +234,8 @@ class EventConsumer:
             record.value, topic=f"{record.topic}.dlt", key=record.key, headers=headers
         )
         self.dead_lettered += 1
+        by_topic = self.dead_letters_by_topic
+        by_topic[record.topic] = by_topic.get(record.topic, 0) + 1
         self.consecutive_poison += 1
         log.error("dead_lettered", consumer=self.name, topic=record.topic,
                   partition=record.partition, offset=record.offset, error=headers["dlt-error"])
@@ -219,10 +243,22 @@ class EventConsumer:
             self.on_poison_storm()
 
     # -- wiring ------------------------------------------------------------------------------
+    @property
+    def kafka_consumer(self) -> Any:
+        """The ``AIOKafkaConsumer`` behind the FastStream subscriber (``None`` unless started)."""
+        return getattr(self._subscriber, "consumer", None)
+
+    @property
+    def started(self) -> bool:
+        """The subscriber runs and has its Kafka consumer."""
+        sub = self._subscriber
+        return bool(sub is not None and getattr(sub, "running", False)
+                    and getattr(sub, "consumer", None) is not None)
+
     def subscribe(self, broker: KafkaBroker, *topics: str) -> None:
         s = self.settings
         self.topics = topics
-        broker.subscriber(
+        self._subscriber = broker.subscriber(
             *topics,
             group_id=self.name,
             batch=True,
@@ -234,7 +270,8 @@ class EventConsumer:
             fetch_max_wait_ms=s.consumer_fetch_max_wait_ms,
             batch_timeout_ms=s.consumer_fetch_max_wait_ms,
             ack_policy=AckPolicy.MANUAL,
-        )(self.consume)
+        )
+        self._subscriber(self.consume)
 
 
 class _HandlerBroke(Exception):

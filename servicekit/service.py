@@ -22,7 +22,8 @@ from typing import Any, TypeVar
 
 import asyncpg
 import uvicorn
-from fastapi import APIRouter, FastAPI, Request
+from fastapi import APIRouter, FastAPI, Request, Response
+from fastapi.responses import JSONResponse
 from faststream.kafka import KafkaBroker
 from faststream.specification import AsyncAPI
 
@@ -36,6 +37,7 @@ from servicekit.http import (
 from servicekit.identity import Principal, TokenVerifier
 from servicekit.kafka_security import faststream_security
 from servicekit.logging import configure_logging, get_logger
+from servicekit.metrics import CONTENT_TYPE_LATEST, RuntimeMetrics, database_ready
 from servicekit.outbox import Cause, Emitter, notify_channel
 from servicekit.relay import OutboxRelay, pending_count
 from servicekit.settings import ServiceSettings
@@ -77,6 +79,8 @@ class ServiceRuntime:
         self._verifier: TokenVerifier | None = None
         self._relay_task: asyncio.Task[None] | None = None
         self.on_startup: list[Callable[[ServiceRuntime], Awaitable[None]]] = []
+        self.metrics = RuntimeMetrics(name, consumers=self.consumers, relay=self.relay,
+                                      pool=lambda: self._pool)
 
     # -- resources -----------------------------------------------------------------------------
     @property
@@ -150,9 +154,31 @@ class ServiceRuntime:
                 "outbox_pending": await pending_count(self.pool),
                 "relay_published": self.relay.published,
                 "consumers": {c.name: {"processed": c.processed, "dead_lettered": c.dead_lettered,
-                                       "topics": list(c.topics), "positions": c.positions}
+                                       "topics": list(c.topics), "positions": c.positions,
+                                       "duplicates": c.duplicates}
                               for c in self.consumers},
             }
+
+        @app.get("/health/live", tags=["operations"])
+        async def live() -> dict[str, str]:
+            """200 while the event loop answers; no I/O."""
+            return {"status": "ok", "service": self.name}
+
+        @app.get("/health/ready", tags=["operations"],
+                 responses={503: {"description": "Not ready: `not_ready` names what and why"}})
+        async def ready() -> JSONResponse:
+            """200 when the database answers (within a second), the broker and every consumer
+            are started and the outbox relay runs; else 503 naming what is not ready."""
+            not_ready = await self.not_ready()
+            body = {"status": "not_ready" if not_ready else "ok", "service": self.name,
+                    "not_ready": not_ready}
+            return JSONResponse(body, status_code=503 if not_ready else 200)
+
+        @app.get("/metrics", tags=["operations"], response_class=Response,
+                 responses={200: {"content": {CONTENT_TYPE_LATEST: {}}}})
+        async def metrics() -> Response:
+            """Prometheus text exposition (see docs/service-adapters.md → Health and metrics)."""
+            return Response(await self.metrics.exposition(), media_type=CONTENT_TYPE_LATEST)
 
         @app.get("/asyncapi", tags=["operations"])
         async def asyncapi() -> Any:
@@ -163,6 +189,25 @@ class ServiceRuntime:
         for r in routers:
             app.include_router(r)
         return app
+
+    async def not_ready(self) -> dict[str, str]:
+        """What keeps this service from being ready (component → reason); empty when ready."""
+        problems: dict[str, str] = {}
+        db_problem = await database_ready(self._pool)
+        if db_problem is not None:
+            problems["database"] = db_problem
+        if not self.broker.running:
+            problems["broker"] = "not started"
+        for c in self.consumers:
+            if not c.started:
+                problems[f"consumer:{c.name}"] = "not started"
+        task = self._relay_task
+        if task is None:
+            problems["relay"] = "not started"
+        elif task.done():
+            failed = None if task.cancelled() else task.exception()
+            problems["relay"] = "stopped" if failed is None else f"failed: {failed!r}"[:200]
+        return problems
 
     @asynccontextmanager
     async def _lifespan(self, app: FastAPI) -> AsyncIterator[dict[str, Any]]:
