@@ -3,16 +3,31 @@
 from __future__ import annotations
 
 import asyncio
+import functools
+import inspect
 import json
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import typer
+from aiokafka.errors import KafkaError
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+)
 from rich.table import Table
 
+import grants.audit
 from grants.audit import AuditReport, audit_replay
 from grants.stack import EmbeddedStack
+from servicekit.kafka_security import KafkaSecurityError, client_kwargs
+from servicekit.log_reader import LogReader
+from servicekit.settings import ServiceSettings
 
 app = typer.Typer(help="Auditors' tools: replay and verify the whole history.",
                   no_args_is_help=True)
@@ -55,14 +70,37 @@ def print_report(report: AuditReport, console: Console) -> None:
 @app.command("replay")
 def replay_command(
     json_out: Path | None = typer.Option(None, "--json", help="write the report as JSON"),
+    bootstrap: str | None = typer.Option(
+        None, envvar="GRANTS_KAFKA_BOOTSTRAP",
+        help="Kafka of a deployed platform (default: the embedded stack's); with --pg-url"),
+    pg_url: str | None = typer.Option(
+        None, envvar="GRANTS_PG_URL",
+        help="PostgreSQL server URL without a database (each service's database is read)"),
 ) -> None:
     """Read every topic from offset 0 (own consumer group), rebuild all four services' state,
-    verify R23 and the hash chains. Exit 0 verified, 1 violations, 2 could not run."""
+    verify R23 and the hash chains. Exit 0 verified, 1 violations, 2 could not run.
+
+    A deployed platform: --bootstrap and --pg-url, Kafka security from GRANTS_KAFKA_* (a
+    read-only principal; see docs/production.md)."""
     console = Console()
-    state = EmbeddedStack().load_state()
-    if state is None or not state.infra_alive():
-        console.print("[red]no running stack[/red] (start one with `grants stack up`)")
-        raise typer.Exit(2)
+    client_options: dict[str, Any] = {}
+    if bootstrap or pg_url:
+        if not (bootstrap and pg_url):
+            console.print("[red]--bootstrap and --pg-url go together[/red] (or neither: the "
+                          "embedded stack)")
+            raise typer.Exit(2)
+        try:
+            client_options = client_kwargs(ServiceSettings(service_name="audit"))
+        except KafkaSecurityError as exc:
+            console.print(f"[red]{exc}[/red]")
+            raise typer.Exit(2) from None
+    else:
+        state = EmbeddedStack().load_state()
+        if state is None or not state.infra_alive():
+            console.print("[red]no running stack[/red] (start one with `grants stack up`, or "
+                          "give --bootstrap and --pg-url of a deployed platform)")
+            raise typer.Exit(2)
+        bootstrap, pg_url = state.kafka_bootstrap, state.pg_url
     with Progress(TextColumn("reading the log"), BarColumn(), MofNCompleteColumn(),
                   TimeElapsedColumn(), console=console) as progress:
         task = progress.add_task("read", total=None)
@@ -70,8 +108,31 @@ def replay_command(
         def on_progress(done: int, total: int) -> None:
             progress.update(task, completed=done, total=total)
 
-        report = asyncio.run(audit_replay(state.kafka_bootstrap, state.pg_url, on_progress))
+        try:
+            report = asyncio.run(_replay(bootstrap, pg_url, on_progress, client_options))
+        except (OSError, KafkaError) as exc:
+            console.print(f"[red]could not read the log:[/red] {type(exc).__name__}: {exc}")
+            raise typer.Exit(2) from None
     print_report(report, console)
     if json_out:
         json_out.write_text(json.dumps(report.summary(), indent=2) + "\n")
     raise typer.Exit(0 if report.verified else 1)
+
+
+async def _replay(bootstrap: str, pg_url: str, on_progress: Callable[[int, int], None],
+                  client_options: dict[str, Any]) -> AuditReport:
+    """``audit_replay`` with the Kafka security options of a deployed platform."""
+    if not client_options:
+        return await audit_replay(bootstrap, pg_url, on_progress)
+    if "client_options" in inspect.signature(audit_replay).parameters:
+        return await audit_replay(bootstrap, pg_url, on_progress,  # type: ignore[call-arg]
+                                  client_options=client_options)
+    # grants.audit builds its LogReader with no security options: hand it ours for this run
+    # (a one-shot CLI process; nothing else reads the log meanwhile).
+    original = grants.audit.LogReader
+    grants.audit.LogReader = functools.partial(  # type: ignore[misc]
+        LogReader, client_options=client_options)
+    try:
+        return await audit_replay(bootstrap, pg_url, on_progress)
+    finally:
+        grants.audit.LogReader = original  # type: ignore[misc]
