@@ -137,6 +137,9 @@ class EventConsumer:
 
     # -- entry point from FastStream ------------------------------------------------------
     async def consume(self, msg: KafkaMessage) -> None:
+        if self.consecutive_poison >= self.settings.poison_storm_limit:
+            # Stopped by a poison storm: never process (or commit past) anything more.
+            raise PoisonStorm(f"{self.name} stopped after {self.consecutive_poison} dead letters")
         records = msg.raw_message if isinstance(msg.raw_message, tuple) else (msg.raw_message,)
         started = time.perf_counter()
         await self.process(records)
@@ -241,6 +244,8 @@ class EventConsumer:
                   partition=record.partition, offset=record.offset, error=headers["dlt-error"])
         if self.consecutive_poison >= self.settings.poison_storm_limit:
             self.on_poison_storm()
+            # Leave the rest of the batch unprocessed and its offsets uncommitted.
+            raise PoisonStorm(f"{self.name}: {self.consecutive_poison} dead letters in a row")
 
     # -- wiring ------------------------------------------------------------------------------
     @property
@@ -272,6 +277,10 @@ class EventConsumer:
             ack_policy=AckPolicy.MANUAL,
         )
         self._subscriber(self.consume)
+
+
+class PoisonStorm(Exception):
+    """``poison_storm_limit`` dead letters in a row: the consumer stops without committing."""
 
 
 class _HandlerBroke(Exception):
