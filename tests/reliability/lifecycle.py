@@ -35,16 +35,17 @@ DECIDED = ("GrantAwarded", "ApplicationRejected")
 
 
 @contextlib.contextmanager
-def fault_stack(services: list[str], **env: str) -> Iterator[tuple[EmbeddedStack, StackState]]:
+def fault_stack(services: list[str], *, simulation: bool = False,
+                **env: str) -> Iterator[tuple[EmbeddedStack, StackState]]:
     """A fresh embedded stack in a temporary home (PostgreSQL without fsync; every process dies
-    with the test run), torn down afterwards."""
+    with the test run), torn down afterwards. ``env`` goes to the service processes."""
     import os
     home = Path(tempfile.mkdtemp(prefix="grants-faults-"))
     old = {k: os.environ.get(k) for k in env}
     os.environ.update(env)
     stack = EmbeddedStack(home, durable=False, die_with_parent=True)
     try:
-        yield stack, stack.up(services=services)
+        yield stack, stack.up(simulation=simulation, services=services)
     finally:
         for k, v in old.items():
             if v is None:
