@@ -305,3 +305,10 @@ def test_the_checks_above_catch_names_the_code_does_not_have() -> None:
     assert support.command_error(["python", "-m", "services.billing"])
     assert support.command_error(["grants", "provision", "topics", "--partitions", "3"])
     assert support.topics_named("grants.billing.invoices.v1") - set(all_topic_names())
+
+
+def test_readme_has_a_production_section_that_points_at_the_production_doc() -> None:
+    section = support.readme_production_section()
+    assert "docs/production.md" in section
+    for path in ("deploy/Dockerfile", "deploy/compose.yaml", "deploy/k8s"):
+        assert path in section and (ROOT / path).exists()

@@ -208,9 +208,18 @@ def topics_named(text: str) -> set[str]:
     return set(TOPIC.findall(text))
 
 
+def readme_production_section() -> str:
+    """The README's "Run in production" section (empty when it has none)."""
+    text = (ROOT / "README.md").read_text()
+    found = re.search(r"^## Run in production\n(.*?)(?=^## )", text, re.S | re.M)
+    return found.group(1) if found else ""
+
+
 def deploy_texts() -> dict[Path, str]:
-    """Every text file under deploy/ (and the production doc, when it exists)."""
+    """Every text file under deploy/, the production doc and the README's production section."""
     files = [p for p in DEPLOY.rglob("*") if p.is_file() and p.suffix != ".json"]
     if PRODUCTION_DOC.exists():
         files.append(PRODUCTION_DOC)
-    return {p: p.read_text() for p in sorted(files)}
+    texts = {p: p.read_text() for p in sorted(files)}
+    texts[ROOT / "README.md"] = readme_production_section()
+    return texts
