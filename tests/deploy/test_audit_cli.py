@@ -1,0 +1,49 @@
+"""`grants audit replay` against a deployed platform: addresses and Kafka security from options
+and the GRANTS_* environment, handed to the log reader."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import pytest
+from typer.testing import CliRunner
+
+import grants.audit
+from grants import audit_cli
+from grants.cli import app
+
+
+def test_bootstrap_and_pg_url_go_together() -> None:
+    result = CliRunner().invoke(app, ["audit", "replay", "--bootstrap", "kafka:9093"],
+                                env={"GRANTS_PG_URL": ""})
+    assert result.exit_code == 2
+    assert "go together" in result.output
+
+
+def test_incomplete_kafka_security_is_refused_by_name() -> None:
+    result = CliRunner().invoke(
+        app, ["audit", "replay", "--bootstrap", "kafka:9093", "--pg-url", "postgresql://a@pg"],
+        env={"GRANTS_KAFKA_SECURITY_PROTOCOL": "SASL_PLAINTEXT",
+             "GRANTS_KAFKA_SASL_USERNAME": "grants-auditor"})
+    assert result.exit_code == 2
+    assert "GRANTS_KAFKA_SASL_PASSWORD" in result.output
+
+
+def test_the_log_reader_gets_the_security_options(monkeypatch: pytest.MonkeyPatch) -> None:
+    seen: dict[str, Any] = {}
+
+    async def fake_replay(bootstrap: str, pg_url: str, on_progress: Any) -> str:
+        reader = grants.audit.LogReader(bootstrap, ["t"], group_prefix="grants-audit")
+        seen.update(bootstrap=bootstrap, pg_url=pg_url, options=reader.client_options)
+        return "report"
+
+    monkeypatch.setattr(audit_cli, "audit_replay", fake_replay)
+    options = {"security_protocol": "SASL_SSL", "sasl_plain_username": "grants-auditor"}
+    result = asyncio.run(audit_cli._replay("kafka:9093", "postgresql://a@pg", lambda d, t: None,
+                                           options))
+    assert result == "report"
+    assert seen == {"bootstrap": "kafka:9093", "pg_url": "postgresql://a@pg", "options": options}
+    # and nothing is left patched for whoever reads the log next in this process
+    assert grants.audit.LogReader(  # type: ignore[call-arg]
+        "x", ["t"]).client_options == {}
