@@ -371,27 +371,37 @@ acl() {
 
 
 def kafka_acls_script(acls: Iterable[Acl]) -> str:
-    """The plan as a shell script of ``kafka-acls.sh --add`` commands."""
+    """The plan as a shell script of ``kafka-acls.sh --add`` commands: one command per principal,
+    operation, resource type and pattern type, naming all its resources (each command starts a
+    JVM, so fewer is faster)."""
     lines = [SCRIPT_HEADER]
     for principal, group in acls_by_principal(acls).items():
         lines.append(f"\n# {principal}\n")
+        commands: dict[tuple[str, str, str], list[str]] = {}
         for a in group:
-            flag = "--topic" if a.resource_type == "Topic" else "--group"
-            lines.append(f"acl {a.kafka_principal} --operation {a.operation} {flag} {a.name} "
-                         f"--resource-pattern-type {a.pattern}\n")
+            commands.setdefault((a.resource_type, a.operation, a.pattern), []).append(a.name)
+        for (resource_type, operation, pattern), names in commands.items():
+            flag = "--topic" if resource_type == "Topic" else "--group"
+            lines.append(f"acl User:{principal} --operation {operation} "
+                         f"--resource-pattern-type {pattern}")
+            lines.extend(f" \\\n  {flag} {name}" for name in names)
+            lines.append("\n")
     return "".join(lines)
 
 
 def parse_kafka_acls_script(text: str) -> list[Acl]:
     """The ACLs a script of :func:`kafka_acls_script` adds (for the deploy checks)."""
     found: list[Acl] = []
-    for line in text.splitlines():
+    for line in text.replace("\\\n", " ").splitlines():
         if not line.startswith("acl User:"):
             continue
         words = line.split()
-        args = dict(zip(words[2::2], words[3::2]))
-        resource_type = "Topic" if "--topic" in args else "Group"
-        found.append(Acl(words[1].removeprefix("User:"), resource_type,  # type: ignore[arg-type]
-                         args["--topic"] if resource_type == "Topic" else args["--group"],
-                         args["--operation"], args["--resource-pattern-type"]))  # type: ignore[arg-type]
+        principal = words[1].removeprefix("User:")
+        pairs = list(zip(words[2::2], words[3::2]))
+        options = dict(pairs)
+        for flag, name in pairs:
+            if flag in ("--topic", "--group"):
+                found.append(Acl(principal, "Topic" if flag == "--topic" else "Group",
+                                 name, options["--operation"],  # type: ignore[arg-type]
+                                 options["--resource-pattern-type"]))  # type: ignore[arg-type]
     return found

@@ -14,84 +14,108 @@ acl() {
 }
 
 # grants-assessment
-acl User:grants-assessment --operation Read --group grants-assessment --resource-pattern-type literal
-acl User:grants-assessment --operation Write --topic grants.assessment.assessments.v1 --resource-pattern-type literal
-acl User:grants-assessment --operation Write --topic grants.assessment.decisions.v1 --resource-pattern-type literal
-acl User:grants-assessment --operation Write --topic grants.assessment.pools.v1 --resource-pattern-type literal
-acl User:grants-assessment --operation Read --topic grants.intake.applications.v1 --resource-pattern-type literal
-acl User:grants-assessment --operation Write --topic grants.intake.applications.v1.dlt --resource-pattern-type literal
+acl User:grants-assessment --operation Read --resource-pattern-type literal \
+  --group grants-assessment
+acl User:grants-assessment --operation Write --resource-pattern-type literal \
+  --topic grants.assessment.assessments.v1 \
+  --topic grants.assessment.decisions.v1 \
+  --topic grants.assessment.pools.v1 \
+  --topic grants.intake.applications.v1.dlt
+acl User:grants-assessment --operation Read --resource-pattern-type literal \
+  --topic grants.intake.applications.v1
 
 # grants-auditor
-acl User:grants-auditor --operation Read --group grants-audit --resource-pattern-type prefixed
-acl User:grants-auditor --operation Read --topic grants.assessment.assessments.v1 --resource-pattern-type literal
-acl User:grants-auditor --operation Read --topic grants.assessment.assessments.v1.dlt --resource-pattern-type literal
-acl User:grants-auditor --operation Read --topic grants.assessment.decisions.v1 --resource-pattern-type literal
-acl User:grants-auditor --operation Read --topic grants.assessment.decisions.v1.dlt --resource-pattern-type literal
-acl User:grants-auditor --operation Read --topic grants.assessment.pools.v1 --resource-pattern-type literal
-acl User:grants-auditor --operation Read --topic grants.assessment.pools.v1.dlt --resource-pattern-type literal
-acl User:grants-auditor --operation Read --topic grants.finance.results.v1 --resource-pattern-type literal
-acl User:grants-auditor --operation Read --topic grants.finance.results.v1.dlt --resource-pattern-type literal
-acl User:grants-auditor --operation Read --topic grants.intake.applications.v1 --resource-pattern-type literal
-acl User:grants-auditor --operation Read --topic grants.intake.applications.v1.dlt --resource-pattern-type literal
-acl User:grants-auditor --operation Read --topic grants.intake.exceptions.v1 --resource-pattern-type literal
-acl User:grants-auditor --operation Read --topic grants.intake.exceptions.v1.dlt --resource-pattern-type literal
-acl User:grants-auditor --operation Read --topic grants.payments.grants.v1 --resource-pattern-type literal
-acl User:grants-auditor --operation Read --topic grants.payments.grants.v1.dlt --resource-pattern-type literal
-acl User:grants-auditor --operation Read --topic grants.payments.instructions.v1 --resource-pattern-type literal
-acl User:grants-auditor --operation Read --topic grants.payments.instructions.v1.dlt --resource-pattern-type literal
-acl User:grants-auditor --operation Read --topic grants.portal.submissions.v1.dlt --resource-pattern-type literal
-acl User:grants-auditor --operation Read --topic grants.reporting.reports.v1 --resource-pattern-type literal
-acl User:grants-auditor --operation Read --topic grants.reporting.reports.v1.dlt --resource-pattern-type literal
+acl User:grants-auditor --operation Read --resource-pattern-type prefixed \
+  --group grants-audit
+acl User:grants-auditor --operation Read --resource-pattern-type literal \
+  --topic grants.assessment.assessments.v1 \
+  --topic grants.assessment.assessments.v1.dlt \
+  --topic grants.assessment.decisions.v1 \
+  --topic grants.assessment.decisions.v1.dlt \
+  --topic grants.assessment.pools.v1 \
+  --topic grants.assessment.pools.v1.dlt \
+  --topic grants.finance.results.v1 \
+  --topic grants.finance.results.v1.dlt \
+  --topic grants.intake.applications.v1 \
+  --topic grants.intake.applications.v1.dlt \
+  --topic grants.intake.exceptions.v1 \
+  --topic grants.intake.exceptions.v1.dlt \
+  --topic grants.payments.grants.v1 \
+  --topic grants.payments.grants.v1.dlt \
+  --topic grants.payments.instructions.v1 \
+  --topic grants.payments.instructions.v1.dlt \
+  --topic grants.portal.submissions.v1.dlt \
+  --topic grants.reporting.reports.v1 \
+  --topic grants.reporting.reports.v1.dlt
 
 # grants-finance
-acl User:grants-finance --operation Read --group grants-finance --resource-pattern-type prefixed
-acl User:grants-finance --operation Write --topic grants.finance.results.v1 --resource-pattern-type literal
-acl User:grants-finance --operation Read --topic grants.payments.instructions.v1 --resource-pattern-type literal
+acl User:grants-finance --operation Read --resource-pattern-type prefixed \
+  --group grants-finance
+acl User:grants-finance --operation Write --resource-pattern-type literal \
+  --topic grants.finance.results.v1
+acl User:grants-finance --operation Read --resource-pattern-type literal \
+  --topic grants.payments.instructions.v1
 
 # grants-intake
-acl User:grants-intake --operation Read --group grants-intake --resource-pattern-type literal
-acl User:grants-intake --operation Read --group grants-intake-portal --resource-pattern-type literal
-acl User:grants-intake --operation Read --topic grants.assessment.pools.v1 --resource-pattern-type literal
-acl User:grants-intake --operation Write --topic grants.assessment.pools.v1.dlt --resource-pattern-type literal
-acl User:grants-intake --operation Write --topic grants.intake.applications.v1 --resource-pattern-type literal
-acl User:grants-intake --operation Write --topic grants.intake.exceptions.v1 --resource-pattern-type literal
-acl User:grants-intake --operation Read --topic grants.portal.submissions.v1 --resource-pattern-type literal
-acl User:grants-intake --operation Write --topic grants.portal.submissions.v1.dlt --resource-pattern-type literal
+acl User:grants-intake --operation Read --resource-pattern-type literal \
+  --group grants-intake \
+  --group grants-intake-portal
+acl User:grants-intake --operation Read --resource-pattern-type literal \
+  --topic grants.assessment.pools.v1 \
+  --topic grants.portal.submissions.v1
+acl User:grants-intake --operation Write --resource-pattern-type literal \
+  --topic grants.assessment.pools.v1.dlt \
+  --topic grants.intake.applications.v1 \
+  --topic grants.intake.exceptions.v1 \
+  --topic grants.portal.submissions.v1.dlt
 
 # grants-payments
-acl User:grants-payments --operation Read --group grants-payments --resource-pattern-type literal
-acl User:grants-payments --operation Read --topic grants.assessment.decisions.v1 --resource-pattern-type literal
-acl User:grants-payments --operation Write --topic grants.assessment.decisions.v1.dlt --resource-pattern-type literal
-acl User:grants-payments --operation Read --topic grants.finance.results.v1 --resource-pattern-type literal
-acl User:grants-payments --operation Write --topic grants.finance.results.v1.dlt --resource-pattern-type literal
-acl User:grants-payments --operation Write --topic grants.payments.grants.v1 --resource-pattern-type literal
-acl User:grants-payments --operation Write --topic grants.payments.instructions.v1 --resource-pattern-type literal
-acl User:grants-payments --operation Read --topic grants.reporting.reports.v1 --resource-pattern-type literal
-acl User:grants-payments --operation Write --topic grants.reporting.reports.v1.dlt --resource-pattern-type literal
+acl User:grants-payments --operation Read --resource-pattern-type literal \
+  --group grants-payments
+acl User:grants-payments --operation Read --resource-pattern-type literal \
+  --topic grants.assessment.decisions.v1 \
+  --topic grants.finance.results.v1 \
+  --topic grants.reporting.reports.v1
+acl User:grants-payments --operation Write --resource-pattern-type literal \
+  --topic grants.assessment.decisions.v1.dlt \
+  --topic grants.finance.results.v1.dlt \
+  --topic grants.payments.grants.v1 \
+  --topic grants.payments.instructions.v1 \
+  --topic grants.reporting.reports.v1.dlt
 
 # grants-portal
-acl User:grants-portal --operation Read --group grants-portal --resource-pattern-type prefixed
-acl User:grants-portal --operation Read --topic grants.intake.applications.v1 --resource-pattern-type literal
-acl User:grants-portal --operation Write --topic grants.portal.submissions.v1 --resource-pattern-type literal
+acl User:grants-portal --operation Read --resource-pattern-type prefixed \
+  --group grants-portal
+acl User:grants-portal --operation Read --resource-pattern-type literal \
+  --topic grants.intake.applications.v1
+acl User:grants-portal --operation Write --resource-pattern-type literal \
+  --topic grants.portal.submissions.v1
 
 # grants-provisioner
-acl User:grants-provisioner --operation AlterConfigs --topic grants. --resource-pattern-type prefixed
-acl User:grants-provisioner --operation Create --topic grants. --resource-pattern-type prefixed
-acl User:grants-provisioner --operation Describe --topic grants. --resource-pattern-type prefixed
-acl User:grants-provisioner --operation DescribeConfigs --topic grants. --resource-pattern-type prefixed
+acl User:grants-provisioner --operation AlterConfigs --resource-pattern-type prefixed \
+  --topic grants.
+acl User:grants-provisioner --operation Create --resource-pattern-type prefixed \
+  --topic grants.
+acl User:grants-provisioner --operation Describe --resource-pattern-type prefixed \
+  --topic grants.
+acl User:grants-provisioner --operation DescribeConfigs --resource-pattern-type prefixed \
+  --topic grants.
 
 # grants-reporting
-acl User:grants-reporting --operation Read --group grants-reporting --resource-pattern-type literal
-acl User:grants-reporting --operation Read --topic grants.assessment.decisions.v1 --resource-pattern-type literal
-acl User:grants-reporting --operation Write --topic grants.assessment.decisions.v1.dlt --resource-pattern-type literal
-acl User:grants-reporting --operation Read --topic grants.assessment.pools.v1 --resource-pattern-type literal
-acl User:grants-reporting --operation Write --topic grants.assessment.pools.v1.dlt --resource-pattern-type literal
-acl User:grants-reporting --operation Read --topic grants.finance.results.v1 --resource-pattern-type literal
-acl User:grants-reporting --operation Write --topic grants.finance.results.v1.dlt --resource-pattern-type literal
-acl User:grants-reporting --operation Read --topic grants.intake.applications.v1 --resource-pattern-type literal
-acl User:grants-reporting --operation Write --topic grants.intake.applications.v1.dlt --resource-pattern-type literal
-acl User:grants-reporting --operation Read --topic grants.payments.grants.v1 --resource-pattern-type literal
-acl User:grants-reporting --operation Write --topic grants.payments.grants.v1.dlt --resource-pattern-type literal
-acl User:grants-reporting --operation Read --topic grants.payments.instructions.v1 --resource-pattern-type literal
-acl User:grants-reporting --operation Write --topic grants.payments.instructions.v1.dlt --resource-pattern-type literal
-acl User:grants-reporting --operation Write --topic grants.reporting.reports.v1 --resource-pattern-type literal
+acl User:grants-reporting --operation Read --resource-pattern-type literal \
+  --group grants-reporting
+acl User:grants-reporting --operation Read --resource-pattern-type literal \
+  --topic grants.assessment.decisions.v1 \
+  --topic grants.assessment.pools.v1 \
+  --topic grants.finance.results.v1 \
+  --topic grants.intake.applications.v1 \
+  --topic grants.payments.grants.v1 \
+  --topic grants.payments.instructions.v1
+acl User:grants-reporting --operation Write --resource-pattern-type literal \
+  --topic grants.assessment.decisions.v1.dlt \
+  --topic grants.assessment.pools.v1.dlt \
+  --topic grants.finance.results.v1.dlt \
+  --topic grants.intake.applications.v1.dlt \
+  --topic grants.payments.grants.v1.dlt \
+  --topic grants.payments.instructions.v1.dlt \
+  --topic grants.reporting.reports.v1
