@@ -151,6 +151,12 @@ async def _describe_topic_configs(admin: Any, names: list[str]) -> dict[str, dic
     return found
 
 
+async def _existing_topics(admin: Any) -> dict[str, dict[str, Any]]:
+    """Topics the broker describes without an error (a topic this principal may not describe
+    is left out: creating it then fails with the broker's reason)."""
+    return {t["topic"]: t for t in await admin.describe_topics() if t.get("error_code", 0) == 0}
+
+
 async def ensure_topics(settings: ServiceSettings, plan: list[TopicSpec], *,
                         bootstrap: str | None = None, alter_configs: bool = False,
                         timeout: float = 60.0) -> TopicReport:
@@ -168,7 +174,7 @@ async def ensure_topics(settings: ServiceSettings, plan: list[TopicSpec], *,
     admin = admin_client(settings, bootstrap)
     await _start(admin, timeout)
     try:
-        described = {t["topic"]: t for t in await admin.describe_topics()}
+        described = await _existing_topics(admin)
         missing = [s for s in plan if s.name not in described]
         report.existing = [s.name for s in plan if s.name in described]
         if missing:
@@ -187,7 +193,7 @@ async def ensure_topics(settings: ServiceSettings, plan: list[TopicSpec], *,
                                          f"{rest[0] if rest else ''}".rstrip())
         deadline = time.monotonic() + timeout
         while True:  # wait until metadata shows every topic, so services find them at start
-            described = {t["topic"]: t for t in await admin.describe_topics()}
+            described = await _existing_topics(admin)
             absent = [s.name for s in plan if s.name not in described]
             if not absent:
                 break

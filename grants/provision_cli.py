@@ -81,12 +81,15 @@ def topics_command(
 
 
 def _plan_table(plan: list[provision.TopicSpec]) -> Table:
-    table = Table(title="topic plan")
+    common = {k: v for k, v in plan[0].configs.items()
+              if all(s.configs.get(k) == v for s in plan)}
+    table = Table(title="topic plan", caption="every topic: " + " ".join(
+        f"{k}={v}" for k, v in common.items()))
     for column in ("topic", "partitions", "replicas", "configs"):
-        table.add_column(column)
+        table.add_column(column, no_wrap=column == "topic")
     for s in plan:
         table.add_row(s.name, str(s.partitions), str(s.replication_factor),
-                      " ".join(f"{k}={v}" for k, v in s.configs.items()))
+                      " ".join(f"{k}={v}" for k, v in s.configs.items() if k not in common))
     return table
 
 
