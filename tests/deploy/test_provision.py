@@ -147,3 +147,27 @@ async def test_topic_provisioning_creates_once_and_reports_drift(kafka_bootstrap
     drifted = await provision.ensure_topics(settings, changed, timeout=20)
     assert not drifted.ok
     assert "partitions 3, planned 6" in drifted.drift[plan[0].name]
+
+
+@pytest.mark.integration
+def test_the_topic_job_command_creates_everything_once_and_exits_1_on_drift() -> None:
+    """The compose/Kubernetes job's command on a broker of its own (a fresh embedded one, so
+    the whole plan is created here rather than by the test session's fixtures)."""
+    from grants.stack import start_broker
+
+    broker = start_broker(die_with_parent=True)
+    job = ["provision", "topics", "--bootstrap", broker.bootstrap, "--replication-factor", "1",
+           "--min-insync-replicas", "1"]
+    try:
+        first = CliRunner().invoke(app, job)
+        assert first.exit_code == 0, first.output
+        assert f"{len(all_topic_names())} topics" in first.output
+        assert f"{len(all_topic_names())} created" in first.output
+        again = CliRunner().invoke(app, job)
+        assert again.exit_code == 0, again.output
+        assert "0 created" in again.output
+        drift = CliRunner().invoke(app, [*job, "--dlt-retention-ms", "-1"])
+        assert drift.exit_code == 1, drift.output
+        assert "differs" in drift.output
+    finally:
+        broker.stop()
