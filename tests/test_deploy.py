@@ -312,3 +312,16 @@ def test_readme_has_a_production_section_that_points_at_the_production_doc() -> 
     assert "docs/production.md" in section
     for path in ("deploy/Dockerfile", "deploy/compose.yaml", "deploy/k8s"):
         assert path in section and (ROOT / path).exists()
+
+
+def test_the_production_doc_lists_every_principal_group_and_topic_as_the_code_has_them(
+        subscriptions: dict[str, list[provision.Subscription]]) -> None:
+    doc = support.PRODUCTION_DOC.read_text()
+    for principal in provision.principals():
+        assert f"`{principal}`" in doc, principal
+    for subs in subscriptions.values():
+        for sub in subs:
+            assert f"`{sub.group}`" in doc, sub.group
+    rows = dict(re.findall(r"^\s*\| `(grants\.[a-z.]+\.v\d+)` \| (\d+) \|", doc, re.M))
+    assert {name: int(n) for name, n in rows.items()} == {t.name: t.partitions
+                                                          for t in ALL_TOPICS}
