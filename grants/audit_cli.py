@@ -1,4 +1,4 @@
-"""`grants audit replay`: the auditors' replay against the running stack."""
+"""`grants audit replay`: the auditors' replay against the embedded stack or a deployed platform."""
 
 from __future__ import annotations
 
