@@ -26,6 +26,7 @@ from typing import Any
 from uuid import UUID
 
 import asyncpg
+import pydantic
 from aiokafka import ConsumerRecord
 from aiokafka.errors import KafkaError
 from faststream import AckPolicy
@@ -97,6 +98,17 @@ _TRANSIENT: tuple[type[BaseException], ...] = (
 
 def is_transient(exc: BaseException) -> bool:
     return isinstance(exc, _TRANSIENT)
+
+
+def _error_text(error: BaseException) -> str:
+    """What broke, for a dead letter's header and log line: a validation error names the fields
+    and error types but never quotes the input (it may hold personal data)."""
+    if isinstance(error, pydantic.ValidationError):
+        details = "; ".join(
+            f"{'.'.join(str(p) for p in e['loc']) or '(message)'}: {e['msg']} [type={e['type']}]"
+            for e in error.errors(include_url=False, include_input=False, include_context=False))
+        return f"ValidationError: {error.title}: {details}"
+    return f"{type(error).__name__}: {error}"
 
 
 def _stop_process() -> None:
@@ -228,7 +240,7 @@ class EventConsumer:
             "dlt-original-partition": str(record.partition),
             "dlt-original-offset": str(record.offset),
             "dlt-consumer-group": self.name,
-            "dlt-error": f"{type(error).__name__}: {error}"[:1000],
+            "dlt-error": _error_text(error)[:1000],
         }
         for k, v in record.headers or ():
             headers.setdefault(k, v.decode(errors="replace") if isinstance(v, bytes) else str(v))
