@@ -26,6 +26,7 @@ import asyncio
 import os
 import signal
 import socket
+import subprocess
 import time
 import uuid
 from datetime import UTC, datetime
@@ -153,6 +154,6 @@ async def test_sigterm_mid_handler_commits_no_offset_before_the_effect(
         proc.terminate()
         try:
             proc.wait(timeout=30)
-        except Exception:
+        except subprocess.TimeoutExpired:
             proc.kill()
     assert all(o <= end for o, _ in observations)
