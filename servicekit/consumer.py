@@ -194,11 +194,10 @@ class EventConsumer:
             ids = [i.dedup_id for i in items if i.dedup_id is not None]
             fresh = await inbox.claim(conn, self.name, ids)
             emitter = Emitter(self.clock, notify_channel(self.settings.database_name))
-            self._attempt_duplicates = 0
-            for item in items:
-                if item.dedup_id is not None and item.dedup_id not in fresh:
-                    self._attempt_duplicates += 1
-                    continue  # duplicate delivery: acknowledged, no effect
+            todo = inbox.first_deliveries(items, fresh)
+            # duplicate deliveries are acknowledged with the batch and have no effect
+            self._attempt_duplicates = len(items) - len(todo)
+            for item in todo:
                 with (
                     self.clock.at(item.headers.get(SIMULATED_TIME_HEADER)),
                     logging.bound(topic=item.topic, offset=item.offset, **_log_ids(item)),

@@ -348,7 +348,8 @@ class BatchConsumer(EventConsumer):
         async with self._runtime.pool.acquire() as conn, conn.transaction():
             ids = [i.dedup_id for i in items if i.dedup_id is not None]
             fresh = await inbox.claim(conn, self.name, ids)
-            todo = [i for i in items if i.dedup_id is None or i.dedup_id in fresh]
+            todo = inbox.first_deliveries(items, fresh)
+            self._attempt_duplicates = len(items) - len(todo)  # counted once the batch commits
             emitter = Emitter(self.clock, notify_channel(self.settings.database_name))
             if todo:
                 # A non-transient error breaks the batch: servicekit replays it record by record.

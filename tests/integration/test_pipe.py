@@ -108,6 +108,30 @@ async def test_outbox_to_inbox_exactly_once_even_when_delivered_twice(
             "SELECT count(*) FROM inbox WHERE event_id = $1", uuid.UUID(event_id)) == 1
 
 
+async def test_a_record_and_its_copy_in_one_batch_have_one_effect(
+    kafka_bootstrap: str, fresh_database: str
+) -> None:
+    """A relay that crashed after publishing but before marking its rows sent publishes them
+    again, right behind the originals: one consumer batch can hold both copies of an event."""
+    corr = f"same-batch-{uuid.uuid4()}"
+    payload, cause = _event(corr)
+    value = envelope_bytes(payload, "pipe-agg", correlation_id=corr)
+    producer = AIOKafkaProducer(bootstrap_servers=kafka_bootstrap, acks="all", linger_ms=50)
+    await producer.start()
+    try:  # both copies before the consumer starts, with one key: one partition, one batch
+        sent = [await producer.send(TOPIC, value, key=b"pipe-agg") for _ in range(2)]
+        for future in sent:
+            await future
+    finally:
+        await producer.stop()
+    receiver, app = probe_service.build(
+        service_settings(kafka_bootstrap, fresh_database, f"probe-{uuid.uuid4().hex[:6]}"))
+    async with running(receiver, app):
+        consumer = receiver.consumers[0]
+        await eventually(lambda: _true(consumer.duplicates >= 1), timeout=60)
+        assert await _effects(fresh_database, corr) == 1
+
+
 async def _true(value: bool) -> bool:
     return value
 

@@ -20,7 +20,14 @@ import pytest
 
 from contracts import topics
 from tests.reliability.lifecycle import (
-    ACCEPTED, ASSESSED, DECIDED, Census, Round, fault_stack, health, until,
+    ACCEPTED,
+    ASSESSED,
+    DECIDED,
+    Census,
+    Round,
+    fault_stack,
+    health,
+    until,
 )
 
 pytestmark = pytest.mark.integration
