@@ -19,8 +19,8 @@ batches commit past it and its valid events never take effect (fails at the effe
 ``test_burst_of_only_poison_stops_the_consumer`` — a burst of 300 undecodable records, more than
 ``poison_storm_limit`` (default 50), to a probe with the default ``on_poison_storm``. Pass: the
 process exits on its own, and the burst was not drained: fewer than 300 records were
-dead-lettered and the group's committed offset stayed short of the end, so the records after the
-limit are still there for whoever repairs the producer. Guarded: the storm limit and that the
+dead-lettered (exactly the limit) and the group's committed offset stayed short of the end (at
+most the limit), so the records after the limit are still there for whoever repairs the producer. Guarded: the storm limit and that the
 consumer stops working (and committing) at it. Checked by removing the ``on_poison_storm`` call
 (the process keeps running: fails at "did not stop") and by letting the batch finish after the
 storm (the whole burst was dead-lettered and committed: fails at "drained").
@@ -243,3 +243,5 @@ async def test_burst_of_only_poison_stops_the_consumer(
     assert len(letters) >= limit, "stopped before the storm limit"
     assert len(letters) < burst and done < burst, (
         f"the burst was drained: {len(letters)} dead letters, committed offset {done}")
+    # Precisely: it stopped at the limit, and committed nothing past the last dead letter.
+    assert len(letters) == limit and done <= limit, (len(letters), done)
