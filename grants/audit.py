@@ -11,7 +11,7 @@ from __future__ import annotations
 import gc
 import hashlib
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -63,11 +63,13 @@ class AuditReport:
 
 async def read_log(bootstrap: str, on_progress: Callable[[int, int], None] | None = None,
                    fold: Replay | None = None, published: dict[str, str] | None = None,
+                   client_options: Mapping[str, Any] | None = None,
                    ) -> tuple[list[LoggedEvent], list[dict[str, Any]]]:
     """Read every event topic from offset 0. With ``fold``, events go straight into the replay
     and are not kept (the list comes back empty): memory stays flat however long the log.
     ``published`` collects event id → sha256 of the bytes on the log, for the chain check."""
-    reader = LogReader(bootstrap, EVENT_TOPICS, group_prefix="grants-audit")
+    reader = LogReader(bootstrap, EVENT_TOPICS, group_prefix="grants-audit",
+                       client_options=client_options)
     await reader.start()
     events: list[LoggedEvent] = []
     bad: list[dict[str, Any]] = []
@@ -149,7 +151,10 @@ def _chain_problem(service: str, seq: int | None, event_id: str | None, message:
 
 
 async def audit_replay(bootstrap: str, pg_url: str,
-                       on_progress: Callable[[int, int], None] | None = None) -> AuditReport:
+                       on_progress: Callable[[int, int], None] | None = None, *,
+                       client_options: Mapping[str, Any] | None = None) -> AuditReport:
+    """The auditors' replay; ``client_options`` are Kafka TLS/SASL arguments for a deployed
+    platform (servicekit.kafka_security.client_kwargs of a read-only principal)."""
     fold = Replay()
     published: dict[str, str] = {}
     # The fold builds millions of small long-lived objects and no reference cycles: the cyclic
@@ -157,7 +162,8 @@ async def audit_replay(bootstrap: str, pg_url: str,
     gc_was_enabled = gc.isenabled()
     gc.disable()
     try:
-        _, bad = await read_log(bootstrap, on_progress, fold=fold, published=published)
+        _, bad = await read_log(bootstrap, on_progress, fold=fold, published=published,
+                                client_options=client_options)
         result = fold.result()
     finally:
         if gc_was_enabled:

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import functools
-import inspect
 import json
 from collections.abc import Callable
 from pathlib import Path
@@ -22,11 +20,9 @@ from rich.progress import (
 )
 from rich.table import Table
 
-import grants.audit
 from grants.audit import AuditReport, audit_replay
 from grants.stack import EmbeddedStack
 from servicekit.kafka_security import KafkaSecurityError, client_kwargs
-from servicekit.log_reader import LogReader
 from servicekit.settings import ServiceSettings
 
 app = typer.Typer(help="Auditors' tools: replay and verify the whole history.",
@@ -122,17 +118,4 @@ def replay_command(
 async def _replay(bootstrap: str, pg_url: str, on_progress: Callable[[int, int], None],
                   client_options: dict[str, Any]) -> AuditReport:
     """``audit_replay`` with the Kafka security options of a deployed platform."""
-    if not client_options:
-        return await audit_replay(bootstrap, pg_url, on_progress)
-    if "client_options" in inspect.signature(audit_replay).parameters:
-        return await audit_replay(bootstrap, pg_url, on_progress,  # type: ignore[call-arg]
-                                  client_options=client_options)
-    # grants.audit builds its LogReader with no security options: hand it ours for this run
-    # (a one-shot CLI process; nothing else reads the log meanwhile).
-    original = grants.audit.LogReader
-    grants.audit.LogReader = functools.partial(  # type: ignore[misc]
-        LogReader, client_options=client_options)
-    try:
-        return await audit_replay(bootstrap, pg_url, on_progress)
-    finally:
-        grants.audit.LogReader = original  # type: ignore[misc]
+    return await audit_replay(bootstrap, pg_url, on_progress, client_options=client_options)

@@ -33,17 +33,21 @@ def test_incomplete_kafka_security_is_refused_by_name() -> None:
 def test_the_log_reader_gets_the_security_options(monkeypatch: pytest.MonkeyPatch) -> None:
     seen: dict[str, Any] = {}
 
-    async def fake_replay(bootstrap: str, pg_url: str, on_progress: Any) -> str:
-        reader = grants.audit.LogReader(bootstrap, ["t"], group_prefix="grants-audit")
-        seen.update(bootstrap=bootstrap, pg_url=pg_url, options=reader.client_options)
-        return "report"
+    class Reached(Exception):
+        pass
 
-    monkeypatch.setattr(audit_cli, "audit_replay", fake_replay)
+    class RecordingReader:
+        def __init__(self, bootstrap: str, topics: Any, **kwargs: Any) -> None:
+            seen.update(bootstrap=bootstrap, **kwargs)
+
+        async def start(self) -> None:
+            raise Reached
+
+    monkeypatch.setattr(grants.audit, "LogReader", RecordingReader)
     options = {"security_protocol": "SASL_SSL", "sasl_plain_username": "grants-auditor"}
-    result = asyncio.run(audit_cli._replay("kafka:9093", "postgresql://a@pg", lambda d, t: None,
-                                           options))
-    assert result == "report"
-    assert seen == {"bootstrap": "kafka:9093", "pg_url": "postgresql://a@pg", "options": options}
-    # and nothing is left patched for whoever reads the log next in this process
-    assert grants.audit.LogReader(  # type: ignore[call-arg]
-        "x", ["t"]).client_options == {}
+    with pytest.raises(Reached):
+        asyncio.run(audit_cli._replay("kafka:9093", "postgresql://a@pg", lambda d, t: None,
+                                      options))
+    assert seen["bootstrap"] == "kafka:9093"
+    assert seen["client_options"] == options
+    assert seen["group_prefix"] == "grants-audit"
