@@ -134,6 +134,7 @@ class EventConsumer:
         self.on_poison_storm = on_poison_storm
         self.consecutive_poison = 0
         self.dead_lettered = 0
+        self._batches = 0  # consumed in this process (fault injection counts them)
         self.processed = 0
         self.topics: tuple[str, ...] = ()
         # "topic:partition" → next offset whose effect is committed (for /health and barriers)
@@ -156,7 +157,9 @@ class EventConsumer:
         started = time.perf_counter()
         await self.process(records)
         self.timings.observe(time.perf_counter() - started)
-        if self.settings.fault_kill_before_commit:
+        self._batches += 1
+        if (self.settings.fault_kill_before_commit
+                or self._batches == self.settings.fault_kill_at_batch):
             os.kill(os.getpid(), signal.SIGKILL)
         await msg.ack()
         for r in records:
