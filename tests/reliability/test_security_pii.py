@@ -11,7 +11,8 @@ their log lines quote what broke.
 
 Pass: the round played as ``example-small.expected.json`` says (so every service took part); on
 every record of every topic (dead-letter topics included) no key, header name or header value
-holds any of the values; no line of any log under ``<GRANTS_HOME>/logs`` does either.
+holds any of the values, nor does any topic's name; no line of any log under
+``<GRANTS_HOME>/logs`` does either.
 
 Mechanism guarded: keys are aggregate ids, headers carry ids and codes only, logs log ids and
 codes (``servicekit/logging.py``), and a dead letter's error names the failing fields and error
@@ -155,6 +156,8 @@ def test_no_personal_data_in_keys_headers_or_logs(tmp_path: Path) -> None:
         assert letters, "the poison records were not dead-lettered"
 
         found: list[str] = []
+        for name in {r.topic for r in records}:
+            found += [f"topic name {name}: {leak!r}" for leak in _leaks(name, values)]
         for r in records:
             where = f"{r.topic}[{r.partition}]@{r.offset}"
             for leak in _leaks((r.key or b"").decode(errors="replace"), values):
