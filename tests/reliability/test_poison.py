@@ -11,8 +11,8 @@ longer than the retry cap (``transient_retry_max_delay_s``) while records were w
 Mechanisms guarded (``servicekit/consumer.py``): a decoder failure is dead-lettered instead of
 failing the batch; a non-transient handler error replays the batch record by record and
 dead-letters the breaking record instead of retrying it. Checked by disabling each locally:
-with ``_HandlerBroke`` treated as transient in ``_with_retry`` the handler poison is retried
-forever, its partition never commits (the test fails waiting for the group's offsets); with the
+with a handler's error raised as transient (``OSError``) in ``_apply`` the handler poison is
+retried forever, its partition never commits (fails waiting for the group's offsets); with the
 decoder's ``except`` re-raising, each batch holding a bad record is dropped unacknowledged, later
 batches commit past it and its valid events never take effect (fails at the effect count).
 
@@ -20,10 +20,11 @@ batches commit past it and its valid events never take effect (fails at the effe
 ``poison_storm_limit`` (default 50), to a probe with the default ``on_poison_storm``. Pass: the
 process exits on its own, and the burst was not drained: fewer than 300 records were
 dead-lettered (exactly the limit) and the group's committed offset stayed short of the end (at
-most the limit), so the records after the limit are still there for whoever repairs the producer. Guarded: the storm limit and that the
-consumer stops working (and committing) at it. Checked by removing the ``on_poison_storm`` call
-(the process keeps running: fails at "did not stop") and by letting the batch finish after the
-storm (the whole burst was dead-lettered and committed: fails at "drained").
+most the limit), so the records after the limit are still there for whoever repairs the
+producer. Guarded: the storm limit and that the consumer stops working (and committing) at it
+(``PoisonStorm``). Checked by removing the ``on_poison_storm`` call (the process keeps running:
+fails at "did not stop") and by letting the batch finish after the storm, as the consumer did
+before this test (the whole burst was dead-lettered and committed: fails at "drained").
 """
 
 from __future__ import annotations
