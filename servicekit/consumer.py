@@ -116,6 +116,11 @@ def _stop_process() -> None:
     os.kill(os.getpid(), signal.SIGTERM)
 
 
+def _halt_process() -> None:
+    log.critical("consumer_halted_stopping_service")
+    os.kill(os.getpid(), signal.SIGTERM)
+
+
 class EventConsumer:
     """Runs one handler over records of some topics for one consumer group."""
 
@@ -123,6 +128,7 @@ class EventConsumer:
         self, *, name: str, handler: Handler, settings: ServiceSettings, clock: Clock,
         pool_provider: Callable[[], asyncpg.Pool], broker_provider: Callable[[], KafkaBroker],
         decoder: Decoder = decode_event, on_poison_storm: Callable[[], None] = _stop_process,
+        on_halt: Callable[[], None] = _halt_process,
     ) -> None:
         self.name = name
         self.handler = handler
@@ -132,6 +138,8 @@ class EventConsumer:
         self._broker = broker_provider
         self.decoder = decoder
         self.on_poison_storm = on_poison_storm
+        self.on_halt = on_halt
+        self.halted: str | None = None  # why this consumer refuses every further batch
         self.consecutive_poison = 0
         self.dead_lettered = 0
         self._batches = 0  # consumed in this process (fault injection counts them)
@@ -153,9 +161,22 @@ class EventConsumer:
         if self.consecutive_poison >= self.settings.poison_storm_limit:
             # Stopped by a poison storm: never process (or commit past) anything more.
             raise PoisonStorm(f"{self.name} stopped after {self.consecutive_poison} dead letters")
+        if self.halted is not None:
+            raise ConsumerHalted(f"{self.name} halted: {self.halted}")
         records = msg.raw_message if isinstance(msg.raw_message, tuple) else (msg.raw_message,)
         started = time.perf_counter()
-        await self.process(records)
+        try:
+            await self.process(records)
+        except Exception as exc:
+            # Not acknowledged, but the client's position has moved past these records: the next
+            # batch's commit would skip them. Halt (refuse every later batch) and stop the
+            # process; after the restart they are read again from the last committed offset.
+            # E.g. a dead letter the broker would not take.
+            self.halted = f"{type(exc).__name__}: {exc}"[:500]
+            if not isinstance(exc, PoisonStorm):
+                log.critical("consumer_halted", consumer=self.name, error=self.halted)
+                self.on_halt()
+            raise
         self.timings.observe(time.perf_counter() - started)
         self._batches += 1
         if (self.settings.fault_kill_before_commit
@@ -291,6 +312,10 @@ class EventConsumer:
             ack_policy=AckPolicy.MANUAL,
         )
         self._subscriber(self.consume)
+
+
+class ConsumerHalted(Exception):
+    """A batch failed in a way the consumer could not contain; it takes no further batches."""
 
 
 class PoisonStorm(Exception):
