@@ -433,7 +433,10 @@ def http_router(runtime: ServiceRuntime) -> APIRouter:  # noqa: C901 - one closu
                                   await store.grant_approvers(cvr), runtime.clock.now())
             for event in events:
                 book = evolve_holds(book, event)
-                uow.emit(event, aggregate_id=str(hold.application_id or cvr), cause=cause)
+                # keyed by the application, else by the hold: never by the CVR, which for a
+                # sole proprietorship is personal data and must not be a Kafka key
+                uow.emit(event, aggregate_id=str(hold.application_id or f"hold:{hold_id}"),
+                         cause=cause)
             await store.save_hold_book(book)
             await store.remove_release_request(hold_id)
             return _released_view(hold_id, cvr, book)

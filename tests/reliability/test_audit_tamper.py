@@ -112,13 +112,13 @@ TAMPERS: dict[str, Tamper] = {"edit": _edit_content, "delete": _delete_middle,
 
 @pytest.mark.parametrize("service", sorted(BUILDS))
 async def test_audit_chain_verifier_names_the_tampered_row(
-    service: str, kafka_bootstrap: str, pg_url: str, tmp_path: Path
+    service: str, private_kafka: str, pg_url: str, tmp_path: Path
 ) -> None:
     db_name = f"audit_{service}_{uuid.uuid4().hex[:8]}"
     db_url = f"{pg_url}/{db_name}"
     aggregate = f"tamper-{uuid.uuid4().hex[:8]}"
     try:
-        async with running_service(BUILDS[service], kafka_bootstrap, db_url,
+        async with running_service(BUILDS[service], private_kafka, db_url,
                                    DevTokenIssuer(tmp_path / "keys"), name=service,
                                    **FAST_JOIN) as (rt, _):
             for i in range(EVENTS):
@@ -133,7 +133,7 @@ async def test_audit_chain_verifier_names_the_tampered_row(
                 return await rt.pool.fetchval(
                     "SELECT count(*) FROM outbox WHERE sent_at IS NULL") == 0
             await eventually(relayed)
-        on_log = await read_topic(kafka_bootstrap, topics.ASSESSMENT_POOLS.name,
+        on_log = await read_topic(private_kafka, topics.ASSESSMENT_POOLS.name,
                                   lambda r: r.key == aggregate.encode(),
                                   enough=lambda found: len(found) >= EVENTS)
         published = {json.loads(r.value)["event_id"]: hashlib.sha256(r.value).hexdigest()

@@ -135,14 +135,14 @@ def test_checked_in_handler_table_names_existing_routes(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("service", sorted(BUILDS))
 async def test_every_write_endpoint_refuses_bad_tokens(
-    service: str, kafka_bootstrap: str, pg_url: str, tmp_path: Path
+    service: str, private_kafka: str, pg_url: str, tmp_path: Path
 ) -> None:
     issuer = DevTokenIssuer(tmp_path / "keys")
     impostor = DevTokenIssuer(tmp_path / "other-keys")  # same issuer name and audience
     db_name = f"auth_{service}_{uuid.uuid4().hex[:8]}"
     failures: list[str] = []
     try:
-        async with running_service(BUILDS[service], kafka_bootstrap, f"{pg_url}/{db_name}",
+        async with running_service(BUILDS[service], private_kafka, f"{pg_url}/{db_name}",
                                    issuer, name=service, **FAST_JOIN) as (runtime, http):
             routes = write_routes(service, http._transport.app)  # type: ignore[attr-defined]
             assert routes, f"{service} has no write routes?"
