@@ -32,8 +32,8 @@ from tests.reliability.lifecycle import ASSESSED, Census, Round, fault_stack, un
 pytestmark = pytest.mark.integration
 N = 5000
 AWARDS = N
-# The input arrives over ~20 s, so that the runs last long enough for members to join and leave.
-RATE_PER_S = 250
+# The input arrives over ~25 s, so that the runs last long enough for members to join and leave.
+RATE_PER_S = 200
 OPENED = "GrantAccountOpened"
 
 
@@ -106,23 +106,30 @@ async def test_members_added_and_removed_mid_run_lose_and_repeat_nothing(
 
 
 async def add_then_remove(st, progress, added: str, removed: str) -> list[str]:  # type: ignore[no-untyped-def]
-    """Start ``added`` once the run is under way, stop ``removed`` from half-way; both while the
-    run is still going."""
-    async def under_way() -> bool:
-        return await progress() >= 0.05
+    """Start ``added`` once the run is under way and stop ``removed`` from half-way (two
+    independent steps: a slow start must not push the removal past the run's end); both while
+    the run is still going."""
+    async def at(fraction: float) -> float:
+        async def reached() -> bool:
+            return await progress() >= fraction
 
-    await until(under_way, 240, f"the run under way before adding {added}", interval=0.2)
-    await asyncio.to_thread(st.start_service, added)
-    at_add = await progress()
+        await until(reached, 240, f"{fraction:.0%} of the run", interval=0.2)
+        return await progress()
 
-    async def halfway() -> bool:
-        return await progress() >= 0.5
+    async def add() -> str:
+        at_add = await at(0.05)
+        await asyncio.to_thread(st.start_service, added)
+        joined = await progress()
+        assert joined < 1.0, f"{added} was up only after the run ended"
+        return f"+{added} at {at_add:.0%} (up at {joined:.0%})"
 
-    await until(halfway, 240, f"half the run done before removing {removed}", interval=0.2)
-    at_remove = await progress()
-    assert at_remove < 1.0, f"the run finished before {removed} was removed"
-    await asyncio.to_thread(st.stop_service, removed)
-    return [f"+{added} at {at_add:.0%}", f"-{removed} at {at_remove:.0%}"]  # of the run
+    async def remove() -> str:
+        at_remove = await at(0.5)
+        assert at_remove < 1.0, f"the run finished before {removed} was removed"
+        await asyncio.to_thread(st.stop_service, removed)
+        return f"-{removed} at {at_remove:.0%}"
+
+    return list(await asyncio.gather(add(), remove()))
 
 
 async def trickle(bootstrap: str, topic: str,
