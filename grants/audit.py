@@ -110,7 +110,7 @@ async def verify_chain(pg_url: str, service: str, published: dict[str, str]) -> 
     try:
         rows = await conn.fetch(
             "SELECT a.seq, a.event_id, a.entry, a.prev_hash, a.entry_hash,"
-            " o.sent_at IS NOT NULL AS sent FROM audit_log a"
+            " o.sent_at IS NOT NULL AS sent, o.value FROM audit_log a"
             " LEFT JOIN outbox o ON o.event_id = a.event_id ORDER BY a.seq")
     except asyncpg.UndefinedTableError:
         return report
@@ -126,20 +126,26 @@ async def verify_chain(pg_url: str, service: str, published: dict[str, str]) -> 
     if broken:
         report.problem = _chain_problem(service, broken.seq, broken.event_id, broken.problem)
         return report
-    if not published:
-        return report
-    # Every entry that was relayed must be on the log, byte for byte as recorded.
     for e, r in zip(entries, rows):
+        # Every entry that was relayed must be on the log, byte for byte as recorded.
         on_log = published.get(e.event_id)
-        if on_log is None:
-            if r["sent"]:
-                report.problem = _chain_problem(service, e.seq, e.event_id,
-                                                "audit entry's event is missing from the log")
-                return report
-            continue
-        if on_log != e.entry.get("value_sha256") or e.entry["event"].get("event_id") != e.event_id:
+        if published and on_log is None and r["sent"]:
+            report.problem = _chain_problem(service, e.seq, e.event_id,
+                                            "audit entry's event is missing from the log")
+            return report
+        if on_log is not None and (on_log != e.entry.get("value_sha256")
+                                   or e.entry["event"].get("event_id") != e.event_id):
             report.problem = _chain_problem(service, e.seq, e.event_id,
                                             "event on the log differs from its audit entry")
+            return report
+        # And the event the entry holds must be the one whose bytes it names (the outbox row the
+        # relay published): an edited event under its old hash, chain re-hashed, shows here.
+        if r["value"] is not None and (
+                hashlib.sha256(r["value"]).hexdigest() != e.entry.get("value_sha256")
+                or json.loads(r["value"]) != e.entry.get("event")):
+            report.problem = _chain_problem(
+                service, e.seq, e.event_id,
+                "audit entry's event differs from the event the service published")
             return report
     return report
 

@@ -10,17 +10,16 @@ name the row:
 - a middle row deleted → the row after the gap, "missing entry before this one (expected seq n)";
 - two rows swapped (reordered) → the first of them, holding the other's event;
 - an entry's recorded hash of the published bytes edited and the chain re-hashed from there on (what
-  someone with write access and no secret would do) → the chain alone verifies, the comparison
-  with the log names the row.
+  someone with write access and no secret would do) → the chain links, but the comparison with
+  the log names the row (and, without the log, the comparison with the outbox row);
+- an entry's event edited under its old recorded hash, the chain re-hashed → the comparison of
+  the entry's event with the bytes it names (the outbox row the relay published) names the row.
 
 Mechanism guarded: ``servicekit.audit_chain.verify`` (seq continuity, ``prev_hash`` links, each
-``entry_hash``) and ``verify_chain``'s match of entries against the log. Checked locally by making
-``verify`` skip its ``entry_hash`` comparison (the edit goes unnoticed) and by making
-``verify_chain`` return before comparing with the log (the re-hashed edit goes unnoticed).
-
-Not covered (reported): an entry whose *event* content is edited while its ``value_sha256`` is
-kept, the chain re-hashed, is not detected — ``verify_chain`` compares only the recorded hash
-with the log, never the entry's event itself.
+``entry_hash``) and ``verify_chain``'s match of entries against the log and the outbox. Checked
+locally by making ``verify`` skip its ``entry_hash`` comparison (the edit goes unnoticed) and by
+making ``verify_chain`` return before comparing with the log (the re-hashed edit goes unnoticed);
+the kept-hash edit went unnoticed before the outbox comparison existed.
 """
 
 from __future__ import annotations
@@ -106,8 +105,26 @@ async def _rehashed_edit(conn: asyncpg.Connection, rows: list[asyncpg.Record]
     return row["seq"], str(row["event_id"]), "event on the log differs from its audit entry"
 
 
+async def _edited_under_kept_hash(conn: asyncpg.Connection, rows: list[asyncpg.Record]
+                                 ) -> tuple[int, str, str]:
+    row = rows[3]
+    prev = row["prev_hash"]
+    for r in rows[3:]:
+        entry = json.loads(r["entry"])
+        if r["seq"] == row["seq"]:
+            entry["event"]["payload"]["municipality_code"] = "999"  # value_sha256 left as it was
+        new_hash = audit_chain.entry_hash(prev, entry)
+        await conn.execute(
+            "UPDATE audit_log SET entry = $1, prev_hash = $2, entry_hash = $3 WHERE seq = $4",
+            audit_chain.canonical(entry).decode(), prev, new_hash, r["seq"])
+        prev = new_hash
+    return (row["seq"], str(row["event_id"]),
+            "audit entry's event differs from the event the service published")
+
+
 TAMPERS: dict[str, Tamper] = {"edit": _edit_content, "delete": _delete_middle,
-                              "reorder": _swap, "rehashed": _rehashed_edit}
+                              "reorder": _swap, "rehashed": _rehashed_edit,
+                              "kept_hash": _edited_under_kept_hash}
 
 
 @pytest.mark.parametrize("service", sorted(BUILDS))
@@ -149,9 +166,12 @@ async def test_audit_chain_verifier_names_the_tampered_row(
             for label, tamper in TAMPERS.items():
                 async with conn.transaction():
                     seq, event_id, message = await tamper(conn, original)
-                if label == "rehashed":
+                if label == "rehashed":  # the chain links; the outbox row still tells
                     chain_only = await verify_chain(pg_url, db_name, {})
-                    assert chain_only.problem is None, "the re-hashed chain should link"
+                    assert chain_only.problem is not None
+                    assert chain_only.problem["seq"] == seq
+                    assert "differs from the event the service published" in \
+                        chain_only.problem["message"]
                 report = await verify_chain(pg_url, db_name, published)
                 assert report.problem is not None, f"{service}: {label} went unnoticed"
                 assert (report.problem["seq"], report.problem["event_id"]) == (seq, event_id), (

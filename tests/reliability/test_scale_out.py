@@ -8,9 +8,10 @@ Assessment decides eligibility for 5,000 portal submissions; payments opens a gr
 Pass: every application assessed and every account opened; none missing, none twice (distinct
 events per application).
 
-Guards commit-after-effect across rebalances (a partition handed to another member mid-batch is
-re-read from the last committed offset, never skipped) and the inbox (the re-read records have
-no second effect).
+Guards commit-after-effect across rebalances: a partition handed to another member mid-batch is
+re-read from the last committed offset, never skipped. The re-read records are absorbed by the
+inbox and by the domains' own once-rules (assess once, open an account once); with the inbox
+disabled this still passes, see T1.
 """
 
 from __future__ import annotations
