@@ -5,7 +5,8 @@ payments' consumer groups are reset to offset 0 (as an operator would with
 Pass: 0 new payment instructions (nor any other event); payments' tables and the head of its audit
 hash chain are unchanged.
 
-Guards the inbox: every re-delivered event is claimed already, so no handler runs again.
+Guards the inbox: every re-delivered event is claimed already, so no handler runs again. Checked:
+with the inbox disabled (every delivery handled), payments' tables and audit chain head change.
 """
 
 from __future__ import annotations
