@@ -24,16 +24,23 @@ import pytest
 
 from bench.common import applicants, submission
 from contracts import topics
-from tests.reliability.lifecycle import ASSESSED, Census, Round, fault_stack, until
+from grants.stack import ALL_SERVICES
+from services.payments import app as payments_app
+from services.reporting import app as reporting_app
+from tests.reliability.lifecycle import (
+    ASSESSED, DECIDED, Census, Round, fault_stack, health, until,
+)
 
 pytestmark = pytest.mark.integration
 OUTAGE_S = 30.0
+PAYMENTS_IN = [t.name for t in payments_app.INPUT_TOPICS]
+REPORTING_IN = [t.name for t in reporting_app.INPUT_TOPICS]
 BEFORE = 200
 
 
 @pytest.fixture(scope="module")
 def stack():  # type: ignore[no-untyped-def]
-    with fault_stack(["intake", "assessment"]) as pair:
+    with fault_stack(list(ALL_SERVICES)) as pair:
         yield pair
 
 
@@ -68,6 +75,11 @@ async def test_intake_keeps_answering_through_a_broker_outage_and_nothing_is_los
                 outage_keys.add(key)
             await asyncio.sleep(0.05)
     outage_s = time.monotonic() - started
+    processed_before = {}
+    for service in ("payments", "reporting"):
+        body = await health(rnd.url(service))
+        assert body is not None, f"{service} stopped answering during the outage"
+        processed_before[service] = sum(c["processed"] for c in body["consumers"].values())
     await asyncio.to_thread(st.start_broker_again)
 
     assert len(receipts) >= 100, "too few submissions during the outage to prove anything"
@@ -84,8 +96,24 @@ async def test_intake_keeps_answering_through_a_broker_outage_and_nothing_is_los
     await until(all_reached_assessment, 180,
                 f"the {len(outage_keys)} submissions accepted during the outage assessed")
     assert after.more_than_once(ASSESSED) == {}
+
+    # Payments and reporting, idle through the outage, consume the new log too: the decisions
+    # of an allocation after it, and everything else they read.
+    result = await rnd.allocate()
+    assert {d["application_id"].encode() for d in result["decisions"]} >= outage_keys
+    for service, consumed in (("payments", PAYMENTS_IN), ("reporting", REPORTING_IN)):
+        on_log = Census(state.kafka_bootstrap, consumed)
+
+        async def caught_up(service: str = service, on_log: Census = on_log) -> bool:
+            await on_log.read()
+            body = await health(rnd.url(service))
+            done = 0 if body is None else sum(c["processed"] for c in body["consumers"].values())
+            return on_log.count(DECIDED[0]) + on_log.count(DECIDED[1]) > 0 and \
+                done - processed_before[service] >= on_log.records
+
+        await until(caught_up, 120, f"{service} consumed the log of the returned broker")
     print(f"T7: broker down {outage_s:.0f}s; {len(receipts)} receipts during the outage, "
-          f"all {len(outage_keys)} assessed after it")
+          f"all {len(outage_keys)} assessed after it; payments and reporting caught up")
 
 
 def _http_bodies(rnd: Round) -> Iterator[tuple[bytes, tuple[str, bytes]]]:

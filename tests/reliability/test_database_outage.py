@@ -1,17 +1,23 @@
 """T8 database outage: PostgreSQL is stopped for 20 s while assessment consumes a round.
 
-Pass: while the database is away no offset is committed (nothing can be processed, so nothing may
-be marked consumed); the consumer retries with bounded backoff and stays up; after recovery every
-application is assessed exactly once, none lost.
+Pass: while the database is away no offset is committed for an unprocessed message; the consumer
+retries with bounded backoff and stays up; after recovery every application is assessed exactly
+once, none lost.
 
-Guards commit-after-effect (an offset committed for a batch whose transaction failed would lose
-those applications) and the transient-error retry (a consumer that dead-lettered or skipped on a
-connection error would lose them too, or drain the topic into the dead-letter topic).
+"No offset committed for an unprocessed message" is checked twice: the committed offsets do not
+move while nothing can be processed, and at the end of the outage assessment is SIGKILLed while
+it holds a batch it could not process: had that batch's offsets been committed, the restarted
+service would skip it and applications would be missing.
+
+Guards commit-after-effect and the transient-error retry (a consumer that dead-lettered or
+skipped on a connection error would lose applications, or drain the topic into the dead-letter
+topic). Checked: with the offsets acknowledged before the effect, applications go missing.
 """
 
 from __future__ import annotations
 
 import asyncio
+import signal
 import time
 
 import pytest
@@ -69,12 +75,13 @@ async def test_no_offset_moves_while_the_database_is_down_and_nothing_is_lost(
     while time.monotonic() - stopped < OUTAGE_S:
         await asyncio.sleep(2.0)
         samples.append(await committed(state.kafka_bootstrap))
-    await asyncio.to_thread(st.start_postgres_again)
-
     assert all(s == at_stop for s in samples), f"offsets moved without a database: {samples}"
     assert sum(at_stop.values()) < 2 * N, "the round was finished before the outage"
     assert st.load_state().services["assessment"].alive(), "assessment died of the outage"
     log = state.services["assessment"].log_path.read_text()
+    st.kill_service("assessment", signal.SIGKILL)  # holding a batch it could not process
+    await asyncio.to_thread(st.start_postgres_again)
+    await asyncio.to_thread(st.start_service, "assessment")
     retries = log.count("transient_error_retrying")
     assert retries > 0, "the consumer never noticed the outage"
     # backoff doubles up to transient_retry_max_delay_s (5 s): a handful per outage, not a spin

@@ -8,10 +8,11 @@ Assessment decides eligibility for 5,000 portal submissions; payments opens a gr
 Pass: every application assessed and every account opened; none missing, none twice (distinct
 events per application).
 
-Guards commit-after-effect across rebalances: a partition handed to another member mid-batch is
-re-read from the last committed offset, never skipped. The re-read records are absorbed by the
-inbox and by the domains' own once-rules (assess once, open an account once); with the inbox
-disabled this still passes, see T1.
+Guards the consumer groups' handoffs: a partition moved to another member is continued from the
+last committed offset, neither skipped nor handled twice in effect. Graceful joins and leaves
+finish the batch in hand, so commit order is not what this proves (it passes with offsets
+acknowledged before the effect; T1 and T8, with kills, fail then); re-read records are absorbed
+by the inbox and the domains' once-rules.
 """
 
 from __future__ import annotations
