@@ -27,7 +27,7 @@ from uuid import UUID
 
 import asyncpg
 import pydantic
-from aiokafka import ConsumerRecord
+from aiokafka import ConsumerRecord, TopicPartition
 from aiokafka.errors import KafkaError
 from faststream import AckPolicy
 from faststream.kafka import KafkaBroker
@@ -164,6 +164,8 @@ class EventConsumer:
         if self.halted is not None:
             raise ConsumerHalted(f"{self.name} halted: {self.halted}")
         records = msg.raw_message if isinstance(msg.raw_message, tuple) else (msg.raw_message,)
+        if self.positions and not await self._offsets_still_ours(records):
+            return  # neither processed nor acknowledged: fetched again from where it now starts
         started = time.perf_counter()
         try:
             await self.process(records)
@@ -186,6 +188,58 @@ class EventConsumer:
         for r in records:
             key = f"{r.topic}:{r.partition}"
             self.positions[key] = max(self.positions.get(key, 0), r.offset + 1)
+
+    async def _offsets_still_ours(self, records: Sequence[ConsumerRecord]) -> bool:
+        """Before a batch: is the group's committed offset, for each partition in it, still at
+        least where this process committed it? One OffsetFetch per batch.
+
+        It is not when the broker lost the group's offsets and its log (the embedded broker
+        after a restart: new records then reuse old offsets, and a fetch at the old position
+        would silently skip the new log's first records), or when a commit of ours was lost.
+        Then the batch is dropped, unacknowledged, and the partition resumes at the committed
+        offset (the start of the log when there is none); the inbox absorbs what is read again.
+        If the check cannot be made, the batch is dropped and fetched again as it is.
+        """
+        consumer = self.kafka_consumer
+        coordinator = getattr(consumer, "_coordinator", None)
+        if consumer is None or coordinator is None:
+            return True
+        first: dict[TopicPartition, int] = {}
+        for r in records:
+            tp = TopicPartition(r.topic, r.partition)
+            first[tp] = min(first.get(tp, r.offset), r.offset)
+        ours = {tp: self.positions[f"{tp.topic}:{tp.partition}"] for tp in first
+                if f"{tp.topic}:{tp.partition}" in self.positions}
+        if not ours:
+            return True
+        try:
+            committed = await asyncio.wait_for(
+                coordinator.fetch_committed_offsets(set(ours)),
+                self.settings.transient_retry_max_delay_s)
+        except Exception as exc:  # broker away: try this batch again later
+            log.warning("committed_offsets_unknown", consumer=self.name, error=repr(exc))
+            for tp, offset in first.items():
+                consumer.seek(tp, offset)
+            await asyncio.sleep(0.5)
+            return False
+        behind = {tp: committed[tp].offset if tp in committed else None
+                  for tp, position in ours.items()
+                  if tp not in committed or committed[tp].offset < position}
+        if not behind:
+            return True
+        log.error("committed_offsets_went_back", consumer=self.name,
+                  partitions={f"{tp.topic}:{tp.partition}": [ours[tp], offset]
+                              for tp, offset in behind.items()})
+        for tp, offset in behind.items():
+            if offset is None:
+                await consumer.seek_to_beginning(tp)
+            else:
+                consumer.seek(tp, offset)
+            self.positions.pop(f"{tp.topic}:{tp.partition}", None)
+        for tp, offset in first.items():  # the batch's other partitions: read again as they were
+            if tp not in behind:
+                consumer.seek(tp, offset)
+        return False
 
     async def process(self, records: Sequence[ConsumerRecord]) -> None:
         good: list[Incoming] = []

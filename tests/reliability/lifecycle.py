@@ -156,10 +156,22 @@ async def health(url: str) -> dict[str, Any] | None:
         return None
 
 
-async def until(check: Any, timeout: float, what: str, interval: float = 0.2) -> None:
-    """Poll the async ``check`` until it returns true; fail naming ``what`` after ``timeout``."""
+async def until(check: Any, timeout: float, what: str, interval: float = 0.2,
+                explain: Any = None) -> None:
+    """Poll the async ``check`` until it returns true; fail naming ``what`` after ``timeout``
+    (with what the async ``explain()`` returns, when given: counts, log tails)."""
     deadline = time.monotonic() + timeout
     while not await check():
         if time.monotonic() > deadline:
-            raise AssertionError(f"{what}: not reached in {timeout:.0f}s")
+            detail = f"\n{await explain()}" if explain is not None else ""
+            raise AssertionError(f"{what}: not reached in {timeout:.0f}s{detail}")
         await asyncio.sleep(interval)
+
+
+def log_tail(state: StackState, service: str, lines: int = 40) -> str:
+    """The last ``lines`` lines of a service's log (for failure messages)."""
+    try:
+        text = state.services[service].log_path.read_text(errors="replace")
+    except (KeyError, OSError) as exc:
+        return f"(no log for {service}: {exc})"
+    return f"--- {service} log ---\n" + "\n".join(text.splitlines()[-lines:])

@@ -47,3 +47,64 @@ async def test_an_escaping_failure_halts_the_consumer_and_acknowledges_nothing()
         await consumer.consume(second)  # type: ignore[arg-type]
     assert not first.acked and not second.acked
     assert consumer.positions == {}
+
+
+class FakeKafkaConsumer:
+    """The parts of AIOKafkaConsumer the log-reset guard uses, with the group's committed
+    offsets as the broker holds them."""
+
+    def __init__(self, committed: dict[Any, int]) -> None:
+        from aiokafka.structs import OffsetAndMetadata
+        committed_md = {tp: OffsetAndMetadata(o, "") for tp, o in committed.items()}
+
+        async def fetch_committed_offsets(partitions: Any) -> dict[Any, Any]:
+            return {tp: md for tp, md in committed_md.items() if tp in partitions}
+
+        self._coordinator = SimpleNamespace(fetch_committed_offsets=fetch_committed_offsets)
+        self.seeks: list[tuple[Any, Any]] = []
+
+    def seek(self, tp: Any, offset: int) -> None:
+        self.seeks.append((tp, offset))
+
+    async def seek_to_beginning(self, *tps: Any) -> None:
+        self.seeks += [(tp, "beginning") for tp in tps]
+
+
+def _guarded(committed: dict[Any, int]) -> tuple[EventConsumer, FakeKafkaConsumer]:
+    consumer = EventConsumer(name="g", handler=_never_called, settings=ServiceSettings(),
+                             clock=make_clock(False), pool_provider=lambda: None,  # type: ignore
+                             broker_provider=lambda: None)  # type: ignore[arg-type,return-value]
+    fake = FakeKafkaConsumer(committed)
+    consumer._subscriber = SimpleNamespace(consumer=fake)  # noqa: SLF001
+    consumer.positions = {"t:0": 133, "t:1": 140}
+    return consumer, fake
+
+
+def _records(*where: tuple[int, int]) -> tuple[Any, ...]:
+    return tuple(SimpleNamespace(topic="t", partition=p, offset=o) for p, o in where)
+
+
+async def test_a_batch_is_processed_when_the_group_offsets_are_where_we_left_them() -> None:
+    from aiokafka import TopicPartition
+    consumer, fake = _guarded({TopicPartition("t", 0): 133, TopicPartition("t", 1): 150})
+    assert await consumer._offsets_still_ours(_records((0, 133), (1, 150)))  # noqa: SLF001
+    assert fake.seeks == []
+
+
+async def test_a_broker_that_lost_the_log_sends_the_partition_back_to_its_start() -> None:
+    """The embedded broker restarted empty: no committed offset, and new records reuse the old
+    offsets, so a fetch at 133 would skip the new log's first 133 records."""
+    from aiokafka import TopicPartition
+    consumer, fake = _guarded({TopicPartition("t", 1): 140})
+    ok = await consumer._offsets_still_ours(_records((0, 133), (0, 134), (1, 140)))  # noqa: SLF001
+    assert not ok
+    assert (TopicPartition("t", 0), "beginning") in fake.seeks
+    assert (TopicPartition("t", 1), 140) in fake.seeks  # the other partition: read again as is
+    assert "t:0" not in consumer.positions
+
+
+async def test_a_lost_commit_resumes_at_the_committed_offset() -> None:
+    from aiokafka import TopicPartition
+    consumer, fake = _guarded({TopicPartition("t", 0): 100})
+    assert not await consumer._offsets_still_ours(_records((0, 133)))  # noqa: SLF001
+    assert fake.seeks == [(TopicPartition("t", 0), 100)]
