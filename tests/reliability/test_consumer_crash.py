@@ -1,5 +1,7 @@
 """T1 consumer crash: assessment is SIGKILLed at about 20 %, 50 % and 80 % of a 5,000-application
-round and restarted each time.
+round and restarted each time; after the first kill one more life is killed right between its
+second batch's effect and that batch's offset commit (``GRANTS_FAULT_KILL_AT_BATCH``), so the
+inbox is sure to see duplicate deliveries, which are counted (/health ``duplicates``) and asserted.
 
 Pass: every accepted submission has exactly one assessment record (one distinct
 ``EligibilityAssessed``) and, after allocation, exactly one decision; none missing.
@@ -9,17 +11,19 @@ without an assessment. A batch whose effect committed but whose offsets did not 
 after the restart; two guards absorb that: the inbox, and assessment's own rule that an
 application is assessed once. Checked: with the inbox disabled this test still passes (the
 domain's rule holds), so the inbox itself is proven by T3 and tests/integration/test_pipe.py.
-Duplicate deliveries seen by the inbox are read from /health and reported.
 """
 
 from __future__ import annotations
 
+import contextlib
+import os
 import signal
 import time
 
 import pytest
 
 from contracts import topics
+from grants.stack import StackError
 from tests.reliability.lifecycle import (
     ACCEPTED,
     ASSESSED,
@@ -57,11 +61,14 @@ async def test_assessment_killed_three_times_loses_nothing_and_applies_nothing_t
             return assessed.count(ASSESSED) >= fraction * N
 
         await until(reached, 240, f"{fraction:.0%} of the applications assessed", interval=0.05)
+        # what this life's inbox absorbed (redeliveries after the previous kill), just before
+        # it is killed in turn
+        duplicates += _duplicates(await health(rnd.url("assessment")))
         st.kill_service("assessment", signal.SIGKILL)
         kills.append({"at": assessed.count(ASSESSED) / N, "t": time.monotonic() - t0})
+        if fraction == 0.2:
+            await _life_killed_between_effect_and_commit(st)
         st.start_service("assessment")
-        body = await health(rnd.url("assessment"))
-        duplicates += sum(c.get("duplicates", 0) for c in (body or {}).get("consumers", {}).values())
     assert all(k["at"] < 0.999 for k in kills), f"a kill came after the round finished: {kills}"
 
     applications = Census(state.kafka_bootstrap, [topics.INTAKE_APPLICATIONS.name])
@@ -74,8 +81,8 @@ async def test_assessment_killed_three_times_loses_nothing_and_applies_nothing_t
         return assessed.count(ASSESSED) >= accepted
 
     await until(all_assessed, 240, "every accepted application assessed")
-    final = await health(rnd.url("assessment"))
-    duplicates += sum(c.get("duplicates", 0) for c in (final or {}).get("consumers", {}).values())
+    duplicates += _duplicates(await health(rnd.url("assessment")))
+    assert duplicates > 0, "the injected kill's batch was not delivered again"
     assert assessed.count(ASSESSED) == accepted, "missing assessments"
     assert assessed.more_than_once(ASSESSED) == {}, "an application was assessed twice"
 
@@ -90,5 +97,28 @@ async def test_assessment_killed_three_times_loses_nothing_and_applies_nothing_t
     await until(all_decided, 120, "a decision for every application")
     assert decisions.more_than_once(*DECIDED) == {}, "an application got two decisions"
     print(f"T1: kills at {[round(k['at'], 2) for k in kills]} of {N}; "
-          f"{duplicates} duplicate deliveries seen by the inbox, 0 effects; "
+          f"{duplicates} duplicate deliveries absorbed by the inbox (a kill between a batch's "
+          f"commit and its offset commit makes them), 0 second effects; "
           f"{assessed.records} assessment records read")
+
+
+def _duplicates(body: dict | None) -> int:  # type: ignore[type-arg]
+    """Duplicate deliveries the inbox absorbed in this process, from /health."""
+    return sum(c.get("duplicates", 0) for c in (body or {}).get("consumers", {}).values())
+
+
+async def _life_killed_between_effect_and_commit(st) -> None:  # type: ignore[no-untyped-def]
+    """One more life that dies right after its second batch's effect committed, before that
+    batch's offsets are (GRANTS_FAULT_KILL_AT_BATCH): the next life gets the batch again, so
+    the inbox has duplicates to absorb, whatever the timing of the outside kills."""
+    os.environ["GRANTS_FAULT_KILL_AT_BATCH"] = "2"
+    try:
+        with contextlib.suppress(StackError):  # it may die before /health first answers
+            st.start_service("assessment")
+
+        async def dead() -> bool:
+            return not st.load_state().services["assessment"].alive()
+
+        await until(dead, 60, "assessment killed by the fault injection")
+    finally:
+        os.environ.pop("GRANTS_FAULT_KILL_AT_BATCH", None)
