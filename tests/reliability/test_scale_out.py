@@ -9,10 +9,11 @@ Assessment decides eligibility for 5,000 portal submissions; payments opens a gr
 Pass: every application assessed and every account opened; none missing, none twice (distinct
 events per application).
 
-Guards commit-after-effect across rebalances: the removed member is SIGKILLed mid-run, so a
-partition moves to another member with whatever that member had committed, never more than it
-had done. Checked: with offsets acknowledged before the effect, applications go missing. The
-records read again after the handoff are absorbed by the inbox and the domains' once-rules.
+Proves that membership changes (a member joining, a member crashing: SIGKILL) lose and repeat
+nothing: the crashed member's partitions go on from the offsets it committed, and records read
+again after a handoff are absorbed by the inbox and the domains' once-rules. It does not by itself
+prove the commit order: with offsets acknowledged before the effect it still passes, because the
+trickled input leaves the members mostly idle when one is killed (checked); T1 and T8 fail then.
 """
 
 from __future__ import annotations
