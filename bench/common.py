@@ -153,7 +153,7 @@ def services_missing(names: Iterable[str]) -> list[str]:
 
 @contextlib.contextmanager
 def stack(services: list[str], *, echo: Callable[[str], None] | None = None,
-          env: dict[str, str] | None = None) -> Iterator[Any]:
+          env: dict[str, str] | None = None, simulation: bool = False) -> Iterator[Any]:
     """A fresh embedded stack (broker, PostgreSQL without fsync, the named services) in a temp
     home; torn down afterwards. ``env`` sets extra variables for the service processes."""
     from grants.stack import EmbeddedStack
@@ -162,7 +162,7 @@ def stack(services: list[str], *, echo: Callable[[str], None] | None = None,
     os.environ.update(env or {})
     st = EmbeddedStack(home, durable=False, die_with_parent=True, echo=echo)
     try:
-        state = st.up(simulation=False, services=services)
+        state = st.up(simulation=simulation, services=services)
         yield st, state
     finally:
         for k, v in old.items():

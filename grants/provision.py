@@ -40,6 +40,7 @@ from contracts.topics import (
     PORTAL_SUBMISSIONS,
 )
 from grants.stack import ALL_SERVICES
+from grants.stack.broker import start_admin
 from servicekit.settings import ServiceSettings
 
 SERVICES: tuple[str, ...] = tuple(ALL_SERVICES)
@@ -121,20 +122,6 @@ def admin_client(settings: ServiceSettings, bootstrap: str | None = None) -> Any
                                **client_kwargs(settings))
 
 
-async def _start(admin: Any, timeout: float) -> None:
-    from aiokafka.errors import KafkaConnectionError
-
-    deadline = time.monotonic() + timeout
-    while True:  # the broker may accept connections before it answers metadata requests
-        try:
-            await admin.start()
-            return
-        except KafkaConnectionError:
-            if time.monotonic() > deadline:
-                raise
-            await asyncio.sleep(0.5)
-
-
 async def _describe_topic_configs(admin: Any, names: list[str]) -> dict[str, dict[str, str]]:
     from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 
@@ -172,7 +159,7 @@ async def ensure_topics(settings: ServiceSettings, plan: list[TopicSpec], *,
 
     report = TopicReport()
     admin = admin_client(settings, bootstrap)
-    await _start(admin, timeout)
+    await start_admin(admin, timeout, interval=0.5)
     try:
         described = await _existing_topics(admin)
         missing = [s for s in plan if s.name not in described]

@@ -129,6 +129,20 @@ def _new_topics(topics: Iterable[Topic]) -> dict[str, int]:
     return wanted
 
 
+async def start_admin(admin: AIOKafkaAdminClient, timeout: float, interval: float = 0.1) -> None:
+    """``admin.start()``, retried on connection errors for up to ``timeout`` seconds: a broker's
+    listener may accept before the broker answers metadata requests."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            await admin.start()
+            return
+        except KafkaConnectionError:
+            if time.monotonic() > deadline:
+                raise
+            await asyncio.sleep(interval)
+
+
 async def ensure_topics(
     bootstrap: str,
     topics: Iterable[Topic] | None = None,
@@ -145,14 +159,7 @@ async def ensure_topics(
     wanted.update(extra or {})
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=10_000)
     deadline = time.monotonic() + timeout
-    while True:  # the listener may accept before the broker answers metadata requests
-        try:
-            await admin.start()
-            break
-        except KafkaConnectionError:
-            if time.monotonic() > deadline:
-                raise
-            await asyncio.sleep(0.1)
+    await start_admin(admin, timeout)
     try:
         existing = set(await admin.list_topics())
         missing = {name: n for name, n in wanted.items() if name not in existing}

@@ -11,19 +11,15 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import shutil
-import tempfile
 import time
 import uuid
 from collections import defaultdict
-from collections.abc import Iterator
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import httpx
 
-from bench.common import Tokens, bench_pool, portal_messages, produce_fast, producer
+from bench.common import Tokens, bench_pool, portal_messages, produce_fast, producer, stack
 from contracts import topics
 from grants.stack import EmbeddedStack, StackState
 from servicekit.log_reader import LogReader
@@ -34,27 +30,11 @@ ASSESSED = "EligibilityAssessed"
 DECIDED = ("GrantAwarded", "ApplicationRejected")
 
 
-@contextlib.contextmanager
 def fault_stack(services: list[str], *, simulation: bool = False,
-                **env: str) -> Iterator[tuple[EmbeddedStack, StackState]]:
+                **env: str) -> contextlib.AbstractContextManager[tuple[EmbeddedStack, StackState]]:
     """A fresh embedded stack in a temporary home (PostgreSQL without fsync; every process dies
     with the test run), torn down afterwards. ``env`` goes to the service processes."""
-    import os
-    home = Path(tempfile.mkdtemp(prefix="grants-faults-"))
-    old = {k: os.environ.get(k) for k in env}
-    os.environ.update(env)
-    stack = EmbeddedStack(home, durable=False, die_with_parent=True)
-    try:
-        yield stack, stack.up(simulation=simulation, services=services)
-    finally:
-        for k, v in old.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
-        with contextlib.suppress(Exception):
-            stack.down(grace=5.0)
-        shutil.rmtree(home, ignore_errors=True)
+    return stack(services, env=env, simulation=simulation)  # type: ignore[no-any-return]
 
 
 @dataclass

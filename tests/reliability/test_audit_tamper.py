@@ -87,39 +87,41 @@ async def _swap(conn: asyncpg.Connection, rows: list[asyncpg.Record]) -> tuple[i
     return a["seq"], str(b["event_id"]), "prev_hash does not match"
 
 
-async def _rehashed_edit(conn: asyncpg.Connection, rows: list[asyncpg.Record]
-                         ) -> tuple[int, str, str]:
-    row = rows[2]
+async def _edit_and_rehash(conn: asyncpg.Connection, rows: list[asyncpg.Record], index: int,
+                           edit: Callable[[dict[str, Any]], None]) -> tuple[int, str]:
+    """``edit`` row ``index``'s entry, then re-hash the chain from there on (what someone with
+    write access and no secret would do); returns the edited row's (seq, event id)."""
+    row = rows[index]
     prev = row["prev_hash"]
-    for r in rows[2:]:
+    for r in rows[index:]:
         entry = json.loads(r["entry"])
         if r["seq"] == row["seq"]:
-            entry["event"]["payload"]["municipality_code"] = "999"
-            entry["value_sha256"] = hashlib.sha256(
-                json.dumps(entry["event"]).encode()).hexdigest()
+            edit(entry)
         new_hash = audit_chain.entry_hash(prev, entry)
         await conn.execute(
             "UPDATE audit_log SET entry = $1, prev_hash = $2, entry_hash = $3 WHERE seq = $4",
             audit_chain.canonical(entry).decode(), prev, new_hash, r["seq"])
         prev = new_hash
-    return row["seq"], str(row["event_id"]), "event on the log differs from its audit entry"
+    return row["seq"], str(row["event_id"])
+
+
+async def _rehashed_edit(conn: asyncpg.Connection, rows: list[asyncpg.Record]
+                         ) -> tuple[int, str, str]:
+    def edit(entry: dict[str, Any]) -> None:
+        entry["event"]["payload"]["municipality_code"] = "999"
+        entry["value_sha256"] = hashlib.sha256(json.dumps(entry["event"]).encode()).hexdigest()
+
+    seq, event_id = await _edit_and_rehash(conn, rows, 2, edit)
+    return seq, event_id, "event on the log differs from its audit entry"
 
 
 async def _edited_under_kept_hash(conn: asyncpg.Connection, rows: list[asyncpg.Record]
                                  ) -> tuple[int, str, str]:
-    row = rows[3]
-    prev = row["prev_hash"]
-    for r in rows[3:]:
-        entry = json.loads(r["entry"])
-        if r["seq"] == row["seq"]:
-            entry["event"]["payload"]["municipality_code"] = "999"  # value_sha256 left as it was
-        new_hash = audit_chain.entry_hash(prev, entry)
-        await conn.execute(
-            "UPDATE audit_log SET entry = $1, prev_hash = $2, entry_hash = $3 WHERE seq = $4",
-            audit_chain.canonical(entry).decode(), prev, new_hash, r["seq"])
-        prev = new_hash
-    return (row["seq"], str(row["event_id"]),
-            "audit entry's event differs from the event the service published")
+    def edit(entry: dict[str, Any]) -> None:
+        entry["event"]["payload"]["municipality_code"] = "999"  # value_sha256 left as it was
+
+    seq, event_id = await _edit_and_rehash(conn, rows, 3, edit)
+    return seq, event_id, "audit entry's event differs from the event the service published"
 
 
 TAMPERS: dict[str, Tamper] = {"edit": _edit_content, "delete": _delete_middle,

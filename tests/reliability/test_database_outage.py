@@ -21,9 +21,9 @@ import signal
 import time
 
 import pytest
-from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from contracts import topics
+from tests.pipe import probe_service
 from tests.reliability.lifecycle import ASSESSED, Census, Round, fault_stack, until
 
 pytestmark = pytest.mark.integration
@@ -39,19 +39,9 @@ def stack():  # type: ignore[no-untyped-def]
 
 
 async def committed(bootstrap: str) -> dict[int, int]:
-    """Assessment's committed offsets on intake's topic, read without joining its group (the
-    embedded broker's OffsetFetch answers the consumer's request version, not the admin's)."""
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=GROUP,
-                                enable_auto_commit=False)
-    await consumer.start()
-    try:
-        found = {}
-        for p in range(topics.INTAKE_APPLICATIONS.partitions):
-            offset = await consumer.committed(TopicPartition(topics.INTAKE_APPLICATIONS.name, p))
-            found[p] = offset if offset is not None and offset >= 0 else 0
-        return found
-    finally:
-        await consumer.stop()
+    """Assessment's committed offsets on intake's topic, read without joining its group."""
+    return await probe_service.committed(bootstrap, GROUP, topics.INTAKE_APPLICATIONS.name,
+                                         topics.INTAKE_APPLICATIONS.partitions)
 
 
 async def test_no_offset_moves_while_the_database_is_down_and_nothing_is_lost(
