@@ -9,8 +9,8 @@ from uuid import UUID
 from pydantic import Field
 
 from contracts.base import (
-    Applicant, BudgetLine, Contract, Currency, MunicipalityCode, Oere, ProjectPeriod, ReasonCode,
-    RegionCode, UtcDatetime,
+    Applicant, ApplicantKind, BudgetLine, Contract, Currency, Cvr, MunicipalityCode, Oere,
+    ProjectPeriod, ReasonCode, RegionCode, UtcDatetime,
 )
 from contracts.pools import PaymentFrequency, PoolDefinition
 
@@ -26,11 +26,18 @@ class PoolPublished(Contract):
 
 
 class PriorAwardImported(Contract):
-    """An award from an earlier round of a programme, for once-per-applicant (R2)."""
+    """An award from an earlier round of a programme, for once-per-applicant (R2).
+
+    ``cvr`` names the grantee (the legal entity); ``kind`` is its kind in the register. An event
+    without ``cvr`` names a municipality: it counts for that municipality's own entry (the
+    applicant of kind ``municipality`` with that code), as do all events from before the register.
+    """
 
     programme: str
     municipality_code: MunicipalityCode
     pool_id: str
+    cvr: Cvr | None = None
+    kind: ApplicantKind | None = None
 
 
 class EligibilityAssessed(Contract):

@@ -68,12 +68,19 @@ ApplicantKind = Literal[
 
 
 class Applicant(Contract):
-    """The applying organisation. ``kind`` is checked against the pool's applicant group (R10)."""
+    """The applying organisation. ``kind`` is checked against the pool's applicant group (R10).
+
+    In a submission these are the client's claims, checked against the organisation register
+    (``municipality_code``, and ``kind`` / ``region_code`` when given); in intake's
+    ``ApplicationReceived`` and everything after it they are the register's entry for the CVR
+    (``region_code`` set), never what the client typed (R2, R4).
+    """
 
     cvr: Cvr
     municipality_code: MunicipalityCode
     name: Annotated[str, Field(min_length=1, max_length=200)]
     kind: ApplicantKind = "municipality"
+    region_code: RegionCode | None = None
 
 
 class BudgetLine(Contract):

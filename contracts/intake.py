@@ -66,7 +66,9 @@ class Receipt(Contract):
 class ApplicationReceived(Contract):
     """A valid, authenticated submission was stored (the receipt plus the application).
 
-    ``timeliness`` is the server-side deadline decision (R5) at ``received_at``.
+    ``timeliness`` is the server-side deadline decision (R5) at ``received_at``. ``applicant``
+    is the organisation register's entry for the token's CVR (kind, municipality, region), the
+    one at ``register_revision`` (R2, R4).
     """
 
     submission_id: UUID
@@ -86,6 +88,11 @@ class ApplicationReceived(Contract):
     client_sent_at: datetime | None = None
     deadline: UtcDatetime
     timeliness: Literal["on_time", "late"]
+    register_revision: Annotated[int, Field(ge=1)] | None = Field(
+        default=None,
+        description="the organisation register revision of the applicant's entry that "
+        "``applicant`` was taken from; null: admitted unregistered by a pool that allows it "
+        "(or an event from before the register)")
 
 
 class ApplicationAccepted(Contract):

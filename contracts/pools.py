@@ -74,7 +74,16 @@ class PoolDefinition(Contract):
     exception_submission_window_hours: Annotated[int, Field(ge=0)] = 24
     project_period: PoolProjectPeriod
     purpose: str | None = None
+    checks_purpose: bool | None = Field(
+        default=None,
+        description="whether the eligibility gate checks the application's purpose against "
+        "`purpose`: true needs `purpose`; false says explicitly that the pool has none to check; "
+        "absent: checked exactly when `purpose` is set")
     target_group: str | None = None
+    admits_unregistered_applicants: bool = Field(
+        default=False,
+        description="an applicant whose CVR is not in the organisation register is admitted on "
+        "what it typed (municipality, kind) instead of refused `applicant_unknown`")
     sub_pools: list[SubPool] = []
     criteria: Annotated[list[Criterion], Field(min_length=1)]
     minimum_requirement_threshold: Annotated[int, Field(ge=0, le=5)] = 1
@@ -120,6 +129,8 @@ class PoolDefinition(Contract):
             for i, code in enumerate(codes):
                 if code not in known:
                     raise ValueError(f"sub_pools.{i}.region_code: {code} is not a Danish region")
+        if self.checks_purpose and not (self.purpose or "").strip():
+            raise ValueError("purpose: a pool that checks purpose (checks_purpose) must set it")
         if self.deadline_local is not None:
             self._check_deadline_exists()
         ids = [c.id for c in self.criteria]
@@ -144,6 +155,13 @@ class PoolDefinition(Contract):
     def programme_id(self) -> str:
         """The programme for once-per-applicant (R2); a pool with none is its own programme."""
         return self.programme or self.pool_id
+
+    @property
+    def purpose_checked(self) -> bool:
+        """The gate compares purposes only when the pool has one to compare with (R10)."""
+        if self.checks_purpose is None:
+            return self.purpose is not None
+        return self.checks_purpose
 
     @property
     def total_oere(self) -> int:

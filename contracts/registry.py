@@ -13,7 +13,7 @@ from typing import Literal
 
 from pydantic import TypeAdapter, ValidationError, create_model
 
-from contracts import assessment, finance, intake, payments, reporting
+from contracts import assessment, finance, intake, payments, register, reporting
 from contracts import topics as t
 from contracts.base import Contract
 from contracts.envelope import Envelope
@@ -41,6 +41,8 @@ _SPECS: list[EventSpec] = [
     EventSpec("ItProblemExceptionDecided", intake.ItProblemExceptionDecided, t.INTAKE_EXCEPTIONS),
     EventSpec("PoolPublished", assessment.PoolPublished, t.ASSESSMENT_POOLS),
     EventSpec("PriorAwardImported", assessment.PriorAwardImported, t.ASSESSMENT_POOLS),
+    EventSpec("OrganisationRecorded", register.OrganisationRecorded, t.ASSESSMENT_POOLS),
+    EventSpec("RegisterSourceLoaded", register.RegisterSourceLoaded, t.ASSESSMENT_POOLS),
     EventSpec("EligibilityAssessed", assessment.EligibilityAssessed, t.ASSESSMENT_ASSESSMENTS),
     EventSpec("ApplicationScored", assessment.ApplicationScored, t.ASSESSMENT_ASSESSMENTS),
     EventSpec("GrantAwarded", assessment.GrantAwarded, t.ASSESSMENT_DECISIONS),

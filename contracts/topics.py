@@ -30,7 +30,9 @@ INTAKE_APPLICATIONS = Topic(
 INTAKE_EXCEPTIONS = Topic(
     "grants.intake.exceptions.v1", 3, "IT-problem exception requests and decisions"
 )
-ASSESSMENT_POOLS = Topic("grants.assessment.pools.v1", 1, "pool versions and imported prior awards")
+ASSESSMENT_POOLS = Topic(
+    "grants.assessment.pools.v1", 1,
+    "pool versions, imported prior awards and the organisation register (reference data)")
 ASSESSMENT_ASSESSMENTS = Topic(
     "grants.assessment.assessments.v1", 3, "eligibility results and assessor scores"
 )

@@ -8,6 +8,7 @@ Aggregate ids: the application id for everything about an application; ``pool:<p
 
 from __future__ import annotations
 
+import re
 from typing import Annotated, Any, TypeVar
 from uuid import UUID
 
@@ -16,8 +17,8 @@ from fastapi import APIRouter, Body, Depends, Path, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, StrictInt
 
-from contracts.assessment import GrantAwarded, PoolPublished, PriorAwardImported
-from contracts.base import MunicipalityCode
+from contracts.assessment import GrantAwarded, PoolPublished
+from contracts.base import Cvr, MunicipalityCode
 from contracts.intake import ApplicationAccepted, ApplicationReceived
 from servicekit.consumer import Handler, Incoming
 from servicekit.http import cause_of_request
@@ -26,11 +27,12 @@ from servicekit.outbox import Cause, Emitter, cause_of_event
 from servicekit.service import ServiceRuntime, UnitOfWork
 from services.assessment.domain import (
     DomainRefusal, PoolRound, ScoreApplication, approve, assess_eligibility, evolve_ledger,
-    evolve_round, exact_score, parse_pool_definition, pool_overview, publish_pool,
+    evolve_round, exact_score, parse_pool_definition, pool_overview, prior_award, publish_pool,
     reassess_pool, score_application,
 )
 from services.assessment.domain.overview import status_of
 from services.assessment.domain.scoring import shown
+from services.assessment.register_store import RegisterStore
 from services.assessment.store import AssessmentStore
 
 T = TypeVar("T")
@@ -79,11 +81,19 @@ class _Moved(Exception):
     """The pool's programme changed between reading it and locking it: run the command again."""
 
 
+_REGISTER_DETAIL = re.compile(r"^(?:line (\d+): )?([^:]+): (.*)$", re.DOTALL)
+
+
 def _reasons(refusal: DomainRefusal) -> list[dict[str, str | None]]:
     """``details`` as the API's reasons: ``path: message`` for fields, else the code's subject."""
     reasons: list[dict[str, str | None]] = []
     for detail in refusal.details:
-        if refusal.code == "pool_invalid":
+        if refusal.code == "register_invalid":  # "[line N: ]field: message"
+            found = _REGISTER_DETAIL.match(detail)
+            line, field, message = found.groups() if found else (None, "", detail)
+            path = f"{line}.{field}" if line else field
+            reasons.append({"code": "field_invalid", "path": path, "message": message})
+        elif refusal.code == "pool_invalid":
             path, sep, message = detail.partition(": ")
             if not sep or " " in path:
                 path, message = "", detail
@@ -135,7 +145,11 @@ class _Body(BaseModel):
 
 
 class PriorAwardBody(_Body):
-    municipality_code: MunicipalityCode
+    """The earlier grantee by CVR (its municipality then comes from the register), or a
+    municipality alone (that municipality's own award)."""
+
+    cvr: Cvr | None = None
+    municipality_code: MunicipalityCode | None = None
     pool_id: Annotated[str, Field(min_length=1, max_length=80)]
 
 
@@ -197,9 +211,13 @@ def http_router(runtime: ServiceRuntime) -> APIRouter:  # noqa: C901 - one closu
     @router.post("/programmes/{programme}/prior-awards", status_code=201)
     async def import_prior_award(programme: Programme, body: PriorAwardBody, request: Request,
                                  principal: Principal = caseworker) -> dict[str, Any]:
-        event = PriorAwardImported(programme=programme, municipality_code=body.municipality_code,
-                                   pool_id=body.pool_id)
         cause = cause_of_request(request, principal, "caseworker")
+        async with runtime.pool.acquire() as conn:
+            register = RegisterStore(conn)
+            entry = await register.entry(body.cvr) if body.cvr else None
+            own = ([] if body.cvr or body.municipality_code is None else
+                   await register.of_municipality(body.municipality_code, "municipality"))
+        event = prior_award(programme, body.pool_id, body.cvr, body.municipality_code, entry, own)
 
         async def work(uow: UnitOfWork) -> bool:
             store = AssessmentStore(uow.conn)

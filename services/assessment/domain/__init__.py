@@ -11,7 +11,9 @@ How a handler drives it (each step in one transaction; apply every returned even
                          then ``reassess_pool(round, ledger)`` for applications already in it
 - ApplicationReceived:   ``evolve_round`` only (stores the version)
 - ApplicationAccepted:   ``evolve_round``, then ``assess_eligibility(round, ledger, id)``
-- PriorAwardImported:    ``evolve_ledger``, then ``reassess_pool`` for the programme's rounds
+- import a prior award:  ``prior_award(...)`` (by CVR, with the register's entry), then
+                         ``evolve_ledger`` and ``reassess_pool`` for the programme's rounds
+- register change:       ``register.decide_load`` / ``register.decide_change`` (see there)
 - score / recuse:        ``score_application(round, ScoreApplication(...))``
 - recommendations:       ``plan_allocation(round, ledger)`` (a query)
 - approve:               ``approve(round, ledger, approver, decided_at)``; apply each decision to
@@ -19,7 +21,9 @@ How a handler drives it (each step in one transaction; apply every returned even
 - overview:              ``pool_overview(round)``
 """
 
-from services.assessment.domain.allocation import AllocationPlan, Recommendation, plan_allocation
+from services.assessment.domain.allocation import (
+    AllocationPlan, Recommendation, plan_allocation, tie_draw,
+)
 from services.assessment.domain.decisions import (
     acceptance_deadline, add_months, approve, reporting_deadlines,
 )
@@ -30,6 +34,7 @@ from services.assessment.domain.pools import (
     content_hash, next_pool_version, parse_pool_definition, publish_pool,
 )
 from services.assessment.domain.reasons import REASON_CODES, REFUSAL_CODES
+from services.assessment.domain.register import prior_award
 from services.assessment.domain.scoring import ScoreApplication, exact_score, score_application
 from services.assessment.domain.state import (
     ApplicationFile, ApplicationVersion, Decision, FundedEntry, FundingLedger, PoolRound,
@@ -42,6 +47,6 @@ __all__ = [
     "Recommendation", "ScoreApplication", "SubPoolOverview", "acceptance_deadline", "add_months",
     "approve", "assess_eligibility", "content_hash", "evolve_ledger", "evolve_round",
     "exact_score", "gate_reasons", "new_round", "next_pool_version", "parse_pool_definition",
-    "plan_allocation", "pool_overview", "publish_pool", "reassess_pool", "reporting_deadlines",
-    "score_application",
+    "plan_allocation", "pool_overview", "prior_award", "publish_pool", "reassess_pool", "reporting_deadlines",
+    "score_application", "tie_draw",
 ]

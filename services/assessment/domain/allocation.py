@@ -12,31 +12,37 @@ walk is idempotent.
 2. Rank. Per sub-pool (a pool without sub-pools is one), the remaining applications — together
    with the ones decided earlier that had a rank — are ordered by:
      a. aggregate score, highest first (exact rational comparison);
-     b. tie-break: the accepted version's ``received_at``, earliest first (whoever was ready
-        first);
-     c. then ``application_id`` ascending (a total order, so the result never depends on the
-        order facts arrived in).
+     b. tie-break: the pool's draw for the applicant, :func:`tie_draw` — sha256 of
+        ``"<pool_id>:<cvr>"``, lowest first. It is fixed when the pool is published, the same
+        for every application of one organisation, and blind to when and how an application
+        came in: a version admitted through an approved IT-problem exception, or a corrected
+        resubmission, keeps exactly the place an on-time first version would have. Nobody who
+        applies can steer it (a CVR is not chosen), and an auditor can recompute it;
+     c. then ``application_id`` ascending (only ever between applications of one organisation:
+        a total order, so the result never depends on the order facts arrived in).
    ``rank`` is the place in that order, 1 = best, also for those that lose.
 3. Walk, in rank order, with what remains of the sub-pool (its amount minus awards already
-   decided in it): a municipality already awarded in this round (higher up, or decided earlier)
-   gets ``already_funded_in_programme``; otherwise the *full* applied-for amount is awarded when
-   it fits the remaining money, never part of it; one that does not fit is rejected
-   ``sub_pool_exhausted``. After the first that does not fit, a lower-ranked smaller one may still
-   be awarded if it fits, unless the pool sets ``fill_with_smaller_after_exhausted: false``; then
-   every lower-ranked one is ``sub_pool_exhausted`` too. No sub-pool is over-committed: an award
-   is made only when ``applied ≤ remaining``.
+   decided in it). With once per applicant (``once_per_applicant_in_programme``) an applicant is
+   one legal entity (:func:`contracts.register.applicant_keys`) and only its best-ranked
+   application of the round can win: an applicant already awarded in this round (higher up, or
+   decided earlier) gets ``already_funded_in_programme``; a lower-ranked application of an
+   applicant whose best one did not win gets ``applicant_has_better_application``. Otherwise the
+   *full* applied-for amount is awarded when it fits the remaining money, never part of it; one
+   that does not fit is rejected ``sub_pool_exhausted``. After the first that does not fit, a
+   lower-ranked smaller one may still be awarded if it fits, unless the pool sets
+   ``fill_with_smaller_after_exhausted: false``; then every lower-ranked one is
+   ``sub_pool_exhausted`` too. No sub-pool is over-committed: an award is made only when
+   ``applied ≤ remaining``.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-from datetime import datetime
 from fractions import Fraction
 from typing import Literal
 from uuid import UUID
 
-from contracts.municipalities import region_of
 from services.assessment.domain import reasons as r
 from services.assessment.domain.eligibility import gate_reasons
 from services.assessment.domain.pools import decision_region, sub_pool_amounts
@@ -66,11 +72,31 @@ class AllocationPlan(State):
     plan_hash: str  # lets an approver say "approve exactly what I saw"
 
 
-def _rank_key(file: ApplicationFile) -> tuple[Fraction, datetime, str]:
+def tie_draw(pool_id: str, cvr: str) -> str:
+    """The applicant's place in the pool's draw among equal scores (lower wins)."""
+    return hashlib.sha256(f"{pool_id}:{cvr}".encode()).hexdigest()
+
+
+def _rank_key(pool_id: str, file: ApplicationFile) -> tuple[Fraction, str, str]:
     version = file.accepted
     assert version is not None
     score = exact_score(file) or Fraction(0)
-    return (-score, version.received_at, str(file.application_id))
+    return (-score, tie_draw(pool_id, version.applicant.cvr), str(file.application_id))
+
+
+def _best_of_applicants(order: list[ApplicationFile]) -> dict[UUID, UUID]:
+    """Application → the best-ranked application of the same applicant (itself when it is)."""
+    owner_of_key: dict[str, UUID] = {}
+    best: dict[UUID, UUID] = {}
+    for file in order:
+        assert file.accepted is not None
+        keys = file.accepted.keys
+        owner = next((owner_of_key[k] for k in sorted(keys) if k in owner_of_key),
+                     file.application_id)
+        best[file.application_id] = owner
+        for key in keys:
+            owner_of_key.setdefault(key, owner)
+    return best
 
 
 def _hash(pool_version: int, recommendations: list[Recommendation]) -> str:
@@ -91,7 +117,7 @@ def plan_allocation(state: PoolRound, ledger: FundingLedger) -> AllocationPlan:
     def recommend(file: ApplicationFile, **fields: object) -> Recommendation:
         version = file.accepted
         assert version is not None
-        region = decision_region(pool, region_of(version.applicant.municipality_code))
+        region = decision_region(pool, version.region_code)
         return Recommendation(
             application_id=file.application_id, region_code=region,
             sub_pool_amount_oere=amounts.get(region), municipality_code=(
@@ -102,7 +128,7 @@ def plan_allocation(state: PoolRound, ledger: FundingLedger) -> AllocationPlan:
         version = file.accepted
         if version is None:
             continue  # never accepted by intake: not ours to decide
-        key = decision_region(pool, region_of(version.applicant.municipality_code))
+        key = decision_region(pool, version.region_code)
         if file.decision is not None:
             if file.decision.rank is not None and key in ranked:
                 ranked[key].append(file)
@@ -118,37 +144,50 @@ def plan_allocation(state: PoolRound, ledger: FundingLedger) -> AllocationPlan:
         else:
             ranked[key].append(file)
 
-    awarded_municipalities = {
-        f.accepted.applicant.municipality_code for f in state.files()
-        if f.decision is not None and f.decision.outcome == "awarded" and f.accepted is not None
-    }
+    def rank_key(file: ApplicationFile) -> tuple[Fraction, str, str]:
+        return _rank_key(state.pool_id, file)
+
+    best = _best_of_applicants(sorted((f for fs in ranked.values() for f in fs), key=rank_key))
+    awarded_keys: set[str] = set()
+    winners: set[UUID] = set()
+    for f in state.files():
+        if f.decision is not None and f.decision.outcome == "awarded" and f.accepted is not None:
+            awarded_keys |= f.accepted.keys
+            winners.add(f.application_id)
+    second_best: list[tuple[ApplicationFile, int]] = []  # decided once every sub-pool is walked
     for key in sorted(ranked, key=lambda k: k or ""):
         already = sum(f.decision.amount_oere for f in state.files()
                       if f.decision is not None and f.decision.outcome == "awarded"
                       and f.decision.region_code == key)
         remaining = max(amounts[key] - already, 0)
         exhausted = False
-        for place, file in enumerate(sorted(ranked[key], key=_rank_key), start=1):
+        for place, file in enumerate(sorted(ranked[key], key=rank_key), start=1):
             decided = file.decision
             if decided is not None:
                 exhausted = exhausted or r.SUB_POOL_EXHAUSTED in decided.reasons
                 continue
             version = file.accepted
             assert version is not None
-            municipality = version.applicant.municipality_code
-            if once and municipality in awarded_municipalities:
+            if once and not version.keys.isdisjoint(awarded_keys):
                 out.append(recommend(file, outcome="reject", rank=place,
                                      reasons=(r.ALREADY_FUNDED_IN_PROGRAMME,)))
+            elif once and best[file.application_id] != file.application_id:
+                second_best.append((file, place))
             elif version.applied_oere <= remaining and (
                     pool.fill_with_smaller_after_exhausted or not exhausted):
                 remaining -= version.applied_oere
-                awarded_municipalities.add(municipality)
+                awarded_keys |= version.keys
+                winners.add(file.application_id)
                 out.append(recommend(file, outcome="award", rank=place,
                                      amount_oere=version.applied_oere))
             else:
                 exhausted = True
                 out.append(recommend(file, outcome="reject", rank=place,
                                      reasons=(r.SUB_POOL_EXHAUSTED,)))
+    for file, place in second_best:
+        won = best[file.application_id] in winners
+        out.append(recommend(file, outcome="reject", rank=place, reasons=(
+            r.ALREADY_FUNDED_IN_PROGRAMME if won else r.APPLICANT_HAS_BETTER_APPLICATION,)))
 
     out.sort(key=lambda x: (x.region_code or "", x.rank or 10**9, str(x.application_id)))
     return AllocationPlan(pool_id=state.pool_id, pool_version=state.version,

@@ -7,12 +7,16 @@ always gives the answer the current facts support. Every failing check adds its 
 what is wrong, not just the first thing.
 
 Text fields (purpose, target group) are compared as *normalised* strings: case-folded, with runs
-of whitespace collapsed and the ends trimmed. A pool that sets no purpose / target group accepts
-any.
+of whitespace collapsed and the ends trimmed. Purpose is checked when the pool checks it
+(``PoolDefinition.purpose_checked``: it sets ``purpose``, unless it says ``checks_purpose:
+false``); a pool that sets no target group accepts any.
 
-Once per applicant is keyed on the municipality code, for every kind of applicant, because that is
-what prior awards are imported by and what the audit replay (R23) checks; it applies only when
-the pool's ``once_per_applicant_in_programme`` is set.
+Who the applicant is comes from the organisation register, through intake (the version's
+``applicant``): its kind for the applicant group, its region for the sub-pool. Once per applicant
+is once per legal entity (:func:`contracts.register.applicant_keys`: the CVR, and for a
+municipality the municipality), across every round and pool of the programme, when the pool's
+``once_per_applicant_in_programme`` is set; two organisations in one municipality are two
+applicants. The audit replay (R23) checks the same key.
 """
 
 from __future__ import annotations
@@ -20,7 +24,6 @@ from __future__ import annotations
 from uuid import UUID
 
 from contracts.assessment import EligibilityAssessed
-from contracts.municipalities import region_of
 from contracts.pools import PoolDefinition
 from services.assessment.domain import reasons as r
 from services.assessment.domain.state import ApplicationVersion, FundingLedger, PoolRound
@@ -38,7 +41,7 @@ def gate_reasons(
     found: set[str] = set()
     if version.applicant.kind not in pool.applicant_group:
         found.add(r.APPLICANT_GROUP_NOT_ELIGIBLE)
-    if pool.purpose is not None and normalised(pool.purpose) != normalised(version.purpose):
+    if pool.purpose_checked and normalised(pool.purpose or "") != normalised(version.purpose):
         found.add(r.PURPOSE_NOT_ELIGIBLE)
     if pool.target_group is not None and (
             normalised(pool.target_group) != normalised(version.target_group)):
@@ -46,12 +49,10 @@ def gate_reasons(
     if any(line.category not in pool.eligible_cost_categories for line in version.budget_lines):
         found.add(r.COST_CATEGORY_NOT_ELIGIBLE)
     if pool.sub_pools:
-        region = region_of(version.applicant.municipality_code)
-        if region not in {s.region_code for s in pool.sub_pools}:
+        if version.region_code not in {s.region_code for s in pool.sub_pools}:
             found.add(r.REGION_NOT_IN_POOL)
     if pool.once_per_applicant_in_programme and ledger.funded(
-            pool.programme_id, version.applicant.municipality_code,
-            excluding_application=application_id):
+            pool.programme_id, version.keys, excluding_application=application_id):
         found.add(r.ALREADY_FUNDED_IN_PROGRAMME)
     return [code for code in r.GATE_REASON_ORDER if code in found]
 
@@ -75,7 +76,7 @@ def assess_eligibility(state: PoolRound, ledger: FundingLedger,
         application_id=application_id, submission_id=version.submission_id,
         pool_id=state.pool_id, pool_version=state.version,
         municipality_code=version.applicant.municipality_code,
-        region_code=region_of(version.applicant.municipality_code),
+        region_code=version.region_code,
         applied_oere=version.applied_oere, eligible=not found, reasons=found,
     )
 

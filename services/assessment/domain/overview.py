@@ -12,7 +12,6 @@ from __future__ import annotations
 from typing import Literal
 from uuid import UUID
 
-from contracts.municipalities import region_of
 from services.assessment.domain.pools import decision_region, sub_pool_amounts, sub_pool_names
 from services.assessment.domain.scoring import exact_score
 from services.assessment.domain.state import ApplicationFile, PoolRound, State
@@ -66,7 +65,7 @@ def pool_overview(state: PoolRound) -> PoolOverview:
         version = file.accepted or (file.versions[-1] if file.versions else None)
         if version is None:
             continue
-        key = decision_region(pool, region_of(version.applicant.municipality_code))
+        key = decision_region(pool, version.region_code)
         if key not in amounts:
             outside.append(file.application_id)
             continue

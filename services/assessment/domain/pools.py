@@ -10,8 +10,9 @@ the same). Publishing content equal to the current version is a no-op (no event)
 content becomes version n+1 — including a return to an older version's content, because it is a
 change from what is in force now.
 
-Sub-pools: an application belongs to the sub-pool of its municipality's region
-(:func:`contracts.municipalities.region_of`). A pool without sub-pools is one pool: its key is
+Sub-pools: an application belongs to the sub-pool of its applicant's region in the organisation
+register (the region of its registered address; ``ApplicationVersion.region_code``), never one the
+applicant typed. A pool without sub-pools is one pool: its key is
 ``None`` and its amount the pool's total.
 """
 
@@ -68,10 +69,19 @@ def _canonical(value: Any) -> Any:
     return value
 
 
+# Keys added to the format after pools were first published: left out of the hash while at their
+# default, so a pool published before they existed keeps its content hash (and its version).
+_LATER_KEYS = {"checks_purpose": None, "admits_unregistered_applicants": False}
+
+
 def content_hash(definition: PoolDefinition) -> str:
     """``sha256:<hex>`` over the canonical JSON of the validated definition."""
+    dumped = definition.model_dump(mode="python")
+    for key, default in _LATER_KEYS.items():
+        if dumped.get(key, default) == default:
+            dumped.pop(key, None)
     canonical = json.dumps(
-        _canonical(definition.model_dump(mode="python")),
+        _canonical(dumped),
         sort_keys=True, separators=(",", ":"), ensure_ascii=False,
     )
     return "sha256:" + hashlib.sha256(canonical.encode("utf-8")).hexdigest()

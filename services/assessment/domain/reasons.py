@@ -19,13 +19,14 @@ ALREADY_FUNDED_IN_PROGRAMME = "already_funded_in_programme"
 NOT_SCORED = "not_scored"
 MINIMUM_REQUIREMENT_NOT_MET = "minimum_requirement_not_met"
 SUB_POOL_EXHAUSTED = "sub_pool_exhausted"
+APPLICANT_HAS_BETTER_APPLICATION = "applicant_has_better_application"
 
 REASON_CODES: dict[str, str] = {
     APPLICANT_GROUP_NOT_ELIGIBLE:
-        "the applicant's kind (municipality, region, voluntary organisation, ...) is not in the "
-        "pool's applicant group (R10)",
+        "the applicant's kind in the organisation register (municipality, region, voluntary "
+        "organisation, ...) is not in the pool's applicant group (R10)",
     PURPOSE_NOT_ELIGIBLE:
-        "the pool names a purpose and the application's purpose is not it (compared "
+        "the pool checks purpose and the application's purpose is not the pool's (compared "
         "case-insensitively, whitespace normalised) (R10)",
     TARGET_GROUP_NOT_ELIGIBLE:
         "the pool names a target group and the application's target group is not it (compared "
@@ -33,11 +34,15 @@ REASON_CODES: dict[str, str] = {
     COST_CATEGORY_NOT_ELIGIBLE:
         "the budget has a line whose category (salary / other) the pool does not fund (R10)",
     REGION_NOT_IN_POOL:
-        "the pool is split into regional sub-pools and the applicant's municipality lies in none "
-        "of them (or its municipality code is unknown) (R1, R12)",
+        "the pool is split into regional sub-pools and the applicant's region in the organisation "
+        "register is none of them (R1, R12)",
     ALREADY_FUNDED_IN_PROGRAMME:
-        "the municipality already has an award in this pool programme (an earlier round, another "
-        "pool of the programme, or a higher-ranked application of its own in this round) (R2)",
+        "the applicant (the legal entity, by CVR; a municipality also by its municipality) "
+        "already has an award in this pool programme: an earlier round, another pool of the "
+        "programme, or a better-ranked application of its own in this round (R2)",
+    APPLICANT_HAS_BETTER_APPLICATION:
+        "the applicant has a better-ranked application in this round, and only that one can win "
+        "(it did not: e.g. its sub-pool ran out); with once_per_applicant_in_programme (R2)",
     NOT_SCORED:
         "the application is eligible but no assessor (other than recused ones) scored it before "
         "allocation (R11)",
@@ -73,4 +78,12 @@ REFUSAL_CODES: dict[str, str] = {
     "segregation_of_duties": "the approver scored or recused from an application in the batch "
                              "(403)",
     "recommendations_changed": "the recommendations changed since the approver saw them (409)",
+    "register_invalid": "a register file or entry does not validate; details name each row's "
+                        "line and field (422)",
+    "register_too_large": "a register file sent over HTTP is larger than 64 MiB; load it from "
+                          "GRANTS_REGISTER_FILES instead (413)",
+    "organisation_unknown": "no organisation with this CVR in the register (404; 422 for a prior "
+                            "award naming an unregistered CVR without its municipality)",
+    "applicant_register_mismatch": "a prior award names a municipality that contradicts the "
+                                   "register's entry for its CVR (422)",
 }

@@ -8,7 +8,9 @@ Both are frozen, JSON-serialisable pydantic models (stored as JSONB) rebuilt onl
   history; a rescore replaces the assessor's earlier scores only in the *latest* view) and the
   decision.
 - :class:`FundingLedger` — who is funded in which programme: imported prior awards
-  (``PriorAwardImported``) and every ``GrantAwarded``, from any pool of the programme.
+  (``PriorAwardImported``) and every ``GrantAwarded``, from any pool of the programme, each with
+  the applicant's identity (:func:`contracts.register.applicant_keys`: the CVR, and for a
+  municipality its municipality).
 """
 
 from __future__ import annotations
@@ -24,7 +26,9 @@ from contracts.assessment import (
 )
 from contracts.base import Applicant, BudgetLine, UtcDatetime
 from contracts.intake import ApplicationAccepted, ApplicationReceived
+from contracts.municipalities import region_of
 from contracts.pools import PoolDefinition
+from contracts.register import applicant_keys
 from services.assessment.domain.errors import DomainRefusal
 
 
@@ -33,7 +37,10 @@ class State(BaseModel):
 
 
 class ApplicationVersion(State):
-    """What assessment needs of one received version (from intake's ``ApplicationReceived``)."""
+    """What assessment needs of one received version (from intake's ``ApplicationReceived``).
+
+    ``applicant`` is the register's entry intake took at ``register_revision`` (R2, R4).
+    """
 
     submission_id: UUID
     version: int
@@ -43,6 +50,19 @@ class ApplicationVersion(State):
     budget_lines: tuple[BudgetLine, ...]
     applied_oere: int
     received_at: UtcDatetime
+    register_revision: int | None = None
+
+    @property
+    def region_code(self) -> str | None:
+        """The applicant's region: the register's (R2, R12); a version from before the register
+        carries none, and its municipality's region is used."""
+        return self.applicant.region_code or region_of(self.applicant.municipality_code)
+
+    @property
+    def keys(self) -> frozenset[str]:
+        """Who the applicant is for once per applicant (:func:`~contracts.register.applicant_keys`)."""
+        a = self.applicant
+        return applicant_keys(a.cvr, a.kind, a.municipality_code)
 
     @classmethod
     def from_received(cls, event: ApplicationReceived) -> ApplicationVersion:
@@ -50,7 +70,7 @@ class ApplicationVersion(State):
             submission_id=event.submission_id, version=event.version, applicant=event.applicant,
             purpose=event.purpose, target_group=event.target_group,
             budget_lines=tuple(event.budget.lines), applied_oere=event.budget.total_oere,
-            received_at=event.received_at,
+            received_at=event.received_at, register_revision=event.register_revision,
         )
 
 
@@ -125,16 +145,23 @@ class FundedEntry(State):
     pool_id: str
     application_id: UUID | None = None  # None for an imported prior award
     source: Literal["imported", "awarded"]
+    cvr: str | None = None  # None: a prior award naming a municipality (or kept from before)
+    kind: str | None = None
+
+    @property
+    def keys(self) -> frozenset[str]:
+        return applicant_keys(self.cvr, self.kind, self.municipality_code)
 
 
 class FundingLedger(State):
     entries: tuple[FundedEntry, ...] = ()
 
-    def funded(self, programme: str, municipality_code: str,
+    def funded(self, programme: str, keys: frozenset[str],
                excluding_application: UUID | None = None) -> bool:
-        """Whether the municipality has an award in the programme other than the given one."""
+        """Whether the applicant (``keys``, :func:`~contracts.register.applicant_keys`) has an
+        award in the programme other than the given application's."""
         return any(
-            e.programme == programme and e.municipality_code == municipality_code
+            e.programme == programme and not e.keys.isdisjoint(keys)
             and (e.application_id is None or e.application_id != excluding_application)
             for e in self.entries
         )
@@ -204,11 +231,12 @@ def evolve_ledger(ledger: FundingLedger, event: PriorAwardImported | GrantAwarde
     """Record a prior or new award; the same award twice is recorded once."""
     if isinstance(event, PriorAwardImported):
         entry = FundedEntry(programme=event.programme, municipality_code=event.municipality_code,
-                            pool_id=event.pool_id, source="imported")
+                            pool_id=event.pool_id, source="imported", cvr=event.cvr,
+                            kind=event.kind)
     elif isinstance(event, GrantAwarded):
         entry = FundedEntry(programme=event.programme, municipality_code=event.municipality_code,
                             pool_id=event.pool_id, application_id=event.application_id,
-                            source="awarded")
+                            source="awarded", cvr=event.applicant.cvr, kind=event.applicant.kind)
     else:
         raise TypeError(f"the funding ledger does not evolve on {type(event).__name__}")
     if entry in ledger.entries:
