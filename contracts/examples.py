@@ -14,6 +14,7 @@ from contracts import assessment as a
 from contracts import finance as f
 from contracts import intake as i
 from contracts import payments as p
+from contracts import register as reg
 from contracts import reporting as r
 from contracts.base import Actor, Applicant, BudgetLine, Contract, IndicativeBudget, ProjectPeriod, Reason
 from contracts.envelope import Envelope
@@ -78,6 +79,16 @@ EXAMPLE_PAYLOADS: list[Contract] = [
     a.PoolPublished(pool_id="familiehus-2022", version=1, content_hash="sha256:3f2a", definition=POOL,
                     deadline=datetime.fromisoformat("2022-09-28T10:00:00+00:00")),
     a.PriorAwardImported(programme="familiehuse", municipality_code="169", pool_id="familiehus-2020"),
+    reg.OrganisationRecorded(
+        revision=99, entry_version=2, change="updated",
+        organisation=reg.Organisation(cvr="29189846", name="Aarhus Kommune",
+                                      kind="municipality", municipality_code="751"),
+        previous=reg.Organisation(cvr="29189846", name="Aarhus Kommune", kind="municipality",
+                                  municipality_code="746"),
+        source="caseworker", changed_by="cw-7f3a"),
+    reg.RegisterSourceLoaded(source="municipalities", source_version=1,
+                             content_hash="sha256:9d1e", format="grants-register-csv", rows=98,
+                             changed=98, unchanged=0, revision=98),
     a.EligibilityAssessed(application_id=APP, submission_id=SUB, pool_id="familiehus-2022",
                           pool_version=1, municipality_code="751", region_code="1082",
                           applied_oere=150000000, eligible=True),

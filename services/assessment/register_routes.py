@@ -22,14 +22,14 @@ from servicekit.identity import Principal
 from servicekit.outbox import Cause
 from servicekit.service import ServiceRuntime, UnitOfWork
 from services.assessment.domain import DomainRefusal
-from services.assessment.domain.register import (
-    RegisterEntry, RegisterFormat, decide_change, decide_load, format_of, parse_register_file,
+from services.assessment.domain.register import RegisterEntry, decide_change, decide_load
+from services.assessment.domain.register_files import (
+    RegisterFormat, check_http_file, format_of, parse_register_file,
 )
 from services.assessment.register_store import RegisterStore
 
 log = logging.get_logger(__name__)
 REGISTER_AGGREGATE = "register:organisations"
-MAX_FILE_BYTES = 64 * 1024 * 1024  # a file over HTTP; bigger exports load from GRANTS_REGISTER_FILES
 CvrPath = Annotated[str, StringConstraints(pattern=r"^[0-9]{8}$")]
 Source = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9._-]{0,79}$")]
 
@@ -118,10 +118,7 @@ def register_router(runtime: ServiceRuntime) -> APIRouter:
                    format: RegisterFormat = "grants-register-csv",  # noqa: A002 - the API's name
                    principal: Principal = caseworker) -> dict[str, Any]:
         body = await request.body()
-        if len(body) > MAX_FILE_BYTES:
-            raise DomainRefusal("register_too_large",
-                                f"a register file over HTTP is at most {MAX_FILE_BYTES} bytes",
-                                413)
+        check_http_file(len(body))
         try:
             text = body.decode("utf-8")
         except UnicodeDecodeError as exc:

@@ -34,6 +34,7 @@ from contracts.assessment import PoolPublished
 from contracts.base import Actor, Contract, Reason, UtcDatetime
 from contracts.envelope import SIMULATED_TIME_HEADER
 from contracts.intake import Receipt, SubmissionUnauthorized
+from contracts.register import OrganisationRecorded
 from servicekit import inbox, logging
 from servicekit.clock import Clock
 from servicekit.consumer import Decoder, EventConsumer, Incoming, decode_event
@@ -178,6 +179,9 @@ async def write_submissions(
         pool_ids.add(command.pool_id)
     loaded = await store.load(claims, locks, pools.versions(pool_ids))
     published = await pools.resolve(store, loaded, pool_ids)
+    register = await store.organisations(
+        s.parsed.command.applicant.cvr for s in submissions
+        if s.parsed.command is not None and not isinstance(s.who, AuthError))
     states = loaded.states
     # The submission index as the batch goes: ids bound before it never change; ids it bound
     # (``ours``, as ``load`` inserted them) are bound by their first submission, released when
@@ -224,7 +228,7 @@ async def write_submissions(
             pool = published.get(command.pool_id)
             decision = decide_submission(state, command, now, claims=who.claims,
                                          pools={} if pool is None else {pool.pool_id: pool},
-                                         bound_to=bound_to)
+                                         register=register, bound_to=bound_to)
             if new and any(isinstance(e, SubmissionUnauthorized) for e in decision.events):
                 del binding[submission_id]  # a refused token binds nothing
             aggregate = str(state.application_id)
@@ -436,8 +440,9 @@ def portal_handler(runtime: ServiceRuntime, tokens: TokenCache, pools: PoolCache
 def pool_handler(pools: PoolCache, clock: Clock) -> BatchHandler:
     async def on_pool_events(conn: asyncpg.Connection, items: list[Incoming],
                              _: Emitter) -> AfterCommit:
-        """Keep the latest ``PoolPublished`` of each pool; other pool-topic events are not ours.
-        The cache takes them once they are committed."""
+        """Keep the latest ``PoolPublished`` of each pool and the latest register entry of each
+        CVR (``OrganisationRecorded``); other pool-topic events are not ours. The pool cache
+        takes the pools once they are committed."""
         stored = []
         store = IntakeStore(conn)
         for item in items:
@@ -447,6 +452,8 @@ def pool_handler(pools: PoolCache, clock: Clock) -> BatchHandler:
             if isinstance(payload, PoolPublished):
                 await store.save_pool(payload)
                 stored.append(payload)
+            elif isinstance(payload, OrganisationRecorded):
+                await store.save_organisation(payload)
 
         def cached() -> None:
             for pool in stored:

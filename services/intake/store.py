@@ -18,7 +18,8 @@ from uuid import UUID
 import asyncpg
 
 from contracts.assessment import PoolPublished
-from services.intake.domain import ApplicationState
+from contracts.register import Organisation, OrganisationRecorded
+from services.intake.domain import ApplicationState, RegisterEntry
 
 _ZERO = UUID(int=0)
 # The JSON of a fresh state, with a placeholder for its id (filled in by SQL for many ids).
@@ -241,6 +242,27 @@ class IntakeStore:
             submission_id)
         return None if row is None else IndexedSubmission(row["application_id"],
                                                           row["submitter_cvr"])
+
+    # -- the organisation register (a projection of assessment's) ----------------------------------
+    async def organisations(self, cvrs: Iterable[str]) -> dict[str, RegisterEntry]:
+        """The register's entries for ``cvrs`` (those it has)."""
+        wanted = sorted(set(cvrs))
+        if not wanted:
+            return {}
+        rows = await self.conn.fetch(
+            "SELECT cvr, revision, organisation FROM organisations WHERE cvr = ANY($1::text[])",
+            wanted)
+        return {r["cvr"]: RegisterEntry(Organisation.model_validate_json(r["organisation"]),
+                                        r["revision"]) for r in rows}
+
+    async def save_organisation(self, event: OrganisationRecorded) -> None:
+        """Keep the latest entry per CVR: an older or repeated change changes nothing."""
+        await self.conn.execute(
+            "INSERT INTO organisations (cvr, revision, organisation) VALUES ($1, $2, $3::jsonb)"
+            " ON CONFLICT (cvr) DO UPDATE SET revision = EXCLUDED.revision,"
+            " organisation = EXCLUDED.organisation, updated_at = now()"
+            " WHERE organisations.revision < EXCLUDED.revision",
+            event.organisation.cvr, event.revision, event.organisation.model_dump_json())
 
     # -- pools ---------------------------------------------------------------------------------------
     async def pool(self, pool_id: str) -> PoolPublished | None:

@@ -10,10 +10,16 @@ Flow of a submission in an adapter::
         decision = decide_malformed(state_or_none, parsed, now)
     else:
         state = load(application_id_for(parsed.command)) or ApplicationState(application_id=...)
-        decision = decide_submission(state, parsed.command, now, claims=claims, pools=pools)
+        decision = decide_submission(state, parsed.command, now, claims=claims, pools=pools,
+                                     register=organisations_by_cvr)
     store(evolve_all(state, decision.events)); outbox(decision.events); answer(decision.receipt)
 """
 
+from services.intake.domain.applicant_identity import (
+    Identified,
+    RegisterEntry,
+    identify_applicant,
+)
 from services.intake.domain.authorisation import (
     authorise_caseworker,
     authorise_contact,
@@ -74,10 +80,12 @@ __all__ = [
     "Decision",
     "DomainRefusal",
     "ExceptionRecord",
+    "Identified",
     "IntakeEvent",
     "IntakeStatus",
     "ParsedSubmission",
     "RefusedSubmission",
+    "RegisterEntry",
     "ReportItProblem",
     "VersionRecord",
     "application_id_for",
@@ -98,6 +106,7 @@ __all__ = [
     "evolve",
     "evolve_all",
     "exception_id_for",
+    "identify_applicant",
     "intake_outcome",
     "is_on_time",
     "local_iso",

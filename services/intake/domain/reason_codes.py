@@ -31,6 +31,14 @@ REASON_CODES: dict[str, str] = {
     "duplicate_post": "two budget lines have the same post name",
     "budget_total_mismatch": "the applied-for total differs from the sum of the budget lines",
     "application_id_conflict": "the application id belongs to another applicant or pool",
+    # R2, R4: who the applicant is comes from the organisation register, by the token's CVR
+    "applicant_unknown": "the applicant's CVR is not in the organisation register (and the pool "
+                         "does not admit unregistered applicants)",
+    "applicant_register_mismatch": "a typed municipality code, kind or region code of the "
+                                   "applicant contradicts the organisation register's entry "
+                                   "for its CVR",
+    "region_not_of_municipality": "an unregistered applicant's typed region code is not the "
+                                  "region of its typed municipality",
     # R4: authentication (checked by the adapter, 401) and authorisation (403)
     "token_missing": "no bearer token was presented",
     "token_invalid": "the token's signature, issuer or audience could not be verified",

@@ -12,17 +12,12 @@ from contracts.assessment import PoolPublished
 from contracts.base import BudgetLine, IndicativeBudget, Reason
 from contracts.intake import SubmitApplication
 from contracts.municipalities import municipalities
+from contracts.register import cvr_is_valid
 
 from services.intake.domain.reason_codes import reason
 
-CVR_WEIGHTS = (2, 7, 6, 5, 4, 3, 2, 1)
-
-
-def cvr_is_valid(cvr: str) -> bool:
-    """Modulus-11 check of a Danish CVR number: the weighted digit sum is divisible by 11."""
-    if len(cvr) != 8 or not cvr.isascii() or not cvr.isdigit():
-        return False
-    return sum(int(d) * w for d, w in zip(cvr, CVR_WEIGHTS, strict=True)) % 11 == 0
+__all__ = ["cvr_is_valid", "validate_budget", "validate_budget_lines", "validate_pool_reference",
+           "validate_submission"]
 
 
 def _post_key(post: str) -> str:

@@ -6,8 +6,11 @@ The order of the checks matters and is deliberate:
 3. an application id bound to another applicant or pool is refused, before any repeat of a
    stored version, so nobody sees the receipt of an application that is not theirs;
 4. a repeat of a stored version gets its receipt again;
-5. business validation, reporting every violation;
+5. business validation, reporting every violation, and who the applicant is: the organisation
+   register's entry for the CVR, against which the typed applicant is checked
+   (:mod:`.applicant_identity`; only once the CVR and the municipality code are well-formed);
 6. the deadline decision, and for a late version the IT-problem exception that may admit it.
+   The stored version names the register's applicant and the register revision it came from.
 """
 
 from __future__ import annotations
@@ -28,6 +31,9 @@ from contracts.intake import (
     SubmitApplication,
 )
 
+from services.intake.domain.applicant_identity import (
+    IDENTITY_PATHS, Identified, RegisterEntry, identify_applicant,
+)
 from services.intake.domain.authorisation import Claims, authorise_submission
 from services.intake.domain.commands import INTAKE_NAMESPACE
 from services.intake.domain.deadline import deadline_of, is_on_time, local_iso, require_aware
@@ -125,12 +131,14 @@ def decide_submission(
     *,
     claims: Claims,
     pools: Mapping[str, PoolPublished],
+    register: Mapping[str, RegisterEntry],
     bound_to: UUID | None = None,
 ) -> Decision:
     """Decide a parsed submission received by the server at ``now``.
 
     ``state`` is the state of ``application_id_for(command)`` (a fresh ``ApplicationState`` for
-    an id never seen); ``claims`` are the verified token's claims; ``pools`` the published pools.
+    an id never seen); ``claims`` are the verified token's claims; ``pools`` the published pools;
+    ``register`` intake's register entries by CVR (at least the applicant's, if it has one).
     ``bound_to`` is the application the adapter's submission index already binds the submission
     id to, if any: a submission id names one submission of one application (R9), so reusing it
     for another application is refused, after authorisation, like an application id conflict.
@@ -175,14 +183,20 @@ def decide_submission(
         return _repeat(state, submission_id)
 
     problems = validate_submission(command, pools)
+    identified = None
+    if not any(p.path in IDENTITY_PATHS for p in problems) and command.pool_id in pools:
+        identified = identify_applicant(command.applicant, register.get(command.applicant.cvr),
+                                        pools[command.pool_id].definition)
+        problems.extend(identified.reasons)
     if problems:
         return _invalid(state, command, now, problems, 422)
-
-    return _store_version(state, command, now, pools[command.pool_id])
+    assert identified is not None and identified.applicant is not None
+    return _store_version(state, command, now, pools[command.pool_id], identified)
 
 
 def _store_version(
-    state: ApplicationState, command: SubmitApplication, now: datetime, pool: PoolPublished
+    state: ApplicationState, command: SubmitApplication, now: datetime, pool: PoolPublished,
+    identified: Identified,
 ) -> Decision:
     deadline = deadline_of(pool)
     assert deadline is not None, "validate_submission refuses a pool without a deadline"
@@ -196,7 +210,8 @@ def _store_version(
         # only if an exception admits it, and ApplicationAccepted is what says so.
         supersedes_submission_id=previous.submission_id if (previous and on_time) else None,
         pool_id=command.pool_id,
-        applicant=command.applicant,
+        applicant=identified.applicant,
+        register_revision=identified.register_revision,
         purpose=command.purpose,
         target_group=command.target_group,
         description=command.description,

@@ -15,6 +15,8 @@ from contracts.assessment import (
 )
 from contracts.base import Applicant, BudgetLine, IndicativeBudget
 from contracts.intake import ApplicationAccepted, ApplicationReceived
+from contracts.municipalities import region_of
+from grants.scenario.demo import cvr_for
 from services.assessment.domain import (
     FundingLedger, PoolRound, ScoreApplication, approve, assess_eligibility, evolve_ledger,
     evolve_round, new_round, plan_allocation, publish_pool, score_application,
@@ -80,12 +82,18 @@ def budget(total_oere: int, categories: tuple[str, ...] = ("salary", "other")) -
 def received(ref: str, municipality: str, applied_oere: int, *, version: int = 1,
              at: datetime = T0, pool_id: str = "example-2025", kind: str = "municipality",
              purpose: str = PURPOSE, target_group: str = TARGET,
-             categories: tuple[str, ...] = ("salary", "other")) -> ApplicationReceived:
+             categories: tuple[str, ...] = ("salary", "other"), cvr: str | None = None,
+             region_code: str | None = None,
+             register_revision: int | None = 1) -> ApplicationReceived:
+    """As intake publishes it: the applicant is the register's entry (by default the
+    municipality's own, CVR :func:`grants.scenario.demo.cvr_for`, in its region)."""
     return ApplicationReceived(
         submission_id=sub_id(ref, version), application_id=app_id(ref), version=version,
         pool_id=pool_id,
-        applicant=Applicant(cvr="12345678", municipality_code=municipality,
-                            name=f"Kommune {municipality}", kind=kind),  # type: ignore[arg-type]
+        applicant=Applicant(cvr=cvr or cvr_for(municipality), municipality_code=municipality,
+                            name=f"Kommune {municipality}", kind=kind,  # type: ignore[arg-type]
+                            region_code=region_code or region_of(municipality)),
+        register_revision=register_revision,
         purpose=purpose, target_group=target_group, budget=budget(applied_oere, categories),
         received_at=at, received_at_local=at.isoformat(),
         deadline=at + timedelta(days=5), timeliness="on_time")
@@ -140,9 +148,10 @@ class Harness:
             self.ledger = evolve_ledger(self.ledger, event)
 
     def import_prior(self, municipality: str, programme: str = "example",
-                     pool_id: str = "example-2019") -> None:
+                     pool_id: str = "example-2019", cvr: str | None = None,
+                     kind: str | None = None) -> None:
         self.apply(PriorAwardImported(programme=programme, municipality_code=municipality,
-                                      pool_id=pool_id))
+                                      pool_id=pool_id, cvr=cvr, kind=kind))  # type: ignore[arg-type]
 
     def submit(self, ref: str, municipality: str, applied_oere: int, **kw: Any) -> UUID:
         kw.setdefault("pool_id", self.round.pool_id)

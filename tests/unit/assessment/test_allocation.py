@@ -6,6 +6,9 @@ from datetime import timedelta
 
 from contracts.assessment import ApplicationRejected, GrantAwarded
 
+from grants.scenario.demo import cvr_for
+from services.assessment.domain import tie_draw
+
 from .builders import T0, Harness, app_id, pool_raw, scores_summing
 
 MID = "1082"  # Midtjylland: 1,000,000 DKK = 100,000,000 øre in pool_raw()
@@ -69,21 +72,27 @@ def test_exact_fit_is_awarded_one_oere_more_is_not() -> None:
     assert outcome(h2, "A")[:2] == ("rejected", ("sub_pool_exhausted",))
 
 
-def test_tie_break_is_earlier_received_then_application_id() -> None:
-    h = Harness(one_region_pool())
-    scored(h, "LATE", AARHUS, 60_000_000, 20, at=T0 + timedelta(minutes=1))
-    scored(h, "EARLY", RANDERS, 60_000_000, 20, at=T0)
-    h.allocate()
-    assert outcome(h, "EARLY")[:3] == ("awarded", (), 1)
-    assert outcome(h, "LATE")[:3] == ("rejected", ("sub_pool_exhausted",), 2)
+def test_tie_break_is_the_pools_draw_never_the_receipt_time() -> None:
+    """Equal scores: the lower ``tie_draw(pool_id, cvr)`` wins, whoever came in first. Fails with
+    the old tie-break (earlier ``received_at`` first) for one of the two orders below."""
+    winner, loser = sorted((AARHUS, RANDERS), key=lambda m: tie_draw("example-2025", cvr_for(m)))
+    for first_in in (winner, loser):
+        h = Harness(one_region_pool())
+        later = T0 + timedelta(days=3)
+        scored(h, "W", winner, 60_000_000, 20, at=T0 if first_in == winner else later)
+        scored(h, "L", loser, 60_000_000, 20, at=later if first_in == winner else T0)
+        h.allocate()
+        assert outcome(h, "W")[:3] == ("awarded", (), 1)
+        assert outcome(h, "L")[:3] == ("rejected", ("sub_pool_exhausted",), 2)
 
-    h2 = Harness(one_region_pool())
-    refs = ["P", "Q"]
-    for ref, municipality in zip(refs, (AARHUS, RANDERS), strict=True):
-        scored(h2, ref, municipality, 60_000_000, 20, at=T0)
-    first = min(refs, key=lambda r: str(app_id(r)))
-    h2.allocate()
-    assert outcome(h2, first)[:3] == ("awarded", (), 1)
+
+def test_two_tied_applications_of_one_applicant_go_by_application_id() -> None:
+    h = Harness(one_region_pool(once_per_applicant_in_programme=False))
+    for ref in ("P", "Q"):
+        scored(h, ref, AARHUS, 60_000_000, 20, at=T0)
+    first = min(("P", "Q"), key=lambda r: str(app_id(r)))
+    h.allocate()
+    assert outcome(h, first)[:3] == ("awarded", (), 1)
 
 
 def test_exact_fractions_rank_even_when_rounded_scores_look_equal() -> None:
@@ -138,13 +147,18 @@ def test_two_applications_from_one_municipality_never_both_win() -> None:
     assert outcome(h, "SECOND")[:3] == ("rejected", ("already_funded_in_programme",), 3)
 
 
-def test_a_municipality_that_loses_for_money_leaves_room_for_its_second_application() -> None:
+def test_only_the_better_ranked_application_of_an_applicant_can_win() -> None:
+    """R2 (issue 15): of one legal entity's applications in a round only the better-ranked can
+    win, also when it loses for money; its smaller second one does not slip in. (The rule before
+    let SMALL win here.)"""
     h = Harness(one_region_pool())
     scored(h, "BIG", AARHUS, MID_OERE + 1, 24)
     scored(h, "SMALL", AARHUS, 10_000_000, 20)
+    scored(h, "OTHER", RANDERS, 10_000_000, 19)
     h.allocate()
     assert outcome(h, "BIG")[:2] == ("rejected", ("sub_pool_exhausted",))
-    assert outcome(h, "SMALL")[0] == "awarded"
+    assert outcome(h, "SMALL")[:3] == ("rejected", ("applicant_has_better_application",), 2)
+    assert outcome(h, "OTHER")[:3] == ("awarded", (), 3)  # the money goes on down the ranking
 
 
 def test_once_per_applicant_off_allows_two_awards() -> None:

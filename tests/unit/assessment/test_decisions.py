@@ -143,7 +143,8 @@ def test_decisions_are_recorded_in_state_and_ledger(h: Harness) -> None:
     kbh = h.decision("KBH")
     assert kbh is not None and kbh.outcome == "awarded" and kbh.amount_oere == 150_000_000
     assert kbh.approved_by == "approver-x" and kbh.pool_version == 1
-    assert h.ledger.funded("example", "101") and not h.ledger.funded("example", "157")
+    assert h.ledger.funded("example", frozenset({"municipality:101"}))
+    assert not h.ledger.funded("example", frozenset({"municipality:157"}))
 
 
 def test_state_round_trips_through_json(h: Harness) -> None:

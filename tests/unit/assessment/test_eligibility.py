@@ -12,7 +12,12 @@ from services.assessment.domain import (
 )
 from services.assessment.domain.eligibility import normalised
 
+from grants.scenario.demo import cvr_for
+
 from .builders import PURPOSE, T0, TARGET, Harness, accepted, app_id, pool_raw, received
+
+MUNICIPALITY_101 = frozenset({"municipality:101"})
+MUNICIPALITY_147 = frozenset({"municipality:147"})
 
 
 def gate(h: Harness, ref: str):  # type: ignore[no-untyped-def]
@@ -137,7 +142,7 @@ def test_once_per_applicant_can_be_switched_off_by_the_pool() -> None:
 
 def test_every_failing_check_is_listed_in_the_documented_order() -> None:
     h = Harness(pool_raw(purpose="a family house", eligible_cost_categories=["salary"]))
-    h.import_prior("461")
+    h.import_prior("461", cvr=cvr_for("461"))  # the region entity's own prior award, by CVR
     h.submit("A", "461", 1_000_00, kind="region", purpose="x", target_group="y")
     assert gate(h, "A").reasons == [
         "applicant_group_not_eligible", "purpose_not_eligible", "target_group_not_eligible",
@@ -217,7 +222,7 @@ def test_ledger_records_each_award_once_and_ignores_its_own_award() -> None:
     prior = PriorAwardImported(programme="p", municipality_code="101", pool_id="old")
     ledger = evolve_ledger(evolve_ledger(ledger, prior), prior)
     assert len(ledger.entries) == 1
-    assert ledger.funded("p", "101") and not ledger.funded("p", "147")
+    assert ledger.funded("p", MUNICIPALITY_101) and not ledger.funded("p", MUNICIPALITY_147)
     with pytest.raises(TypeError):
         evolve_ledger(ledger, object())  # type: ignore[arg-type]
 
@@ -233,5 +238,6 @@ def test_own_award_does_not_make_an_application_ineligible() -> None:
     h.score("A", "assessor-a")
     h.allocate()
     award = next(e for e in h.events if isinstance(e, GrantAwarded))
-    assert h.ledger.funded("example", "101")
-    assert not h.ledger.funded("example", "101", excluding_application=award.application_id)
+    assert h.ledger.funded("example", MUNICIPALITY_101)
+    assert not h.ledger.funded("example", MUNICIPALITY_101,
+                               excluding_application=award.application_id)

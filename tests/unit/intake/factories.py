@@ -16,11 +16,13 @@ from contracts.assessment import PoolPublished
 from contracts.base import Applicant, BudgetLine, IndicativeBudget
 from contracts.intake import SubmitApplication
 from contracts.pools import PoolDefinition
+from contracts.register import Organisation
 from contracts.registry import spec_for
 
 from services.intake.domain import (
     REASON_CODES,
     ApplicationState,
+    RegisterEntry,
     DecideItProblemException,
     Decision,
     ReportItProblem,
@@ -72,6 +74,21 @@ def published(definition: PoolDefinition | None = None, version: int = 1) -> Poo
         definition=definition,
         deadline=definition.deadline_instant(),
     )
+
+
+def registered(cvr: str, municipality_code: str, name: str = "Kommune", kind: str = "municipality",
+               revision: int = 1) -> RegisterEntry:
+    """An entry of intake's register projection."""
+    return RegisterEntry(Organisation(cvr=cvr, name=name, kind=kind,  # type: ignore[arg-type]
+                                      municipality_code=municipality_code), revision)
+
+
+def register_of(*entries: RegisterEntry) -> dict[str, RegisterEntry]:
+    """The register the desk decides with: by default Aarhus, Copenhagen and Gentofte."""
+    entries = entries or (registered(CVR_AARHUS, "751", "Aarhus Kommune", revision=3),
+                          registered(CVR_KBH, "101", "Københavns Kommune", revision=1),
+                          registered(CVR_GENTOFTE, "157", "Gentofte Kommune", revision=2))
+    return {e.organisation.cvr: e for e in entries}
 
 
 def pools_of(*pools: PoolPublished) -> dict[str, PoolPublished]:
@@ -167,6 +184,7 @@ class Desk:
     """An in-memory adapter around the pure domain, for flow tests."""
 
     pools: dict[str, PoolPublished] = field(default_factory=pools_of)
+    register: dict[str, RegisterEntry] = field(default_factory=register_of)
     states: dict[UUID, ApplicationState] = field(default_factory=dict)
     log: dict[UUID, list[Any]] = field(default_factory=dict)
 
@@ -190,7 +208,8 @@ class Desk:
     def submit(self, command: SubmitApplication, at: datetime, claims: dict[str, Any] | None = None) -> Decision:
         app = application_id_for(command)
         claims = applicant_claims(command.applicant.cvr) if claims is None else claims
-        return self._apply(app, decide_submission(self.state(app), command, at, claims=claims, pools=self.pools))
+        return self._apply(app, decide_submission(self.state(app), command, at, claims=claims, pools=self.pools,
+                                                    register=self.register))
 
     def contact(self, command: ReportItProblem, at: datetime | None = None, claims: dict[str, Any] | None = None) -> Decision:
         claims = applicant_claims(command.applicant_cvr) if claims is None else claims

@@ -21,7 +21,7 @@ from services.intake.domain.commands import INTAKE_NAMESPACE
 
 from tests.unit.intake.factories import (
     APP, CVR_AARHUS, CVR_KBH, DEADLINE, MS, Desk, applicant, applicant_claims, budget, names,
-    pools_of, submission, uid,
+    pools_of, register_of, submission, uid,
 )
 
 BEFORE = DEADLINE - timedelta(hours=1)
@@ -140,7 +140,7 @@ def test_state_of_another_application_is_a_programming_error() -> None:
     with pytest.raises(ValueError):
         decide_submission(
             ApplicationState(application_id=uid(9)), submission(), BEFORE,
-            claims=applicant_claims(), pools=pools_of(),
+            claims=applicant_claims(), pools=pools_of(), register=register_of(),
         )
 
 
@@ -148,7 +148,7 @@ def test_naive_now_is_a_programming_error() -> None:
     with pytest.raises(ValueError):
         decide_submission(
             ApplicationState(application_id=APP), submission(), datetime(2022, 9, 28, 11),
-            claims=applicant_claims(), pools=pools_of(),
+            claims=applicant_claims(), pools=pools_of(), register=register_of(),
         )
 
 
