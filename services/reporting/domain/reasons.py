@@ -65,7 +65,7 @@ AWARD_WITHIN_APPLIED = "award_within_applied"
 BUDGET_WITHIN_AWARD = "budget_within_award"
 PAYMENTS_WITHIN_BUDGET = "payments_within_budget"
 NO_PAYMENT_BEFORE_ACCEPTANCE = "no_payment_before_acceptance"
-ONE_AWARD_PER_MUNICIPALITY = "one_award_per_municipality"
+ONE_AWARD_PER_APPLICANT = "one_award_per_applicant"
 NO_LATE_ACCEPTANCE = "no_late_acceptance"
 
 INVARIANTS: dict[str, str] = {
@@ -82,8 +82,11 @@ INVARIANTS: dict[str, str] = {
         "and at most the award; no instruction before any approved budget",
     NO_PAYMENT_BEFORE_ACCEPTANCE:
         "(d) no PaymentInstructed before (occurred_at) the grant's AwardAccepted",
-    ONE_AWARD_PER_MUNICIPALITY:
-        "(e) at most one award per municipality per programme, counting imported prior awards",
+    ONE_AWARD_PER_APPLICANT:
+        "(e) at most one award per applicant per programme, counting imported prior awards, for "
+        "awards made under a pool with once_per_applicant_in_programme; the applicant is the "
+        "legal entity (its CVR; a municipality also by its municipality code), so two "
+        "organisations in one municipality are two applicants",
     NO_LATE_ACCEPTANCE:
         "(f) no ApplicationAccepted with basis on_time for a version received after the deadline, "
         "and none with basis exception_granted without an approved ItProblemExceptionDecided "
@@ -93,5 +96,5 @@ INVARIANTS: dict[str, str] = {
 INVARIANT_RULE: dict[str, str] = {
     SUB_POOL_WITHIN_AMOUNT: "a", AWARD_WITHIN_APPLIED: "b", BUDGET_WITHIN_AWARD: "c",
     PAYMENTS_WITHIN_BUDGET: "d", NO_PAYMENT_BEFORE_ACCEPTANCE: "d",
-    ONE_AWARD_PER_MUNICIPALITY: "e", NO_LATE_ACCEPTANCE: "f",
+    ONE_AWARD_PER_APPLICANT: "e", NO_LATE_ACCEPTANCE: "f",
 }

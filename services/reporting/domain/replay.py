@@ -24,6 +24,7 @@ from typing import Any
 from uuid import UUID
 
 from contracts.envelope import Envelope
+from contracts.register import applicant_keys
 from contracts.registry import EVENTS
 from services.reporting.domain.replay_checks import check_invariants
 from services.reporting.domain.replay_models import (
@@ -177,7 +178,8 @@ class Replay:
         self.facts.pool_versions[(p.pool_id, p.version)] = (ref, p)
 
     def _onPriorAwardImported(self, p: Any, ref: Ref) -> None:
-        self.facts.priors.append((ref, p.programme, p.municipality_code, p.pool_id))
+        self.facts.priors.append((ref, p.programme, p.municipality_code, p.pool_id,
+                                  applicant_keys(p.cvr, p.kind, p.municipality_code)))
 
     def _onEligibilityAssessed(self, p: Any, ref: Ref) -> None:
         app = self._app(p.application_id)
@@ -199,8 +201,11 @@ class Replay:
         app.pool_id = app.pool_id or p.pool_id
         app.municipality_code = app.municipality_code or p.municipality_code
         app.region_code = app.region_code or p.region_code
+        who = p.applicant
+        keys = (applicant_keys(who.cvr, who.kind, p.municipality_code)
+                | applicant_keys(who.cvr, who.kind, who.municipality_code))
         award = Award(ref, p.pool_id, p.pool_version, p.programme, p.region_code,
-                      p.sub_pool_amount_oere, p.municipality_code, p.amount_oere, p.rank)
+                      p.sub_pool_amount_oere, p.municipality_code, p.amount_oere, p.rank, keys)
         app.awards += (award,)
         self.facts.awards.append(award)
 

@@ -26,7 +26,7 @@ def check_invariants(facts: LogFacts) -> list[Violation]:
     """The first violation of each invariant, ordered by the offending event's log key."""
     first: dict[str, tuple[Ref, str]] = {}
     for check in (_sub_pools, _awards_within_applied, _budgets_within_award, _payments,
-                  _one_award_per_municipality, _late_acceptances):
+                  _one_award_per_applicant, _late_acceptances):
         for invariant, ref, message in check(facts):
             if invariant not in first or ref < first[invariant][0]:
                 first[invariant] = (ref, message)
@@ -163,20 +163,35 @@ def _budget_in_force(budgets: list[tuple[Ref, int, int]], at: datetime) -> int |
     return total
 
 
-def _one_award_per_municipality(facts: LogFacts) -> Iterator[Candidate]:
-    """(e) Imported prior awards count wherever they sit in the log: they are history."""
-    priors: dict[tuple[str, str], int] = {}
-    for _ref, programme, municipality, _pool in facts.priors:
-        priors[(programme, municipality)] = priors.get((programme, municipality), 0) + 1
-    seen: dict[tuple[str, str], int] = {}
+def once_per_applicant(facts: LogFacts, award: Award) -> bool:
+    """Whether the award's pool (the version it names) holds once per applicant; a version
+    not in the log counts as holding it (the rule's default)."""
+    published = facts.pool_versions.get((award.pool_id, award.pool_version))
+    return True if published is None else bool(
+        published[1].definition.once_per_applicant_in_programme)
+
+
+def _one_award_per_applicant(facts: LogFacts) -> Iterator[Candidate]:
+    """(e) The applicant is the legal entity (``Award.applicant``: its CVR, and a municipality's
+    municipality). An award made under a pool with ``once_per_applicant_in_programme`` may have
+    no other award to the same applicant before it in the programme, nor an imported prior award
+    (history, wherever it sits in the log); a pool without the rule allows it."""
+    priors: dict[str, list[frozenset[str]]] = {}
+    for prior in facts.priors:
+        priors.setdefault(prior[1], []).append(prior[4])
+    seen: dict[str, list[frozenset[str]]] = {}
     for award in sorted(facts.awards):
-        key = (award.programme, award.municipality_code)
-        earlier = seen.get(key, 0)
-        seen[key] = earlier + 1
-        if earlier or priors.get(key):
-            yield (rc.ONE_AWARD_PER_MUNICIPALITY, award.ref,
-                   f"municipality {award.municipality_code} already has an award in programme "
-                   f"{award.programme} ({priors.get(key, 0)} imported, {earlier} in this log)")
+        earlier = seen.setdefault(award.programme, [])
+        if once_per_applicant(facts, award):
+            before = sum(1 for keys in earlier if not keys.isdisjoint(award.applicant))
+            imported = sum(1 for keys in priors.get(award.programme, ())
+                           if not keys.isdisjoint(award.applicant))
+            if before or imported:
+                yield (rc.ONE_AWARD_PER_APPLICANT, award.ref,
+                       f"the applicant (same CVR, or the same municipality "
+                       f"{award.municipality_code} as a municipality) already has an award in "
+                       f"programme {award.programme} ({imported} imported, {before} in this log)")
+        earlier.append(award.applicant)
 
 
 def pool_deadline(facts: LogFacts, pool_id: str) -> datetime | None:

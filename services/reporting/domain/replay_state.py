@@ -40,6 +40,7 @@ class Award(NamedTuple):
     municipality_code: str
     amount_oere: int
     rank: int
+    applicant: frozenset[str]  # who it went to (contracts.register.applicant_keys)
 
 
 class Rejection(NamedTuple):
@@ -111,7 +112,8 @@ class LogFacts:
         # submissions refused before they had an application id: key -> (ref, reason codes)
         self.refused_submissions: dict[str, tuple[Ref, tuple[str, ...]]] = {}
         self.pool_versions: dict[tuple[str, int], tuple[Ref, Any]] = {}  # -> (ref, PoolPublished)
-        self.priors: list[tuple[Ref, str, str, str]] = []  # (ref, programme, municipality, pool)
+        # (ref, programme, municipality, pool, applicant keys: contracts.register.applicant_keys)
+        self.priors: list[tuple[Ref, str, str, str, frozenset[str]]] = []
         self.awards: list[Award] = []  # every GrantAwarded, for the sub-pool sums
         self.instruction_app: dict[int, tuple[int, int]] = {}  # -> (application_id, amount)
         self.executed: set[int] = set()  # instructions finance reported executed

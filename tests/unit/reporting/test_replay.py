@@ -200,8 +200,8 @@ def test_e_a_second_award_to_a_municipality_in_the_programme_is_named() -> None:
     # GENTOFTE's application awarded to Aarhus municipality's code in region 1082 (room left).
     rnd.award("GENTOFTE", LATER, amount=25_000_000, region="1082", municipality="751")
     result = replay(rnd.log.events)
-    assert_names(result, "one_award_per_municipality", rnd.log.events[-1])
-    assert [v.invariant for v in result.violations] == ["one_award_per_municipality"]
+    assert_names(result, "one_award_per_applicant", rnd.log.events[-1])
+    assert [v.invariant for v in result.violations] == ["one_award_per_applicant"]
 
 
 def test_e_an_imported_prior_award_counts() -> None:
@@ -209,7 +209,7 @@ def test_e_an_imported_prior_award_counts() -> None:
     rnd.log.add(a.PriorAwardImported(programme="example-2025", municipality_code="101",
                                      pool_id="example-2023"), LATER)
     kbh_award = next(e for e in rnd.log.events if e.envelope.event_type == "GrantAwarded")
-    assert_names(replay(rnd.log.events), "one_award_per_municipality", kbh_award)
+    assert_names(replay(rnd.log.events), "one_award_per_applicant", kbh_award)
     other_programme = example_round()
     other_programme.log.add(a.PriorAwardImported(programme="familiehuse", municipality_code="101",
                                                  pool_id="familiehus-2022"), LATER)
@@ -281,7 +281,7 @@ def test_f_an_acceptance_without_an_approved_exception_before_it_is_named(
 def test_every_invariant_is_documented() -> None:
     assert set(INVARIANTS) == {
         "sub_pool_within_amount", "award_within_applied", "budget_within_award",
-        "payments_within_budget", "no_payment_before_acceptance", "one_award_per_municipality",
+        "payments_within_budget", "no_payment_before_acceptance", "one_award_per_applicant",
         "no_late_acceptance"}
 
 
