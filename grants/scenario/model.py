@@ -17,6 +17,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StrictBool, St
 from pydantic import ValidationError, model_validator
 
 from contracts.pools import PoolDefinition
+from contracts.register import Organisation
 
 
 class _Strict(BaseModel):
@@ -24,10 +25,13 @@ class _Strict(BaseModel):
 
 
 class ScenarioApplicant(_Strict):
+    """What the submission claims about its applicant; checked against the register (v1.1)."""
+
     cvr: StrictStr
     municipality_code: StrictStr
     name: StrictStr
     kind: StrictStr | None = None  # optional extension: municipality (default), …
+    region_code: StrictStr | None = None  # optional extension: a typed region (a claim too)
 
 
 class ScenarioBudgetLine(_Strict):
@@ -144,14 +148,47 @@ class PriorAward(_Strict):
     programme: StrictStr
     municipality_code: StrictStr
     pool_id: StrictStr
+    cvr: StrictStr | None = None  # v1.1: the earlier grantee; without it the municipality's own
+
+
+class ScenarioOrganisation(_Strict):
+    """An entry of the register the round runs with (v1.1). The register's rules apply here
+    (configuration, like the pool): a bad entry refuses the scenario, naming the field."""
+
+    cvr: StrictStr
+    name: StrictStr
+    kind: StrictStr
+    municipality_code: StrictStr
+    region_code: StrictStr | None = None
+
+    @model_validator(mode="after")
+    def _a_valid_entry(self) -> ScenarioOrganisation:
+        try:
+            Organisation.model_validate(self.model_dump(exclude_none=True))
+        except ValidationError as exc:
+            raise ValueError("; ".join(
+                ".".join(map(str, e["loc"])) + (": " if e["loc"] else "")
+                + e["msg"].removeprefix("Value error, ") for e in exc.errors())) from None
+        return self
 
 
 class Scenario(_Strict):
     format: Literal["grants-scenario/1"]
     name: StrictStr = ""
     pool: PoolDefinition
+    organisations: list[ScenarioOrganisation] | None = None
     prior_awards: list[PriorAward] = []
     actions: list[Action]
+
+    @model_validator(mode="after")
+    def _one_entry_per_cvr(self) -> Scenario:
+        seen: dict[str, int] = {}
+        for i, organisation in enumerate(self.organisations or []):
+            if organisation.cvr in seen:
+                raise ValueError(f"organisations.{i}.cvr: {organisation.cvr} is also "
+                                 f"organisations.{seen[organisation.cvr]}")
+            seen[organisation.cvr] = i
+        return self
 
     @model_validator(mode="after")
     def _time_never_goes_backwards(self) -> Scenario:
@@ -170,6 +207,34 @@ class Scenario(_Strict):
             if ref is not None:
                 seen.setdefault(ref, None)
         return list(seen)
+
+    def register(self) -> list[ScenarioOrganisation]:
+        """The register the round runs with: ``organisations`` when given; else each applicant
+        as its CVR first appears in a submission (its typed municipality and kind, default
+        municipality), leaving out entries the register would refuse (an invalid CVR, an unknown
+        municipality: intake refuses those submissions for that reason anyway)."""
+        if self.organisations is not None:
+            return list(self.organisations)
+        first: dict[str, ScenarioOrganisation] = {}
+        for action in self.actions:
+            if isinstance(action, Submit) and action.applicant.cvr not in first:
+                a = action.applicant
+                try:
+                    first[a.cvr] = ScenarioOrganisation(
+                        cvr=a.cvr, name=a.name, kind=a.kind or "municipality",
+                        municipality_code=a.municipality_code, region_code=a.region_code)
+                except ValidationError:
+                    continue
+        return list(first.values())
+
+    def grantee_of(self, prior: PriorAward) -> str | None:
+        """The CVR a prior award names: its ``cvr``, else the municipality's own entry in the
+        register the round runs with (``None``: none there; the municipality is named)."""
+        if prior.cvr is not None:
+            return prior.cvr
+        own = [o.cvr for o in self.register()
+               if o.kind == "municipality" and o.municipality_code == prior.municipality_code]
+        return own[0] if len(own) == 1 else None
 
     def first_submit(self, ref: str) -> Submit | None:
         return next((a for a in self.actions if isinstance(a, Submit) and a.ref == ref), None)
@@ -205,7 +270,7 @@ def parse_scenario(data: Any) -> Scenario:
         problems = []
         for err in exc.errors():
             where = _path(tuple(err["loc"])) or "(top level)"
-            problems.append(f"{where}: {err['msg']}")
+            problems.append(f"{where}: {err['msg'].removeprefix('Value error, ')}")
         raise ScenarioError(problems) from None
 
 

@@ -11,6 +11,8 @@ event log by the auditors' replay projection, so it shows what the services actu
 from __future__ import annotations
 
 import asyncio
+import csv
+import io
 import time
 import uuid
 from collections.abc import Callable
@@ -177,15 +179,36 @@ class ScenarioRunner:
                                     body=pool)
         if response.status_code >= 400:
             raise RuntimeError(f"assessment refused the pool: {response.text[:500]}")
+        await self._load_register(token, at)
         for prior in self.scenario.prior_awards:
+            body = {"municipality_code": prior.municipality_code,
+                    "pool_id": self._ns(prior.pool_id)}
+            grantee = self.scenario.grantee_of(prior)
+            if grantee is not None:
+                body["cvr"] = grantee
             response = await self._call(
                 -1, None, "assessment", "POST",
                 f"/programmes/{self._ns(prior.programme)}/prior-awards", token=token, at=at,
-                body={"municipality_code": prior.municipality_code,
-                      "pool_id": self._ns(prior.pool_id)})
+                body=body)
             if response.status_code >= 400:
                 raise RuntimeError(f"assessment refused a prior award: {response.text[:300]}")
         await self.settler.settle()
+
+    async def _load_register(self, token: str, at: datetime) -> None:
+        """The register the round runs with (``Scenario.register``), loaded before the first
+        action as a version of the register source ``scenario``: entries it does not change stay
+        as they are; the CVRs are not namespaced (an organisation is who it is)."""
+        out = io.StringIO()
+        writer = csv.writer(out, lineterminator="\n")
+        writer.writerow(["cvr", "name", "kind", "municipality_code", "region_code"])
+        for o in self.scenario.register():
+            writer.writerow([o.cvr, o.name, o.kind, o.municipality_code, o.region_code or ""])
+        response = await self.http.post(
+            f"{self.endpoints.urls['assessment']}/register/sources/scenario",
+            content=out.getvalue().encode(), headers={
+                **self._headers(at, token, -1), "Content-Type": "text/csv"})
+        if response.status_code >= 400:
+            raise RuntimeError(f"assessment refused the register: {response.text[:500]}")
 
     async def _play(self, index: int, a: m.Action) -> None:
         if a.type != "finance_result" and self._unacked:

@@ -56,6 +56,9 @@ class StackError(RuntimeError):
     """The stack could not be brought up or operated; the message says why (with log tails)."""
 
 
+SHIPPED_REGISTER = Path(__file__).resolve().parents[2] / "deploy" / "register"
+
+
 def default_home() -> Path:
     env = os.environ.get("GRANTS_HOME")
     return Path(env).expanduser().resolve() if env else REPO_ROOT / ".grants"
@@ -331,6 +334,10 @@ class EmbeddedStack:
             GRANTS_AUTH_PUBLIC_KEY_FILE=str(DevTokenIssuer(state.home / "keys").public_key_file),
             PYTHONUNBUFFERED="1",
         )
+        # The organisation register the embedded stack ships (assessment loads it at start-up,
+        # unchanged files change nothing); GRANTS_REGISTER_FILES in the environment wins.
+        env.setdefault("GRANTS_REGISTER_FILES", ",".join(
+            str(p) for p in sorted(SHIPPED_REGISTER.glob("*.csv"))))
         return env
 
     def _spawn(self, state: StackState, name: str, port: int, *, truncate: bool) -> ServiceProcess:

@@ -62,3 +62,31 @@ def test_unknown_keys_and_offsets_are_refused() -> None:
     assert "surprise" in _refused(surprise=1)
     assert "deadline_local" in _refused(deadline_local="2022-09-28T12:00:00+02:00")
 
+
+
+def test_a_pool_that_checks_purpose_must_set_it() -> None:
+    without = {k: v for k, v in _familiehus().items() if k != "purpose"}
+    with pytest.raises(ValidationError) as exc:
+        PoolDefinition.model_validate({**without, "checks_purpose": True})
+    assert "purpose" in str(exc.value)
+    assert not PoolDefinition.model_validate({**without, "checks_purpose": False}).purpose_checked
+    assert not PoolDefinition.model_validate(without).purpose_checked  # v1 files: no purpose
+    assert PoolDefinition.model_validate(_familiehus()).purpose_checked
+    stated = PoolDefinition.model_validate({**_familiehus(), "checks_purpose": False})
+    assert stated.purpose and not stated.purpose_checked
+
+
+@pytest.mark.parametrize("path", sorted(POOLS.glob("*.json")), ids=lambda p: p.name)
+def test_the_projects_pools_say_explicitly_whether_they_check_purpose(path: Path) -> None:
+    """Issue 15: each pool file of the project sets its purpose or says it has none."""
+    raw = json.loads(path.read_text())
+    assert raw.get("purpose") or raw.get("checks_purpose") is False, path.name
+
+
+def test_familiehus_2022_follows_the_sources() -> None:
+    """The seed webinar: all criteria, with purpose and target group, are minimum requirements."""
+    pool = PoolDefinition.model_validate(_familiehus())
+    assert all(c.minimum_requirement for c in pool.criteria) and pool.purpose_checked
+    shared = Path(__file__).resolve().parents[3] / "shared" / "data" / "pools" / "familiehus-2022.json"
+    if shared.exists():  # the project's copy is the source's, key for key
+        assert json.loads(shared.read_text()) == _familiehus()

@@ -75,8 +75,13 @@ class ParsedFile:
     content_hash: str
 
 
+def _line(problem: str) -> int:
+    head = problem.split(":", 1)[0]
+    return int(head.removeprefix("line ")) if head.startswith("line ") else 0
+
+
 def _refuse(problems: list[str], what: str) -> DomainRefusal:
-    shown = problems[:MAX_PROBLEMS]
+    shown = sorted(problems, key=_line)[:MAX_PROBLEMS]
     more = len(problems) - len(shown)
     message = f"{what}: {len(problems)} invalid row(s)" + (f", {more} not listed" if more else "")
     return DomainRefusal("register_invalid", message, 422, tuple(shown))

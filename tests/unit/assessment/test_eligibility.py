@@ -241,3 +241,9 @@ def test_own_award_does_not_make_an_application_ineligible() -> None:
     assert h.ledger.funded("example", MUNICIPALITY_101)
     assert not h.ledger.funded("example", MUNICIPALITY_101,
                                excluding_application=award.application_id)
+
+
+def test_a_pool_that_says_it_checks_no_purpose_accepts_any() -> None:
+    h = Harness(pool_raw(purpose="a family house", checks_purpose=False))
+    h.submit("A", "101", 1_000_00, purpose="anything at all")
+    assert gate(h, "A").eligible

@@ -28,18 +28,20 @@ def spread(code: str, salt: str, low: int, high: int) -> int:
 
 
 def play(applied_for) -> tuple[Harness, list[GrantAwarded | ApplicationRejected]]:  # type: ignore[no-untyped-def]
-    h = Harness(shared_json("data/pools/familiehus-2022.json"))
+    pool = shared_json("data/pools/familiehus-2022.json")
+    h = Harness(pool)
     h.import_prior("169", programme="familiehuse", pool_id="familiehus-2020")  # Høje-Taastrup
     for code in sorted(municipalities()):
         h.submit(code, code, applied_for(code), pool_id="familiehus-2022", target_group=TARGET,
-                 at=RECEIVED + timedelta(seconds=spread(code, "t", 0, 3600)))
+                 purpose=pool["purpose"], at=RECEIVED + timedelta(seconds=spread(code, "t", 0, 3600)))
         for assessor in ("assessor-a", "assessor-b"):
             total = spread(code, assessor, 8, 25)
             h.score(code, assessor, {"1": min(5, total - 3), **{
                 str(i): v for i, v in enumerate(_rest(total - min(5, total - 3)), start=2)}})
     # Copenhagen and Aarhus also send a second application; at most one may win.
     for code in ("101", "751"):
-        h.submit(f"{code}-second", code, 50_000_000, pool_id="familiehus-2022")
+        h.submit(f"{code}-second", code, 50_000_000, pool_id="familiehus-2022",
+                 purpose=pool["purpose"])
         h.score(f"{code}-second", "assessor-a", {"1": 5, "2": 5, "3": 5, "4": 5, "5": 5})
     decided = h.allocate("approver-x", DECIDED)
     return h, decided

@@ -56,9 +56,13 @@ def test_the_same_cvr_under_another_municipality_code_is_a_second_award() -> Non
 
 def test_a_pool_without_once_per_applicant_allows_it() -> None:
     rnd = _with_pool(once_per_applicant_in_programme=False)
-    _as(rnd, "GENTOFTE", cvr=KBH_CVR)
-    rnd.award("GENTOFTE", LATER, amount=10_000_000)
+    _as(rnd, "GENTOFTE", cvr=KBH_CVR, municipality_code="101")  # KBH wins twice
+    rnd.award("GENTOFTE", LATER, amount=10_000_000, municipality="101")
     assert replay(rnd.log.events).verified
+    held = example_round()  # the same under the example pool (once per applicant): a violation
+    _as(held, "GENTOFTE", cvr=KBH_CVR, municipality_code="101")
+    held.award("GENTOFTE", LATER, amount=10_000_000, municipality="101")
+    assert replay(held.log.events).violation("one_award_per_applicant") is not None
 
 
 def test_two_organisations_in_one_municipality_are_two_applicants() -> None:

@@ -81,15 +81,59 @@ def test_repo_scenarios_are_generated_and_well_formed() -> None:
         assert path.read_text() == text, f"{path.name} is stale: python -m grants.scenario.rule_scenarios"
         if not path.name.endswith(".expected.json"):
             parse_scenario(json.loads(text))
-    assert json.loads(demo.OUT.read_text()) == demo.build(), "run: python -m grants.scenario.demo"
+    for path, text in demo.rendered().items():
+        assert path.read_text(encoding="utf-8") == text, f"{path} is stale: python -m grants.scenario.demo"
 
 
-def test_demo_has_all_98_municipalities_with_valid_cvrs() -> None:
+def test_demo_has_all_98_municipalities_with_valid_cvrs_and_runs_with_the_shipped_register() -> None:
     s = parse_scenario(demo.build())
-    assert len(s.refs()) == 98
+    assert len(s.refs()) == 98 + 1  # and one applicant the register does not know
     for ref in s.refs():
-        cvr = demo.cvr_for(ref)
-        assert sum(w * int(d) for w, d in zip(demo.WEIGHTS, cvr)) % 11 == 0
+        if ref != demo.UNKNOWN_CVR:
+            cvr = demo.cvr_for(ref)
+            assert sum(w * int(d) for w, d in zip(demo.WEIGHTS, cvr)) % 11 == 0
+    shipped = {row["cvr"]: row for row in demo.municipality_rows() + demo.organisation_rows()}
+    assert s.organisations is not None
+    assert {o.cvr: (o.kind, o.municipality_code) for o in s.organisations} == {
+        cvr: (row["kind"], row["municipality_code"]) for cvr, row in shipped.items()}
+    unknown = s.first_submit(demo.UNKNOWN_CVR)
+    assert unknown is not None and unknown.applicant.cvr not in shipped
+    assert all(p.cvr == demo.cvr_for(p.municipality_code) for p in s.prior_awards)
+
+
+def test_without_organisations_each_applicant_is_registered_as_it_first_appears() -> None:
+    data = _example()
+    data["actions"].insert(1, {**data["actions"][0], "ref": "KBH2",
+                               "applicant": {**data["actions"][0]["applicant"],
+                                             "municipality_code": "147"}})
+    data["actions"].insert(1, {**data["actions"][0], "ref": "BAD",
+                               "applicant": {"cvr": "12345678", "municipality_code": "101",
+                                             "name": "x"}})
+    s = parse_scenario(data)
+    register = {o.cvr: o for o in s.register()}
+    assert register["27998194"].municipality_code == "101"  # the first appearance
+    assert register["27998194"].kind == "municipality" and "12345678" not in register
+    data["prior_awards"] = [{"programme": "p", "municipality_code": "101", "pool_id": "old"},
+                            {"programme": "p", "municipality_code": "147", "pool_id": "old"},
+                            {"programme": "p", "municipality_code": "147", "pool_id": "old",
+                             "cvr": "29147000"}]
+    s = parse_scenario(data)
+    assert [s.grantee_of(p) for p in s.prior_awards] == ["27998194", None, "29147000"]
+
+
+def test_organisations_are_checked_like_register_rows() -> None:
+    data = _example()
+    data["organisations"] = [
+        {"cvr": "27998194", "name": "København Kommune", "kind": "municipality",
+         "municipality_code": "101"},
+        {"cvr": "12345678", "name": "x", "kind": "club", "municipality_code": "999"},
+        {"cvr": "27998194", "name": "again", "kind": "municipality", "municipality_code": "101"}]
+    problems = _problems(data)
+    assert any(p.startswith("organisations.1: cvr: fails the CVR modulus-11 check") for p in problems)
+    assert any("kind" in p for p in problems if p.startswith("organisations.1"))
+    data["organisations"].pop(1)
+    assert any("organisations.1.cvr: 27998194 is also organisations.0" in p
+               for p in _problems(data))
 
 
 def test_settle_consumer_positions_against_the_log() -> None:
