@@ -117,8 +117,12 @@ def register_router(runtime: ServiceRuntime) -> APIRouter:
     async def load(source: Source, request: Request,
                    format: RegisterFormat = "grants-register-csv",  # noqa: A002 - the API's name
                    principal: Principal = caseworker) -> dict[str, Any]:
-        body = await request.body()
-        check_http_file(len(body))
+        chunks, size = [], 0
+        async for chunk in request.stream():  # refused as soon as it is too big, not after
+            size += len(chunk)
+            check_http_file(size)
+            chunks.append(chunk)
+        body = b"".join(chunks)
         try:
             text = body.decode("utf-8")
         except UnicodeDecodeError as exc:

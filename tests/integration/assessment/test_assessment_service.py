@@ -19,6 +19,8 @@ from aiokafka import AIOKafkaProducer
 from contracts import topics
 from contracts.base import Applicant
 from contracts.intake import ApplicationAccepted, ApplicationReceived
+from contracts.municipalities import region_of
+from grants.scenario.demo import cvr_for
 from servicekit import audit_chain
 from servicekit.identity import DevTokenIssuer
 from servicekit.service import ServiceRuntime
@@ -44,8 +46,9 @@ def intake_events(pool_id: str, municipality: str, applied_dkk: int,
     now = datetime.now(UTC)
     received = ApplicationReceived(
         submission_id=submission_id, application_id=application_id, version=1, pool_id=pool_id,
-        applicant=Applicant(cvr="12345678", municipality_code=municipality,
-                            name=f"Kommune {municipality}"),
+        applicant=Applicant(cvr=cvr_for(municipality), municipality_code=municipality,
+                            name=f"Kommune {municipality}", region_code=region_of(municipality)),
+        register_revision=1,
         purpose=PURPOSE, target_group=target_group, budget=budget(applied_dkk * DKK),
         received_at=now, received_at_local=now.isoformat(), deadline=now + timedelta(days=1),
         timeliness="on_time")

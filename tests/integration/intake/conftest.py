@@ -26,6 +26,7 @@ from fastapi import FastAPI
 from contracts import topics
 from contracts.assessment import PoolPublished
 from contracts.pools import PoolDefinition
+from contracts.register import Organisation, OrganisationRecorded
 from grants.stack import create_database, drop_database
 from servicekit.consumer import EventConsumer
 from servicekit.identity import DevTokenIssuer
@@ -179,6 +180,23 @@ def pool_definition(pool_id: str) -> PoolDefinition:
     })
 
 
+# The organisation register as assessment would publish it: the applicants these tests use.
+REGISTER = (Organisation(cvr=CVR, name="Aarhus Kommune", kind="municipality",
+                         municipality_code="751"),
+            Organisation(cvr=CVR_OTHER, name="Københavns Kommune", kind="municipality",
+                         municipality_code="101"))
+
+
+async def publish_register(feed: Feed) -> None:
+    for revision, organisation in enumerate(REGISTER, start=1):
+        event = OrganisationRecorded(revision=revision, entry_version=1, change="created",
+                                     organisation=organisation, source="intake-it",
+                                     source_version=1, changed_by="svc-assessment")
+        await feed.produce(topics.ASSESSMENT_POOLS.name, "register:organisations", envelope_bytes(
+            event, "register:organisations", sequence=revision, actor_id="svc-assessment",
+            occurred_at=DEADLINE - timedelta(days=61)))
+
+
 async def publish_pool(feed: Feed, pool: PoolPublished) -> None:
     key = f"pool:{pool.pool_id}"
     await feed.produce(topics.ASSESSMENT_POOLS.name, key, envelope_bytes(
@@ -205,9 +223,10 @@ async def intake(kafka_bootstrap: str, pg_url: str,
     feed = Feed(producer)
     try:
         async with serving(app, base_url="http://intake") as client:
+            await publish_register(feed)
             await publish_pool(feed, pool)
 
-            async def pool_known() -> bool:
+            async def pool_known() -> bool:  # the register came before it on the one partition
                 return bool(await runtime.pool.fetchval(
                     "SELECT 1 FROM pools WHERE pool_id = $1", pool.pool_id))
 

@@ -20,6 +20,7 @@ from hypothesis import strategies as st
 from contracts.assessment import PoolPublished
 from servicekit.identity import AuthError, TokenVerifier
 from services.intake.domain import (
+    RegisterEntry,
     ApplicationState,
     Decision,
     ParsedSubmission,
@@ -180,7 +181,10 @@ def apply(case: Case, valid: dict[str, Any]) -> tuple[bytes, str | None]:
 
 def oracle(parsed: ParsedSubmission, token: str | None, verifier: TokenVerifier,
            now: datetime, pools: dict[str, PoolPublished]) -> Decision:
-    """What the adapter must decide for a first submission, by the pure domain alone."""
+    """What the adapter must decide for a first submission, by the pure domain alone (with the
+    register the service was given, ``conftest.REGISTER``)."""
+    from tests.integration.intake.conftest import REGISTER
+    register = {o.cvr: RegisterEntry(o, revision) for revision, o in enumerate(REGISTER, 1)}
     try:
         principal = verifier.verify(token)
     except AuthError as refused:
@@ -195,4 +199,4 @@ def oracle(parsed: ParsedSubmission, token: str | None, verifier: TokenVerifier,
         return decide_malformed(state, parsed, now)
     command = parsed.command
     return decide_submission(ApplicationState(application_id=application_id_for(command)),
-                             command, now, claims=claims, pools=pools)
+                             command, now, claims=claims, pools=pools, register=register)

@@ -121,6 +121,7 @@ async def one_by_one(conn: asyncpg.Connection, sink: Recorder, sub: Submission) 
     state = await store.lock_application(application_id)
     decision = decide_submission(state, command, now, claims=who.claims,
                                  pools=await store.pools_for(command.pool_id),
+                                 register=await store.organisations([command.applicant.cvr]),
                                  bound_to=claim.application_id)
     if claim.new and any(isinstance(e, SubmissionUnauthorized) for e in decision.events):
         await store.release_submission(command.submission_id)
