@@ -330,7 +330,8 @@ def budget(applied_dkk: int) -> dict[str, Any]:
 
 
 TARGET_GROUP = "vulnerable parents of children aged 0-6 and expectant parents"
-PURPOSE = "establish a family house as one entry to early support"
+# The pool checks purpose (R10): applications state the pool's own.
+PURPOSE = json.loads((REPO / "deploy" / "pools" / "familiehus-2022.json").read_text())["purpose"]
 
 
 def submission(pool_id: str, a: Applicant, i: int) -> dict[str, Any]:
@@ -384,6 +385,56 @@ def pool_published_envelope(pool: dict[str, Any]) -> tuple[str, bytes, bytes, li
     headers = [("event_type", spec.event_type.encode()),
                ("correlation_id", env.correlation_id.encode())]
     return spec.topic.name, env.aggregate_id.encode(), env.model_dump_json().encode(), headers
+
+
+def register_envelopes() -> list[tuple[str, bytes, bytes, list[tuple[str, bytes]]]]:
+    """The shipped organisation register (the applicants' entries) as the OrganisationRecorded
+    events assessment would publish, for stacks without assessment: (topic, key, value,
+    headers) each."""
+    from contracts.base import Actor
+    from contracts.register import OrganisationRecorded
+    from contracts.registry import spec_for
+    from grants.scenario.demo import municipality_rows
+    out = []
+    for revision, row in enumerate(municipality_rows(), start=1):
+        event = OrganisationRecorded.model_validate({
+            "revision": revision, "entry_version": 1, "change": "created", "organisation": row,
+            "source": "municipalities", "source_version": 1, "changed_by": "svc-assessment"})
+        spec = spec_for(event)
+        env = spec.envelope(event_id=uuid.uuid4(), event_type=spec.event_type,
+                            schema_version=spec.schema_version, occurred_at=datetime.now(UTC),
+                            correlation_id="bench-register", causation_id=None,
+                            actor=Actor(id="svc-assessment", role="system"),
+                            aggregate_id="register:organisations", sequence=revision,
+                            payload=event)
+        out.append((spec.topic.name, env.aggregate_id.encode(), env.model_dump_json().encode(),
+                    [("event_type", spec.event_type.encode())]))
+    return out
+
+
+async def pools_reached_intake(bootstrap: str, intake_url: str, timeout: float = 60) -> None:
+    """Wait until intake has consumed the pools topic to its current end: the pool just
+    published, and the organisation register assessment loaded before it (same partition)."""
+    from contracts import topics
+    from servicekit.log_reader import LogReader
+    reader = LogReader(bootstrap, [topics.ASSESSMENT_POOLS.name], group_prefix="bench-end")
+    await reader.start()
+    try:
+        async for _ in reader.read_to_end():
+            pass
+        end = {f"{tp.topic}:{tp.partition}": pos for tp, pos in reader.positions.items()}
+    finally:
+        await reader.stop()
+    import httpx
+    deadline = time.monotonic() + timeout
+    async with httpx.AsyncClient(timeout=5) as http:
+        while time.monotonic() < deadline:
+            consumers = (await http.get(f"{intake_url}/health")).json()["consumers"].values()
+            if any(all(c["positions"].get(k, 0) >= v for k, v in end.items())
+                   for c in consumers if topics.ASSESSMENT_POOLS.name in c["topics"]):
+                return
+            await asyncio.sleep(0.05)
+    raise TimeoutError("intake never consumed the published pool")
 
 
 def now_s() -> float:

@@ -11,7 +11,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from grants.scenario.demo import cvr_for
+from grants.scenario.demo import _valid_cvr, cvr_for
 
 OUT = Path(__file__).resolve().parents[1] / "scenarios"
 TARGET = "vulnerable parents of children aged 0-6 and expectant parents"
@@ -74,9 +74,26 @@ def months(per_month: dict[str, int], first: str = "2025-07", last: str = "2025-
 
 
 def scenario(name: str, the_pool: dict[str, Any], actions: list[dict[str, Any]],
-             prior: list[dict[str, str]] | None = None) -> dict[str, Any]:
-    return {"format": "grants-scenario/1", "name": name, "pool": the_pool,
-            "prior_awards": prior or [], "actions": actions}
+             prior: list[dict[str, str]] | None = None,
+             organisations: list[dict[str, str]] | None = None) -> dict[str, Any]:
+    out = {"format": "grants-scenario/1", "name": name, "pool": the_pool,
+           "prior_awards": prior or [], "actions": actions}
+    if organisations is not None:
+        out["organisations"] = organisations
+    return out
+
+
+def municipality(code: str, name: str) -> dict[str, str]:
+    return {"cvr": cvr_for(code), "name": name, "kind": "municipality", "municipality_code": code}
+
+
+def organisation(cvr: str, name: str, code: str) -> dict[str, str]:
+    return {"cvr": cvr, "name": name, "kind": "voluntary_organisation", "municipality_code": code}
+
+
+def claiming(action: dict[str, Any], **applicant: str) -> dict[str, Any]:
+    """``action`` with its ``applicant`` keys claiming other values."""
+    return {**action, "applicant": {**action["applicant"], **applicant}}
 
 
 def deadline_edges() -> tuple[dict[str, Any], dict[str, Any]]:
@@ -276,12 +293,157 @@ def budgets_payments_repayment() -> tuple[dict[str, Any], dict[str, Any]]:
                     actions), expected
 
 
+def register_municipalities() -> tuple[dict[str, Any], dict[str, Any]]:
+    """R2, R4 (issue 15): the register the round runs with decides who applies; typed claims that
+    contradict it are refused, an unknown CVR too; one CVR wins at most once."""
+    d = "2025-05-12"
+    register = [municipality("101", "København Kommune"), municipality("147",
+                "Frederiksberg Kommune"), municipality("157", "Gentofte Kommune"),
+                municipality("751", "Aarhus Kommune"), municipality("730", "Randers Kommune")]
+    kbh = submit(f"{d}T09:00:00+02:00", "KBH", "101", "København Kommune", 1000000)
+    actions = [
+        kbh,
+        # the same CVR under another municipality code: refused (it would be a second award)
+        claiming(submit(f"{d}T09:05:00+02:00", "KBH_AS_147", "101", "København Kommune",
+                        300000), municipality_code="147"),
+        # a typed region that is not the register's
+        claiming(submit(f"{d}T09:10:00+02:00", "FRB_WRONG_REGION", "147",
+                        "Frederiksberg Kommune", 300000), region_code="1082"),
+        claiming(submit(f"{d}T09:15:00+02:00", "UNREGISTERED", "157", "Ukendt Kommune", 300000),
+                 cvr=_valid_cvr(39_999_000)),
+        # the same CVR again, with its own code: competes, but one entity wins once
+        submit(f"{d}T09:20:00+02:00", "KBH_SECOND", "101", "København Kommune", 300000),
+        claiming(submit(f"{d}T09:25:00+02:00", "GENTOFTE", "157", "Gentofte Kommune", 400000),
+                 kind="municipality", region_code="1084"),
+        submit(f"{d}T09:30:00+02:00", "AARHUS", "751", "Aarhus Kommune", 500000),
+        submit(f"{d}T09:35:00+02:00", "RANDERS", "730", "Randers Kommune", 500000),
+        score("2025-05-20T10:00:00+02:00", "KBH", "assessor-a", 5),
+        score("2025-05-20T10:01:00+02:00", "KBH_SECOND", "assessor-a", 4),
+        score("2025-05-20T10:02:00+02:00", "GENTOFTE", "assessor-a", 3),
+        score("2025-05-20T10:03:00+02:00", "AARHUS", "assessor-a", 5),
+        score("2025-05-20T10:04:00+02:00", "RANDERS", "assessor-a", 4),
+        {"at": "2025-06-01T10:00:00+02:00", "type": "allocate", "approver": "approver-x"},
+        {"at": "2025-06-02T10:00:00+02:00", "type": "audit_replay"},
+    ]
+    # Hovedstaden 2,000,000: KBH (25) 1.0M; KBH_SECOND (20) is KBH again; GENTOFTE (15) 0.4M.
+    # Midtjylland 1,000,000: AARHUS is funded by its prior award (by CVR); RANDERS 0.5M fits.
+    mismatch = {"intake": "invalid", "intake_reasons": ["applicant_register_mismatch"],
+                "decision": "none"}
+    expected = {
+        "KBH": {"intake": "on_time", "decision": "awarded", "award_oere": 100000000, "rank": 1},
+        "KBH_AS_147": mismatch, "FRB_WRONG_REGION": mismatch,
+        "UNREGISTERED": {"intake": "invalid", "intake_reasons": ["applicant_unknown"]},
+        "KBH_SECOND": {"decision": "rejected", "decision_reasons": [
+            "already_funded_in_programme"], "rank": 2},
+        "GENTOFTE": {"intake": "on_time", "decision": "awarded", "award_oere": 40000000},
+        "AARHUS": {"eligible": False, "eligibility_reasons": ["already_funded_in_programme"],
+                   "decision": "rejected"},
+        "RANDERS": {"decision": "awarded", "award_oere": 50000000},
+        "sub_pools": {"1084": {"amount_oere": 200000000, "awarded_oere": 140000000, "awards": 2},
+                      "1082": {"amount_oere": 100000000, "awarded_oere": 50000000, "awards": 1}},
+        "audit": {"verified": True},
+    }
+    prior = [{"programme": "rule-register", "municipality_code": "751", "cvr": cvr_for("751"),
+              "pool_id": "rule-register-2023"}]
+    return scenario("issue 15: the organisation register decides who applies",
+                    pool("rule-register"), actions, prior, register), expected
+
+
+ORG_A, ORG_B = _valid_cvr(31_101_000), _valid_cvr(31_101_100)  # both in København (101)
+ORG_C, ORG_D, ORG_E = _valid_cvr(31_751_000), _valid_cvr(31_147_000), _valid_cvr(31_730_000)
+
+
+def register_organisations() -> tuple[dict[str, Any], dict[str, Any]]:
+    """R2 (issue 15) in a pool for voluntary organisations: two organisations of one
+    municipality are two applicants; one organisation's applications: only the better-ranked can
+    win; prior awards by CVR, and the municipality's own prior award blocks no organisation."""
+    d = "2025-05-12"
+    register = [municipality("101", "København Kommune"),
+                organisation(ORG_A, "Foreningen Familiehuset København", "101"),
+                organisation(ORG_B, "Forældrenetværket Nørrebro", "101"),
+                organisation(ORG_C, "Frivilligcenter Aarhus", "751"),
+                organisation(ORG_D, "Familiecafeen Frederiksberg", "147"),
+                organisation(ORG_E, "Randers Familieforening", "730")]
+
+    def org(at: str, ref: str, cvr: str, code: str, name: str, total: int) -> dict[str, Any]:
+        return claiming(submit(at, ref, code, name, total), cvr=cvr,
+                        kind="voluntary_organisation")
+
+    actions = [
+        org(f"{d}T09:00:00+02:00", "ORG_A", ORG_A, "101", "Foreningen Familiehuset", 800000),
+        org(f"{d}T09:05:00+02:00", "ORG_B", ORG_B, "101", "Forældrenetværket", 700000),
+        submit(f"{d}T09:10:00+02:00", "KBH_MUNICIPALITY", "101", "København Kommune", 100000),
+        org(f"{d}T09:15:00+02:00", "ORG_D", ORG_D, "147", "Familiecafeen", 100000),
+        org(f"{d}T09:20:00+02:00", "ORG_C_BIG", ORG_C, "751", "Frivilligcenter Aarhus", 1200000),
+        org(f"{d}T09:25:00+02:00", "ORG_C_SMALL", ORG_C, "751", "Frivilligcenter Aarhus", 200000),
+        org(f"{d}T09:30:00+02:00", "ORG_E", ORG_E, "730", "Randers Familieforening", 300000),
+    ]
+    for i, (ref, points) in enumerate((("ORG_A", 5), ("ORG_B", 4), ("KBH_MUNICIPALITY", 5),
+                                       ("ORG_D", 5), ("ORG_C_BIG", 5), ("ORG_C_SMALL", 4),
+                                       ("ORG_E", 2))):
+        actions.append(score(f"2025-05-20T10:0{i}:00+02:00", ref, "assessor-a", points))
+    actions += [{"at": "2025-06-01T10:00:00+02:00", "type": "allocate", "approver": "approver-x"},
+                {"at": "2025-06-02T10:00:00+02:00", "type": "audit_replay"}]
+    # Hovedstaden 2,000,000: ORG_A 0.8M and ORG_B 0.7M, both located in 101, both win.
+    # Midtjylland 1,000,000: ORG_C_BIG 1.2M does not fit; ORG_C_SMALL is ORG_C again, and only
+    # its better-ranked application can win; the money goes on to ORG_E.
+    expected = {
+        "ORG_A": {"decision": "awarded", "award_oere": 80000000},
+        "ORG_B": {"decision": "awarded", "award_oere": 70000000},
+        # not an organisation, and the municipality's own prior award counts for it
+        "KBH_MUNICIPALITY": {"decision": "rejected", "decision_reasons": [
+            "applicant_group_not_eligible", "already_funded_in_programme"]},
+        "ORG_D": {"decision": "rejected", "decision_reasons": ["already_funded_in_programme"]},
+        "ORG_C_BIG": {"decision": "rejected", "decision_reasons": ["sub_pool_exhausted"],
+                      "rank": 1},
+        "ORG_C_SMALL": {"decision": "rejected",
+                        "decision_reasons": ["applicant_has_better_application"], "rank": 2},
+        "ORG_E": {"decision": "awarded", "award_oere": 30000000, "rank": 3},
+        "sub_pools": {"1084": {"amount_oere": 200000000, "awarded_oere": 150000000, "awards": 2},
+                      "1082": {"amount_oere": 100000000, "awarded_oere": 30000000, "awards": 1}},
+        "audit": {"verified": True},
+    }
+    prior = [{"programme": "rule-register-orgs", "municipality_code": "101",
+              "pool_id": "rule-register-orgs-2023"},
+             {"programme": "rule-register-orgs", "municipality_code": "147", "cvr": ORG_D,
+              "pool_id": "rule-register-orgs-2023"}]
+    the_pool = pool("rule-register-orgs", applicant_group=["voluntary_organisation"])
+    return scenario("issue 15: organisations, once per legal entity", the_pool, actions, prior,
+                    register), expected
+
+
+def register_once_off() -> tuple[dict[str, Any], dict[str, Any]]:
+    """R2, R23 (issue 15): a pool without once per applicant lets one CVR win twice, and the
+    auditors' replay accepts it."""
+    d = "2025-05-12"
+    actions = [
+        submit(f"{d}T09:00:00+02:00", "KBH_A", "101", "København Kommune", 800000),
+        submit(f"{d}T09:05:00+02:00", "KBH_B", "101", "København Kommune", 600000),
+        score("2025-05-20T10:00:00+02:00", "KBH_A", "assessor-a", 5),
+        score("2025-05-20T10:01:00+02:00", "KBH_B", "assessor-a", 4),
+        {"at": "2025-06-01T10:00:00+02:00", "type": "allocate", "approver": "approver-x"},
+        {"at": "2025-06-02T10:00:00+02:00", "type": "audit_replay"},
+    ]
+    expected = {
+        "KBH_A": {"decision": "awarded", "award_oere": 80000000, "rank": 1},
+        "KBH_B": {"decision": "awarded", "award_oere": 60000000, "rank": 2},
+        "sub_pools": {"1084": {"amount_oere": 200000000, "awarded_oere": 140000000, "awards": 2}},
+        "audit": {"verified": True},
+    }
+    the_pool = pool("rule-register-once-off", once_per_applicant_in_programme=False)
+    return scenario("issue 15: a pool without once per applicant", the_pool, actions,
+                    organisations=[municipality("101", "København Kommune")]), expected
+
+
 BUILDERS = {
     "rule-deadline-edges": deadline_edges,
     "rule-it-exceptions": it_exceptions,
     "rule-invalid-submissions": invalid_submissions,
     "rule-eligibility-once": eligibility_and_once,
     "rule-budgets-payments": budgets_payments_repayment,
+    "rule-register-municipalities": register_municipalities,
+    "rule-register-organisations": register_organisations,
+    "rule-register-once-off": register_once_off,
 }
 
 

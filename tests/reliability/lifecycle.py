@@ -19,10 +19,11 @@ from typing import Any
 
 import httpx
 
-from bench.common import Tokens, bench_pool, portal_messages, produce_fast, producer, stack
+from bench.common import (
+    Tokens, bench_pool, pools_reached_intake, portal_messages, produce_fast, producer, stack,
+)
 from contracts import topics
 from grants.stack import EmbeddedStack, StackState
-from servicekit.log_reader import LogReader
 
 RECEIVED = "ApplicationReceived"
 ACCEPTED = "ApplicationAccepted"
@@ -97,15 +98,9 @@ class Round:
             resp = await http.post(f"{self.url('assessment')}/pools",
                                    json=bench_pool(self.pool_id), headers=self.auth("caseworker"))
             assert resp.status_code == 201, resp.text
-            # intake learns the pool from assessment's event before submissions can be decided
-            deadline = time.monotonic() + 60
-            while time.monotonic() < deadline:
-                health = (await http.get(f"{self.url('intake')}/health")).json()
-                if any(c["processed"] >= 1 for name, c in health["consumers"].items()
-                       if topics.ASSESSMENT_POOLS.name in c["topics"]):
-                    return
-                await asyncio.sleep(0.1)
-        raise AssertionError("intake never consumed the published pool")
+        # intake learns the pool from assessment's event before submissions can be decided
+        # (after the organisation register assessment loaded at start-up, on the same partition)
+        await pools_reached_intake(self.state.kafka_bootstrap, self.url("intake"))
 
     def auth(self, role: str) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.tokens.role(role)}"}
