@@ -7,9 +7,9 @@ from datetime import timedelta
 from contracts.assessment import ApplicationRejected, GrantAwarded
 
 from grants.scenario.demo import cvr_for
-from services.assessment.domain import tie_draw
+from services.assessment.domain import assess_eligibility, tie_draw
 
-from .builders import T0, Harness, app_id, pool_raw, scores_summing
+from .builders import T0, Harness, accepted, app_id, pool_raw, received, scores_summing
 
 MID = "1082"  # Midtjylland: 1,000,000 DKK = 100,000,000 øre in pool_raw()
 MID_OERE = 100_000_000
@@ -264,3 +264,53 @@ def test_plan_lists_recommendations_in_a_stable_order_with_a_hash() -> None:
     assert plan.plan_hash == h.plan().plan_hash
     odense = plan.recommendations[1]
     assert odense.reasons == ("region_not_in_pool",) and odense.sub_pool_amount_oere is None
+
+
+def test_the_readmes_scoring_example() -> None:
+    """README, "Scoring, ranking and allocation": the example, as the domain decides it (B is
+    Aarhus here, whose draw in this pool is the lower of the two)."""
+    assert tie_draw("example-2025", cvr_for(AARHUS)) < tie_draw("example-2025", cvr_for(RANDERS))
+    h = Harness(one_region_pool())
+    h.submit("A", RANDERS, 50_000_000)
+    h.score("A", "a1", scores_summing(22, first=5))
+    h.score("A", "a2", scores_summing(21, first=5))
+    h.submit("B", AARHUS, 60_000_000)
+    h.score("B", "a1", scores_summing(21, first=5))
+    h.score("B", "a2", scores_summing(22, first=5))
+    h.submit("C", HORSENS, 10_000_000)
+    h.score("C", "a1", scores_summing(20, first=0))
+    h.score("C", "a2", scores_summing(20, first=0))
+    h.submit("D", VIBORG, 30_000_000)
+    h.score("D", "a1", scores_summing(18, first=5))
+    h.allocate()
+    assert outcome(h, "C") == ("rejected", ("minimum_requirement_not_met",), None, 0)
+    assert outcome(h, "B") == ("awarded", (), 1, 60_000_000)
+    assert outcome(h, "A") == ("rejected", ("sub_pool_exhausted",), 2, 0)
+    assert outcome(h, "D") == ("awarded", (), 3, 30_000_000)
+
+
+def test_exception_admitted_and_resubmitted_versions_keep_their_place_in_a_tie() -> None:
+    """Issue 15: a version admitted through an approved IT-problem exception (received after the
+    deadline) and a corrected resubmission (a later version) compete exactly like an on-time
+    first version. With the old tie-break (the accepted version's receipt time) the first case
+    lost its tie to the on-time one whatever the draw."""
+    winner, loser = sorted((AARHUS, RANDERS), key=lambda m: tie_draw("example-2025", cvr_for(m)))
+    h = Harness(one_region_pool())
+    late = T0 + timedelta(days=6)  # after the deadline of 2025-05-15 12:00
+    version = received("EXCEPTION", winner, 60_000_000, at=late)
+    h.apply(version)
+    h.apply(accepted(version).model_copy(update={"basis": "exception_granted",
+                                                 "exception_id": app_id("exception")}))
+    h.apply(assess_eligibility(h.round, h.ledger, version.application_id))
+    h.score("EXCEPTION", "assessor-a", scores_summing(20, first=5))
+    scored(h, "ON_TIME", loser, 60_000_000, 20, at=T0)
+    h.allocate()
+    assert outcome(h, "EXCEPTION")[:3] == ("awarded", (), 1)
+    h2 = Harness(one_region_pool())
+    scored(h2, "RESUBMITTED", winner, 60_000_000, 20, at=T0)
+    corrected = received("RESUBMITTED", winner, 60_000_000, version=2, at=T0 + timedelta(days=2))
+    h2.apply(corrected)
+    h2.accept(corrected)
+    scored(h2, "ONCE", loser, 60_000_000, 20, at=T0 + timedelta(days=1))
+    h2.allocate()
+    assert outcome(h2, "RESUBMITTED")[:3] == ("awarded", (), 1)
