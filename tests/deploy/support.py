@@ -191,10 +191,13 @@ def settings_named(text: str) -> set[str]:
 
 
 def setting_exists(name: str) -> bool:
-    """Whether ``GRANTS_<X>`` is a ServiceSettings field, or ``GRANTS_<PREFIX>_*`` names some."""
-    from servicekit.settings import ServiceSettings
+    """Whether ``GRANTS_<X>`` is a field of ServiceSettings (or of a service's own settings), or
+    ``GRANTS_<PREFIX>_*`` names some."""
+    from services.assessment.settings import AssessmentSettings
+    from services.reporting.settings import ReportingSettings
 
-    fields = {f"GRANTS_{f.upper()}" for f in ServiceSettings.model_fields}
+    fields = {f"GRANTS_{f.upper()}" for cls in (AssessmentSettings, ReportingSettings)
+              for f in cls.model_fields}
     if name.endswith("*"):
         prefix = name.rstrip("*")
         return any(f.startswith(prefix) for f in fields)
