@@ -73,7 +73,8 @@ class ReportingDeadline(Contract):
 
 
 class GrantAwarded(Contract):
-    """An approved award (tilsagn) (R13)."""
+    """An approved award (tilsagn) (R13). ``applicant`` is the register's entry the accepted
+    version names (R2): the grantee, by CVR."""
 
     application_id: UUID
     pool_id: str
@@ -95,6 +96,8 @@ class GrantAwarded(Contract):
     budget_lines: list[BudgetLine]
     approved_by: str
     decided_at: UtcDatetime
+    register_revision: Annotated[int, Field(ge=1)] | None = Field(
+        default=None, description="the organisation register revision ``applicant`` is from")
 
 
 class ApplicationRejected(Contract):

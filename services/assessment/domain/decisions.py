@@ -84,7 +84,7 @@ def _decision(state: PoolRound, rec: Recommendation, approver: str,
         acceptance_deadline=acceptance_deadline(pool, decided_at),
         payment_frequency=pool.payment_frequency,
         reporting_deadlines=reporting_deadlines(pool),
-        budget_lines=list(version.budget_lines),
+        budget_lines=list(version.budget_lines), register_revision=version.register_revision,
     )
 
 
