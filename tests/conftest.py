@@ -8,6 +8,7 @@ tests stay fast.
 - ``pg_url``: server URL without a database (``postgresql://postgres@127.0.0.1:PORT``).
 - ``fresh_database``: URL of a new, empty database, dropped after the test.
 - ``unique_topic_prefix`` / ``fresh_topic``: names and new topics that no other test touches.
+- ``private_kafka``: a broker of the test's own, with the platform's topics.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 import pytest
 from aiokafka.admin import AIOKafkaAdminClient
 
-from grants.stack import create_database, drop_database, ensure_topics
+from grants.stack import create_database, drop_database, ensure_topics, start_broker
 from tests.infra import kafka_server, postgres_server
 
 
@@ -84,3 +85,17 @@ async def fresh_topic(
             except Exception:  # best effort: the broker may already be gone at session end
                 pass
         await admin.close()
+
+
+@pytest.fixture
+async def private_kafka() -> AsyncIterator[str]:
+    """A broker of this test's own, with the platform's topics: for services under test that
+    consume platform topics, which other tests fill with their own events on the session's
+    broker (those would land in this test's outbox and audit chain), and for a log that must
+    hold only what the test wrote. The embedded broker starts in ms."""
+    broker = start_broker(die_with_parent=True)
+    try:
+        await ensure_topics(broker.bootstrap)
+        yield broker.bootstrap
+    finally:
+        broker.stop()

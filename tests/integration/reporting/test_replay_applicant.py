@@ -13,31 +13,18 @@ Checked to fail without the change: with the replay keyed on the municipality co
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import timedelta
 
 import pytest
 from aiokafka import AIOKafkaProducer
 
 from grants.audit import read_log
-from grants.stack import ensure_topics, start_broker
 from services.reporting.domain.replay import Replay
-from tests.unit.reporting.builders import at
+from tests.unit.reporting.builders import at, example_round
 from tests.unit.reporting.test_replay_applicant import KBH_CVR, _as, _with_pool
-from tests.unit.reporting.builders import example_round
 
 pytestmark = pytest.mark.integration
 LATER = at("2025-06-01T11:00:00+02:00")
-
-
-@pytest.fixture
-async def own_kafka() -> AsyncIterator[str]:
-    broker = start_broker(die_with_parent=True)
-    try:
-        await ensure_topics(broker.bootstrap)
-        yield broker.bootstrap
-    finally:
-        broker.stop()
 
 
 async def _replayed(kafka: str, events) -> Replay:  # type: ignore[no-untyped-def]
@@ -57,11 +44,11 @@ async def _replayed(kafka: str, events) -> Replay:  # type: ignore[no-untyped-de
     return fold
 
 
-async def test_a_double_award_to_one_cvr_is_a_violation(own_kafka: str) -> None:
+async def test_a_double_award_to_one_cvr_is_a_violation(private_kafka: str) -> None:
     rnd = example_round()
     _as(rnd, "GENTOFTE", cvr=KBH_CVR)  # KBH's CVR, under Gentofte's municipality code 157
     rnd.award("GENTOFTE", LATER, amount=10_000_000)
-    result = (await _replayed(own_kafka, rnd.log.events)).result()
+    result = (await _replayed(private_kafka, rnd.log.events)).result()
     assert not result.verified
     violation = result.violation("one_award_per_applicant")
     assert violation is not None
@@ -69,10 +56,10 @@ async def test_a_double_award_to_one_cvr_is_a_violation(own_kafka: str) -> None:
     assert violation.topic == "grants.assessment.decisions.v1"
 
 
-async def test_a_double_award_is_accepted_when_the_pool_allows_it(own_kafka: str) -> None:
+async def test_a_double_award_is_accepted_when_the_pool_allows_it(private_kafka: str) -> None:
     rnd = _with_pool(once_per_applicant_in_programme=False)
     _as(rnd, "GENTOFTE", cvr=KBH_CVR, municipality_code="101")
     rnd.award("GENTOFTE", LATER + timedelta(minutes=1), amount=10_000_000, municipality="101")
-    result = (await _replayed(own_kafka, rnd.log.events)).result()
+    result = (await _replayed(private_kafka, rnd.log.events)).result()
     assert result.verified, result.violations
     assert result.totals.awards == 3
