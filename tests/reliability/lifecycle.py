@@ -24,6 +24,7 @@ from bench.common import (
 )
 from contracts import topics
 from grants.stack import EmbeddedStack, StackState
+from servicekit.log_reader import LogReader
 
 RECEIVED = "ApplicationReceived"
 ACCEPTED = "ApplicationAccepted"
