@@ -152,8 +152,11 @@ class PriorAward(_Strict):
 
 
 class ScenarioOrganisation(_Strict):
-    """An entry of the register the round runs with (v1.1). The register's rules apply here
-    (configuration, like the pool): a bad entry refuses the scenario, naming the field."""
+    """An entry of the register the round runs with (v1.1). Its values are judged by the
+    register's rules when it is loaded: an entry the register would refuse is left out (the
+    runner notes it, naming the field), and intake then refuses that applicant's submissions
+    for what is wrong with them (``cvr_invalid``, ``municipality_unknown``,
+    ``applicant_unknown``), as it would any."""
 
     cvr: StrictStr
     name: StrictStr
@@ -161,15 +164,14 @@ class ScenarioOrganisation(_Strict):
     municipality_code: StrictStr
     region_code: StrictStr | None = None
 
-    @model_validator(mode="after")
-    def _a_valid_entry(self) -> ScenarioOrganisation:
+    def problems(self) -> list[str]:
+        """What the register would refuse in this entry (``field: message``); ``[]``: valid."""
         try:
             Organisation.model_validate(self.model_dump(exclude_none=True))
         except ValidationError as exc:
-            raise ValueError("; ".join(
-                ".".join(map(str, e["loc"])) + (": " if e["loc"] else "")
-                + e["msg"].removeprefix("Value error, ") for e in exc.errors())) from None
-        return self
+            return [".".join(map(str, e["loc"])) + (": " if e["loc"] else "")
+                    + e["msg"].removeprefix("Value error, ") for e in exc.errors()]
+        return []
 
 
 class Scenario(_Strict):
@@ -214,18 +216,15 @@ class Scenario(_Strict):
         municipality), leaving out entries the register would refuse (an invalid CVR, an unknown
         municipality: intake refuses those submissions for that reason anyway)."""
         if self.organisations is not None:
-            return list(self.organisations)
+            return [o for o in self.organisations if not o.problems()]
         first: dict[str, ScenarioOrganisation] = {}
         for action in self.actions:
             if isinstance(action, Submit) and action.applicant.cvr not in first:
                 a = action.applicant
-                try:
-                    first[a.cvr] = ScenarioOrganisation(
-                        cvr=a.cvr, name=a.name, kind=a.kind or "municipality",
-                        municipality_code=a.municipality_code, region_code=a.region_code)
-                except ValidationError:
-                    continue
-        return list(first.values())
+                first[a.cvr] = ScenarioOrganisation(
+                    cvr=a.cvr, name=a.name, kind=a.kind or "municipality",
+                    municipality_code=a.municipality_code, region_code=a.region_code)
+        return [o for o in first.values() if not o.problems()]
 
     def grantee_of(self, prior: PriorAward) -> str | None:
         """The CVR a prior award names: its ``cvr``, else the municipality's own entry in the

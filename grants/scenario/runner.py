@@ -198,6 +198,10 @@ class ScenarioRunner:
         """The register the round runs with (``Scenario.register``), loaded before the first
         action as a version of the register source ``scenario``: entries it does not change stay
         as they are; the CVRs are not namespaced (an organisation is who it is)."""
+        for i, o in enumerate(self.scenario.organisations or []):
+            for problem in o.problems():
+                self.notes.append(Note(-1, "organisations", None, 422,
+                                       f"register_invalid: organisations.{i}.{problem}"))
         out = io.StringIO()
         writer = csv.writer(out, lineterminator="\n")
         writer.writerow(["cvr", "name", "kind", "municipality_code", "region_code"])

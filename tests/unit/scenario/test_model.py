@@ -121,23 +121,20 @@ def test_without_organisations_each_applicant_is_registered_as_it_first_appears(
     assert [s.grantee_of(p) for p in s.prior_awards] == ["27998194", None, "29147000"]
 
 
-def test_organisations_are_checked_like_register_rows() -> None:
+def test_organisations_the_register_would_refuse_are_left_out_and_duplicates_refused() -> None:
     data = _example()
     data["organisations"] = [
         {"cvr": "27998194", "name": "København Kommune", "kind": "municipality",
          "municipality_code": "101"},
-        {"cvr": "12345678", "name": "x", "kind": "club", "municipality_code": "999"},
-        {"cvr": "27998194", "name": "again", "kind": "municipality", "municipality_code": "101"}]
-    problems = _problems(data)
-    assert any(p.startswith("organisations.1: cvr: fails the CVR modulus-11 check") for p in problems)
-    assert any("kind" in p for p in problems if p.startswith("organisations.1"))
-    data["organisations"].pop(1)
-    assert any("organisations.1.cvr: 27998194 is also organisations.0" in p
+        {"cvr": "12345678", "name": "x", "kind": "club", "municipality_code": "999"}]
+    s = parse_scenario(data)
+    assert [o.cvr for o in s.register()] == ["27998194"]
+    assert s.organisations is not None
+    problems = s.organisations[1].problems()
+    assert problems[0] == "cvr: fails the CVR modulus-11 check"
+    assert any(p.startswith("kind:") for p in problems)
+    data["organisations"].append({**data["organisations"][0], "name": "again"})
+    assert any("organisations.2.cvr: 27998194 is also organisations.0" in p
                for p in _problems(data))
-
-
-def test_settle_consumer_positions_against_the_log() -> None:
-    health = {"consumers": {"g": {"topics": ["a"], "positions": {"a:0": 5}}}}
-    assert _caught_up(health, {"a:0": 5, "b:0": 9})
-    assert not _caught_up(health, {"a:0": 6})
-    assert not _caught_up(health, {"a:1": 1})
+    data["organisations"][0]["municipality"] = "101"
+    assert any(p.startswith("organisations.0.municipality:") for p in _problems(data))
