@@ -181,15 +181,19 @@ class ScenarioRunner:
             raise RuntimeError(f"assessment refused the pool: {response.text[:500]}")
         await self._load_register(token, at)
         for prior in self.scenario.prior_awards:
-            body = {"municipality_code": prior.municipality_code,
-                    "pool_id": self._ns(prior.pool_id)}
+            # By CVR the register gives the municipality (the scenario's is a claim); a CVR the
+            # register does not hold is named with the scenario's municipality.
+            path = f"/programmes/{self._ns(prior.programme)}/prior-awards"
             grantee = self.scenario.grantee_of(prior)
-            if grantee is not None:
-                body["cvr"] = grantee
-            response = await self._call(
-                -1, None, "assessment", "POST",
-                f"/programmes/{self._ns(prior.programme)}/prior-awards", token=token, at=at,
-                body=body)
+            body: dict[str, Any] = {"pool_id": self._ns(prior.pool_id)}
+            body.update({"cvr": grantee} if grantee else
+                        {"municipality_code": prior.municipality_code})
+            response = await self._call(-1, None, "assessment", "POST", path, token=token,
+                                        at=at, body=body)
+            if response.status_code == 422 and grantee:
+                body["municipality_code"] = prior.municipality_code
+                response = await self._call(-1, None, "assessment", "POST", path, token=token,
+                                            at=at, body=body)
             if response.status_code >= 400:
                 raise RuntimeError(f"assessment refused a prior award: {response.text[:300]}")
         await self.settler.settle()
