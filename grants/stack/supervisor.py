@@ -27,6 +27,8 @@ from pathlib import Path
 import httpx
 from pydantic import BaseModel
 
+from contracts.topics import PLATFORM_SERVICES
+from grants.audit_keys import ensure_keys, key_file
 from servicekit.identity import DevTokenIssuer
 
 from grants.stack._proc import (
@@ -283,6 +285,7 @@ class EmbeddedStack:
             raise
 
     async def _provision(self, state: StackState) -> None:
+        ensure_keys(self.audit_keys_dir(state))
         await ensure_topics(state.kafka_bootstrap)
         await create_databases(state.pg_url, list(DATABASES))
 
@@ -331,7 +334,18 @@ class EmbeddedStack:
             GRANTS_AUTH_PUBLIC_KEY_FILE=str(DevTokenIssuer(state.home / "keys").public_key_file),
             PYTHONUNBUFFERED="1",
         )
+        service = base_service(name)
+        if service in PLATFORM_SERVICES:
+            # Each service signs its checkpoints with its own key (made on first use, like the
+            # dev issuer's); auditors verify with <home>/keys/audit/audit-jwks.json.
+            keys = self.audit_keys_dir(state)
+            ensure_keys(keys, (service,))
+            env["GRANTS_AUDIT_SIGNING_KEY_FILE"] = str(key_file(keys, service))
         return env
+
+    @staticmethod
+    def audit_keys_dir(state: StackState) -> Path:
+        return state.home / "keys" / "audit"
 
     def _spawn(self, state: StackState, name: str, port: int, *, truncate: bool) -> ServiceProcess:
         log_path = self._fresh_log(name) if truncate else self.log_path(name)
