@@ -52,6 +52,7 @@ EVENT_NOT_CHECKPOINTED = "event_not_checkpointed"
 EVENT_ALTERED = "event_altered"
 EVENT_MISSING = "event_missing"
 HISTORY_REWRITTEN = "history_rewritten"
+BUNDLE_ALTERED = "bundle_altered"
 
 VERIFICATION_CODES: dict[str, str] = {
     CHECKPOINT_MALFORMED: "a record on an audit topic is not a well-formed signed checkpoint "
@@ -75,6 +76,8 @@ VERIFICATION_CODES: dict[str, str] = {
     EVENT_MISSING: "a leaf below a signed tree size is not on the log: an event was deleted",
     HISTORY_REWRITTEN: "a checkpoint verified in an earlier audit is not on the log as it was "
                        "(the history was truncated or rewritten since)",
+    BUNDLE_ALTERED: "a file of an offline bundle is missing, differs from the SHA-256 its "
+                    "manifest lists, or is not listed",
 }
 
 RULE = "R23"
@@ -209,6 +212,8 @@ class _ServiceState:
         self.report = ServiceReport(service)
         self.accepted: list[CheckpointInfo] = []
         self.bodies: dict[int, bytes] = {}  # sequence → canonical record (duplicates)
+        self.kept: dict[int, bytes] = {}  # sequence → record value (keep_checkpoints)
+        self.announcements: list[int] = []  # sequences that announce a key
         self.prefix_chunks: list[tuple[int, bytes]] = []
         self.current_kid: str | None = None
         self.retired: set[str] = set()
@@ -227,8 +232,9 @@ class LogVerifier:
     (``CheckpointInfo.to_json`` dicts): each must still be on the log, unchanged."""
 
     def __init__(self, keyring: Keyring, *, services: Iterable[str] = PLATFORM_SERVICES,
-                 previous: Iterable[dict[str, Any]] = ()) -> None:
+                 previous: Iterable[dict[str, Any]] = (), keep_checkpoints: bool = False) -> None:
         self.keyring = keyring.copy()  # announced keys are added to this run's copy only
+        self.keep_checkpoints = keep_checkpoints  # for proofs: the accepted records' bytes
         self.services = {s: _ServiceState(s, self.keyring) for s in services}
         self.previous = list(previous)
         self.found = _Found()
@@ -348,6 +354,10 @@ class LogVerifier:
                               record.partition, record.offset)
         st.accepted.append(info)
         st.bodies[cp.sequence] = record.value
+        if self.keep_checkpoints:
+            st.kept[cp.sequence] = record.value
+        if cp.next_key is not None:
+            st.announcements.append(cp.sequence)
         st.report.checkpoints += 1
         if added:
             st.prefix_chunks.append((cp.previous_tree_size, added))
@@ -414,6 +424,19 @@ class LogVerifier:
         st.hashes[at:at + merkle.HASH_SIZE] = h
         st.state[index] = _SEEN
         return True
+
+    def leaf_hashes(self, service: str, size: int) -> list[bytes]:
+        """The first ``size`` leaf hashes of a service's tree as read (after :meth:`finish`)."""
+        h, n = self.services[service].hashes, merkle.HASH_SIZE
+        return [bytes(h[n * i:n * (i + 1)]) for i in range(size)]
+
+    def checkpoint_value(self, service: str, sequence: int) -> bytes:
+        return self.services[service].kept[sequence]
+
+    def announcements(self, service: str, up_to: int) -> list[bytes]:
+        """The records that announced the service's keys, up to checkpoint ``up_to``."""
+        st = self.services[service]
+        return [st.kept[s] for s in st.announcements if s <= up_to and s in st.kept]
 
     # -- 3. the trees --------------------------------------------------------------------------
 

@@ -18,14 +18,22 @@ import hashlib
 import json
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
+from uuid import UUID
 
 import asyncpg
 
+from audit.bundle import Bundle, BundleWriter
 from audit.keys import Keyring
-from audit.verify import LogVerifier, Record, VerificationReport
+from audit.merkle import MerkleTree
+from audit.proof import ProvenEvent
+from audit.proof import build as build_proof
+from audit.verify import BUNDLE_ALTERED, LogVerifier, Record, VerificationReport
+from contracts.audit import LEAF_HEADER
 from contracts.registry import decode
-from contracts.topics import AUDIT_TOPICS, EVENT_TOPICS
+from contracts.topics import ALL_TOPICS, AUDIT_TOPICS, EVENT_TOPICS, emitting_service
 from servicekit import audit_chain
 from grants.stack import ALL_SERVICES
 from servicekit.log_reader import LogReader
@@ -34,6 +42,7 @@ from services.reporting.domain.replay_models import LoggedEvent, ReplayResult, s
 
 SERVICES = ALL_SERVICES
 AUDIT_TOPIC_NAMES = tuple(t.name for t in AUDIT_TOPICS)
+DEAD_LETTER_TOPICS = tuple(t.dead_letter for t in ALL_TOPICS if t not in AUDIT_TOPICS)
 
 
 @dataclass
@@ -70,6 +79,15 @@ class AuditReport:
             "chains": {c.service: c.entries for c in self.chains},
             "totals": self.replayed.totals.model_dump(), "counts": self.replayed.counts,
         }
+
+
+def stack_keyring(state: Any) -> Keyring | None:
+    """The public checkpoint keys of an embedded stack (``StackState``), if it made them."""
+    from grants.audit_keys import jwks_file
+    from grants.stack import EmbeddedStack
+
+    path = jwks_file(EmbeddedStack.audit_keys_dir(state))
+    return Keyring.from_jwks(path.read_bytes()) if path.exists() else None
 
 
 class VerifiedReplay:
@@ -273,3 +291,107 @@ async def audit_replay(bootstrap: str, pg_url: str | None = None,
     chains = ([await verify_chain(pg_url, s, published or {}) for s in SERVICES]
               if pg_url else [])
     return AuditReport(result, chains, pipeline.undecodable, checked)
+
+
+# -- the offline bundle and one grant's proof ------------------------------------------------------
+
+async def export_bundle(bootstrap: str, out: Path, jwks: dict[str, Any], *,
+                        client_options: Mapping[str, Any] | None = None,
+                        on_progress: Callable[[int, int], None] | None = None
+                        ) -> dict[str, Any]:
+    """Write the bundle (``audit.bundle``): checkpoints first, then events, then dead letters,
+    each topic as it streams in; returns the manifest."""
+    writer = BundleWriter(out)
+    for t in AUDIT_TOPIC_NAMES:
+        writer.touch("checkpoints", t)
+    for t in EVENT_TOPICS:
+        writer.touch("events", t)
+    seen = 0
+    for kind, topics in (("checkpoints", AUDIT_TOPIC_NAMES), ("events", EVENT_TOPICS),
+                         ("dead-letters", DEAD_LETTER_TOPICS)):
+        reader = LogReader(bootstrap, topics, group_prefix="grants-audit",
+                           client_options=client_options)
+        await reader.start()
+        try:
+            async for batch in reader.read_to_end():
+                for r in batch:
+                    writer.add(kind, r.topic, r.partition, r.offset, r.key, r.value, r.headers,
+                               r.timestamp)
+                seen += len(batch)
+                if on_progress:
+                    on_progress(seen, seen + reader.lag())
+        finally:
+            await reader.stop()
+    return writer.close(jwks, {"created_at": datetime.now(UTC).isoformat().replace(
+        "+00:00", "Z")})
+
+
+def verify_bundle(bundle: Bundle, keys: Keyring, *, previous: Iterable[dict[str, Any]] = ()
+                  ) -> AuditReport:
+    """The whole verification of an offline bundle: no broker, no database. A file that differs
+    from the manifest is a violation (``bundle_altered``) and the rest is verified anyway."""
+    problems = bundle.check()
+    pipeline = VerifiedReplay(keys, previous=previous)
+    gc_was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        for record in bundle.records("checkpoints"):
+            pipeline.checkpoint(record)
+        for batch in bundle.batches("events"):
+            pipeline.events(batch)
+        result, checked = pipeline.finish()
+    finally:
+        if gc_was_enabled:
+            gc.enable()
+    bad = [{"invariant": BUNDLE_ALTERED, "rule": "R23", "message": p} for p in problems]
+    return AuditReport(result, [], [*bad, *pipeline.undecodable], checked)
+
+
+async def prove_grant(bootstrap: str, application_id: UUID, keys: Keyring, *,
+                      client_options: Mapping[str, Any] | None = None,
+                      ) -> tuple[dict[str, Any] | None, AuditReport, int]:
+    """One grant's proof file (``audit.proof``) against each service's last verified
+    checkpoint; also the verification of the whole log it was read from, and how many of the
+    grant's events could not be proven (inbound, or newer than the last checkpoint)."""
+    app_key = str(application_id).encode()
+    mine: list[tuple[Record, int | None]] = []
+
+    def keep(record: Record, envelope: Any) -> None:
+        if record.key == app_key or envelope.aggregate_id == str(application_id) or getattr(
+                envelope.payload, "application_id", None) == application_id:
+            index = next((int(v) for k, v in record.headers if k == LEAF_HEADER), None)
+            mine.append((record, index))
+
+    pipeline = VerifiedReplay(keys, keep=keep)
+    assert pipeline.verifier is not None
+    pipeline.verifier.keep_checkpoints = True
+    await read_verified(bootstrap, pipeline, client_options=client_options)
+    result, checked = pipeline.finish()
+    report = AuditReport(result, [], pipeline.undecodable, checked)
+    assert checked is not None
+    events: list[ProvenEvent] = []
+    unprovable = 0
+    for record, index in mine:
+        service = emitting_service(record.topic)
+        last = checked.services[service].last_verified if service else None
+        if service is None or index is None or last is None or index >= last.tree_size:
+            unprovable += 1
+            continue
+        events.append(ProvenEvent(service, record.topic, record.partition, record.offset,
+                                  record.key, record.value, index))
+    if not events:
+        return None, report, unprovable
+    verifier = pipeline.verifier
+    trees: dict[str, MerkleTree] = {}
+    checkpoints: dict[str, tuple[int, bytes]] = {}
+    announcements: dict[str, list[bytes]] = {}
+    for service in sorted({e.service for e in events}):
+        last = checked.services[service].last_verified
+        assert last is not None
+        trees[service] = MerkleTree(verifier.leaf_hashes(service, last.tree_size))
+        checkpoints[service] = (last.tree_size, verifier.checkpoint_value(service, last.sequence))
+        announcements[service] = verifier.announcements(service, last.sequence)
+    events.sort(key=lambda e: (e.service, e.leaf_index))
+    doc = build_proof(str(application_id), events, trees, checkpoints, announcements,
+                      keys.to_jwks())
+    return doc, report, unprovable
