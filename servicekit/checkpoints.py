@@ -19,6 +19,7 @@ says how keys are made and distributed.
 
 from __future__ import annotations
 
+import os
 import time
 import uuid
 from collections.abc import Sequence
@@ -54,7 +55,7 @@ def ensure_signing_key(path: Path) -> Path:
         tmp.write_bytes(generate_private_pem())
         tmp.chmod(0o600)
         try:
-            tmp.link(path)  # atomic, and never replaces a key another process just made
+            os.link(tmp, path)  # atomic, and never replaces a key another process just made
         except FileExistsError:
             pass
         finally:
