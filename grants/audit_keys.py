@@ -13,12 +13,13 @@ machine that holds secrets and distributes only ``audit-jwks.json`` (docs/produc
 
 from __future__ import annotations
 
+import contextlib
 import json
-import uuid
 import shutil
+import uuid
 from pathlib import Path
 
-from audit.keys import Keyring, key_id, load_private_pem, public_jwk
+from audit.keys import KeyFileError, Keyring, key_id, load_private_pem, public_jwk
 from contracts.topics import PLATFORM_SERVICES
 from servicekit.checkpoints import ensure_signing_key
 
@@ -38,8 +39,12 @@ def jwks_file(key_dir: Path) -> Path:
 
 
 def write_jwks(key_dir: Path) -> Path:
-    """(Re)write the JWKS from every private key in the folder; public material only."""
+    """(Re)write the JWKS from every private key in the folder, keeping every public key it
+    already held (a key that was lost still verifies the history it signed); public material
+    only."""
     ring = Keyring()
+    with contextlib.suppress(OSError, KeyFileError):
+        ring = Keyring.from_jwks(jwks_file(key_dir).read_bytes())
     found = [(p.name.split(".", 1)[0], p) for p in key_dir.glob("*.pem")]
     found += [(p.parent.name, p) for p in key_dir.glob("retired/*/*.pem")]
     for service, pem in sorted(found):

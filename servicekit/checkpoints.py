@@ -80,9 +80,7 @@ class Checkpointer:
     @classmethod
     def from_settings(cls, settings: ServiceSettings) -> Checkpointer | None:
         if settings.audit_signing_key_file is None:
-            log.warning("audit_checkpoints_off",
-                        reason="no GRANTS_AUDIT_SIGNING_KEY_FILE: events are not checkpointed")
-            return None
+            return None  # the relay says so when it starts (audit_checkpoints_off)
         service = settings.service_name
         previous = (signer_from_file(service, settings.audit_previous_key_file)
                     if settings.audit_previous_key_file else None)

@@ -76,6 +76,9 @@ class OutboxRelay:
                 await self._sleep(1.0)
             if self.checkpoints is not None:
                 await self.checkpoints.load(conn)
+            else:
+                log.warning("audit_checkpoints_off", reason="no GRANTS_AUDIT_SIGNING_KEY_FILE: "
+                            "events are published without signed checkpoints")
             channel = notify_channel(self.settings.database_name)
             await conn.add_listener(channel, lambda *_: self._wake.set())
             await producer.start()
