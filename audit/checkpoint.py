@@ -36,13 +36,16 @@ def canonical(data: Any) -> bytes:
     return json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
 
 
+_TOPIC_PREFIX: dict[str, bytes] = {}
+
+
 def leaf_hash(topic: str, key: bytes | None, value: bytes) -> bytes:
-    t = topic.encode()
+    prefix = _TOPIC_PREFIX.get(topic)
+    if prefix is None:
+        t = topic.encode()
+        prefix = _TOPIC_PREFIX.setdefault(topic, b"\x00" + len(t).to_bytes(4, "big") + t)
     k = key or b""
-    h = hashlib.sha256(b"\x00")
-    h.update(len(t).to_bytes(4, "big") + t + len(k).to_bytes(4, "big") + k)
-    h.update(value)
-    return h.digest()
+    return hashlib.sha256(b"".join((prefix, len(k).to_bytes(4, "big"), k, value))).digest()
 
 
 def encode_prefixes(leaf_hashes: Iterable[bytes]) -> str:

@@ -27,6 +27,7 @@ was acknowledged, so every leaf below the cut is then already on the log.
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -83,6 +84,8 @@ VERIFICATION_CODES: dict[str, str] = {
 RULE = "R23"
 _AUDIT_TOPIC_SERVICE = {t.name: t.name.split(".")[1] for t in AUDIT_TOPICS}
 _UNSEEN, _SEEN, _BAD = 0, 1, 2
+_NO_PREFIX = bytes(PREFIX_BYTES)
+_UNKNOWN: Any = object()
 
 
 class Record(Protocol):
@@ -239,6 +242,7 @@ class LogVerifier:
         self.previous = list(previous)
         self.found = _Found()
         self.inbound: dict[str, int] = {}
+        self._by_topic: dict[str, _ServiceState | None] = {}
         self._events_started = False
 
     # -- 1. checkpoints ------------------------------------------------------------------------
@@ -382,12 +386,15 @@ class LogVerifier:
         self._check_previous()
 
     def check_event(self, record: Record) -> bool:
-        """Whether the event may be folded into the rebuilt state (see the module docstring)."""
+        """Whether the event may be folded into the rebuilt state (see the module docstring).
+        The hot path of every replay: one hash per event, slices of preallocated buffers."""
         if not self._events_started:
             self.begin_events()
         topic = record.topic
-        service = emitting_service(topic)
-        st = self.services.get(service) if service is not None else None
+        st = self._by_topic.get(topic, _UNKNOWN)
+        if st is _UNKNOWN:
+            service = emitting_service(topic)
+            st = self._by_topic[topic] = self.services.get(service) if service else None
         if st is None:
             self.inbound[topic] = self.inbound.get(topic, 0) + 1
             return True
@@ -408,22 +415,25 @@ class LogVerifier:
         expected = st.prefixes[p:p + PREFIX_BYTES]
         state = st.state[index]
         at = merkle.HASH_SIZE * index
-        if (expected != h[:PREFIX_BYTES] and any(expected)) or (
-                state == _SEEN and st.hashes[at:at + merkle.HASH_SIZE] != h):
-            if state != _SEEN:
-                st.state[index] = _BAD
-            self.found.add(EVENT_ALTERED, st.service, index, _violation(
-                EVENT_ALTERED, st.service,
-                f"leaf {index} of {st.service}'s tree: these bytes are not the event "
-                f"{st.service} signed (first bad event in publish order)", topic=topic,
-                partition=record.partition, offset=record.offset, leaf_index=index,
-                event_id=_event_id(record.value)))
-            return False
-        if state == _SEEN:
+        if state == _UNSEEN and (expected == h[:PREFIX_BYTES] or expected == _NO_PREFIX):
+            st.hashes[at:at + merkle.HASH_SIZE] = h
+            st.state[index] = _SEEN
+            return True
+        if state == _SEEN and st.hashes[at:at + merkle.HASH_SIZE] == h:
             return True  # the same event published twice (a relay retry): the fold dedups
-        st.hashes[at:at + merkle.HASH_SIZE] = h
-        st.state[index] = _SEEN
-        return True
+        if state == _BAD and expected == h[:PREFIX_BYTES]:
+            st.hashes[at:at + merkle.HASH_SIZE] = h  # the genuine one after an altered copy
+            st.state[index] = _SEEN
+            return True
+        if state != _SEEN:
+            st.state[index] = _BAD
+        self.found.add(EVENT_ALTERED, st.service, index, _violation(
+            EVENT_ALTERED, st.service,
+            f"leaf {index} of {st.service}'s tree: these bytes are not the event "
+            f"{st.service} signed (first bad event in publish order)", topic=topic,
+            partition=record.partition, offset=record.offset, leaf_index=index,
+            event_id=_event_id(record.value)))
+        return False
 
     def leaf_hashes(self, service: str, size: int) -> list[bytes]:
         """The first ``size`` leaf hashes of a service's tree as read (after :meth:`finish`)."""
@@ -449,23 +459,32 @@ class LogVerifier:
 
     def _check_tree(self, st: _ServiceState) -> None:
         checkpoints = sorted(st.accepted, key=lambda c: (c.tree_size, c.sequence))
-        frontier = merkle.Frontier()
-        hashes = memoryview(st.hashes)
+        hashes = bytes(st.hashes)
         state = st.state
-        size = merkle.HASH_SIZE
+        sha256 = hashlib.sha256
+        n = merkle.HASH_SIZE
+        edge: list[bytes] = []  # the frontier (merkle.Frontier), inlined: the hot loop
+        size = 0
         broken_at: int | None = None
         verified: CheckpointInfo | None = None
-        i = 0
         for cp in checkpoints:
-            while frontier.size < cp.tree_size:
-                n = frontier.size
-                if state[n] != _SEEN:
-                    broken_at = n
+            end = cp.tree_size
+            if end > size:
+                gap = min((state.find(b, size, end) for b in (b"\x00", b"\x02")),
+                          key=lambda i: (i < 0, i))
+                if gap >= 0:
+                    broken_at = gap
                     break
-                frontier.append(bytes(hashes[size * n:size * (n + 1)]))
-            if broken_at is not None:
-                break
-            if frontier.root().hex() != cp.root_hash:
+                for i in range(size, end):
+                    node = hashes[n * i:n * i + n]
+                    carry = i
+                    while carry & 1:
+                        node = sha256(b"\x01" + edge.pop() + node).digest()
+                        carry >>= 1
+                    edge.append(node)
+                size = end
+            root = merkle.Frontier(size, edge).root() if edge else merkle.EMPTY_ROOT
+            if root.hex() != cp.root_hash:
                 self.found.add(CHECKPOINT_ROOT_MISMATCH, st.service, cp.sequence, _violation(
                     CHECKPOINT_ROOT_MISMATCH, st.service,
                     f"the events on the log give {st.service}'s tree of {cp.tree_size} leaves "
@@ -473,7 +492,6 @@ class LogVerifier:
                     checkpoint=cp.sequence))
                 break
             verified = cp
-            i += 1
         if broken_at is not None and state[broken_at] == _UNSEEN:
             missing = state.count(_UNSEEN, broken_at)
             self.found.add(EVENT_MISSING, st.service, broken_at, _violation(

@@ -41,7 +41,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from grants.audit import audit_replay, export_bundle, prove_grant, stack_keyring, verify_bundle
 from grants.stack import EmbeddedStack, StackState
 from grants.stack.broker import ensure_topics, start_admin
-from servicekit.log_reader import LogReader
+from tests.infra.services import log_records
 
 pytestmark = pytest.mark.e2e
 ROOT = Path(__file__).resolve().parents[2]
@@ -79,15 +79,7 @@ def offline(*args: str, home: Path) -> subprocess.CompletedProcess[str]:
 
 
 async def records_of(bootstrap: str, topic: str) -> list[Any]:
-    reader = LogReader(bootstrap, [topic], group_prefix="grants-audit-test")
-    await reader.start()
-    out: list[Any] = []
-    try:
-        async for batch in reader.read_to_end():
-            out += batch
-    finally:
-        await reader.stop()
-    return sorted(out, key=lambda r: (r.partition, r.offset))
+    return await log_records(bootstrap, [topic], group_prefix="grants-audit-test")
 
 
 async def recreate(bootstrap: str, topic: topics.Topic, records: list[Any]) -> None:

@@ -35,9 +35,8 @@ from contracts.audit import LEAF_HEADER
 from grants.stack import ensure_topics
 from servicekit import db
 from servicekit.checkpoints import Checkpointer
-from servicekit.log_reader import LogReader
 from servicekit.relay import OutboxRelay
-from tests.infra.services import eventually, service_settings
+from tests.infra.services import eventually, log_records, service_settings
 
 pytestmark = pytest.mark.integration
 SERVICE = "intake"
@@ -105,23 +104,11 @@ async def test_leaves_once_the_tree_in_one_statement_and_a_stale_relay_refused(
         await pool.close()
 
 
-async def read_all(bootstrap: str, names: list[str]) -> list[Any]:
-    reader = LogReader(bootstrap, names, group_prefix="grants-test")
-    await reader.start()
-    out: list[Any] = []
-    try:
-        async for batch in reader.read_to_end():
-            out += batch
-    finally:
-        await reader.stop()
-    return out
-
-
 async def verify(bootstrap: str, keys: Keyring, topic: str, audit: str) -> Any:
     verifier = LogVerifier(keys, services=[SERVICE])
-    for r in sorted(await read_all(bootstrap, [audit]), key=lambda r: r.offset):
+    for r in await log_records(bootstrap, [audit]):
         verifier.add_checkpoint(r)
-    events = await read_all(bootstrap, [topic])
+    events = await log_records(bootstrap, [topic])
     assert all(r.header(LEAF_HEADER) is not None for r in events)
     for r in events:
         verifier.check_event(r)
