@@ -127,4 +127,14 @@ class OutboxRelay:
 
 
 async def pending_count(pool: asyncpg.Pool) -> int:
-    return int(await pool.fetchval("SELECT count(*) FROM outbox WHERE sent_at IS NULL"))
+    return (await pending_counts(pool))[0]
+
+
+async def pending_counts(pool: asyncpg.Pool) -> tuple[int, int]:
+    """Unsent outbox rows: (events, signed checkpoints). Nothing waits for a checkpoint on the
+    way to a consumer, so /health reports them apart (an auditor's read waits for both)."""
+    row = await pool.fetchrow(
+        "SELECT count(*) FILTER (WHERE topic NOT LIKE 'grants.%.audit.v1') AS events,"
+        " count(*) FILTER (WHERE topic LIKE 'grants.%.audit.v1') AS checkpoints"
+        " FROM outbox WHERE sent_at IS NULL")
+    return int(row["events"]), int(row["checkpoints"])
