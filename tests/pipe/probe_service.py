@@ -38,6 +38,9 @@ async def record_effect(conn: asyncpg.Connection, item: Incoming, _: Emitter) ->
     if payload.pool_id == "poison-in-handler":
         raise ValueError("this event breaks the handler")
     if payload.pool_id == "slow-handler":
+        # A statement the shutdown test can find in pg_stat_activity: this session, idle in its
+        # transaction, is the slow handler (not another record's transaction between statements).
+        await conn.execute("SELECT 'slow-handler-sleeping'")
         await asyncio.sleep(float(os.environ.get("PROBE_SLOW_S", "4")))
     await conn.execute(
         "INSERT INTO effects (event_id, correlation_id, municipality_code) VALUES ($1, $2, $3)",

@@ -71,13 +71,16 @@ async def _effects(db_url: str, corr: str) -> int:
 
 
 async def _in_transaction(db_url: str) -> bool:
-    """Some session of the service's database sits in an open transaction: the slow handler."""
+    """The slow handler sits in its open transaction (its session's last statement is the
+    marker it runs before sleeping). Any session idle in transaction is not enough: under load the
+    poll caught the record before it between two statements, the SIGTERM then came before the
+    slow record's batch started, and the graceful run saw no effect."""
     server, _, database = db_url.rpartition("/")
     conn = await asyncpg.connect(f"{server}/postgres")
     try:
         return bool(await conn.fetchval(
             "SELECT count(*) FROM pg_stat_activity WHERE datname = $1"
-            " AND state = 'idle in transaction'", database))
+            " AND state = 'idle in transaction' AND query LIKE '%slow-handler-sleeping%'", database))
     finally:
         await conn.close()
 
