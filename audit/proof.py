@@ -155,7 +155,8 @@ def verify(doc: Any, keyring: Keyring) -> ProofVerdict:
             if int(e.get("tree_size", size)) != size:
                 raise ValueError(f"proof is for a tree of {e.get('tree_size')}, the checkpoint "
                                  f"has {size}")
-        except (KeyError, TypeError, ValueError, AssertionError, binascii.Error) as exc:
+        except (KeyError, TypeError, ValueError, AttributeError, AssertionError,
+                binascii.Error) as exc:
             verdict.problems.append(f"event {number}: {exc}")
             continue
         if merkle.verify_inclusion(index, size, leaf_hash(topic, key, value), proof, root):
