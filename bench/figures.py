@@ -463,37 +463,46 @@ def _worker(*args: str, timeout: float = 600) -> dict[str, Any]:
 def fig_replay(run: Run) -> None:
     from grants.stack import ensure_topics, start_broker
     n = run.sizes.replay_n
-    fig = Figure("replay", f"4 auditors' replay: read_log + replay of {n:,} events",
-                 unit="events/s", anchor_name="raw consume, same log", anchor_unit="events/s",
-                 ratio_label="× raw consume", target="≥ 0.5× raw consume")
+    fig = Figure("replay", f"4 auditors' replay from the log alone: checkpoints verified, "
+                 f"{n:,} events", unit="events/s", anchor_name="raw consume, same log",
+                 anchor_unit="events/s", ratio_label="× raw consume",
+                 target="≥ 0.7× raw consume, incl. checkpoint verification")
     broker = start_broker(die_with_parent=True)
+    keys = tempfile.NamedTemporaryFile(suffix=".jwks.json", delete=False)  # noqa: SIM115
+    keys.close()
     try:
         asyncio.run(ensure_topics(broker.bootstrap))
-        run.echo(f"figure 4: producing {n:,} envelopes")
-        prod = _worker("produce", broker.bootstrap, str(n))
+        run.echo(f"figure 4: producing {n:,} envelopes and their signed checkpoints")
+        prod = _worker("produce", broker.bootstrap, str(n), keys.name)
         run.echo("  anchor: raw consume; replay; raw consume again")
         raw1 = _worker("raw", broker.bootstrap)
-        rep = _worker("replay", broker.bootstrap)
+        rep = _worker("replay", broker.bootstrap, keys.name)
         raw2 = _worker("raw", broker.bootstrap)
+        plain = _worker("unverified", broker.bootstrap)
     except Exception as exc:  # noqa: BLE001
         fig.status = f"error: {exc!r}"[:300]
         run.figures["replay"] = fig
         return
     finally:
         broker.stop()
+        Path(keys.name).unlink(missing_ok=True)
     anchor = (raw1["per_s"] + raw2["per_s"]) / 2
     fig.value = rep["per_s"]
     fig.anchor_value = anchor
     fig.ratio = ratio(rep["per_s"], anchor)
-    fig.met = bool(fig.ratio is not None and fig.ratio >= 0.5 and rep["events"] >= n
-                   and rep["undecodable"] == 0)
-    fig.details = {"produce": prod, "raw_before": raw1, "replay": rep, "raw_after": raw2}
-    streaming = "fold" in rep.get("mode", "")
-    read_label = "read+decode+fold" if streaming else "read+decode"
-    fold_label = "result (checks)" if streaming else "fold+checks"
+    fig.met = bool(fig.ratio is not None and fig.ratio >= 0.7 and rep["events"] >= n
+                   and rep["undecodable"] == 0 and rep["verified"])
+    fig.details = {"produce": prod, "raw_before": raw1, "replay": rep, "raw_after": raw2,
+                   "without_checkpoints": plain}
     fig.notes.append(
-        f"{rep['events']:,} events ({prod['mean_bytes']:.0f} B avg); {rep.get('mode', '')}: "
-        f"{read_label} {rep['read_s']:.1f}s, {fold_label} {rep['replay_s']:.1f}s, "
+        f"without checkpoint verification (read_log + fold, as before): {plain['per_s']:,.0f} "
+        f"events/s, ×{plain['per_s'] / anchor:.2f} raw; verification costs "
+        f"{100 * (1 - rep['per_s'] / plain['per_s']):.0f}% of that")
+    fig.notes.append(
+        f"{rep['events']:,} events ({prod['mean_bytes']:.0f} B avg), {rep.get('checkpoints')} "
+        f"signed checkpoints, {rep.get('events_verified', 0):,} events verified against them; "
+        f"{rep.get('mode', '')}: read+verify+decode+fold {rep['read_s']:.1f}s, trees "
+        f"{rep.get('trees_s', 0):.1f}s, result (checks) {rep['replay_s']:.1f}s, "
         f"verified={rep['verified']}; peak RSS {mib(rep['peak_rss']):,.0f} MiB (raw reader "
         f"{mib(raw1['peak_rss']):,.0f} MiB)")
     run.figures["replay"] = fig

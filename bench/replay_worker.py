@@ -1,8 +1,9 @@
 """Figure 4's worker, one job per process so each one's memory is its own.
 
-    python -m bench.replay_worker produce BOOTSTRAP N   # N valid envelopes onto the event topics
-    python -m bench.replay_worker raw BOOTSTRAP         # anchor: raw consume of the same topics
-    python -m bench.replay_worker replay BOOTSTRAP      # grants.audit.read_log + replay
+    python -m bench.replay_worker produce BOOTSTRAP N JWKS   # N envelopes + signed checkpoints
+    python -m bench.replay_worker raw BOOTSTRAP              # anchor: raw consume of the topics
+    python -m bench.replay_worker replay BOOTSTRAP JWKS      # the auditors' replay, log alone
+    python -m bench.replay_worker unverified BOOTSTRAP       # the same without checkpoints
 
 Each prints one JSON line. The log is a realistic mix: whole application lifecycles (received,
 accepted, eligibility, two scores, then either a rejection or an award with account, acceptance,
@@ -10,6 +11,10 @@ revised budget, eight quarterly instructions with their executions and results, 
 and a repayment), every 20th application with an IT-problem exception, every 50th preceded by an
 invalid submission; built from ``contracts.examples`` payloads with distinct ids, amounts that add
 up (8 × 18,750,000 øre = the 150,000,000 øre award), and one pool big enough for every award.
+Like the services' relays, ``produce`` gives every event of a service's topic its leaf in that
+service's Merkle tree (``audit-leaf`` header) and signs a checkpoint per 2,000 leaves (the relay's
+batch size) onto the service's audit topic, with keys made here (their JWKS written to JWKS), so
+the replay verifies every event against a signed checkpoint.
 """
 
 from __future__ import annotations
@@ -149,12 +154,59 @@ def generate(n: int):  # type: ignore[no-untyped-def]
             made += 1
 
 
-async def produce(bootstrap: str, n: int) -> dict[str, Any]:
+class _Relays:
+    """Each service's tree and signer, as its outbox relay keeps them."""
+
+    BATCH = 2000
+
+    def __init__(self) -> None:
+        from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+        from audit.checkpoint import CheckpointSigner
+        from audit.merkle import Frontier
+        from contracts.topics import PLATFORM_SERVICES
+        self.signers = {s: CheckpointSigner(s, Ed25519PrivateKey.generate())
+                        for s in PLATFORM_SERVICES}
+        self.trees = {s: Frontier() for s in PLATFORM_SERVICES}
+        self.pending: dict[str, list[bytes]] = {s: [] for s in PLATFORM_SERVICES}
+        self.sequence = dict.fromkeys(PLATFORM_SERVICES, 0)
+
+    def leaf(self, service: str, topic: str, key: bytes, value: bytes) -> int:
+        from audit.checkpoint import leaf_hash
+        pending = self.pending[service]
+        pending.append(leaf_hash(topic, key, value))
+        return self.trees[service].size + len(pending) - 1
+
+    def due(self, service: str) -> bool:
+        return len(self.pending[service]) >= self.BATCH
+
+    def checkpoint(self, service: str) -> bytes:
+        from datetime import UTC, datetime
+        tree = self.trees[service]
+        before = tree.copy()
+        tree.extend(self.pending[service])
+        self.sequence[service] += 1
+        value = self.signers[service].sign(
+            sequence=self.sequence[service], tree_size=tree.size, root=tree.root(),
+            previous_size=before.size, previous_root=before.root(),
+            issued_at=datetime.now(UTC), added=self.pending[service])
+        self.pending[service] = []
+        return value
+
+    def jwks(self) -> dict[str, Any]:
+        from audit.keys import Keyring
+        return Keyring(s.jwk() for s in self.signers.values()).to_jwks()
+
+
+async def produce(bootstrap: str, n: int, jwks_path: str) -> dict[str, Any]:
     from aiokafka import AIOKafkaProducer
     from aiokafka.partitioner import DefaultPartitioner
 
-    from contracts.topics import ALL_TOPICS
+    from contracts.audit import LEAF_HEADER
+    from contracts.topics import ALL_TOPICS, audit_topic, emitting_service
     parts = {t.name: t.partitions for t in ALL_TOPICS}
+    relays = _Relays()
+    checkpoints = 0
     partitioner = DefaultPartitioner()
     prod = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=0,
                             max_batch_size=1024 * 1024, max_request_size=8 * 1024 * 1024)
@@ -167,6 +219,15 @@ async def produce(bootstrap: str, n: int) -> dict[str, Any]:
     try:
         for topic, key, value, event_type in generate(n):
             headers = [("event_type", event_type.encode()), ("correlation_id", b"bench-replay")]
+            service = emitting_service(topic)
+            if service is not None:
+                headers.append((LEAF_HEADER, str(relays.leaf(service, topic, key,
+                                                            value)).encode()))
+                if relays.due(service):
+                    inflight.append(await prod.send(audit_topic(service).name,
+                                                    relays.checkpoint(service),
+                                                    key=service.encode()))
+                    checkpoints += 1
             p = partitioner(key, list(range(parts[topic])), list(range(parts[topic])))
             b = batches.get((topic, p))
             if b is None:
@@ -185,10 +246,17 @@ async def produce(bootstrap: str, n: int) -> dict[str, Any]:
             b.close()
             inflight.append(await prod.send_batch(b, topic, partition=p))
         await asyncio.gather(*inflight)
+        for service, pending in relays.pending.items():
+            if pending:  # the last batch's checkpoint, after its events were acknowledged
+                await prod.send_and_wait(audit_topic(service).name,
+                                         relays.checkpoint(service), key=service.encode())
+                checkpoints += 1
     finally:
         await prod.stop()
+    with open(jwks_path, "w") as f:
+        json.dump(relays.jwks(), f)
     s = time.perf_counter() - t0
-    return {"produced": count, "seconds": s, "per_s": count / s,
+    return {"produced": count, "seconds": s, "per_s": count / s, "checkpoints": checkpoints,
             "mean_bytes": total_bytes / max(count, 1)}
 
 
@@ -214,47 +282,81 @@ async def raw(bootstrap: str) -> dict[str, Any]:
     return {"events": n, "seconds": s, "per_s": n / s, "bytes": nbytes, "peak_rss": _peak()}
 
 
-async def replay_job(bootstrap: str) -> dict[str, Any]:
-    """What ``grants.audit.audit_replay`` does before it checks the services' chains: events
-    go straight into the replay while reading (with the digests the chain check needs), with
-    the cyclic GC paused, as there."""
+async def replay_job(bootstrap: str, jwks_path: str) -> dict[str, Any]:
+    """What ``grants audit replay --no-db`` does (``grants.audit.audit_replay`` without a
+    database): the signed checkpoints first, then every event checked against its service's
+    tree and folded while reading, the GC paused; then the trees' roots recomputed and the
+    R23 checks."""
     import gc
 
+    from audit.keys import Keyring
     from grants import audit
-    from services.reporting.domain.replay import Replay
+    with open(jwks_path, "rb") as f:
+        keys = Keyring.from_jwks(f.read())
     base = _rss()
     t0 = time.perf_counter()
-    fold = Replay()
-    published: dict[str, str] = {}
+    pipeline = audit.VerifiedReplay(keys)
     gc_was_enabled = gc.isenabled()
     gc.disable()
     try:
-        _, bad = await audit.read_log(bootstrap, fold=fold, published=published)
+        await audit.read_verified(bootstrap, pipeline)
         t1 = time.perf_counter()
         after_read = _rss()
-        result = fold.result()
+        assert pipeline.verifier is not None
+        checked = pipeline.verifier.finish()
+        t_trees = time.perf_counter()
+        result = pipeline.fold.result()
     finally:
         if gc_was_enabled:
             gc.enable()
     t2 = time.perf_counter()
     n = result.events + result.duplicates
-    return {"mode": "fold while reading, GC paused (audit_replay)",
-            "events": n, "undecodable": len(bad), "read_s": t1 - t0,
-            "replay_s": t2 - t1, "seconds": t2 - t0, "per_s": n / (t2 - t0),
-            "base_rss": base, "rss_after_read": after_read, "rss_after_replay": _rss(),
-            "peak_rss": _peak(), "verified": result.verified,
-            "violations": [v.invariant for v in result.violations][:20],
+    services = checked.services.values()
+    return {"mode": "checkpoints verified, fold while reading, GC paused (audit replay --no-db)",
+            "events": n, "undecodable": len(pipeline.undecodable), "read_s": t1 - t0,
+            "trees_s": t_trees - t1, "replay_s": t2 - t_trees, "seconds": t2 - t0,
+            "per_s": n / (t2 - t0), "base_rss": base, "rss_after_read": after_read,
+            "rss_after_replay": _rss(), "peak_rss": _peak(),
+            "verified": result.verified and checked.verified,
+            "checkpoints": sum(s.checkpoints for s in services),
+            "events_verified": sum(s.events_verified for s in services),
+            "violations": ([v["invariant"] for v in checked.violations]
+                           + [v.invariant for v in result.violations])[:20],
             "applications": len(result.applications)}
+
+
+async def unverified_job(bootstrap: str) -> dict[str, Any]:
+    """For comparison in the same run: the replay as it was before checkpoints (``read_log``
+    folding while reading, with the event-id → sha256 map the database chain check needs)."""
+    import gc
+
+    from grants import audit
+    from services.reporting.domain.replay import Replay
+    t0 = time.perf_counter()
+    fold = Replay()
+    published: dict[str, str] = {}
+    gc.disable()
+    try:
+        await audit.read_log(bootstrap, fold=fold, published=published)
+        result = fold.result()
+    finally:
+        gc.enable()
+    s = time.perf_counter() - t0
+    n = result.events + result.duplicates
+    return {"mode": "read_log + fold, no checkpoints", "events": n, "seconds": s,
+            "per_s": n / s, "peak_rss": _peak()}
 
 
 def main() -> None:
     job, bootstrap = sys.argv[1], sys.argv[2]
     if job == "produce":
-        out = asyncio.run(produce(bootstrap, int(sys.argv[3])))
+        out = asyncio.run(produce(bootstrap, int(sys.argv[3]), sys.argv[4]))
     elif job == "raw":
         out = asyncio.run(raw(bootstrap))
     elif job == "replay":
-        out = asyncio.run(replay_job(bootstrap))
+        out = asyncio.run(replay_job(bootstrap, sys.argv[3]))
+    elif job == "unverified":
+        out = asyncio.run(unverified_job(bootstrap))
     else:
         raise SystemExit(f"unknown job {job}")
     print(json.dumps(out))

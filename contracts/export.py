@@ -15,6 +15,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from contracts.audit import SignedCheckpoint
 from contracts.examples import EXAMPLE_COMMANDS, EXAMPLE_PAYLOADS, example_envelope
 from contracts.intake import PortalSubmission, SubmitApplication
 from contracts.registry import EVENTS, spec_for
@@ -23,6 +24,8 @@ HERE = Path(__file__).parent
 SCHEMAS = HERE / "schemas"
 EXAMPLES = HERE / "examples"
 COMMANDS: dict[str, Any] = {"PortalSubmission": PortalSubmission, "SubmitApplication": SubmitApplication}
+# Messages that are neither events nor commands: the audit topics' signed checkpoints.
+MESSAGES: dict[str, Any] = {"SignedCheckpoint": SignedCheckpoint}
 
 
 def _dump(data: Any) -> str:
@@ -44,6 +47,8 @@ def rendered() -> dict[Path, str]:
         )
     for name, model in COMMANDS.items():
         files[SCHEMAS / f"{name}.command.v1.json"] = _dump(model.model_json_schema())
+    for name, model in MESSAGES.items():
+        files[SCHEMAS / f"{name}.message.v1.json"] = _dump(model.model_json_schema())
     for name, command in EXAMPLE_COMMANDS.items():
         files[EXAMPLES / f"{name}.command.v1.json"] = _dump(json.loads(command.model_dump_json()))
     return files

@@ -53,6 +53,19 @@ REPORTING_REPORTS = Topic(
     "grants.reporting.reports.v1", 3, "status and final reports, overdue notices, repayments"
 )
 
+# The platform's services: each publishes the topics ``grants.<service>.*`` through its outbox.
+PLATFORM_SERVICES: tuple[str, ...] = ("intake", "assessment", "payments", "reporting")
+
+
+def audit_topic(service: str) -> Topic:
+    """Where ``service`` publishes the signed checkpoints of its Merkle tree (contracts.audit);
+    one partition, so its checkpoints are in order."""
+    return Topic(f"grants.{service}.audit.v1", 1,
+                 f"signed checkpoints of the Merkle tree over every event {service} publishes")
+
+
+AUDIT_TOPICS: tuple[Topic, ...] = tuple(audit_topic(s) for s in PLATFORM_SERVICES)
+
 ALL_TOPICS: tuple[Topic, ...] = (
     PORTAL_SUBMISSIONS,
     INTAKE_APPLICATIONS,
@@ -64,10 +77,22 @@ ALL_TOPICS: tuple[Topic, ...] = (
     PAYMENTS_INSTRUCTIONS,
     FINANCE_RESULTS,
     REPORTING_REPORTS,
+    *AUDIT_TOPICS,
 )
 
-# Every topic that carries events (envelopes); the portal topic carries commands.
-EVENT_TOPICS: tuple[str, ...] = tuple(t.name for t in ALL_TOPICS if t is not PORTAL_SUBMISSIONS)
+# Every topic that carries events (envelopes); the portal topic carries commands, the audit
+# topics checkpoints.
+EVENT_TOPICS: tuple[str, ...] = tuple(
+    t.name for t in ALL_TOPICS if t is not PORTAL_SUBMISSIONS and t not in AUDIT_TOPICS)
+
+
+def emitting_service(topic: str) -> str | None:
+    """The platform service whose outbox publishes ``topic`` (``grants.<service>.<family>.v<n>``),
+    or None for the inbound topics outside systems publish (portal, finance)."""
+    parts = topic.split(".")
+    if len(parts) >= 4 and parts[0] == "grants" and parts[1] in PLATFORM_SERVICES:
+        return parts[1]
+    return None
 
 
 def all_topic_names(*, with_dead_letters: bool = True) -> list[str]:

@@ -75,6 +75,15 @@ def verdict_table(played: Played) -> Table:
     table.add_column("result")
     table.add_row("verdict", "[bold green]VERIFIED" if audit["verified"] else "[bold red]VIOLATIONS")
     table.add_row("events replayed", str(audit["events"]))
+    checkpoints = audit.get("checkpoints") or {}
+    for service, s in checkpoints.get("services", {}).items():
+        last = s["last_verified"]
+        table.add_row(f"checkpoints {service}",
+                      f"{s['checkpoints']} signed, last verified #{last['sequence']} "
+                      f"({last['tree_size']} events, {last['issued_at']})" if last
+                      else "[red]none verified")
+    if not checkpoints:
+        table.add_row("checkpoints", "[red]not verified (no keys)")
     for service, entries in audit.get("chains", {}).items():
         table.add_row(f"hash chain {service}", f"{entries} entries")
     for v in audit["violations"]:

@@ -12,8 +12,8 @@ Both plans are pure functions of the code, never a hand-copied list:
   to, under their own consumer groups. Both come from the services' own wiring
   (:func:`service_subscriptions` builds each service's runtime without starting it). External
   principals: portal back ends write submissions and read their outcomes, finance systems read
-  payment instructions and write payment results, auditors read every event topic and every dead
-  letter (``grants audit replay``), and the provisioner creates and configures topics.
+  payment instructions and write payment results, auditors read every event topic, every audit
+  topic (the signed checkpoints) and every dead letter (``grants audit replay``), and the provisioner creates and configures topics.
 
 :func:`ensure_topics` applies the topic plan through the Kafka admin API (idempotent; the security
 settings are the services' ``GRANTS_KAFKA_*``). ACLs are not applied from here: aiokafka's admin
@@ -33,6 +33,7 @@ from typing import Any, Literal
 
 from contracts.topics import (
     ALL_TOPICS,
+    AUDIT_TOPICS,
     EVENT_TOPICS,
     FINANCE_RESULTS,
     INTAKE_APPLICATIONS,
@@ -311,6 +312,7 @@ def acl_plan(subscriptions: Mapping[str, list[Subscription]] | None = None, *,
     # carry the submitters' bearer tokens.
     auditor = f"{user_prefix}{AUDITOR}"
     acls |= {_read_topic(auditor, name) for name in EVENT_TOPICS}
+    acls |= {_read_topic(auditor, t.name) for t in AUDIT_TOPICS}  # the signed checkpoints
     acls |= {_read_topic(auditor, t.dead_letter) for t in ALL_TOPICS}
     acls.add(Acl(auditor, "Group", AUDIT_GROUP_PREFIX, "Read", "prefixed"))
     # The provisioner (`grants provision topics`) creates and configures the platform's topics.

@@ -10,6 +10,7 @@ import re
 import sys
 from pathlib import Path
 
+import audit.verify as audit_verify
 import services.assessment.domain as assessment
 import services.intake.domain as intake
 import services.payments.domain as payments
@@ -31,6 +32,8 @@ def tables() -> list[tuple[str, dict[str, str]]]:
          payments.REASON_CODES),
         ("reporting — reports, accounts, repayment (R20–R22)", reporting.REASON_CODES),
         ("reporting — refused commands (HTTP errors)", reporting.REFUSAL_CODES),
+        ("audit — verifying the log from signed checkpoints alone (R23, `grants audit`)",
+         audit_verify.VERIFICATION_CODES),
     ]
     return out
 

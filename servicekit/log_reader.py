@@ -30,13 +30,15 @@ class LogRecord:
     key: bytes | None
     value: bytes
     headers: tuple[tuple[str, bytes], ...]
+    timestamp: int | None = None  # ms, as the broker gave it
 
     def header(self, name: str) -> str | None:
         return next((v.decode(errors="replace") for k, v in self.headers if k == name), None)
 
 
 def _record(r: ConsumerRecord) -> LogRecord:
-    return LogRecord(r.topic, r.partition, r.offset, r.key, r.value, tuple(r.headers or ()))
+    return LogRecord(r.topic, r.partition, r.offset, r.key, r.value, tuple(r.headers or ()),
+                     r.timestamp)
 
 
 class LogReader:

@@ -4,6 +4,9 @@
 - Rows are marked sent only after the broker acknowledged them (acks=all). A crash in between
   re-publishes them: consumers deduplicate by ``event_id`` (the inbox), so the effect is once.
 - Woken by ``NOTIFY`` on commit, with a slow poll as a safety net.
+- With a signing key, every published event is a leaf of the service's Merkle tree and each
+  batch ends in a signed checkpoint (:mod:`servicekit.checkpoints`); a checkpoint is sent only
+  after every event it covers was acknowledged.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ from typing import Any
 import asyncpg
 from aiokafka import AIOKafkaProducer
 
+from servicekit.checkpoints import Checkpointer
 from servicekit.kafka_security import client_kwargs
 from servicekit.logging import get_logger
 from servicekit.outbox import notify_channel
@@ -42,6 +46,7 @@ class OutboxRelay:
         self._stop = asyncio.Event()
         self._wake = asyncio.Event()
         self.published = 0
+        self.checkpoints = Checkpointer.from_settings(settings)
 
     def stop(self) -> None:
         self._stop.set()
@@ -69,6 +74,11 @@ class OutboxRelay:
                 if self._stop.is_set():
                     return
                 await self._sleep(1.0)
+            if self.checkpoints is not None:
+                await self.checkpoints.load(conn)
+            else:
+                log.warning("audit_checkpoints_off", reason="no GRANTS_AUDIT_SIGNING_KEY_FILE: "
+                            "events are published without signed checkpoints")
             channel = notify_channel(self.settings.database_name)
             await conn.add_listener(channel, lambda *_: self._wake.set())
             await producer.start()
@@ -87,19 +97,28 @@ class OutboxRelay:
 
     async def _publish_batch(self, conn: asyncpg.Connection, producer: AIOKafkaProducer) -> int:
         rows = await conn.fetch(
-            "SELECT id, topic, key, value, headers FROM outbox WHERE sent_at IS NULL"
+            "SELECT id, topic, key, value, headers, audit_leaf FROM outbox WHERE sent_at IS NULL"
             " ORDER BY id LIMIT $1",
             self.settings.relay_batch_size,
         )
+        tree = self.checkpoints
         if not rows:
+            if tree is not None and tree.heartbeat_due():
+                await tree.heartbeat(conn)
+                self._wake.set()  # publish it now
             return 0
-        futures = []
-        for r in rows:
-            headers = [(k, str(v).encode()) for k, v in json.loads(r["headers"]).items()]
-            futures.append(
-                await producer.send(r["topic"], r["value"], key=r["key"].encode(), headers=headers)
-            )
-        await asyncio.gather(*futures)
+        leaves = await tree.advance(conn, rows) if tree is not None else {}
+        if leaves:
+            self._wake.set()  # the batch's checkpoint waits in the outbox: next round
+        for batch in tree.send_order(rows, leaves) if tree is not None else [rows]:
+            futures = []
+            for r in batch:
+                headers = [(k, str(v).encode()) for k, v in json.loads(r["headers"]).items()]
+                if tree is not None:
+                    headers += tree.leaf_headers(r, leaves)
+                futures.append(await producer.send(r["topic"], r["value"], key=r["key"].encode(),
+                                                   headers=headers))
+            await asyncio.gather(*futures)
         await conn.execute(
             "UPDATE outbox SET sent_at = now() WHERE id = ANY($1::bigint[])", [r["id"] for r in rows]
         )
@@ -108,4 +127,14 @@ class OutboxRelay:
 
 
 async def pending_count(pool: asyncpg.Pool) -> int:
-    return int(await pool.fetchval("SELECT count(*) FROM outbox WHERE sent_at IS NULL"))
+    return (await pending_counts(pool))[0]
+
+
+async def pending_counts(pool: asyncpg.Pool) -> tuple[int, int]:
+    """Unsent outbox rows: (events, signed checkpoints). Nothing waits for a checkpoint on the
+    way to a consumer, so /health reports them apart (an auditor's read waits for both)."""
+    row = await pool.fetchrow(
+        "SELECT count(*) FILTER (WHERE topic NOT LIKE 'grants.%.audit.v1') AS events,"
+        " count(*) FILTER (WHERE topic LIKE 'grants.%.audit.v1') AS checkpoints"
+        " FROM outbox WHERE sent_at IS NULL")
+    return int(row["events"]), int(row["checkpoints"])

@@ -39,7 +39,7 @@ from servicekit.kafka_security import faststream_security
 from servicekit.logging import configure_logging, get_logger
 from servicekit.metrics import CONTENT_TYPE_LATEST, RuntimeMetrics, database_ready
 from servicekit.outbox import Cause, Emitter, notify_channel
-from servicekit.relay import OutboxRelay, pending_count
+from servicekit.relay import OutboxRelay, pending_counts
 from servicekit.settings import ServiceSettings
 
 log = get_logger(__name__)
@@ -149,9 +149,10 @@ class ServiceRuntime:
 
         @app.get("/health", tags=["operations"])
         async def health() -> dict[str, Any]:
+            events_pending, checkpoints_pending = await pending_counts(self.pool)
             return {
                 "status": "ok", "service": self.name, "simulation": self.settings.simulation,
-                "outbox_pending": await pending_count(self.pool),
+                "outbox_pending": events_pending, "checkpoints_pending": checkpoints_pending,
                 "relay_published": self.relay.published,
                 "consumers": {c.name: {"processed": c.processed, "dead_lettered": c.dead_lettered,
                                        "topics": list(c.topics), "positions": c.positions,

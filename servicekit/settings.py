@@ -44,6 +44,13 @@ class ServiceSettings(BaseSettings):
     poison_storm_limit: int = 50
     transient_retry_max_delay_s: float = 5.0
 
+    # Signed checkpoints (servicekit.checkpoints): the service's Ed25519 key (PEM); without one
+    # the service publishes no checkpoints and its events do not verify from the log alone. A
+    # rotation puts the new key in the first, the old one in the second setting.
+    audit_signing_key_file: Path | None = None
+    audit_previous_key_file: Path | None = None
+    audit_checkpoint_interval_s: float = 60.0
+
     relay_batch_size: int = 2000
     relay_idle_poll_s: float = 0.25
     # Longer than a handler's p99 so in-flight work commits before the process exits.

@@ -1,7 +1,9 @@
 """Each service is a room of its own: no service imports another service's code.
 
 Checked with import-linter (an independence contract over the four service packages), and the
-domain packages must stay pure: no I/O libraries.
+domain packages must stay pure: no I/O libraries. The auditors' verification (``audit``) imports
+only ``contracts``: it must run where no broker, database or service code is (an offline
+bundle), and is the future home of the whole replay.
 """
 
 from __future__ import annotations
@@ -18,6 +20,8 @@ root_packages =
     services
     contracts
     servicekit
+    audit
+    grants
 include_external_packages = True
 
 [importlinter:contract:services-independent]
@@ -34,6 +38,8 @@ source_modules =
 forbidden_modules =
     services
     servicekit
+    audit
+    grants
     asyncpg
     aiokafka
     faststream
@@ -45,6 +51,21 @@ source_modules =
     servicekit
 forbidden_modules =
     services
+
+[importlinter:contract:audit-imports-only-contracts]
+name = The auditors' verification imports only contracts (no service, runtime or I/O client)
+type = forbidden
+source_modules =
+    audit
+forbidden_modules =
+    services
+    servicekit
+    grants
+    asyncpg
+    aiokafka
+    faststream
+    fastapi
+    httpx
 
 [importlinter:contract:pure-domains]
 name = Domain code does no I/O

@@ -294,7 +294,9 @@ def test_every_grants_command_in_deploy_and_the_production_doc_exists() -> None:
     for path, text in support.deploy_texts().items():
         for match in pattern.finditer(text):
             error = support.grants_command_error(match.group(1).split())
-            if error and "needs a subcommand" not in error:
+            # prose names a command without its arguments ("`grants audit verify` checks ...");
+            # the pattern takes no positional arguments: a missing one is no unknown name
+            if error and "needs a subcommand" not in error and ": Missing " not in error:
                 bad[f"{path.relative_to(ROOT)}: grants {match.group(1)}"] = error
     assert not bad
 

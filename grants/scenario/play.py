@@ -11,7 +11,7 @@ from typing import Any
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from grants.audit import audit_replay
+from grants.audit import audit_replay, stack_keyring
 from grants.scenario.model import Scenario
 from grants.scenario.runner import SERVICES, Endpoints, ScenarioRunner
 from grants.stack import EmbeddedStack, StackState
@@ -68,7 +68,8 @@ async def play(scenario: Scenario, *, console: Console, show_progress: bool = Tr
 
             async def audit() -> Any:
                 progress.update(task, description="auditors' replay")
-                return await audit_replay(endpoints.kafka_bootstrap, endpoints.pg_url)
+                return await audit_replay(endpoints.kafka_bootstrap, endpoints.pg_url,
+                                          keys=stack_keyring(state))
 
             runner = ScenarioRunner(scenario, endpoints, issuer, namespace=namespace,
                                     on_progress=on_progress, audit=audit)

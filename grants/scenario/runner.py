@@ -363,7 +363,7 @@ class ScenarioRunner:
                                       "audit_statement": a.audit_statement})
 
     async def _do_audit_replay(self, index: int, a: m.AuditReplay) -> None:
-        await self.settler.settle()
+        await self.settler.settle(checkpoints=True)
         self._last_target = None
         if self.audit is not None:
             self.audit_result = await self.audit()

@@ -1,7 +1,7 @@
 """Waiting for effects: a barrier that holds until the running services have settled.
 
 Settled (for a set of target services) means, in one pass with nothing published meanwhile:
-every outbox is empty, the runner's tail has read to the end of every event log (fetched high
+every outbox is empty of events (and of signed checkpoints, before an auditors' replay), the runner's tail has read to the end of every event log (fetched high
 watermark), and every consumer of the targets has committed the effect of every record the tail
 has read on its topics. It is computed from the services' ``/health`` and the log itself — no
 sleeps standing in for effects.
@@ -37,21 +37,25 @@ class Settler:
 
         return dict(await asyncio.gather(*(one(n, u) for n, u in self.urls.items())))
 
-    async def settle(self, targets: set[str] | None = None, timeout_s: float = 120.0) -> None:
+    async def settle(self, targets: set[str] | None = None, timeout_s: float = 120.0, *,
+                     checkpoints: bool = False) -> None:
+        """``checkpoints``: also wait for every service's signed checkpoints to be published
+        (before an auditors' replay, so it covers every event; nothing else waits for them)."""
         targets = set(self.urls) if targets is None else targets
+        pending = ("outbox_pending", "checkpoints_pending") if checkpoints else ("outbox_pending",)
         deadline = time.monotonic() + timeout_s
         while True:
             self.passes += 1
             if time.monotonic() > deadline:
                 raise NotSettled(f"services {sorted(targets)} did not settle in {timeout_s}s")
             before = await self._health()
-            if any(h["outbox_pending"] for h in before.values()):
+            if any(h.get(k) for h in before.values() for k in pending):
                 await asyncio.sleep(0.002)
                 continue
             positions = await self.tail.caught_up()
             during = await self._health()
             if _published(during) != _published(before) or any(
-                h["outbox_pending"] for h in during.values()
+                h.get(k) for h in during.values() for k in pending
             ):
                 continue
             if all(_caught_up(during[t], positions) for t in targets if t in during):

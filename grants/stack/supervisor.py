@@ -27,6 +27,8 @@ from pathlib import Path
 import httpx
 from pydantic import BaseModel
 
+from contracts.topics import PLATFORM_SERVICES
+from grants.audit_keys import ensure_keys, key_file
 from servicekit.identity import DevTokenIssuer
 
 from grants.stack._proc import (
@@ -286,6 +288,7 @@ class EmbeddedStack:
             raise
 
     async def _provision(self, state: StackState) -> None:
+        ensure_keys(self.audit_keys_dir(state))
         await ensure_topics(state.kafka_bootstrap)
         await create_databases(state.pg_url, list(DATABASES))
 
@@ -338,7 +341,18 @@ class EmbeddedStack:
         # unchanged files change nothing); GRANTS_REGISTER_FILES in the environment wins.
         env.setdefault("GRANTS_REGISTER_FILES", ",".join(
             str(p) for p in sorted(SHIPPED_REGISTER.glob("*.csv"))))
+        service = base_service(name)
+        if service in PLATFORM_SERVICES:
+            # Each service signs its checkpoints with its own key (made on first use, like the
+            # dev issuer's); auditors verify with <home>/keys/audit/audit-jwks.json.
+            keys = self.audit_keys_dir(state)
+            ensure_keys(keys, (service,))
+            env["GRANTS_AUDIT_SIGNING_KEY_FILE"] = str(key_file(keys, service))
         return env
+
+    @staticmethod
+    def audit_keys_dir(state: StackState) -> Path:
+        return state.home / "keys" / "audit"
 
     def _spawn(self, state: StackState, name: str, port: int, *, truncate: bool) -> ServiceProcess:
         log_path = self._fresh_log(name) if truncate else self.log_path(name)

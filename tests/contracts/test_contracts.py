@@ -78,3 +78,14 @@ def test_envelope_event_type_is_pinned_per_class() -> None:
     with pytest.raises(ValidationError):
         EVENTS["ApplicationAccepted"].envelope.model_validate(data)
     assert issubclass(EVENTS["GrantAwarded"].envelope, Envelope)
+
+
+def test_a_signed_checkpoint_matches_its_exported_schema() -> None:
+    """What a relay publishes on an audit topic is what contracts/schemas describes."""
+    from tests.unit.audit.logs import Service, signer
+
+    intake = Service("intake", signer("intake"))
+    intake.emit("grants.intake.applications.v1", "app-1")
+    record = intake.checkpoint()
+    schema = json.loads((export.SCHEMAS / "SignedCheckpoint.message.v1.json").read_text())
+    jsonschema.validate(json.loads(record.value), schema)

@@ -14,11 +14,12 @@ from grants import audit_cli
 from grants.cli import app
 
 
-def test_bootstrap_and_pg_url_go_together() -> None:
+def test_a_deployed_platform_needs_the_public_keys() -> None:
+    """The log alone (no --pg-url) is enough, but not without the services' public keys."""
     result = CliRunner().invoke(app, ["audit", "replay", "--bootstrap", "kafka:9093"],
-                                env={"GRANTS_PG_URL": ""})
+                                env={"GRANTS_PG_URL": "", "GRANTS_AUDIT_JWKS_FILE": ""})
     assert result.exit_code == 2
-    assert "go together" in result.output
+    assert "--keys" in result.output
 
 
 def test_incomplete_kafka_security_is_refused_by_name() -> None:

@@ -88,7 +88,7 @@ async def test_replay_is_deterministic_and_agrees_with_the_live_read_side(
     """R23: rebuilding twice gives the same state; the log gives the live overview's totals."""
     import httpx
 
-    from grants.audit import audit_replay
+    from grants.audit import audit_replay, stack_keyring
     from services.reporting.domain.replay_models import state_digest
     from servicekit.identity import DevTokenIssuer
 
@@ -99,9 +99,13 @@ async def test_replay_is_deterministic_and_agrees_with_the_live_read_side(
     pool_id = result["run"]["pool_id"]
     state = EmbeddedStack(stack_home).load_state()
     assert state is not None
-    first = await audit_replay(state.kafka_bootstrap, state.pg_url)
-    second = await audit_replay(state.kafka_bootstrap, state.pg_url)
+    keys = stack_keyring(state)
+    assert keys is not None, "the stack made no checkpoint keys"
+    first = await audit_replay(state.kafka_bootstrap, state.pg_url, keys=keys)
+    second = await audit_replay(state.kafka_bootstrap, state.pg_url, keys=keys)
     assert first.verified, first.violations
+    assert first.checkpoints is not None and all(
+        s.last_verified is not None for s in first.checkpoints.services.values())
     assert state_digest(first.replayed) == state_digest(second.replayed)
 
     ids = set(result["run"]["application_ids"].values())

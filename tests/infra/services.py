@@ -7,7 +7,8 @@ PostgreSQL.
   also says at which simulated instant the server received them.
 - ``envelope_bytes`` / ``Feed``: events produced onto topics as their owners would publish them,
   remembering where each landed so a test can wait until the service committed their effect.
-- ``read_topic`` / ``records_keyed``: records read back from Kafka from the first offset.
+- ``read_topic`` / ``records_keyed`` / ``log_records``: records read back from Kafka from the
+  first offset.
 - ``outbox_events``, ``audit_rows`` / ``chain_entries``: what the service wrote.
 - ``eventually``: poll a check until it holds.
 """
@@ -35,6 +36,7 @@ from contracts.registry import spec_for
 from servicekit import audit_chain
 from servicekit.clock import HTTP_SIMULATED_TIME_HEADER
 from servicekit.identity import DevTokenIssuer
+from servicekit.log_reader import LogReader, LogRecord
 from servicekit.service import ServiceRuntime
 from servicekit.settings import ServiceSettings
 
@@ -204,6 +206,21 @@ class Feed:
 
 
 # -- reading back ---------------------------------------------------------------------------------
+
+
+async def log_records(kafka: str, topics: Sequence[str], *, group_prefix: str = "grants-test"
+                      ) -> list[LogRecord]:
+    """Every record of ``topics`` from offset 0 to the end (``LogReader``), sorted by topic,
+    partition and offset."""
+    reader = LogReader(kafka, topics, group_prefix=group_prefix)
+    await reader.start()
+    records: list[LogRecord] = []
+    try:
+        async for batch in reader.read_to_end():
+            records += batch
+    finally:
+        await reader.stop()
+    return sorted(records, key=lambda r: (r.topic, r.partition, r.offset))
 
 
 async def read_topic(kafka: str, topic: str, keep: Callable[[ConsumerRecord], bool], *,

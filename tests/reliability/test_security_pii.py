@@ -39,8 +39,7 @@ from aiokafka.admin import AIOKafkaAdminClient
 
 from contracts import topics
 from grants.stack import EmbeddedStack
-from servicekit.log_reader import LogReader
-from tests.infra.services import eventually
+from tests.infra.services import eventually, log_records
 
 pytestmark = pytest.mark.integration
 ROOT = Path(__file__).resolve().parents[2]
@@ -113,15 +112,7 @@ async def _all_records(kafka: str) -> list[Any]:
         names = sorted(await admin.list_topics())
     finally:
         await admin.close()
-    reader = LogReader(kafka, names, group_prefix="pii-scan")
-    await reader.start()
-    records: list[Any] = []
-    try:
-        async for batch in reader.read_to_end():
-            records += batch
-    finally:
-        await reader.stop()
-    return records
+    return await log_records(kafka, names, group_prefix="pii-scan")
 
 
 def _leaks(text: str, values: set[str]) -> list[str]:

@@ -18,6 +18,7 @@ acl User:grants-assessment --operation Read --resource-pattern-type literal \
   --group grants-assessment
 acl User:grants-assessment --operation Write --resource-pattern-type literal \
   --topic grants.assessment.assessments.v1 \
+  --topic grants.assessment.audit.v1 \
   --topic grants.assessment.decisions.v1 \
   --topic grants.assessment.pools.v1 \
   --topic grants.intake.applications.v1.dlt
@@ -30,6 +31,8 @@ acl User:grants-auditor --operation Read --resource-pattern-type prefixed \
 acl User:grants-auditor --operation Read --resource-pattern-type literal \
   --topic grants.assessment.assessments.v1 \
   --topic grants.assessment.assessments.v1.dlt \
+  --topic grants.assessment.audit.v1 \
+  --topic grants.assessment.audit.v1.dlt \
   --topic grants.assessment.decisions.v1 \
   --topic grants.assessment.decisions.v1.dlt \
   --topic grants.assessment.pools.v1 \
@@ -38,13 +41,19 @@ acl User:grants-auditor --operation Read --resource-pattern-type literal \
   --topic grants.finance.results.v1.dlt \
   --topic grants.intake.applications.v1 \
   --topic grants.intake.applications.v1.dlt \
+  --topic grants.intake.audit.v1 \
+  --topic grants.intake.audit.v1.dlt \
   --topic grants.intake.exceptions.v1 \
   --topic grants.intake.exceptions.v1.dlt \
+  --topic grants.payments.audit.v1 \
+  --topic grants.payments.audit.v1.dlt \
   --topic grants.payments.grants.v1 \
   --topic grants.payments.grants.v1.dlt \
   --topic grants.payments.instructions.v1 \
   --topic grants.payments.instructions.v1.dlt \
   --topic grants.portal.submissions.v1.dlt \
+  --topic grants.reporting.audit.v1 \
+  --topic grants.reporting.audit.v1.dlt \
   --topic grants.reporting.reports.v1 \
   --topic grants.reporting.reports.v1.dlt
 
@@ -66,6 +75,7 @@ acl User:grants-intake --operation Read --resource-pattern-type literal \
 acl User:grants-intake --operation Write --resource-pattern-type literal \
   --topic grants.assessment.pools.v1.dlt \
   --topic grants.intake.applications.v1 \
+  --topic grants.intake.audit.v1 \
   --topic grants.intake.exceptions.v1 \
   --topic grants.portal.submissions.v1.dlt
 
@@ -79,6 +89,7 @@ acl User:grants-payments --operation Read --resource-pattern-type literal \
 acl User:grants-payments --operation Write --resource-pattern-type literal \
   --topic grants.assessment.decisions.v1.dlt \
   --topic grants.finance.results.v1.dlt \
+  --topic grants.payments.audit.v1 \
   --topic grants.payments.grants.v1 \
   --topic grants.payments.instructions.v1 \
   --topic grants.reporting.reports.v1.dlt
@@ -118,4 +129,5 @@ acl User:grants-reporting --operation Write --resource-pattern-type literal \
   --topic grants.intake.applications.v1.dlt \
   --topic grants.payments.grants.v1.dlt \
   --topic grants.payments.instructions.v1.dlt \
+  --topic grants.reporting.audit.v1 \
   --topic grants.reporting.reports.v1
