@@ -124,11 +124,13 @@ def _print_status(state: StackState) -> bool:
     table = Table(title=f"grants stack ({mode} mode), home {state.home}")
     for col in ("component", "state", "pid", "address", "log"):
         table.add_column(col, overflow="fold")
+    # An external Kafka / PostgreSQL is shown as such: the stack neither started nor watches it.
+    b, p = state.broker, state.postgres
     rows = [
-        ("broker", state.broker.alive(), state.broker.pid, state.kafka_bootstrap,
-         state.broker.log_path),
-        ("postgres", state.postgres.alive(), state.postgres.pid, state.pg_url,
-         state.postgres.log_path),
+        ("broker", True, "external", state.kafka_bootstrap, None) if b is None else
+        ("broker", b.alive(), b.pid, state.kafka_bootstrap, b.log_path),
+        ("postgres", True, "external", state.pg_url, None) if p is None else
+        ("postgres", p.alive(), p.pid, state.pg_url, p.log_path),
     ] + [
         (name, svc.alive(), svc.pid, svc.http_url, svc.log_path)
         for name, svc in state.services.items()

@@ -27,7 +27,7 @@ from pathlib import Path
 import httpx
 from pydantic import BaseModel
 
-from contracts.topics import PLATFORM_SERVICES
+from contracts.topics import PLATFORM_SERVICES, namespaced
 from grants.audit_keys import ensure_keys, key_file
 from servicekit.identity import DevTokenIssuer
 
@@ -116,19 +116,22 @@ class PostgresState(BaseModel):
 
 
 class StackState(BaseModel):
-    """What ``up`` started. ``pg_url`` has no database: services append their own name."""
+    """What ``up`` started. ``pg_url`` has no database: services append their own name.
+    ``broker`` / ``postgres`` are None when the stack runs on an existing Kafka / PostgreSQL
+    (``EmbeddedStack(kafka_bootstrap=..., pg_url=...)``), which it never starts or stops."""
 
     home: Path
     created_at: datetime
     simulation: bool
     kafka_bootstrap: str
     pg_url: str
-    broker: BrokerState
-    postgres: PostgresState
+    broker: BrokerState | None
+    postgres: PostgresState | None
     services: dict[str, ServiceProcess] = {}
 
     def infra_alive(self) -> bool:
-        return self.broker.alive() and self.postgres.alive()
+        return ((self.broker is None or self.broker.alive())
+                and (self.postgres is None or self.postgres.alive()))
 
 
 class EmbeddedStack:
@@ -138,6 +141,9 @@ class EmbeddedStack:
     kernel to stop every process when the calling process dies (effective only when called from
     the main thread); the CLI leaves it off so the stack outlives ``grants stack up``.
     ``service_module`` is the module run as ``python -m`` per service (tests point it at a stub).
+    ``kafka_bootstrap`` / ``pg_url`` (server URL, no database) run the stack on an existing Kafka
+    cluster / PostgreSQL server instead of starting the embedded ones: topics and databases are
+    provisioned there (in ``GRANTS_NAMESPACE`` when set), and ``down`` leaves them running.
     """
 
     def __init__(
@@ -148,8 +154,12 @@ class EmbeddedStack:
         die_with_parent: bool = False,
         echo: Callable[[str], None] | None = None,
         service_module: str = DEFAULT_SERVICE_MODULE,
+        kafka_bootstrap: str | None = None,
+        pg_url: str | None = None,
     ) -> None:
         self.service_module = service_module
+        self.external_kafka = kafka_bootstrap
+        self.external_pg = pg_url.rstrip("/") if pg_url else None
         self.home = Path(home).resolve() if home else default_home()
         self.durable = durable
         self.die_with_parent = die_with_parent
@@ -237,32 +247,43 @@ class EmbeddedStack:
         pg: PostgresProcess | None = None
         state: StackState | None = None
         try:
-            t0 = time.perf_counter()
-            broker_log = self._fresh_log("broker")
-            broker = start_broker(log_path=broker_log, die_with_parent=self.die_with_parent)
-            self._popens[broker.pid] = broker.popen  # type: ignore[assignment]
-            self._echo(f"broker up at {broker.bootstrap} ({time.perf_counter() - t0:.2f}s)")
+            broker_state: BrokerState | None = None
+            if self.external_kafka is None:
+                t0 = time.perf_counter()
+                broker_log = self._fresh_log("broker")
+                broker = start_broker(log_path=broker_log, die_with_parent=self.die_with_parent)
+                self._popens[broker.pid] = broker.popen  # type: ignore[assignment]
+                self._echo(f"broker up at {broker.bootstrap} ({time.perf_counter() - t0:.2f}s)")
+                broker_state = BrokerState(pid=broker.pid, started_at=broker.started_at,
+                                           bootstrap=broker.bootstrap, log_path=broker_log)
+            else:
+                self._echo(f"using the Kafka cluster at {self.external_kafka}")
 
-            t0 = time.perf_counter()
-            pg = start_postgres(
-                self.home / "pg",
-                durable=self.durable,
-                die_with_parent=self.die_with_parent,
-                log_path=self._fresh_log("postgres"),
-            )
-            self._popens[pg.pid] = pg.popen  # type: ignore[assignment]
-            self._echo(f"PostgreSQL up at {pg.url} ({time.perf_counter() - t0:.2f}s, {pg.datadir})")
+            pg_state: PostgresState | None = None
+            if self.external_pg is None:
+                t0 = time.perf_counter()
+                pg = start_postgres(
+                    self.home / "pg",
+                    durable=self.durable,
+                    die_with_parent=self.die_with_parent,
+                    log_path=self._fresh_log("postgres"),
+                )
+                self._popens[pg.pid] = pg.popen  # type: ignore[assignment]
+                self._echo(f"PostgreSQL up at {pg.url} ({time.perf_counter() - t0:.2f}s, "
+                           f"{pg.datadir})")
+                pg_state = PostgresState(pid=pg.pid, started_at=pg.started_at, url=pg.url,
+                                         datadir=pg.datadir, log_path=pg.log_path)
+            else:
+                self._echo("using the PostgreSQL server given")
 
             state = StackState(
                 home=self.home,
                 created_at=datetime.now(UTC),
                 simulation=simulation,
-                kafka_bootstrap=broker.bootstrap,
-                pg_url=pg.url,
-                broker=BrokerState(pid=broker.pid, started_at=broker.started_at,
-                                   bootstrap=broker.bootstrap, log_path=broker_log),
-                postgres=PostgresState(pid=pg.pid, started_at=pg.started_at, url=pg.url,
-                                       datadir=pg.datadir, log_path=pg.log_path),
+                kafka_bootstrap=broker.bootstrap if broker else self.external_kafka,
+                pg_url=pg.url if pg else self.external_pg,
+                broker=broker_state,
+                postgres=pg_state,
             )  # fmt: skip
             self._save_state(state)  # from here on `down` can clean up even if we are killed
 
@@ -290,7 +311,7 @@ class EmbeddedStack:
     async def _provision(self, state: StackState) -> None:
         ensure_keys(self.audit_keys_dir(state))
         await ensure_topics(state.kafka_bootstrap)
-        await create_databases(state.pg_url, list(DATABASES))
+        await create_databases(state.pg_url, [namespaced(d, "_") for d in DATABASES])
 
     def down(self, grace: float = 10.0) -> bool:
         """Stop services (SIGTERM, SIGKILL after ``grace``), broker and PostgreSQL; remove state.
@@ -307,14 +328,16 @@ class EmbeddedStack:
             if stop_pid(svc.pid, started_at=svc.started_at, grace=grace, group=True):
                 self._echo(f"stopped {name} (pid {svc.pid})")
             self._reap(svc.pid)
-        if stop_pid(state.broker.pid, started_at=state.broker.started_at, grace=5.0):
-            self._echo(f"stopped broker (pid {state.broker.pid})")
-        self._reap(state.broker.pid)
-        if stop_pid(state.postgres.pid, started_at=state.postgres.started_at,
-                    sig=signal.SIGINT, grace=grace):  # fmt: skip
-            self._echo(f"stopped PostgreSQL (pid {state.postgres.pid})")
-        self._reap(state.postgres.pid)
-        _remove_tree(state.postgres.datadir)
+        if state.broker is not None:  # an external cluster is not ours to stop
+            if stop_pid(state.broker.pid, started_at=state.broker.started_at, grace=5.0):
+                self._echo(f"stopped broker (pid {state.broker.pid})")
+            self._reap(state.broker.pid)
+        if state.postgres is not None:
+            if stop_pid(state.postgres.pid, started_at=state.postgres.started_at,
+                        sig=signal.SIGINT, grace=grace):  # fmt: skip
+                self._echo(f"stopped PostgreSQL (pid {state.postgres.pid})")
+            self._reap(state.postgres.pid)
+            _remove_tree(state.postgres.datadir)
         self.state_path.unlink(missing_ok=True)
 
     # -- services -------------------------------------------------------------------------------
@@ -479,6 +502,8 @@ class EmbeddedStack:
     def stop_broker(self, grace: float = 5.0) -> None:
         """Stop the broker; services keep running and must ride out the outage."""
         state = self._require_state()
+        if state.broker is None:
+            raise StackError("the stack runs on an external Kafka cluster; it cannot stop it")
         stop_pid(state.broker.pid, started_at=state.broker.started_at, grace=grace)
         self._reap(state.broker.pid)
 
@@ -488,6 +513,8 @@ class EmbeddedStack:
         cluster. Clients reconnect on their own."""
         with self._lock():
             state = self._require_state()
+            if state.broker is None:
+                raise StackError("the stack runs on an external Kafka cluster; it cannot start it")
             port = int(state.kafka_bootstrap.rpartition(":")[2])
             broker = start_broker(port, log_path=state.broker.log_path,
                                   die_with_parent=self.die_with_parent)
@@ -500,6 +527,8 @@ class EmbeddedStack:
     def stop_postgres(self, grace: float = 10.0) -> None:
         """Fast shutdown of PostgreSQL, keeping its data directory for ``start_postgres_again``."""
         state = self._require_state()
+        if state.postgres is None:
+            raise StackError("the stack runs on an external PostgreSQL server; it cannot stop it")
         stop_pid(state.postgres.pid, started_at=state.postgres.started_at, sig=signal.SIGINT,
                  grace=grace)
         self._reap(state.postgres.pid)
@@ -508,6 +537,9 @@ class EmbeddedStack:
         """Start the same cluster on the same port: every database and row as before."""
         with self._lock():
             state = self._require_state()
+            if state.postgres is None:
+                raise StackError("the stack runs on an external PostgreSQL server; it cannot "
+                                 "start it")
             port = int(state.pg_url.rpartition(":")[2])
             pg = restart_postgres(state.postgres.datadir, port, durable=self.durable,
                                   die_with_parent=self.die_with_parent,
