@@ -28,8 +28,12 @@ class AwardAccepted(Contract):
 
 
 class AwardLapsed(Contract):
+    """The award no longer runs and its money is free in its sub-pool: not accepted in time,
+    not started within 6 months (a caseworker's decision), or ``withdrawn`` by a caseworker
+    (e.g. the grantee declined) before any payment was instructed."""
+
     application_id: UUID
-    reason: Literal["acceptance_deadline_passed", "project_not_started"]
+    reason: Literal["acceptance_deadline_passed", "project_not_started", "withdrawn"]
     decided_by: str | None = None
     lapsed_at: UtcDatetime
 

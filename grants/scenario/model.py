@@ -137,9 +137,19 @@ class AuditReplay(_Action):
     type: Literal["audit_replay"]
 
 
+class WithdrawAward(_Action):
+    """v1.1: a caseworker withdraws the award of ``ref`` (e.g. the grantee declines), freeing its
+    money in its sub-pool."""
+
+    type: Literal["withdraw_award"]
+    ref: StrictStr
+    by: StrictStr
+
+
 Action = Annotated[
     Submit | ItProblemContact | ExceptionDecision | Score | Allocate | AcceptAward
-    | RevisedBudget | RunPayments | FinanceResult | StatusReport | FinalReport | AuditReplay,
+    | RevisedBudget | RunPayments | FinanceResult | StatusReport | FinalReport | AuditReplay
+    | WithdrawAward,
     Field(discriminator="type"),
 ]
 

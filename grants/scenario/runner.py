@@ -392,6 +392,13 @@ class ScenarioRunner:
         if self.audit is not None:
             self.audit_result = await self.audit()
 
+    async def _do_withdraw_award(self, index: int, a: m.WithdrawAward) -> None:
+        await self._settle_for("payments")
+        state = self._ref(a.ref)
+        await self._call(index, a, "payments", "POST",
+                         f"/grants/{state.application_id}/withdrawal",
+                         token=self._token(a.by, "caseworker"), at=a.at, body={}, ref=a.ref)
+
     # -- result ---------------------------------------------------------------------------------
     def _result(self) -> dict[str, Any]:
         from grants.scenario.result import build_result
