@@ -34,6 +34,7 @@ from servicekit.http import cause_of_request
 from servicekit.identity import Principal
 from servicekit.logging import get_logger
 from servicekit.outbox import Cause, Emitter, cause_of_event
+from servicekit.scheduler import Tick
 from servicekit.service import ServiceRuntime, UnitOfWork
 from services.reporting.domain import (
     DomainRefusal, GrantFile, PoolFigures, PoolSummary, SubmitReport, apply_payload, audit_level,
@@ -305,30 +306,47 @@ def http_router(runtime: ServiceRuntime) -> APIRouter:  # noqa: C901 - one closu
     async def sweep(request: Request, _: EmptyBody | None = Body(None),
                     principal: Principal = caseworker) -> dict[str, Any]:
         cause = cause_of_request(request, principal, "caseworker")
-        now = runtime.clock.now()
-        # Find candidates without locks, then lock only those (in application order) and decide
-        # again on the locked file: a consumer may have changed it meanwhile.
-        async with runtime.pool.acquire() as conn:
-            candidates = [f.application_id for f in await ReportingStore(conn).open_files()
-                          if overdue(f, now)]
-
-        async def work(uow: UnitOfWork) -> list[dict[str, Any]]:
-            store = ReportingStore(uow.conn)
-            notices: list[dict[str, Any]] = []
-            for application_id in sorted(candidates):
-                state = await store.lock_file(application_id)
-                events = overdue(state, now) if state is not None else []
-                if state is None or not events:
-                    continue
-                await store.save_file(_apply(uow, state, events, now, cause))
-                notices += [_json(e) for e in events]
-            if notices:
-                await _flush_and_record(store, uow.emitter)
-            return notices
-
-        return {"overdue": await runtime.in_transaction(work) if candidates else []}
+        return {"overdue": await sweep_overdue(runtime, runtime.clock.now(), cause)}
 
     return router
+
+
+async def sweep_overdue(runtime: ServiceRuntime, now: datetime, cause: Cause
+                        ) -> list[dict[str, Any]]:
+    """Overdue reports (R18) at ``now``: a ``ReportOverdue`` per passed, unmet deadline, once.
+    Run by the scheduler (rule ``overdue_reports``) and by an operator's ``/ops/sweep``."""
+    # Find candidates without locks, then lock only those (in application order) and decide
+    # again on the locked file: a consumer may have changed it meanwhile.
+    async with runtime.pool.acquire() as conn:
+        candidates = [f.application_id for f in await ReportingStore(conn).open_files()
+                      if overdue(f, now)]
+    if not candidates:
+        return []
+
+    async def work(uow: UnitOfWork) -> list[dict[str, Any]]:
+        store = ReportingStore(uow.conn)
+        notices: list[dict[str, Any]] = []
+        for application_id in sorted(candidates):
+            state = await store.lock_file(application_id)
+            events = overdue(state, now) if state is not None else []
+            if state is None or not events:
+                continue
+            await store.save_file(_apply(uow, state, events, now, cause))
+            notices += [_json(e) for e in events]
+        if notices:
+            await _flush_and_record(store, uow.emitter)
+        return notices
+
+    return await runtime.in_transaction(work)
+
+
+def scheduled_rules(runtime: ServiceRuntime) -> None:
+    """Reporting's time-driven rules, run by the service's scheduler on its clock."""
+
+    async def overdue_reports(tick: Tick) -> dict[str, Any]:
+        return {"overdue": await sweep_overdue(runtime, tick.now, tick.cause)}
+
+    runtime.schedule("overdue_reports", overdue_reports)
 
 
 def _apply(uow: UnitOfWork, state: GrantFile, events: Sequence[Contract], now: datetime,
