@@ -185,6 +185,14 @@ REASONS: dict[str, tuple[str, str]] = {
     "accounts_missing": ("Slutrapporten mangler regnskab", "The final report has no accounts"),
     "audit_statement_missing": ("Slutrapporten mangler revisorerklæring",
                                 "The final report lacks its audit statement"),
+    "audit_statement_wrong_type": (
+        "Over 100.000 kr. kræves en erklæring fra en registreret eller statsautoriseret revisor",
+        "Over 100,000 DKK a registered or state-authorised auditor's statement is required"),
+    "performance_audit_missing": ("Over 500.000 kr. kræves også forvaltningsrevision",
+                                  "Over 500,000 DKK a performance audit is also required"),
+    "final_report_before_period_end": (
+        "Slutrapporten kan først indsendes efter projektperiodens udløb",
+        "The final report can only be sent after the project period has ended"),
     "no_approved_budget": ("Intet godkendt budget at regnskabe imod",
                            "No approved budget to account against"),
     "post_not_in_budget": ("Regnskabet har en post, der ikke er i det godkendte budget",

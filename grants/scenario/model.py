@@ -126,11 +126,20 @@ class StatusReport(_Action):
     text: StrictStr
 
 
+class TypedAuditStatement(_Strict):
+    """v1.1: a statement with its type (R21); a bare string is v1's reference, which declares
+    the statement the award's audit level requires."""
+
+    type: Literal["reviewer_statement", "auditor_statement"]
+    reference: StrictStr
+    performance_audit: StrictStr | None = None
+
+
 class FinalReport(_Action):
     type: Literal["final_report"]
     ref: StrictStr
     accounts: dict[str, StrictInt]
-    audit_statement: StrictStr | None
+    audit_statement: StrictStr | TypedAuditStatement | None
 
 
 class AuditReplay(_Action):

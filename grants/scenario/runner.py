@@ -383,8 +383,11 @@ class ScenarioRunner:
         await self._report(index, a, {"kind": "status", "text": a.text})
 
     async def _do_final_report(self, index: int, a: m.FinalReport) -> None:
+        statement = a.audit_statement
         await self._report(index, a, {"kind": "final", "accounts": a.accounts,
-                                      "audit_statement": a.audit_statement})
+                                      "audit_statement": statement if not isinstance(
+                                          statement, m.TypedAuditStatement)
+                                      else statement.model_dump(exclude_none=True)})
 
     async def _do_audit_replay(self, index: int, a: m.AuditReplay) -> None:
         await self.settler.settle(checkpoints=True)

@@ -247,7 +247,8 @@ async def test_reports_repayments_overdue_overview_exports_and_audit(
             claims_c = await outbox(runtime, "RepaymentClaimed", c)
             assert [e["payload"] for e in claims_c] == [{
                 "application_id": str(c), "cvr": cvrs["C"], "currency": "DKK",
-                "paid_oere": 18_000_000, "spent_oere": 17_000_000, "amount_oere": 1_000_000}]
+                "paid_oere": 18_000_000, "spent_oere": 17_000_000, "amount_oere": 1_000_000,
+                "ineligible_oere": 0}]
             assert [e["event_type"] for e in await _emitted(runtime, c)] == [
                 "ReportSubmitted", "ReportAccepted", "RepaymentClaimed"]
             resent = await api.post(reports, final_c, **grantee(cvrs["C"]),
