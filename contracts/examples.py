@@ -138,6 +138,8 @@ EXAMPLE_PAYLOADS: list[Contract] = [
     r.ReportRejected(report_id=REP, application_id=APP, kind="final", reasons=[
         Reason(code="post_not_in_budget", path="accounts.travel")]),
     r.ReportOverdue(application_id=APP, cvr="29189846", kind="final", due=date(2027, 3, 31)),
+    r.OverdueReportResolved(application_id=APP, cvr="29189846", kind="final",
+                            due=date(2027, 3, 31), report_id=REP),
     r.RepaymentClaimed(application_id=APP, cvr="29189846", paid_oere=150000000,
                        spent_oere=149000000, amount_oere=1000000),
     r.RepaymentWaived(application_id=APP, cvr="29189846", paid_oere=150000000,

@@ -100,13 +100,16 @@ class PaymentsHeld(Contract):
 
 
 class PaymentsReleased(Contract):
-    """A hold released by two different people (R19)."""
+    """A hold released by two different people (R19), or — for a hold an overdue report caused
+    — by itself once that report was accepted late: then ``resolved_by_report`` names it and
+    ``requested_by`` / ``approved_by`` are ``"automatic"``."""
 
     hold_id: UUID
     cvr: Cvr
     requested_by: str
     approved_by: str
     released_at: UtcDatetime
+    resolved_by_report: UUID | None = None
 
 
 class PaymentResultRecorded(Contract):

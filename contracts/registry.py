@@ -66,6 +66,7 @@ _SPECS: list[EventSpec] = [
     EventSpec("ReportAccepted", reporting.ReportAccepted, t.REPORTING_REPORTS),
     EventSpec("ReportRejected", reporting.ReportRejected, t.REPORTING_REPORTS),
     EventSpec("ReportOverdue", reporting.ReportOverdue, t.REPORTING_REPORTS),
+    EventSpec("OverdueReportResolved", reporting.OverdueReportResolved, t.REPORTING_REPORTS),
     EventSpec("RepaymentClaimed", reporting.RepaymentClaimed, t.REPORTING_REPORTS),
     EventSpec("RepaymentWaived", reporting.RepaymentWaived, t.REPORTING_REPORTS),
 ]

@@ -59,6 +59,18 @@ class ReportOverdue(Contract):
     due: date
 
 
+class OverdueReportResolved(Contract):
+    """A report accepted after its deadline meets the deadline a ``ReportOverdue`` named:
+    payments releases the hold that notice caused, by itself (R18; holds placed by people keep
+    the two-person release, R19)."""
+
+    application_id: UUID
+    cvr: Cvr
+    kind: Literal["status", "final"]
+    due: date
+    report_id: UUID
+
+
 class RepaymentClaimed(Contract):
     """Paid minus eligible spending, claimed back (R22)."""
 

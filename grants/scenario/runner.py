@@ -330,12 +330,10 @@ class ScenarioRunner:
                          body={"months": a.months}, ref=a.ref)
 
     async def _do_run_payments(self, index: int, a: m.RunPayments) -> None:
-        # Overdue reports were found by reporting's scheduler at this instant (the clock's tick
-        # before this action), and their holds stop this run (R18).
+        # Overdue reports and lapses were decided by the services' schedulers at this instant
+        # (the clock's tick before this action); their holds stop this run (R18).
         token = self._token("scenario-scheduler", "caseworker")
         await self._settle_for("payments", always=True)
-        await self._call(index, a, "payments", "POST", "/ops/sweep", token=token, at=a.at,
-                         body={})
         await self._call(index, a, "payments", "POST", "/payment-runs", token=token, at=a.at,
                          body={"through": a.through.isoformat()})
 

@@ -32,7 +32,7 @@ from contracts.payments import (
     AwardAccepted, AwardLapsed, PaymentInstructed, PaymentResultRecorded, RevisedBudgetApproved,
 )
 from contracts.reporting import (
-    RepaymentClaimed, RepaymentWaived, ReportAccepted, ReportOverdue, ReportRejected,
+    OverdueReportResolved, RepaymentClaimed, RepaymentWaived, ReportAccepted, ReportOverdue, ReportRejected,
     ReportSubmitted,
 )
 
@@ -109,6 +109,8 @@ class GrantFile(State):
     claimed_oere: int = 0
     waived_oere: int = 0
     overdue_notified: tuple[str, ...] = ()
+    # notified deadlines a late report has met since (OverdueReportResolved): their holds go
+    overdue_resolved: tuple[str, ...] = ()
 
     @classmethod
     def new(cls, application_id: UUID) -> GrantFile:
@@ -251,6 +253,13 @@ def _overdue(s: GrantFile, p: ReportOverdue, _at: datetime) -> GrantFile:
     return s.model_copy(update={"overdue_notified": (*s.overdue_notified, key)})
 
 
+def _resolved(s: GrantFile, p: OverdueReportResolved, _at: datetime) -> GrantFile:
+    key = overdue_key(p.kind, p.due)
+    if key in s.overdue_resolved:
+        return s
+    return s.model_copy(update={"overdue_resolved": (*s.overdue_resolved, key)})
+
+
 def _claimed(s: GrantFile, p: RepaymentClaimed, _at: datetime) -> GrantFile:
     return s.model_copy(update={"claimed_oere": s.claimed_oere + p.amount_oere})
 
@@ -282,6 +291,7 @@ _HANDLERS: dict[type, Any] = {
     ReportAccepted: _report_decided,
     ReportRejected: _report_decided,
     ReportOverdue: _overdue,
+    OverdueReportResolved: _resolved,
     RepaymentClaimed: _claimed,
     RepaymentWaived: _waived,
 }

@@ -30,6 +30,7 @@ from services.reporting.domain.errors import DomainRefusal
 from services.reporting.domain.grant_file import (
     GrantFile, apply_payload, report_fingerprint,
 )
+from services.reporting.domain.overdue import resolved_overdue
 from services.reporting.domain.repayment import settle_repayment
 from services.reporting.domain.rules import (
     audit_level, end_of_day, format_dkk, ineligible_per_post, month_in_period,
@@ -90,10 +91,11 @@ def decide_report(state: GrantFile, command: SubmitReport) -> list[Contract]:
 
     accepted = _accepted_event(state, command)
     events: list[Contract] = [submitted, accepted]
+    after = state
+    for payload in events:
+        after = apply_payload(after, payload, command.submitted_at)
+    events += resolved_overdue(after, command.report_id)  # a late report frees its hold
     if command.kind == "final":
-        after = state
-        for payload in events:
-            after = apply_payload(after, payload, command.submitted_at)
         events += settle_repayment(after)
     return events
 
