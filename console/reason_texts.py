@@ -144,6 +144,8 @@ REASONS: dict[str, tuple[str, str]] = {
     "award_lapsed": ("Tilsagnet er bortfaldet", "The award has lapsed"),
     "withdrawn": ("Tilsagnet er tilbagekaldt af en sagsbehandler",
                   "A caseworker withdrew the award"),
+    "task_not_found": ("Ingen sådan opgave", "No such task"),
+    "task_closed": ("Opgaven er allerede lukket", "The task is closed already"),
     "payments_instructed": ("Tilsagnet kan ikke tilbagekaldes: der er udstedt betalinger",
                             "The award cannot be withdrawn: payments were instructed"),
     "budget_not_pending": ("Budgetversionen venter ikke på godkendelse",

@@ -38,6 +38,31 @@ class AwardLapsed(Contract):
     lapsed_at: UtcDatetime
 
 
+class CaseworkerTaskOpened(Contract):
+    """Something a caseworker must decide. ``project_start_check`` (R18): an accepted project
+    shows no start within 6 months of its period start (no approved budget puts money in a month
+    up to ``due``); a caseworker lapses it (``POST /grants/{id}/lapse``) or dismisses the task
+    (the project may go on)."""
+
+    task_id: UUID
+    kind: Literal["project_start_check"]
+    application_id: UUID
+    due: date
+    opened_at: UtcDatetime
+
+
+class CaseworkerTaskClosed(Contract):
+    """A task is done: the grant ``lapsed``, the project ``started`` after all (an approved
+    budget shows it), or a caseworker ``dismissed`` it (``closed_by``)."""
+
+    task_id: UUID
+    kind: Literal["project_start_check"]
+    application_id: UUID
+    outcome: Literal["lapsed", "started", "dismissed"]
+    closed_by: str | None = None
+    closed_at: UtcDatetime
+
+
 class RevisedBudgetSubmitted(Contract):
     application_id: UUID
     budget_version: Annotated[int, Field(ge=1)]

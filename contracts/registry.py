@@ -50,6 +50,8 @@ _SPECS: list[EventSpec] = [
     EventSpec("GrantAccountOpened", payments.GrantAccountOpened, t.PAYMENTS_GRANTS),
     EventSpec("AwardAccepted", payments.AwardAccepted, t.PAYMENTS_GRANTS),
     EventSpec("AwardLapsed", payments.AwardLapsed, t.PAYMENTS_GRANTS),
+    EventSpec("CaseworkerTaskOpened", payments.CaseworkerTaskOpened, t.PAYMENTS_GRANTS),
+    EventSpec("CaseworkerTaskClosed", payments.CaseworkerTaskClosed, t.PAYMENTS_GRANTS),
     EventSpec("RevisedBudgetSubmitted", payments.RevisedBudgetSubmitted, t.PAYMENTS_GRANTS),
     EventSpec("RevisedBudgetApproved", payments.RevisedBudgetApproved, t.PAYMENTS_GRANTS),
     EventSpec(

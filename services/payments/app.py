@@ -13,6 +13,7 @@ from servicekit.settings import ServiceSettings
 from services.payments.domain import DomainRefusal
 from services.payments.handlers import event_handler, http_router, refusal_response
 from services.payments.scheduled import scheduled_rules
+from services.payments.start_check import start_check_rules, tasks_router
 from services.payments.withdrawal import withdrawal_router
 
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -23,7 +24,9 @@ def build(settings: ServiceSettings | None = None) -> tuple[ServiceRuntime, Fast
     runtime = ServiceRuntime("payments", migrations=MIGRATIONS, settings=settings)
     runtime.consume(*(t.name for t in INPUT_TOPICS), handler=event_handler(runtime))
     scheduled_rules(runtime)
-    app = runtime.http_app(http_router(runtime), withdrawal_router(runtime), title="Payments")
+    start_check_rules(runtime)
+    app = runtime.http_app(http_router(runtime), withdrawal_router(runtime),
+                           tasks_router(runtime), title="Payments")
     # Registered per class so the response is sent without the exception reaching the server
     # (servicekit's catch-all Exception handler answers too, but Starlette re-raises after it).
     app.add_exception_handler(DomainRefusal, refusal_response)

@@ -6,7 +6,9 @@ and nobody calls ``/ops/sweep``, ``/ops/scheduler/tick`` or ``/payment-runs``.
 - a status report past its due date is overdue (reporting's ``overdue_reports``) and payments
   holds the grantee;
 - the grantee sends the late report; once accepted, the hold it caused is released by itself
-  (no two-person release), and the grant is no longer held.
+  (no two-person release), and the grant is no longer held;
+- an accepted project more than 6 months into its period with no start gets a caseworker task
+  (``project_start_check``), which a caseworker dismisses.
 """
 
 from __future__ import annotations
@@ -50,14 +52,14 @@ async def two_databases(pg_url: str) -> AsyncIterator[tuple[str, str]]:
 
 
 def awarded(app: uuid.UUID, cvr: str, *, acceptance_deadline: datetime,
-            status_due: date) -> GrantAwarded:
+            status_due: date, started_days_ago: int = 60) -> GrantAwarded:
     today = datetime.now(UTC).date()
     return GrantAwarded(
         application_id=app, pool_id="it-scheduled", pool_version=1, programme="it-scheduled",
         region_code="1082", sub_pool_amount_oere=100_000_000, municipality_code="751",
         applicant=Applicant(cvr=cvr, municipality_code="751", name=f"Kommune {cvr}"),
         amount_oere=10_000_000, applied_oere=10_000_000, score=20.0, rank=1,
-        project_period=ProjectPeriod(start=today - timedelta(days=60),
+        project_period=ProjectPeriod(start=today - timedelta(days=started_days_ago),
                                      end=today + timedelta(days=300)),
         acceptance_deadline=acceptance_deadline, payment_frequency="quarterly",
         reporting_deadlines=[ReportingDeadline(kind="status", due=status_due),
@@ -81,8 +83,8 @@ async def test_lapse_and_hold_run_by_the_schedulers_and_a_late_report_releases_i
     caseworker = token("case-1", "caseworker")
     payments_db, reporting_db = two_databases
     now = datetime.now(UTC)
-    unaccepted, late = uuid.uuid4(), uuid.uuid4()
-    cvr_a, cvr_b = random_cvr(), random_cvr()
+    unaccepted, late, idle = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
+    cvr_a, cvr_b, cvr_c = random_cvr(), random_cvr(), random_cvr()
     grantee_b = token(f"portal-user-{cvr_b}", "applicant", cvr=cvr_b)
     producer = AIOKafkaProducer(bootstrap_servers=private_kafka, acks="all")
     await producer.start()
@@ -95,19 +97,26 @@ async def test_lapse_and_hold_run_by_the_schedulers_and_a_late_report_releases_i
             feed = Feed(producer)
             # as assessment publishes them: one award never accepted (deadline an hour ago),
             # one accepted in time whose status report was due two days ago
-            for app, cvr, deadline, due in (
-                    (unaccepted, cvr_a, now - timedelta(hours=1), now.date() + timedelta(days=90)),
-                    (late, cvr_b, now + timedelta(days=30), now.date() - timedelta(days=2))):
-                event = awarded(app, cvr, acceptance_deadline=deadline, status_due=due)
+            # and one whose period began 250 days ago (no budget: no start shown)
+            for app, cvr, deadline, due, began in (
+                    (unaccepted, cvr_a, now - timedelta(hours=1), now.date() + timedelta(days=90),
+                     60),
+                    (late, cvr_b, now + timedelta(days=30), now.date() - timedelta(days=2), 60),
+                    (idle, cvr_c, now + timedelta(days=30), now.date() + timedelta(days=90),
+                     250)):
+                event = awarded(app, cvr, acceptance_deadline=deadline, status_due=due,
+                                started_days_ago=began)
                 await feed.produce(DECISIONS, app, envelope_bytes(event, str(app),
                                                                   actor_id="svc-assessment"))
 
             async def opened() -> bool:
-                return await grant(payments, late, caseworker) is not None
+                return all([await grant(payments, app, caseworker) is not None
+                            for app in (late, idle)])
             await eventually(opened, timeout=WAIT)
-            accepted = await payments.post(f"/grants/{late}/acceptance", json={},
-                                           headers=grantee_b)
-            assert accepted.status_code == 200, accepted.text
+            for app, cvr in ((late, cvr_b), (idle, cvr_c)):
+                accepted = await payments.post(f"/grants/{app}/acceptance", json={}, headers=token(
+                    f"portal-user-{cvr}", "applicant", cvr=cvr))
+                assert accepted.status_code == 200, accepted.text
 
             # -- nobody sweeps: the award lapses, the overdue report holds the grantee --------
             async def lapsed() -> bool:
@@ -124,7 +133,7 @@ async def test_lapse_and_hold_run_by_the_schedulers_and_a_late_report_releases_i
             view = await grant(payments, late, caseworker)
             assert view is not None and [h["reason"] for h in view["holds"]] == ["report_overdue"]
             assert (await payments.get("/health")).json()["scheduler"]["rules"] == [
-                "acceptance_lapse"]
+                "acceptance_lapse", "project_start_check"]
             assert (await reporting.get("/health")).json()["scheduler"]["ticks"] >= 1
 
             # -- the late report, accepted, releases its hold by itself -----------------------
@@ -145,5 +154,33 @@ async def test_lapse_and_hold_run_by_the_schedulers_and_a_late_report_releases_i
             await eventually(lambda: rr.scheduler.ticks >= ticks + 3, timeout=WAIT)
             view = await grant(payments, late, caseworker)
             assert view is not None and not view["held"]
+
+            # -- the 6-month no-start check: a task for a caseworker, not a lapse -------------
+            async def tasks() -> list[dict[str, Any]]:
+                answer = await payments.get("/tasks", headers=caseworker)
+                assert answer.status_code == 200, answer.text
+                return answer.json()["tasks"]  # type: ignore[no-any-return]
+
+            async def task_opened() -> bool:
+                return any(t["application_id"] == str(idle) for t in await tasks())
+            await eventually(task_opened, timeout=WAIT)
+            (task,) = await tasks()  # only the idle project: the others started < 6 months ago
+            assert (task["kind"], task["status"]) == ("project_start_check", "open")
+            view = await grant(payments, idle, caseworker)
+            assert view is not None and view["status"] == "accepted"  # a person decides
+            assert (await payments.post(f"/tasks/{task['task_id']}/dismissal", json={},
+                                        headers=grantee_b)).status_code == 403
+            dismissed = await payments.post(f"/tasks/{task['task_id']}/dismissal", json={},
+                                            headers=caseworker)
+            assert dismissed.status_code == 200, dismissed.text
+            assert (dismissed.json()["outcome"], dismissed.json()["closed_by"]) == (
+                "dismissed", "case-1")
+            assert await tasks() == []
+            ticks = pr.scheduler.ticks
+            await eventually(lambda: pr.scheduler.ticks >= ticks + 3, timeout=WAIT)
+            assert await tasks() == []  # one task per grant, ever
+            events = [e["event_type"] for e in await outbox_events(pr)
+                      if e["event_type"].startswith("CaseworkerTask")]
+            assert events == ["CaseworkerTaskOpened", "CaseworkerTaskClosed"]
     finally:
         await producer.stop()

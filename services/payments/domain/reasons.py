@@ -64,6 +64,11 @@ REFUSAL_CODES: dict[str, str] = {
     "role_not_allowed": "the actor's role may not perform this command",
     "cvr_mismatch": "the token's organisation (CVR) is not the grantee's",
     "award_lapsed": "the award has lapsed; nothing more happens on it",
+    "task_not_found": "no caseworker task with that id",
+    "task_closed": (
+        "the caseworker task is closed already (the grant lapsed or the project started); only "
+        "an open task can be dismissed"
+    ),
     "payments_instructed": (
         "an award cannot be withdrawn once a payment was instructed for it (the money left or is "
         "on its way: settle it through the final accounts and repayment instead)"
