@@ -186,6 +186,8 @@ _SUMMARIES: dict[str, Any] = {
                                  f"{p.kind} report accepted, spent {format_dkk(p.spent_oere)}"),
     "ReportRejected": lambda p: f"{p.kind} report rejected: {_codes(p.reasons)}",
     "ReportOverdue": lambda p: f"{p.kind} report overdue (due {p.due.isoformat()})",
+    "CaseworkerTaskOpened": lambda p: f"caseworker task {p.kind} opened (window ended {p.due})",
+    "CaseworkerTaskClosed": lambda p: f"caseworker task {p.kind} closed: {p.outcome}",
     "OverdueReportResolved": lambda p: (f"{p.kind} report due {p.due.isoformat()} accepted "
                                         "late: its hold is released"),
     "RepaymentClaimed": lambda p: f"repayment of {format_dkk(p.amount_oere)} claimed",
