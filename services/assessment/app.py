@@ -22,7 +22,8 @@ MIGRATIONS = Path(__file__).parent / "migrations"
 def build(settings: ServiceSettings | None = None) -> tuple[ServiceRuntime, FastAPI]:
     runtime = ServiceRuntime("assessment", migrations=MIGRATIONS,
                              settings=settings or AssessmentSettings(service_name="assessment"))
-    runtime.consume(topics.INTAKE_APPLICATIONS.name, handler=intake_handler(runtime))
+    runtime.consume(topics.INTAKE_APPLICATIONS.name, topics.PAYMENTS_GRANTS.name,
+                    handler=intake_handler(runtime))
     runtime.on_startup.append(register_files_hook(register_files_of(runtime.settings)))
     app = runtime.http_app(http_router(runtime), register_router(runtime),
                            console_router(runtime), title="Assessment")

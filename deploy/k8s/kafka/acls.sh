@@ -21,9 +21,11 @@ acl User:grants-assessment --operation Write --resource-pattern-type literal \
   --topic grants.assessment.audit.v1 \
   --topic grants.assessment.decisions.v1 \
   --topic grants.assessment.pools.v1 \
-  --topic grants.intake.applications.v1.dlt
+  --topic grants.intake.applications.v1.dlt \
+  --topic grants.payments.grants.v1.dlt
 acl User:grants-assessment --operation Read --resource-pattern-type literal \
-  --topic grants.intake.applications.v1
+  --topic grants.intake.applications.v1 \
+  --topic grants.payments.grants.v1
 
 # grants-auditor
 acl User:grants-auditor --operation Read --resource-pattern-type prefixed \

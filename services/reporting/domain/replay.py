@@ -222,7 +222,10 @@ class Replay:
             app.award_accepted = ref
 
     def _onAwardLapsed(self, p: Any, ref: Ref) -> None:
-        self._app(p.application_id).lapsed = True
+        app = self._app(p.application_id)
+        if not app.lapsed:
+            self.facts.releases.append((ref, p.application_id.int))
+        app.lapsed = True
 
     def _onRevisedBudgetSubmitted(self, p: Any, ref: Ref) -> None:
         self._budget_outcome(p, ref, "pending", (), decisive=False)

@@ -98,8 +98,9 @@ def application_view(
 def pool_views(facts: LogFacts) -> dict[str, PoolView]:
     """Per pool: the published amounts (highest version) and what the awards in the log commit.
 
-    ``awarded_oere``/``awards`` count each application's award in force once (a lapsed award
-    included); the sub-pool invariant (a) counts every GrantAwarded event instead.
+    ``awarded_oere``/``awards`` count each application's award in force once; a lapsed or
+    withdrawn award no longer counts (its money is free in the sub-pool again). The sub-pool
+    invariant (a) follows every GrantAwarded and AwardLapsed in log order instead.
     """
     pools: dict[str, dict[str, Any]] = {}
     for pool_id in facts.pool_ids():
@@ -112,7 +113,7 @@ def pool_views(facts: LogFacts) -> dict[str, PoolView]:
                                           "awards": 0} for s in definition.sub_pools},
         }
     for app in facts.apps.values():
-        if not app.awards:
+        if not app.awards or app.lapsed:
             continue
         award = max(app.awards)
         pool = pools.setdefault(award.pool_id, {

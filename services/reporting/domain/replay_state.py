@@ -115,6 +115,9 @@ class LogFacts:
         # (ref, programme, municipality, pool, applicant keys: contracts.register.applicant_keys)
         self.priors: list[tuple[Ref, str, str, str, frozenset[str]]] = []
         self.awards: list[Award] = []  # every GrantAwarded, for the sub-pool sums
+        # the first AwardLapsed per application (lapse or withdrawal): (ref, application id);
+        # from then on its award no longer commits money in its sub-pool
+        self.releases: list[tuple[Ref, int]] = []
         self.instruction_app: dict[int, tuple[int, int]] = {}  # -> (application_id, amount)
         self.executed: set[int] = set()  # instructions finance reported executed
 
