@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from console import pool_pages
+from console import allocation_pages, application_pages, audit_pages, grant_pages, pool_pages
 
 
 def router() -> APIRouter:
     r = APIRouter()
-    r.include_router(pool_pages.router())
+    for module in (pool_pages, application_pages, allocation_pages, grant_pages, audit_pages):
+        r.include_router(module.router())
     return r

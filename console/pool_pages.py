@@ -6,10 +6,12 @@ assessment's (what remains to allocate and how many applications are in each sta
 
 from __future__ import annotations
 
+import csv
+import io
 from typing import Any
 
 from fastapi import APIRouter, Request
-from fastapi.responses import HTMLResponse, RedirectResponse
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from console.services import Refused
 from console.web import console_of, render, signed_in
@@ -44,8 +46,68 @@ def totals(rows: list[dict[str, Any]]) -> dict[str, int]:
     return {k: sum(int(r[k]) for r in rows) for k in keys}
 
 
+def programme_rows(pools: list[dict[str, Any]], applications: dict[str, list[dict[str, Any]]]
+                   ) -> list[dict[str, Any]]:
+    """Per pool (round) and applicant kind: applications, awards, applied and awarded — the
+    table a ministry status note is made of."""
+    rows = []
+    for pool in pools:
+        by_kind: dict[str, dict[str, Any]] = {}
+        for a in applications.get(pool["pool_id"], []):
+            kind = a["applicant"]["kind"]
+            row = by_kind.setdefault(kind, {"pool_id": pool["pool_id"], "title": pool["title"],
+                                            "kind": kind, "applications": 0, "awards": 0,
+                                            "applied_oere": 0, "awarded_oere": 0})
+            row["applications"] += 1
+            row["applied_oere"] += a["applied_oere"]
+            if a["status"] == "awarded":
+                row["awards"] += 1
+                row["awarded_oere"] += a["awarded_oere"]
+        rows += [by_kind[k] for k in sorted(by_kind)]
+    return rows
+
+
+def programme_csv(rows: list[dict[str, Any]]) -> str:
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(["pool_id", "title", "applicant_kind", "applications", "awards",
+                     "applied_dkk", "awarded_dkk"])
+    for r in rows:
+        writer.writerow([r["pool_id"], r["title"], r["kind"], r["applications"], r["awards"],
+                         f"{r['applied_oere'] / 100:.2f}", f"{r['awarded_oere'] / 100:.2f}"])
+    return out.getvalue()
+
+
+async def _programme(request: Request, programme: str) -> tuple[list[dict[str, Any]],
+                                                               list[dict[str, Any]]]:
+    session = signed_in(request)
+    services = console_of(request).services
+    pools = [p for p in (await services.get("assessment", "/pools", session.token))["pools"]
+             if p["programme"] == programme]
+    applications = {p["pool_id"]: (await services.get(
+        "assessment", f"/pools/{p['pool_id']}/applications", session.token))["applications"]
+        for p in pools}
+    return pools, programme_rows(pools, applications)
+
+
 def router() -> APIRouter:
     r = APIRouter()
+
+    @r.get("/programmes/{programme}", response_class=HTMLResponse)
+    async def programme(request: Request, programme: str) -> HTMLResponse:
+        pools, rows = await _programme(request, programme)
+        if not pools:
+            raise Refused("assessment", 404, "pool_not_published")
+        keys = ("applications", "awards", "applied_oere", "awarded_oere")
+        total = {k: sum(r[k] for r in rows) for k in keys}
+        return render(request, "programme.html", programme=programme, pools=pools, rows=rows,
+                      total=total)
+
+    @r.get("/programmes/{programme}.csv")
+    async def programme_export(request: Request, programme: str) -> Response:
+        _, rows = await _programme(request, programme)
+        return Response(programme_csv(rows), media_type="text/csv; charset=utf-8", headers={
+            "Content-Disposition": 'attachment; filename="programme.csv"'})
 
     @r.get("/", response_class=HTMLResponse)
     async def home(request: Request) -> RedirectResponse:

@@ -43,6 +43,7 @@ def application_row(state: PoolRound, file: ApplicationFile) -> dict[str, Any] |
         "applicant": version.applicant.model_dump(mode="json"),
         "region_code": decision_region(state.definition, version.region_code),
         "applied_oere": version.applied_oere, "versions": len(file.versions),
+        "budget_lines": [line.model_dump(mode="json") for line in version.budget_lines],
         "received_at": version.received_at.isoformat(),
         "aggregate_score": shown(exact_score(file)), "reasons": _reasons(file),
         "awarded_oere": (file.decision.amount_oere if file.decision is not None else 0),

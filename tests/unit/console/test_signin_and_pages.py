@@ -150,3 +150,17 @@ def test_money_is_written_the_way_each_language_writes_it() -> None:
     assert dkk(12_600_300_050, "en") == "DKK 126,003,000.50"
     assert dkk(-150, "da") == "-1,50 kr."
     assert str(Refused("payments", 403, "two_person_rule")).startswith("payments refused")
+
+
+def test_every_text_a_template_names_is_in_the_catalogue() -> None:
+    import re
+    from pathlib import Path
+
+    import console
+
+    folder = Path(console.__file__).parent
+    named = set()
+    for path in [*folder.glob("templates/*.html"), *folder.glob("*.py")]:
+        named |= set(re.findall(r"""\bt\(["']([a-z_.]+[a-z_])["']""", path.read_text()))
+        named |= set(re.findall(r'ok="([a-z_.]+)"', path.read_text()))
+    assert named and not named - set(TEXTS), sorted(named - set(TEXTS))
