@@ -257,8 +257,12 @@ class Replay:
                                          replaces.int if replaces is not None else None),)
         self.facts.instruction_app[p.instruction_id.int] = (p.application_id.int, p.amount_oere)
 
-    def _onPaymentExecuted(self, p: Any, ref: Ref) -> None:
+    def _onPaymentExecuted(self, p: Any, ref: Ref) -> None:  # the first report stands
+        self.facts.executed_oere.setdefault(p.instruction_id.int, p.amount_oere)
         self.facts.executed.add(p.instruction_id.int)
+
+    def _onOverpaymentClaimed(self, p: Any, ref: Ref) -> None:
+        self._app(p.application_id).overpayment_claims += ((ref, p.amount_oere),)
 
     def _onReportSubmitted(self, p: Any, ref: Ref) -> None:
         if p.kind == "final":
