@@ -126,6 +126,10 @@ EXAMPLE_PAYLOADS: list[Contract] = [
                         period_end="2023-03", budget_version=1),
     p.PaymentsHeld(hold_id=HOLD, cvr="29189846", application_id=APP, reason="report_overdue",
                    held_at=T),
+    p.CaseworkerTaskOpened(task_id=HOLD, kind="project_start_check", application_id=APP,
+                           due=date(2023, 7, 1), opened_at=T),
+    p.CaseworkerTaskClosed(task_id=HOLD, kind="project_start_check", application_id=APP,
+                           outcome="dismissed", closed_by="cw-1", closed_at=T),
     p.PaymentsReleased(hold_id=HOLD, cvr="29189846", requested_by="cw-1", approved_by="cw-2",
                        released_at=T),
     p.PaymentResultRecorded(instruction_id=INS, application_id=APP, outcome="executed"),
@@ -156,6 +160,8 @@ EXAMPLE_PAYLOADS: list[Contract] = [
     r.ReportRejected(report_id=REP, application_id=APP, kind="final", reasons=[
         Reason(code="post_not_in_budget", path="accounts.travel")]),
     r.ReportOverdue(application_id=APP, cvr="29189846", kind="final", due=date(2027, 3, 31)),
+    r.OverdueReportResolved(application_id=APP, cvr="29189846", kind="final",
+                            due=date(2027, 3, 31), report_id=REP),
     r.RepaymentClaimed(application_id=APP, cvr="29189846", paid_oere=150000000,
                        spent_oere=149000000, amount_oere=1000000),
     r.RepaymentWaived(application_id=APP, cvr="29189846", paid_oere=150000000,
@@ -189,4 +195,55 @@ EXAMPLE_COMMANDS: dict[str, Contract] = {
             purpose="establish a family house",
             target_group="vulnerable parents of children aged 0-6 and expectant parents",
             budget=BUDGET)),
+}
+
+
+# Edge cases kept next to the typical example of their event: what the typical one does not
+# exercise (another branch of a union or literal, non-ASCII text, several reasons, late times).
+_LATE = datetime.fromisoformat("2022-09-28T10:00:00.000001+00:00")
+EDGE_CASES: dict[str, list[Contract]] = {
+    "late-unicode": [
+        i.ApplicationReceived(
+            submission_id=SUB, application_id=APP, version=2, supersedes_submission_id=EXC,
+            pool_id="familiehus-2022",
+            applicant=Applicant(cvr="29189846", municipality_code="492", name="Ærø Kommune"),
+            purpose="Familiehus på Ærø — «tryg start» for småbørnsfamilier",
+            target_group="sårbare forældre", description="Ø" * 200, organisation="",
+            anchoring_plan="forankring i sundhedsplejen", budget=BUDGET, received_at=_LATE,
+            received_at_local="2022-09-28T12:00:00.000001+02:00",
+            client_sent_at=datetime.fromisoformat("2022-09-28T09:59:59+00:00"),
+            deadline=datetime.fromisoformat("2022-09-28T10:00:00+00:00"), timeliness="late",
+            register_revision=98),
+    ],
+    "exception-granted": [
+        i.ApplicationAccepted(application_id=APP, submission_id=SUB, version=2,
+                              pool_id="familiehus-2022", basis="exception_granted",
+                              exception_id=EXC),
+    ],
+    "several-reasons": [
+        i.SubmissionInvalid(reasons=[
+            Reason(code="budget_total_mismatch", path="budget.total_oere"),
+            Reason(code="field_missing", path="purpose", message="påkrævet"),
+            Reason(code="applicant_unknown", path="applicant.cvr")], received_at=T),
+        i.SubmissionUnauthorized(received_at=T, status=401, reasons=[
+            Reason(code="token_expired", path="token.exp")]),
+        p.RevisedBudgetRejected(application_id=APP, budget_version=3, reasons=[
+            Reason(code="exceeds_award", path="total_oere"),
+            Reason(code="new_post", path="months.2023-02.travel")]),
+    ],
+    "refused": [
+        i.ItProblemExceptionRequested(
+            exception_id=EXC, application_id=APP, pool_id="familiehus-2022",
+            applicant_cvr="29189846", contacted_at=datetime.fromisoformat("2022-10-03T08:00:00+00:00"),
+            contact="after_deadline", documentation=False, attempted_before_deadline=False,
+            status="refused", reasons=["contact_too_late", "no_documentation"]),
+        i.ItProblemExceptionDecided(exception_id=EXC, application_id=APP, pool_id="familiehus-2022",
+                                    approved=False, decided_by="cw-7f3a", decided_at=T,
+                                    reasons=["no_documentation"]),
+    ],
+    "unknown-and-smallest": [
+        p.PaymentResultRecorded(instruction_id=INS, outcome="unknown_instruction"),
+        r.RepaymentWaived(application_id=APP, cvr="29189846", paid_oere=1, spent_oere=0,
+                          amount_oere=1, threshold_oere=50000),
+    ],
 }

@@ -2,26 +2,34 @@
 
 from __future__ import annotations
 
+import sys
+
 import typer
 
 from grants.audit_cli import app as audit_app
+from grants.cli_errors import EXIT_CODES_HELP, run
 from grants.demo_cli import demo
+from grants.dlt_cli import app as dlt_app
 from grants.pool_cli import app as pool_app
 from grants.provision_cli import app as provision_app
 from grants.scenario.cli import app as scenario_app
 from grants.stack.cli import stack_app
 
-app = typer.Typer(help="Grant lifecycle platform tools.", no_args_is_help=True)
+app = typer.Typer(help=f"Grant lifecycle platform tools.\n\n{EXIT_CODES_HELP}",
+                  no_args_is_help=True, rich_markup_mode="rich")
 app.add_typer(stack_app, name="stack")
 app.add_typer(scenario_app, name="scenario")
 app.add_typer(audit_app, name="audit")
 app.add_typer(pool_app, name="pool")
 app.add_typer(provision_app, name="provision")
+app.add_typer(dlt_app, name="dlt")
 app.command("demo")(demo)
 
 
-def main() -> None:
-    app()
+def main(argv: list[str] | None = None) -> None:
+    """The ``grants`` entry point: every failure is one line and an exit code
+    (``grants.cli_errors``), never a traceback."""
+    sys.exit(run(typer.main.get_command(app), argv))
 
 
 if __name__ == "__main__":

@@ -20,7 +20,10 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from aiokafka.errors import KafkaConnectionError, KafkaTimeoutError
+
 from grants import provision
+from grants.cli_errors import CliError, ExitCode
 from servicekit.kafka_security import KafkaSecurityError
 from servicekit.settings import ServiceSettings
 
@@ -42,7 +45,8 @@ def topics_command(
     timeout: float = typer.Option(60.0, help="seconds to wait for the broker"),
 ) -> None:
     """Create every topic of contracts/ and its .dlt (idempotent); domain topics keep their events
-    forever (retention.ms=-1). Exit 0 as planned, 1 an existing topic differs, 2 could not run."""
+    forever (retention.ms=-1). Exit 0 as planned, 1 an existing topic differs, 2 could not run,
+    5 the broker is unreachable."""
     console = Console()
     try:
         plan = provision.topic_plan(replication_factor=replication_factor,
@@ -60,6 +64,10 @@ def topics_command(
         report = asyncio.run(provision.ensure_topics(settings, plan, bootstrap=target,
                                                      alter_configs=alter_configs,
                                                      timeout=timeout))
+    except (KafkaConnectionError, KafkaTimeoutError) as exc:
+        raise CliError(f"Kafka broker unreachable at {target} ({exc}); check --bootstrap "
+                       "(or GRANTS_KAFKA_BOOTSTRAP) and that the broker runs",
+                       ExitCode.BROKER) from None
     except (KafkaSecurityError, provision.ProvisionError, OSError) as exc:
         console.print(f"[red]could not provision topics on {target}:[/red] {exc}")
         raise typer.Exit(2) from None

@@ -22,7 +22,7 @@ from typing import Any, TypeVar
 
 import asyncpg
 import uvicorn
-from fastapi import APIRouter, FastAPI, Request, Response
+from fastapi import APIRouter, Depends, FastAPI, Request, Response
 from fastapi.responses import JSONResponse
 from faststream.kafka import KafkaBroker
 from faststream.specification import AsyncAPI
@@ -32,7 +32,8 @@ from servicekit import db
 from servicekit.clock import make_clock
 from servicekit.consumer import Decoder, EventConsumer, Handler, decode_event
 from servicekit.http import (
-    ErrorMiddleware, SimulatedTimeMiddleware, authenticate, install_error_handlers,
+    ErrorMiddleware, SimulatedTimeMiddleware, authenticate, cause_of_request,
+    install_error_handlers,
 )
 from servicekit.identity import Principal, TokenVerifier
 from servicekit.kafka_security import faststream_security
@@ -40,6 +41,7 @@ from servicekit.logging import configure_logging, get_logger
 from servicekit.metrics import CONTENT_TYPE_LATEST, RuntimeMetrics, database_ready
 from servicekit.outbox import Cause, Emitter, notify_channel
 from servicekit.relay import OutboxRelay, pending_counts
+from servicekit.scheduler import Rule, Scheduler
 from servicekit.settings import ServiceSettings
 
 log = get_logger(__name__)
@@ -78,6 +80,9 @@ class ServiceRuntime:
         self._pool: asyncpg.Pool | None = None
         self._verifier: TokenVerifier | None = None
         self._relay_task: asyncio.Task[None] | None = None
+        self.scheduler = Scheduler(name, clock=self.clock, dsn=lambda: self.settings.dsn,
+                                   interval_s=self.settings.scheduler_interval_s)
+        self._scheduler_task: asyncio.Task[None] | None = None
         self.on_startup: list[Callable[[ServiceRuntime], Awaitable[None]]] = []
         self.metrics = RuntimeMetrics(name, consumers=self.consumers, relay=self.relay,
                                       pool=lambda: self._pool)
@@ -141,11 +146,16 @@ class ServiceRuntime:
         self.consumers.append(consumer)
         return consumer
 
+    def schedule(self, name: str, rule: Rule) -> None:
+        """Register a time-driven rule with the service's scheduler (servicekit.scheduler)."""
+        self.scheduler.rule(name, rule)
+
     def http_app(self, *routers: APIRouter, title: str) -> FastAPI:
         app = FastAPI(title=title, version="1", lifespan=self._lifespan)
         install_error_handlers(app)
         app.add_middleware(SimulatedTimeMiddleware, clock=self.clock)
         app.add_middleware(ErrorMiddleware)
+        operator = Depends(self.require("caseworker"))
 
         @app.get("/health", tags=["operations"])
         async def health() -> dict[str, Any]:
@@ -158,7 +168,31 @@ class ServiceRuntime:
                                        "topics": list(c.topics), "positions": c.positions,
                                        "duplicates": c.duplicates}
                               for c in self.consumers},
+                **({"scheduler": self.scheduler.status()} if self.scheduler.rules else {}),
             }
+
+        @app.post("/ops/scheduler/tick", tags=["operations"],
+                  responses={404: {"description": "`scheduler_not_configured`"},
+                             409: {"description": "`scheduler_not_leader`"},
+                             503: {"description": "`scheduler_rule_failed`"}})
+        async def scheduler_tick(request: Request, principal: Principal = operator
+                                 ) -> JSONResponse:
+            """Run the scheduler's rules once now (in simulation: at the request's simulated
+            time), on the leader; answers when their effects are committed."""
+            if not self.scheduler.rules:
+                return JSONResponse({"error": "scheduler_not_configured",
+                                     "message": f"{self.name} has no time-driven rules"}, 404)
+            result = await self.scheduler.tick(cause_of_request(request, principal, "caseworker"))
+            body = result.as_json()
+            if not result.leader:
+                body |= {"error": "scheduler_not_leader",
+                         "message": "another replica holds the scheduler's leader lock"}
+                return JSONResponse(body, 409)
+            if result.failed:
+                body |= {"error": "scheduler_rule_failed",
+                         "message": f"rules failed: {', '.join(sorted(result.failed))}"}
+                return JSONResponse(body, 503)
+            return JSONResponse(body)
 
         @app.get("/health/live", tags=["operations"])
         async def live() -> dict[str, str]:
@@ -221,11 +255,21 @@ class ServiceRuntime:
             await hook(self)
         self._relay_task = asyncio.create_task(self.relay.run(), name=f"{self.name}-relay")
         await self.broker.start()
+        if self.scheduler.runs_on_its_own:
+            self._scheduler_task = asyncio.create_task(self.scheduler.run(),
+                                                       name=f"{self.name}-scheduler")
         log.info("service_started", simulation=s.simulation, http_port=s.http_port)
         try:
             yield {}
         finally:
-            # Consumers first, so in-flight batches commit while the pool still exists.
+            # The scheduler first (its tick in progress commits), then consumers, so in-flight
+            # batches commit while the pool still exists.
+            self.scheduler.stop()
+            if self._scheduler_task is not None:
+                with contextlib.suppress(Exception):
+                    await asyncio.wait_for(self._scheduler_task, s.shutdown_grace_s)
+            with contextlib.suppress(Exception):
+                await self.scheduler.close()
             with contextlib.suppress(Exception):
                 await self.broker.stop()
             self.relay.stop()

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import SecretStr
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -50,6 +50,11 @@ class ServiceSettings(BaseSettings):
     audit_signing_key_file: Path | None = None
     audit_previous_key_file: Path | None = None
     audit_checkpoint_interval_s: float = 60.0
+
+    # The scheduler (servicekit.scheduler): seconds between ticks of the time-driven rules in
+    # production (0: no ticks of its own; the manual endpoints still work). Simulation mode
+    # never ticks on wall-clock time: the scenario's clock drives it.
+    scheduler_interval_s: float = Field(60.0, ge=0)
 
     relay_batch_size: int = 2000
     relay_idle_poll_s: float = 0.25

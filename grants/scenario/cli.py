@@ -9,6 +9,7 @@ from pathlib import Path
 import typer
 from rich.console import Console
 
+from grants.cli_errors import CliError, ExitCode, file_error
 from grants.scenario.model import ScenarioError, load_scenario
 from grants.scenario.play import PlayError, play
 
@@ -23,21 +24,23 @@ def run(
     keep_stack: bool = typer.Option(False, help="leave a stack this command started running"),
 ) -> None:
     """Play FILE through the running services (starting the embedded stack in simulation mode
-    if none runs). Exit 0 when it ran, 2 when the scenario is malformed, 1 when it could not run."""
+    if none runs). Exit 0 when it ran; 3 FILE cannot be read; 4 the scenario is malformed (every
+    bad key named, e.g. a ref no `submit` has); 8 the stack is not usable (see `grants --help`)."""
     console = Console(stderr=True)
     try:
         scenario = load_scenario(file)
+    except (OSError, UnicodeDecodeError) as exc:
+        raise file_error(file, exc) from None
     except ScenarioError as exc:
         console.print(f"[red]malformed scenario {file}[/red]")
         for problem in exc.problems:
-            console.print(f"  {problem}")
-        raise typer.Exit(2) from None
+            console.print(f"  {problem}", highlight=False)
+        raise typer.Exit(ExitCode.MALFORMED) from None
     try:
         played = asyncio.run(play(scenario, console=console, show_progress=progress,
                                   keep_stack=keep_stack))
     except PlayError as exc:
-        console.print(f"[red]could not run the scenario:[/red] {exc}")
-        raise typer.Exit(1) from None
+        raise CliError(f"could not run the scenario: {exc}", ExitCode.STACK) from None
     text = json.dumps(played.result, indent=2, ensure_ascii=False)
     if out:
         out.write_text(text + "\n")

@@ -126,20 +126,39 @@ class StatusReport(_Action):
     text: StrictStr
 
 
+class TypedAuditStatement(_Strict):
+    """v1.1: a statement with its type (R21); a bare string is v1's reference, which declares
+    the statement the award's audit level requires."""
+
+    type: Literal["reviewer_statement", "auditor_statement"]
+    reference: StrictStr
+    performance_audit: StrictStr | None = None
+
+
 class FinalReport(_Action):
     type: Literal["final_report"]
     ref: StrictStr
     accounts: dict[str, StrictInt]
-    audit_statement: StrictStr | None
+    audit_statement: StrictStr | TypedAuditStatement | None
 
 
 class AuditReplay(_Action):
     type: Literal["audit_replay"]
 
 
+class WithdrawAward(_Action):
+    """v1.1: a caseworker withdraws the award of ``ref`` (e.g. the grantee declines), freeing its
+    money in its sub-pool."""
+
+    type: Literal["withdraw_award"]
+    ref: StrictStr
+    by: StrictStr
+
+
 Action = Annotated[
     Submit | ItProblemContact | ExceptionDecision | Score | Allocate | AcceptAward
-    | RevisedBudget | RunPayments | FinanceResult | StatusReport | FinalReport | AuditReplay,
+    | RevisedBudget | RunPayments | FinanceResult | StatusReport | FinalReport | AuditReplay
+    | WithdrawAward,
     Field(discriminator="type"),
 ]
 
@@ -202,6 +221,21 @@ class Scenario(_Strict):
                 )
         return self
 
+    @model_validator(mode="after")
+    def _every_ref_is_submitted(self) -> Scenario:
+        """A ref no ``submit`` names is almost always a typo: its scores, awards and payments
+        would all be refused one by one while the run "succeeds". Refused before anything runs;
+        only an IT-problem contact (and its decision) may name an applicant who never managed
+        to submit."""
+        submitted = {a.ref for a in self.actions if isinstance(a, Submit)}
+        for i, a in enumerate(self.actions):
+            ref = getattr(a, "ref", None)
+            if ref is not None and ref not in submitted and a.type not in _NO_SUBMIT_NEEDED:
+                raise ValueError(
+                    f"actions.{i}.ref: {ref!r} is never submitted (no `submit` action has this "
+                    "ref; only it_problem_contact and exception_decision may name one)")
+        return self
+
     def refs(self) -> list[str]:
         seen: dict[str, None] = {}
         for a in self.actions:
@@ -239,6 +273,9 @@ class Scenario(_Strict):
         return next((a for a in self.actions if isinstance(a, Submit) and a.ref == ref), None)
 
 
+_NO_SUBMIT_NEEDED = {"it_problem_contact", "exception_decision"}
+
+
 class ScenarioError(Exception):
     """A scenario that cannot be run, with the paths of its bad keys."""
 
@@ -268,16 +305,19 @@ def parse_scenario(data: Any) -> Scenario:
     except ValidationError as exc:
         problems = []
         for err in exc.errors():
-            where = _path(tuple(err["loc"])) or "(top level)"
-            problems.append(f"{where}: {err['msg'].removeprefix('Value error, ')}")
+            where = _path(tuple(err["loc"]))
+            message = err["msg"].removeprefix("Value error, ")
+            # A whole-scenario check names its own path (``actions.4.ref: …``).
+            problems.append(f"{where}: {message}" if where else message)
         raise ScenarioError(problems) from None
 
 
 def load_scenario(path: Path) -> Scenario:
+    """Read and check a scenario file. A file that cannot be read (missing, a directory, not
+    UTF-8) raises the ``OSError`` / ``UnicodeDecodeError`` as it is: that is not a malformed
+    scenario, and the CLI says so differently (``grants.cli_errors.file_error``)."""
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ScenarioError([f"{path}: no such file"]) from None
     except json.JSONDecodeError as exc:
         raise ScenarioError([f"{path}: not JSON ({exc})"]) from None
     return parse_scenario(data)

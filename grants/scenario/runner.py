@@ -88,6 +88,12 @@ class ScenarioRunner:
         # before anything that could depend on them (any other action).
         self._unacked: list[Any] = []
         self.seconds_by_type: dict[str, float] = {}
+        # The services' schedulers are driven by the scenario's clock (servicekit.scheduler):
+        # once something is awarded, each later instant is ticked before its action. Reporting
+        # first: an overdue report's hold must reach payments before payments' rules run.
+        self._scheduled = ["reporting", "payments"]
+        self._ticked_at: datetime | None = None
+        self._allocated = False
 
     # -- ids and names --------------------------------------------------------------------------
     def _ns(self, name: str) -> str:
@@ -222,8 +228,27 @@ class ScenarioRunner:
         if a.type != "finance_result" and self._unacked:
             await asyncio.gather(*self._unacked)
             self._unacked.clear()
+        if self._allocated:
+            await self._advance_clock(a.at)
         handler = getattr(self, f"_do_{a.type}")
         await handler(index, a)
+
+    async def _advance_clock(self, at: datetime) -> None:
+        """Time moves to ``at``: every service's time-driven rules run at that instant (their
+        scheduler's tick), each after the effects it depends on have settled."""
+        if self._ticked_at is not None and at <= self._ticked_at:
+            return
+        token = self._token("scenario-clock", "caseworker")
+        for service in list(self._scheduled):
+            await self._settle_for(service, always=True)
+            response = await self._call(-1, None, service, "POST", "/ops/scheduler/tick",
+                                        token=token, at=at, body={})
+            if response.status_code == 404:  # a service without time-driven rules
+                self._scheduled.remove(service)
+            elif response.status_code >= 400:
+                raise RuntimeError(f"{service}'s scheduler did not tick: "
+                                   f"{response.status_code} {response.text[:300]}")
+        self._ticked_at = at
 
     # -- actions --------------------------------------------------------------------------------
     async def _do_submit(self, index: int, a: m.Submit) -> None:
@@ -284,6 +309,7 @@ class ScenarioRunner:
         await self._settle_for("assessment", always=True)
         await self._call(index, a, "assessment", "POST", f"/pools/{self.pool_id}/allocations",
                          token=self._token(a.approver, "approver"), at=a.at, body={})
+        self._allocated = True
 
     async def _do_accept_award(self, index: int, a: m.AcceptAward) -> None:
         await self._settle_for("payments")
@@ -304,14 +330,10 @@ class ScenarioRunner:
                          body={"months": a.months}, ref=a.ref)
 
     async def _do_run_payments(self, index: int, a: m.RunPayments) -> None:
-        # Overdue reports first: a hold they cause must stop this run (R18).
+        # Overdue reports and lapses were decided by the services' schedulers at this instant
+        # (the clock's tick before this action); their holds stop this run (R18).
         token = self._token("scenario-scheduler", "caseworker")
-        await self._settle_for("reporting", always=True)
-        await self._call(index, a, "reporting", "POST", "/ops/sweep", token=token, at=a.at,
-                         body={})
         await self._settle_for("payments", always=True)
-        await self._call(index, a, "payments", "POST", "/ops/sweep", token=token, at=a.at,
-                         body={})
         await self._call(index, a, "payments", "POST", "/payment-runs", token=token, at=a.at,
                          body={"through": a.through.isoformat()})
 
@@ -359,14 +381,24 @@ class ScenarioRunner:
         await self._report(index, a, {"kind": "status", "text": a.text})
 
     async def _do_final_report(self, index: int, a: m.FinalReport) -> None:
+        statement = a.audit_statement
         await self._report(index, a, {"kind": "final", "accounts": a.accounts,
-                                      "audit_statement": a.audit_statement})
+                                      "audit_statement": statement if not isinstance(
+                                          statement, m.TypedAuditStatement)
+                                      else statement.model_dump(exclude_none=True)})
 
     async def _do_audit_replay(self, index: int, a: m.AuditReplay) -> None:
         await self.settler.settle(checkpoints=True)
         self._last_target = None
         if self.audit is not None:
             self.audit_result = await self.audit()
+
+    async def _do_withdraw_award(self, index: int, a: m.WithdrawAward) -> None:
+        await self._settle_for("payments")
+        state = self._ref(a.ref)
+        await self._call(index, a, "payments", "POST",
+                         f"/grants/{state.application_id}/withdrawal",
+                         token=self._token(a.by, "caseworker"), at=a.at, body={}, ref=a.ref)
 
     # -- result ---------------------------------------------------------------------------------
     def _result(self) -> dict[str, Any]:

@@ -20,7 +20,7 @@ err = Console(stderr=True)
 
 
 def _stack() -> EmbeddedStack:
-    return EmbeddedStack(echo=lambda msg: console.print(f"[dim]·[/dim] {msg}"))
+    return EmbeddedStack(echo=lambda msg: console.print(f"[dim]·[/dim] {msg}"), with_console=True)
 
 
 def _parse_services(raw: str | None) -> list[str] | None:
@@ -131,7 +131,8 @@ def _print_status(state: StackState) -> bool:
          state.postgres.log_path),
     ] + [
         (name, svc.alive(), svc.pid, svc.http_url, svc.log_path)
-        for name, svc in state.services.items()
+        for name, svc in [*state.services.items(), *(
+            [("console", state.console)] if state.console is not None else [])]
     ]  # fmt: skip
     for name, alive, pid, address, log in rows:
         mark = "[green]alive[/green]" if alive else "[red]dead[/red]"
@@ -140,4 +141,6 @@ def _print_status(state: StackState) -> bool:
             shown = str(Path(log).relative_to(state.home))
         table.add_row(name, mark, str(pid), address, shown)
     console.print(table)
+    if state.console is not None:  # the one address a person opens: on a line of its own
+        console.print(f"console: {state.console.http_url}", soft_wrap=True, highlight=False)
     return all(row[1] for row in rows)

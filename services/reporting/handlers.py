@@ -27,13 +27,14 @@ from contracts.finance import PaymentExecuted, PaymentFailed
 from contracts.payments import (
     AwardAccepted, AwardLapsed, PaymentInstructed, PaymentResultRecorded, RevisedBudgetApproved,
 )
-from contracts.reporting import ReportRejected
+from contracts.reporting import AuditStatementType, ReportRejected
 from servicekit.clock import Clock
 from servicekit.consumer import Handler, Incoming
 from servicekit.http import cause_of_request
 from servicekit.identity import Principal
 from servicekit.logging import get_logger
 from servicekit.outbox import Cause, Emitter, cause_of_event
+from servicekit.scheduler import Tick
 from servicekit.service import ServiceRuntime, UnitOfWork
 from services.reporting.domain import (
     DomainRefusal, GrantFile, PoolFigures, PoolSummary, SubmitReport, apply_payload, audit_level,
@@ -134,16 +135,32 @@ class EmptyBody(_Body):
     pass
 
 
+class AuditStatementBody(_Body):
+    """A typed statement (R21): what it is, its reference and, over 500,000 DKK, the reference
+    of the performance audit."""
+
+    type: AuditStatementType
+    reference: Annotated[str, Field(max_length=200)]
+    performance_audit: Annotated[str, Field(max_length=200)] | None = None
+
+
 class ReportBody(_Body):
-    """A status report (text) or the final report (accounts per post in øre, the reference of
-    the reviewer's/auditor's statement, optionally what was spent per month). Amounts are raw
-    integers: the domain names a negative one by its post."""
+    """A status report (text) or the final report (accounts per post in øre, the statement —
+    a bare reference (v1: the statement the audit level requires) or typed — optionally what was
+    spent per month). Amounts are raw integers: the domain names a negative one by its post."""
 
     kind: Literal["status", "final"]
     text: str | None = None
     accounts: dict[str, StrictInt] | None = None
-    audit_statement: Annotated[str, Field(max_length=200)] | None = None
+    audit_statement: Annotated[str, Field(max_length=200)] | AuditStatementBody | None = None
     spent_months: dict[str, dict[str, StrictInt]] | None = None
+
+    def statement(self) -> tuple[str | None, AuditStatementType | None, str | None]:
+        """(reference, type, performance audit) of the statement, however it was written."""
+        s = self.audit_statement
+        if isinstance(s, AuditStatementBody):
+            return s.reference, s.type, s.performance_audit
+        return s, None, None
 
 
 def _resent_final(state: GrantFile, body: ReportBody) -> UUID | None:
@@ -155,7 +172,7 @@ def _resent_final(state: GrantFile, body: ReportBody) -> UUID | None:
     accounts = body.accounts
     if accounts is not None and any(v < 0 for v in accounts.values()):
         accounts = None
-    sent = report_fingerprint("final", body.text or "", accounts, body.audit_statement)
+    sent = report_fingerprint("final", body.text or "", accounts, *body.statement())
     return UUID(state.final_report_id) if accepted and accepted.fingerprint == sent else None
 
 
@@ -245,10 +262,12 @@ def http_router(runtime: ServiceRuntime) -> APIRouter:  # noqa: C901 - one closu
             _check_grantee(principal, state)
             now = runtime.clock.now()
             report_id = _resent_final(state, body) or uuid4()
+            reference, statement_type, performance_audit = body.statement()
             command = SubmitReport(
                 report_id=report_id, application_id=application_id, kind=body.kind,
-                text=body.text or "", accounts=body.accounts,
-                audit_statement=body.audit_statement, spent_months=body.spent_months,
+                text=body.text or "", accounts=body.accounts, audit_statement=reference,
+                audit_statement_type=statement_type, performance_audit=performance_audit,
+                spent_months=body.spent_months,
                 submitted_by=principal.subject[:128], submitted_at=now)
             events = decide_report(state, command)
             updated = _apply(uow, state, events, now, cause)
@@ -305,30 +324,47 @@ def http_router(runtime: ServiceRuntime) -> APIRouter:  # noqa: C901 - one closu
     async def sweep(request: Request, _: EmptyBody | None = Body(None),
                     principal: Principal = caseworker) -> dict[str, Any]:
         cause = cause_of_request(request, principal, "caseworker")
-        now = runtime.clock.now()
-        # Find candidates without locks, then lock only those (in application order) and decide
-        # again on the locked file: a consumer may have changed it meanwhile.
-        async with runtime.pool.acquire() as conn:
-            candidates = [f.application_id for f in await ReportingStore(conn).open_files()
-                          if overdue(f, now)]
-
-        async def work(uow: UnitOfWork) -> list[dict[str, Any]]:
-            store = ReportingStore(uow.conn)
-            notices: list[dict[str, Any]] = []
-            for application_id in sorted(candidates):
-                state = await store.lock_file(application_id)
-                events = overdue(state, now) if state is not None else []
-                if state is None or not events:
-                    continue
-                await store.save_file(_apply(uow, state, events, now, cause))
-                notices += [_json(e) for e in events]
-            if notices:
-                await _flush_and_record(store, uow.emitter)
-            return notices
-
-        return {"overdue": await runtime.in_transaction(work) if candidates else []}
+        return {"overdue": await sweep_overdue(runtime, runtime.clock.now(), cause)}
 
     return router
+
+
+async def sweep_overdue(runtime: ServiceRuntime, now: datetime, cause: Cause
+                        ) -> list[dict[str, Any]]:
+    """Overdue reports (R18) at ``now``: a ``ReportOverdue`` per passed, unmet deadline, once.
+    Run by the scheduler (rule ``overdue_reports``) and by an operator's ``/ops/sweep``."""
+    # Find candidates without locks, then lock only those (in application order) and decide
+    # again on the locked file: a consumer may have changed it meanwhile.
+    async with runtime.pool.acquire() as conn:
+        candidates = [f.application_id for f in await ReportingStore(conn).open_files()
+                      if overdue(f, now)]
+    if not candidates:
+        return []
+
+    async def work(uow: UnitOfWork) -> list[dict[str, Any]]:
+        store = ReportingStore(uow.conn)
+        notices: list[dict[str, Any]] = []
+        for application_id in sorted(candidates):
+            state = await store.lock_file(application_id)
+            events = overdue(state, now) if state is not None else []
+            if state is None or not events:
+                continue
+            await store.save_file(_apply(uow, state, events, now, cause))
+            notices += [_json(e) for e in events]
+        if notices:
+            await _flush_and_record(store, uow.emitter)
+        return notices
+
+    return await runtime.in_transaction(work)
+
+
+def scheduled_rules(runtime: ServiceRuntime) -> None:
+    """Reporting's time-driven rules, run by the service's scheduler on its clock."""
+
+    async def overdue_reports(tick: Tick) -> dict[str, Any]:
+        return {"overdue": await sweep_overdue(runtime, tick.now, tick.cause)}
+
+    runtime.schedule("overdue_reports", overdue_reports)
 
 
 def _apply(uow: UnitOfWork, state: GrantFile, events: Sequence[Contract], now: datetime,

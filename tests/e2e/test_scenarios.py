@@ -77,7 +77,7 @@ def test_malformed_scenario_is_refused_with_the_bad_key(stack_home: Path, tmp_pa
     bad = tmp_path / "bad.json"
     bad.write_text(json.dumps(data))
     done = _play(stack_home, bad, tmp_path / "r.json")
-    assert done.returncode == 2
+    assert done.returncode == 4  # grants.cli_errors.ExitCode.MALFORMED
     assert "actions.1.applicant.cvr" in done.stderr
     assert not (tmp_path / "r.json").exists()
 

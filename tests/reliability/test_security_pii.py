@@ -86,7 +86,7 @@ def pii_scenario() -> tuple[dict[str, Any], set[str]]:
 def _poison(values: set[str]) -> list[bytes]:
     """An ApplicationReceived with an applicant field its contract lacks (carrying an e-mail and a
     name), and the same event cut short (undecodable)."""
-    event = json.loads((ROOT / "contracts" / "examples" / "ApplicationReceived.v1.json")
+    event = json.loads((ROOT / "contracts" / "examples" / "ApplicationReceived" / "v1" / "typical.json")
                        .read_text())
     name, email = PEOPLE["KBH"]
     event["event_id"] = str(uuid.uuid4())

@@ -71,9 +71,37 @@ def test_bad_pool_is_refused_naming_the_field() -> None:
     assert any("sub_pools" in p for p in _problems(data))
 
 
-def test_files_are_not_json() -> None:
-    with pytest.raises(ScenarioError):
+def test_a_file_that_cannot_be_read_is_not_called_malformed(tmp_path: Path) -> None:
+    with pytest.raises(FileNotFoundError):
         load_scenario(Path("/nonexistent/scenario.json"))
+    with pytest.raises(IsADirectoryError):
+        load_scenario(tmp_path)
+    latin1 = tmp_path / "latin1.json"
+    latin1.write_bytes('{"name": "K\xf8ge"}'.encode("latin-1"))
+    with pytest.raises(UnicodeDecodeError):
+        load_scenario(latin1)
+    not_json = tmp_path / "x.json"
+    not_json.write_text("{")
+    with pytest.raises(ScenarioError, match="not JSON"):
+        load_scenario(not_json)
+
+
+def test_a_ref_that_is_never_submitted_is_refused_naming_the_action() -> None:
+    data = _example()
+    index = next(i for i, a in enumerate(data["actions"]) if a["type"] == "score")
+    data["actions"][index]["ref"] = "TYPO"
+    problems = _problems(data)
+    assert any(p.startswith(f"actions.{index}.ref:") and "never submitted" in p
+               for p in problems), problems
+
+
+def test_an_it_problem_contact_may_name_an_applicant_who_never_submitted() -> None:
+    data = _example()
+    first = data["actions"][0]
+    data["actions"].insert(1, {"at": first["at"], "type": "it_problem_contact", "ref": "NEVER",
+                               "documentation": True, "attempted_before_deadline": True,
+                               "screenshot_at": None})
+    parse_scenario(data)
 
 
 def test_repo_scenarios_are_generated_and_well_formed() -> None:
