@@ -26,9 +26,10 @@ def _blank() -> dict[str, int]:
 
 def _add(into: dict[str, int], app: Mapping[str, Any]) -> None:
     into["applications"] += 1
-    if app.get("decision") == "awarded":
+    # An award that lapsed or was withdrawn no longer commits its money (as the overview counts).
+    if app.get("decision") == "awarded" and not app.get("lapsed"):
         into["awards"] += 1
-    into["awarded_oere"] += int(app.get("award_oere") or 0)
+        into["awarded_oere"] += int(app.get("award_oere") or 0)
     for k in _SUMS[1:]:
         into[k] += int(app.get(k) or 0)
 

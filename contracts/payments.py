@@ -28,10 +28,39 @@ class AwardAccepted(Contract):
 
 
 class AwardLapsed(Contract):
+    """The award no longer runs and its money is free in its sub-pool: not accepted in time,
+    not started within 6 months (a caseworker's decision), or ``withdrawn`` by a caseworker
+    (e.g. the grantee declined) before any payment was instructed."""
+
     application_id: UUID
-    reason: Literal["acceptance_deadline_passed", "project_not_started"]
+    reason: Literal["acceptance_deadline_passed", "project_not_started", "withdrawn"]
     decided_by: str | None = None
     lapsed_at: UtcDatetime
+
+
+class CaseworkerTaskOpened(Contract):
+    """Something a caseworker must decide. ``project_start_check`` (R18): an accepted project
+    shows no start within 6 months of its period start (no approved budget puts money in a month
+    up to ``due``); a caseworker lapses it (``POST /grants/{id}/lapse``) or dismisses the task
+    (the project may go on)."""
+
+    task_id: UUID
+    kind: Literal["project_start_check"]
+    application_id: UUID
+    due: date
+    opened_at: UtcDatetime
+
+
+class CaseworkerTaskClosed(Contract):
+    """A task is done: the grant ``lapsed``, the project ``started`` after all (an approved
+    budget shows it), or a caseworker ``dismissed`` it (``closed_by``)."""
+
+    task_id: UUID
+    kind: Literal["project_start_check"]
+    application_id: UUID
+    outcome: Literal["lapsed", "started", "dismissed"]
+    closed_by: str | None = None
+    closed_at: UtcDatetime
 
 
 class RevisedBudgetSubmitted(Contract):
@@ -96,13 +125,16 @@ class PaymentsHeld(Contract):
 
 
 class PaymentsReleased(Contract):
-    """A hold released by two different people (R19)."""
+    """A hold released by two different people (R19), or — for a hold an overdue report caused
+    — by itself once that report was accepted late: then ``resolved_by_report`` names it and
+    ``requested_by`` / ``approved_by`` are ``"automatic"``."""
 
     hold_id: UUID
     cvr: Cvr
     requested_by: str
     approved_by: str
     released_at: UtcDatetime
+    resolved_by_report: UUID | None = None
 
 
 class PaymentResultRecorded(Contract):

@@ -50,6 +50,8 @@ _SPECS: list[EventSpec] = [
     EventSpec("GrantAccountOpened", payments.GrantAccountOpened, t.PAYMENTS_GRANTS),
     EventSpec("AwardAccepted", payments.AwardAccepted, t.PAYMENTS_GRANTS),
     EventSpec("AwardLapsed", payments.AwardLapsed, t.PAYMENTS_GRANTS),
+    EventSpec("CaseworkerTaskOpened", payments.CaseworkerTaskOpened, t.PAYMENTS_GRANTS),
+    EventSpec("CaseworkerTaskClosed", payments.CaseworkerTaskClosed, t.PAYMENTS_GRANTS),
     EventSpec("RevisedBudgetSubmitted", payments.RevisedBudgetSubmitted, t.PAYMENTS_GRANTS),
     EventSpec("RevisedBudgetApproved", payments.RevisedBudgetApproved, t.PAYMENTS_GRANTS),
     EventSpec(
@@ -66,6 +68,7 @@ _SPECS: list[EventSpec] = [
     EventSpec("ReportAccepted", reporting.ReportAccepted, t.REPORTING_REPORTS),
     EventSpec("ReportRejected", reporting.ReportRejected, t.REPORTING_REPORTS),
     EventSpec("ReportOverdue", reporting.ReportOverdue, t.REPORTING_REPORTS),
+    EventSpec("OverdueReportResolved", reporting.OverdueReportResolved, t.REPORTING_REPORTS),
     EventSpec("RepaymentClaimed", reporting.RepaymentClaimed, t.REPORTING_REPORTS),
     EventSpec("RepaymentWaived", reporting.RepaymentWaived, t.REPORTING_REPORTS),
 ]

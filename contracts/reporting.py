@@ -11,6 +11,9 @@ from pydantic import Field
 from contracts.base import Contract, Currency, Cvr, Oere, Reason, UtcDatetime
 
 AuditLevel = Literal["reviewer", "auditor_statement", "auditor_statement_and_performance_audit"]
+AuditStatementType = Literal["reviewer_statement", "auditor_statement"]
+"""What a final report's statement is (R21): an independent, competent reviewer's statement, or a
+registered or state-authorised auditor's."""
 
 
 class ReportSubmitted(Contract):
@@ -20,6 +23,10 @@ class ReportSubmitted(Contract):
     text: str = ""
     accounts: dict[str, Oere] | None = None
     audit_statement: str | None = None
+    # Typed statements (issue 16): absent in v1 reports, whose bare reference declares the
+    # statement their audit level requires.
+    audit_statement_type: AuditStatementType | None = None
+    performance_audit: str | None = None
     submitted_by: str
     submitted_at: UtcDatetime
 
@@ -30,6 +37,10 @@ class ReportAccepted(Contract):
     kind: Literal["status", "final"]
     spent_oere: Oere | None = None
     audit_level: AuditLevel | None = None
+    # Final report: what was spent beyond each post's approved amount, per post (not eligible,
+    # R20; claimed back with the unspent money, R22). Absent when nothing was.
+    ineligible_oere: Oere | None = None
+    ineligible_posts: dict[str, Oere] | None = None
 
 
 class ReportRejected(Contract):
@@ -48,8 +59,20 @@ class ReportOverdue(Contract):
     due: date
 
 
+class OverdueReportResolved(Contract):
+    """A report accepted after its deadline meets the deadline a ``ReportOverdue`` named:
+    payments releases the hold that notice caused, by itself (R18; holds placed by people keep
+    the two-person release, R19)."""
+
+    application_id: UUID
+    cvr: Cvr
+    kind: Literal["status", "final"]
+    due: date
+    report_id: UUID
+
+
 class RepaymentClaimed(Contract):
-    """Paid minus spent, claimed back (R22)."""
+    """Paid minus eligible spending, claimed back (R22)."""
 
     application_id: UUID
     cvr: Cvr
@@ -57,6 +80,9 @@ class RepaymentClaimed(Contract):
     paid_oere: Oere
     spent_oere: Oere
     amount_oere: Annotated[int, Field(gt=0)]
+    # Of ``spent_oere``, what was not eligible (beyond a post's approved amount): the claim is
+    # paid − (spent − ineligible).
+    ineligible_oere: Oere = 0
 
 
 class RepaymentWaived(Contract):
@@ -68,3 +94,4 @@ class RepaymentWaived(Contract):
     spent_oere: Oere
     amount_oere: Annotated[int, Field(gt=0)]
     threshold_oere: Oere
+    ineligible_oere: Oere = 0

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
-# Idempotent set-up of a fresh machine: a Python >= 3.11, the project's .venv, and
-# `pip install -e '.[dev]'`. pip runs again only when pyproject.toml changed since the last
-# successful install (its hash is kept in .venv/.grants-install-stamp) or the venv is new.
+# Idempotent set-up of a fresh machine: a Python >= 3.11, the project's .venv, every dependency
+# exactly as pinned (with hashes) in requirements.lock (`pip install --require-hashes`), then the
+# project itself (`pip install --no-deps -e .`). pip runs again only when requirements.lock or
+# pyproject.toml changed since the last successful install (their hash is kept in
+# .venv/.grants-install-stamp) or the venv is new. Update the lock with `bash scripts/lock.sh`.
 # pip runs with -qq (errors only): this machine's pip config names index folders that do not
 # exist, and pip warns about each of them.
 # Override the interpreter with PYTHON=/path/to/python3; force a reinstall with GRANTS_REINSTALL=1.
@@ -56,22 +58,26 @@ else
   fi
 fi
 
-want=$(hash_file pyproject.toml)
+LOCK=requirements.lock
+want="$(hash_file "$LOCK") $(hash_file pyproject.toml)"
 have=$(cat "$STAMP" 2>/dev/null || true)
 if [ "${GRANTS_REINSTALL:-0}" = "1" ] || [ "$want" != "$have" ]; then
   if [ -z "$have" ]; then
     reason="no record of a previous install"
   elif [ "$want" != "$have" ]; then
-    reason="pyproject.toml changed"
+    reason="requirements.lock or pyproject.toml changed"
   else
     reason="GRANTS_REINSTALL=1"
   fi
-  say "installing the project and its dev dependencies ($reason)"
+  say "installing the locked dependencies and the project ($reason)"
   started=$(date +%s)
-  "$VENV/bin/python" -m pip install -qq --disable-pip-version-check -e '.[dev]'
+  pip_install() { "$VENV/bin/python" -m pip install -qq --disable-pip-version-check "$@"; }
+  # --require-hashes: a file whose sha256 is not in the lock is refused, also a dependency's.
+  pip_install --require-hashes -r "$LOCK"
+  pip_install --no-deps -e .
   echo "$want" >"$STAMP"
   say "installed in $(($(date +%s) - started))s"
 else
-  say "dependencies up to date (pyproject.toml unchanged since the last install)"
+  say "dependencies up to date ($LOCK and pyproject.toml unchanged since the last install)"
 fi
 say "ready: $VENV/bin/python, $VENV/bin/grants"

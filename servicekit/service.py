@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -37,7 +38,7 @@ from servicekit.http import (
 )
 from servicekit.identity import Principal, TokenVerifier
 from servicekit.kafka_security import faststream_security
-from servicekit.logging import configure_logging, get_logger
+from servicekit.logging import FASTSTREAM_LOGGER, configure_logging, get_logger
 from servicekit.metrics import CONTENT_TYPE_LATEST, RuntimeMetrics, database_ready
 from servicekit.outbox import Cause, Emitter, notify_channel
 from servicekit.relay import OutboxRelay, pending_counts
@@ -74,6 +75,10 @@ class ServiceRuntime:
             enable_idempotence=self.settings.kafka_idempotence,
             graceful_timeout=self.settings.shutdown_grace_s,
             security=faststream_security(self.settings),
+            # Per-message "Received"/"Processed" lines at DEBUG, as JSON through the root handler
+            # (servicekit.logging); each consumer logs one INFO line per batch instead.
+            logger=logging.getLogger(FASTSTREAM_LOGGER),
+            log_level=logging.DEBUG,
         )
         self.consumers: list[EventConsumer] = []
         self.relay = OutboxRelay(self.settings)
@@ -280,5 +285,7 @@ class ServiceRuntime:
 
     def run(self, app: FastAPI) -> None:
         s = self.settings
-        uvicorn.run(app, host=s.http_host, port=s.http_port, log_level="warning",
+        # log_config=None: uvicorn keeps its hands off logging (no coloured formatter of its
+        # own); its records reach the JSON root handler of servicekit.logging.
+        uvicorn.run(app, host=s.http_host, port=s.http_port, log_level="warning", log_config=None,
                     timeout_graceful_shutdown=int(s.shutdown_grace_s), lifespan="on")

@@ -3,7 +3,8 @@
 Checked with import-linter (an independence contract over the four service packages), and the
 domain packages must stay pure: no I/O libraries. The auditors' verification (``audit``) imports
 only ``contracts``: it must run where no broker, database or service code is (an offline
-bundle), and is the future home of the whole replay.
+bundle), and is the future home of the whole replay. The staff's console reaches the services
+only over their HTTP APIs (servicekit's identity for the dev token issuer, nothing of a service).
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ root_packages =
     servicekit
     audit
     grants
+    console
 include_external_packages = True
 
 [importlinter:contract:services-independent]
@@ -79,6 +81,24 @@ forbidden_modules =
     fastapi
     httpx
     servicekit
+
+[importlinter:contract:console-over-http-only]
+name = The console reaches the services only over HTTP (no service code, database or topic)
+type = forbidden
+source_modules =
+    console
+forbidden_modules =
+    services
+    grants
+    audit
+    asyncpg
+    aiokafka
+    faststream
+    servicekit.service
+    servicekit.db
+    servicekit.consumer
+    servicekit.relay
+    servicekit.outbox
 """
 
 

@@ -126,20 +126,39 @@ class StatusReport(_Action):
     text: StrictStr
 
 
+class TypedAuditStatement(_Strict):
+    """v1.1: a statement with its type (R21); a bare string is v1's reference, which declares
+    the statement the award's audit level requires."""
+
+    type: Literal["reviewer_statement", "auditor_statement"]
+    reference: StrictStr
+    performance_audit: StrictStr | None = None
+
+
 class FinalReport(_Action):
     type: Literal["final_report"]
     ref: StrictStr
     accounts: dict[str, StrictInt]
-    audit_statement: StrictStr | None
+    audit_statement: StrictStr | TypedAuditStatement | None
 
 
 class AuditReplay(_Action):
     type: Literal["audit_replay"]
 
 
+class WithdrawAward(_Action):
+    """v1.1: a caseworker withdraws the award of ``ref`` (e.g. the grantee declines), freeing its
+    money in its sub-pool."""
+
+    type: Literal["withdraw_award"]
+    ref: StrictStr
+    by: StrictStr
+
+
 Action = Annotated[
     Submit | ItProblemContact | ExceptionDecision | Score | Allocate | AcceptAward
-    | RevisedBudget | RunPayments | FinanceResult | StatusReport | FinalReport | AuditReplay,
+    | RevisedBudget | RunPayments | FinanceResult | StatusReport | FinalReport | AuditReplay
+    | WithdrawAward,
     Field(discriminator="type"),
 ]
 

@@ -333,12 +333,10 @@ class ScenarioRunner:
                          body={"months": a.months}, ref=a.ref)
 
     async def _do_run_payments(self, index: int, a: m.RunPayments) -> None:
-        # Overdue reports were found by reporting's scheduler at this instant (the clock's tick
-        # before this action), and their holds stop this run (R18).
+        # Overdue reports and lapses were decided by the services' schedulers at this instant
+        # (the clock's tick before this action); their holds stop this run (R18).
         token = self._token("scenario-scheduler", "caseworker")
         await self._settle_for("payments", always=True)
-        await self._call(index, a, "payments", "POST", "/ops/sweep", token=token, at=a.at,
-                         body={})
         await self._call(index, a, "payments", "POST", "/payment-runs", token=token, at=a.at,
                          body={"through": a.through.isoformat()})
 
@@ -386,14 +384,24 @@ class ScenarioRunner:
         await self._report(index, a, {"kind": "status", "text": a.text})
 
     async def _do_final_report(self, index: int, a: m.FinalReport) -> None:
+        statement = a.audit_statement
         await self._report(index, a, {"kind": "final", "accounts": a.accounts,
-                                      "audit_statement": a.audit_statement})
+                                      "audit_statement": statement if not isinstance(
+                                          statement, m.TypedAuditStatement)
+                                      else statement.model_dump(exclude_none=True)})
 
     async def _do_audit_replay(self, index: int, a: m.AuditReplay) -> None:
         await self.settler.settle(checkpoints=True)
         self._last_target = None
         if self.audit is not None:
             self.audit_result = await self.audit()
+
+    async def _do_withdraw_award(self, index: int, a: m.WithdrawAward) -> None:
+        await self._settle_for("payments")
+        state = self._ref(a.ref)
+        await self._call(index, a, "payments", "POST",
+                         f"/grants/{state.application_id}/withdrawal",
+                         token=self._token(a.by, "caseworker"), at=a.at, body={}, ref=a.ref)
 
     # -- result ---------------------------------------------------------------------------------
     def _result(self) -> dict[str, Any]:

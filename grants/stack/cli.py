@@ -29,7 +29,7 @@ err = Console(stderr=True)
 
 
 def _stack() -> EmbeddedStack:
-    return EmbeddedStack(echo=lambda msg: console.print(f"[dim]·[/dim] {msg}"))
+    return EmbeddedStack(echo=lambda msg: console.print(f"[dim]·[/dim] {msg}"), with_console=True)
 
 
 def _parse_services(raw: str | None) -> list[str] | None:
@@ -178,10 +178,16 @@ def component_states(state: StackState) -> list[tuple[str, str, str, str, str]]:
             rows.append((name, "up" if proc.alive() else "dead", str(proc.pid), address,
                          _shown_log(state, proc.log_path)))
     with httpx.Client(timeout=1.0) as client:
-        for name, svc in state.services.items():
+        for name, svc in _processes(state):
             rows.append((name, _service_state(client, svc), str(svc.pid), svc.http_url,
                          _shown_log(state, svc.log_path)))
     return rows
+
+
+def _processes(state: StackState) -> list[tuple[str, ServiceProcess]]:
+    """The services and, when the stack runs it, the console."""
+    extra = [("console", state.console)] if state.console is not None else []
+    return [*state.services.items(), *extra]
 
 
 def _service_state(client: httpx.Client, svc: ServiceProcess) -> str:
@@ -215,6 +221,8 @@ def _print_status(state: StackState) -> bool:
         style = _STYLE.get(st, "yellow")
         table.add_row(name, f"[{style}]{st}[/{style}]", pid, address, log)
     console.print(table)
+    if state.console is not None:  # the one address a person opens: on a line of its own
+        console.print(f"console: {state.console.http_url}", soft_wrap=True, highlight=False)
     logs = _log_paths(state)
     for name, st, _pid, _address, _log in rows:
         if st == "dead":
@@ -228,7 +236,7 @@ def _print_status(state: StackState) -> bool:
 
 
 def _log_paths(state: StackState) -> dict[str, Path | None]:
-    logs: dict[str, Path | None] = {name: svc.log_path for name, svc in state.services.items()}
+    logs: dict[str, Path | None] = {name: svc.log_path for name, svc in _processes(state)}
     logs["broker"] = state.broker.log_path if state.broker else None
     logs["postgres"] = state.postgres.log_path if state.postgres else None
     return logs

@@ -46,6 +46,7 @@ from grants.stack._proc import (
     tail,
 )
 from grants.stack.broker import BrokerProcess, ensure_topics, start_broker
+from grants.stack.console import start_console
 from grants.stack.postgres import (
     PostgresProcess,
     create_databases,
@@ -147,6 +148,8 @@ class StackState(BaseModel):
     broker: BrokerState | None
     postgres: PostgresState | None
     services: dict[str, ServiceProcess] = {}
+    # The staff's web console (``python -m console``), when the stack was asked for it.
+    console: ServiceProcess | None = None
 
     @property
     def mode(self) -> str:
@@ -230,8 +233,10 @@ class EmbeddedStack:
         die_with_parent: bool = False,
         echo: Callable[[str], None] | None = None,
         service_module: str = DEFAULT_SERVICE_MODULE,
+        with_console: bool = False,
     ) -> None:
         self.service_module = service_module
+        self.with_console = with_console
         self.home = Path(home).resolve() if home else default_home()
         self.durable = durable
         self.die_with_parent = die_with_parent
@@ -414,6 +419,10 @@ class EmbeddedStack:
                 state.services[name] = self._spawn(state, name, free_port(), truncate=True)
                 self._save_state(state)
             self._wait_healthy(state, list(state.services), health_timeout)
+            if self.with_console:
+                state.console = start_console(state, self._fresh_log("console"),
+                                              self._popens, self._echo, health_timeout)
+                self._save_state(state)
             return state
         except BaseException:
             if state is not None:
@@ -512,6 +521,11 @@ class EmbeddedStack:
     def _teardown(self, state: StackState, grace: float = 10.0) -> None:
         """Stop what this stack started, nothing else: an existing broker or database server
         keeps running (and keeps its topics and databases)."""
+        if state.console is not None:
+            if stop_pid(state.console.pid, started_at=state.console.started_at, grace=grace,
+                        group=True):
+                self._echo(f"stopped console (pid {state.console.pid})")
+            self._reap(state.console.pid)
         for name, svc in state.services.items():
             if stop_pid(svc.pid, started_at=svc.started_at, grace=grace, group=True):
                 self._echo(f"stopped {name} (pid {svc.pid})")

@@ -11,6 +11,7 @@ from contracts import topics
 from servicekit.service import ServiceRuntime
 from servicekit.settings import ServiceSettings
 from services.assessment.domain import DomainRefusal
+from services.assessment.console_api import console_router
 from services.assessment.handlers import http_router, intake_handler, refusal_response
 from services.assessment.register_routes import register_files_hook, register_router
 from services.assessment.settings import AssessmentSettings, register_files_of
@@ -21,9 +22,11 @@ MIGRATIONS = Path(__file__).parent / "migrations"
 def build(settings: ServiceSettings | None = None) -> tuple[ServiceRuntime, FastAPI]:
     runtime = ServiceRuntime("assessment", migrations=MIGRATIONS,
                              settings=settings or AssessmentSettings(service_name="assessment"))
-    runtime.consume(topics.INTAKE_APPLICATIONS.name, handler=intake_handler(runtime))
+    runtime.consume(topics.INTAKE_APPLICATIONS.name, topics.PAYMENTS_GRANTS.name,
+                    handler=intake_handler(runtime))
     runtime.on_startup.append(register_files_hook(register_files_of(runtime.settings)))
-    app = runtime.http_app(http_router(runtime), register_router(runtime), title="Assessment")
+    app = runtime.http_app(http_router(runtime), register_router(runtime),
+                           console_router(runtime), title="Assessment")
     # Registered per class so the response is sent without the exception reaching the server
     # (servicekit's catch-all Exception handler answers too, but Starlette re-raises after it).
     app.add_exception_handler(DomainRefusal, refusal_response)

@@ -20,6 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field, StrictInt
 from contracts.assessment import GrantAwarded, PoolPublished
 from contracts.base import Cvr, MunicipalityCode
 from contracts.intake import ApplicationAccepted, ApplicationReceived
+from contracts.payments import AwardLapsed
 from servicekit.consumer import Handler, Incoming
 from servicekit.http import cause_of_request
 from servicekit.identity import Principal
@@ -46,10 +47,11 @@ def programme_aggregate(programme: str) -> str:
     return f"programme:{programme}"
 
 
-# -- consumer: intake's applications topic ------------------------------------------------------
+# -- consumer: intake's applications and payments' grants topics --------------------------------
 
 def intake_handler(runtime: ServiceRuntime) -> Handler:
-    """ApplicationReceived stores the version; ApplicationAccepted runs the eligibility gate.
+    """ApplicationReceived stores the version; ApplicationAccepted runs the eligibility gate;
+    payments' AwardLapsed releases the award's money in its sub-pool.
 
     An application for a pool not published yet is kept in an empty round: the gate runs for it
     when the pool is published (``reassess_pool``). Other event types on the topic are ignored.
@@ -57,6 +59,9 @@ def intake_handler(runtime: ServiceRuntime) -> Handler:
 
     async def on_intake_event(conn: asyncpg.Connection, item: Incoming, emitter: Emitter) -> None:
         event = item.envelope.payload
+        if isinstance(event, AwardLapsed):
+            await _release_award(AssessmentStore(conn), event)
+            return
         if not isinstance(event, (ApplicationReceived, ApplicationAccepted)):
             return
         store = AssessmentStore(conn)
@@ -73,6 +78,19 @@ def intake_handler(runtime: ServiceRuntime) -> Handler:
         await store.save(before, state)
 
     return on_intake_event
+
+
+async def _release_award(store: AssessmentStore, event: AwardLapsed) -> None:
+    """payments' ``AwardLapsed`` (not accepted in time, not started, withdrawn): the award's money
+    is free in its sub-pool for the next allocation run (R12). An award this service never made
+    is not ours: ignored."""
+    pool_id = await store.pool_of(event.application_id)
+    if pool_id is None:
+        return
+    before = await store.lock_application(pool_id, event.application_id)
+    if str(event.application_id) not in before.applications:
+        return
+    await store.save(before, evolve_round(before, event))
 
 
 # -- HTTP plumbing -------------------------------------------------------------------------------

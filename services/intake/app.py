@@ -13,6 +13,7 @@ from contracts import topics
 from contracts.intake import SubmitApplication
 from servicekit.service import ServiceRuntime
 from servicekit.settings import ServiceSettings
+from services.intake.console_api import console_router
 from services.intake.handlers import (
     TokenCache,
     consume_batches,
@@ -47,7 +48,8 @@ def build(settings: ServiceSettings | None = None) -> tuple[ServiceRuntime, Fast
                     name=f"{group}-portal")
     consume_batches(runtime, topics.ASSESSMENT_POOLS.name,
                     batch_handler=pool_handler(pools, runtime.clock), name=group)
-    app = runtime.http_app(http_router(runtime, tokens, pools), title="Intake")
+    app = runtime.http_app(http_router(runtime, tokens, pools), console_router(runtime),
+                           title="Intake")
     _document_submission_body(app)
     return runtime, app
 

@@ -12,6 +12,9 @@ from servicekit.service import ServiceRuntime
 from servicekit.settings import ServiceSettings
 from services.payments.domain import DomainRefusal
 from services.payments.handlers import event_handler, http_router, refusal_response
+from services.payments.scheduled import scheduled_rules
+from services.payments.start_check import start_check_rules, tasks_router
+from services.payments.withdrawal import withdrawal_router
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 INPUT_TOPICS = (topics.ASSESSMENT_DECISIONS, topics.FINANCE_RESULTS, topics.REPORTING_REPORTS)
@@ -20,7 +23,10 @@ INPUT_TOPICS = (topics.ASSESSMENT_DECISIONS, topics.FINANCE_RESULTS, topics.REPO
 def build(settings: ServiceSettings | None = None) -> tuple[ServiceRuntime, FastAPI]:
     runtime = ServiceRuntime("payments", migrations=MIGRATIONS, settings=settings)
     runtime.consume(*(t.name for t in INPUT_TOPICS), handler=event_handler(runtime))
-    app = runtime.http_app(http_router(runtime), title="Payments")
+    scheduled_rules(runtime)
+    start_check_rules(runtime)
+    app = runtime.http_app(http_router(runtime), withdrawal_router(runtime),
+                           tasks_router(runtime), title="Payments")
     # Registered per class so the response is sent without the exception reaching the server
     # (servicekit's catch-all Exception handler answers too, but Starlette re-raises after it).
     app.add_exception_handler(DomainRefusal, refusal_response)

@@ -23,7 +23,7 @@ from contracts.assessment import GrantAwarded
 from contracts.base import Actor, Contract, Reason
 from contracts.finance import PaymentExecuted, PaymentFailed
 from contracts.payments import PaymentInstructed, PaymentsReleased
-from contracts.reporting import ReportOverdue
+from contracts.reporting import OverdueReportResolved, ReportOverdue
 from servicekit.consumer import Handler, Incoming, PoisonMessage
 from servicekit.http import cause_of_request
 from servicekit.identity import Principal
@@ -53,6 +53,7 @@ from services.payments.domain import (
     release_hold,
     submit_revised_budget,
 )
+from services.payments.overdue_release import release_for_resolved_report
 from services.payments.store import PaymentsStore
 
 log = get_logger(__name__)
@@ -63,7 +64,8 @@ FINANCE_ROLE = "finance"
 # -- consumer: awards, finance results, overdue reports ------------------------------------------
 
 def event_handler(runtime: ServiceRuntime) -> Handler:
-    """One handler for the three input topics; other event types on them are ignored."""
+    """One handler for the three input topics; other event types on them are ignored. A late
+    report accepted (``OverdueReportResolved``) releases the hold its notice caused."""
 
     async def on_event(conn: asyncpg.Connection, item: Incoming, emitter: Emitter) -> None:
         envelope = item.envelope
@@ -79,6 +81,8 @@ def event_handler(runtime: ServiceRuntime) -> Handler:
             await _record_result(store, event, emitter, cause)
         elif isinstance(event, ReportOverdue):
             await _hold(store, event, emitter, cause, runtime.clock.now())
+        elif isinstance(event, OverdueReportResolved):
+            await release_for_resolved_report(store, event, emitter, cause, runtime.clock.now())
 
     return on_event
 

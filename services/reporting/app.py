@@ -9,6 +9,7 @@ from fastapi import FastAPI
 from contracts import topics
 from servicekit.service import ServiceRuntime
 from servicekit.settings import ServiceSettings
+from services.reporting.console_api import console_router
 from services.reporting.handlers import event_handler, http_router, scheduled_rules
 from services.reporting.settings import ReportingSettings
 
@@ -16,6 +17,9 @@ MIGRATIONS = Path(__file__).parent / "migrations"
 INPUT_TOPICS = (
     topics.INTAKE_APPLICATIONS, topics.ASSESSMENT_POOLS, topics.ASSESSMENT_DECISIONS,
     topics.PAYMENTS_GRANTS, topics.PAYMENTS_INSTRUCTIONS, topics.FINANCE_RESULTS,
+    # kept (not folded) so an application's timeline holds every event about it: the
+    # exceptions and the eligibility and scores (services/reporting/console_api.py)
+    topics.INTAKE_EXCEPTIONS, topics.ASSESSMENT_ASSESSMENTS,
 )
 
 
@@ -25,5 +29,5 @@ def build(settings: ServiceSettings | None = None) -> tuple[ServiceRuntime, Fast
     runtime.consume(*(t.name for t in INPUT_TOPICS), handler=event_handler(runtime))
     scheduled_rules(runtime)
     # Refusals (DomainRefusal: code + http_status) are answered by servicekit's error middleware.
-    app = runtime.http_app(http_router(runtime), title="Reporting")
+    app = runtime.http_app(http_router(runtime), console_router(runtime), title="Reporting")
     return runtime, app

@@ -27,7 +27,7 @@ from contracts.finance import PaymentExecuted, PaymentFailed
 from contracts.payments import (
     AwardAccepted, AwardLapsed, PaymentInstructed, PaymentResultRecorded, RevisedBudgetApproved,
 )
-from contracts.reporting import ReportRejected
+from contracts.reporting import AuditStatementType, ReportRejected
 from servicekit.clock import Clock
 from servicekit.consumer import Handler, Incoming
 from servicekit.http import cause_of_request
@@ -135,16 +135,32 @@ class EmptyBody(_Body):
     pass
 
 
+class AuditStatementBody(_Body):
+    """A typed statement (R21): what it is, its reference and, over 500,000 DKK, the reference
+    of the performance audit."""
+
+    type: AuditStatementType
+    reference: Annotated[str, Field(max_length=200)]
+    performance_audit: Annotated[str, Field(max_length=200)] | None = None
+
+
 class ReportBody(_Body):
-    """A status report (text) or the final report (accounts per post in øre, the reference of
-    the reviewer's/auditor's statement, optionally what was spent per month). Amounts are raw
-    integers: the domain names a negative one by its post."""
+    """A status report (text) or the final report (accounts per post in øre, the statement —
+    a bare reference (v1: the statement the audit level requires) or typed — optionally what was
+    spent per month). Amounts are raw integers: the domain names a negative one by its post."""
 
     kind: Literal["status", "final"]
     text: str | None = None
     accounts: dict[str, StrictInt] | None = None
-    audit_statement: Annotated[str, Field(max_length=200)] | None = None
+    audit_statement: Annotated[str, Field(max_length=200)] | AuditStatementBody | None = None
     spent_months: dict[str, dict[str, StrictInt]] | None = None
+
+    def statement(self) -> tuple[str | None, AuditStatementType | None, str | None]:
+        """(reference, type, performance audit) of the statement, however it was written."""
+        s = self.audit_statement
+        if isinstance(s, AuditStatementBody):
+            return s.reference, s.type, s.performance_audit
+        return s, None, None
 
 
 def _resent_final(state: GrantFile, body: ReportBody) -> UUID | None:
@@ -156,7 +172,7 @@ def _resent_final(state: GrantFile, body: ReportBody) -> UUID | None:
     accounts = body.accounts
     if accounts is not None and any(v < 0 for v in accounts.values()):
         accounts = None
-    sent = report_fingerprint("final", body.text or "", accounts, body.audit_statement)
+    sent = report_fingerprint("final", body.text or "", accounts, *body.statement())
     return UUID(state.final_report_id) if accepted and accepted.fingerprint == sent else None
 
 
@@ -246,10 +262,12 @@ def http_router(runtime: ServiceRuntime) -> APIRouter:  # noqa: C901 - one closu
             _check_grantee(principal, state)
             now = runtime.clock.now()
             report_id = _resent_final(state, body) or uuid4()
+            reference, statement_type, performance_audit = body.statement()
             command = SubmitReport(
                 report_id=report_id, application_id=application_id, kind=body.kind,
-                text=body.text or "", accounts=body.accounts,
-                audit_statement=body.audit_statement, spent_months=body.spent_months,
+                text=body.text or "", accounts=body.accounts, audit_statement=reference,
+                audit_statement_type=statement_type, performance_audit=performance_audit,
+                spent_months=body.spent_months,
                 submitted_by=principal.subject[:128], submitted_at=now)
             events = decide_report(state, command)
             updated = _apply(uow, state, events, now, cause)

@@ -177,3 +177,24 @@ def test_cli_stack_up_status_down_with_no_services(
 
 def test_unique_names_do_not_collide(unique_topic_prefix: str) -> None:
     assert unique_topic_prefix != f"test.{uuid.uuid4().hex[:12]}"
+
+
+def test_stack_starts_the_console_and_status_prints_its_address(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    home = tmp_path / "home"
+    stack = EmbeddedStack(home, durable=False, die_with_parent=True, with_console=True,
+                          service_module="tests.infra.{name}")
+    try:
+        state = stack.up(simulation=True, services=["stub_service"])
+        assert state.console is not None and state.console.alive()
+        assert httpx.get(f"{state.console.http_url}/health").json()["service"] == "console"
+        signin = httpx.get(f"{state.console.http_url}/signin")
+        assert 'action="/signin/dev"' in signin.text  # the embedded stack's dev sign-in
+        monkeypatch.setenv("GRANTS_HOME", str(home))
+        printed = CliRunner().invoke(app, ["stack", "status"], terminal_width=200)
+        assert printed.exit_code == 0, printed.output
+        assert f"console: {state.console.http_url}" in printed.output
+        console_pid = state.console.pid
+    finally:
+        stack.down(grace=5)
+    assert not is_alive(console_pid)

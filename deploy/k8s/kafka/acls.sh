@@ -21,9 +21,11 @@ acl User:grants-assessment --operation Write --resource-pattern-type literal \
   --topic grants.assessment.audit.v1 \
   --topic grants.assessment.decisions.v1 \
   --topic grants.assessment.pools.v1 \
-  --topic grants.intake.applications.v1.dlt
+  --topic grants.intake.applications.v1.dlt \
+  --topic grants.payments.grants.v1.dlt
 acl User:grants-assessment --operation Read --resource-pattern-type literal \
-  --topic grants.intake.applications.v1
+  --topic grants.intake.applications.v1 \
+  --topic grants.payments.grants.v1
 
 # grants-auditor
 acl User:grants-auditor --operation Read --resource-pattern-type prefixed \
@@ -116,17 +118,21 @@ acl User:grants-provisioner --operation DescribeConfigs --resource-pattern-type 
 acl User:grants-reporting --operation Read --resource-pattern-type literal \
   --group grants-reporting
 acl User:grants-reporting --operation Read --resource-pattern-type literal \
+  --topic grants.assessment.assessments.v1 \
   --topic grants.assessment.decisions.v1 \
   --topic grants.assessment.pools.v1 \
   --topic grants.finance.results.v1 \
   --topic grants.intake.applications.v1 \
+  --topic grants.intake.exceptions.v1 \
   --topic grants.payments.grants.v1 \
   --topic grants.payments.instructions.v1
 acl User:grants-reporting --operation Write --resource-pattern-type literal \
+  --topic grants.assessment.assessments.v1.dlt \
   --topic grants.assessment.decisions.v1.dlt \
   --topic grants.assessment.pools.v1.dlt \
   --topic grants.finance.results.v1.dlt \
   --topic grants.intake.applications.v1.dlt \
+  --topic grants.intake.exceptions.v1.dlt \
   --topic grants.payments.grants.v1.dlt \
   --topic grants.payments.instructions.v1.dlt \
   --topic grants.reporting.audit.v1 \

@@ -33,6 +33,14 @@ walk is idempotent.
    ``fill_with_smaller_after_exhausted: false``; then every lower-ranked one is
    ``sub_pool_exhausted`` too. No sub-pool is over-committed: an award is made only when
    ``applied ≤ remaining``.
+4. Released money (R12, issue 16). An award that lapsed or was withdrawn no longer commits its
+   amount: ``remaining`` counts only awards in force. In a sub-pool with released money the walk
+   takes the applications rejected *only* ``sub_pool_exhausted`` in their rank places again:
+   one that now fits (and passes the gate and once per applicant again) is recommended for an
+   award, in rank order, with the same fill rule; one that still does not fit keeps its
+   rejection and gets no new recommendation. The released award itself stays decided (it is
+   not awarded twice), and it still counts as its applicant's award in the programme (R2: the
+   rules are silent on declined awards; the ledger keeps it).
 """
 
 from __future__ import annotations
@@ -99,6 +107,10 @@ def _best_of_applicants(order: list[ApplicationFile]) -> dict[UUID, UUID]:
     return best
 
 
+def _exhausted_only(reasons: tuple[str, ...]) -> bool:
+    return tuple(reasons) == (r.SUB_POOL_EXHAUSTED,)
+
+
 def _hash(pool_version: int, recommendations: list[Recommendation]) -> str:
     body = json.dumps(
         {"pool_version": pool_version,
@@ -156,18 +168,35 @@ def plan_allocation(state: PoolRound, ledger: FundingLedger) -> AllocationPlan:
             winners.add(f.application_id)
     second_best: list[tuple[ApplicationFile, int]] = []  # decided once every sub-pool is walked
     for key in sorted(ranked, key=lambda k: k or ""):
-        already = sum(f.decision.amount_oere for f in state.files()
-                      if f.decision is not None and f.decision.outcome == "awarded"
-                      and f.decision.region_code == key)
-        remaining = max(amounts[key] - already, 0)
+        in_key = [f.decision for f in state.files()
+                  if f.decision is not None and f.decision.region_code == key]
+        remaining = max(amounts[key] - sum(d.commits_oere for d in in_key), 0)
+        rewalk = any(d.released is not None for d in in_key)
         exhausted = False
         for place, file in enumerate(sorted(ranked[key], key=rank_key), start=1):
             decided = file.decision
-            if decided is not None:
-                exhausted = exhausted or r.SUB_POOL_EXHAUSTED in decided.reasons
-                continue
             version = file.accepted
             assert version is not None
+            if decided is not None:
+                if not (rewalk and _exhausted_only(decided.reasons)):
+                    exhausted = exhausted or r.SUB_POOL_EXHAUSTED in decided.reasons
+                    continue
+                # Money was released in this sub-pool: an application rejected only for want
+                # of money is walked again in its place, and awarded if it fits now; otherwise
+                # its rejection stands (no new decision).
+                fits = version.applied_oere <= remaining and (
+                    pool.fill_with_smaller_after_exhausted or not exhausted)
+                if not fits:
+                    exhausted = True
+                elif (not (once and not version.keys.isdisjoint(awarded_keys))
+                        and best[file.application_id] == file.application_id
+                        and not gate_reasons(pool, version, ledger, file.application_id)):
+                    remaining -= version.applied_oere
+                    awarded_keys |= version.keys
+                    winners.add(file.application_id)
+                    out.append(recommend(file, outcome="award", rank=place,
+                                         amount_oere=version.applied_oere))
+                continue
             if once and not version.keys.isdisjoint(awarded_keys):
                 out.append(recommend(file, outcome="reject", rank=place,
                                      reasons=(r.ALREADY_FUNDED_IN_PROGRAMME,)))

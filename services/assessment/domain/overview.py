@@ -2,7 +2,8 @@
 
 Statuses, in the order an application moves through them:
 ``received`` (not yet accepted by intake) → ``awaiting_eligibility`` → ``ineligible`` |
-``awaiting_scores`` → ``scored`` → ``awarded`` | ``rejected``.
+``awaiting_scores`` → ``scored`` → ``awarded`` | ``rejected``; an award that lapsed or was
+withdrawn is ``released`` and no longer counts in ``awarded_oere`` (its money remains).
 An application counts in the sub-pool of its municipality's region; one whose region is not a
 sub-pool of the pool is listed under ``outside_sub_pools``.
 """
@@ -18,7 +19,7 @@ from services.assessment.domain.state import ApplicationFile, PoolRound, State
 
 Status = Literal[
     "received", "awaiting_eligibility", "ineligible", "awaiting_scores", "scored", "awarded",
-    "rejected",
+    "rejected", "released",
 ]
 
 
@@ -42,7 +43,7 @@ class PoolOverview(State):
 
 def status_of(file: ApplicationFile) -> Status:
     if file.decision is not None:
-        return file.decision.outcome
+        return "released" if file.decision.released is not None else file.decision.outcome
     if file.accepted is None:
         return "received"
     eligibility = file.eligibility
@@ -70,8 +71,8 @@ def pool_overview(state: PoolRound) -> PoolOverview:
             outside.append(file.application_id)
             continue
         by_key[key].setdefault(status_of(file), []).append(file.application_id)
-        if file.decision is not None and file.decision.outcome == "awarded":
-            awarded[key] += file.decision.amount_oere
+        if file.decision is not None and file.decision.commits_oere:
+            awarded[key] += file.decision.commits_oere
             awards[key] += 1
     return PoolOverview(
         pool_id=state.pool_id, pool_version=state.version, total_oere=pool.total_oere,

@@ -26,6 +26,7 @@ from contracts.assessment import (
 )
 from contracts.base import Applicant, BudgetLine, UtcDatetime
 from contracts.intake import ApplicationAccepted, ApplicationReceived
+from contracts.payments import AwardLapsed
 from contracts.municipalities import region_of
 from contracts.pools import PoolDefinition
 from contracts.register import applicant_keys
@@ -86,6 +87,15 @@ class Decision(State):
     pool_version: int
     approved_by: str
     decided_at: UtcDatetime
+    # An award that lapsed or was withdrawn (payments' AwardLapsed): its money is free in its
+    # sub-pool again (R12); the decision itself stays as it was made.
+    released: str | None = None
+    released_at: UtcDatetime | None = None
+
+    @property
+    def commits_oere(self) -> int:
+        """What this decision holds of its sub-pool: an award in force, else nothing."""
+        return self.amount_oere if self.outcome == "awarded" and self.released is None else 0
 
 
 class ApplicationFile(State):
@@ -171,7 +181,7 @@ class FundingLedger(State):
 
 RoundEvent = (
     PoolPublished | ApplicationReceived | ApplicationAccepted | EligibilityAssessed
-    | ApplicationScored | GrantAwarded | ApplicationRejected
+    | ApplicationScored | GrantAwarded | ApplicationRejected | AwardLapsed
 )
 
 
@@ -224,6 +234,14 @@ def evolve_round(state: PoolRound, event: RoundEvent) -> PoolRound:
             score=event.score, reasons=tuple(event.reasons), pool_version=event.pool_version,
             approved_by=event.approved_by, decided_at=event.decided_at)
         return _with_file(state, _updated(state.file(event.application_id), decision=decision))
+    if isinstance(event, AwardLapsed):
+        file = state.file(event.application_id)
+        decided = file.decision
+        if decided is None or decided.outcome != "awarded" or decided.released is not None:
+            return state  # nothing to release (or released before: a redelivery)
+        released = decided.model_copy(update={"released": event.reason,
+                                              "released_at": event.lapsed_at})
+        return _with_file(state, _updated(file, decision=released))
     raise TypeError(f"a pool round does not evolve on {type(event).__name__}")
 
 

@@ -49,6 +49,10 @@ LAPSE_CODES: dict[str, str] = {
         "a caseworker lapsed the award: no approved budget puts money in a month within 6 months "
         "of the project period's start"
     ),
+    "withdrawn": (
+        "a caseworker withdrew the award (e.g. the grantee declined it) before any payment was "
+        "instructed; its money is free in its sub-pool again"
+    ),
 }
 
 HOLD_CODES: dict[str, str] = {
@@ -60,6 +64,15 @@ REFUSAL_CODES: dict[str, str] = {
     "role_not_allowed": "the actor's role may not perform this command",
     "cvr_mismatch": "the token's organisation (CVR) is not the grantee's",
     "award_lapsed": "the award has lapsed; nothing more happens on it",
+    "task_not_found": "no caseworker task with that id",
+    "task_closed": (
+        "the caseworker task is closed already (the grant lapsed or the project started); only "
+        "an open task can be dismissed"
+    ),
+    "payments_instructed": (
+        "an award cannot be withdrawn once a payment was instructed for it (the money left or is "
+        "on its way: settle it through the final accounts and repayment instead)"
+    ),
     "acceptance_deadline_passed": LAPSE_CODES["acceptance_deadline_passed"],
     "project_start_window_open": (
         "a project cannot be lapsed as not started until 6 months after its period start"

@@ -60,7 +60,7 @@ class InstructionRecord(DomainState):
 
 
 class Lapse(DomainState):
-    reason: Literal["acceptance_deadline_passed", "project_not_started"]
+    reason: Literal["acceptance_deadline_passed", "project_not_started", "withdrawn"]
     decided_by: str | None = None
     lapsed_at: AwareDatetime
 

@@ -32,7 +32,7 @@ from contracts.payments import (
     AwardAccepted, AwardLapsed, PaymentInstructed, PaymentResultRecorded, RevisedBudgetApproved,
 )
 from contracts.reporting import (
-    RepaymentClaimed, RepaymentWaived, ReportAccepted, ReportOverdue, ReportRejected,
+    OverdueReportResolved, RepaymentClaimed, RepaymentWaived, ReportAccepted, ReportOverdue, ReportRejected,
     ReportSubmitted,
 )
 
@@ -104,9 +104,13 @@ class GrantFile(State):
     reports: dict[str, ReportRecord] = {}
     final_report_id: str | None = None
     final_spent_oere: int | None = None
+    # Of the final spending, what was beyond a post's approved amount (R20): not eligible.
+    final_ineligible_oere: int = 0
     claimed_oere: int = 0
     waived_oere: int = 0
     overdue_notified: tuple[str, ...] = ()
+    # notified deadlines a late report has met since (OverdueReportResolved): their holds go
+    overdue_resolved: tuple[str, ...] = ()
 
     @classmethod
     def new(cls, application_id: UUID) -> GrantFile:
@@ -219,7 +223,9 @@ def _report_submitted(s: GrantFile, p: ReportSubmitted, _at: datetime) -> GrantF
         return s
     record = ReportRecord(kind=p.kind, status="submitted", submitted_at=p.submitted_at,
                           fingerprint=report_fingerprint(p.kind, p.text, p.accounts,
-                                                         p.audit_statement))
+                                                         p.audit_statement,
+                                                         p.audit_statement_type,
+                                                         p.performance_audit))
     return s.model_copy(update={"reports": {**s.reports, key: record}})
 
 
@@ -235,7 +241,8 @@ def _report_decided(s: GrantFile, p: ReportAccepted | ReportRejected, at: dateti
             update={"status": "rejected", "reasons": tuple(r.code for r in p.reasons)})
     update: dict[str, Any] = {"reports": {**s.reports, key: record}}
     if isinstance(p, ReportAccepted) and p.kind == "final" and s.final_report_id is None:
-        update |= {"final_report_id": key, "final_spent_oere": p.spent_oere or 0}
+        update |= {"final_report_id": key, "final_spent_oere": p.spent_oere or 0,
+                   "final_ineligible_oere": p.ineligible_oere or 0}
     return s.model_copy(update=update)
 
 
@@ -244,6 +251,13 @@ def _overdue(s: GrantFile, p: ReportOverdue, _at: datetime) -> GrantFile:
     if key in s.overdue_notified:
         return s
     return s.model_copy(update={"overdue_notified": (*s.overdue_notified, key)})
+
+
+def _resolved(s: GrantFile, p: OverdueReportResolved, _at: datetime) -> GrantFile:
+    key = overdue_key(p.kind, p.due)
+    if key in s.overdue_resolved:
+        return s
+    return s.model_copy(update={"overdue_resolved": (*s.overdue_resolved, key)})
 
 
 def _claimed(s: GrantFile, p: RepaymentClaimed, _at: datetime) -> GrantFile:
@@ -256,10 +270,14 @@ def _waived(s: GrantFile, p: RepaymentWaived, _at: datetime) -> GrantFile:
 
 def report_fingerprint(
     kind: str, text: str, accounts: dict[str, int] | None, audit_statement: str | None,
+    statement_type: str | None = None, performance_audit: str | None = None,
 ) -> str:
-    """A stable summary of a report's content, to tell a resend from a different report."""
+    """A stable summary of a report's content, to tell a resend from a different report (a v1
+    report's, without a typed statement, is what it always was)."""
     lines = sorted(f"{post}={amount}" for post, amount in (accounts or {}).items())
-    return "|".join([kind, text, audit_statement or "", *lines])
+    typed = ([f"type={statement_type or ''}", f"performance={performance_audit or ''}"]
+             if statement_type is not None or performance_audit is not None else [])
+    return "|".join([kind, text, audit_statement or "", *lines, *typed])
 
 
 _HANDLERS: dict[type, Any] = {
@@ -273,6 +291,7 @@ _HANDLERS: dict[type, Any] = {
     ReportAccepted: _report_decided,
     ReportRejected: _report_decided,
     ReportOverdue: _overdue,
+    OverdueReportResolved: _resolved,
     RepaymentClaimed: _claimed,
     RepaymentWaived: _waived,
 }

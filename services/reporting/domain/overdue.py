@@ -9,14 +9,19 @@ Decisions where the rules are silent:
 - deadlines of one kind are met in order: the n-th ``status`` deadline is met once n status
   reports have been accepted (a late report still counts towards it, but its notice stays sent);
 - each deadline is notified once (the file remembers ``ReportOverdue`` it has seen);
-- nothing is overdue for a lapsed award, or after the final report was accepted.
+- nothing is overdue for a lapsed award, or after the final report was accepted;
+- a report accepted late meets its deadline as above; each notified deadline it now meets is
+  ``OverdueReportResolved`` once (:func:`resolved_overdue`), and payments releases the hold that
+  notice caused by itself. A deadline is met only by a report of its own kind.
 """
 
 from __future__ import annotations
 
 from datetime import datetime
 
-from contracts.reporting import ReportOverdue
+from uuid import UUID
+
+from contracts.reporting import OverdueReportResolved, ReportOverdue
 from services.reporting.domain.grant_file import GrantFile, overdue_key
 from services.reporting.domain.rules import end_of_day
 
@@ -41,3 +46,23 @@ def overdue(state: GrantFile, now: datetime) -> list[ReportOverdue]:
         notices.append(ReportOverdue(application_id=state.application_id, cvr=award.cvr,
                                      kind=deadline.kind, due=deadline.due))
     return notices
+
+
+def resolved_overdue(state: GrantFile, report_id: UUID) -> list[OverdueReportResolved]:
+    """After ``report_id`` was accepted (and applied to ``state``): every notified, not yet
+    resolved deadline the accepted reports of its kind now meet, oldest first."""
+    award = state.award
+    if award is None:
+        return []
+    resolved: list[OverdueReportResolved] = []
+    seen: dict[str, int] = {}
+    for deadline in sorted(award.reporting_deadlines, key=lambda d: (d.due, d.kind)):
+        seen[deadline.kind] = seen.get(deadline.kind, 0) + 1
+        key = overdue_key(deadline.kind, deadline.due)
+        if key not in state.overdue_notified or key in state.overdue_resolved:
+            continue
+        if state.accepted_reports(deadline.kind) >= seen[deadline.kind]:
+            resolved.append(OverdueReportResolved(
+                application_id=state.application_id, cvr=award.cvr, kind=deadline.kind,
+                due=deadline.due, report_id=report_id))
+    return resolved

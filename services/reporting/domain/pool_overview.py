@@ -7,7 +7,9 @@ projection, so the overview and the audit can never disagree on a figure.
 Figures (all øre, counts are applications):
 - ``applications`` / ``applied_oere`` — every application received for the pool (the accepted
   version's total, else the highest received version's), late and rejected ones included;
-- ``awards`` / ``awarded_oere`` — the award in force per application (lapsed ones included);
+- ``awards`` / ``awarded_oere`` — the award in force per application; a lapsed or withdrawn award
+  no longer counts there (its money is free in its sub-pool) but under ``released`` /
+  ``released_oere``;
 - ``accepted`` / ``accepted_oere`` — awards the grantee accepted;
 - ``paid_oere`` — executed payment instructions; ``spent_oere`` — accepted final accounts;
 - ``repaid_oere`` — repayment claimed (R22); ``waived_oere`` — unspent money not collected.
@@ -42,6 +44,8 @@ class PoolFigures(_View):
     applied_oere: int = 0
     awards: int = 0
     awarded_oere: int = 0
+    released: int = 0
+    released_oere: int = 0
     accepted: int = 0
     accepted_oere: int = 0
     paid_oere: int = 0
@@ -126,11 +130,13 @@ def _region_by_municipality(view: ApplicationView, pools: Mapping[str, PoolView]
 
 
 def _add(figures: dict[str, int], view: ApplicationView) -> None:
-    awarded = view.decision == "awarded"
+    released = view.decision == "awarded" and view.lapsed
+    awarded = view.decision == "awarded" and not view.lapsed
     accepted = awarded and view.award_accepted
     for key, value in (
         ("applications", 1), ("applied_oere", view.applied_oere),
-        ("awards", int(awarded)), ("awarded_oere", view.award_oere),
+        ("awards", int(awarded)), ("awarded_oere", view.award_oere if awarded else 0),
+        ("released", int(released)), ("released_oere", view.award_oere if released else 0),
         ("accepted", int(accepted)), ("accepted_oere", view.award_oere if accepted else 0),
         ("paid_oere", view.paid_oere), ("spent_oere", view.spent_oere or 0),
         ("repaid_oere", view.repayment_oere), ("waived_oere", view.waived_oere),
@@ -180,6 +186,10 @@ _SUMMARIES: dict[str, Any] = {
                                  f"{p.kind} report accepted, spent {format_dkk(p.spent_oere)}"),
     "ReportRejected": lambda p: f"{p.kind} report rejected: {_codes(p.reasons)}",
     "ReportOverdue": lambda p: f"{p.kind} report overdue (due {p.due.isoformat()})",
+    "CaseworkerTaskOpened": lambda p: f"caseworker task {p.kind} opened (window ended {p.due})",
+    "CaseworkerTaskClosed": lambda p: f"caseworker task {p.kind} closed: {p.outcome}",
+    "OverdueReportResolved": lambda p: (f"{p.kind} report due {p.due.isoformat()} accepted "
+                                        "late: its hold is released"),
     "RepaymentClaimed": lambda p: f"repayment of {format_dkk(p.amount_oere)} claimed",
     "RepaymentWaived": lambda p: (f"repayment of {format_dkk(p.amount_oere)} waived (under "
                                   f"{format_dkk(p.threshold_oere)})"),

@@ -17,6 +17,9 @@ MONTH_INVALID = "month_invalid"
 SPENT_OUTSIDE_PERIOD = "spent_outside_period"
 SPENT_MONTHS_MISMATCH = "spent_months_mismatch"
 AUDIT_STATEMENT_MISSING = "audit_statement_missing"
+AUDIT_STATEMENT_WRONG_TYPE = "audit_statement_wrong_type"
+PERFORMANCE_AUDIT_MISSING = "performance_audit_missing"
+FINAL_REPORT_BEFORE_PERIOD_END = "final_report_before_period_end"
 # Status report.
 TEXT_MISSING = "text_missing"
 
@@ -41,6 +44,16 @@ REASON_CODES: dict[str, str] = {
     AUDIT_STATEMENT_MISSING:
         "a final report without the reference of its reviewer's or auditor's statement; every "
         "final report needs one, whatever the audit level (R21)",
+    AUDIT_STATEMENT_WRONG_TYPE:
+        "the statement is a reviewer's statement, but the award is over 100,000 DKK and needs a "
+        "registered or state-authorised auditor's statement; path audit_statement.type (R21). "
+        "An auditor's statement also serves an award up to 100,000 DKK",
+    PERFORMANCE_AUDIT_MISSING:
+        "a typed statement for an award over 500,000 DKK without the reference of its "
+        "performance audit; path audit_statement.performance_audit (R21)",
+    FINAL_REPORT_BEFORE_PERIOD_END:
+        "a final report sent before the project period ended (it is accepted from the day "
+        "after the period's last day, Europe/Copenhagen); status reports may come any time (R20)",
     TEXT_MISSING: "a status report without text (R20)",
 }
 

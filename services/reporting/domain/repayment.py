@@ -1,5 +1,8 @@
 """Repayment of paid but unspent money (R22), settled when the final report is accepted.
 
+What counts as spent is the *eligible* spending: a post's spending beyond its approved amount is
+not eligible (R20), so it is claimed back with the unspent money (paid − (spent − ineligible)).
+
 The settlement is a function of the grant file alone, so it can run again whenever what was paid
 changes: a finance result that arrives after the final report was accepted (a late execution of
 an instruction) makes :func:`settle_repayment` emit a correcting claim for the difference only.
@@ -30,7 +33,8 @@ def settle_repayment(state: GrantFile) -> list[Contract]:
     if state.award is None or state.final_spent_oere is None:
         return []
     paid, spent = state.paid_oere, state.final_spent_oere
-    outcome = repayment_for(paid, spent)
+    ineligible = state.final_ineligible_oere
+    outcome = repayment_for(paid, spent - ineligible)
     if outcome is None:
         return []
     kind, unspent = outcome
@@ -40,9 +44,10 @@ def settle_repayment(state: GrantFile) -> list[Contract]:
         if due <= 0:
             return []
         return [RepaymentClaimed(application_id=app, cvr=cvr, paid_oere=paid, spent_oere=spent,
-                                 amount_oere=due)]
+                                 amount_oere=due, ineligible_oere=ineligible)]
     waived = unspent - state.waived_oere
     if waived <= 0 or state.claimed_oere > 0:
         return []
     return [RepaymentWaived(application_id=app, cvr=cvr, paid_oere=paid, spent_oere=spent,
-                            amount_oere=waived, threshold_oere=REPAYMENT_THRESHOLD_OERE)]
+                            amount_oere=waived, threshold_oere=REPAYMENT_THRESHOLD_OERE,
+                            ineligible_oere=ineligible)]

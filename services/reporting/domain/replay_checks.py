@@ -59,11 +59,28 @@ def sub_pool_limit(facts: LogFacts, award: Award) -> int:
 
 
 def _sub_pools(facts: LogFacts) -> Iterator[Candidate]:
-    """(a) Every GrantAwarded counts (a lapsed award was still approved and committed)."""
+    """(a) In log-key order, what a sub-pool's awards commit never exceeds its amount: every
+    GrantAwarded commits its amount; an application's first AwardLapsed (a lapse or a
+    withdrawal) releases what its awards committed until then, so that money may be awarded
+    again. A GrantAwarded after its application's release commits again (it is no less money)."""
     committed: dict[tuple[str, str | None], int] = {}
-    for award in sorted(facts.awards):
+    holding: dict[int, list[Award]] = {}  # application id → its awards committing money now
+    app_of = {a.ref: app_id for app_id, app in facts.apps.items() for a in app.awards}
+    # (instant, 0 = release | 1 = award, log key): at one instant a release comes first — in
+    # simulation the tick that lapses an award and the allocation run it enables share the
+    # scenario's instant, and an award cannot be caused by a release after it.
+    steps: list[tuple[tuple[Any, int, Ref], Award | None, int]] = [
+        ((a.ref[0], 1, a.ref), a, app_of.get(a.ref, 0)) for a in facts.awards]
+    steps += [((ref[0], 0, ref), None, app_id) for ref, app_id in facts.releases]
+    for _key, award, app_id in sorted(steps, key=lambda step: step[0]):
+        if award is None:
+            for gone in holding.pop(app_id, []):
+                key = (gone.pool_id, gone.region_code)
+                committed[key] -= gone.amount_oere
+            continue
         key = (award.pool_id, award.region_code)
         committed[key] = committed.get(key, 0) + award.amount_oere
+        holding.setdefault(app_id, []).append(award)
         limit = sub_pool_limit(facts, award)
         if committed[key] > limit:
             where = f"sub-pool {award.region_code}" if award.region_code else "the pool"

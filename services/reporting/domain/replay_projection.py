@@ -90,6 +90,7 @@ def application_view(
         revised_budget=budget, revised_budget_reasons=budget_reasons,
         instructed_oere=sum(i.amount_oere for i in app.instructions), paid_oere=paid,
         final_report=final,
+        final_report_reasons=[] if final in ("accepted", "none") else list(app.final_reasons),
         spent_oere=app.final_accepted[1] if app.final_accepted else None,
         repayment_oere=app.claimed, waived_oere=app.waived, overdue_notices=app.overdue,
     )
@@ -98,8 +99,9 @@ def application_view(
 def pool_views(facts: LogFacts) -> dict[str, PoolView]:
     """Per pool: the published amounts (highest version) and what the awards in the log commit.
 
-    ``awarded_oere``/``awards`` count each application's award in force once (a lapsed award
-    included); the sub-pool invariant (a) counts every GrantAwarded event instead.
+    ``awarded_oere``/``awards`` count each application's award in force once; a lapsed or
+    withdrawn award no longer counts (its money is free in the sub-pool again). The sub-pool
+    invariant (a) follows every GrantAwarded and AwardLapsed in log order instead.
     """
     pools: dict[str, dict[str, Any]] = {}
     for pool_id in facts.pool_ids():
@@ -112,7 +114,7 @@ def pool_views(facts: LogFacts) -> dict[str, PoolView]:
                                           "awards": 0} for s in definition.sub_pools},
         }
     for app in facts.apps.values():
-        if not app.awards:
+        if not app.awards or app.lapsed:
             continue
         award = max(app.awards)
         pool = pools.setdefault(award.pool_id, {

@@ -1,5 +1,12 @@
 """Status and final reports with accounts (R20), their audit level (R21) and what follows (R22).
 
+A final report is accepted only from the day after the project period's last day (Copenhagen);
+status reports at any time. Its accounts hold only posts of the latest approved budget; what a
+post spent beyond its approved amount is accepted as spent but not eligible
+(``ReportAccepted.ineligible_oere`` / ``ineligible_posts``), so R22 claims it back with the
+unspent money. Spending in a month outside the project period (``spent_months``) is refused
+with that month as the path.
+
 :func:`decide_report` is ``decide(state, command) -> events``: it returns ``ReportSubmitted`` and
 then ``ReportAccepted`` or ``ReportRejected`` (with every reason found, not just the first), and
 for an accepted final report the repayment claim or waiver. The receive time comes in the command
@@ -15,14 +22,20 @@ from uuid import UUID
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StrictInt
 
 from contracts.base import Contract, Reason
-from contracts.reporting import ReportAccepted, ReportRejected, ReportSubmitted
+from contracts.reporting import (
+    AuditStatementType, ReportAccepted, ReportRejected, ReportSubmitted,
+)
 from services.reporting.domain import reasons as rc
 from services.reporting.domain.errors import DomainRefusal
 from services.reporting.domain.grant_file import (
     GrantFile, apply_payload, report_fingerprint,
 )
+from services.reporting.domain.overdue import resolved_overdue
 from services.reporting.domain.repayment import settle_repayment
-from services.reporting.domain.rules import audit_level, month_in_period
+from services.reporting.domain.rules import (
+    audit_level, end_of_day, format_dkk, ineligible_per_post, month_in_period,
+    needs_performance_audit, statement_type_suffices,
+)
 
 _MONTH = re.compile(r"^[0-9]{4}-(0[1-9]|1[0-2])$")
 
@@ -42,6 +55,9 @@ class SubmitReport(BaseModel):
     text: str = ""
     accounts: dict[str, StrictInt] | None = None
     audit_statement: Annotated[str, Field(max_length=200)] | None = None
+    # None: a v1 bare reference, which declares the statement the audit level requires.
+    audit_statement_type: AuditStatementType | None = None
+    performance_audit: Annotated[str, Field(max_length=200)] | None = None
     spent_months: dict[str, dict[str, StrictInt]] | None = None
     submitted_by: Annotated[str, Field(min_length=1, max_length=128)]
     submitted_at: AwareDatetime
@@ -75,10 +91,11 @@ def decide_report(state: GrantFile, command: SubmitReport) -> list[Contract]:
 
     accepted = _accepted_event(state, command)
     events: list[Contract] = [submitted, accepted]
+    after = state
+    for payload in events:
+        after = apply_payload(after, payload, command.submitted_at)
+    events += resolved_overdue(after, command.report_id)  # a late report frees its hold
     if command.kind == "final":
-        after = state
-        for payload in events:
-            after = apply_payload(after, payload, command.submitted_at)
         events += settle_repayment(after)
     return events
 
@@ -91,23 +108,28 @@ def _submitted_event(c: SubmitReport) -> ReportSubmitted:
         accounts = None
     return ReportSubmitted(
         report_id=c.report_id, application_id=c.application_id, kind=c.kind, text=c.text,
-        accounts=accounts, audit_statement=c.audit_statement, submitted_by=c.submitted_by,
-        submitted_at=c.submitted_at,
+        accounts=accounts, audit_statement=c.audit_statement,
+        audit_statement_type=c.audit_statement_type, performance_audit=c.performance_audit,
+        submitted_by=c.submitted_by, submitted_at=c.submitted_at,
     )
 
 
 def _fingerprint(e: ReportSubmitted) -> str:
-    return report_fingerprint(e.kind, e.text, e.accounts, e.audit_statement)
+    return report_fingerprint(e.kind, e.text, e.accounts, e.audit_statement,
+                              e.audit_statement_type, e.performance_audit)
 
 
 def _accepted_event(state: GrantFile, c: SubmitReport) -> ReportAccepted:
     assert state.award is not None
     if c.kind == "status":
         return ReportAccepted(report_id=c.report_id, application_id=c.application_id, kind="status")
+    spent = c.accounts or {}
+    beyond = ineligible_per_post(spent, state.budget.posts) if state.budget is not None else {}
     return ReportAccepted(
         report_id=c.report_id, application_id=c.application_id, kind="final",
-        spent_oere=sum((c.accounts or {}).values()),
-        audit_level=audit_level(state.award.amount_oere),
+        spent_oere=sum(spent.values()), audit_level=audit_level(state.award.amount_oere),
+        ineligible_oere=sum(beyond.values()) if beyond else None,
+        ineligible_posts=beyond or None,
     )
 
 
@@ -120,6 +142,13 @@ def _status_reasons(c: SubmitReport) -> list[Reason]:
 def _final_reasons(state: GrantFile, c: SubmitReport) -> list[Reason]:
     assert state.award is not None
     found: list[Reason] = []
+    period_end = state.award.project_period.end
+    if c.submitted_at < end_of_day(period_end):
+        found.append(Reason(
+            code=rc.FINAL_REPORT_BEFORE_PERIOD_END, path="kind",
+            message=f"the project period ends {period_end.isoformat()}: a final report is "
+                    f"accepted from {end_of_day(period_end).date().isoformat()} "
+                    "(Europe/Copenhagen); a status report may be sent now"))
     posts = state.budget.posts if state.budget is not None else None
     if posts is None:
         found.append(Reason(code=rc.NO_APPROVED_BUDGET,
@@ -133,10 +162,31 @@ def _final_reasons(state: GrantFile, c: SubmitReport) -> list[Reason]:
         found += _month_reasons(state, c.spent_months, posts)
         if c.accounts is not None:
             found += _mismatch_reasons(c.accounts, c.spent_months)
+    found += _statement_reasons(state.award.amount_oere, c)
+    return found
+
+
+def _statement_reasons(award_oere: int, c: SubmitReport) -> list[Reason]:
+    """R21. A typed statement must be of a type the award's size allows (a reviewer's only up
+    to 100,000 DKK) and, over 500,000 DKK, name its performance audit; a bare v1 reference
+    declares the statement the level requires."""
+    level = audit_level(award_oere)
     if not (c.audit_statement or "").strip():
-        level = audit_level(state.award.amount_oere)
-        found.append(Reason(code=rc.AUDIT_STATEMENT_MISSING, path="audit_statement",
-                            message=f"audit level {level}: the statement's reference is required"))
+        return [Reason(code=rc.AUDIT_STATEMENT_MISSING, path="audit_statement",
+                       message=f"audit level {level}: the statement's reference is required")]
+    if c.audit_statement_type is None:
+        return []
+    found: list[Reason] = []
+    if not statement_type_suffices(award_oere, c.audit_statement_type):
+        found.append(Reason(
+            code=rc.AUDIT_STATEMENT_WRONG_TYPE, path="audit_statement.type",
+            message=f"an award of {format_dkk(award_oere)} (over 100,000.00 DKK) needs an "
+                    f"auditor_statement, not a {c.audit_statement_type}"))
+    if needs_performance_audit(award_oere) and not (c.performance_audit or "").strip():
+        found.append(Reason(
+            code=rc.PERFORMANCE_AUDIT_MISSING, path="audit_statement.performance_audit",
+            message=f"an award of {format_dkk(award_oere)} (over 500,000.00 DKK) also needs a "
+                    "performance audit"))
     return found
 
 

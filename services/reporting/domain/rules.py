@@ -9,7 +9,7 @@ from typing import Literal
 from zoneinfo import ZoneInfo
 
 from contracts.base import ProjectPeriod
-from contracts.reporting import AuditLevel
+from contracts.reporting import AuditLevel, AuditStatementType
 
 COPENHAGEN = ZoneInfo("Europe/Copenhagen")
 
@@ -30,6 +30,23 @@ def audit_level(award_oere: int) -> AuditLevel:
     if award_oere <= PERFORMANCE_AUDIT_ABOVE_OERE:
         return "auditor_statement"
     return "auditor_statement_and_performance_audit"
+
+
+def statement_type_suffices(award_oere: int, statement: AuditStatementType) -> bool:
+    """R21: an auditor's statement serves every level; a reviewer's only up to 100,000 DKK."""
+    return statement == "auditor_statement" or award_oere <= REVIEWER_MAX_OERE
+
+
+def needs_performance_audit(award_oere: int) -> bool:
+    """R21: over 500,000.00 DKK (one øre over) also needs a performance audit."""
+    return award_oere > PERFORMANCE_AUDIT_ABOVE_OERE
+
+
+def ineligible_per_post(spent: dict[str, int], approved: dict[str, int]) -> dict[str, int]:
+    """R20: per post, what was spent beyond the approved amount (posts with nothing beyond are
+    left out). A post the budget does not hold is refused before this (post_not_in_budget)."""
+    return {post: amount - approved.get(post, 0) for post, amount in sorted(spent.items())
+            if amount > approved.get(post, 0)}
 
 
 RepaymentKind = Literal["claim", "waive"]

@@ -359,7 +359,8 @@ async def test_award_to_payment_with_results_holds_and_redelivery(
             assert released.status_code == 200, released.text
             assert released.json() == {"hold_id": str(hold_id), "cvr": cvr_a,
                                        "requested_by": "cw-1", "approved_by": "cw-2",
-                                       "released_at": "2023-03-21T10:00:00Z"}
+                                       "released_at": "2023-03-21T10:00:00Z",
+                                       "resolved_by_report": None}
             assert (await api.post(approvals, {}, **cw2, when="2023-03-21T11:00:00")
                     ).json() == released.json()
             assert (await api.post(f"/holds/{uuid.uuid4()}/release-requests", {}, **cw1,

@@ -247,7 +247,8 @@ async def test_reports_repayments_overdue_overview_exports_and_audit(
             claims_c = await outbox(runtime, "RepaymentClaimed", c)
             assert [e["payload"] for e in claims_c] == [{
                 "application_id": str(c), "cvr": cvrs["C"], "currency": "DKK",
-                "paid_oere": 18_000_000, "spent_oere": 17_000_000, "amount_oere": 1_000_000}]
+                "paid_oere": 18_000_000, "spent_oere": 17_000_000, "amount_oere": 1_000_000,
+                "ineligible_oere": 0}]
             assert [e["event_type"] for e in await _emitted(runtime, c)] == [
                 "ReportSubmitted", "ReportAccepted", "RepaymentClaimed"]
             resent = await api.post(reports, final_c, **grantee(cvrs["C"]),
@@ -351,7 +352,8 @@ async def test_reports_repayments_overdue_overview_exports_and_audit(
                                      roles=["assessor"], cvr=None, when="2024-03-02T08:00:00")
             assert overview.status_code == 200, overview.text
             figures = {"applications": 5, "applied_oere": 112_000_000, "awards": 5,
-                       "awarded_oere": 90_000_000, "accepted": 4, "accepted_oere": 70_000_000,
+                       "awarded_oere": 90_000_000, "released": 0, "released_oere": 0,
+                       "accepted": 4, "accepted_oere": 70_000_000,
                        "paid_oere": 63_000_000, "spent_oere": 33_950_001,
                        "repaid_oere": 11_000_000, "waived_oere": 49_999}
             assert overview.json()["total"] == figures

@@ -17,9 +17,11 @@ WHEN = at("2026-02-20T10:00:00+01:00")
 
 
 def report(spent: int, n: int = 1) -> SubmitReport:
+    """Spending within the approved posts (staff 120,000,000, materials 30,000,000 øre)."""
+    staff = min(spent, 120_000_000)
     return SubmitReport(report_id=uid("report", n), application_id=APP, kind="final",
-                        accounts={"project staff": spent}, audit_statement="RS-1",
-                        submitted_by="grantee", submitted_at=WHEN)
+                        accounts={"project staff": staff, "materials and meetings": spent - staff},
+                        audit_statement="RS-1", submitted_by="grantee", submitted_at=WHEN)
 
 
 def settle(paid_amounts: tuple[int, ...], spent: int) -> tuple[GrantFile, list[Any]]:

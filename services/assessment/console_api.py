@@ -1,0 +1,134 @@
+"""Read APIs the staff's console needs and the command API did not give: the published pools,
+a pool's applications (filtered, searchable) and the allocation plan an approver would approve,
+with who may not approve it (segregation of duties shown before it is enforced).
+
+Queries only: nothing here changes state or emits an event.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Query
+
+from contracts.assessment import PoolPublished
+from servicekit.identity import Principal
+from servicekit.service import ServiceRuntime
+from services.assessment.domain import plan_allocation
+from services.assessment.domain.overview import status_of
+from services.assessment.domain.pools import decision_region, sub_pool_names
+from services.assessment.domain.scoring import exact_score, participants, shown
+from services.assessment.domain.state import ApplicationFile, PoolRound
+from services.assessment.handlers import _published
+from services.assessment.store import AssessmentStore
+
+MAX_ROWS = 2000
+Filter = Annotated[str | None, Query(max_length=100)]
+
+
+def _reasons(file: ApplicationFile) -> list[str]:
+    if file.decision is not None:
+        return list(file.decision.reasons)
+    if file.eligibility is not None and not file.eligibility.eligible:
+        return list(file.eligibility.reasons)
+    return []
+
+
+def application_row(state: PoolRound, file: ApplicationFile) -> dict[str, Any] | None:
+    version = file.accepted or (file.versions[-1] if file.versions else None)
+    if version is None:
+        return None
+    return {
+        "application_id": str(file.application_id), "status": status_of(file),
+        "applicant": version.applicant.model_dump(mode="json"),
+        "region_code": decision_region(state.definition, version.region_code),
+        "applied_oere": version.applied_oere, "versions": len(file.versions),
+        "budget_lines": [line.model_dump(mode="json") for line in version.budget_lines],
+        "received_at": version.received_at.isoformat(),
+        "aggregate_score": shown(exact_score(file)), "reasons": _reasons(file),
+        "awarded_oere": (file.decision.amount_oere if file.decision is not None else 0),
+        "assessors": sorted(participants(file)),
+    }
+
+
+def _regions(state: PoolRound) -> dict[str, str]:
+    """Sub-pool key → name; ``""`` is the whole pool of a pool without sub-pools."""
+    return {key or "": name for key, name in sub_pool_names(state.definition).items()}
+
+
+def _matches(row: dict[str, Any], status: str | None, region: str | None, reason: str | None,
+             q: str | None) -> bool:
+    if status and row["status"] != status:
+        return False
+    if region and (row["region_code"] or "") != region:
+        return False
+    if reason and reason not in row["reasons"]:
+        return False
+    if q:
+        needle = q.casefold().strip()
+        applicant = row["applicant"]
+        haystack = " ".join([applicant["name"], applicant["cvr"], applicant["municipality_code"],
+                             row["application_id"]]).casefold()
+        return needle in haystack
+    return True
+
+
+def console_router(runtime: ServiceRuntime) -> APIRouter:
+    router = APIRouter(tags=["assessment: console reads"])
+    anyone = Depends(runtime.require())
+    case_handlers = Depends(runtime.require("caseworker", "assessor", "approver", "auditor"))
+
+    @router.get("/pools", summary="Every published pool (the version in force)")
+    async def pools(_: Principal = anyone) -> dict[str, Any]:
+        async with runtime.pool.acquire() as conn:
+            rows = await conn.fetch(
+                "SELECT pool FROM pool_rounds WHERE pool IS NOT NULL ORDER BY pool_id")
+        out = []
+        for row in rows:
+            published = PoolPublished.model_validate_json(row["pool"])
+            d = published.definition
+            out.append({"pool_id": published.pool_id, "version": published.version,
+                        "title": d.title, "programme": d.programme_id,
+                        "deadline_local": d.deadline_local.isoformat() if d.deadline_local
+                        else None, "total_oere": d.total_oere,
+                        "sub_pools": [{"region_code": s.region_code, "region": s.region}
+                                      for s in d.sub_pools]})
+        return {"pools": out}
+
+    @router.get("/pools/{pool_id}/applications",
+                summary="A pool's applications, filtered by status, region, reason; search")
+    async def applications(pool_id: str, status: Filter = None, region: Filter = None,
+                           reason: Filter = None, q: Filter = None,
+                           _: Principal = case_handlers) -> dict[str, Any]:
+        async with runtime.pool.acquire() as conn:
+            state = _published(await AssessmentStore(conn).read_round(pool_id), pool_id)
+        rows = [row for f in state.files() if (row := application_row(state, f)) is not None]
+        shown_rows = [r for r in rows if _matches(r, status, region, reason, q)]
+        return {"pool_id": pool_id, "total": len(rows), "matching": len(shown_rows),
+                "applications": shown_rows[:MAX_ROWS], "truncated": len(shown_rows) > MAX_ROWS,
+                "regions": _regions(state)}
+
+    @router.get("/pools/{pool_id}/allocation-plan",
+                summary="What approving now would decide, per sub-pool, and who may not approve")
+    async def allocation_plan(pool_id: str, principal: Principal = case_handlers
+                              ) -> dict[str, Any]:
+        async with runtime.pool.acquire() as conn:
+            store = AssessmentStore(conn)
+            state = _published(await store.read_round(pool_id), pool_id)
+            ledger = await store.read_ledger(state.definition.programme_id)
+        plan = plan_allocation(state, ledger)
+        me = principal.subject[:128]
+        batch = {str(r.application_id) for r in plan.recommendations}
+        conflicted = sorted(a for a in batch if me in participants(state.file(a)))
+        names = {k: (f.accepted.applicant.name if f.accepted else "") for k, f in
+                 state.applications.items()}
+        return {
+            **plan.model_dump(mode="json"),
+            "regions": _regions(state),
+            "applicants": {str(r.application_id): names.get(str(r.application_id), "")
+                           for r in plan.recommendations},
+            "you_assessed": conflicted,
+            "may_approve": "approver" in principal.roles and not conflicted,
+        }
+
+    return router
