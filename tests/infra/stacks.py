@@ -46,10 +46,10 @@ def stack_for_test(home: Path, services: list[str] | None = None, *, simulation:
         variables.setdefault(NAMESPACE_ENV, new_namespace())
     old = {k: os.environ.get(k) for k in variables}
     os.environ.update(variables)
-    st = EmbeddedStack(home, durable=False, die_with_parent=True, kafka_bootstrap=kafka,
-                       pg_url=pg)
+    st = EmbeddedStack(home, durable=False, die_with_parent=True)
     try:
-        yield st, st.up(simulation=simulation, services=services)
+        yield st, st.up(simulation=simulation, services=services, kafka_bootstrap=kafka,
+                        pg_url=pg)
     finally:
         with contextlib.suppress(Exception):
             st.down(grace=5.0)
@@ -73,11 +73,18 @@ async def _drop_databases(server: str, names: list[str]) -> None:
             await drop_database(server, name)
 
 
+def _state(st: EmbeddedStack) -> StackState:
+    state = st.load_state()
+    assert state is not None, "no stack is up"
+    return state
+
+
 def require_restart(st: EmbeddedStack, *, broker: bool = False, postgres: bool = False) -> None:
     """Skip the test, saying why, when it must stop and start an external broker or PostgreSQL
     and the environment says no command for it."""
-    wanted = ([(KAFKA_STOP_ENV, KAFKA_START_ENV)] if broker and st.external_kafka else []) + \
-             ([(PG_STOP_ENV, PG_START_ENV)] if postgres and st.external_pg else [])
+    state = _state(st)
+    wanted = ([(KAFKA_STOP_ENV, KAFKA_START_ENV)] if broker and state.external_kafka else []) + \
+             ([(PG_STOP_ENV, PG_START_ENV)] if postgres and state.external_pg else [])
     missing = [v for pair in wanted for v in pair if not os.environ.get(v)]
     if missing:
         pytest.skip(f"needs an outage of the external {'broker' if broker else 'PostgreSQL'}: "
@@ -111,39 +118,43 @@ def _wait_for_port(address: str, up: bool) -> None:
 def broker_is_durable(st: EmbeddedStack) -> bool:
     """True when the stack's broker keeps its log across a restart (an external Kafka); the
     embedded broker comes back empty."""
-    return st.external_kafka is not None
+    return _state(st).external_kafka
 
 
 def stop_broker(st: EmbeddedStack) -> None:
-    if st.external_kafka is None:
+    state = _state(st)
+    if not state.external_kafka:
         st.stop_broker()
         return
     _run(KAFKA_STOP_ENV)
-    _wait_for_port(st.external_kafka, up=False)
+    _wait_for_port(state.kafka_bootstrap, up=False)
 
 
 def start_broker_again(st: EmbeddedStack) -> None:
     """The broker back on its address; the platform's topics exist afterwards (the embedded
     broker's are created again, a durable broker's are still there)."""
-    if st.external_kafka is None:
+    state = _state(st)
+    if not state.external_kafka:
         st.start_broker_again()
         return
     _run(KAFKA_START_ENV)
-    _wait_for_port(st.external_kafka, up=True)
-    asyncio.run(ensure_topics(st.external_kafka, timeout=RESTART_TIMEOUT_S))
+    _wait_for_port(state.kafka_bootstrap, up=True)
+    asyncio.run(ensure_topics(state.kafka_bootstrap, timeout=RESTART_TIMEOUT_S))
 
 
 def stop_postgres(st: EmbeddedStack) -> None:
-    if st.external_pg is None:
+    state = _state(st)
+    if not state.external_pg:
         st.stop_postgres()
         return
     _run(PG_STOP_ENV)
-    _wait_for_port(st.external_pg, up=False)
+    _wait_for_port(state.pg_url, up=False)
 
 
 def start_postgres_again(st: EmbeddedStack) -> None:
-    if st.external_pg is None:
+    state = _state(st)
+    if not state.external_pg:
         st.start_postgres_again()
         return
     _run(PG_START_ENV)
-    _wait_for_port(st.external_pg, up=True)
+    _wait_for_port(state.pg_url, up=True)
