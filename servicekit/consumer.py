@@ -368,6 +368,11 @@ class EventConsumer:
             fetch_max_wait_ms=s.consumer_fetch_max_wait_ms,
             batch_timeout_ms=s.consumer_fetch_max_wait_ms,
             ack_policy=AckPolicy.MANUAL,
+            # FastStream would json.loads every record of the batch before ``consume`` runs: a
+            # record nested 50,000 deep raised RecursionError there, outside any per-record
+            # handling, and the batch was lost (issue 14.3). Records are decoded one by one in
+            # ``process``, where a failure dead-letters only its record.
+            decoder=_undecoded,
         )
         self._subscriber(self.consume)
 
@@ -382,6 +387,11 @@ class PoisonStorm(Exception):
 
 class _HandlerBroke(Exception):
     """A non-transient error while handling: some record in the batch is poison."""
+
+
+async def _undecoded(message: Any) -> Any:
+    """FastStream's body decoding, skipped: ``consume`` reads ``msg.raw_message``."""
+    return None
 
 
 def _incoming(record: ConsumerRecord, body: Any, dedup_id: UUID | None) -> Incoming:

@@ -36,6 +36,7 @@ from servicekit.http import (
     ErrorMiddleware, SimulatedTimeMiddleware, authenticate, cause_of_request,
     install_error_handlers,
 )
+from servicekit.http_guard import BodyRule, RequestGuard
 from servicekit.identity import Principal, TokenVerifier
 from servicekit.kafka_security import faststream_security
 from servicekit.logging import FASTSTREAM_LOGGER, configure_logging, get_logger
@@ -89,6 +90,8 @@ class ServiceRuntime:
                                    interval_s=self.settings.scheduler_interval_s)
         self._scheduler_task: asyncio.Task[None] | None = None
         self.on_startup: list[Callable[[ServiceRuntime], Awaitable[None]]] = []
+        # Routes with their own body limit (file uploads); read by the request guard.
+        self.body_rules: list[BodyRule] = []
         self.metrics = RuntimeMetrics(name, consumers=self.consumers, relay=self.relay,
                                       pool=lambda: self._pool)
 
@@ -136,7 +139,7 @@ class ServiceRuntime:
         none given). As a dependency it runs before the body is validated: 401/403 before 422."""
 
         def dependency(request: Request) -> Principal:
-            return authenticate(request, self.verifier, *roles)
+            return authenticate(request, self.verifier, *roles)  # the guard's, when it verified
 
         setattr(dependency, openapi.ROLES_ATTR, roles)  # the OpenAPI's security (servicekit.openapi)
 
@@ -161,6 +164,9 @@ class ServiceRuntime:
         app = FastAPI(title=title, version="1", lifespan=self._lifespan)
         install_error_handlers(app)
         app.add_middleware(SimulatedTimeMiddleware, clock=self.clock)
+        app.add_middleware(RequestGuard, verifier=lambda: self.verifier,
+                           max_body_bytes=self.settings.http_max_body_bytes,
+                           rules=self.body_rules)
         app.add_middleware(ErrorMiddleware)
         operator = Depends(self.require("caseworker"))
 
