@@ -22,7 +22,9 @@ from pydantic import BaseModel, ConfigDict, Field, StrictBool, TypeAdapter
 from contracts.assessment import GrantAwarded
 from contracts.base import Actor, Contract, Reason
 from contracts.finance import PaymentExecuted, PaymentFailed
-from contracts.payments import MonthlyBudget, OverpaymentClaimed, PaymentInstructed, PaymentsReleased
+from contracts.payments import (
+    MonthlyBudget, OverpaymentClaimed, PaymentInstructed, PaymentsReleased,
+)
 from contracts.reporting import OverdueReportResolved, ReportOverdue
 from servicekit.consumer import Handler, Incoming, PoisonMessage
 from servicekit.http import cause_of_request
