@@ -12,6 +12,7 @@ from contracts.base import (
     Applicant, ApplicantKind, BudgetLine, Contract, Currency, Cvr, MunicipalityCode, Oere,
     ProjectPeriod, ReasonCode, RegionCode, UtcDatetime,
 )
+from contracts.bounds import LONG_TEXT, multi_line
 from contracts.pools import PaymentFrequency, PoolDefinition
 
 
@@ -60,7 +61,7 @@ class ApplicationScored(Contract):
     application_id: UUID
     assessor: str
     scores: dict[str, Annotated[int, Field(ge=0, le=5)]] = {}
-    justification: Annotated[str, Field(min_length=1)]
+    justification: multi_line(LONG_TEXT, min_length=1)
     recused: bool = False
     aggregate_score: float | None = Field(
         default=None, description="the application's score after this event (mean of totals)"

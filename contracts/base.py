@@ -15,6 +15,8 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, StrictInt
 
+from contracts.bounds import MAX_AMOUNT_OERE, MAX_LIST, MAX_QUANTITY, single_line
+
 
 class Contract(BaseModel):
     """Base of every event payload, command and nested value in ``contracts``."""
@@ -29,8 +31,9 @@ def _to_utc(value: datetime) -> datetime:
 UtcDatetime = Annotated[AwareDatetime, AfterValidator(_to_utc)]
 """An instant: offset required on input, stored and sent as UTC."""
 
-Oere = Annotated[StrictInt, Field(ge=0, description="amount in øre (1 DKK = 100 øre)")]
-"""Non-negative integer amount of money in øre."""
+Oere = Annotated[StrictInt, Field(ge=0, le=MAX_AMOUNT_OERE,
+                                  description="amount in øre (1 DKK = 100 øre), at most 10^15")]
+"""Non-negative integer amount of money in øre, at most ``contracts.bounds.MAX_AMOUNT_OERE``."""
 
 Currency = Literal["DKK"]
 
@@ -78,7 +81,7 @@ class Applicant(Contract):
 
     cvr: Cvr
     municipality_code: MunicipalityCode
-    name: Annotated[str, Field(min_length=1, max_length=200)]
+    name: single_line(200, min_length=1)
     kind: ApplicantKind = "municipality"
     region_code: RegionCode | None = None
 
@@ -86,17 +89,17 @@ class Applicant(Contract):
 class BudgetLine(Contract):
     """One post of an indicative budget; salary lines carry rate × quantity = amount."""
 
-    post: Annotated[str, Field(min_length=1, max_length=200)]
+    post: single_line(200, min_length=1)
     category: Literal["salary", "other"]
     rate_oere: Oere | None = None
-    quantity: Annotated[StrictInt, Field(ge=0)] | None = None
+    quantity: Annotated[StrictInt, Field(ge=0, le=MAX_QUANTITY)] | None = None
     amount_oere: Oere
 
 
 class IndicativeBudget(Contract):
     """The whole project period's budget (not per month); ``total_oere`` is entered on its own."""
 
-    lines: list[BudgetLine]
+    lines: Annotated[list[BudgetLine], Field(max_length=MAX_LIST)]
     total_oere: Oere
 
 

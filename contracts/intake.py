@@ -13,6 +13,7 @@ from uuid import UUID
 
 from pydantic import Field
 
+from contracts.bounds import LONG_TEXT, MAX_LIST, multi_line, single_line
 from contracts.base import Applicant, Contract, Cvr, IndicativeBudget, Reason, ReasonCode, UtcDatetime
 
 
@@ -27,13 +28,13 @@ class SubmitApplication(Contract):
 
     submission_id: UUID
     application_id: UUID | None = None
-    pool_id: Annotated[str, Field(min_length=1, max_length=80)]
+    pool_id: single_line(80, min_length=1)
     applicant: Applicant
-    purpose: Annotated[str, Field(min_length=1, max_length=2000)]
-    target_group: Annotated[str, Field(min_length=1, max_length=2000)]
-    description: Annotated[str, Field(max_length=20000)] = ""
-    organisation: Annotated[str, Field(max_length=20000)] = ""
-    anchoring_plan: Annotated[str, Field(max_length=20000)] = ""
+    purpose: multi_line(2000, min_length=1)
+    target_group: multi_line(2000, min_length=1)
+    description: multi_line(LONG_TEXT) = ""
+    organisation: multi_line(LONG_TEXT) = ""
+    anchoring_plan: multi_line(LONG_TEXT) = ""
     budget: IndicativeBudget
     client_sent_at: datetime | None = None
 
@@ -75,13 +76,13 @@ class ApplicationReceived(Contract):
     application_id: UUID
     version: Annotated[int, Field(ge=1)]
     supersedes_submission_id: UUID | None = None
-    pool_id: str
+    pool_id: single_line(80, min_length=1)
     applicant: Applicant
-    purpose: str
-    target_group: str
-    description: str = ""
-    organisation: str = ""
-    anchoring_plan: str = ""
+    purpose: multi_line(2000, min_length=1)
+    target_group: multi_line(2000, min_length=1)
+    description: multi_line(LONG_TEXT) = ""
+    organisation: multi_line(LONG_TEXT) = ""
+    anchoring_plan: multi_line(LONG_TEXT) = ""
     budget: IndicativeBudget
     received_at: UtcDatetime
     received_at_local: str
@@ -148,7 +149,7 @@ class ItProblemExceptionRequested(Contract):
     documentation: bool
     attempted_before_deadline: bool
     screenshot_at: UtcDatetime | None = None
-    evidence_refs: list[str] = []
+    evidence_refs: Annotated[list[single_line(500)], Field(max_length=MAX_LIST)] = []
     status: Literal["pending", "refused"]
     reasons: list[ReasonCode] = []
 
@@ -162,5 +163,5 @@ class ItProblemExceptionDecided(Contract):
     approved: bool
     decided_by: str
     decided_at: UtcDatetime
-    evidence_refs: list[str] = []
+    evidence_refs: Annotated[list[single_line(500)], Field(max_length=MAX_LIST)] = []
     reasons: list[ReasonCode] = []

@@ -8,6 +8,7 @@ from uuid import UUID
 
 from pydantic import Field
 
+from contracts.bounds import LONG_TEXT, MAX_LIST, multi_line, single_line
 from contracts.base import Contract, Currency, Cvr, Oere, Reason, UtcDatetime
 
 AuditLevel = Literal["reviewer", "auditor_statement", "auditor_statement_and_performance_audit"]
@@ -20,13 +21,13 @@ class ReportSubmitted(Contract):
     report_id: UUID
     application_id: UUID
     kind: Literal["status", "final"]
-    text: str = ""
-    accounts: dict[str, Oere] | None = None
-    audit_statement: str | None = None
+    text: multi_line(LONG_TEXT) = ""
+    accounts: Annotated[dict[single_line(200), Oere], Field(max_length=MAX_LIST)] | None = None
+    audit_statement: single_line(200) | None = None
     # Typed statements (issue 16): absent in v1 reports, whose bare reference declares the
     # statement their audit level requires.
     audit_statement_type: AuditStatementType | None = None
-    performance_audit: str | None = None
+    performance_audit: single_line(200) | None = None
     submitted_by: str
     submitted_at: UtcDatetime
 

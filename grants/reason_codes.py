@@ -15,6 +15,7 @@ import services.assessment.domain as assessment
 import services.intake.domain as intake
 import services.payments.domain as payments
 import services.reporting.domain as reporting
+from servicekit.http_guard import EDGE_CODES
 
 README = Path(__file__).resolve().parents[1] / "README.md"
 START = "<!-- reason-codes:start -->"
@@ -23,6 +24,7 @@ END = "<!-- reason-codes:end -->"
 
 def tables() -> list[tuple[str, dict[str, str]]]:
     out = [
+        ("every service — the HTTP edge (servicekit, before or around any route)", EDGE_CODES),
         ("intake — submissions, tokens, deadline, IT-problem exceptions (R3–R9)",
          intake.REASON_CODES),
         ("assessment — eligibility, once per applicant, allocation (R1, R2, R10–R13)",

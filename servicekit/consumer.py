@@ -167,6 +167,7 @@ class EventConsumer:
         if self.positions and not await self._offsets_still_ours(records):
             return  # neither processed nor acknowledged: fetched again from where it now starts
         started = time.perf_counter()
+        before = (self.processed, self.duplicates, self.dead_lettered)
         try:
             await self.process(records)
         except Exception as exc:
@@ -179,8 +180,11 @@ class EventConsumer:
                 log.critical("consumer_halted", consumer=self.name, error=self.halted)
                 self.on_halt()
             raise
-        self.timings.observe(time.perf_counter() - started)
+        elapsed = time.perf_counter() - started
+        self.timings.observe(elapsed)
         self._batches += 1
+        _log_batch(self.name, records, before,
+                    (self.processed, self.duplicates, self.dead_lettered), elapsed)
         if (self.settings.fault_kill_before_commit
                 or self._batches == self.settings.fault_kill_at_batch):
             os.kill(os.getpid(), signal.SIGKILL)
@@ -364,6 +368,11 @@ class EventConsumer:
             fetch_max_wait_ms=s.consumer_fetch_max_wait_ms,
             batch_timeout_ms=s.consumer_fetch_max_wait_ms,
             ack_policy=AckPolicy.MANUAL,
+            # FastStream would json.loads every record of the batch before ``consume`` runs: a
+            # record nested 50,000 deep raised RecursionError there, outside any per-record
+            # handling, and the batch was lost (issue 14.3). Records are decoded one by one in
+            # ``process``, where a failure dead-letters only its record.
+            decoder=_undecoded,
         )
         self._subscriber(self.consume)
 
@@ -380,8 +389,26 @@ class _HandlerBroke(Exception):
     """A non-transient error while handling: some record in the batch is poison."""
 
 
+async def _undecoded(message: Any) -> Any:
+    """FastStream's body decoding, skipped: ``consume`` reads ``msg.raw_message``."""
+    return None
+
+
 def _incoming(record: ConsumerRecord, body: Any, dedup_id: UUID | None) -> Incoming:
     return Incoming(body, dedup_id, record, dict(record.headers or ()))
+
+
+def _log_batch(consumer: str, records: Sequence[ConsumerRecord], before: tuple[int, int, int],
+               after: tuple[int, int, int], elapsed_s: float) -> None:
+    """One INFO line per batch (the per-message lines are FastStream's, at DEBUG)."""
+    offsets: dict[str, list[int]] = {}
+    for r in records:
+        span = offsets.setdefault(f"{r.topic}:{r.partition}", [r.offset, r.offset])
+        span[0], span[1] = min(span[0], r.offset), max(span[1], r.offset)
+    log.info("batch_processed", consumer=consumer, records=len(records),
+             processed=after[0] - before[0], duplicates=after[1] - before[1],
+             dead_lettered=after[2] - before[2], offsets=offsets,
+             duration_ms=round(elapsed_s * 1000, 1))
 
 
 def _log_ids(item: Incoming) -> dict[str, str]:

@@ -18,6 +18,7 @@ from fastapi.responses import JSONResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from contracts.base import Actor
+from contracts.bounds import AMOUNT_TOO_LARGE, TEXT_CONTROL_CHARACTER
 from servicekit.clock import Clock, parse_instant
 from servicekit.identity import AuthError, Principal, TokenVerifier
 from servicekit.logging import get_logger
@@ -53,12 +54,20 @@ class SimulatedTimeMiddleware:
             ctx.__exit__(None, None, None)
 
 
+_CODES = {"missing": "field_missing", "extra_forbidden": "field_unknown",
+          "string_too_long": "field_too_long", "too_long": "field_too_long",
+          "json_invalid": "json_invalid", TEXT_CONTROL_CHARACTER: TEXT_CONTROL_CHARACTER,
+          AMOUNT_TOO_LARGE: AMOUNT_TOO_LARGE}
+
+
 def validation_reasons(exc: RequestValidationError) -> list[dict[str, str]]:
     reasons = []
     for err in exc.errors():
         loc = [str(p) for p in err.get("loc", ()) if p not in ("body",)]
-        code = {"missing": "field_missing", "extra_forbidden": "field_unknown"}.get(
-            err.get("type", ""), "field_invalid")
+        code = _CODES.get(err.get("type", ""), "field_invalid")
+        if code == "field_invalid" and err.get("type") in ("less_than_equal", "less_than") \
+                and loc and loc[-1].endswith("_oere"):
+            code = AMOUNT_TOO_LARGE
         reasons.append({"code": code, "path": ".".join(loc), "message": str(err.get("msg", ""))})
     return reasons
 
@@ -120,6 +129,9 @@ class ErrorMiddleware:
             if started:
                 raise
             response = refusal_response(exc)
+            if response is None and isinstance(exc, RecursionError):  # nested too deep to parse
+                response = JSONResponse({"error": "json_invalid",
+                                         "message": "the body nests too deeply"}, status_code=422)
             if response is None:
                 log.exception("unhandled_http_error", error=repr(exc))
                 response = JSONResponse({"error": "internal_error", "message": "internal error"},
@@ -134,8 +146,11 @@ def bearer_token(request: Request) -> str | None:
 
 
 def authenticate(request: Request, verifier: TokenVerifier, *roles: str) -> Principal:
-    """Verify the bearer token and require one of ``roles`` (if any given)."""
-    principal = verifier.verify(bearer_token(request))
+    """Verify the bearer token and require one of ``roles`` (if any given). A write's token was
+    verified by the request guard before its body was read: that principal is reused."""
+    principal = request.scope.get("state", {}).get("grants.principal")
+    if not isinstance(principal, Principal):
+        principal = verifier.verify(bearer_token(request))
     if roles:
         principal.require_role(*roles)
     return principal

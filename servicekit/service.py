@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -35,9 +36,10 @@ from servicekit.http import (
     ErrorMiddleware, SimulatedTimeMiddleware, authenticate, cause_of_request,
     install_error_handlers,
 )
+from servicekit.http_guard import BodyRule, RequestGuard
 from servicekit.identity import Principal, TokenVerifier
 from servicekit.kafka_security import faststream_security
-from servicekit.logging import configure_logging, get_logger
+from servicekit.logging import FASTSTREAM_LOGGER, configure_logging, get_logger
 from servicekit.metrics import CONTENT_TYPE_LATEST, RuntimeMetrics, database_ready
 from servicekit.outbox import Cause, Emitter, notify_channel
 from servicekit.relay import OutboxRelay, pending_counts
@@ -74,6 +76,10 @@ class ServiceRuntime:
             enable_idempotence=self.settings.kafka_idempotence,
             graceful_timeout=self.settings.shutdown_grace_s,
             security=faststream_security(self.settings),
+            # Per-message "Received"/"Processed" lines at DEBUG, as JSON through the root handler
+            # (servicekit.logging); each consumer logs one INFO line per batch instead.
+            logger=logging.getLogger(FASTSTREAM_LOGGER),
+            log_level=logging.DEBUG,
         )
         self.consumers: list[EventConsumer] = []
         self.relay = OutboxRelay(self.settings)
@@ -84,6 +90,8 @@ class ServiceRuntime:
                                    interval_s=self.settings.scheduler_interval_s)
         self._scheduler_task: asyncio.Task[None] | None = None
         self.on_startup: list[Callable[[ServiceRuntime], Awaitable[None]]] = []
+        # Routes with their own body limit (file uploads); read by the request guard.
+        self.body_rules: list[BodyRule] = []
         self.metrics = RuntimeMetrics(name, consumers=self.consumers, relay=self.relay,
                                       pool=lambda: self._pool)
 
@@ -131,7 +139,7 @@ class ServiceRuntime:
         none given). As a dependency it runs before the body is validated: 401/403 before 422."""
 
         def dependency(request: Request) -> Principal:
-            return authenticate(request, self.verifier, *roles)
+            return authenticate(request, self.verifier, *roles)  # the guard's, when it verified
 
         return dependency
 
@@ -154,6 +162,9 @@ class ServiceRuntime:
         app = FastAPI(title=title, version="1", lifespan=self._lifespan)
         install_error_handlers(app)
         app.add_middleware(SimulatedTimeMiddleware, clock=self.clock)
+        app.add_middleware(RequestGuard, verifier=lambda: self.verifier,
+                           max_body_bytes=self.settings.http_max_body_bytes,
+                           rules=self.body_rules)
         app.add_middleware(ErrorMiddleware)
         operator = Depends(self.require("caseworker"))
 
@@ -280,5 +291,7 @@ class ServiceRuntime:
 
     def run(self, app: FastAPI) -> None:
         s = self.settings
-        uvicorn.run(app, host=s.http_host, port=s.http_port, log_level="warning",
+        # log_config=None: uvicorn keeps its hands off logging (no coloured formatter of its
+        # own); its records reach the JSON root handler of servicekit.logging.
+        uvicorn.run(app, host=s.http_host, port=s.http_port, log_level="warning", log_config=None,
                     timeout_graceful_shutdown=int(s.shutdown_grace_s), lifespan="on")

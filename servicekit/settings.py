@@ -18,6 +18,8 @@ class ServiceSettings(BaseSettings):
     database: str | None = None
     http_host: str = "127.0.0.1"
     http_port: int = 8000
+    # Largest request body a route takes unless it names its own limit (servicekit.http_guard).
+    http_max_body_bytes: int = 1024 * 1024
     simulation: bool = False
     log_level: str = "INFO"
 

@@ -17,7 +17,7 @@ def _empty() -> dict[str, Any]:
         "intake": None, "intake_reasons": [], "eligible": None, "eligibility_reasons": [],
         "score": None, "rank": None, "decision": "none", "decision_reasons": [], "award_oere": 0,
         "revised_budget": "none", "revised_budget_reasons": [], "paid_oere": 0,
-        "repayment_oere": 0,
+        "repayment_oere": 0, "lapsed": False, "final_report": "none", "final_report_reasons": [],
     }
 
 

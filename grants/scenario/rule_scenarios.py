@@ -435,6 +435,98 @@ def register_once_off() -> tuple[dict[str, Any], dict[str, Any]]:
                     organisations=[municipality("101", "København Kommune")]), expected
 
 
+def spread(posts: dict[str, int], first: str = "2025-07", last: str = "2025-12"
+           ) -> dict[str, dict[str, int]]:
+    """Each post's total over the months, evenly, the remainder in the last month."""
+    plan = months({post: 0 for post in posts}, first, last)
+    keys = sorted(plan)
+    for post, total in posts.items():
+        share = total // len(keys)
+        for month in keys:
+            plan[month][post] = share
+        plan[keys[-1]][post] += total - share * len(keys)
+    return plan
+
+
+def release_and_accounts() -> tuple[dict[str, Any], dict[str, Any]]:
+    """Issue 16: a withdrawn and a lapsed award fund the next in rank (R12, R14); accounts as
+    R20–R22 say: a final report only after the period, an overspent post claimed back, the audit
+    statement typed by size (exactly 100,000 DKK: a reviewer's statement suffices)."""
+    d = "2025-05-12"
+    names = {"FIRST": ("751", "Aarhus Kommune", 600000, 5),
+             "SECOND": ("730", "Randers Kommune", 500000, 4),
+             "THIRD": ("615", "Horsens Kommune", 600000, 3),
+             "BIG": ("101", "København Kommune", 1500000, 5),
+             "NEXT": ("147", "Frederiksberg Kommune", 800000, 4),
+             "SMALL": ("151", "Ballerup Kommune", 100000, 3),
+             "MIDSIZE": ("153", "Brøndby Kommune", 400000, 2)}
+    actions: list[dict[str, Any]] = []
+    for i, (ref, (code, name, dkk, _)) in enumerate(names.items()):
+        actions.append(submit(f"{d}T09:0{i}:00+02:00", ref, code, name, dkk))
+    for i, (ref, (_, _, _, points)) in enumerate(names.items()):
+        actions.append(score(f"2025-05-20T10:0{i}:00+02:00", ref, "assessor-a", points))
+
+    def at(day: str, ref: str, kind: str, **keys: Any) -> dict[str, Any]:
+        return {"at": day, "type": kind, **({"ref": ref} if ref else {}), **keys}
+
+    def plan(dkk: int) -> dict[str, dict[str, int]]:
+        lines = budget(dkk)["lines"]
+        return spread({line["post"]: line["amount_oere"] for line in lines})
+
+    actions += [
+        at("2025-06-01T10:00:00+02:00", "", "allocate", approver="approver-x"),
+        at("2025-06-02T10:00:00+02:00", "SMALL", "accept_award"),
+        at("2025-06-02T10:01:00+02:00", "MIDSIZE", "accept_award"),
+        # FIRST declines: a caseworker withdraws it; the re-run awards SECOND in its place
+        at("2025-06-03T10:00:00+02:00", "FIRST", "withdraw_award", by="caseworker-c"),
+        at("2025-06-04T10:00:00+02:00", "", "allocate", approver="approver-y"),
+        at("2025-06-05T10:00:00+02:00", "SECOND", "accept_award"),
+        at("2025-06-10T10:00:00+02:00", "SMALL", "revised_budget", months=plan(100000)),
+        at("2025-06-10T10:01:00+02:00", "MIDSIZE", "revised_budget", months=plan(400000)),
+        # BIG never accepts (deadline 1 July 23:59:59): the scheduler lapses it; NEXT follows
+        at("2025-07-02T10:00:00+02:00", "", "allocate", approver="approver-y"),
+        at("2025-07-03T09:00:00+02:00", "", "run_payments", through="2025-07-03"),
+        at("2025-07-03T10:00:00+02:00", "SMALL", "finance_result", executed=True),
+        at("2025-07-04T10:00:00+02:00", "NEXT", "accept_award"),
+        at("2025-07-05T10:00:00+02:00", "NEXT", "revised_budget", months=plan(800000)),
+        at("2025-10-01T09:00:00+02:00", "", "run_payments", through="2025-10-01"),
+        at("2025-10-01T10:00:00+02:00", "SMALL", "finance_result", executed=True),
+        # before the period's end: refused; after it, 1,000 DKK over the staff post: claimed
+        at("2025-12-20T10:00:00+01:00", "SMALL", "final_report", accounts={
+            "project staff": 8000000, "materials and meetings": 2000000},
+           audit_statement="RS-SMALL"),
+        at("2026-02-10T10:00:00+01:00", "SMALL", "final_report", accounts={
+            "project staff": 8100000, "materials and meetings": 1900000},
+           audit_statement={"type": "reviewer_statement", "reference": "RS-SMALL"}),
+        at("2026-02-10T10:01:00+01:00", "MIDSIZE", "final_report", accounts={
+            "project staff": 32000000, "materials and meetings": 8000000},
+           audit_statement={"type": "reviewer_statement", "reference": "RS-MIDSIZE"}),
+        at("2026-02-10T10:02:00+01:00", "NEXT", "final_report", accounts={
+            "project staff": 64000000, "materials and meetings": 16000000},
+           audit_statement={"type": "auditor_statement", "reference": "AS-NEXT"}),
+        at("2026-03-01T10:00:00+01:00", "", "audit_replay"),
+    ]
+    expected = {
+        "FIRST": {"decision": "awarded", "award_oere": 60000000, "lapsed": True},
+        "SECOND": {"decision": "awarded", "award_oere": 50000000, "rank": 2, "lapsed": False},
+        "THIRD": {"decision": "rejected", "decision_reasons": ["sub_pool_exhausted"], "rank": 3},
+        "BIG": {"decision": "awarded", "lapsed": True},
+        "NEXT": {"decision": "awarded", "award_oere": 80000000, "rank": 2,
+                 "final_report": "rejected",
+                 "final_report_reasons": ["performance_audit_missing"]},
+        "SMALL": {"award_oere": 10000000, "paid_oere": 10000000, "final_report": "accepted",
+                  "final_report_reasons": [], "repayment_oere": 100000},
+        "MIDSIZE": {"decision": "awarded", "final_report": "rejected",
+                    "final_report_reasons": ["audit_statement_wrong_type"]},
+        "sub_pools": {"1082": {"amount_oere": 100000000, "awarded_oere": 50000000, "awards": 1},
+                      "1084": {"amount_oere": 200000000, "awarded_oere": 130000000,
+                               "awards": 3}},
+        "audit": {"verified": True},
+    }
+    return scenario("issue 16: freed money and accounts (R12, R14, R20–R22)",
+                    pool("rule-release"), actions), expected
+
+
 BUILDERS = {
     "rule-deadline-edges": deadline_edges,
     "rule-it-exceptions": it_exceptions,
@@ -444,6 +536,7 @@ BUILDERS = {
     "rule-register-municipalities": register_municipalities,
     "rule-register-organisations": register_organisations,
     "rule-register-once-off": register_once_off,
+    "rule-release-accounts": release_and_accounts,
 }
 
 

@@ -258,6 +258,13 @@ def restart_postgres(
                    remove_datadir=False)
 
 
+# The server log never quotes applicant data: no statement text or parameters with an error, no
+# DETAIL lines (a unique violation's DETAIL names the key's values). docs/production.md.
+QUIET_LOG_SETTINGS = ("log_min_error_statement=panic", "log_parameter_max_length_on_error=0",
+                      "log_parameter_max_length=0", "log_error_verbosity=terse",
+                      "log_statement=none", "log_min_duration_statement=-1")
+
+
 def _launch(datadir: Path, port: int, *, durable: bool, die_with_parent: bool,
             max_connections: int, log_path: Path | None, timeout: float,
             remove_datadir: bool) -> PostgresProcess:
@@ -267,6 +274,8 @@ def _launch(datadir: Path, port: int, *, durable: bool, die_with_parent: bool,
               "-k", socket_dir, "-c", f"max_connections={max_connections}"]  # fmt: skip
     if not durable:
         server += ["-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off"]
+    for setting in QUIET_LOG_SETTINGS:
+        server += ["-c", setting]
     log_path = log_path or datadir / "server.log"
     pdeath = die_with_parent and die_with_parent_preexec() is not None  # main thread only
     with log_path.open("ab") as log:

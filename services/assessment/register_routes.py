@@ -7,6 +7,7 @@ so the register's events keep their order on the one-partition pools topic).
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -18,13 +19,14 @@ from contracts.base import Actor
 from contracts.register import OrganisationRecorded, RegisterSourceLoaded
 from servicekit import logging
 from servicekit.http import cause_of_request
+from servicekit.http_guard import BodyRule
 from servicekit.identity import Principal
 from servicekit.outbox import Cause
 from servicekit.service import ServiceRuntime, UnitOfWork
 from services.assessment.domain import DomainRefusal
 from services.assessment.domain.register import RegisterEntry, decide_change, decide_load
 from services.assessment.domain.register_files import (
-    RegisterFormat, check_http_file, format_of, parse_register_file,
+    MAX_HTTP_FILE_BYTES, RegisterFormat, check_http_file, format_of, parse_register_file,
 )
 from services.assessment.register_store import RegisterStore
 
@@ -61,6 +63,10 @@ def _view(entry: RegisterEntry) -> dict[str, Any]:
 
 
 def register_router(runtime: ServiceRuntime) -> APIRouter:
+    # A register file is not JSON and may be up to 64 MiB; the guard counts it while it streams.
+    runtime.body_rules.append(BodyRule(re.compile(r"/register/sources/[^/]+"),
+                                       MAX_HTTP_FILE_BYTES, raw=True,
+                                       too_large_code="register_too_large"))
     router = APIRouter(tags=["organisation register"])
     caseworker = Depends(runtime.require("caseworker"))
     staff = Depends(runtime.require("caseworker", "assessor", "approver", "auditor"))

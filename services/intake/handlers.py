@@ -136,6 +136,11 @@ class Submission:
     who: Principal | AuthError
     now: datetime
     cause: Cause
+    # A submission refused by its token (401/403) or its organisation (cvr_mismatch): over HTTP
+    # nothing is written (``refusal_key`` None: the caller reads its answer); on the portal topic
+    # the refusal is published keyed by the record's key, never by ids from the body, and
+    # nothing of the body is stored (issue 14).
+    refusal_key: str | None = None
 
 
 async def write_submission(
@@ -197,6 +202,7 @@ async def write_submissions(
     for sub in submissions:
         parsed, who, now = sub.parsed, sub.who, sub.now
         aggregate = _refused_aggregate(parsed)
+        target: ApplicationState | None = None  # the application whose state the events change
         if isinstance(who, AuthError):
             decision = decide_token_refusal(parsed, now, [token_reason(who.code)], 401)
         elif parsed.command is None:
@@ -206,12 +212,8 @@ async def write_submissions(
             elif parsed.application_id is None:
                 decision = decide_malformed(None, parsed, now)
             else:
-                state = states[parsed.application_id]
-                decision = decide_malformed(state, parsed, now)
-                aggregate = str(state.application_id)
-                if decision.events:
-                    states[state.application_id] = evolve_all(state, decision.events)
-                    changed[state.application_id] = None
+                target = states[parsed.application_id]
+                decision = decide_malformed(target, parsed, now)
         else:
             command = parsed.command
             application_id = application_id_for(command)
@@ -224,22 +226,29 @@ async def write_submissions(
             else:
                 binding[submission_id] = (application_id, who.cvr)
                 bound_to, new = application_id, True
-            state = states[application_id]
+            target = states[application_id]
             pool = published.get(command.pool_id)
-            decision = decide_submission(state, command, now, claims=who.claims,
+            decision = decide_submission(target, command, now, claims=who.claims,
                                          pools={} if pool is None else {pool.pool_id: pool},
                                          register=register, bound_to=bound_to)
             if new and any(isinstance(e, SubmissionUnauthorized) for e in decision.events):
                 del binding[submission_id]  # a refused token binds nothing
-            aggregate = str(state.application_id)
-            if decision.events:
-                states[application_id] = evolve_all(state, decision.events)
-                changed[application_id] = None
-        if decision.events:
-            # occurred_at is the time this submission was received, as when decided alone
-            with clock.at(now.isoformat() if clock.simulated else None):
-                _emit(sink, decision.events, aggregate, sub.cause)
         decisions.append(decision)
+        if not decision.events:
+            continue
+        # occurred_at is the time this submission was received, as when decided alone
+        with clock.at(now.isoformat() if clock.simulated else None):
+            if all(isinstance(e, SubmissionUnauthorized) for e in decision.events):
+                # Stored nowhere; published only for the portal, keyed by the record's key.
+                if sub.refusal_key is not None:
+                    _emit(sink, [e.model_copy(update={"submission_id": None})
+                                 for e in decision.events], sub.refusal_key, sub.cause)
+                continue
+            if target is not None:
+                aggregate = str(target.application_id)
+                states[target.application_id] = evolve_all(target, decision.events)
+                changed[target.application_id] = None
+            _emit(sink, decision.events, aggregate, sub.cause)
     await store.save_applications(states[a] for a in changed)
     await store.settle_claims(
         [s for s in ours if s not in binding],
@@ -392,9 +401,19 @@ def _header_text(item: Incoming, name: str) -> str | None:
     return "".join(ch for ch in text if ch.isprintable()).strip()[:128] or None
 
 
+def _record_key(item: Incoming) -> str:
+    """The portal record's key as an aggregate id (what a refusal is published under)."""
+    key = item.key
+    text = key.decode(errors="replace") if isinstance(key, bytes) else ""
+    text = "".join(ch for ch in text if ch.isprintable()).strip()[:128]
+    return text or UNIDENTIFIED
+
+
 def _portal_cause(item: Incoming, parsed: ParsedSubmission, who: Principal | AuthError) -> Cause:
+    # Never an id from the body of a refused token's message: it could name someone else's.
+    body_id = parsed.submission_id if isinstance(who, Principal) else None
     correlation = (_header_text(item, "correlation_id")
-                   or (str(parsed.submission_id) if parsed.submission_id is not None else None)
+                   or (str(body_id) if body_id is not None else None)
                    or f"portal-{item.partition}-{item.offset}")
     return Cause(actor=_submitter(who), correlation_id=correlation)
 
@@ -417,7 +436,8 @@ def portal_handler(runtime: ServiceRuntime, tokens: TokenCache, pools: PoolCache
                 now = clock.now()
             token, parsed = parse_portal_submission(item.body)
             who = tokens.verify(token)
-            submissions.append(Submission(parsed, who, now, _portal_cause(item, parsed, who)))
+            submissions.append(Submission(parsed, who, now, _portal_cause(item, parsed, who),
+                                          refusal_key=_record_key(item)))
         decisions = await write_submissions(conn, emitter, submissions, pools=pools, clock=clock)
 
         def logged() -> None:

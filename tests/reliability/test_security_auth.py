@@ -8,9 +8,8 @@ listed in ``CHECKED_IN_HANDLER`` (asserted complete and not stale). Each service
 (its lifespan: database, migrations, consumers, relay) on the real broker and its own PostgreSQL
 database. Pass, per route: no token, an expired token, a token signed by another key (same issuer
 and audience), a malformed token → 401; a valid token holding only a role the route does not
-allow (every such role of ``contracts.base.Role``) or no role at all → 403; and afterwards no
-event but intake's record of a refused submission (``SubmissionUnauthorized``) is in the
-service's outbox.
+allow (every such role of ``contracts.base.Role``) or no role at all → 403; and afterwards
+nothing is in the service's outbox or audit log (issue 14: a refused call writes nothing).
 
 Mechanisms guarded: ``TokenVerifier.verify`` (signature, ``exp``) and ``Principal.require_role``
 via ``servicekit.http.authenticate``. Checked locally: with ``principal.require_role`` removed
@@ -58,7 +57,6 @@ CHECKED_IN_HANDLER: dict[tuple[str, str, str], set[str]] = {
     ("intake", "POST", "/submissions"): {"applicant"},
 }
 CVR = "12345678"
-REFUSAL_EVENTS = {"SubmissionUnauthorized"}
 
 
 def _required_roles(route: APIRoute) -> list[set[str]]:
@@ -165,11 +163,11 @@ async def test_every_write_endpoint_refuses_bad_tokens(
                     if response.status_code != want:
                         failures.append(f"{method} {template} with {label}: "
                                         f"{response.status_code} {response.text[:200]}")
-            # Nothing changed but the record of refusals (intake publishes its decision on a
-            # refused submission, as for the portal topic: SubmissionUnauthorized).
+            # Nothing was written at all: no outbox row, no audit entry (issue 14.6).
             written = [r["event_type"] for r in await runtime.pool.fetch(
                 "SELECT headers->>'event_type' AS event_type FROM outbox")]
-            assert set(written) <= REFUSAL_EVENTS, f"refused requests wrote {written}"
+            assert written == [], f"refused requests wrote {written}"
+            assert await runtime.pool.fetchval("SELECT count(*) FROM audit_log") == 0
     finally:
         await drop_database(pg_url, db_name)
     assert not failures, "\n".join(failures)

@@ -26,6 +26,9 @@ _NEGATIVE_ERRORS = frozenset({"greater_than_equal", "greater_than"})
 _EMPTY_ERRORS = frozenset({"string_too_short", "too_short"})
 _TOO_LONG_ERRORS = frozenset({"string_too_long", "too_long"})
 _NOT_AN_OBJECT = frozenset({"json_invalid", "json_type", "model_type", "model_attributes_type"})
+_TOO_LARGE_ERRORS = frozenset({"less_than_equal", "less_than"})
+# Codes the contracts' own validators raise as pydantic error types (contracts.bounds).
+_CONTRACT_CODES = frozenset({"text_control_character", "amount_too_large"})
 
 
 def dotted_path(loc: Sequence[str | int]) -> str | None:
@@ -52,8 +55,12 @@ def _code_for(error_type: str, loc: Sequence[str | int], value: Any) -> str:
         return "field_missing"
     if error_type == "extra_forbidden":
         return "field_unknown"
+    if error_type in _CONTRACT_CODES:
+        return error_type
     if error_type in _INTEGER_ERRORS:
         return "not_an_integer"
+    if error_type in _TOO_LARGE_ERRORS and str(loc[-1] if loc else "").endswith("_oere"):
+        return "amount_too_large"  # above contracts.bounds.MAX_AMOUNT_OERE
     if error_type in _NEGATIVE_ERRORS and _is_negative_number(value):
         leaf = str(loc[-1]) if loc else ""
         if leaf.endswith("_oere"):

@@ -18,6 +18,9 @@ REASON_CODES: dict[str, str] = {
     "field_too_long": "a text or list field is longer than the contract allows",
     "not_an_integer": "a whole number was expected (amounts are integer øre, never decimals)",
     "amount_negative": "an amount in øre is negative",
+    "amount_too_large": "an amount in øre is above the ceiling of 10^15 øre (10 billion DKK)",
+    "text_control_character": "a text holds a control character (NUL and the like; tab and "
+                              "newline only where the text is multi-line)",
     "quantity_negative": "a budget line quantity is negative",
     # R3: business validation of a parsed submission
     "cvr_invalid": "the applicant's CVR number fails the modulus-11 check",

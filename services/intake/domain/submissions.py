@@ -94,7 +94,8 @@ def _repeat_of_invalid(state: ApplicationState, submission_id: UUID) -> Decision
     if refused is None:
         return None
     receipt = refused_receipt(state.application_id, refused)
-    return Decision(events=(), receipt=receipt, http_status=200)
+    # The same answer as the first time: a portal retrying after a timeout must not read success.
+    return Decision(events=(), receipt=receipt, http_status=422)
 
 
 def _invalid(

@@ -273,16 +273,17 @@ class Replay:
 
     def _onReportRejected(self, p: Any, ref: Ref) -> None:
         if p.kind == "final":
-            self._final_state(p, ref, "rejected", None)
+            self._final_state(p, ref, "rejected", None, tuple(r.code for r in p.reasons))
 
-    def _final_state(self, p: Any, ref: Ref, status: str, spent: int | None) -> None:
+    def _final_state(self, p: Any, ref: Ref, status: str, spent: int | None,
+                     reasons: tuple[str, ...] = ()) -> None:
         app = self._app(p.application_id)
         if status == "accepted":
             # The first accepted final report is the one (the domain refuses a second).
             if app.final_accepted is None or ref < app.final_accepted[0]:
                 app.final_accepted = (ref, spent or 0)
         elif app.final_report is None or ref > app.final_report[0]:
-            app.final_report = (ref, status)
+            app.final_report, app.final_reasons = (ref, status), reasons
 
     def _onReportOverdue(self, p: Any, ref: Ref) -> None:
         self._app(p.application_id).overdue += 1

@@ -66,10 +66,13 @@ def _sub_pools(facts: LogFacts) -> Iterator[Candidate]:
     committed: dict[tuple[str, str | None], int] = {}
     holding: dict[int, list[Award]] = {}  # application id → its awards committing money now
     app_of = {a.ref: app_id for app_id, app in facts.apps.items() for a in app.awards}
-    steps: list[tuple[Ref, Award | None, int]] = [(a.ref, a, app_of.get(a.ref, 0))
-                                                  for a in facts.awards]
-    steps += [(ref, None, app_id) for ref, app_id in facts.releases]
-    for _ref, award, app_id in sorted(steps, key=lambda step: step[0]):
+    # (instant, 0 = release | 1 = award, log key): at one instant a release comes first — in
+    # simulation the tick that lapses an award and the allocation run it enables share the
+    # scenario's instant, and an award cannot be caused by a release after it.
+    steps: list[tuple[tuple[Any, int, Ref], Award | None, int]] = [
+        ((a.ref[0], 1, a.ref), a, app_of.get(a.ref, 0)) for a in facts.awards]
+    steps += [((ref[0], 0, ref), None, app_id) for ref, app_id in facts.releases]
+    for _key, award, app_id in sorted(steps, key=lambda step: step[0]):
         if award is None:
             for gone in holding.pop(app_id, []):
                 key = (gone.pool_id, gone.region_code)

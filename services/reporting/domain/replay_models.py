@@ -79,6 +79,7 @@ class ApplicationView(_View):
     instructed_oere: int = 0
     paid_oere: int = 0
     final_report: Literal["accepted", "rejected", "submitted", "none"] = "none"
+    final_report_reasons: list[str] = []  # of the latest rejected one, until one is accepted
     spent_oere: int | None = None
     repayment_oere: int = 0
     waived_oere: int = 0
@@ -134,7 +135,8 @@ class ReplayResult(_View):
         (SCENARIOS.md); sub-pools of every pool are keyed by region code."""
         keys = ("intake", "intake_reasons", "eligible", "eligibility_reasons", "score", "rank",
                 "decision", "decision_reasons", "award_oere", "revised_budget",
-                "revised_budget_reasons", "paid_oere", "repayment_oere")
+                "revised_budget_reasons", "paid_oere", "repayment_oere", "lapsed",
+                "final_report", "final_report_reasons")
         applications = {
             app_id: {k: getattr(view, k) for k in keys}
             for app_id, view in self.applications.items()

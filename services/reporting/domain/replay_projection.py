@@ -90,6 +90,7 @@ def application_view(
         revised_budget=budget, revised_budget_reasons=budget_reasons,
         instructed_oere=sum(i.amount_oere for i in app.instructions), paid_oere=paid,
         final_report=final,
+        final_report_reasons=[] if final in ("accepted", "none") else list(app.final_reasons),
         spent_oere=app.final_accepted[1] if app.final_accepted else None,
         repayment_oere=app.claimed, waived_oere=app.waived, overdue_notices=app.overdue,
     )

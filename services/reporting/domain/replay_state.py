@@ -72,6 +72,7 @@ class AppFacts:
         "invalid", "exception", "exception_decisions", "eligibility", "score", "awards",
         "rejection", "award_accepted", "lapsed", "budget_versions", "approved_budgets",
         "instructions", "final_report", "final_accepted", "claimed", "waived", "overdue",
+        "final_reasons",
     )
 
     def __init__(self) -> None:
@@ -96,6 +97,7 @@ class AppFacts:
         self.instructions: tuple[Instruction, ...] = ()
         self.final_report: tuple[Ref, str] | None = None  # latest submitted / rejected
         self.final_accepted: tuple[Ref, int] | None = None  # (ref, spent_oere)
+        self.final_reasons: tuple[str, ...] = ()  # of the latest rejected final report
         self.claimed = 0
         self.waived = 0
         self.overdue = 0

@@ -21,6 +21,8 @@ from tests.unit.intake.factories import (
     DEADLINE, Desk, budget, caseworker_claims, contact, decision, submission, uid,
 )
 
+# at most 10^12 øre per rate or amount and quantities up to 100: ten lines stay under the
+# contracts' ceiling of 10^15 øre (contracts.bounds.MAX_AMOUNT_OERE)
 oere = st.integers(min_value=0, max_value=10**12)
 posts = st.sampled_from(["staff", "Staff", "rent", "travel", "materials", " staff ", "x"])
 
@@ -52,10 +54,10 @@ def clean_lines(draw: st.DrawFn) -> list[BudgetLine]:
     lines = []
     for name in names:
         if draw(st.booleans()):
-            rate, quantity = draw(oere), draw(st.integers(0, 10**6))
+            rate, quantity = draw(oere), draw(st.integers(0, 100))
             lines.append(BudgetLine(post=name, category="salary", rate_oere=rate, quantity=quantity, amount_oere=rate * quantity))
         elif draw(st.booleans()):
-            rate, quantity = draw(oere), draw(st.integers(0, 10**6))
+            rate, quantity = draw(oere), draw(st.integers(0, 100))
             lines.append(BudgetLine(post=name, category="other", rate_oere=rate, quantity=quantity, amount_oere=rate * quantity))
         else:
             lines.append(BudgetLine(post=name, category="other", amount_oere=draw(oere)))

@@ -78,3 +78,12 @@ def test_overview_replay_and_audit_report_agree_on_released_awards() -> None:
     assert report[0]["awards"] == replayed.awards
     scenario = result.scenario_view()
     assert scenario["sub_pools"][region]["awarded_oere"] == replayed.sub_pools[region].awarded_oere
+
+
+def test_a_release_and_the_award_it_enables_at_one_instant_verify() -> None:
+    """In simulation the scheduler's tick (the lapse) and the allocation run it enables carry
+    the same simulated instant; the release counts first."""
+    rnd = example_round()
+    _lapse(rnd, "KBH", LATER, reason="acceptance_deadline_passed")
+    rnd.award("GENTOFTE", LATER, rank=2)
+    assert replay(rnd.log.events).verified
