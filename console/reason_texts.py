@@ -145,6 +145,8 @@ REASONS: dict[str, tuple[str, str]] = {
     "withdrawn": ("Tilsagnet er tilbagekaldt af en sagsbehandler",
                   "A caseworker withdrew the award"),
     "task_not_found": ("Ingen sådan opgave", "No such task"),
+    "payment_run_in_future": ("En betalingskørsel betaler kun det, der er forfaldent i dag",
+                              "A payment run pays only what is due by today"),
     "task_closed": ("Opgaven er allerede lukket", "The task is closed already"),
     "payments_instructed": ("Tilsagnet kan ikke tilbagekaldes: der er udstedt betalinger",
                             "The award cannot be withdrawn: payments were instructed"),
