@@ -217,7 +217,7 @@ async def verify_chain(pg_url: str, service: str, published: dict[str, str]) -> 
     (an empty mapping checks the chain alone)."""
     report = ChainReport(service)
     try:
-        conn = await asyncpg.connect(f"{pg_url.rstrip('/')}/{namespaced(service, '_')}")
+        conn = await asyncpg.connect(f"{pg_url.rstrip('/')}/{service}")
     except (asyncpg.InvalidCatalogNameError, OSError) as exc:
         report.problem = _chain_problem(service, None, None, f"audit table unreachable: {exc}")
         return report
@@ -291,7 +291,8 @@ async def audit_replay(bootstrap: str, pg_url: str | None = None,
     finally:
         if gc_was_enabled:
             gc.enable()
-    chains = ([await verify_chain(pg_url, s, published or {}) for s in SERVICES]
+    # each service's database as it names it (GRANTS_NAMESPACE prefixes it)
+    chains = ([await verify_chain(pg_url, namespaced(s, "_"), published or {}) for s in SERVICES]
               if pg_url else [])
     return AuditReport(result, chains, pipeline.undecodable, checked)
 
