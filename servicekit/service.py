@@ -29,7 +29,7 @@ from faststream.kafka import KafkaBroker
 from faststream.specification import AsyncAPI
 
 from contracts.base import Contract
-from servicekit import db
+from servicekit import db, openapi
 from servicekit.clock import make_clock
 from servicekit.consumer import Decoder, EventConsumer, Handler, decode_event
 from servicekit.http import (
@@ -141,6 +141,8 @@ class ServiceRuntime:
         def dependency(request: Request) -> Principal:
             return authenticate(request, self.verifier, *roles)  # the guard's, when it verified
 
+        setattr(dependency, openapi.ROLES_ATTR, roles)  # the OpenAPI's security (servicekit.openapi)
+
         return dependency
 
     def consume(self, *topics: str, handler: Handler, name: str | None = None,
@@ -234,6 +236,7 @@ class ServiceRuntime:
 
         for r in routers:
             app.include_router(r)
+        openapi.install(app)  # security scheme, error answers, raw bodies' models
         return app
 
     async def not_ready(self) -> dict[str, str]:

@@ -8,6 +8,8 @@ from typing import Literal
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from contracts.topics import namespaced
+
 
 class ServiceSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="GRANTS_", extra="ignore")
@@ -76,9 +78,12 @@ class ServiceSettings(BaseSettings):
     auth_jwks_file: Path | None = None
     auth_leeway_s: int = 30
 
+    # GRANTS_NAMESPACE (contracts.topics.namespace) prefixes topics, groups and the default
+    # database, so several stacks can share one Kafka cluster and PostgreSQL server; an explicit
+    # ``database`` is used as given.
     @property
     def database_name(self) -> str:
-        return self.database or self.service_name
+        return self.database or namespaced(self.service_name, "_")
 
     @property
     def dsn(self) -> str:
@@ -86,4 +91,4 @@ class ServiceSettings(BaseSettings):
 
     @property
     def group_id(self) -> str:
-        return f"grants-{self.service_name}"
+        return namespaced(f"grants-{self.service_name}")
