@@ -36,7 +36,10 @@ REDRIVEN_FROM = "dlt-redriven-from"  # on the copy: the dead letter's reference
 
 # Error codes (the consumer's ``dlt-error-code`` header, or derived from ``dlt-error``) whose
 # record can never be processed as it is: redriving it only dead-letters it again.
-PERMANENT = frozenset({"undecodable", "schema_invalid", "poison", "too_large", "unknown_code"})
+PERMANENT = frozenset({"undecodable", "schema_invalid", "poison", "too_large", "unknown_code",
+                       # servicekit.consumer's and contracts.topic_manifest's codes (issue 14)
+                       "json_invalid", "json_too_deep", "encoding_invalid", "event_too_large",
+                       "event_type_not_allowed_on_topic", "producer_role_not_allowed_on_topic"})
 # Everything else (a handler that broke on a bug since fixed, an event type this consumer did
 # not know yet because it was deployed after its producer) may succeed when redriven.
 

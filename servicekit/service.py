@@ -28,7 +28,9 @@ from fastapi.responses import JSONResponse
 from faststream.kafka import KafkaBroker
 from faststream.specification import AsyncAPI
 
+from contracts.asyncapi import document as asyncapi_document
 from contracts.base import Contract
+from contracts.topics import PLATFORM_SERVICES
 from servicekit import db, openapi
 from servicekit.clock import make_clock
 from servicekit.consumer import Decoder, EventConsumer, Handler, decode_event
@@ -230,8 +232,12 @@ class ServiceRuntime:
             return Response(await self.metrics.exposition(), media_type=CONTENT_TYPE_LATEST)
 
         @app.get("/asyncapi", tags=["operations"])
+        @app.get("/asyncapi.json", tags=["operations"], include_in_schema=False)
         async def asyncapi() -> Any:
-            """AsyncAPI 3.0 description of the topics this service consumes."""
+            """AsyncAPI 3.0 of what this service publishes and consumes (contracts.asyncapi);
+            a service that is not one of the platform's gets FastStream's view of its broker."""
+            if self.name in PLATFORM_SERVICES:
+                return asyncapi_document(self.name)
             spec = AsyncAPI(self.broker, title=f"{title} events", schema_version="3.0.0")
             return spec.to_specification().to_jsonable()
 
