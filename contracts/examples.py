@@ -27,6 +27,8 @@ EXC = UUID("a3d5c0e1-2f4b-4c6d-8e9f-0a1b2c3d4e5f")
 INS = UUID("c1d2e3f4-a5b6-4c7d-8e9f-a0b1c2d3e4f5")
 REP = UUID("d4e5f6a7-b8c9-4d0e-9f1a-2b3c4d5e6f70")
 HOLD = UUID("e5f6a7b8-c9d0-4e1f-8a2b-3c4d5e6f7081")
+CLAIM = UUID("f6a7b8c9-d0e1-4f2a-9b3c-4d5e6f708192")
+CHANGE = UUID("a7b8c9d0-e1f2-4a3b-8c4d-5e6f708192a3")
 T = datetime.fromisoformat("2022-09-28T09:15:00+00:00")
 APPLICANT = Applicant(cvr="29189846", municipality_code="751", name="Aarhus Kommune")
 BUDGET = IndicativeBudget(
@@ -131,6 +133,22 @@ EXAMPLE_PAYLOADS: list[Contract] = [
     p.PaymentsReleased(hold_id=HOLD, cvr="29189846", requested_by="cw-1", approved_by="cw-2",
                        released_at=T),
     p.PaymentResultRecorded(instruction_id=INS, application_id=APP, outcome="executed"),
+    p.OverpaymentClaimed(claim_id=CLAIM, application_id=APP, cvr="29189846", amount_oere=250000,
+                         periods=[p.PeriodAmount(period_start="2023-01", amount_oere=250000)],
+                         budget_version=3, claimed_on=date(2026, 10, 1)),
+    p.PaymentReconciliationHeld(application_id=APP, instruction_id=INS, instructed_oere=18750000,
+                                executed_oere=1875000, reason="payment_amount_mismatch",
+                                held_at=T),
+    p.PaymentReconciliationResolved(application_id=APP, instruction_id=INS, resolved_by="cw-1",
+                                    note="finance paid the rest by hand", resolved_at=T),
+    p.ReissueRequested(application_id=APP, instruction_id=INS, requested_by="cw-1",
+                       requested_at=T),
+    p.BankDetailsChangeRequested(change_id=CHANGE, cvr="29189846",
+                                 account_reference="NemKonto 1234-0001234567",
+                                 requested_by="cw-1", requested_at=T),
+    p.BankDetailsChanged(change_id=CHANGE, cvr="29189846",
+                         account_reference="NemKonto 1234-0001234567", requested_by="cw-1",
+                         approved_by="cw-2", changed_at=T),
     f.PaymentExecuted(instruction_id=INS, amount_oere=18750000, executed_at=T,
                       finance_reference="FIN-2023-000123"),
     f.PaymentFailed(instruction_id=INS, failed_at=T, reason="NemKonto not found for CVR"),

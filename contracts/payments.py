@@ -98,9 +98,22 @@ class RevisedBudgetRejected(Contract):
     rejected_by: str | None = None
 
 
+class PeriodAmount(Contract):
+    """An amount attributed to one payment period (named by its first month)."""
+
+    period_start: YearMonth
+    amount_oere: Annotated[int, Field(gt=0)]
+
+
 class PaymentInstructed(Contract):
     """An instruction for finance (R17). ``instruction_id`` is stable across re-runs and replays;
-    finance applies each id exactly once and resolves the NemKonto from the CVR."""
+    finance applies each id exactly once and resolves the NemKonto from the CVR.
+
+    ``amount_oere`` is what finance pays. An instruction is the first one of its period or a
+    top-up of it (a later budget raised a period already instructed). ``offsets`` say how much
+    of what this period makes due was *not* paid because earlier periods had been instructed
+    more than a later budget makes due for them (the money moves, nothing is paid twice):
+    the period is covered by ``amount_oere`` plus the offsets."""
 
     instruction_id: UUID
     application_id: UUID
@@ -112,6 +125,7 @@ class PaymentInstructed(Contract):
     period_end: YearMonth
     budget_version: Annotated[int, Field(ge=1)]
     replaces_instruction_id: UUID | None = None
+    offsets: list[PeriodAmount] = []
 
 
 class PaymentsHeld(Contract):
@@ -138,8 +152,86 @@ class PaymentsReleased(Contract):
 
 
 class PaymentResultRecorded(Contract):
-    """Payments applied a finance result to an instruction (or ignored it as unknown/duplicate)."""
+    """Payments applied a finance result to an instruction (or ignored it as unknown/duplicate).
+
+    For an executed result, ``executed_oere`` is what finance reports it paid and
+    ``finance_reference`` finance's own reference; ``reason`` is ``payment_amount_mismatch``
+    when the amount differs from the instruction (only the executed amount counts as paid, and
+    the grant waits on a reconciliation hold)."""
 
     instruction_id: UUID
     application_id: UUID | None = None
     outcome: Literal["executed", "failed", "unknown_instruction", "duplicate"]
+    executed_oere: Oere | None = None
+    finance_reference: Annotated[str, Field(max_length=128)] | None = None
+    reason: ReasonCode | None = None
+
+
+class OverpaymentClaimed(Contract):
+    """A later approved budget makes less due than was already instructed for periods that
+    have begun, and no later period is left to offset it against: the difference is claimed
+    back from the grantee (R17). ``periods`` attribute it to the periods instructed over what
+    they now make due."""
+
+    claim_id: UUID
+    application_id: UUID
+    cvr: Cvr
+    currency: Currency = "DKK"
+    amount_oere: Annotated[int, Field(gt=0)]
+    periods: Annotated[list[PeriodAmount], Field(min_length=1)]
+    budget_version: Annotated[int, Field(ge=1)]
+    claimed_on: date
+
+
+class PaymentReconciliationHeld(Contract):
+    """Finance reported an amount that differs from the instruction: no new instruction for
+    this grant until a caseworker resolves it."""
+
+    application_id: UUID
+    instruction_id: UUID
+    instructed_oere: Oere
+    executed_oere: Oere
+    reason: ReasonCode
+    held_at: UtcDatetime
+
+
+class PaymentReconciliationResolved(Contract):
+    """A caseworker resolved a reconciliation hold; the executed amount stands in the ledger
+    (a shortfall is paid, an excess offset or claimed, by the next runs)."""
+
+    application_id: UUID
+    instruction_id: UUID
+    resolved_by: str
+    note: Annotated[str, Field(max_length=2000)] = ""
+    resolved_at: UtcDatetime
+
+
+class ReissueRequested(Contract):
+    """The first person of a two-person re-issue of a failed instruction (R19)."""
+
+    application_id: UUID
+    instruction_id: UUID
+    requested_by: str
+    requested_at: UtcDatetime
+
+
+class BankDetailsChangeRequested(Contract):
+    """The first person asks to change a grantee's bank master data (R19). ``change_id``
+    names the request; a second, different person approves it."""
+
+    change_id: UUID
+    cvr: Cvr
+    account_reference: Annotated[str, Field(min_length=1, max_length=64)]
+    requested_by: str
+    requested_at: UtcDatetime
+
+
+class BankDetailsChanged(Contract):
+    """Two different people changed a grantee's bank master data (R19)."""
+
+    change_id: UUID
+    cvr: Cvr
+    account_reference: Annotated[str, Field(min_length=1, max_length=64)]
+    requested_by: str
+    approved_by: str
+    changed_at: UtcDatetime

@@ -190,7 +190,11 @@ def _kafka(bootstrap: str | None, console: Console) -> tuple[str, dict[str, Any]
         console.print("[red]no running stack[/red] (start one with `grants stack up`, or give "
                       "--bootstrap of a deployed platform)")
         raise typer.Exit(2)
-    return state.kafka_bootstrap, {}, state
+    try:
+        return state.kafka_bootstrap, state.kafka_client_options(), state
+    except KafkaSecurityError as exc:
+        console.print(f"[red]{exc}[/red]")
+        raise typer.Exit(2) from None
 
 
 def _previous(path: Path | None, console: Console) -> list[dict[str, Any]]:

@@ -100,7 +100,7 @@ def classify(exc: BaseException) -> CliError | None:
     if isinstance(exc, PostgresError):
         return CliError(f"PostgreSQL: {exc}", ExitCode.DATABASE)
     if isinstance(exc, StackError):
-        return CliError(str(exc), getattr(exc, "code", ExitCode.STACK))
+        return CliError(str(exc), ExitCode(getattr(exc, "code", ExitCode.STACK)))
     if isinstance(exc, UnicodeDecodeError):
         return CliError(f"input is not UTF-8 text (byte {exc.start}); save it as UTF-8",
                         ExitCode.FILE)

@@ -15,6 +15,8 @@ import services.assessment.domain as assessment
 import services.intake.domain as intake
 import services.payments.domain as payments
 import services.reporting.domain as reporting
+from contracts.topic_manifest import MANIFEST_CODES
+from servicekit.consumer import DEAD_LETTER_CODES
 from servicekit.http_guard import EDGE_CODES
 
 README = Path(__file__).resolve().parents[1] / "README.md"
@@ -25,6 +27,8 @@ END = "<!-- reason-codes:end -->"
 def tables() -> list[tuple[str, dict[str, str]]]:
     out = [
         ("every service — the HTTP edge (servicekit, before or around any route)", EDGE_CODES),
+        ("every consumer — dead letters (`dlt-error-code` header)",
+         {**DEAD_LETTER_CODES, **MANIFEST_CODES}),
         ("intake — submissions, tokens, deadline, IT-problem exceptions (R3–R9)",
          intake.REASON_CODES),
         ("assessment — eligibility, once per applicant, allocation (R1, R2, R10–R13)",

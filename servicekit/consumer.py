@@ -34,7 +34,8 @@ from faststream.kafka import KafkaBroker
 from faststream.kafka.annotations import KafkaMessage
 
 from contracts.envelope import SIMULATED_TIME_HEADER, Envelope
-from contracts.registry import decode
+from contracts.registry import UnknownEventType, decode
+from contracts.topic_manifest import refusal as manifest_refusal
 from servicekit import inbox, logging
 from servicekit.clock import Clock
 from servicekit.metrics import Timings
@@ -79,13 +80,58 @@ Decoder = Callable[[ConsumerRecord], tuple[Any, UUID | None]]
 Handler = Callable[[asyncpg.Connection, Incoming, Emitter], Awaitable[None]]
 
 
+class PoisonMessage(Exception):
+    """Raised by a decoder or handler for a message that can never be processed; ``code`` is
+    the dead letter's ``dlt-error-code``."""
+
+    def __init__(self, message: str, code: str = "message_invalid") -> None:
+        super().__init__(message)
+        self.code = code
+
+
 def decode_event(record: ConsumerRecord) -> tuple[Any, UUID | None]:
+    """The record's envelope, if its topic carries that event type from that producer
+    (contracts.topic_manifest); anything else is poison."""
     envelope = decode(record.value)
+    refused = manifest_refusal(str(record.topic), envelope.event_type, envelope.actor.role)
+    if refused is not None:
+        raise PoisonMessage(f"{envelope.event_type} from role {envelope.actor.role} is not "
+                            f"accepted on {record.topic}", refused)
     return envelope, envelope.event_id
 
 
-class PoisonMessage(Exception):
-    """Raised by a decoder or handler for a message that can never be processed."""
+DEAD_LETTER_CODES: dict[str, str] = {
+    "json_invalid": "the record is not JSON (or not UTF-8, or nested deeper than the parser takes)",
+    "json_too_deep": "decoding the record ran out of stack (nested too deeply)",
+    "encoding_invalid": "the record's bytes are not valid text",
+    "event_type_unknown": "the record names an event type (or schema version) the contracts do not "
+                          "know",
+    "schema_invalid": "the record is JSON but not its event's contract (a field missing, of the "
+                      "wrong type, too long or too large)",
+    "handler_failed": "the record broke its handler (a non-transient error); dead-lettered alone",
+    "message_invalid": "a handler refused the record as one that can never be processed",
+}
+"""Codes of the ``dlt-error-code`` header (with contracts.topic_manifest's)."""
+
+
+def error_code(error: BaseException) -> str:
+    """The stable code of a dead letter (header ``dlt-error-code``), by what broke."""
+    code = getattr(error, "code", None)
+    if isinstance(code, str) and code:
+        return code
+    if isinstance(error, RecursionError):
+        return "json_too_deep"
+    if isinstance(error, UnicodeError):
+        return "encoding_invalid"
+    if isinstance(error, UnknownEventType):
+        return "event_type_unknown"
+    if isinstance(error, pydantic.ValidationError):
+        if any(e["type"] == "json_invalid" for e in error.errors(include_url=False)):
+            return "json_invalid"
+        return "schema_invalid"
+    if isinstance(error, ValueError):
+        return "json_invalid"
+    return "handler_failed"
 
 
 _TRANSIENT: tuple[type[BaseException], ...] = (
@@ -265,7 +311,10 @@ class EventConsumer:
                     await self._with_retry(lambda item=item: self._apply([item]))
                     self._count_duplicates()
                 except _HandlerBroke as broke:
-                    await self._dead_letter(item.record, broke.__cause__ or broke)
+                    cause = broke.__cause__ or broke
+                    code = getattr(cause, "code", None)
+                    await self._dead_letter(item.record, cause, code=code if isinstance(
+                        code, str) and code else "handler_failed")
         self.consecutive_poison = 0
         self.processed += len(good)
 
@@ -315,13 +364,15 @@ class EventConsumer:
                 delay = min(delay * 2, self.settings.transient_retry_max_delay_s)
 
     # -- dead letters -----------------------------------------------------------------------
-    async def _dead_letter(self, record: ConsumerRecord, error: BaseException) -> None:
+    async def _dead_letter(self, record: ConsumerRecord, error: BaseException,
+                           code: str | None = None) -> None:
         headers = {
             "dlt-original-topic": record.topic,
             "dlt-original-partition": str(record.partition),
             "dlt-original-offset": str(record.offset),
             "dlt-consumer-group": self.name,
             "dlt-error": _error_text(error)[:1000],
+            "dlt-error-code": code or error_code(error),
         }
         for k, v in record.headers or ():
             headers.setdefault(k, v.decode(errors="replace") if isinstance(v, bytes) else str(v))

@@ -35,7 +35,8 @@ def _endpoints(state: StackState) -> Endpoints:
     if missing:
         raise PlayError(f"services not running: {', '.join(missing)} (see `grants stack status`)")
     return Endpoints(state.kafka_bootstrap, state.pg_url,
-                     {name: state.services[name].http_url for name in SERVICES})
+                     {name: state.services[name].http_url for name in SERVICES},
+                     state.kafka_client_options())
 
 
 async def play(scenario: Scenario, *, console: Console, show_progress: bool = True,
@@ -49,14 +50,17 @@ async def play(scenario: Scenario, *, console: Console, show_progress: bool = Tr
         state = await asyncio.to_thread(stack.up, simulation=True)
         started = True
     elif not state.simulation:
-        raise PlayError("the running stack was not started in simulation mode; stop it "
-                        "(`grants stack down`) or start one with `grants stack up --simulation`")
+        raise PlayError("the stack that is up runs in live mode, and a scenario needs "
+                        "simulation mode (its times are simulated); stop it with `grants stack "
+                        "down`, then `grants stack up --simulation` or let this command start one")
     try:
         endpoints = _endpoints(state)
         issuer = DevTokenIssuer(state.home / "keys")
         # On a stack that was already running, earlier runs' pools and awards are there too:
         # give this run's pool and programme their own names so runs do not meet (R2).
-        namespace = None if started else f"r{uuid.uuid4().hex[:6]}"
+        # An existing broker or database keeps earlier runs even on a stack started now.
+        fresh = started and not state.external_kafka and not state.external_pg
+        namespace = None if fresh else f"r{uuid.uuid4().hex[:6]}"
         total = len(scenario.actions)
         with Progress(TextColumn("[bold]{task.description:<20}"), BarColumn(),
                       MofNCompleteColumn(), TimeElapsedColumn(), console=console,
@@ -69,7 +73,8 @@ async def play(scenario: Scenario, *, console: Console, show_progress: bool = Tr
             async def audit() -> Any:
                 progress.update(task, description="auditors' replay")
                 return await audit_replay(endpoints.kafka_bootstrap, endpoints.pg_url,
-                                          keys=stack_keyring(state))
+                                          keys=stack_keyring(state),
+                                          client_options=endpoints.kafka_options)
 
             runner = ScenarioRunner(scenario, endpoints, issuer, namespace=namespace,
                                     on_progress=on_progress, audit=audit)

@@ -46,6 +46,8 @@ class Endpoints:
     kafka_bootstrap: str
     pg_url: str
     urls: dict[str, str]
+    # TLS/SASL client arguments on an existing Kafka (StackState.kafka_client_options)
+    kafka_options: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass
@@ -127,8 +129,9 @@ class ScenarioRunner:
     # -- running --------------------------------------------------------------------------------
     async def run(self) -> dict[str, Any]:
         self.http = httpx.AsyncClient(timeout=60.0)
-        self.tail = EventTail(self.endpoints.kafka_bootstrap)
+        self.tail = EventTail(self.endpoints.kafka_bootstrap, self.endpoints.kafka_options)
         self.producer = AIOKafkaProducer(bootstrap_servers=self.endpoints.kafka_bootstrap,
+                                         **self.endpoints.kafka_options,
                                          acks="all")
         await self.tail.start()
         await self.producer.start()

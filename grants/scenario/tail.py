@@ -14,8 +14,9 @@ from servicekit.log_reader import LogReader, wait_caught_up
 from services.reporting.domain.replay_models import LoggedEvent
 
 class EventTail:
-    def __init__(self, bootstrap: str) -> None:
-        self.reader = LogReader(bootstrap, EVENT_TOPICS, group_prefix="grants-scenario")
+    def __init__(self, bootstrap: str, client_options: dict[str, Any] | None = None) -> None:
+        self.reader = LogReader(bootstrap, EVENT_TOPICS, group_prefix="grants-scenario",
+                                client_options=client_options)
         self.events: list[LoggedEvent] = []
         self.undecodable = 0
         self.instructions: dict[str, list[PaymentInstructed]] = defaultdict(list)

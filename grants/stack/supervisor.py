@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import fcntl
+import json
 import os
 import shutil
 import signal
@@ -23,7 +24,10 @@ import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
 
+import asyncpg
 import httpx
 from pydantic import BaseModel
 
@@ -36,6 +40,7 @@ from grants.stack._proc import (
     die_with_parent_preexec,
     free_port,
     is_alive,
+    port_open,
     process_start_time,
     stop_pid,
     tail,
@@ -45,6 +50,7 @@ from grants.stack.console import start_console
 from grants.stack.postgres import (
     PostgresProcess,
     create_databases,
+    drop_database,
     restart_postgres,
     start_postgres,
 )
@@ -56,8 +62,18 @@ HEALTH_TIMEOUT_S = 60.0
 
 
 class StackError(RuntimeError):
-    """The stack could not be brought up or operated; the message says why (with log tails)."""
+    """The stack could not be brought up or operated; the message says why (with log tails).
+    ``code`` is the CLI exit code (``grants.cli_errors.ExitCode``)."""
 
+    code = 8
+
+
+class PortTaken(StackError):
+    code = 7
+
+
+_CLUSTER_ONLY_KAFKA_SETTINGS = ("GRANTS_KAFKA_SECURITY_PROTOCOL", "GRANTS_KAFKA_SASL_",
+                                "GRANTS_KAFKA_SSL_")
 
 SHIPPED_REGISTER = Path(__file__).resolve().parents[2] / "deploy" / "register"
 
@@ -90,6 +106,7 @@ class ServiceProcess(BaseModel):
     http_port: int
     http_url: str
     log_path: Path
+    restarts: int = 0  # how often the stack started it again (after a death or on request)
 
     def alive(self) -> bool:
         return is_alive(self.pid, self.started_at)
@@ -117,21 +134,86 @@ class PostgresState(BaseModel):
 
 
 class StackState(BaseModel):
-    """What ``up`` started. ``pg_url`` has no database: services append their own name."""
+    """What ``up`` started. ``pg_url`` has no database: services append their own name.
+
+    ``broker`` / ``postgres`` are None when the stack runs against an existing Kafka or
+    PostgreSQL (``--kafka-bootstrap`` / ``--pg-url``): the stack did not start it and never
+    stops it; it counts as alive while its address answers."""
 
     home: Path
     created_at: datetime
     simulation: bool
     kafka_bootstrap: str
     pg_url: str
-    broker: BrokerState
-    postgres: PostgresState
+    broker: BrokerState | None
+    postgres: PostgresState | None
     services: dict[str, ServiceProcess] = {}
     # The staff's web console (``python -m console``), when the stack was asked for it.
     console: ServiceProcess | None = None
 
+    @property
+    def mode(self) -> str:
+        return "simulation" if self.simulation else "live"
+
+    @property
+    def external_kafka(self) -> bool:
+        return self.broker is None
+
+    @property
+    def external_pg(self) -> bool:
+        return self.postgres is None
+
+    def broker_alive(self) -> bool:
+        return self.broker.alive() if self.broker else address_answers(self.kafka_bootstrap)
+
+    def postgres_alive(self) -> bool:
+        return self.postgres.alive() if self.postgres else address_answers(self.pg_url)
+
     def infra_alive(self) -> bool:
-        return self.broker.alive() and self.postgres.alive()
+        return self.broker_alive() and self.postgres_alive()
+
+    def dead_services(self) -> list[str]:
+        return [name for name, svc in self.services.items() if not svc.alive()]
+
+    def kafka_client_options(self) -> dict[str, Any]:
+        """TLS/SASL arguments for clients of this stack's broker: the ``GRANTS_KAFKA_*``
+        security settings on an existing cluster, none on the embedded broker."""
+        if not self.external_kafka:
+            return {}
+        from servicekit.kafka_security import client_kwargs
+        from servicekit.settings import ServiceSettings
+
+        return client_kwargs(ServiceSettings(service_name="cli"))
+
+
+def address_answers(address: str) -> bool:
+    """Whether the first ``host:port`` of a bootstrap list or PostgreSQL URL accepts TCP."""
+    host, port = split_address(address)
+    return port_open(host, port, timeout=1.0)
+
+
+def split_address(address: str) -> tuple[str, int]:
+    """``host:port`` of a Kafka bootstrap list (its first entry) or a PostgreSQL URL."""
+    if "://" in address:
+        parsed = urlsplit(address)
+        return parsed.hostname or LOOPBACK, parsed.port or 5432
+    first = address.split(",")[0].strip()
+    host, _, port = first.rpartition(":")
+    return host.strip("[]") or LOOPBACK, int(port) if port.isdigit() else 9092
+
+
+class BrokerUnreachable(StackError):
+    code = 5
+
+
+class DatabaseUnreachable(StackError):
+    code = 6
+
+
+class StackMismatch(StackError):
+    """The stack that is up is not the one asked for (mode or broker/database)."""
+
+    code = 8
 
 
 class EmbeddedStack:
@@ -213,61 +295,116 @@ class EmbeddedStack:
 
     def up(
         self,
-        simulation: bool = False,
+        simulation: bool | None = None,
         services: list[str] | None = None,
         *,
         health_timeout: float = HEALTH_TIMEOUT_S,
+        kafka_bootstrap: str | None = None,
+        pg_url: str | None = None,
     ) -> StackState:
-        """Bring the stack up and return its state; if it is already up, return that state.
+        """Bring the stack up and return its state.
 
         ``services=None`` means all of ``ALL_SERVICES``; services without a ``__main__`` module
         yet are skipped with a warning. On any failure everything started here is stopped again.
+        ``kafka_bootstrap`` / ``pg_url`` (default ``GRANTS_STACK_KAFKA_BOOTSTRAP`` /
+        ``GRANTS_STACK_PG_URL``): run against an existing Kafka / PostgreSQL instead of starting
+        the embedded ones. ``simulation=None``: whatever is up, else live.
+
+        A stack that is already up is returned as it is, after starting again every service of
+        it that died; one in the other mode, or on another broker or database, is refused
+        (``StackMismatch``). A stack whose embedded broker or PostgreSQL died is torn down and
+        started afresh (the broker's log was in its memory).
         """
         wanted = list(ALL_SERVICES if services is None else services)
         unknown = [s for s in wanted if s not in ALL_SERVICES]
         if unknown and self.service_module == DEFAULT_SERVICE_MODULE:
             raise StackError(f"unknown services {unknown}; known: {', '.join(ALL_SERVICES)}")
+        kafka_bootstrap = kafka_bootstrap or os.environ.get("GRANTS_STACK_KAFKA_BOOTSTRAP") or None
+        pg_url = pg_url or os.environ.get("GRANTS_STACK_PG_URL") or None
         with self._lock():
             existing = self.load_state()
             if existing is not None:
                 if existing.infra_alive():
+                    self._refuse_mismatch(existing, simulation, kafka_bootstrap, pg_url)
+                    self._restart_dead(existing, health_timeout)
                     return existing
                 self._echo("found a stale stack (broker or PostgreSQL dead); cleaning it up")
                 self._teardown(existing)
-            return self._up(simulation, wanted, health_timeout)
+            return self._up(bool(simulation), wanted, health_timeout, kafka_bootstrap, pg_url)
 
-    def _up(self, simulation: bool, wanted: list[str], health_timeout: float) -> StackState:
+    @staticmethod
+    def _refuse_mismatch(state: StackState, simulation: bool | None, kafka_bootstrap: str | None,
+                         pg_url: str | None) -> None:
+        if simulation is not None and simulation != state.simulation:
+            wanted = "simulation" if simulation else "live"
+            raise StackMismatch(
+                f"a stack in {state.mode} mode is up (since {state.created_at:%Y-%m-%d %H:%M} "
+                f"UTC), not {wanted}; stop it with `grants stack down` first"
+                + ("" if simulation else ", or use it with `grants stack up --simulation`"))
+        if kafka_bootstrap is not None and kafka_bootstrap != state.kafka_bootstrap:
+            raise StackMismatch(f"the stack that is up uses the broker {state.kafka_bootstrap}, "
+                                f"not {kafka_bootstrap}; `grants stack down` first")
+        if pg_url is not None and pg_url.rstrip("/") != state.pg_url:
+            raise StackMismatch(f"the stack that is up uses the database server "
+                                f"{_redact(state.pg_url)}, not {_redact(pg_url)}; "
+                                "`grants stack down` first")
+
+    def _restart_dead(self, state: StackState, health_timeout: float) -> None:
+        dead = state.dead_services()
+        for name in dead:
+            self._echo(f"{name} was dead; starting it again (last lines of its log in "
+                       f"`grants stack logs {name}`)")
+            state.services[name] = self._spawn(state, name, state.services[name].http_port,
+                                               truncate=False,
+                                               restarts=state.services[name].restarts + 1)
+            self._save_state(state)
+        if dead:
+            self._wait_healthy(state, dead, health_timeout)
+
+    def _up(self, simulation: bool, wanted: list[str], health_timeout: float,
+            kafka_bootstrap: str | None, pg_url: str | None) -> StackState:
         self.logs_dir.mkdir(parents=True, exist_ok=True)
         broker: BrokerProcess | None = None
         pg: PostgresProcess | None = None
         state: StackState | None = None
         try:
             t0 = time.perf_counter()
-            broker_log = self._fresh_log("broker")
-            broker = start_broker(log_path=broker_log, die_with_parent=self.die_with_parent)
-            self._popens[broker.pid] = broker.popen  # type: ignore[assignment]
-            self._echo(f"broker up at {broker.bootstrap} ({time.perf_counter() - t0:.2f}s)")
+            if kafka_bootstrap is not None:
+                if not address_answers(kafka_bootstrap):
+                    raise BrokerUnreachable(f"the Kafka broker at {kafka_bootstrap} does not "
+                                            "answer; check the address and that it runs")
+                self._echo(f"using the Kafka broker at {kafka_bootstrap} (not started here)")
+            else:
+                broker_log = self._fresh_log("broker")
+                broker = start_broker(log_path=broker_log, die_with_parent=self.die_with_parent)
+                self._popens[broker.pid] = broker.popen  # type: ignore[assignment]
+                self._echo(f"broker up at {broker.bootstrap} ({time.perf_counter() - t0:.2f}s)")
 
             t0 = time.perf_counter()
-            pg = start_postgres(
-                self.home / "pg",
-                durable=self.durable,
-                die_with_parent=self.die_with_parent,
-                log_path=self._fresh_log("postgres"),
-            )
-            self._popens[pg.pid] = pg.popen  # type: ignore[assignment]
-            self._echo(f"PostgreSQL up at {pg.url} ({time.perf_counter() - t0:.2f}s, {pg.datadir})")
+            if pg_url is not None:
+                pg_url = pg_url.rstrip("/")
+                if not address_answers(pg_url):
+                    raise DatabaseUnreachable(f"the PostgreSQL server at {_redact(pg_url)} does "
+                                              "not answer; check the URL and that it runs")
+                self._echo(f"using the PostgreSQL server at {_redact(pg_url)} (not started here)")
+            else:
+                pg = self._start_postgres(kafka_bootstrap)
+                self._popens[pg.pid] = pg.popen  # type: ignore[assignment]
+                self._echo(f"PostgreSQL up at {pg.url} ({time.perf_counter() - t0:.2f}s, "
+                           f"{pg.datadir})")
 
             state = StackState(
                 home=self.home,
                 created_at=datetime.now(UTC),
                 simulation=simulation,
-                kafka_bootstrap=broker.bootstrap,
-                pg_url=pg.url,
+                kafka_bootstrap=broker.bootstrap if broker else kafka_bootstrap,
+                pg_url=pg.url if pg else pg_url,
                 broker=BrokerState(pid=broker.pid, started_at=broker.started_at,
-                                   bootstrap=broker.bootstrap, log_path=broker_log),
+                                   bootstrap=broker.bootstrap, log_path=broker.log_path)
+                if broker else None,
                 postgres=PostgresState(pid=pg.pid, started_at=pg.started_at, url=pg.url,
-                                       datadir=pg.datadir, log_path=pg.log_path),
+                                       datadir=pg.datadir, log_path=pg.log_path)
+                if pg else None,
             )  # fmt: skip
             self._save_state(state)  # from here on `down` can clean up even if we are killed
 
@@ -296,10 +433,80 @@ class EmbeddedStack:
                         proc.stop()
             raise
 
+    def _start_postgres(self, external_kafka: str | None) -> PostgresProcess:
+        """The embedded PostgreSQL. On an existing broker, whose log outlives the stack, the
+        cluster outlives it too (kept by ``down``, started again here): fresh databases next to
+        a log that still holds their events would contradict it. On the embedded broker, which
+        starts empty, the cluster starts empty too."""
+        kept = self._kept_cluster()
+        if external_kafka is not None and kept is not None and kept[1] == external_kafka:
+            self._echo(f"starting the kept PostgreSQL cluster of {external_kafka} again")
+            return restart_postgres(kept[0], free_port(), durable=self.durable,
+                                    die_with_parent=self.die_with_parent,
+                                    log_path=self._fresh_log("postgres"))
+        if kept is not None:
+            _remove_tree(kept[0])
+        self._kept_path.unlink(missing_ok=True)
+        return start_postgres(self.home / "pg", durable=self.durable,
+                              die_with_parent=self.die_with_parent,
+                              log_path=self._fresh_log("postgres"))
+
+    @property
+    def _kept_path(self) -> Path:
+        return self.home / "pg-kept.json"
+
+    def _kept_cluster(self) -> tuple[Path, str] | None:
+        try:
+            kept = json.loads(self._kept_path.read_text())
+            datadir = Path(kept["datadir"])
+        except (OSError, ValueError, KeyError, TypeError):
+            return None
+        return (datadir, str(kept["kafka_bootstrap"])) if (datadir / "PG_VERSION").is_file() \
+            else None
+
     async def _provision(self, state: StackState) -> None:
         ensure_keys(self.audit_keys_dir(state))
-        await ensure_topics(state.kafka_bootstrap)
-        await create_databases(state.pg_url, list(DATABASES))
+        if state.external_kafka:
+            await self._provision_existing_kafka(state.kafka_bootstrap)
+        else:
+            await ensure_topics(state.kafka_bootstrap)
+        try:
+            if state.external_pg and not state.external_kafka:
+                # The embedded broker starts empty: so must the services' databases.
+                self._echo(f"dropping and creating {', '.join(DATABASES)} on "
+                           f"{_redact(state.pg_url)} (the embedded broker starts empty)")
+                for name in DATABASES:
+                    await drop_database(state.pg_url, name)
+            await create_databases(state.pg_url, list(DATABASES))
+        except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+            raise DatabaseUnreachable(
+                f"could not create the databases on {_redact(state.pg_url)}: {exc} (the URL's "
+                "user needs CREATEDB)") from None
+
+    async def _provision_existing_kafka(self, bootstrap: str) -> None:
+        """The topics exactly as ``grants provision topics`` makes them, with the ``GRANTS_KAFKA_*``
+        security settings; the replication factor is the cluster's size up to 3."""
+        from aiokafka.errors import KafkaConnectionError, KafkaError
+
+        from grants import provision
+        from servicekit.kafka_security import KafkaSecurityError
+        from servicekit.settings import ServiceSettings
+
+        try:
+            settings = ServiceSettings(service_name=provision.PROVISIONER)
+            replicas = min(3, await _cluster_size(settings, bootstrap))
+            plan = provision.topic_plan(replication_factor=replicas,
+                                        min_insync_replicas=min(2, replicas))
+            report = await provision.ensure_topics(settings, plan, bootstrap=bootstrap)
+        except KafkaSecurityError as exc:
+            raise StackError(f"Kafka security settings: {exc}") from None
+        except (KafkaConnectionError, KafkaError, OSError, provision.ProvisionError) as exc:
+            raise BrokerUnreachable(f"could not provision topics on {bootstrap}: "
+                                    f"{type(exc).__name__}: {exc}") from None
+        self._echo(f"topics on {bootstrap}: {len(report.created)} created, "
+                   f"{len(report.existing)} existed (replication factor {replicas})")
+        for name, problems in report.drift.items():
+            self._echo(f"warning: topic {name} differs from the plan: {'; '.join(problems)}")
 
     def down(self, grace: float = 10.0) -> bool:
         """Stop services (SIGTERM, SIGKILL after ``grace``), broker and PostgreSQL; remove state.
@@ -312,6 +519,8 @@ class EmbeddedStack:
             return True
 
     def _teardown(self, state: StackState, grace: float = 10.0) -> None:
+        """Stop what this stack started, nothing else: an existing broker or database server
+        keeps running (and keeps its topics and databases)."""
         if state.console is not None:
             if stop_pid(state.console.pid, started_at=state.console.started_at, grace=grace,
                         group=True):
@@ -321,14 +530,23 @@ class EmbeddedStack:
             if stop_pid(svc.pid, started_at=svc.started_at, grace=grace, group=True):
                 self._echo(f"stopped {name} (pid {svc.pid})")
             self._reap(svc.pid)
-        if stop_pid(state.broker.pid, started_at=state.broker.started_at, grace=5.0):
-            self._echo(f"stopped broker (pid {state.broker.pid})")
-        self._reap(state.broker.pid)
-        if stop_pid(state.postgres.pid, started_at=state.postgres.started_at,
-                    sig=signal.SIGINT, grace=grace):  # fmt: skip
-            self._echo(f"stopped PostgreSQL (pid {state.postgres.pid})")
-        self._reap(state.postgres.pid)
-        _remove_tree(state.postgres.datadir)
+        if state.broker is not None:
+            if stop_pid(state.broker.pid, started_at=state.broker.started_at, grace=5.0):
+                self._echo(f"stopped broker (pid {state.broker.pid})")
+            self._reap(state.broker.pid)
+        if state.postgres is not None:
+            if stop_pid(state.postgres.pid, started_at=state.postgres.started_at,
+                        sig=signal.SIGINT, grace=grace):  # fmt: skip
+                self._echo(f"stopped PostgreSQL (pid {state.postgres.pid})")
+            self._reap(state.postgres.pid)
+            if state.external_kafka:
+                self._kept_path.write_text(json.dumps({
+                    "datadir": str(state.postgres.datadir),
+                    "kafka_bootstrap": state.kafka_bootstrap}))
+                self._echo(f"kept the PostgreSQL cluster {state.postgres.datadir} for the next "
+                           f"`stack up` on {state.kafka_bootstrap}")
+            else:
+                _remove_tree(state.postgres.datadir)
         self.state_path.unlink(missing_ok=True)
 
     # -- services -------------------------------------------------------------------------------
@@ -341,6 +559,14 @@ class EmbeddedStack:
 
     def service_env(self, state: StackState, name: str, port: int) -> dict[str, str]:
         env = dict(os.environ)
+        if not state.external_kafka:
+            # Settings for a Kafka cluster (TLS, SASL, idempotent producers) do not apply to the
+            # embedded broker, which speaks PLAINTEXT and lacks InitProducerId v>0: a shell
+            # exported for the production cluster must not break the local stack.
+            for key in list(env):
+                if key.startswith(_CLUSTER_ONLY_KAFKA_SETTINGS):
+                    del env[key]
+            env["GRANTS_KAFKA_IDEMPOTENCE"] = "false"
         env.update(
             GRANTS_KAFKA_BOOTSTRAP=state.kafka_bootstrap,
             GRANTS_PG_URL=state.pg_url,
@@ -368,7 +594,8 @@ class EmbeddedStack:
     def audit_keys_dir(state: StackState) -> Path:
         return state.home / "keys" / "audit"
 
-    def _spawn(self, state: StackState, name: str, port: int, *, truncate: bool) -> ServiceProcess:
+    def _spawn(self, state: StackState, name: str, port: int, *, truncate: bool,
+               restarts: int = 0) -> ServiceProcess:
         log_path = self._fresh_log(name) if truncate else self.log_path(name)
         with log_path.open("ab") as log:
             popen = subprocess.Popen(
@@ -390,6 +617,7 @@ class EmbeddedStack:
             http_port=port,
             http_url=f"http://{LOOPBACK}:{port}",
             log_path=log_path,
+            restarts=restarts,
         )
 
     def _wait_healthy(self, state: StackState, names: list[str], timeout: float) -> None:
@@ -400,9 +628,12 @@ class EmbeddedStack:
                 for name in sorted(pending):
                     svc = state.services[name]
                     if not self._service_alive(svc):
-                        raise StackError(
+                        last = tail(svc.log_path)
+                        error = PortTaken if "address already in use" in last.lower() \
+                            else StackError
+                        raise error(
                             f"service {name} exited during start-up; last lines of "
-                            f"{svc.log_path}:\n{tail(svc.log_path)}"
+                            f"{svc.log_path}:\n{last}"
                         )
                     try:
                         if client.get(f"{svc.http_url}/health").status_code == 200:
@@ -444,7 +675,8 @@ class EmbeddedStack:
             if old is not None and old.alive():
                 return old
             port = old.http_port if old is not None else free_port()
-            state.services[name] = self._spawn(state, name, port, truncate=old is None)
+            state.services[name] = self._spawn(state, name, port, truncate=old is None,
+                                               restarts=0 if old is None else old.restarts + 1)
             self._save_state(state)
             self._wait_healthy(state, [name], health_timeout)
             return state.services[name]
@@ -493,6 +725,8 @@ class EmbeddedStack:
     def stop_broker(self, grace: float = 5.0) -> None:
         """Stop the broker; services keep running and must ride out the outage."""
         state = self._require_state()
+        if state.broker is None:
+            raise StackError("the stack runs on an existing broker; it does not stop it")
         stop_pid(state.broker.pid, started_at=state.broker.started_at, grace=grace)
         self._reap(state.broker.pid)
 
@@ -502,6 +736,8 @@ class EmbeddedStack:
         cluster. Clients reconnect on their own."""
         with self._lock():
             state = self._require_state()
+            if state.broker is None:
+                raise StackError("the stack runs on an existing broker; it does not start it")
             port = int(state.kafka_bootstrap.rpartition(":")[2])
             broker = start_broker(port, log_path=state.broker.log_path,
                                   die_with_parent=self.die_with_parent)
@@ -514,6 +750,8 @@ class EmbeddedStack:
     def stop_postgres(self, grace: float = 10.0) -> None:
         """Fast shutdown of PostgreSQL, keeping its data directory for ``start_postgres_again``."""
         state = self._require_state()
+        if state.postgres is None:
+            raise StackError("the stack runs on an existing PostgreSQL; it does not stop it")
         stop_pid(state.postgres.pid, started_at=state.postgres.started_at, sig=signal.SIGINT,
                  grace=grace)
         self._reap(state.postgres.pid)
@@ -522,6 +760,8 @@ class EmbeddedStack:
         """Start the same cluster on the same port: every database and row as before."""
         with self._lock():
             state = self._require_state()
+            if state.postgres is None:
+                raise StackError("the stack runs on an existing PostgreSQL; it does not start it")
             port = int(state.pg_url.rpartition(":")[2])
             pg = restart_postgres(state.postgres.datadir, port, durable=self.durable,
                                   die_with_parent=self.die_with_parent,
@@ -534,6 +774,27 @@ class EmbeddedStack:
 
 def _die_with_parent() -> Callable[[], None] | None:
     return die_with_parent_preexec(signal.SIGTERM)
+
+
+def _redact(url: str) -> str:
+    """A PostgreSQL URL without its password, for messages."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    netloc = parts.netloc.replace(f":{parts.password}@", ":***@")
+    return parts._replace(netloc=netloc).geturl()
+
+
+async def _cluster_size(settings: Any, bootstrap: str) -> int:
+    from grants import provision
+
+    admin = provision.admin_client(settings, bootstrap)
+    await admin.start()
+    try:
+        cluster = await admin.describe_cluster()
+        return max(1, len(cluster.get("brokers", [])))
+    finally:
+        await admin.close()
 
 
 def _remove_tree(path: Path) -> None:

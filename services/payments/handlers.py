@@ -22,7 +22,7 @@ from pydantic import BaseModel, ConfigDict, Field, StrictBool, TypeAdapter
 from contracts.assessment import GrantAwarded
 from contracts.base import Actor, Contract, Reason
 from contracts.finance import PaymentExecuted, PaymentFailed
-from contracts.payments import PaymentInstructed, PaymentsReleased
+from contracts.payments import OverpaymentClaimed, PaymentInstructed, PaymentsReleased
 from contracts.reporting import OverdueReportResolved, ReportOverdue
 from servicekit.consumer import Handler, Incoming, PoisonMessage
 from servicekit.http import cause_of_request
@@ -32,6 +32,7 @@ from servicekit.outbox import Cause, Emitter, cause_of_event
 from servicekit.service import ServiceRuntime, UnitOfWork
 from services.payments.domain import (
     DomainRefusal,
+    RunEvent,
     GrantAccount,
     HoldBook,
     accept_award,
@@ -49,6 +50,7 @@ from services.payments.domain import (
     paid_oere,
     record_result,
     reissue_failed,
+    run_date,
     reject_pending_budget,
     release_hold,
     submit_revised_budget,
@@ -229,7 +231,9 @@ class DecisionBody(_Body):
 
 
 class PaymentRunBody(_Body):
-    through: date
+    """``through`` may only narrow a run to an earlier date; the run's date is the service's."""
+
+    through: date | None = None
 
 
 def _grant_view(state: GrantAccount, holds: HoldBook | None) -> dict[str, Any]:
@@ -338,23 +342,28 @@ def http_router(runtime: ServiceRuntime) -> APIRouter:  # noqa: C901 - one closu
         return {"application_id": str(application_id), **_json(state.lapse)}
 
     @router.post("/payment-runs")
-    async def payment_run(body: PaymentRunBody, request: Request,
+    async def payment_run(request: Request, body: PaymentRunBody | None = Body(None),
                           principal: Principal = caseworker) -> dict[str, Any]:
         cause = cause_of_request(request, principal, "caseworker")
+        today = run_date(runtime.clock.now(), body.through if body else None)
 
-        async def work(uow: UnitOfWork) -> list[PaymentInstructed]:
+        async def work(uow: UnitOfWork) -> list[RunEvent]:
             store = PaymentsStore(uow.conn)
             books = await store.share_lock_hold_books()  # lock order: books, then grants
-            issued: list[PaymentInstructed] = []
+            issued: list[RunEvent] = []
             for state in await store.lock_accepted_grants():
-                events = instruct_due(state, body.through, books.get(state.cvr))
+                events = instruct_due(state, today, books.get(state.cvr))
                 for event in events:
-                    await store.index_instruction(event.instruction_id, event.application_id)
+                    if isinstance(event, PaymentInstructed):
+                        await store.index_instruction(event.instruction_id, event.application_id)
                 await _save(uow, store, state, events, cause)
                 issued += events
             return issued
 
-        return {"instructions": [_json(i) for i in await runtime.in_transaction(work)]}
+        events = await runtime.in_transaction(work)
+        return {"run_date": today.isoformat(),
+                "instructions": [_json(e) for e in events if isinstance(e, PaymentInstructed)],
+                "claims": [_json(e) for e in events if isinstance(e, OverpaymentClaimed)]}
 
     @router.post("/instructions/{instruction_id}/reissue")
     async def reissue(instruction_id: UUID, request: Request, _: EmptyBody | None = Body(None),

@@ -48,7 +48,21 @@ from services.payments.domain.holds import (
     release_hold,
     require_two_people,
 )
-from services.payments.domain.ids import NAMESPACE, instruction_id, overdue_hold_id, reissue_id
+from services.payments.domain.ids import (
+    NAMESPACE,
+    claim_id,
+    instruction_id,
+    overdue_hold_id,
+    reissue_id,
+)
+from services.payments.domain.ledger import (
+    LedgerLine,
+    RunEvent,
+    instruct_due,
+    run_date,
+    ledger,
+    outstanding_oere,
+)
 from services.payments.domain.queries import (
     BudgetStatusView,
     budget_status,
@@ -61,16 +75,23 @@ from services.payments.domain.results import record_result, reissue_failed
 from services.payments.domain.schedule import (
     PaymentPeriod,
     committed_oere,
-    instruct_due,
     payment_cap_oere,
     payment_periods,
 )
-from services.payments.domain.state import BudgetVersion, GrantAccount, InstructionRecord, Lapse
+from services.payments.domain.state import (
+    BudgetVersion,
+    ClaimRecord,
+    GrantAccount,
+    InstructionRecord,
+    Lapse,
+    Reconciliation,
+)
 
 __all__ = [
     "MOVE_AMOUNT_LIMIT_OERE", "MOVE_SHARE_LIMIT_PERCENT", "NAMESPACE", "REASON_CODES",
     "START_WINDOW_MONTHS", "BankDetailsChangeApproved", "BudgetCheck", "BudgetStatusView",
-    "BudgetVersion", "DomainRefusal", "GrantAccount", "Hold", "HoldBook", "InstructionRecord",
+    "BudgetVersion", "ClaimRecord", "DomainRefusal", "LedgerLine", "Reconciliation",
+    "claim_id", "ledger", "outstanding_oere", "RunEvent", "run_date", "GrantAccount", "Hold", "HoldBook", "InstructionRecord",
     "Lapse", "PaymentPeriod", "accept_award", "account_from_award", "apply", "approval_reasons",
     "approve_bank_details_change", "approve_pending_budget", "budget_status", "category_of",
     "check_budget", "committed_oere", "evolve", "evolve_holds", "hold_for_overdue_report",

@@ -16,6 +16,7 @@ from contracts.payments import (
     AwardAccepted,
     AwardLapsed,
     GrantAccountOpened,
+    OverpaymentClaimed,
     PaymentInstructed,
     PaymentResultRecorded,
     RevisedBudgetApproved,
@@ -25,6 +26,7 @@ from contracts.payments import (
 )
 from services.payments.domain.state import (
     BudgetVersion,
+    ClaimRecord,
     DomainState,
     GrantAccount,
     InstructionRecord,
@@ -44,6 +46,7 @@ GrantEvent = (
     | RevisedBudgetRejected
     | PaymentInstructed
     | PaymentResultRecorded
+    | OverpaymentClaimed
 )
 
 
@@ -101,6 +104,8 @@ def evolve(state: GrantAccount | None, event: GrantEvent) -> GrantAccount | None
             return _instructed(state, event)
         case PaymentResultRecorded():
             return _result(state, event)
+        case OverpaymentClaimed():
+            return _claimed(state, event)
     raise TypeError(f"not a grant account event: {type(event).__name__}")
 
 
@@ -168,9 +173,22 @@ def _instructed(state: GrantAccount, event: PaymentInstructed) -> GrantAccount:
 
 
 def _result(state: GrantAccount, event: PaymentResultRecorded) -> GrantAccount:
+    changes: dict[str, Any] = {"outcome": event.outcome}
+    if event.outcome == "executed":
+        changes.update(executed_oere=event.executed_oere,
+                       finance_reference=event.finance_reference)
     records = tuple(
-        _copy(r, outcome=event.outcome)
+        _copy(r, **changes)
         if r.instruction_id == event.instruction_id else r
         for r in state.instructions
     )
     return _update(state, instructions=records)
+
+
+def _claimed(state: GrantAccount, event: OverpaymentClaimed) -> GrantAccount:
+    if any(c.claim_id == event.claim_id for c in state.claims):
+        return state
+    claim = ClaimRecord(claim_id=event.claim_id, amount_oere=event.amount_oere,
+                        periods={p.period_start: p.amount_oere for p in event.periods},
+                        claimed_on=event.claimed_on)
+    return _update(state, claims=(*state.claims, claim))

@@ -14,9 +14,18 @@ NAMESPACE: Final[UUID] = uuid5(NAMESPACE_URL, "grants:payments")
 """The payments service's uuid5 namespace."""
 
 
-def instruction_id(application_id: UUID, period_start: str) -> UUID:
-    """The one instruction of a grant's payment period (``period_start`` is ``YYYY-MM``)."""
-    return uuid5(NAMESPACE, f"{application_id}:{period_start}")
+def instruction_id(application_id: UUID, period_start: str, earlier: int = 0) -> UUID:
+    """An instruction of a grant's payment period (``period_start`` is ``YYYY-MM``):
+    ``earlier`` is how many first instructions and top-ups the period already has, so the
+    first one keeps the historic id and each top-up gets its own."""
+    if earlier == 0:
+        return uuid5(NAMESPACE, f"{application_id}:{period_start}")
+    return uuid5(NAMESPACE, f"{application_id}:{period_start}:topup:{earlier}")
+
+
+def claim_id(application_id: UUID, earlier: int) -> UUID:
+    """The grant's overpayment claim after ``earlier`` claims."""
+    return uuid5(NAMESPACE, f"{application_id}:claim:{earlier}")
 
 
 def reissue_id(failed_instruction_id: UUID) -> UUID:

@@ -11,14 +11,18 @@ from services.payments.domain.state import BudgetStatus, GrantAccount
 
 
 def paid_oere(state: GrantAccount) -> int:
-    """Sum of the instructions finance reported executed."""
-    return sum(r.instruction.amount_oere for r in state.instructions if r.outcome == "executed")
+    """What finance reported it paid, summed over the executed instructions."""
+    return sum(r.paid_oere for r in state.instructions)
 
 
 def instructed_oere(state: GrantAccount) -> int:
-    """Sum of the instructions issued, a failed one that was re-issued counted once (as its
-    re-issue). Never more than the award."""
+    """Sum of the instructions issued, each at what it counts (a failed one that was re-issued
+    counted once, as its re-issue), less what was claimed back. Never more than the award."""
     return committed_oere(state)
+
+
+def claimed_oere(state: GrantAccount) -> int:
+    return sum(c.amount_oere for c in state.claims)
 
 
 def category_of(state: GrantAccount, post: str) -> Literal["salary", "other"] | None:

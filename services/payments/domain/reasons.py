@@ -84,6 +84,9 @@ REFUSAL_CODES: dict[str, str] = {
     "instruction_not_found": "no payment instruction with that id on this grant",
     "instruction_not_failed": "only a failed payment instruction can be re-issued",
     "payments_held": "payments to this grantee are held; no instruction can be issued",
+    "payment_run_in_future": (
+        "a payment run pays what is due by the service's own date; a later `through` is refused"
+    ),
     "hold_not_found": "no hold with that id for this grantee",
     "two_person_rule": "the requester and the approver must be two different people",
     "segregation_of_duties": "whoever approved a grant may not release its payments",

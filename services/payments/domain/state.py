@@ -7,7 +7,7 @@ the command modules, the transitions in :mod:`services.payments.domain.evolve`.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Literal
 from uuid import UUID
 
@@ -47,6 +47,9 @@ class InstructionRecord(DomainState):
     instruction: PaymentInstructed
     outcome: InstructionOutcome = "instructed"
     reissued_as: UUID | None = None
+    executed_oere: int | None = None  # what finance reported it paid
+    finance_reference: str | None = None
+    reissue_requested_by: str | None = None  # first person of a two-person re-issue
 
     @property
     def instruction_id(self) -> UUID:
@@ -57,6 +60,49 @@ class InstructionRecord(DomainState):
         """A failed instruction that was re-issued is replaced by its re-issue; any other
         instruction (even a failed one waiting for a caseworker) keeps its money reserved."""
         return not (self.outcome == "failed" and self.reissued_as is not None)
+
+    @property
+    def counted_oere(self) -> int:
+        """What this instruction counts in the ledger: nothing once a re-issue replaced it,
+        what finance paid once executed, else the instructed amount (reserved)."""
+        if not self.counts_against_cap:
+            return 0
+        if self.outcome == "executed" and self.executed_oere is not None:
+            return self.executed_oere
+        return self.instruction.amount_oere
+
+    @property
+    def paid_oere(self) -> int:
+        if self.outcome != "executed":
+            return 0
+        return self.executed_oere if self.executed_oere is not None else (
+            self.instruction.amount_oere)
+
+
+class ClaimRecord(DomainState):
+    """An overpayment claimed back (``OverpaymentClaimed``), per period."""
+
+    claim_id: UUID
+    amount_oere: int
+    periods: dict[str, int]
+    claimed_on: date
+
+
+class Reconciliation(DomainState):
+    """A finance result whose amount differs from its instruction (``payment_amount_mismatch``).
+    Open (``resolved_by`` None) it holds the grant's payments."""
+
+    instruction_id: UUID
+    instructed_oere: int
+    executed_oere: int
+    held_at: AwareDatetime
+    resolved_by: str | None = None
+    resolved_at: AwareDatetime | None = None
+    note: str = ""
+
+    @property
+    def open(self) -> bool:
+        return self.resolved_by is None
 
 
 class Lapse(DomainState):
@@ -81,6 +127,8 @@ class GrantAccount(DomainState):
     lapse: Lapse | None = None
     budgets: tuple[BudgetVersion, ...] = ()
     instructions: tuple[InstructionRecord, ...] = ()
+    claims: tuple[ClaimRecord, ...] = ()
+    reconciliations: tuple[Reconciliation, ...] = ()
 
     @property
     def is_accepted(self) -> bool:
@@ -89,6 +137,10 @@ class GrantAccount(DomainState):
     @property
     def is_lapsed(self) -> bool:
         return self.lapse is not None
+
+    @property
+    def reconciliation_open(self) -> bool:
+        return any(r.open for r in self.reconciliations)
 
     @property
     def indicative_posts(self) -> frozenset[str]:

@@ -178,7 +178,16 @@ _SUMMARIES: dict[str, Any] = {
     "PaymentInstructed": lambda p: (f"payment of {format_dkk(p.amount_oere)} instructed, "
                                     f"due {p.due_date.isoformat()}"),
     "PaymentsHeld": lambda p: f"payments held ({p.reason})",
-    "PaymentResultRecorded": lambda p: f"finance result recorded: {p.outcome}",
+    "PaymentResultRecorded": lambda p: (f"finance result recorded: {p.outcome}"
+                                        + (f" ({p.reason})" if p.reason else "")),
+    "OverpaymentClaimed": lambda p: f"overpayment of {format_dkk(p.amount_oere)} claimed back",
+    "PaymentReconciliationHeld": lambda p: (f"payments held for reconciliation: executed "
+                                            f"{format_dkk(p.executed_oere)} of "
+                                            f"{format_dkk(p.instructed_oere)}"),
+    "PaymentReconciliationResolved": lambda p: "reconciliation resolved",
+    "ReissueRequested": lambda p: "re-issue of a failed payment requested",
+    "BankDetailsChangeRequested": lambda p: "bank master data change requested",
+    "BankDetailsChanged": lambda p: "bank master data changed by two people",
     "PaymentExecuted": lambda p: f"payment of {format_dkk(p.amount_oere)} executed",
     "PaymentFailed": lambda p: f"payment failed: {p.reason}",
     "ReportSubmitted": lambda p: f"{p.kind} report submitted",

@@ -13,8 +13,7 @@ on the order events are applied in:
 - "before" between two events (an instruction and the acceptance, an acceptance and its
   exception decision) compares ``occurred_at``;
 - the first violation of an invariant is the offending event with the smallest log key.
-Hence any interleaving of the same events gives the same result and the same digest. Events are
-identified by ``event_id``: a redelivered event (same id) counts once (``duplicates``).
+Any interleaving gives the same result and digest; a redelivered event (same id) counts once.
 """
 
 from __future__ import annotations
@@ -237,10 +236,8 @@ class Replay:
         self._budget_outcome(p, ref, "rejected", tuple(r.code for r in p.reasons))
 
     def _onRevisedBudgetApproved(self, p: Any, ref: Ref) -> None:
-        total = 0
-        for posts in p.months.values():
-            total += sum(posts.values())
-        self._app(p.application_id).approved_budgets += ((ref, p.budget_version, total),)
+        self._app(p.application_id).approved_budgets += (
+            (ref, p.budget_version, sum(sum(m.values()) for m in p.months.values())),)
         self._budget_outcome(p, ref, "approved", ())
 
     def _budget_outcome(self, p: Any, ref: Ref, outcome: str, reasons: tuple[str, ...],
@@ -254,14 +251,17 @@ class Replay:
             app.budget_versions = (*others, (version, ref, outcome, reasons, decisive))
 
     def _onPaymentInstructed(self, p: Any, ref: Ref) -> None:
-        app = self._app(p.application_id)
-        replaces = p.replaces_instruction_id
-        app.instructions += (Instruction(ref, p.instruction_id.int, p.amount_oere,
-                                         replaces.int if replaces is not None else None),)
+        replaces = p.replaces_instruction_id.int if p.replaces_instruction_id else None
+        self._app(p.application_id).instructions += (
+            Instruction(ref, p.instruction_id.int, p.amount_oere, replaces),)
         self.facts.instruction_app[p.instruction_id.int] = (p.application_id.int, p.amount_oere)
 
-    def _onPaymentExecuted(self, p: Any, ref: Ref) -> None:
+    def _onPaymentExecuted(self, p: Any, ref: Ref) -> None:  # the first report stands
+        self.facts.executed_oere.setdefault(p.instruction_id.int, p.amount_oere)
         self.facts.executed.add(p.instruction_id.int)
+
+    def _onOverpaymentClaimed(self, p: Any, ref: Ref) -> None:
+        self._app(p.application_id).overpayment_claims += ((ref, p.amount_oere),)
 
     def _onReportSubmitted(self, p: Any, ref: Ref) -> None:
         if p.kind == "final":

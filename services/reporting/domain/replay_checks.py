@@ -148,16 +148,22 @@ def _payments(facts: LogFacts) -> Iterator[Candidate]:
         budgets = sorted(app.approved_budgets)
         amounts = {i.instruction_id: i.amount_oere for i in app.instructions}
         accepted_at = app.award_accepted[0] if app.award_accepted else None
-        cumulated = 0
+        earlier = 0  # the instructions before this one, each at what payments counts it
+        claims = sorted(app.overpayment_claims)
         for ref, instruction_id, amount, replaces in sorted(app.instructions):
             occurred_at = ref[0]
             if accepted_at is None or occurred_at < accepted_at:
                 yield (rc.NO_PAYMENT_BEFORE_ACCEPTANCE, ref,
                        "payment instructed before the award was accepted" if accepted_at
                        else "payment instructed for an award that was never accepted")
-            cumulated += amount
             if replaces is not None and replaces in amounts and replaces not in facts.executed:
-                cumulated -= amounts[replaces]
+                earlier -= amounts[replaces]
+            while claims and claims[0][0] < ref:  # claimed back by payments (R17)
+                earlier -= claims.pop(0)[1]
+            cumulated = earlier + amount
+            # An executed instruction counts at what finance paid when that is less: payments'
+            # ledger instructs the shortfall again.
+            earlier += min(amount, facts.executed_oere.get(instruction_id, amount))
             budget = _budget_in_force(budgets, occurred_at)
             if budget is None:
                 yield (rc.PAYMENTS_WITHIN_BUDGET, ref, "payment instructed before any approved "

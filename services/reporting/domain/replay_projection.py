@@ -75,7 +75,8 @@ def application_view(
     decision, decision_reasons, rank, award = _decision(app)
     budget, budget_reasons = _revised_budget(app)
     received = applied_version(app, facts)
-    paid = sum(amount for _ref, iid, amount, _r in app.instructions if iid in facts.executed)
+    paid = sum(facts.executed_oere.get(iid, amount) for _ref, iid, amount, _r in app.instructions
+               if iid in facts.executed)
     final: Any = ("accepted" if app.final_accepted is not None
                   else app.final_report[1] if app.final_report is not None else "none")
     return ApplicationView(

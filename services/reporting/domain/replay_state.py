@@ -72,7 +72,7 @@ class AppFacts:
         "invalid", "exception", "exception_decisions", "eligibility", "score", "awards",
         "rejection", "award_accepted", "lapsed", "budget_versions", "approved_budgets",
         "instructions", "final_report", "final_accepted", "claimed", "waived", "overdue",
-        "final_reasons",
+        "final_reasons", "overpayment_claims",
     )
 
     def __init__(self) -> None:
@@ -101,6 +101,7 @@ class AppFacts:
         self.claimed = 0
         self.waived = 0
         self.overdue = 0
+        self.overpayment_claims: tuple[tuple[Ref, int], ...] = ()  # payments' OverpaymentClaimed
 
 
 class LogFacts:
@@ -122,6 +123,7 @@ class LogFacts:
         self.releases: list[tuple[Ref, int]] = []
         self.instruction_app: dict[int, tuple[int, int]] = {}  # -> (application_id, amount)
         self.executed: set[int] = set()  # instructions finance reported executed
+        self.executed_oere: dict[int, int] = {}  # what finance reported paid (first report)
 
     def latest_pool(self, pool_id: str) -> Any | None:
         """The highest published version of a pool (a ``PoolPublished``), if any."""

@@ -229,8 +229,12 @@ async def test_award_to_payment_with_results_holds_and_redelivery(
                     ).json()["status"] == "approved"
 
             # -- payment run (R17): stable ids; a second run issues nothing --------------------
+            ahead = await api.post("/payment-runs", {"through": "2023-01-01"}, **caseworker,
+                                   when="2022-12-15T08:00:00")
+            assert ahead.status_code == 422, ahead.text  # never a period that has not begun
+            assert ahead.json()["error"] == "payment_run_in_future"
             run = await api.post("/payment-runs", {"through": "2023-01-01"}, **caseworker,
-                                 when="2022-12-15T08:00:00")
+                                 when="2023-01-01T08:00:00")
             assert run.status_code == 200, run.text
             issued = {i["application_id"]: i for i in run.json()["instructions"]
                       if i["application_id"] in ours}
@@ -239,17 +243,17 @@ async def test_award_to_payment_with_results_holds_and_redelivery(
                 "instruction_id": str(q1_a), "application_id": str(app_a), "cvr": cvr_a,
                 "currency": "DKK", "amount_oere": 9_375_000, "due_date": "2023-01-01",
                 "period_start": "2023-01", "period_end": "2023-03", "budget_version": 3,
-                "replaces_instruction_id": None}
+                "replaces_instruction_id": None, "offsets": []}
             assert issued[str(app_b)]["instruction_id"] == str(q1_b)
             assert issued[str(app_b)]["amount_oere"] == 4_687_500
             assert len(issued) == 2  # the lapsed grant gets nothing
-            rerun = await api.post("/payment-runs", {"through": "2023-01-01"}, **caseworker,
-                                   when="2022-12-15T09:00:00")
+            rerun = await api.post("/payment-runs", {}, **caseworker,
+                                   when="2023-01-01T09:00:00")
             assert [i for i in rerun.json()["instructions"] if i["application_id"] in ours] == []
             assert (await api.post("/payment-runs", {"through": "2023-01-01"}, **grantee(cvr_a),
-                                   when="2022-12-15T09:00:00")).status_code == 403
+                                   when="2023-01-01T09:00:00")).status_code == 403
             assert (await api.post("/payment-runs", {"through": "soon"}, **caseworker,
-                                   when="2022-12-15T09:00:00")).status_code == 422
+                                   when="2023-01-01T09:00:00")).status_code == 422
 
             # -- finance results over the real topic: executed, failed, unknown, duplicate -----
             stranger = uuid.uuid4()
@@ -320,7 +324,7 @@ async def test_award_to_payment_with_results_holds_and_redelivery(
                 (str(hold_id), str(app_a))]
             assert held[0]["payload"]["held_at"] == "2023-02-01T00:00:00Z"
             run = await api.post("/payment-runs", {"through": "2023-04-01"}, **caseworker,
-                                 when="2023-03-20T08:00:00")
+                                 when="2023-04-01T06:00:00")
             mine = [i for i in run.json()["instructions"] if i["application_id"] in ours]
             assert [(i["application_id"], i["period_start"]) for i in mine] == [
                 (str(app_b), "2023-04")]  # nothing for the held grantee
@@ -366,7 +370,7 @@ async def test_award_to_payment_with_results_holds_and_redelivery(
             assert (await api.post(f"/holds/{uuid.uuid4()}/release-requests", {}, **cw1,
                                    when="2023-03-21T11:00:00")).status_code == 404
             run = await api.post("/payment-runs", {"through": "2023-04-01"}, **caseworker,
-                                 when="2023-03-22T08:00:00")
+                                 when="2023-04-01T07:00:00")
             mine = [i for i in run.json()["instructions"] if i["application_id"] in ours]
             assert [(i["instruction_id"], i["amount_oere"]) for i in mine] == [
                 (str(instruction_id(app_a, "2023-04")), 9_375_000)]
@@ -422,7 +426,7 @@ async def test_award_to_payment_with_results_holds_and_redelivery(
                           if e["event_type"] == "PaymentInstructed"]
             assert instructed == [str(q1_b), str(reissue_id(q1_b)),
                                   str(instruction_id(app_b, "2023-04"))]
-            assert instructions_log[0][0][SIMULATED_TIME_HEADER] == "2022-12-15T08:00:00+00:00"
+            assert instructions_log[0][0][SIMULATED_TIME_HEADER] == "2023-01-01T08:00:00+00:00"
             entries = chain_entries(await audit_rows(runtime))
             assert audit_chain.verify(entries) is None
             assert len(entries) == await runtime.pool.fetchval("SELECT count(*) FROM outbox")

@@ -219,9 +219,10 @@ class TestGates:
 
 
 class TestCap:
-    def test_a_later_budget_caps_the_last_instructions_at_its_total(self) -> None:
-        # v1 pays 100 in Q1; v2 (approved) moves Q1's money later: Q1 is not paid again and the
-        # later quarters are capped so everything together stays within the award.
+    def test_a_later_budget_offsets_the_next_instruction_and_stays_within_its_total(self) -> None:
+        # v1 pays 100 in Q1; v2 (approved) moves Q1's money later: Q1's 80 øre beyond what it
+        # now makes due are offset against the next instruction (Q2), so everything together
+        # stays within the award.
         grant = ready({"2023-01": {STAFF: 100}, "2023-04": {STAFF: 100}}, amount=200)
         assert [i.amount_oere for i in run(grant, date(2023, 1, 1))] == [100]
         grant(submit_revised_budget,
@@ -230,8 +231,9 @@ class TestCap:
         # Same post total (200): a pure re-timing, approved automatically.
         assert grant.state.latest_approved_budget.version == 2  # type: ignore[union-attr]
         later = run(grant, date(2023, 12, 31))
-        assert summary(later) == [("2023-04", "2023-06", date(2023, 4, 1), 90),
-                                  ("2023-07", "2023-09", date(2023, 7, 1), 10)]
+        assert summary(later) == [("2023-04", "2023-06", date(2023, 4, 1), 10),
+                                  ("2023-07", "2023-09", date(2023, 7, 1), 90)]
+        assert [o.amount_oere for o in later[0].offsets] == [80]
         assert all(i.budget_version == 2 for i in later)
         assert instructed_oere(grant.state) == 200
 
@@ -243,7 +245,10 @@ class TestCap:
         assert summary(run(grant, date(2023, 12, 31))) == [
             ("2023-04", "2023-06", date(2023, 4, 1), 50)]
         grant(submit_revised_budget, {"2023-01": {STAFF: 100}}, GRANTEE, CVR)
-        assert instructed_oere(grant.state) == 150  # already instructed is never taken back
+        # nothing follows Q2 any more: the run claims Q2's 50 back
+        (claim,) = run(grant, date(2023, 12, 31))
+        assert claim.amount_oere == 50  # type: ignore[union-attr]
+        assert instructed_oere(grant.state) == 100
 
 
 def test_stable_id_helper_matches_instructions() -> None:
