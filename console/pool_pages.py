@@ -103,7 +103,7 @@ def router() -> APIRouter:
         return render(request, "programme.html", programme=programme, pools=pools, rows=rows,
                       total=total)
 
-    @r.get("/programmes/{programme}.csv")
+    @r.get("/programmes/{programme}/export.csv")
     async def programme_export(request: Request, programme: str) -> Response:
         _, rows = await _programme(request, programme)
         return Response(programme_csv(rows), media_type="text/csv; charset=utf-8", headers={

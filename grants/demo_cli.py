@@ -116,4 +116,16 @@ def demo(
         console.print(f"{len(played.result['notes'])} actions were refused by the services, "
                       f"with their reasons ({refused}…); all are in `notes` of {out}")
     console.print(f"result JSON written to {out}")
+    if keep_stack:
+        _print_console_address(console)
     raise typer.Exit(0 if played.result["audit"]["verified"] else 1)
+
+
+def _print_console_address(console: Console) -> None:
+    from grants.stack import EmbeddedStack
+
+    state = EmbeddedStack().load_state()
+    if state is not None and state.console is not None:
+        console.print(f"the stack is still up; look at the round in the console: "
+                      f"{state.console.http_url} (dev sign-in: any id, e.g. sagsbehandler-1, "
+                      f"and its roles) — stop it with `grants stack down`", soft_wrap=True)

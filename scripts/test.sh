@@ -4,6 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/bootstrap.sh
+bash scripts/browser-setup.sh   # Debian's Chromium for the console's browser tests
 set +e
 .venv/bin/python -m pytest -q -p no:cacheprovider "$@"
 status=$?

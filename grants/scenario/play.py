@@ -41,7 +41,8 @@ def _endpoints(state: StackState) -> Endpoints:
 
 async def play(scenario: Scenario, *, console: Console, show_progress: bool = True,
                keep_stack: bool = False) -> Played:
-    stack = EmbeddedStack()
+    # A stack left up for people to look at the round comes with the staff's console.
+    stack = EmbeddedStack(with_console=keep_stack)
     state = stack.load_state()
     started = False
     if state is None or not state.infra_alive():

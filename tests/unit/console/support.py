@@ -30,7 +30,7 @@ class FakeServices:
 
     def __call__(self, request: httpx.Request) -> httpx.Response:
         self.seen.append(request)
-        service = next(s for s, p in self.PORTS.items() if request.url.port == p)
+        service = next((s for s, p in self.PORTS.items() if request.url.port == p), "idp")
         answer = self.routes.get((service, request.method, request.url.path))
         if answer is None:
             return httpx.Response(404, json={"error": "not_found"})
