@@ -40,7 +40,7 @@ from audit.checkpoint import (
 )
 from audit.keys import KeyFileError, Keyring
 from contracts.audit import LEAF_HEADER
-from contracts.topics import AUDIT_TOPICS, PLATFORM_SERVICES, emitting_service
+from contracts.topics import AUDIT_TOPICS, PLATFORM_SERVICES, base_name, emitting_service
 
 # Violations this verifier reports (the "invariant" of each), for the README's table.
 CHECKPOINT_MALFORMED = "checkpoint_malformed"
@@ -82,7 +82,8 @@ VERIFICATION_CODES: dict[str, str] = {
 }
 
 RULE = "R23"
-_AUDIT_TOPIC_SERVICE = {t.name: t.name.split(".")[1] for t in AUDIT_TOPICS}
+# By the contracts' names: a namespace (contracts.topics) prefixes the names on the log.
+_AUDIT_TOPIC_SERVICE = {t.base_name: t.base_name.split(".")[1] for t in AUDIT_TOPICS}
 _UNSEEN, _SEEN, _BAD = 0, 1, 2
 _NO_PREFIX = bytes(PREFIX_BYTES)
 _UNKNOWN: Any = object()
@@ -250,7 +251,7 @@ class LogVerifier:
     def add_checkpoint(self, record: Record) -> None:
         if self._events_started:
             raise RuntimeError("every checkpoint is read before the first event")
-        service = _AUDIT_TOPIC_SERVICE.get(record.topic)
+        service = _AUDIT_TOPIC_SERVICE.get(base_name(record.topic))
         st = self.services.get(service) if service else None
         if st is None or service is None:
             return

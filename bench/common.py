@@ -18,7 +18,7 @@ from typing import Any, Self
 from zoneinfo import ZoneInfo
 
 import psutil
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
 REPO = Path(__file__).resolve().parents[1]
 CPH = ZoneInfo("Europe/Copenhagen")
@@ -233,13 +233,8 @@ class TopicCounter:
             enable_auto_commit=False, auto_offset_reset="earliest", fetch_max_wait_ms=5,
             max_partition_fetch_bytes=8 * 1024 * 1024)
         await self.consumer.start()
-        parts = []
-        for t in self.topics:
-            found = self.consumer.partitions_for_topic(t)
-            if not found:
-                await self.consumer._client.force_metadata_update()
-                found = self.consumer.partitions_for_topic(t) or set()
-            parts += [TopicPartition(t, p) for p in sorted(found)]
+        from servicekit.log_reader import topic_partitions
+        parts = await topic_partitions(self.consumer, self.topics)
         self.consumer.assign(parts)
         await self.consumer.seek_to_beginning(*parts)
         self._task = asyncio.create_task(self._run())

@@ -204,6 +204,7 @@ def _fig_intake(run: Run, state: Any, tokens: Tokens, pool_id: str) -> Figure:
     bs = state.kafka_bootstrap
     relay_msgs = portal_messages(pool_id, tokens, s.warmup + s.relay_n)
     run.echo(f"  anchor: bare relay, {s.relay_n:,} messages")
+    assert state.broker is not None and state.postgres is not None  # the embedded stack only
     infra = {"broker": state.broker.pid, "postgres": state.postgres.pid}
     rel = asyncio.run(anchors.relay_anchor(bs, relay_msgs[:s.warmup], relay_msgs[s.warmup:],
                                            timeout=120, log=str(run.logs / "relay.log"),

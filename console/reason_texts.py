@@ -244,6 +244,8 @@ REASONS: dict[str, tuple[str, str]] = {
                                "The text holds a control character"),
     "simulated_time_invalid": ("Den simulerede tid er ikke et tidspunkt",
                                "The simulated time is not an instant"),
+    "event_too_large": ("Hændelsen ville blive for stor til køen",
+                        "The event would be too large for the broker"),
     "json_too_deep": ("Beskeden er for dybt indlejret", "The record nests too deeply"),
     "encoding_invalid": ("Beskeden er ikke gyldig tekst", "The record is not valid text"),
     "event_type_unknown": ("Ukendt hændelsestype", "Unknown event type"),

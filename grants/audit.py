@@ -33,7 +33,9 @@ from audit.proof import build as build_proof
 from audit.verify import BUNDLE_ALTERED, LogVerifier, Record, VerificationReport
 from contracts.audit import LEAF_HEADER
 from contracts.registry import decode
-from contracts.topics import ALL_TOPICS, AUDIT_TOPICS, EVENT_TOPICS, emitting_service
+from contracts.topics import (
+    ALL_TOPICS, AUDIT_TOPICS, EVENT_TOPICS, TopicNames, emitting_service, namespaced,
+)
 from servicekit import audit_chain
 from grants.stack import ALL_SERVICES
 from servicekit.log_reader import LogReader
@@ -41,8 +43,9 @@ from services.reporting.domain.replay import Replay
 from services.reporting.domain.replay_models import LoggedEvent, ReplayResult, state_digest
 
 SERVICES = ALL_SERVICES
-AUDIT_TOPIC_NAMES = tuple(t.name for t in AUDIT_TOPICS)
-DEAD_LETTER_TOPICS = tuple(t.dead_letter for t in ALL_TOPICS if t not in AUDIT_TOPICS)
+AUDIT_TOPIC_NAMES = TopicNames(lambda: tuple(t.name for t in AUDIT_TOPICS))
+DEAD_LETTER_TOPICS = TopicNames(
+    lambda: tuple(t.dead_letter for t in ALL_TOPICS if t not in AUDIT_TOPICS))
 
 
 @dataclass
@@ -214,7 +217,7 @@ async def verify_chain(pg_url: str, service: str, published: dict[str, str]) -> 
     (an empty mapping checks the chain alone)."""
     report = ChainReport(service)
     try:
-        conn = await asyncpg.connect(f"{pg_url.rstrip('/')}/{service}")
+        conn = await asyncpg.connect(f"{pg_url.rstrip('/')}/{namespaced(service, '_')}")
     except (asyncpg.InvalidCatalogNameError, OSError) as exc:
         report.problem = _chain_problem(service, None, None, f"audit table unreachable: {exc}")
         return report

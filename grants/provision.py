@@ -36,6 +36,7 @@ from contracts.topics import (
     AUDIT_TOPICS,
     EVENT_TOPICS,
     FINANCE_RESULTS,
+    base_name,
     INTAKE_APPLICATIONS,
     PAYMENTS_INSTRUCTIONS,
     PORTAL_SUBMISSIONS,
@@ -254,7 +255,7 @@ def service_subscriptions(services: Iterable[str] = SERVICES) -> dict[str, list[
 def owner_of(topic: str) -> str | None:
     """The service that publishes ``topic`` by the naming rule ``grants.<service>.<family>.v<n>``
     (None for inbound topics that outside systems publish)."""
-    parts = topic.split(".")
+    parts = base_name(topic).split(".")
     return parts[1] if len(parts) >= 4 and parts[0] == "grants" and parts[1] in SERVICES else None
 
 

@@ -18,7 +18,8 @@ from typing import Any
 
 import jwt
 from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+from cryptography.hazmat.primitives.asymmetric.rsa import RSAPublicKey
 
 from servicekit.settings import ServiceSettings
 
@@ -47,11 +48,46 @@ class Principal:
             raise AuthError(403, "role_not_allowed", f"needs one of the roles {sorted(roles)}")
 
 
+@dataclass(frozen=True)
+class VerificationKey:
+    """One public key of the issuer: its ``kid`` (None: a bare PEM key, tried for any kid) and
+    the algorithm its type verifies (Ed25519 → EdDSA, RSA → RS256)."""
+
+    key: Any
+    algorithm: str
+    kid: str | None = None
+
+
+def _algorithm_of(key: Any) -> str | None:
+    if isinstance(key, Ed25519PublicKey):
+        return "EdDSA"
+    if isinstance(key, RSAPublicKey):
+        return "RS256"
+    return None
+
+
+def keys_from_jwks(text: str) -> list[VerificationKey]:
+    """The usable keys of a JWKS (PyJWT's ``PyJWKSet``), each with its ``kid``."""
+    out = []
+    for jwk in jwt.PyJWKSet.from_json(text).keys:
+        algorithm = _algorithm_of(jwk.key)
+        if algorithm is not None:
+            out.append(VerificationKey(jwk.key, algorithm, jwk.key_id))
+    return out
+
+
 class TokenVerifier:
+    """Verifies a token with the issuer's key its header names (``kid``; without one, every key
+    of the token's algorithm is tried), EdDSA and RS256 side by side, so a key set can rotate
+    from one key type to the other. Every failure is an :class:`AuthError` 401 with a code;
+    nothing a caller sends can make verification raise anything else."""
+
     def __init__(self, *, issuer: str, audience: str, keys: list[Any], leeway_s: int = 30) -> None:
         self.issuer = issuer
         self.audience = audience
-        self.keys = keys
+        self.keys = [k if isinstance(k, VerificationKey) else VerificationKey(k, _algorithm_of(k)
+                                                                               or "EdDSA")
+                     for k in keys]
         self.leeway_s = leeway_s
 
     @classmethod
@@ -60,22 +96,37 @@ class TokenVerifier:
         if settings.auth_public_key_file:
             keys.append(serialization.load_pem_public_key(settings.auth_public_key_file.read_bytes()))
         if settings.auth_jwks_file:
-            jwks = jwt.PyJWKSet.from_json(settings.auth_jwks_file.read_text())
-            keys += [k.key for k in jwks.keys]
+            keys += keys_from_jwks(settings.auth_jwks_file.read_text())
         return cls(issuer=settings.auth_issuer, audience=settings.auth_audience, keys=keys,
                    leeway_s=settings.auth_leeway_s)
+
+    def _candidates(self, token: str) -> list[VerificationKey]:
+        try:
+            header = jwt.get_unverified_header(token)
+        except Exception as exc:  # noqa: BLE001 - anything unreadable is an invalid token
+            raise AuthError(401, "token_invalid", "the token is not a JWT") from exc
+        algorithm, kid = header.get("alg"), header.get("kid")
+        if algorithm not in ALGORITHMS:
+            raise AuthError(401, "token_invalid", "the token's algorithm is not EdDSA or RS256")
+        same_kind = [k for k in self.keys if k.algorithm == algorithm]
+        if isinstance(kid, str) and any(k.kid == kid for k in same_kind):
+            return [k for k in same_kind if k.kid == kid]
+        return [k for k in same_kind if k.kid is None] or (same_kind if kid is None else [])
 
     def verify(self, token: str | None) -> Principal:
         if not token:
             raise AuthError(401, "token_missing", "a signed token is required")
         if not self.keys:
             raise AuthError(401, "token_unverifiable", "no issuer keys configured")
-        last: Exception | None = None
-        for key in self.keys:
+        candidates = self._candidates(token)
+        if not candidates:
+            raise AuthError(401, "token_invalid", "no issuer key for this token")
+        claims: dict[str, Any] | None = None
+        for candidate in candidates:
             try:
                 claims = jwt.decode(
-                    token, key=key, algorithms=ALGORITHMS, audience=self.audience,
-                    issuer=self.issuer, leeway=self.leeway_s,
+                    token, key=candidate.key, algorithms=[candidate.algorithm],
+                    audience=self.audience, issuer=self.issuer, leeway=self.leeway_s,
                     options={"require": ["exp", "iss", "aud", "sub"]},
                 )
                 break
@@ -85,12 +136,12 @@ class TokenVerifier:
                 raise AuthError(401, "token_wrong_issuer", "unknown token issuer") from exc
             except jwt.InvalidAudienceError as exc:
                 raise AuthError(401, "token_wrong_audience", "token not meant for us") from exc
-            except jwt.InvalidSignatureError as exc:
-                last = exc
-            except jwt.PyJWTError as exc:
-                raise AuthError(401, "token_invalid", f"invalid token: {exc}") from exc
-        else:
-            raise AuthError(401, "token_invalid", "bad token signature") from last
+            except jwt.InvalidSignatureError:
+                continue
+            except Exception as exc:  # noqa: BLE001 - malformed claims, bad key material, ...
+                raise AuthError(401, "token_invalid", "invalid token") from exc
+        if claims is None:
+            raise AuthError(401, "token_invalid", "bad token signature")
         roles = claims.get("roles", [])
         if not isinstance(roles, list) or not all(isinstance(r, str) for r in roles):
             raise AuthError(401, "token_invalid", "roles claim must be a list of strings")

@@ -21,6 +21,8 @@ from typing import Any
 
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 
+from contracts.topics import namespaced
+
 
 @dataclass(frozen=True)
 class LogRecord:
@@ -41,6 +43,20 @@ def _record(r: ConsumerRecord) -> LogRecord:
                      r.timestamp)
 
 
+async def topic_partitions(consumer: AIOKafkaConsumer, topics: Iterable[str]
+                           ) -> list[TopicPartition]:
+    """Every partition of ``topics`` (those that exist), in topic order then by number.
+
+    Asks for the metadata of exactly these topics: a metadata request that names no topic is
+    answered with every topic by the embedded broker, but with none by Apache Kafka.
+    """
+    names = list(topics)
+    if names:
+        await consumer._client.set_topics(names)  # noqa: SLF001 (aiokafka has no public way)
+    return [TopicPartition(t, p) for t in names for p in sorted(consumer.partitions_for_topic(t)
+                                                                or ())]
+
+
 class LogReader:
     def __init__(self, bootstrap: str, topics: Iterable[str], *, group_prefix: str = "grants-reader",
                  fetch_max_wait_ms: int = 10, max_records: int = 5000,
@@ -49,7 +65,7 @@ class LogReader:
         # TLS/SASL keyword arguments (servicekit.kafka_security.client_kwargs) for real clusters.
         self.client_options = dict(client_options or {})
         self.topics = list(topics)
-        self.group_id = f"{group_prefix}-{uuid.uuid4().hex[:12]}"
+        self.group_id = namespaced(f"{group_prefix}-{uuid.uuid4().hex[:12]}")
         self.fetch_max_wait_ms = fetch_max_wait_ms
         self.max_records = max_records
         self.consumer: AIOKafkaConsumer | None = None
@@ -65,13 +81,7 @@ class LogReader:
             **self.client_options,
         )
         await self.consumer.start()
-        parts: list[TopicPartition] = []
-        for topic in self.topics:
-            found = self.consumer.partitions_for_topic(topic)
-            if found is None:
-                await self.consumer._client.force_metadata_update()  # noqa: SLF001
-                found = self.consumer.partitions_for_topic(topic) or set()
-            parts += [TopicPartition(topic, p) for p in sorted(found)]
+        parts = await topic_partitions(self.consumer, self.topics)
         self.partitions = parts
         self.consumer.assign(parts)
         await self.consumer.seek_to_beginning(*parts)

@@ -8,6 +8,8 @@ from typing import Literal
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from contracts.topics import namespaced
+
 
 class ServiceSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="GRANTS_", extra="ignore")
@@ -18,6 +20,11 @@ class ServiceSettings(BaseSettings):
     database: str | None = None
     http_host: str = "127.0.0.1"
     http_port: int = 8000
+    # The broker's max.message.bytes: an event encoded larger is refused before it is written to
+    # the outbox (servicekit.outbox.EventTooLarge), never left to stall the relay.
+    kafka_max_message_bytes: int = 1_000_000
+    # /health/ready turns red when the outbox's oldest unsent event is older than this.
+    ready_outbox_max_age_s: float = 120.0
     # Largest request body a route takes unless it names its own limit (servicekit.http_guard).
     http_max_body_bytes: int = 1024 * 1024
     simulation: bool = False
@@ -76,9 +83,12 @@ class ServiceSettings(BaseSettings):
     auth_jwks_file: Path | None = None
     auth_leeway_s: int = 30
 
+    # GRANTS_NAMESPACE (contracts.topics.namespace) prefixes topics, groups and the default
+    # database, so several stacks can share one Kafka cluster and PostgreSQL server; an explicit
+    # ``database`` is used as given.
     @property
     def database_name(self) -> str:
-        return self.database or self.service_name
+        return self.database or namespaced(self.service_name, "_")
 
     @property
     def dsn(self) -> str:
@@ -86,4 +96,4 @@ class ServiceSettings(BaseSettings):
 
     @property
     def group_id(self) -> str:
-        return f"grants-{self.service_name}"
+        return namespaced(f"grants-{self.service_name}")

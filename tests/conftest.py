@@ -20,7 +20,7 @@ import pytest
 from aiokafka.admin import AIOKafkaAdminClient
 
 from grants.stack import create_database, drop_database, ensure_topics, start_broker
-from tests.infra import kafka_server, postgres_server
+from tests.infra import kafka_server, kafka_source, postgres_server, private_namespace
 
 
 @pytest.fixture(scope="session")
@@ -88,11 +88,20 @@ async def fresh_topic(
 
 
 @pytest.fixture
-async def private_kafka() -> AsyncIterator[str]:
+async def private_kafka(request: pytest.FixtureRequest,
+                        monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[str]:
     """A broker of this test's own, with the platform's topics: for services under test that
     consume platform topics, which other tests fill with their own events on the session's
     broker (those would land in this test's outbox and audit chain), and for a log that must
-    hold only what the test wrote. The embedded broker starts in ms."""
+    hold only what the test wrote. The embedded broker starts in ms; on any other broker
+    (``GRANTS_TEST_KAFKA_BOOTSTRAP``, testcontainers) the test gets a namespace of its own on the
+    session's broker instead (``GRANTS_NAMESPACE``: its own topics, groups and databases),
+    whose topics are deleted afterwards."""
+    if kafka_source() != "embedded":
+        bootstrap: str = request.getfixturevalue("_kafka_server")
+        async with private_namespace(bootstrap, monkeypatch):
+            yield bootstrap
+        return
     broker = start_broker(die_with_parent=True)
     try:
         await ensure_topics(broker.bootstrap)

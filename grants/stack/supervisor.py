@@ -31,7 +31,7 @@ import asyncpg
 import httpx
 from pydantic import BaseModel
 
-from contracts.topics import PLATFORM_SERVICES
+from contracts.topics import PLATFORM_SERVICES, namespaced
 from grants.audit_keys import ensure_keys, key_file
 from servicekit.identity import DevTokenIssuer
 
@@ -476,8 +476,9 @@ class EmbeddedStack:
                 self._echo(f"dropping and creating {', '.join(DATABASES)} on "
                            f"{_redact(state.pg_url)} (the embedded broker starts empty)")
                 for name in DATABASES:
-                    await drop_database(state.pg_url, name)
-            await create_databases(state.pg_url, list(DATABASES))
+                    await drop_database(state.pg_url, namespaced(name, "_"))
+            # GRANTS_NAMESPACE: the databases of this stack's namespace (as services name them)
+            await create_databases(state.pg_url, [namespaced(d, "_") for d in DATABASES])
         except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
             raise DatabaseUnreachable(
                 f"could not create the databases on {_redact(state.pg_url)}: {exc} (the URL's "

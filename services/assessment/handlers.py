@@ -21,9 +21,11 @@ from contracts.assessment import GrantAwarded, PoolPublished
 from contracts.base import Cvr, MunicipalityCode
 from contracts.intake import ApplicationAccepted, ApplicationReceived
 from contracts.payments import AwardLapsed
+from contracts.pools import PoolDefinition
 from servicekit.consumer import Handler, Incoming
 from servicekit.http import cause_of_request
 from servicekit.identity import Principal
+from servicekit.openapi import raw_body
 from servicekit.outbox import Cause, Emitter, cause_of_event
 from servicekit.service import ServiceRuntime, UnitOfWork
 from services.assessment.domain import (
@@ -194,7 +196,7 @@ def http_router(runtime: ServiceRuntime) -> APIRouter:  # noqa: C901 - one closu
     anyone = Depends(runtime.require())
     case_handlers = Depends(runtime.require("caseworker", "assessor", "approver"))
 
-    @router.post("/pools", status_code=201)
+    @router.post("/pools", status_code=201, openapi_extra=raw_body(PoolDefinition))
     async def publish(request: Request, raw: Any = Body(...),
                       principal: Principal = caseworker) -> dict[str, Any]:
         definition = parse_pool_definition(raw)  # 422 naming each bad field, before any lock

@@ -16,11 +16,12 @@ from fastapi.responses import JSONResponse
 from pydantic import StringConstraints
 
 from contracts.base import Actor
-from contracts.register import OrganisationRecorded, RegisterSourceLoaded
+from contracts.register import Organisation, OrganisationRecorded, RegisterSourceLoaded
 from servicekit import logging
 from servicekit.http import cause_of_request
 from servicekit.http_guard import BodyRule
 from servicekit.identity import Principal
+from servicekit.openapi import raw_body
 from servicekit.outbox import Cause
 from servicekit.service import ServiceRuntime, UnitOfWork
 from services.assessment.domain import DomainRefusal
@@ -71,7 +72,8 @@ def register_router(runtime: ServiceRuntime) -> APIRouter:
     caseworker = Depends(runtime.require("caseworker"))
     staff = Depends(runtime.require("caseworker", "assessor", "approver", "auditor"))
 
-    @router.post("/organisations", summary="Create or change one register entry (caseworker)")
+    @router.post("/organisations", summary="Create or change one register entry (caseworker)",
+                 openapi_extra=raw_body(Organisation))
     async def change(raw: dict[str, Any], request: Request,
                      principal: Principal = caseworker) -> JSONResponse:
         cause = cause_of_request(request, principal, "caseworker")

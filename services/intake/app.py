@@ -11,6 +11,7 @@ from pydantic.json_schema import models_json_schema
 
 from contracts import topics
 from contracts.intake import SubmitApplication
+from servicekit.openapi import SCHEME as BEARER_SCHEME
 from servicekit.service import ServiceRuntime
 from servicekit.settings import ServiceSettings
 from services.intake.console_api import console_router
@@ -90,6 +91,8 @@ def _document_submission_body(app: FastAPI) -> None:
         components = schema.setdefault("components", {}).setdefault("schemas", {})
         for name, definition in defs.get("$defs", {}).items():
             components.setdefault(name, definition)
+        # The token is checked in the handler (a refusal is a receipt), not by a dependency.
+        schema["paths"]["/submissions"]["post"]["security"] = [{BEARER_SCHEME: []}]
         schema["paths"]["/submissions"]["post"]["requestBody"] = {
             "required": True,
             "content": {"application/json": {

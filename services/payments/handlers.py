@@ -22,11 +22,14 @@ from pydantic import BaseModel, ConfigDict, Field, StrictBool, TypeAdapter
 from contracts.assessment import GrantAwarded
 from contracts.base import Actor, Contract, Reason
 from contracts.finance import PaymentExecuted, PaymentFailed
-from contracts.payments import OverpaymentClaimed, PaymentInstructed, PaymentsReleased
+from contracts.payments import (
+    MonthlyBudget, OverpaymentClaimed, PaymentInstructed, PaymentsReleased,
+)
 from contracts.reporting import OverdueReportResolved, ReportOverdue
 from servicekit.consumer import Handler, Incoming, PoisonMessage
 from servicekit.http import cause_of_request
 from servicekit.identity import Principal
+from servicekit.openapi import raw_body
 from servicekit.logging import get_logger
 from servicekit.outbox import Cause, Emitter, cause_of_event
 from servicekit.service import ServiceRuntime, UnitOfWork
@@ -200,6 +203,14 @@ def _reasons(reasons: Sequence[Reason]) -> list[dict[str, Any]]:
     return [_json(r) for r in reasons]
 
 
+class RevisedBudgetBody(BaseModel):
+    """A revised monthly budget: øre per post per month (the request's documented shape; the
+    handler reads the body raw so that the domain names every bad month and post)."""
+
+    model_config = ConfigDict(extra="forbid")
+    months: MonthlyBudget
+
+
 def _months_of(raw: Any) -> object:
     """The raw ``months`` of a revised budget body, unvalidated: the domain judges it and names
     every bad month, post and amount by its path."""
@@ -284,7 +295,8 @@ def http_router(runtime: ServiceRuntime) -> APIRouter:  # noqa: C901 - one closu
         assert state.accepted_at is not None
         return {"accepted_at": _instant(state.accepted_at)}
 
-    @router.post("/grants/{application_id}/revised-budgets", status_code=201)
+    @router.post("/grants/{application_id}/revised-budgets", status_code=201,
+                 openapi_extra=raw_body(RevisedBudgetBody))
     async def revise(application_id: UUID, request: Request, raw: Any = Body(...),
                      principal: Principal = applicant) -> dict[str, Any]:
         months = _months_of(raw)

@@ -42,6 +42,7 @@ from grants.audit import audit_replay, export_bundle, prove_grant, stack_keyring
 from grants.stack import EmbeddedStack, StackState
 from grants.stack.broker import ensure_topics, start_admin
 from tests.infra.services import log_records
+from tests.infra.stacks import stack_for_test
 
 pytestmark = pytest.mark.e2e
 ROOT = Path(__file__).resolve().parents[2]
@@ -53,9 +54,7 @@ INTAKE_AUDIT = topics.audit_topic("intake")
 @pytest.fixture(scope="module")
 def played(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[StackState, dict]]:
     home = tmp_path_factory.mktemp("audit-stack")
-    stack = EmbeddedStack(home, durable=False, die_with_parent=True)
-    state = stack.up(simulation=True)
-    try:
+    with stack_for_test(home, simulation=True) as (stack, state):
         out = home / "result.json"
         done = subprocess.run(
             [sys.executable, "-m", "grants.cli", "scenario", "run", str(SCENARIO), "--out",
@@ -66,8 +65,6 @@ def played(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[StackStat
         for name in list(state.services):
             stack.stop_service(name)
         yield state, json.loads(out.read_text())
-    finally:
-        stack.down()
 
 
 def offline(*args: str, home: Path) -> subprocess.CompletedProcess[str]:

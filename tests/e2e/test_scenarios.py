@@ -18,6 +18,7 @@ from typing import Any
 import pytest
 
 from grants.stack import EmbeddedStack
+from tests.infra.stacks import stack_for_test
 
 pytestmark = pytest.mark.e2e
 ROOT = Path(__file__).resolve().parents[2]
@@ -30,14 +31,8 @@ CASES = sorted(p for p in SCENARIOS.glob("*.json")
 @pytest.fixture(scope="module")
 def stack_home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     home = tmp_path_factory.mktemp("stack")
-    os.environ["GRANTS_HOME"] = str(home)
-    stack = EmbeddedStack(home, durable=False, die_with_parent=True)
-    stack.up(simulation=True)
-    try:
+    with stack_for_test(home, simulation=True, env={"GRANTS_HOME": str(home)}):
         yield home
-    finally:
-        stack.down()
-        os.environ.pop("GRANTS_HOME", None)
 
 
 def _play(home: Path, scenario: Path, out: Path) -> subprocess.CompletedProcess[str]:

@@ -27,7 +27,7 @@ from typing import Any
 
 import asyncpg
 import httpx
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord
 from fastapi import FastAPI
 
 from contracts.base import Actor, Contract
@@ -36,7 +36,7 @@ from contracts.registry import spec_for
 from servicekit import audit_chain
 from servicekit.clock import HTTP_SIMULATED_TIME_HEADER
 from servicekit.identity import DevTokenIssuer
-from servicekit.log_reader import LogReader, LogRecord
+from servicekit.log_reader import LogReader, LogRecord, topic_partitions
 from servicekit.service import ServiceRuntime
 from servicekit.settings import ServiceSettings
 
@@ -232,9 +232,9 @@ async def read_topic(kafka: str, topic: str, keep: Callable[[ConsumerRecord], bo
     await consumer.start()
     found: list[ConsumerRecord] = []
     try:
-        await consumer.topics()  # fetches metadata for every topic
-        parts = [TopicPartition(topic, p)
-                 for p in sorted(consumer.partitions_for_topic(topic) or {0})]
+        # Metadata of this topic by name (a request naming none gets no topics from Kafka).
+        parts = await topic_partitions(consumer, [topic])
+        assert parts, f"no topic {topic} on the broker"
         consumer.assign(parts)
         await consumer.seek_to_beginning(*parts)
         deadline = time.monotonic() + timeout

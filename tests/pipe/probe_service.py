@@ -59,7 +59,7 @@ def build(settings: ServiceSettings | None = None,
 
 def spawn(kafka: str, db_url: str, name: str, port: int, *, topic: str | None = None,
           log_file: Path | None = None, env: dict[str, str] | None = None,
-          **settings: str) -> subprocess.Popen[bytes]:
+          **settings: str | int) -> subprocess.Popen[bytes]:
     """``python -m tests.pipe.probe_service`` as service ``name`` (consumer group
     ``grants-<name>``) on database ``db_url``, consuming ``topic``; ``settings`` become
     ``GRANTS_<KEY>`` variables, ``env`` is added as is (e.g. ``PROBE_SLOW_S``); stdout and
@@ -69,7 +69,7 @@ def spawn(kafka: str, db_url: str, name: str, port: int, *, topic: str | None = 
         **os.environ, **(env or {}), "GRANTS_SERVICE_NAME": name, "GRANTS_KAFKA_BOOTSTRAP": kafka,
         "GRANTS_PG_URL": server, "GRANTS_DATABASE": database, "GRANTS_HTTP_PORT": str(port),
         "PYTHONPATH": str(ROOT), "PROBE_TOPIC": topic or "",
-        **{f"GRANTS_{k.upper()}": v for k, v in settings.items()}}
+        **{f"GRANTS_{k.upper()}": str(v) for k, v in settings.items()}}
     out = open(log_file, "ab") if log_file else subprocess.DEVNULL  # noqa: SIM115
     try:
         return subprocess.Popen([sys.executable, "-m", "tests.pipe.probe_service"], cwd=ROOT,

@@ -11,20 +11,25 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import shutil
+import tempfile
 import time
 import uuid
 from collections import defaultdict
+from collections.abc import Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import httpx
 
 from bench.common import (
-    Tokens, bench_pool, pools_reached_intake, portal_messages, produce_fast, producer, stack,
+    Tokens, bench_pool, pools_reached_intake, portal_messages, produce_fast, producer,
 )
 from contracts import topics
 from grants.stack import EmbeddedStack, StackState
 from servicekit.log_reader import LogReader
+from tests.infra.stacks import stack_for_test
 
 RECEIVED = "ApplicationReceived"
 ACCEPTED = "ApplicationAccepted"
@@ -32,11 +37,19 @@ ASSESSED = "EligibilityAssessed"
 DECIDED = ("GrantAwarded", "ApplicationRejected")
 
 
+@contextlib.contextmanager
 def fault_stack(services: list[str], *, simulation: bool = False,
-                **env: str) -> contextlib.AbstractContextManager[tuple[EmbeddedStack, StackState]]:
-    """A fresh embedded stack in a temporary home (PostgreSQL without fsync; every process dies
-    with the test run), torn down afterwards. ``env`` goes to the service processes."""
-    return stack(services, env=env, simulation=simulation)  # type: ignore[no-any-return]
+                **env: str) -> Iterator[tuple[EmbeddedStack, StackState]]:
+    """A fresh stack in a temporary home (``tests.infra.stacks.stack_for_test``: embedded with
+    PostgreSQL without fsync, or on the session's external broker and PostgreSQL in a namespace
+    of its own; every process dies with the test run), torn down afterwards. ``env`` goes to the
+    service processes."""
+    home = Path(tempfile.mkdtemp(prefix="grants-faults-"))
+    try:
+        with stack_for_test(home, services, simulation=simulation, env=env) as pair:
+            yield pair
+    finally:
+        shutil.rmtree(home, ignore_errors=True)
 
 
 @dataclass
@@ -52,13 +65,20 @@ class Census:
     async def read(self, keys: set[bytes] | None = None) -> None:
         """Everything up to each partition's end, from offset 0 (the embedded broker may have
         restarted empty, and records may have been re-published since the last read)."""
+        await self.read_ends(keys)
+
+    async def read_ends(self, keys: set[bytes] | None = None) -> dict[str, int]:
+        """``read``, returning where each partition's log ends (``topic:partition`` → offset
+        after its last record; partitions without records left out)."""
         self.events.clear()
         self.records = 0
         reader = LogReader(self.bootstrap, self.topic_names, group_prefix="grants-faults")
         await reader.start()
+        ends: dict[str, int] = {}
         try:
             async for batch in reader.read_to_end():
                 for r in batch:
+                    ends[f"{r.topic}:{r.partition}"] = r.offset + 1
                     if keys is not None and r.key not in keys:
                         continue
                     body = json.loads(r.value)
@@ -66,6 +86,7 @@ class Census:
                     self.events[body["event_type"]][r.key].add(body["event_id"])
         finally:
             await reader.stop()
+        return ends
 
     def count(self, event_type: str) -> int:
         """Applications with at least one event of this type."""

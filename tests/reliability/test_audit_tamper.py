@@ -48,11 +48,10 @@ from services.assessment.app import build as build_assessment
 from services.intake.app import build as build_intake
 from services.payments.app import build as build_payments
 from services.reporting.app import build as build_reporting
+from tests.infra import fast_join
 from tests.infra.services import eventually, read_topic, running_service
 
 pytestmark = pytest.mark.integration
-# A new consumer group joins in ~1 s instead of ~3 s with a short session (INFRA-NOTES).
-FAST_JOIN: dict[str, Any] = {"consumer_session_timeout_ms": 2000}
 
 BUILDS: dict[str, Callable[..., tuple[ServiceRuntime, FastAPI]]] = {
     "intake": build_intake, "assessment": build_assessment,
@@ -139,7 +138,7 @@ async def test_audit_chain_verifier_names_the_tampered_row(
     try:
         async with running_service(BUILDS[service], private_kafka, db_url,
                                    DevTokenIssuer(tmp_path / "keys"), name=service,
-                                   **FAST_JOIN) as (rt, _):
+                                   **fast_join()) as (rt, _):
             for i in range(EVENTS):
                 async with rt.unit_of_work() as uow:
                     uow.emit(PriorAwardImported(programme="tamper", municipality_code=f"{100 + i}",

@@ -3,9 +3,15 @@ submitting over HTTP.
 
 Pass: intake keeps answering every submission with a receipt during the outage (its outbox holds
 the events), and after the broker returns every submission accepted during the outage reaches
-assessment; none lost. The embedded broker keeps its log in memory, so it comes back empty: the
-topics are created again, and every service's clients (relay producers, consumer groups) must
-recover without a restart.
+assessment exactly once; none lost. Both kinds of restart:
+
+- The embedded broker keeps its log in memory, so it comes back empty: the topics are created
+  again (the test checks the old log is gone and every platform topic is back), and every
+  service's clients (relay producers, consumer groups) must recover without a restart.
+- A durable broker (Apache Kafka from ``GRANTS_TEST_KAFKA_BOOTSTRAP``, stopped and started by
+  ``GRANTS_TEST_KAFKA_STOP_CMD`` / ``GRANTS_TEST_KAFKA_START_CMD``) comes back with its log: what
+  was assessed before the outage is still there once, the outage's submissions are added once,
+  and no consumer mistakes the kept log for a lost one (no offset reset).
 
 Guards the transactional outbox (a receipt is given only once the event is in PostgreSQL, and the
 relay publishes it whenever the broker is back), the clients' reconnection, and the consumers'
@@ -24,20 +30,23 @@ from collections.abc import Iterator
 
 import httpx
 import pytest
+from aiokafka.admin import AIOKafkaAdminClient
 
 from bench.common import applicants, submission
 from contracts import topics
+from contracts.topics import all_topic_names
 from grants.stack import ALL_SERVICES
 from services.payments import app as payments_app
 from services.reporting import app as reporting_app
+from tests.infra.stacks import (
+    broker_is_durable, require_restart, start_broker_again, stop_broker,
+)
 from tests.reliability.lifecycle import (
     ASSESSED, DECIDED, Census, Round, fault_stack, health, log_tail, until,
 )
 
 pytestmark = pytest.mark.integration
 OUTAGE_S = 30.0
-PAYMENTS_IN = [t.name for t in payments_app.INPUT_TOPICS]
-REPORTING_IN = [t.name for t in reporting_app.INPUT_TOPICS]
 BEFORE = 200
 
 
@@ -50,6 +59,8 @@ def stack():  # type: ignore[no-untyped-def]
 async def test_intake_keeps_answering_through_a_broker_outage_and_nothing_is_lost(
         stack) -> None:  # type: ignore[no-untyped-def]
     st, state = stack
+    require_restart(st, broker=True)
+    durable = broker_is_durable(st)
     rnd = Round(state, BEFORE)  # these over the portal topic; the outage's over HTTP
     await rnd.publish_pool()
     await rnd.submit_all()
@@ -61,7 +72,7 @@ async def test_intake_keeps_answering_through_a_broker_outage_and_nothing_is_los
 
     await until(drained, 120, "the first submissions assessed before the outage")
 
-    await asyncio.to_thread(st.stop_broker)
+    await asyncio.to_thread(stop_broker, st)
     receipts: list[tuple[int, dict[str, object]]] = []
     outage_keys: set[bytes] = set()
     started = time.monotonic()
@@ -83,7 +94,7 @@ async def test_intake_keeps_answering_through_a_broker_outage_and_nothing_is_los
         body = await health(rnd.url(service))
         assert body is not None, f"{service} stopped answering during the outage"
         processed_before[service] = sum(c["processed"] for c in body["consumers"].values())
-    await asyncio.to_thread(st.start_broker_again)
+    await asyncio.to_thread(start_broker_again, st)
 
     assert len(receipts) >= 100, "too few submissions during the outage to prove anything"
     refused = [r for r in receipts if r[0] != 200]
@@ -105,27 +116,55 @@ async def test_intake_keeps_answering_through_a_broker_outage_and_nothing_is_los
                 f"the {len(outage_keys)} submissions accepted during the outage assessed",
                 explain=explain)
     assert after.more_than_once(ASSESSED) == {}
+    kept = Census(state.kafka_bootstrap, [topics.ASSESSMENT_ASSESSMENTS.name])
+    await kept.read(rnd.keys)
+    if durable:
+        assert kept.count(ASSESSED) == BEFORE and kept.more_than_once(ASSESSED) == {}, \
+            "the durable log lost or repeated what was assessed before the outage"
+    else:
+        assert kept.count(ASSESSED) == 0, "the embedded broker came back with its log"
+        assert set(all_topic_names()) <= set(await _topic_list(state.kafka_bootstrap)), \
+            "the platform's topics were not created again"
 
     # Payments and reporting, idle through the outage, consume the new log too: the decisions
     # of an allocation after it, and everything else they read.
     result = await rnd.allocate()
     assert {d["application_id"].encode() for d in result["decisions"]} >= outage_keys
-    for service, consumed in (("payments", PAYMENTS_IN), ("reporting", REPORTING_IN)):
+    for service, app in (("payments", payments_app), ("reporting", reporting_app)):
+        consumed = [t.name for t in app.INPUT_TOPICS]
         on_log = Census(state.kafka_bootstrap, consumed)
 
         async def caught_up(service: str = service, on_log: Census = on_log) -> bool:
-            await on_log.read()
+            ends = await on_log.read_ends()
             body = await health(rnd.url(service))
-            done = 0 if body is None else sum(c["processed"] for c in body["consumers"].values())
-            return on_log.count(DECIDED[0]) + on_log.count(DECIDED[1]) > 0 and \
-                done - processed_before[service] >= on_log.records
+            if body is None or on_log.count(DECIDED[0]) + on_log.count(DECIDED[1]) == 0:
+                return False
+            if durable:  # the kept log: its committed positions are past every record
+                positions: dict[str, int] = {}
+                for c in body["consumers"].values():
+                    positions.update(c["positions"])
+                return all(positions.get(tp, 0) >= end for tp, end in ends.items())
+            # the new log: everything on it was processed after the outage
+            done = sum(c["processed"] for c in body["consumers"].values())
+            return done - processed_before[service] >= on_log.records
 
         await until(caught_up, 120, f"{service} consumed the log of the returned broker")
     resets = {name: log_tail(state, name, 10**6).count("committed_offsets_went_back")
               for name in ALL_SERVICES}
-    print(f"T7: broker down {outage_s:.0f}s; {len(receipts)} receipts during the outage, "
+    if durable:
+        assert sum(resets.values()) == 0, f"a consumer took the kept log for a lost one: {resets}"
+    print(f"T7 ({'durable' if durable else 'embedded'} broker): down {outage_s:.0f}s; {len(receipts)} receipts during the outage, "
           f"all {len(outage_keys)} assessed after it; payments and reporting caught up; "
           f"log resets caught per service: {resets}")
+
+
+async def _topic_list(bootstrap: str) -> list[str]:
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        return list(await admin.list_topics())
+    finally:
+        await admin.close()
 
 
 def _http_bodies(rnd: Round) -> Iterator[tuple[bytes, tuple[str, bytes]]]:

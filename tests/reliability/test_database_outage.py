@@ -23,13 +23,13 @@ import time
 import pytest
 
 from contracts import topics
+from tests.infra.stacks import require_restart, start_postgres_again, stop_postgres
 from tests.pipe import probe_service
 from tests.reliability.lifecycle import ASSESSED, Census, Round, fault_stack, until
 
 pytestmark = pytest.mark.integration
 N = 3000
 OUTAGE_S = 20.0
-GROUP = "grants-assessment"
 
 
 @pytest.fixture(scope="module")
@@ -40,13 +40,15 @@ def stack():  # type: ignore[no-untyped-def]
 
 async def committed(bootstrap: str) -> dict[int, int]:
     """Assessment's committed offsets on intake's topic, read without joining its group."""
-    return await probe_service.committed(bootstrap, GROUP, topics.INTAKE_APPLICATIONS.name,
+    group = topics.namespaced("grants-assessment")
+    return await probe_service.committed(bootstrap, group, topics.INTAKE_APPLICATIONS.name,
                                          topics.INTAKE_APPLICATIONS.partitions)
 
 
 async def test_no_offset_moves_while_the_database_is_down_and_nothing_is_lost(
         stack) -> None:  # type: ignore[no-untyped-def]
     st, state = stack
+    require_restart(st, postgres=True)
     rnd = Round(state, N)
     await rnd.publish_pool()
     await rnd.submit_all()
@@ -57,7 +59,7 @@ async def test_no_offset_moves_while_the_database_is_down_and_nothing_is_lost(
         return assessed.count(ASSESSED) >= 0.25 * N
 
     await until(under_way, 180, "a quarter of the round assessed", interval=0.05)
-    await asyncio.to_thread(st.stop_postgres)
+    await asyncio.to_thread(stop_postgres, st)
     stopped = time.monotonic()
     await asyncio.sleep(1.0)  # a batch acknowledged by then committed its effect before the stop
     at_stop = await committed(state.kafka_bootstrap)
@@ -70,7 +72,7 @@ async def test_no_offset_moves_while_the_database_is_down_and_nothing_is_lost(
     assert st.load_state().services["assessment"].alive(), "assessment died of the outage"
     log = state.services["assessment"].log_path.read_text()
     st.kill_service("assessment", signal.SIGKILL)  # holding a batch it could not process
-    await asyncio.to_thread(st.start_postgres_again)
+    await asyncio.to_thread(start_postgres_again, st)
     await asyncio.to_thread(st.start_service, "assessment")
     retries = log.count("transient_error_retrying")
     assert retries > 0, "the consumer never noticed the outage"

@@ -44,6 +44,7 @@ from aiokafka import AIOKafkaProducer
 
 from contracts.assessment import PriorAwardImported
 from grants.stack import ensure_topics
+from tests.infra import fast_join
 from tests.infra.services import envelope_bytes, eventually, read_topic
 from tests.pipe import probe_service
 
@@ -55,8 +56,6 @@ RETRY_CAP_S = 5.0  # transient_retry_max_delay_s, its default
 # Batches of 100 (default 500): the records arrive in a dozen batches, several holding poison, so
 # the partitions are seen flowing past it batch after batch (the longest stall measured ~0.4 s).
 MAX_RECORDS = 100
-# A new consumer group joins in ~1 s instead of ~3 s with a short session (INFRA-NOTES).
-FAST_JOIN = {"consumer_session_timeout_ms": "2000"}
 
 
 def _free_port() -> int:
@@ -149,7 +148,7 @@ async def test_poison_interleaved_with_valid_events(
     proc = probe_service.spawn(kafka_bootstrap, fresh_database, name, _free_port(), topic=topic,
                                log_file=tmp_path / "probe.log",
                                transient_retry_max_delay_s=str(RETRY_CAP_S),
-                               consumer_max_records=str(MAX_RECORDS), **FAST_JOIN)
+                               consumer_max_records=str(MAX_RECORDS), **fast_join())
     group = f"grants-{name}"
     try:
         # Watch the group's committed offsets: every partition must reach its end, and once the
@@ -230,7 +229,7 @@ async def test_burst_of_only_poison_stops_the_consumer(
 
     name = f"probe-storm-{uuid.uuid4().hex[:8]}"
     proc = probe_service.spawn(kafka_bootstrap, fresh_database, name, _free_port(), topic=topic,
-                               log_file=tmp_path / "probe.log", **FAST_JOIN)
+                               log_file=tmp_path / "probe.log", **fast_join())
     try:
         await eventually(lambda: proc.poll() is not None, timeout=60, interval=0.2)
     except AssertionError:

@@ -29,13 +29,16 @@ import pytest
 from contracts import topics
 from grants.audit import audit_replay, stack_keyring
 from grants.stack import StackError
+from tests.infra import session_timeout_ms
 from tests.reliability.lifecycle import ASSESSED, Census, Round, fault_stack, until
 
 pytestmark = pytest.mark.integration
 KILLS = 20
 N = 3000
-ASSESSMENT_TOPICS = [topics.ASSESSMENT_POOLS.name, topics.ASSESSMENT_ASSESSMENTS.name,
-                     topics.ASSESSMENT_DECISIONS.name]
+# Named when read: the stack may run in a namespace of its own (tests.infra.stacks).
+ASSESSMENT_TOPICS = topics.TopicNames(lambda: (
+    topics.ASSESSMENT_POOLS.name, topics.ASSESSMENT_ASSESSMENTS.name,
+    topics.ASSESSMENT_DECISIONS.name))
 
 
 @pytest.fixture(scope="module")
@@ -43,7 +46,7 @@ def stack():  # type: ignore[no-untyped-def]
     # Small batches, so 20 lives do not drain the backlog; a short session, so a restarted
     # member does not wait long for the killed one to expire.
     with fault_stack(["intake", "assessment"], GRANTS_CONSUMER_MAX_RECORDS="50",
-                     GRANTS_CONSUMER_SESSION_TIMEOUT_MS="1500") as pair:
+                     GRANTS_CONSUMER_SESSION_TIMEOUT_MS=str(session_timeout_ms(1500))) as pair:
         yield pair
 
 
@@ -68,7 +71,7 @@ async def test_every_outbox_row_is_published_despite_twenty_kills(
     await rnd.publish_pool()
     await asyncio.to_thread(st.stop_service, "assessment")
     await rnd.submit_all()
-    dsn = f"{state.pg_url}/assessment"
+    dsn = f"{state.pg_url}/{topics.namespaced('assessment', '_')}"
     rng = random.Random(2)
     unsent_at_kill: list[int] = []
     t0 = time.monotonic()

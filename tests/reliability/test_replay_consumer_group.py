@@ -79,7 +79,7 @@ async def test_payments_reconsuming_from_offset_zero_changes_nothing(
                           {name: state.services[name].http_url for name in SERVICES})
     runner = ScenarioRunner(load_scenario(SCENARIO), endpoints, DevTokenIssuer(state.home / "keys"))
     await runner.run()
-    dsn = f"{state.pg_url}/payments"
+    dsn = f"{state.pg_url}/{topics.namespaced('payments', '_')}"
     before = await snapshot(dsn)
     published = Census(state.kafka_bootstrap,
                        [topics.PAYMENTS_INSTRUCTIONS.name, topics.PAYMENTS_GRANTS.name])

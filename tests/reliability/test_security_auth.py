@@ -38,11 +38,10 @@ from services.assessment.app import build as build_assessment
 from services.intake.app import build as build_intake
 from services.payments.app import build as build_payments
 from services.reporting.app import build as build_reporting
+from tests.infra import fast_join
 from tests.infra.services import running_service
 
 pytestmark = pytest.mark.integration
-# A new consumer group joins in ~1 s instead of ~3 s with a short session (INFRA-NOTES).
-FAST_JOIN: dict[str, Any] = {"consumer_session_timeout_ms": 2000}
 
 BUILDS: dict[str, Callable[..., tuple[ServiceRuntime, FastAPI]]] = {
     "intake": build_intake, "assessment": build_assessment,
@@ -141,7 +140,7 @@ async def test_every_write_endpoint_refuses_bad_tokens(
     failures: list[str] = []
     try:
         async with running_service(BUILDS[service], private_kafka, f"{pg_url}/{db_name}",
-                                   issuer, name=service, **FAST_JOIN) as (runtime, http):
+                                   issuer, name=service, **fast_join()) as (runtime, http):
             routes = write_routes(service, http._transport.app)  # type: ignore[attr-defined]
             assert routes, f"{service} has no write routes?"
             for method, template, route, allowed in routes:

@@ -38,14 +38,13 @@ import pytest
 from aiokafka import AIOKafkaProducer
 
 from contracts.assessment import PriorAwardImported
+from tests.infra import fast_join
 from tests.infra.services import envelope_bytes, eventually
 from tests.pipe import probe_service
 
 pytestmark = pytest.mark.integration
 OCCURRED = datetime(2025, 1, 1, tzinfo=UTC)
 HANDLER_S = 3.0
-# An aborted member is only dropped from the group after its session times out (INFRA-NOTES).
-FAST_JOIN = {"consumer_session_timeout_ms": "2000"}
 
 
 def _free_port() -> int:
@@ -108,7 +107,7 @@ async def test_sigterm_mid_handler_commits_no_offset_before_the_effect(
     env = {"PROBE_SLOW_S": str(HANDLER_S)}
     log = tmp_path / "probe.log"
     proc = probe_service.spawn(kafka_bootstrap, fresh_database, name, _free_port(), topic=topic,
-                               log_file=log, env=env, shutdown_grace_s=str(grace_s), **FAST_JOIN)
+                               log_file=log, env=env, shutdown_grace_s=str(grace_s), **fast_join())
     observations: list[tuple[int, int]] = []  # (committed offset, effects of the slow event)
 
     async def observe() -> tuple[int, int]:
@@ -144,7 +143,7 @@ async def test_sigterm_mid_handler_commits_no_offset_before_the_effect(
 
     # Restart: whatever was not committed is redelivered; the slow event takes effect once.
     proc = probe_service.spawn(kafka_bootstrap, fresh_database, name, _free_port(), topic=topic,
-                               log_file=log, env={"PROBE_SLOW_S": "0.2"}, **FAST_JOIN)
+                               log_file=log, env={"PROBE_SLOW_S": "0.2"}, **fast_join())
     try:
         async def caught_up() -> bool:
             return (await observe())[0] >= end

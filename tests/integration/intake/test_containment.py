@@ -168,3 +168,27 @@ async def test_a_nested_message_costs_only_itself_on_the_portal_topic(intake: In
     answered = await intake.outbox(correlation=corr)
     assert [e["event_type"] for e in answered] == ["SubmissionUnauthorized"]
     assert {r["code"] for r in answered[0]["payload"]["reasons"]} == {"token_missing"}
+
+
+async def test_an_rs256_token_is_a_401_on_both_paths(intake: Intake) -> None:
+    """Finding 5: an RS256 token against the Ed25519-configured service was a 500 over HTTP and
+    a dead letter without a receipt on the portal topic."""
+    import time
+
+    import jwt
+    from cryptography.hazmat.primitives.asymmetric.rsa import generate_private_key
+
+    now = int(time.time())
+    token = jwt.encode({"iss": intake.issuer.issuer, "aud": intake.issuer.audience,
+                        "sub": "p-1", "roles": ["applicant"], "cvr": "29189846", "exp": now + 600},
+                       generate_private_key(public_exponent=65537, key_size=2048),
+                       algorithm="RS256")
+    response = await intake.post(valid_submission(intake.pool_id), AT, token=token)
+    assert response.status_code == 401 and response.json()["error"] == "token_invalid"
+    corr = f"rs256-{uuid.uuid4()}"
+    dead_before = intake.portal_consumer.dead_lettered
+    await intake.processed(await intake.publish(
+        {"token": token, "submission": valid_submission(intake.pool_id)}, AT, correlation=corr))
+    answered = await intake.outbox(correlation=corr)
+    assert [e["event_type"] for e in answered] == ["SubmissionUnauthorized"]
+    assert intake.portal_consumer.dead_lettered == dead_before

@@ -18,6 +18,7 @@ from datetime import timedelta
 import pytest
 from aiokafka import AIOKafkaProducer
 
+from contracts import topics
 from grants.audit import read_log
 from services.reporting.domain.replay import Replay
 from tests.unit.reporting.builders import at, example_round
@@ -53,7 +54,7 @@ async def test_a_double_award_to_one_cvr_is_a_violation(private_kafka: str) -> N
     violation = result.violation("one_award_per_applicant")
     assert violation is not None
     assert violation.event_id == str(rnd.log.events[-1].envelope.event_id)
-    assert violation.topic == "grants.assessment.decisions.v1"
+    assert violation.topic == topics.ASSESSMENT_DECISIONS.name
 
 
 async def test_a_double_award_is_accepted_when_the_pool_allows_it(private_kafka: str) -> None:

@@ -421,9 +421,11 @@ async def _emitted(runtime: ServiceRuntime, app_id: uuid.UUID) -> list[dict[str,
 
 # -- the auditors' replay names an injected invariant-breaking event ------------------------------
 
-async def test_replay_names_an_injected_invariant_breaking_event(kafka_bootstrap: str) -> None:
-    """An award over its sub-pool and a payment with no approved budget, dated before anything
-    else on the session's log, so each is the first violation of its invariant."""
+async def test_replay_names_an_injected_invariant_breaking_event(private_kafka: str) -> None:
+    """An award over its sub-pool and a payment with no approved budget on a log of this test's
+    own (a durable broker keeps earlier sessions' events, whose violations would come first)."""
+    kafka_bootstrap = private_kafka
+    decisions, instructions = topics.ASSESSMENT_DECISIONS.name, topics.PAYMENTS_INSTRUCTIONS.name
     pool_id = f"it-replay-{uuid.uuid4().hex[:8]}"
     app_id, cvr = uuid.uuid4(), random_cvr()
     too_big = award(app_id, pool_id, cvr, "751", 5_000_000, 5_000_000,
@@ -434,8 +436,8 @@ async def test_replay_names_an_injected_invariant_breaking_event(kafka_bootstrap
     producer = AIOKafkaProducer(bootstrap_servers=kafka_bootstrap, acks="all")
     await producer.start()
     try:
-        await producer.send_and_wait(DECISIONS, award_bytes, key=str(app_id).encode())
-        await producer.send_and_wait(INSTRUCTIONS, payment_bytes, key=str(app_id).encode())
+        await producer.send_and_wait(decisions, award_bytes, key=str(app_id).encode())
+        await producer.send_and_wait(instructions, payment_bytes, key=str(app_id).encode())
     finally:
         await producer.stop()
 
@@ -448,6 +450,6 @@ async def test_replay_names_an_injected_invariant_breaking_event(kafka_bootstrap
     assert not result.verified
     over = result.violation("sub_pool_within_amount")
     assert over is not None and over.event_id == award_id, result.violations
-    assert over.event_type == "GrantAwarded" and over.topic == DECISIONS
+    assert over.event_type == "GrantAwarded" and over.topic == decisions
     unpaid = result.violation("payments_within_budget")
     assert unpaid is not None and unpaid.event_id == payment_id, result.violations

@@ -1,0 +1,146 @@
+"""OpenAPI that tells the truth about the services' HTTP conventions (servicekit.http).
+
+- a bearer JWT security scheme on every operation whose dependencies verify a token
+  (``ServiceRuntime.require``), with the roles it accepts;
+- the error answers each operation can give, all with the one error schema
+  (``{"error": code, "message", "reasons": [{code, path, message}]}``): 401/403 where a token is
+  verified, 422 where there is a parameter or a body (our 422, not FastAPI's), 404 where the path
+  names something; responses a route declares itself get the schema too;
+- request bodies that a route reads raw (to name every bad field itself) documented with the
+  model they must match: ``openapi_extra=raw_body(Model)``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from fastapi import FastAPI
+from fastapi.dependencies.models import Dependant
+from fastapi import routing
+from fastapi.routing import APIRoute
+from pydantic import BaseModel, ConfigDict, Field
+from pydantic.json_schema import models_json_schema
+
+SCHEME = "bearerJWT"
+ROLES_ATTR = "__grants_roles__"
+_BODY_KEY = "x-grants-raw-body"
+_BODY_MODELS: dict[str, type[BaseModel]] = {}
+_METHODS = ("get", "post", "put", "patch", "delete")
+
+
+class ErrorReason(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    code: str = Field(description="stable reason code (README, Reason codes)")
+    path: str | None = Field(default=None, description="the field, month or post it concerns")
+    message: str = ""
+
+
+class ErrorBody(BaseModel):
+    """Every error answer of every service."""
+
+    model_config = ConfigDict(extra="allow")
+    error: str = Field(description="stable error code")
+    message: str = ""
+    reasons: list[ErrorReason] = []
+
+
+_STATUS_TEXT = {
+    401: "no, an expired or a wrongly signed bearer token (`WWW-Authenticate: Bearer`)",
+    403: "the token lacks a role this operation needs, or names another organisation",
+    404: "nothing of that id",
+    422: "the request is invalid: `invalid_request` with every bad field in `reasons`",
+}
+
+
+def raw_body(model: type[BaseModel]) -> dict[str, Any]:
+    """``openapi_extra`` of a route that reads its body raw but requires it to match ``model``."""
+    _BODY_MODELS[model.__name__] = model
+    return {_BODY_KEY: model.__name__}
+
+
+def _roles(dependant: Dependant) -> tuple[str, ...] | None:
+    for dep in dependant.dependencies:
+        roles = getattr(dep.call, ROLES_ATTR, None)
+        if roles is not None:
+            return tuple(roles)
+        found = _roles(dep)
+        if found is not None:
+            return found
+    return None
+
+
+def _error_response(description: str) -> dict[str, Any]:
+    return {"description": description, "content": {"application/json": {
+        "schema": {"$ref": "#/components/schemas/ErrorBody"}}}}
+
+
+def _add_models(schema: dict[str, Any], models: list[type[BaseModel]]) -> None:
+    _, defs = models_json_schema([(m, "validation") for m in models],
+                                 ref_template="#/components/schemas/{model}")
+    components = schema.setdefault("components", {}).setdefault("schemas", {})
+    for name, definition in defs.get("$defs", {}).items():
+        components.setdefault(name, definition)
+
+
+def complete(schema: dict[str, Any], routes: list[Any]) -> dict[str, Any]:
+    """Add security, error responses and raw bodies to FastAPI's generated ``schema``."""
+    _add_models(schema, [ErrorBody, *_BODY_MODELS.values()])
+    components = schema["components"]
+    components["schemas"].pop("HTTPValidationError", None)
+    components["schemas"].pop("ValidationError", None)
+    components.setdefault("securitySchemes", {})[SCHEME] = {
+        "type": "http", "scheme": "bearer", "bearerFormat": "JWT",
+        "description": "EdDSA or RS256 JWT with `iss`, `aud`, `exp`, `sub`, `roles` and `cvr`"}
+    for route in routes:
+        item = schema["paths"].get(route.path_format)
+        if item is None:
+            continue
+        roles = _roles(route.dependant)
+        for method in route.methods or ():
+            op = item.get(method.lower())
+            if op is None:
+                continue
+            responses = op.setdefault("responses", {})
+            body_model = op.pop(_BODY_KEY, None)
+            if body_model:
+                op["requestBody"] = {"required": True, "content": {"application/json": {
+                    "schema": {"$ref": f"#/components/schemas/{body_model}"}}}}
+            wanted: dict[int, str] = {}
+            if roles is not None:
+                op["security"] = [{SCHEME: []}]
+                if roles:
+                    op["description"] = (op.get("description", "") + "\n\nRoles: " + ", ".join(
+                        f"`{r}`" for r in roles)).strip()
+                wanted |= {401: _STATUS_TEXT[401], 403: _STATUS_TEXT[403]}
+            if op.get("parameters") or op.get("requestBody"):
+                wanted[422] = _STATUS_TEXT[422]
+            if route.dependant.path_params:
+                wanted[404] = _STATUS_TEXT[404]
+            for status, text in wanted.items():
+                current = responses.get(str(status), {})
+                described = current.get("description", "")
+                if "content" in current and described != "Validation Error":
+                    continue  # the route documents its own answer (intake: a receipt)
+                responses[str(status)] = _error_response(
+                    text if described in ("", "Validation Error") else described)
+            for status, answer in responses.items():
+                if status.startswith(("4", "5")) and "content" not in answer:
+                    responses[status] = _error_response(answer.get("description", ""))
+    return schema
+
+
+def install(app: FastAPI) -> None:
+    generate: Callable[[], dict[str, Any]] = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            schema = generate()
+            # Route contexts, not app.routes: included routers are lazy (_IncludedRouter) and
+            # only their contexts carry the full path (FastAPI's own get_openapi walks these).
+            app.openapi_schema = complete(schema, [
+                c for c in routing.iter_route_contexts(app.routes)
+                if isinstance(c.original_route, APIRoute)])
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]

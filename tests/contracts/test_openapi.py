@@ -1,0 +1,110 @@
+"""The services' OpenAPI documents tell the truth (issue 19, item 2): a bearer JWT scheme on
+every operation that checks a token, every error answer with the one error schema, and every
+request body a strict model (never ``{}`` or an open object)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from fastapi import FastAPI
+
+from services.assessment.app import build as assessment
+from services.intake.app import build as intake
+from services.payments.app import build as payments
+from services.reporting.app import build as reporting
+from servicekit.openapi import SCHEME
+
+OPEN = {"/health", "/health/live", "/health/ready", "/metrics", "/asyncapi", "/asyncapi.json"}
+ERROR = {"$ref": "#/components/schemas/ErrorBody"}
+# Intake answers every submission, refused ones included, with its receipt.
+RECEIPT = {"$ref": "#/components/schemas/Receipt"}
+
+
+def _error_schema(path: str, method: str) -> dict[str, Any]:
+    return RECEIPT if (method, path) == ("post", "/submissions") else ERROR
+
+
+def _document(build: Callable[[], tuple[Any, FastAPI]]) -> dict[str, Any]:
+    _, app = build()
+    return app.openapi()
+
+
+def _operations(doc: dict[str, Any]) -> list[tuple[str, str, dict[str, Any]]]:
+    return [(path, method, op) for path, item in doc["paths"].items()
+            for method, op in item.items()]
+
+
+@pytest.fixture(scope="module", params=[intake, assessment, payments, reporting],
+                ids=["intake", "assessment", "payments", "reporting"])
+def doc(request: pytest.FixtureRequest) -> dict[str, Any]:
+    return _document(request.param)
+
+
+def test_every_operation_but_health_and_metrics_requires_a_bearer_token(doc: dict[str, Any]
+                                                                        ) -> None:
+    assert doc["components"]["securitySchemes"][SCHEME] | {"description": ""} == {
+        "type": "http", "scheme": "bearer", "bearerFormat": "JWT", "description": ""}
+    for path, method, op in _operations(doc):
+        if path in OPEN:
+            assert "security" not in op, f"{method} {path}"
+            continue
+        assert op.get("security") == [{SCHEME: []}], f"{method} {path} names no security"
+        for status in ("401", "403"):
+            answer = op["responses"].get(status)
+            assert answer, f"{method} {path} documents no {status}"
+            assert answer["content"]["application/json"]["schema"] == _error_schema(path, method)
+
+
+def test_every_error_answer_has_the_error_schema(doc: dict[str, Any]) -> None:
+    assert "HTTPValidationError" not in json.dumps(doc)
+    for path, method, op in _operations(doc):
+        if op.get("parameters") or op.get("requestBody"):
+            assert "422" in op["responses"], f"{method} {path}"
+        if "{" in path:
+            assert "404" in op["responses"], f"{method} {path}"
+        for status, answer in op["responses"].items():
+            if status[0] in "45":
+                assert answer["content"]["application/json"]["schema"] == _error_schema(
+                    path, method), (
+                    f"{method} {path} {status}")
+    error = doc["components"]["schemas"]["ErrorBody"]
+    assert error["required"] == ["error"] and "reasons" in error["properties"]
+
+
+def _resolve(doc: dict[str, Any], schema: dict[str, Any]) -> dict[str, Any]:
+    while "$ref" in schema:
+        schema = doc["components"]["schemas"][schema["$ref"].rsplit("/", 1)[1]]
+    return schema
+
+
+def test_every_request_body_is_a_strict_model(doc: dict[str, Any]) -> None:
+    for path, method, op in _operations(doc):
+        body = op.get("requestBody")
+        if body is None:
+            continue
+        for media, content in body["content"].items():
+            if media != "application/json":
+                continue
+            schema = content["schema"]
+            branches = schema.get("anyOf", [schema])
+            models = [_resolve(doc, b) for b in branches if b.get("type") != "null"]
+            assert models, f"{method} {path}: no model"
+            for model in models:
+                assert model.get("properties") or model.get("additionalProperties") is False, (
+                    f"{method} {path}: body accepts anything")
+                assert model.get("additionalProperties") is False, (
+                    f"{method} {path}: body takes unknown fields")
+
+
+def test_pools_and_revised_budgets_name_their_model() -> None:
+    doc = _document(assessment)
+    assert doc["paths"]["/pools"]["post"]["requestBody"]["content"]["application/json"][
+        "schema"] == {"$ref": "#/components/schemas/PoolDefinition"}
+    assert "Roles: `caseworker`" in doc["paths"]["/pools"]["post"]["description"]
+    doc = _document(payments)
+    budget = doc["paths"]["/grants/{application_id}/revised-budgets"]["post"]["requestBody"]
+    model = _resolve(doc, budget["content"]["application/json"]["schema"])
+    assert model["required"] == ["months"] and model["additionalProperties"] is False
