@@ -40,6 +40,8 @@ SERVICES = ALL_SERVICES
 _NO_TICK_BEFORE = frozenset({"finance_result"})
 # A CVR that passes modulus 11, for an IT-problem contact whose ref never submits.
 PLACEHOLDER_CVR = "10000009"
+# The second person of a two-person re-issue (R19): a scenario names only the first.
+SECOND_CASEWORKER = "scenario-second-caseworker"
 
 
 @dataclass
@@ -104,6 +106,7 @@ class ScenarioRunner:
         # Finance results are enqueued without waiting each; their acks are awaited together
         # before anything that could depend on them (any other action).
         self._unacked: list[Any] = []
+        self._reported: set[uuid.UUID] = set()  # instructions finance has reported on
         self.seconds_by_type: dict[str, float] = {}
         # The services' schedulers are driven by the scenario's clock (servicekit.scheduler):
         # once something is awarded, each later instant is ticked before its action. Reporting
@@ -361,29 +364,41 @@ class ScenarioRunner:
                          body={"through": a.through.isoformat()})
 
     async def _do_finance_result(self, index: int, a: m.FinanceResult) -> None:
+        """Finance reports every instruction of ``ref`` it has not reported yet, oldest first
+        (a run can make a top-up and the next period at once); ``amount_oere`` (v1.1) is what
+        it paid on the latest of them, the others are paid as instructed."""
         if self._last_target != "finance":
             await self.settler.settle({"payments"})
         self._last_target = "finance"
         state = self._ref(a.ref)
-        instructions = self.tail.instructions.get(str(state.application_id), [])
+        instructions = [i for i in self.tail.instructions.get(str(state.application_id), [])
+                        if i.instruction_id not in self._reported]
         if not instructions:
             self.notes.append(Note(index, a.type, a.ref, 0, "no_instruction_to_report"))
             return
-        latest = instructions[-1]
+        for n, instruction in enumerate(instructions):
+            self._reported.add(instruction.instruction_id)
+            amount = instruction.amount_oere
+            if a.amount_oere is not None and n == len(instructions) - 1:
+                amount = a.amount_oere
+            await self._publish_result(index, a, state, instruction, amount)
+
+    async def _publish_result(self, index: int, a: m.FinanceResult, state: RefState,
+                              instruction: Any, amount: int) -> None:
         payload: PaymentExecuted | PaymentFailed
         if a.executed:
-            payload = PaymentExecuted(instruction_id=latest.instruction_id,
-                                      amount_oere=latest.amount_oere, executed_at=a.at,
+            payload = PaymentExecuted(instruction_id=instruction.instruction_id,
+                                      amount_oere=amount, executed_at=a.at,
                                       finance_reference=f"FIN-{self.run_id}-{index}")
         else:
-            payload = PaymentFailed(instruction_id=latest.instruction_id, failed_at=a.at,
+            payload = PaymentFailed(instruction_id=instruction.instruction_id, failed_at=a.at,
                                     reason="payment rejected by the bank")
         spec = spec_for(payload)
         envelope = spec.envelope(
             event_id=self._uuid("finance-result", index), event_type=spec.event_type,
             schema_version=spec.schema_version,
             occurred_at=a.at, correlation_id=f"scenario-{self.run_id}-{index}",
-            causation_id=str(latest.instruction_id),
+            causation_id=str(instruction.instruction_id),
             actor=Actor(id="finance-system", role="finance"),
             aggregate_id=str(state.application_id), sequence=1, payload=payload)
         self._unacked.append(await self.producer.send(
@@ -391,6 +406,45 @@ class ScenarioRunner:
             key=str(state.application_id).encode(),
             headers=[(SIMULATED_TIME_HEADER, a.at.isoformat().encode()),
                      ("event_type", spec.event_type.encode())]))
+
+    async def _grant_view(self, index: int, a: m.ReissuePayment | m.ApproveBudget
+                          ) -> dict[str, Any] | None:
+        await self._settle_for("payments", always=True)
+        state = self._ref(a.ref)
+        response = await self._call(index, a, "payments", "GET",
+                                    f"/grants/{state.application_id}",
+                                    token=self._token(a.by, "caseworker"), at=a.at, ref=a.ref)
+        return response.json() if response.status_code == 200 else None
+
+    async def _do_reissue_payment(self, index: int, a: m.ReissuePayment) -> None:
+        """``by`` asks for the re-issue; the runner's second caseworker approves it (R19 needs
+        two people; a scenario names the first)."""
+        view = await self._grant_view(index, a)
+        failed = [r["instruction"]["instruction_id"] for r in (view or {}).get("instructions", [])
+                  if r["outcome"] == "failed" and r["reissued_as"] is None]
+        if not failed:
+            self.notes.append(Note(index, a.type, a.ref, 0, "no_failed_instruction"))
+            return
+        path = f"/instructions/{failed[-1]}"
+        asked = await self._call(index, a, "payments", "POST", f"{path}/reissue-requests",
+                                 token=self._token(a.by, "caseworker"), at=a.at, body={},
+                                 ref=a.ref)
+        if asked.status_code < 400:
+            await self._call(index, a, "payments", "POST", f"{path}/reissue-approvals",
+                             token=self._token(SECOND_CASEWORKER, "caseworker"), at=a.at,
+                             body={}, ref=a.ref)
+
+    async def _do_approve_budget(self, index: int, a: m.ApproveBudget) -> None:
+        view = await self._grant_view(index, a)
+        budget = (view or {}).get("budget", {})
+        if budget.get("status") != "pending_approval":
+            self.notes.append(Note(index, a.type, a.ref, 0, "no_budget_pending"))
+            return
+        state = self._ref(a.ref)
+        await self._call(index, a, "payments", "POST",
+                         f"/grants/{state.application_id}/revised-budgets/{budget['version']}"
+                         "/decision", token=self._token(a.by, "caseworker"), at=a.at,
+                         body={"approve": a.approve}, ref=a.ref)
 
     async def _report(self, index: int, a: m.StatusReport | m.FinalReport, body: dict[str, Any]
                       ) -> None:

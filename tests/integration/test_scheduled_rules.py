@@ -119,7 +119,7 @@ async def test_lapse_and_hold_run_by_the_schedulers_and_a_late_report_releases_i
             view = await grant(payments, late, caseworker)
             assert view is not None and [h["reason"] for h in view["holds"]] == ["report_overdue"]
             assert (await payments.get("/health")).json()["scheduler"]["rules"] == [
-                "acceptance_lapse", "project_start_check"]
+                "acceptance_lapse", "payment_run", "project_start_check"]
             assert (await reporting.get("/health")).json()["scheduler"]["ticks"] >= 1
 
             # -- the late report, accepted, releases its hold by itself -----------------------
