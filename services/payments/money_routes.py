@@ -1,6 +1,8 @@
 """HTTP routes where money moves by two people (R19): the two-person re-issue of a failed
-instruction, and a caseworker's resolution of a reconciliation hold (a finance result whose
-amount differed from its instruction). The rules live in :mod:`services.payments.domain.results`;
+instruction, a caseworker's resolution of a reconciliation hold (a finance result whose amount
+differed from its instruction), and changes of a grantee's bank master data (requested by one
+caseworker, approved by another, kept as events with their history; the CVR travels in the body,
+never in a URL). The rules live in :mod:`services.payments.domain.results`;
 each route is one transaction around them."""
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from uuid import UUID
 from fastapi import APIRouter, Body, Depends, Request
 from pydantic import Field
 
+from contracts.base import Cvr
 from servicekit.http import cause_of_request
 from servicekit.identity import Principal
 from servicekit.service import ServiceRuntime, UnitOfWork
@@ -20,6 +23,12 @@ from services.payments.domain import (
     reissue_failed,
     request_reissue,
     resolve_reconciliation,
+)
+from services.payments.domain.bank import (
+    BankBook,
+    approve_bank_change,
+    evolve_bank,
+    request_bank_change,
 )
 from services.payments.handlers import (
     EmptyBody,
@@ -35,6 +44,22 @@ from services.payments.store import PaymentsStore
 
 class ResolutionBody(_Body):
     note: Annotated[str, Field(max_length=2000)] = ""
+
+
+class BankChangeBody(_Body):
+    cvr: Cvr
+    account_reference: Annotated[str, Field(min_length=1, max_length=64)]
+
+
+def _bank_view(book: BankBook, change_id: UUID) -> dict[str, Any]:
+    change = book.change(change_id)
+    assert change is not None
+    current = book.current
+    return {"change_id": str(change_id), "cvr": book.cvr,
+            "status": "requested" if change.pending else "changed",
+            "change": _json(change),
+            "current_account_reference": current.account_reference if current else None,
+            "history": [_json(c) for c in book.changes]}
 
 
 async def _grant_of(store: PaymentsStore, instruction_id: UUID) -> tuple[GrantAccount, Any]:
@@ -113,5 +138,65 @@ def money_router(runtime: ServiceRuntime) -> APIRouter:
                 "instructed_oere": case.instructed_oere, "executed_oere": case.executed_oere,
                 "resolved_by": case.resolved_by, "resolved_at": _instant(case.resolved_at),
                 "reconciliation_open": state.reconciliation_open}
+
+    @router.post("/bank-details-changes", status_code=201)
+    async def ask_bank_change(body: BankChangeBody, request: Request,
+                              principal: Principal = caseworker) -> dict[str, Any]:
+        actor = actor_of(principal, "caseworker")
+        cause = cause_of_request(request, principal, "caseworker")
+
+        async def work(uow: UnitOfWork) -> dict[str, Any]:
+            store = PaymentsStore(uow.conn)
+            book = await store.lock_bank_book(body.cvr)
+            events = request_bank_change(book, body.cvr, body.account_reference, actor,
+                                         await store.grant_approvers(body.cvr),
+                                         runtime.clock.now())
+            for event in events:
+                book = evolve_bank(book, event)
+                await store.index_bank_change(event.change_id, event.cvr)
+                # keyed by the change, never by the CVR (personal data for a sole trader)
+                uow.emit(event, aggregate_id=f"bank:{event.change_id}", cause=cause)
+            if events:
+                assert book is not None
+                await store.save_bank_book(book)
+            assert book is not None and book.waiting is not None
+            return _bank_view(book, book.waiting.change_id)
+
+        return await runtime.in_transaction(work)
+
+    @router.post("/bank-details-changes/{change_id}/approval")
+    async def approve_bank(change_id: UUID, request: Request, _: EmptyBody | None = Body(None),
+                           principal: Principal = caseworker) -> dict[str, Any]:
+        actor = actor_of(principal, "caseworker")
+        cause = cause_of_request(request, principal, "caseworker")
+
+        async def work(uow: UnitOfWork) -> dict[str, Any]:
+            store = PaymentsStore(uow.conn)
+            cvr = await store.cvr_of_bank_change(change_id)
+            book = await store.lock_bank_book(cvr) if cvr is not None else None
+            events = approve_bank_change(book, change_id, actor,
+                                         await store.grant_approvers(cvr) if cvr else set(),
+                                         runtime.clock.now())
+            for event in events:
+                book = evolve_bank(book, event)
+                uow.emit(event, aggregate_id=f"bank:{change_id}", cause=cause)
+            assert book is not None
+            if events:
+                await store.save_bank_book(book)
+            return _bank_view(book, change_id)
+
+        return await runtime.in_transaction(work)
+
+    @router.get("/bank-details-changes/{change_id}")
+    async def bank_change(change_id: UUID, principal: Principal = caseworker) -> dict[str, Any]:
+        async with runtime.pool.acquire() as conn:
+            store = PaymentsStore(conn)
+            cvr = await store.cvr_of_bank_change(change_id)
+            async with conn.transaction():
+                book = await store.lock_bank_book(cvr) if cvr is not None else None
+        if book is None or book.change(change_id) is None:
+            raise DomainRefusal("bank_change_not_found", f"no bank details change {change_id}",
+                                404)
+        return _bank_view(book, change_id)
 
     return router

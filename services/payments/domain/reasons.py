@@ -97,6 +97,10 @@ REFUSAL_CODES: dict[str, str] = {
     "reissue_already_requested": (
         "another caseworker already asked to re-issue this instruction; a second person approves"
     ),
+    "bank_change_pending": (
+        "another change of the grantee's bank master data waits for its second person"
+    ),
+    "bank_change_not_found": "no bank master data change with that id",
     "reconciliation_not_found": "no reconciliation case for that instruction on this grant",
     "payment_amount_mismatch": (
         "finance reported an executed amount that differs from the instruction: only the "

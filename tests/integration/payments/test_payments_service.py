@@ -398,6 +398,34 @@ async def test_award_to_payment_with_results_holds_and_redelivery(
             assert [(i["instruction_id"], i["amount_oere"]) for i in mine] == [
                 (str(instruction_id(app_a, "2023-04")), 9_375_000)]
 
+            # -- bank master data over HTTP: two people, neither the approver (R19) -----------
+            change = {"cvr": cvr_a, "account_reference": "1234-0001234567"}
+            refused = await api.post("/bank-details-changes", change, who=APPROVER,
+                                     roles=["caseworker"], when="2023-04-02T08:00:00")
+            assert refused.status_code == 403
+            assert refused.json()["error"] == "segregation_of_duties"
+            asked = await api.post("/bank-details-changes", change, **cw1,
+                                   when="2023-04-02T08:00:00")
+            assert asked.status_code == 201, asked.text
+            assert asked.json()["status"] == "requested"
+            assert asked.json()["current_account_reference"] is None
+            change_id = asked.json()["change_id"]
+            approval = f"/bank-details-changes/{change_id}/approval"
+            alone = await api.post(approval, {}, **cw1, when="2023-04-02T09:00:00")
+            assert alone.status_code == 403 and alone.json()["error"] == "two_person_rule"
+            changed = await api.post(approval, {}, **cw2, when="2023-04-02T09:00:00")
+            assert changed.status_code == 200, changed.text
+            assert changed.json()["current_account_reference"] == "1234-0001234567"
+            assert [(c["requested_by"], c["approved_by"]) for c in changed.json()["history"]] == [
+                ("cw-1", "cw-2")]
+            assert (await api.get(f"/bank-details-changes/{change_id}", **cw2,
+                                  when="2023-04-02T09:00:00")).json() == changed.json()
+            bank_events = [e["event_type"] for e in await outbox_events(runtime, "BankDetailsChanged")
+                           if e["aggregate_id"] == f"bank:{change_id}"]
+            assert bank_events == ["BankDetailsChanged"]
+            assert (await api.post("/bank-details-changes", {"cvr": "1", "account_reference": ""},
+                                   **cw1, when="2023-04-02T09:00:00")).status_code == 422
+
             # -- lapse as not started (R18): refused while the window is open / it started ----
             early = await api.post(f"/grants/{app_a}/lapse", {}, **caseworker,
                                    when="2023-03-22T08:00:00")
