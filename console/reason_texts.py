@@ -124,6 +124,8 @@ REASONS: dict[str, tuple[str, str]] = {
     "pool_mismatch": ("Definitionens pulje-id er ikke denne pulje",
                       "The definition's pool id is not this pool"),
     "pool_not_published": ("Puljen er ikke offentliggjort", "The pool is not published"),
+    "payment_frequency_not_awarded": ("Der er sat betalingsfrekvens for en ansøgning, der ikke får tilsagn",
+                                      "A payment frequency was set for an application that is not awarded"),
     "recommendations_changed": ("Indstillingen er ændret siden du så den; se den igen",
                                 "The recommendations changed since you saw them; look again"),
     "register_invalid": ("En registerfil eller -post er ikke gyldig",
