@@ -53,6 +53,13 @@ def _check_year_month(value: str) -> str:
 
 YearMonth = Annotated[str, AfterValidator(_check_year_month)]
 
+
+def post_key(post: str) -> str:
+    """When two budget post names are the same post: case and spacing do not matter
+    ("Project staff" and "project  staff "). Intake (unique posts in an application) and payments
+    (new posts in a revised budget, R16) compare posts by this key."""
+    return " ".join(post.split()).casefold()
+
 Role = Literal[
     "applicant", "caseworker", "assessor", "approver", "finance", "auditor", "system"
 ]

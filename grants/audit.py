@@ -24,6 +24,7 @@ from typing import Any
 from uuid import UUID
 
 import asyncpg
+import pydantic
 
 from audit.bundle import Bundle, BundleWriter
 from audit.keys import Keyring
@@ -33,6 +34,9 @@ from audit.proof import build as build_proof
 from audit.verify import BUNDLE_ALTERED, LogVerifier, Record, VerificationReport
 from contracts.audit import LEAF_HEADER
 from contracts.registry import decode
+from contracts.topic_manifest import refusal as manifest_refusal
+from grants import dlt
+from servicekit.consumer import error_code
 from contracts.topics import (
     ALL_TOPICS, AUDIT_TOPICS, EVENT_TOPICS, TopicNames, emitting_service, namespaced,
 )
@@ -61,6 +65,10 @@ class AuditReport:
     chains: list[ChainReport]
     undecodable: list[dict[str, Any]] = field(default_factory=list)
     checkpoints: VerificationReport | None = None
+    # Inputs the platform did not process (dead letters; records an inbound topic does not
+    # carry): reported with their origin and error code, never their content, and not
+    # violations of R23 by themselves (issue 14).
+    unprocessed: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def violations(self) -> list[dict[str, Any]]:
@@ -81,6 +89,7 @@ class AuditReport:
             "checkpoints": self.checkpoints.to_json() if self.checkpoints else None,
             "chains": {c.service: c.entries for c in self.chains},
             "totals": self.replayed.totals.model_dump(), "counts": self.replayed.counts,
+            "unprocessed_inputs": self.unprocessed,
         }
 
 
@@ -104,6 +113,7 @@ class VerifiedReplay:
         self.verifier = LogVerifier(keys, previous=previous) if keys is not None else None
         self.fold = Replay()
         self.undecodable: list[dict[str, Any]] = []
+        self.unprocessed: list[dict[str, Any]] = []
         self.published = published
         self.keep = keep  # sees every folded record with its envelope (grants audit prove)
 
@@ -119,10 +129,19 @@ class VerifiedReplay:
             try:
                 envelope = decode(r.value, _header(r, "event_type"))
             except Exception as exc:
+                if emitting_service(r.topic) is None:  # an outside system's input (finance)
+                    self.unprocessed.append(_unprocessed(r.topic, r.partition, r.offset,
+                                                         error_code(exc), "not decodable"))
+                    continue
                 self.undecodable.append({
                     "invariant": "events_decodable", "rule": "R23", "topic": r.topic,
                     "partition": r.partition, "offset": r.offset,
-                    "message": f"undecodable event: {str(exc)[:200]}"})
+                    "message": f"undecodable event ({error_code(exc)}): {_without_input(exc)}"})
+                continue
+            refused = manifest_refusal(r.topic, envelope.event_type, envelope.actor.role)
+            if refused is not None:  # the consumers dead-letter it: no state came of it
+                self.unprocessed.append(_unprocessed(r.topic, r.partition, r.offset, refused,
+                                                     "not carried by its topic"))
                 continue
             fold.apply(envelope, r.topic, r.partition, r.offset)
             if published is not None:
@@ -133,6 +152,36 @@ class VerifiedReplay:
     def finish(self) -> tuple[ReplayResult, VerificationReport | None]:
         checked = self.verifier.finish() if self.verifier is not None else None
         return self.fold.result(), checked
+
+
+def _unprocessed(topic: str, partition: int | None, offset: int | None, code: str,
+                 what: str, consumer_group: str | None = None) -> dict[str, Any]:
+    return {"topic": topic, "partition": partition, "offset": offset, "error_code": code,
+            "consumer_group": consumer_group, "message": what}
+
+
+def _without_input(error: BaseException) -> str:
+    """What broke, naming fields and error types but never quoting input (it may be personal
+    data: a CVR, a name)."""
+    if isinstance(error, pydantic.ValidationError):
+        return "; ".join(f"{'.'.join(str(p) for p in e['loc']) or '(message)'}: {e['type']}"
+                         for e in error.errors(include_url=False, include_input=False,
+                                               include_context=False))[:300]
+    return type(error).__name__
+
+
+async def dead_letters(bootstrap: str, client_options: Mapping[str, Any] | None = None
+                       ) -> list[dict[str, Any]]:
+    """Every dead letter as an unprocessed input: its origin and error code, no content."""
+    letters = await dlt.read_dead_letters(bootstrap, list(DEAD_LETTER_TOPICS),
+                                          client_options=client_options)
+    out = []
+    for letter in letters:
+        origin = letter.origin
+        out.append(_unprocessed(origin["topic"], origin["partition"], origin["offset"],
+                                letter.error_code, "dead-lettered",
+                                origin["consumer_group"]))
+    return out
 
 
 def _header(record: Record, name: str) -> str | None:
@@ -159,10 +208,15 @@ async def read_log(bootstrap: str, on_progress: Callable[[int, int], None] | Non
                 try:
                     envelope = decode(r.value, r.header("event_type"))
                 except Exception as exc:
-                    bad.append({"invariant": "events_decodable", "rule": "R23", "topic": r.topic,
-                                "partition": r.partition, "offset": r.offset,
-                                "message": f"undecodable event: {str(exc)[:200]}"})
+                    if emitting_service(r.topic) is not None:  # inbound input: not a violation
+                        bad.append({"invariant": "events_decodable", "rule": "R23",
+                                    "topic": r.topic, "partition": r.partition,
+                                    "offset": r.offset,
+                                    "message": f"undecodable event ({error_code(exc)}): "
+                                               f"{_without_input(exc)}"})
                     continue
+                if manifest_refusal(r.topic, envelope.event_type, envelope.actor.role):
+                    continue  # dead-lettered by every consumer: nothing came of it
                 if fold is None:
                     events.append(LoggedEvent(envelope, r.topic, r.partition, r.offset))
                 else:
@@ -294,7 +348,8 @@ async def audit_replay(bootstrap: str, pg_url: str | None = None,
     # each service's database as it names it (GRANTS_NAMESPACE prefixes it)
     chains = ([await verify_chain(pg_url, namespaced(s, "_"), published or {}) for s in SERVICES]
               if pg_url else [])
-    return AuditReport(result, chains, pipeline.undecodable, checked)
+    unprocessed = pipeline.unprocessed + await dead_letters(bootstrap, client_options)
+    return AuditReport(result, chains, pipeline.undecodable, checked, unprocessed)
 
 
 # -- the offline bundle and one grant's proof ------------------------------------------------------

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from typing import Any
 
 import typer
 
@@ -26,10 +27,20 @@ app.add_typer(dlt_app, name="dlt")
 app.command("demo")(demo)
 
 
+def _reflow(command: Any) -> Any:
+    """Docstrings wrap at 100 characters in the source; help wraps at the terminal. Join each
+    paragraph's lines so group listings do not break mid-sentence where the source did."""
+    if command.help:
+        command.help = "\n\n".join(" ".join(p.split()) for p in command.help.split("\n\n"))
+    for sub in getattr(command, "commands", {}).values():
+        _reflow(sub)
+    return command
+
+
 def main(argv: list[str] | None = None) -> None:
     """The ``grants`` entry point: every failure is one line and an exit code
     (``grants.cli_errors``), never a traceback."""
-    sys.exit(run(typer.main.get_command(app), argv))
+    sys.exit(run(_reflow(typer.main.get_command(app)), argv))
 
 
 if __name__ == "__main__":

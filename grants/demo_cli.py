@@ -93,6 +93,31 @@ def verdict_table(played: Played) -> Table:
     return table
 
 
+def refused_line(note: dict[str, Any]) -> str:
+    """``action #440 (submit): budget_total_mismatch`` — the number is the action's index in
+    the scenario; register entries left out before the first action have no number."""
+    where = "register" if note["action"] < 0 else f"action #{note['action']}"
+    return f"{where} ({note['type']}): {note['error']}"
+
+
+def closing_lines(played: Played, out: Path, keep_stack: bool) -> list[str]:
+    notes = played.result["notes"]
+    lines: list[str] = []
+    if notes:
+        lines.append(f"{len(notes)} action(s) were refused by the services, as the round "
+                     "expects of some:")
+        lines += [f"  {refused_line(n)}" for n in notes[:5]]
+        if len(notes) > 5:
+            lines.append(f"  … and {len(notes) - 5} more, all in `notes` of {out}")
+    lines.append(f"result JSON: {out.resolve()}")
+    if played.stack_started and not keep_stack:
+        lines.append("the embedded stack this demo started has been stopped")
+    else:
+        lines.append("the stack is still running (`grants stack status`; `grants stack down` "
+                     "stops it)")
+    return lines
+
+
 def demo(
     out: Path = typer.Option(Path("demo-result.json"), "--out", "-o", help="result JSON"),
     keep_stack: bool = typer.Option(False, help="leave the stack running afterwards"),
@@ -111,11 +136,8 @@ def demo(
     console.print(sub_pool_table(played))
     console.print(reasons_table(played.result))
     console.print(verdict_table(played))
-    if played.result["notes"]:
-        refused = ", ".join(f"{n['ref']}: {n['error']}" for n in played.result["notes"][:5])
-        console.print(f"{len(played.result['notes'])} actions were refused by the services, "
-                      f"with their reasons ({refused}…); all are in `notes` of {out}")
-    console.print(f"result JSON written to {out}")
+    for line in closing_lines(played, out, keep_stack):
+        console.print(line, highlight=False)
     if keep_stack:
         _print_console_address(console)
     raise typer.Exit(0 if played.result["audit"]["verified"] else 1)

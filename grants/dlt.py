@@ -34,11 +34,12 @@ REDRIVE_OF = "dlt-redrive-of"  # on a redrive record: "<partition>/<offset>" of 
 REDRIVE_ID = "dlt-redrive-id"  # on the copy sent back to the original topic
 REDRIVEN_FROM = "dlt-redriven-from"  # on the copy: the dead letter's reference
 
-# Error codes (the consumer's ``dlt-error-code`` header, or derived from ``dlt-error``) whose
-# record can never be processed as it is: redriving it only dead-letters it again.
-PERMANENT = frozenset({"undecodable", "schema_invalid", "poison", "too_large", "unknown_code"})
-# Everything else (a handler that broke on a bug since fixed, an event type this consumer did
-# not know yet because it was deployed after its producer) may succeed when redriven.
+# Error codes (the consumer's ``dlt-error-code`` header, servicekit.consumer.DEAD_LETTER_CODES and
+# contracts.topic_manifest's, or derived from ``dlt-error``) whose record can never be processed
+# as it is: redriving it only dead-letters it again. An unknown code counts as permanent.
+RETRYABLE = frozenset({"handler_failed", "event_type_unknown"})
+# handler_failed: a handler broke (a bug, fixed since); event_type_unknown: the consumer was
+# older than its producer (the rollout rule is consumers first) and knows the type after upgrade.
 
 
 def platform_dead_letter_topics() -> list[str]:
@@ -54,15 +55,15 @@ def derive_error_code(error: str) -> str:
     """A stable code from the ``dlt-error`` text, for dead letters written without
     ``dlt-error-code``."""
     if error.startswith("ValidationError"):
-        return "undecodable" if "json_invalid" in error or "Invalid JSON" in error else (
+        return "json_invalid" if "json_invalid" in error or "Invalid JSON" in error else (
             "schema_invalid")
     if error.startswith("UnknownEventType"):
-        return "unknown_event_type"
+        return "event_type_unknown"
     if error.startswith("PoisonMessage"):
-        return "poison"
+        return "message_invalid"
     if error.startswith(("JSONDecodeError", "UnicodeDecodeError")):
-        return "undecodable"
-    return "handler_error" if error else "unknown_code"
+        return "json_invalid"
+    return "handler_failed" if error else "unknown"
 
 
 @dataclass(frozen=True)
@@ -95,7 +96,7 @@ class DeadLetter:
 
     @property
     def permanent(self) -> bool:
-        return self.error_code in PERMANENT
+        return self.error_code not in RETRYABLE
 
     @property
     def dead_lettered_at(self) -> datetime | None:

@@ -15,6 +15,7 @@ from rich.console import Console
 from rich.table import Table
 
 from grants.stack import EmbeddedStack
+from grants.tables import Column, fitted_table
 from servicekit.identity import DevTokenIssuer
 
 app = typer.Typer(help="Pool figures from the reporting service.", no_args_is_help=True)
@@ -35,20 +36,22 @@ def dkk(oere: int | None) -> str:
     return f"{sign}{whole:,}.{cents:02d}"
 
 
-def overview_table(view: dict[str, Any]) -> Table:
+# Which columns stay longest at 80 columns: the money awarded and paid before the rest.
+PRIORITY = {"sub-pool": 100, "amount": 40, "applications": 20, "applied": 30, "awards": 25,
+            "awarded": 90, "accepted": 50, "paid": 80, "spent": 60, "repaid": 45, "waived": 10}
+
+
+def overview_table(view: dict[str, Any], *, width: int = 80, wide: bool = False) -> Table:
     title = f"pool {view['pool_id']}" + (f" — {view['title']}" if view.get("title") else "")
-    table = Table(title=f"{title} (DKK)")
-    table.add_column("sub-pool")
-    table.add_column("amount", justify="right")
-    for name, _key, _money in COLUMNS:
-        table.add_column(name, justify="right")
+    headers = ["sub-pool", "amount", *(name for name, _key, _money in COLUMNS)]
+    columns = [Column(h, PRIORITY.get(h, 0), "left" if h == "sub-pool" else "right")
+               for h in headers]
     amounts = view.get("sub_pool_amounts_oere") or {}
-    for code, figures in view["sub_pools"].items():
-        table.add_row(code, dkk(amounts.get(code)), *_cells(figures))
-    table.add_section()
-    table.add_row("total", dkk(view.get("total_amount_oere")), *_cells(view["total"]),
-                  style="bold")
-    return table
+    rows = [[code, dkk(amounts.get(code)), *_cells(figures)]
+            for code, figures in view["sub_pools"].items()]
+    rows.append(["total", dkk(view.get("total_amount_oere")), *_cells(view["total"])])
+    return fitted_table(f"{title} (DKK)", columns, rows, width=width, wide=wide,
+                        bold_last=True)
 
 
 def _cells(figures: dict[str, int]) -> list[str]:
@@ -97,6 +100,8 @@ def overview(
     pool_id: Annotated[str, typer.Argument(help="the pool's id")],
     grant: Annotated[str | None, typer.Option(
         "--grant", help="also print this application's timeline")] = None,
+    wide: Annotated[bool, typer.Option(
+        "--wide", help="every column, however wide the table gets")] = False,
 ) -> None:
     """Applied, awarded, accepted, paid, spent and repaid per sub-pool of POOL_ID (DKK)."""
     console = Console()
@@ -109,6 +114,7 @@ def overview(
     token = DevTokenIssuer(state.home / "keys").issue("grants-cli", ["auditor"])
     with httpx.Client(base_url=service.http_url, timeout=30.0,
                       headers={"Authorization": f"Bearer {token}"}) as client:
-        console.print(overview_table(_get(client, f"/pools/{pool_id}/overview", console)))
+        view = _get(client, f"/pools/{pool_id}/overview", console)
+        console.print(overview_table(view, width=console.width, wide=wide))
         if grant is not None:
             console.print(grant_table(_get(client, f"/grants/{grant}", console)))

@@ -24,9 +24,46 @@ START = "<!-- reason-codes:start -->"
 END = "<!-- reason-codes:end -->"
 
 
+ADAPTER_CODES: dict[str, str] = {
+    "token_wrong_issuer": "the token's issuer (iss) is not the configured identity broker (401)",
+    "token_wrong_audience": "the token's audience (aud) is not this platform (401)",
+    "token_unverifiable": "the service has no issuer keys configured, so no token verifies (401)",
+    "submission_unknown": "intake: no submission with this id (404)",
+    "hold_released": "payments: the hold is already released (409)",
+    "release_already_requested": "payments: a release of this hold already awaits its second "
+                                 "person (409)",
+    "release_not_requested": "payments: no release of this hold was requested, so there is "
+                             "nothing to approve (409)",
+    "pool_not_found": "reporting: no event names this pool (404)",
+    "scheduler_not_configured": "the service runs no scheduler of time-driven rules (404)",
+    "scheduler_not_leader": "another instance holds the scheduler's lock; ask that one (409)",
+    "scheduler_rule_failed": "a scheduled rule failed; the run is retried (503)",
+}
+"""Codes the adapters (routes, servicekit) answer with, outside the domains' tables."""
+
+# How a code is emitted in the source: a refusal's first argument (after an HTTP status), a
+# reason(...) call, or an ``"error": "<code>"`` answer.
+_EMITTED = re.compile(
+    r"""(?:Refusal|Refused|AuthError|_refuse\w*|reason)\(\s*(?:\d{3}\s*,\s*)?["']([a-z][a-z0-9_]+)["']"""
+    r"""|["']error["']\s*:\s*["']([a-z][a-z0-9_]+)["']""")
+_SOURCES = ("services", "servicekit", "audit", "contracts")
+
+
+def emitted_codes(root: Path | None = None) -> set[str]:
+    """Every reason code the code emits, collected from the source (not from the tables)."""
+    base = root or README.parent
+    found: set[str] = set()
+    for folder in _SOURCES:
+        for path in (base / folder).rglob("*.py"):
+            for match in _EMITTED.finditer(path.read_text(encoding="utf-8")):
+                found.add(match.group(1) or match.group(2))
+    return found
+
+
 def tables() -> list[tuple[str, dict[str, str]]]:
     out = [
         ("every service — the HTTP edge (servicekit, before or around any route)", EDGE_CODES),
+        ("every service — other refused commands and operations (adapters)", ADAPTER_CODES),
         ("every consumer — dead letters (`dlt-error-code` header)",
          {**DEAD_LETTER_CODES, **MANIFEST_CODES}),
         ("intake — submissions, tokens, deadline, IT-problem exceptions (R3–R9)",

@@ -324,7 +324,8 @@ class EventConsumer:
         async with pool.acquire() as conn, conn.transaction():
             ids = [i.dedup_id for i in items if i.dedup_id is not None]
             fresh = await inbox.claim(conn, self.name, ids)
-            emitter = Emitter(self.clock, notify_channel(self.settings.database_name))
+            emitter = Emitter(self.clock, notify_channel(self.settings.database_name),
+                              max_message_bytes=self.settings.kafka_max_message_bytes)
             todo = inbox.first_deliveries(items, fresh)
             # duplicate deliveries are acknowledged with the batch and have no effect
             self._attempt_duplicates = len(items) - len(todo)

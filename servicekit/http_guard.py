@@ -47,6 +47,9 @@ EDGE_CODES: dict[str, str] = {
                        "path (422)",
     "simulated_time_invalid": "the X-Grants-Simulated-Time header is not an ISO instant (400, "
                               "simulation mode only)",
+    "event_too_large": "an event the request (or, dead-lettered, a record) causes would be larger "
+                       "than the broker takes (GRANTS_KAFKA_MAX_MESSAGE_BYTES); nothing is "
+                       "written (413)",
     "internal_error": "an unexpected error; nothing of the request took effect (500)",
 }
 """Refusals the HTTP edge itself answers (listed in the README with the domains' codes)."""

@@ -52,10 +52,30 @@ class _Pending:
 
 
 @dataclass
+class EventTooLarge(Exception):
+    """An event whose encoded size is above the broker's ``max.message.bytes``: refused before
+    it reaches the outbox (where it would stall the relay for ever), with a stable code; over
+    HTTP a 413, in a consumer the record that caused it is dead-lettered with this code."""
+
+    code = "event_too_large"
+    http_status = 413
+
+    def __init__(self, event_type: str, size: int, limit: int) -> None:
+        self.message = (f"the {event_type} event this request causes would be {size} bytes; "
+                        f"the broker takes at most {limit}")
+        super().__init__(self.message)
+
+
+DEFAULT_MAX_MESSAGE_BYTES = 1_000_000
+"""Below Kafka's default ``max.message.bytes`` (1,048,588) with room for headers."""
+
+
+@dataclass
 class Emitter:
     clock: Clock
     channel: str
     pending: list[_Pending] = field(default_factory=list)
+    max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES
 
     def emit(self, payload: Contract, *, aggregate_id: str, cause: Cause) -> UUID:
         """Queue an event; ``occurred_at`` is now (simulated time inside a simulated message)."""
@@ -87,6 +107,8 @@ class Emitter:
             if self.clock.simulated:
                 headers[SIMULATED_TIME_HEADER] = p.occurred_at.isoformat()
             value = env.model_dump_json().encode()
+            if len(value) > self.max_message_bytes:
+                raise EventTooLarge(spec.event_type, len(value), self.max_message_bytes)
             entry = canonical(audit_entry(value, spec.topic.name)).decode()
             for column, item in zip(columns, (env.event_id, spec.topic.name, p.aggregate_id,
                                               value, json.dumps(headers), entry)):

@@ -28,7 +28,9 @@ from fastapi.responses import JSONResponse
 from faststream.kafka import KafkaBroker
 from faststream.specification import AsyncAPI
 
+from contracts.asyncapi import document as asyncapi_document
 from contracts.base import Contract
+from contracts.topics import PLATFORM_SERVICES
 from servicekit import db, openapi
 from servicekit.clock import make_clock
 from servicekit.consumer import Decoder, EventConsumer, Handler, decode_event
@@ -112,7 +114,8 @@ class ServiceRuntime:
     async def unit_of_work(self) -> AsyncIterator[UnitOfWork]:
         """A transaction whose emitted events are written to the outbox before commit."""
         async with self.pool.acquire() as conn, conn.transaction():
-            uow = UnitOfWork(conn, Emitter(self.clock, notify_channel(self.settings.database_name)))
+            uow = UnitOfWork(conn, Emitter(self.clock, notify_channel(self.settings.database_name),
+                                          max_message_bytes=self.settings.kafka_max_message_bytes))
             yield uow
             await uow.emitter.flush(conn)
 
@@ -229,8 +232,12 @@ class ServiceRuntime:
             return Response(await self.metrics.exposition(), media_type=CONTENT_TYPE_LATEST)
 
         @app.get("/asyncapi", tags=["operations"])
+        @app.get("/asyncapi.json", tags=["operations"], include_in_schema=False)
         async def asyncapi() -> Any:
-            """AsyncAPI 3.0 description of the topics this service consumes."""
+            """AsyncAPI 3.0 of what this service publishes and consumes (contracts.asyncapi);
+            a service that is not one of the platform's gets FastStream's view of its broker."""
+            if self.name in PLATFORM_SERVICES:
+                return asyncapi_document(self.name)
             spec = AsyncAPI(self.broker, title=f"{title} events", schema_version="3.0.0")
             return spec.to_specification().to_jsonable()
 
@@ -250,6 +257,10 @@ class ServiceRuntime:
         for c in self.consumers:
             if not c.started:
                 problems[f"consumer:{c.name}"] = "not started"
+        stalled = await _oldest_unsent_age_s(self._pool)
+        if stalled is not None and stalled > self.settings.ready_outbox_max_age_s:
+            problems["outbox"] = (f"the oldest unsent event is {stalled:.0f} s old (limit "
+                                  f"{self.settings.ready_outbox_max_age_s:.0f} s)")
         task = self._relay_task
         if task is None:
             problems["relay"] = "not started"
@@ -298,3 +309,16 @@ class ServiceRuntime:
         # own); its records reach the JSON root handler of servicekit.logging.
         uvicorn.run(app, host=s.http_host, port=s.http_port, log_level="warning", log_config=None,
                     timeout_graceful_shutdown=int(s.shutdown_grace_s), lifespan="on")
+
+
+async def _oldest_unsent_age_s(pool: asyncpg.Pool | None) -> float | None:
+    """Seconds since the oldest unsent outbox row was written (None: none, or no database)."""
+    if pool is None:
+        return None
+    try:
+        age = await asyncio.wait_for(pool.fetchval(
+            "SELECT extract(epoch FROM now() - min(created_at)) FROM outbox"
+            " WHERE sent_at IS NULL"), 1.0)
+    except Exception:  # noqa: BLE001 - the database check reports an unreachable database
+        return None
+    return None if age is None else float(age)

@@ -20,6 +20,11 @@ class ServiceSettings(BaseSettings):
     database: str | None = None
     http_host: str = "127.0.0.1"
     http_port: int = 8000
+    # The broker's max.message.bytes: an event encoded larger is refused before it is written to
+    # the outbox (servicekit.outbox.EventTooLarge), never left to stall the relay.
+    kafka_max_message_bytes: int = 1_000_000
+    # /health/ready turns red when the outbox's oldest unsent event is older than this.
+    ready_outbox_max_age_s: float = 120.0
     # Largest request body a route takes unless it names its own limit (servicekit.http_guard).
     http_max_body_bytes: int = 1024 * 1024
     simulation: bool = False

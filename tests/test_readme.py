@@ -27,3 +27,12 @@ def test_every_reason_code_is_documented() -> None:
     for _, codes in reason_codes.tables():
         for code in codes:
             assert f"`{code}`" in text
+
+
+def test_every_code_the_code_emits_is_in_the_readme() -> None:
+    """Collected from the source (refusals, reason(...) calls, ``"error": ...`` answers), not
+    from the tables: a code emitted anywhere but documented nowhere fails here (issue 14)."""
+    emitted = reason_codes.emitted_codes()
+    assert {"token_missing", "json_invalid", "hold_released"} <= emitted, "pattern out of date"
+    documented = {code for _, codes in reason_codes.tables() for code in codes}
+    assert emitted <= documented, f"emitted but not in the README: {sorted(emitted - documented)}"

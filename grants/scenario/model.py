@@ -118,6 +118,24 @@ class FinanceResult(_Action):
     type: Literal["finance_result"]
     ref: StrictStr
     executed: StrictBool
+    amount_oere: StrictInt | None = None  # v1.1: what finance paid on the latest instruction
+
+
+class ReissuePayment(_Action):
+    """v1.1: a caseworker re-issues the latest failed instruction of ``ref``."""
+
+    type: Literal["reissue_payment"]
+    ref: StrictStr
+    by: StrictStr
+
+
+class ApproveBudget(_Action):
+    """v1.1: a caseworker decides the latest revised budget of ``ref`` that awaits approval."""
+
+    type: Literal["approve_budget"]
+    ref: StrictStr
+    by: StrictStr
+    approve: StrictBool
 
 
 class StatusReport(_Action):
@@ -158,7 +176,7 @@ class WithdrawAward(_Action):
 Action = Annotated[
     Submit | ItProblemContact | ExceptionDecision | Score | Allocate | AcceptAward
     | RevisedBudget | RunPayments | FinanceResult | StatusReport | FinalReport | AuditReplay
-    | WithdrawAward,
+    | WithdrawAward | ReissuePayment | ApproveBudget,
     Field(discriminator="type"),
 ]
 
@@ -295,7 +313,7 @@ def _path(loc: tuple[Any, ...]) -> str:
 _ACTION_TYPES = {
     "submit", "it_problem_contact", "exception_decision", "score", "allocate", "accept_award",
     "revised_budget", "run_payments", "finance_result", "status_report", "final_report",
-    "audit_replay",
+    "audit_replay", "withdraw_award", "reissue_payment", "approve_budget",
 }
 
 

@@ -13,6 +13,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from grants.audit import audit_replay, stack_keyring
 from grants.scenario.model import Scenario
+from grants.scenario.stages import StageNames
 from grants.scenario.runner import SERVICES, Endpoints, ScenarioRunner
 from grants.stack import EmbeddedStack, StackState
 from servicekit.identity import DevTokenIssuer
@@ -63,13 +64,14 @@ async def play(scenario: Scenario, *, console: Console, show_progress: bool = Tr
         fresh = started and not state.external_kafka and not state.external_pg
         namespace = None if fresh else f"r{uuid.uuid4().hex[:6]}"
         total = len(scenario.actions)
-        with Progress(TextColumn("[bold]{task.description:<20}"), BarColumn(),
+        stage = StageNames(scenario)
+        with Progress(TextColumn("[bold]{task.description:<26}"), BarColumn(),
                       MofNCompleteColumn(), TimeElapsedColumn(), console=console,
                       disable=not show_progress, transient=False) as progress:
             task = progress.add_task("setting up the pool", total=total)
 
             def on_progress(index: int, action: Any) -> None:
-                progress.update(task, completed=index + 1, description=action.type)
+                progress.update(task, completed=index + 1, description=stage(action))
 
             async def audit() -> Any:
                 progress.update(task, description="auditors' replay")

@@ -527,6 +527,65 @@ def release_and_accounts() -> tuple[dict[str, Any], dict[str, Any]]:
                     pool("rule-release"), actions), expected
 
 
+
+def ledger_top_ups() -> tuple[dict[str, Any], dict[str, Any]]:
+    """R16, R17, R19 (issue 16): the payment ledger. Q3 is paid at 19,999,998 øre; a later budget
+    that a caseworker approves raises Q3 to 30,000,000, so the next run pays the 10,000,002
+    difference as its own instruction; finance then reports one øre less than the Q4 instruction
+    (only what it paid counts); a failed payment is re-issued by two people."""
+    d = "2025-05-12"
+    actions: list[dict[str, Any]] = [
+        submit(f"{d}T09:00:00+02:00", "TOPUP", "101", "København Kommune", 1000000),
+        submit(f"{d}T09:01:00+02:00", "REISSUE", "751", "Aarhus Kommune", 300000),
+        score("2025-05-20T10:00:00+02:00", "TOPUP", "assessor-a", 4),
+        score("2025-05-20T10:01:00+02:00", "REISSUE", "assessor-a", 4),
+        {"at": "2025-06-01T10:00:00+02:00", "type": "allocate", "approver": "approver-x"},
+        {"at": "2025-06-02T10:00:00+02:00", "type": "accept_award", "ref": "TOPUP"},
+        {"at": "2025-06-02T10:01:00+02:00", "type": "accept_award", "ref": "REISSUE"},
+        # 100,000,000 øre: Q3 19,999,998 in July, Q4 the rest in October
+        {"at": "2025-06-10T10:00:00+02:00", "type": "revised_budget", "ref": "TOPUP", "months": {
+            "2025-07": {"project staff": 19999998},
+            "2025-10": {"project staff": 60000002, "materials and meetings": 20000000}}},
+        {"at": "2025-06-10T10:01:00+02:00", "type": "revised_budget", "ref": "REISSUE",
+         "months": months({"project staff": 4000000, "materials and meetings": 1000000})},
+        {"at": "2025-07-01T09:00:00+02:00", "type": "run_payments", "through": "2025-07-01"},
+        {"at": "2025-07-01T10:00:00+02:00", "type": "finance_result", "ref": "TOPUP",
+         "executed": True},
+        {"at": "2025-07-01T10:01:00+02:00", "type": "finance_result", "ref": "REISSUE",
+         "executed": False},
+        {"at": "2025-07-02T09:00:00+02:00", "type": "reissue_payment", "ref": "REISSUE",
+         "by": "caseworker-a"},
+        {"at": "2025-07-02T10:00:00+02:00", "type": "finance_result", "ref": "REISSUE",
+         "executed": True},
+        # a new post: waits for a caseworker (the earlier version keeps governing) …
+        {"at": "2025-07-10T10:00:00+02:00", "type": "revised_budget", "ref": "TOPUP", "months": {
+            "2025-07": {"project staff": 30000000},
+            "2025-10": {"project staff": 49000000, "materials and meetings": 20000000,
+                        "travel": 1000000}}},
+        {"at": "2025-07-11T09:00:00+02:00", "type": "run_payments", "through": "2025-07-11"},
+        # … and once approved, the next run pays Q3's difference as a top-up
+        {"at": "2025-07-14T09:00:00+02:00", "type": "approve_budget", "ref": "TOPUP",
+         "by": "caseworker-a", "approve": True},
+        {"at": "2025-07-15T09:00:00+02:00", "type": "run_payments", "through": "2025-07-15"},
+        {"at": "2025-07-15T10:00:00+02:00", "type": "finance_result", "ref": "TOPUP",
+         "executed": True},
+        # Q4: finance pays one øre less than instructed
+        {"at": "2025-10-01T09:00:00+02:00", "type": "run_payments", "through": "2025-10-01"},
+        {"at": "2025-10-01T10:00:00+02:00", "type": "finance_result", "ref": "TOPUP",
+         "executed": True, "amount_oere": 69999999},
+        {"at": "2025-10-01T10:01:00+02:00", "type": "finance_result", "ref": "REISSUE",
+         "executed": True},
+        {"at": "2026-03-01T10:00:00+01:00", "type": "audit_replay"},
+    ]
+    expected = {
+        "TOPUP": {"decision": "awarded", "award_oere": 100000000, "revised_budget": "approved",
+                  "paid_oere": 99999999},
+        "REISSUE": {"decision": "awarded", "revised_budget": "approved", "paid_oere": 30000000},
+        "audit": {"verified": True},
+    }
+    return scenario("rules R16, R17, R19: ledger top-ups, reconciliation, two-person re-issue",
+                    pool("rule-ledger"), actions), expected
+
 BUILDERS = {
     "rule-deadline-edges": deadline_edges,
     "rule-it-exceptions": it_exceptions,
@@ -537,6 +596,7 @@ BUILDERS = {
     "rule-register-organisations": register_organisations,
     "rule-register-once-off": register_once_off,
     "rule-release-accounts": release_and_accounts,
+    "rule-ledger-top-ups": ledger_top_ups,
 }
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import csv
+import hashlib
 import io
 import time
 import uuid
@@ -39,6 +40,8 @@ SERVICES = ALL_SERVICES
 _NO_TICK_BEFORE = frozenset({"finance_result"})
 # A CVR that passes modulus 11, for an IT-problem contact whose ref never submits.
 PLACEHOLDER_CVR = "10000009"
+# The second person of a two-person re-issue (R19): a scenario names only the first.
+SECOND_CASEWORKER = "scenario-second-caseworker"
 
 
 @dataclass
@@ -70,6 +73,14 @@ class Note:
                 "error": self.error}
 
 
+_RUN_NAMESPACE = uuid.UUID("6f1d3c2a-4b7e-5a90-9c1d-2e3f4a5b6c7d")
+
+
+def _scenario_seed(scenario: m.Scenario, namespace: str | None) -> str:
+    text = scenario.model_dump_json() + "\0" + (namespace or "")
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
 class ScenarioRunner:
     def __init__(self, scenario: m.Scenario, endpoints: Endpoints, issuer: DevTokenIssuer, *,
                  namespace: str | None = None,
@@ -81,7 +92,11 @@ class ScenarioRunner:
         self.namespace = namespace
         self.on_progress = on_progress
         self.audit = audit
-        self.run_id = uuid.uuid4().hex[:10]
+        # Every id the runner makes is derived from the scenario (and the namespace of a run on a
+        # stack that holds other runs): the same round on a fresh stack makes the same log
+        # content, so the replay's state digest is the same (R23: a function of the log).
+        self._seed = _scenario_seed(scenario, namespace)
+        self.run_id = self._seed[:10]
         self.refs: dict[str, RefState] = {}
         self.notes: list[Note] = []
         self.audit_result: Any = None
@@ -91,6 +106,7 @@ class ScenarioRunner:
         # Finance results are enqueued without waiting each; their acks are awaited together
         # before anything that could depend on them (any other action).
         self._unacked: list[Any] = []
+        self._reported: set[uuid.UUID] = set()  # instructions finance has reported on
         self.seconds_by_type: dict[str, float] = {}
         # The services' schedulers are driven by the scenario's clock (servicekit.scheduler):
         # once something is awarded, each later instant is ticked before its action. Reporting
@@ -100,6 +116,9 @@ class ScenarioRunner:
         self._allocated = False
 
     # -- ids and names --------------------------------------------------------------------------
+    def _uuid(self, *parts: object) -> uuid.UUID:
+        return uuid.uuid5(_RUN_NAMESPACE, ":".join([self._seed, *map(str, parts)]))
+
     def _ns(self, name: str) -> str:
         return f"{name}-{self.namespace}" if self.namespace else name
 
@@ -109,7 +128,7 @@ class ScenarioRunner:
 
     def _ref(self, ref: str) -> RefState:
         if ref not in self.refs:
-            self.refs[ref] = RefState(uuid.uuid4())
+            self.refs[ref] = RefState(self._uuid("application", ref))
         return self.refs[ref]
 
     def _applicant_cvr(self, ref: str) -> str:
@@ -261,7 +280,7 @@ class ScenarioRunner:
     async def _do_submit(self, index: int, a: m.Submit) -> None:
         await self._settle_for("intake")
         state = self._ref(a.ref)
-        submission_id = str(uuid.uuid4())
+        submission_id = str(self._uuid("submission", a.ref, len(state.submission_ids)))
         state.submission_ids.append(submission_id)
         applicant = a.applicant.model_dump(exclude_none=True)
         body: dict[str, Any] = {
@@ -345,28 +364,41 @@ class ScenarioRunner:
                          body={"through": a.through.isoformat()})
 
     async def _do_finance_result(self, index: int, a: m.FinanceResult) -> None:
+        """Finance reports every instruction of ``ref`` it has not reported yet, oldest first
+        (a run can make a top-up and the next period at once); ``amount_oere`` (v1.1) is what
+        it paid on the latest of them, the others are paid as instructed."""
         if self._last_target != "finance":
             await self.settler.settle({"payments"})
         self._last_target = "finance"
         state = self._ref(a.ref)
-        instructions = self.tail.instructions.get(str(state.application_id), [])
+        instructions = [i for i in self.tail.instructions.get(str(state.application_id), [])
+                        if i.instruction_id not in self._reported]
         if not instructions:
             self.notes.append(Note(index, a.type, a.ref, 0, "no_instruction_to_report"))
             return
-        latest = instructions[-1]
+        for n, instruction in enumerate(instructions):
+            self._reported.add(instruction.instruction_id)
+            amount = instruction.amount_oere
+            if a.amount_oere is not None and n == len(instructions) - 1:
+                amount = a.amount_oere
+            await self._publish_result(index, a, state, instruction, amount)
+
+    async def _publish_result(self, index: int, a: m.FinanceResult, state: RefState,
+                              instruction: Any, amount: int) -> None:
         payload: PaymentExecuted | PaymentFailed
         if a.executed:
-            payload = PaymentExecuted(instruction_id=latest.instruction_id,
-                                      amount_oere=latest.amount_oere, executed_at=a.at,
+            payload = PaymentExecuted(instruction_id=instruction.instruction_id,
+                                      amount_oere=amount, executed_at=a.at,
                                       finance_reference=f"FIN-{self.run_id}-{index}")
         else:
-            payload = PaymentFailed(instruction_id=latest.instruction_id, failed_at=a.at,
+            payload = PaymentFailed(instruction_id=instruction.instruction_id, failed_at=a.at,
                                     reason="payment rejected by the bank")
         spec = spec_for(payload)
         envelope = spec.envelope(
-            event_id=uuid.uuid4(), event_type=spec.event_type, schema_version=spec.schema_version,
+            event_id=self._uuid("finance-result", index), event_type=spec.event_type,
+            schema_version=spec.schema_version,
             occurred_at=a.at, correlation_id=f"scenario-{self.run_id}-{index}",
-            causation_id=str(latest.instruction_id),
+            causation_id=str(instruction.instruction_id),
             actor=Actor(id="finance-system", role="finance"),
             aggregate_id=str(state.application_id), sequence=1, payload=payload)
         self._unacked.append(await self.producer.send(
@@ -374,6 +406,45 @@ class ScenarioRunner:
             key=str(state.application_id).encode(),
             headers=[(SIMULATED_TIME_HEADER, a.at.isoformat().encode()),
                      ("event_type", spec.event_type.encode())]))
+
+    async def _grant_view(self, index: int, a: m.ReissuePayment | m.ApproveBudget
+                          ) -> dict[str, Any] | None:
+        await self._settle_for("payments", always=True)
+        state = self._ref(a.ref)
+        response = await self._call(index, a, "payments", "GET",
+                                    f"/grants/{state.application_id}",
+                                    token=self._token(a.by, "caseworker"), at=a.at, ref=a.ref)
+        return response.json() if response.status_code == 200 else None
+
+    async def _do_reissue_payment(self, index: int, a: m.ReissuePayment) -> None:
+        """``by`` asks for the re-issue; the runner's second caseworker approves it (R19 needs
+        two people; a scenario names the first)."""
+        view = await self._grant_view(index, a)
+        failed = [r["instruction"]["instruction_id"] for r in (view or {}).get("instructions", [])
+                  if r["outcome"] == "failed" and r["reissued_as"] is None]
+        if not failed:
+            self.notes.append(Note(index, a.type, a.ref, 0, "no_failed_instruction"))
+            return
+        path = f"/instructions/{failed[-1]}"
+        asked = await self._call(index, a, "payments", "POST", f"{path}/reissue-requests",
+                                 token=self._token(a.by, "caseworker"), at=a.at, body={},
+                                 ref=a.ref)
+        if asked.status_code < 400:
+            await self._call(index, a, "payments", "POST", f"{path}/reissue-approvals",
+                             token=self._token(SECOND_CASEWORKER, "caseworker"), at=a.at,
+                             body={}, ref=a.ref)
+
+    async def _do_approve_budget(self, index: int, a: m.ApproveBudget) -> None:
+        view = await self._grant_view(index, a)
+        budget = (view or {}).get("budget", {})
+        if budget.get("status") != "pending_approval":
+            self.notes.append(Note(index, a.type, a.ref, 0, "no_budget_pending"))
+            return
+        state = self._ref(a.ref)
+        await self._call(index, a, "payments", "POST",
+                         f"/grants/{state.application_id}/revised-budgets/{budget['version']}"
+                         "/decision", token=self._token(a.by, "caseworker"), at=a.at,
+                         body={"approve": a.approve}, ref=a.ref)
 
     async def _report(self, index: int, a: m.StatusReport | m.FinalReport, body: dict[str, Any]
                       ) -> None:

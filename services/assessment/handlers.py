@@ -21,7 +21,7 @@ from contracts.assessment import GrantAwarded, PoolPublished
 from contracts.base import Cvr, MunicipalityCode
 from contracts.intake import ApplicationAccepted, ApplicationReceived
 from contracts.payments import AwardLapsed
-from contracts.pools import PoolDefinition
+from contracts.pools import PaymentFrequency, PoolDefinition
 from servicekit.consumer import Handler, Incoming
 from servicekit.http import cause_of_request
 from servicekit.identity import Principal
@@ -180,7 +180,11 @@ class ScoreBody(_Body):
 
 
 class AllocateBody(_Body):
-    """``{}``: the approver approves the recommendations of the pool as they stand."""
+    """``{}``: the approver approves the recommendations of the pool as they stand;
+    ``payment_frequencies`` optionally sets the frequency of named awards (R13; default: the
+    pool's)."""
+
+    payment_frequencies: Annotated[dict[UUID, PaymentFrequency], Field(max_length=10_000)] = {}
 
 
 Programme = Annotated[str, Path(min_length=1, max_length=100)]
@@ -273,7 +277,7 @@ def http_router(runtime: ServiceRuntime) -> APIRouter:  # noqa: C901 - one closu
         return {"aggregate_score": await runtime.in_transaction(work, retry_on=(_Moved,))}
 
     @router.post("/pools/{pool_id}/allocations")
-    async def allocate(pool_id: str, request: Request, _body: AllocateBody | None = Body(None),
+    async def allocate(pool_id: str, request: Request, body: AllocateBody | None = Body(None),
                        principal: Principal = approver) -> dict[str, Any]:
         cause = cause_of_request(request, principal, "approver")
 
@@ -285,7 +289,8 @@ def http_router(runtime: ServiceRuntime) -> APIRouter:  # noqa: C901 - one closu
             if before.definition.programme_id != programme:
                 raise _Moved()
             state = before
-            decisions = approve(state, ledger, _caller(principal), runtime.clock.now())
+            decisions = approve(state, ledger, _caller(principal), runtime.clock.now(),
+                                payment_frequencies=body.payment_frequencies if body else None)
             for decision in decisions:
                 state = evolve_round(state, decision)
                 if isinstance(decision, GrantAwarded):

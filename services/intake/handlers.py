@@ -363,7 +363,8 @@ class BatchConsumer(EventConsumer):
             fresh = await inbox.claim(conn, self.name, ids)
             todo = inbox.first_deliveries(items, fresh)
             self._attempt_duplicates = len(items) - len(todo)  # counted once the batch commits
-            emitter = Emitter(self.clock, notify_channel(self.settings.database_name))
+            emitter = Emitter(self.clock, notify_channel(self.settings.database_name),
+                              max_message_bytes=self.settings.kafka_max_message_bytes)
             if todo:
                 # A non-transient error breaks the batch: servicekit replays it record by record.
                 after = await self.batch_handler(conn, todo, emitter)

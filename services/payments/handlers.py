@@ -10,6 +10,7 @@ finance result for an instruction no grant knows carries the instruction id.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import asdict
 from datetime import date, datetime
 from typing import Annotated, Any, TypeVar
 from uuid import UUID
@@ -23,7 +24,11 @@ from contracts.assessment import GrantAwarded
 from contracts.base import Actor, Contract, Reason
 from contracts.finance import PaymentExecuted, PaymentFailed
 from contracts.payments import (
-    MonthlyBudget, OverpaymentClaimed, PaymentInstructed, PaymentsReleased,
+    MonthlyBudget,
+    OverpaymentClaimed,
+    PaymentInstructed,
+    PaymentResultRecorded,
+    PaymentsReleased,
 )
 from contracts.reporting import OverdueReportResolved, ReportOverdue
 from servicekit.consumer import Handler, Incoming, PoisonMessage
@@ -47,12 +52,12 @@ from services.payments.domain import (
     instruct_due,
     instructed_oere,
     is_held,
+    ledger,
     lapse_not_started,
     lapse_overdue,
     open_account,
     paid_oere,
     record_result,
-    reissue_failed,
     run_date,
     reject_pending_budget,
     release_hold,
@@ -83,7 +88,7 @@ def event_handler(runtime: ServiceRuntime) -> Handler:
             if envelope.actor.role != FINANCE_ROLE:
                 raise PoisonMessage(f"a finance result must come from role {FINANCE_ROLE!r}, "
                                     f"not {envelope.actor.role!r}")
-            await _record_result(store, event, emitter, cause)
+            await _record_result(store, event, emitter, cause, runtime.clock.now())
         elif isinstance(event, ReportOverdue):
             await _hold(store, event, emitter, cause, runtime.clock.now())
         elif isinstance(event, OverdueReportResolved):
@@ -107,17 +112,18 @@ async def _open_account(store: PaymentsStore, award: GrantAwarded, emitter: Emit
 
 
 async def _record_result(store: PaymentsStore, result: PaymentExecuted | PaymentFailed,
-                         emitter: Emitter, cause: Cause) -> None:
+                         emitter: Emitter, cause: Cause, now: datetime) -> None:
     application_id = await store.grant_of_instruction(result.instruction_id)
     state = await store.lock_grant(application_id) if application_id is not None else None
-    events = record_result(state, result)
+    events = record_result(state, result, now)
     for event in events:
-        if event.outcome == "unknown_instruction":
+        if isinstance(event, PaymentResultRecorded) and event.outcome == "unknown_instruction":
             log.warning("finance_result_unknown_instruction",
                         instruction_id=str(result.instruction_id))
         aggregate = event.application_id or event.instruction_id
         emitter.emit(event, aggregate_id=str(aggregate), cause=cause)
-    if state is not None and any(e.outcome in ("executed", "failed") for e in events):
+    if state is not None and any(not isinstance(e, PaymentResultRecorded)
+                                 or e.outcome in ("executed", "failed") for e in events):
         updated = apply(state, events)
         assert updated is not None
         await store.save_grant(updated)
@@ -260,6 +266,10 @@ def _grant_view(state: GrantAccount, holds: HoldBook | None) -> dict[str, Any]:
         "paid_oere": paid_oere(state),
         "held": is_held(holds),
         "holds": [_json(h) for h in holds.active_holds] if holds is not None else [],
+        "reconciliation_open": state.reconciliation_open,
+        "ledger": [{**asdict(line), "due_date": line.due_date.isoformat(),
+                    "covered_oere": line.covered_oere, "difference_oere": line.difference_oere}
+                   for line in ledger(state)],
     }
 
 
@@ -357,13 +367,19 @@ def http_router(runtime: ServiceRuntime) -> APIRouter:  # noqa: C901 - one closu
     async def payment_run(request: Request, body: PaymentRunBody | None = Body(None),
                           principal: Principal = caseworker) -> dict[str, Any]:
         cause = cause_of_request(request, principal, "caseworker")
+        actor = actor_of(principal, "caseworker")
         today = run_date(runtime.clock.now(), body.through if body else None)
+        refused: list[dict[str, str]] = []
 
         async def work(uow: UnitOfWork) -> list[RunEvent]:
             store = PaymentsStore(uow.conn)
             books = await store.share_lock_hold_books()  # lock order: books, then grants
             issued: list[RunEvent] = []
             for state in await store.lock_accepted_grants():
+                if state.approved_by == actor.id:  # R19: not the grant's own approver
+                    refused.append({"application_id": str(state.application_id),
+                                    "error": "segregation_of_duties"})
+                    continue
                 events = instruct_due(state, today, books.get(state.cvr))
                 for event in events:
                     if isinstance(event, PaymentInstructed):
@@ -375,34 +391,8 @@ def http_router(runtime: ServiceRuntime) -> APIRouter:  # noqa: C901 - one closu
         events = await runtime.in_transaction(work)
         return {"run_date": today.isoformat(),
                 "instructions": [_json(e) for e in events if isinstance(e, PaymentInstructed)],
-                "claims": [_json(e) for e in events if isinstance(e, OverpaymentClaimed)]}
-
-    @router.post("/instructions/{instruction_id}/reissue")
-    async def reissue(instruction_id: UUID, request: Request, _: EmptyBody | None = Body(None),
-                      principal: Principal = caseworker) -> dict[str, Any]:
-        actor, cause = actor_of(principal, "caseworker"), cause_of_request(request, principal,
-                                                                            "caseworker")
-
-        async def work(uow: UnitOfWork) -> PaymentInstructed:
-            store = PaymentsStore(uow.conn)
-            application_id = await store.grant_of_instruction(instruction_id)
-            known = await store.read_grant(application_id) if application_id else None
-            if application_id is None or known is None:
-                raise DomainRefusal("instruction_not_found", f"no instruction {instruction_id}",
-                                    404)
-            book = await store.lock_hold_book(known.cvr, share=True)
-            state = await _locked_grant(store, application_id)
-            events = reissue_failed(state, instruction_id, actor, book)
-            for event in events:
-                await store.index_instruction(event.instruction_id, event.application_id)
-            state = await _save(uow, store, state, events, cause)
-            failed = state.instruction(instruction_id)
-            assert failed is not None and failed.reissued_as is not None
-            replacement = state.instruction(failed.reissued_as)
-            assert replacement is not None
-            return replacement.instruction
-
-        return _json(await runtime.in_transaction(work))
+                "claims": [_json(e) for e in events if isinstance(e, OverpaymentClaimed)],
+                "refused": refused}
 
     @router.post("/holds/{hold_id}/release-requests")
     async def request_release(hold_id: UUID, _: EmptyBody | None = Body(None),

@@ -18,6 +18,7 @@ from uuid import UUID
 import asyncpg
 
 from services.payments.domain import GrantAccount, HoldBook
+from services.payments.domain.bank import BankBook
 
 
 class PaymentsStore:
@@ -136,3 +137,25 @@ class PaymentsStore:
             "SELECT application_id FROM instruction_index WHERE instruction_id = $1",
             instruction_id)
         return value  # type: ignore[no-any-return]
+
+    # -- bank master data (R19) ----------------------------------------------------------------
+    async def lock_bank_book(self, cvr: str) -> BankBook | None:
+        state = await self.conn.fetchval(
+            "SELECT state FROM bank_books WHERE cvr = $1 FOR UPDATE", cvr)
+        return None if state is None else BankBook.model_validate_json(state)
+
+    async def save_bank_book(self, book: BankBook) -> None:
+        await self.conn.execute(
+            "INSERT INTO bank_books (cvr, state) VALUES ($1, $2::jsonb)"
+            " ON CONFLICT (cvr) DO UPDATE SET state = EXCLUDED.state, updated_at = now()",
+            book.cvr, book.model_dump_json())
+
+    async def index_bank_change(self, change_id: UUID, cvr: str) -> None:
+        await self.conn.execute(
+            "INSERT INTO bank_change_index (change_id, cvr) VALUES ($1, $2)"
+            " ON CONFLICT DO NOTHING", change_id, cvr)
+
+    async def cvr_of_bank_change(self, change_id: UUID) -> str | None:
+        value = await self.conn.fetchval(
+            "SELECT cvr FROM bank_change_index WHERE change_id = $1", change_id)
+        return None if value is None else str(value)

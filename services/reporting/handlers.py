@@ -25,7 +25,8 @@ from contracts.base import Contract
 from contracts.envelope import Envelope
 from contracts.finance import PaymentExecuted, PaymentFailed
 from contracts.payments import (
-    AwardAccepted, AwardLapsed, PaymentInstructed, PaymentResultRecorded, RevisedBudgetApproved,
+    AwardAccepted, AwardLapsed, OverpaymentClaimed, PaymentInstructed, PaymentResultRecorded,
+    RevisedBudgetApproved,
 )
 from contracts.reporting import AuditStatementType, ReportRejected
 from servicekit.clock import Clock
@@ -51,7 +52,7 @@ T = TypeVar("T")
 FINANCE_ROLE = "finance"
 # The input events that change a grant file (finance results are routed by instruction).
 _FILE_EVENTS = (GrantAwarded, AwardAccepted, AwardLapsed, RevisedBudgetApproved,
-                PaymentInstructed, PaymentResultRecorded)
+                PaymentInstructed, PaymentResultRecorded, OverpaymentClaimed)
 
 
 # -- consumer ----------------------------------------------------------------------------------

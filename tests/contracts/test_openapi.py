@@ -17,7 +17,7 @@ from services.payments.app import build as payments
 from services.reporting.app import build as reporting
 from servicekit.openapi import SCHEME
 
-OPEN = {"/health", "/health/live", "/health/ready", "/metrics", "/asyncapi"}
+OPEN = {"/health", "/health/live", "/health/ready", "/metrics", "/asyncapi", "/asyncapi.json"}
 ERROR = {"$ref": "#/components/schemas/ErrorBody"}
 # Intake answers every submission, refused ones included, with its receipt.
 RECEIPT = {"$ref": "#/components/schemas/Receipt"}

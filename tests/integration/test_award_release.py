@@ -12,7 +12,6 @@ their accounts from the same decisions topic.
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +20,6 @@ import pytest
 from aiokafka import AIOKafkaProducer
 
 from contracts import topics
-from grants.stack import create_database, drop_database
 from servicekit.identity import DevTokenIssuer
 from services.assessment.app import build as build_assessment
 from services.payments.app import build as build_payments
@@ -32,18 +30,6 @@ from tests.unit.assessment.builders import pool_raw, scores_summing
 pytestmark = pytest.mark.integration
 INTAKE = topics.INTAKE_APPLICATIONS.name
 WAIT = 30.0
-
-
-@pytest.fixture
-async def two_databases(pg_url: str) -> AsyncIterator[tuple[str, str]]:
-    names = [f"test_{uuid.uuid4().hex[:12]}" for _ in range(2)]
-    for name in names:
-        await create_database(pg_url, name)
-    try:
-        yield f"{pg_url}/{names[0]}", f"{pg_url}/{names[1]}"
-    finally:
-        for name in names:
-            await drop_database(pg_url, name)
 
 
 async def _decision(http: httpx.AsyncClient, app: uuid.UUID, headers: dict[str, str]

@@ -82,3 +82,23 @@ def test_help_documents_the_exit_codes(tmp_path: Path) -> None:
     text = " ".join(done.stdout.split())
     for code in ("3 a file missing", "5 Kafka unreachable", "7 a port in use", "130 interrupted"):
         assert code in text
+
+
+def test_stack_up_on_a_broker_that_does_not_answer(tmp_path: Path) -> None:
+    port = free_port()
+    done = grants("stack", "up", "--services", "", "--kafka-bootstrap", f"127.0.0.1:{port}",
+                  home=tmp_path)
+    assert done.returncode == ExitCode.BROKER
+    assert f"127.0.0.1:{port} does not answer" in _one_clear_line(done)
+    assert not (tmp_path / "stack.json").exists()
+
+
+def test_stack_up_on_a_database_that_does_not_answer(tmp_path: Path) -> None:
+    port = free_port()
+    done = grants("stack", "up", "--services", "", "--pg-url",
+                  f"postgresql://postgres:secret@127.0.0.1:{port}", home=tmp_path)
+    assert done.returncode == ExitCode.DATABASE
+    line = done.stderr.strip().splitlines()[-1]
+    assert f"127.0.0.1:{port} does" in line and "secret" not in done.stdout + done.stderr
+    assert "Traceback" not in done.stdout + done.stderr
+    assert not (tmp_path / "stack.json").exists()  # the broker it had started is stopped again

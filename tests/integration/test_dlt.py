@@ -78,10 +78,10 @@ async def test_list_show_and_redrive_through_the_normal_path(
             await eventually(lambda: _true(consumer.dead_lettered == 2), timeout=60)
 
             letters = await dlt.read_dead_letters(kafka_bootstrap, [f"{topic}.dlt"])
-            assert [x.error_code for x in letters] == ["undecodable", "handler_error"]
+            assert [x.error_code for x in letters] == ["json_invalid", "handler_failed"]
             [summary] = dlt.summarise(letters)
             assert (summary.topic, summary.count, summary.pending) == (topic, 2, 2)
-            assert summary.error_codes == {"undecodable": 1, "handler_error": 1}
+            assert summary.error_codes == {"json_invalid": 1, "handler_failed": 1}
             assert summary.oldest == letters[0].dead_lettered_at is not None
 
             undecodable, broken = letters
@@ -121,7 +121,7 @@ async def test_list_show_and_redrive_through_the_normal_path(
             assert listed.returncode == 0, listed.stderr
             assert json.loads(listed.stdout) == [{
                 "topic": topic, "count": 2, "pending": 1, "oldest": summary.as_dict()["oldest"],
-                "error_codes": {"handler_error": 1, "undecodable": 1}}]
+                "error_codes": {"handler_failed": 1, "json_invalid": 1}}]
             show = await asyncio.to_thread(_cli, "show", undecodable.ref, "--bootstrap",
                                            kafka_bootstrap)
             assert show.returncode == 0 and "Jens" not in show.stdout
@@ -139,7 +139,7 @@ async def test_list_show_and_redrive_through_the_normal_path(
         await producer.stop()
         Bug.present = True
     final = await dlt.read_dead_letters(kafka_bootstrap, [f"{topic}.dlt"])
-    assert [x.error_code for x in final] == ["undecodable", "handler_error", "undecodable"]
+    assert [x.error_code for x in final] == ["json_invalid", "handler_failed", "json_invalid"]
     assert final[0].redrives[0]["forced"] is True
 
 
@@ -155,8 +155,8 @@ def test_references_and_error_codes() -> None:
         with pytest.raises(ValueError):
             dlt.parse_ref(bad)
     assert dlt.derive_error_code("ValidationError: Invalid JSON: x [type=json_invalid]") == (
-        "undecodable")
+        "json_invalid")
     assert dlt.derive_error_code("ValidationError: GrantAwarded: x [type=missing]") == (
         "schema_invalid")
-    assert dlt.derive_error_code("UnknownEventType: NoSuch") == "unknown_event_type"
-    assert dlt.derive_error_code("RuntimeError: boom") == "handler_error"
+    assert dlt.derive_error_code("UnknownEventType: NoSuch") == "event_type_unknown"
+    assert dlt.derive_error_code("RuntimeError: boom") == "handler_failed"

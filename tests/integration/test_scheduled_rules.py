@@ -14,7 +14,6 @@ and nobody calls ``/ops/sweep``, ``/ops/scheduler/tick`` or ``/payment-runs``.
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -26,7 +25,6 @@ from aiokafka import AIOKafkaProducer
 from contracts import topics
 from contracts.assessment import GrantAwarded, ReportingDeadline
 from contracts.base import Applicant, BudgetLine, ProjectPeriod
-from grants.stack import create_database, drop_database
 from servicekit.identity import DevTokenIssuer
 from services.payments.app import build as build_payments
 from services.reporting.app import build as build_reporting
@@ -37,18 +35,6 @@ from tests.infra.services import (
 pytestmark = pytest.mark.integration
 DECISIONS = topics.ASSESSMENT_DECISIONS.name
 WAIT = 30.0
-
-
-@pytest.fixture
-async def two_databases(pg_url: str) -> AsyncIterator[tuple[str, str]]:
-    names = [f"test_{uuid.uuid4().hex[:12]}" for _ in range(2)]
-    for name in names:
-        await create_database(pg_url, name)
-    try:
-        yield f"{pg_url}/{names[0]}", f"{pg_url}/{names[1]}"
-    finally:
-        for name in names:
-            await drop_database(pg_url, name)
 
 
 def awarded(app: uuid.UUID, cvr: str, *, acceptance_deadline: datetime,
@@ -133,7 +119,7 @@ async def test_lapse_and_hold_run_by_the_schedulers_and_a_late_report_releases_i
             view = await grant(payments, late, caseworker)
             assert view is not None and [h["reason"] for h in view["holds"]] == ["report_overdue"]
             assert (await payments.get("/health")).json()["scheduler"]["rules"] == [
-                "acceptance_lapse", "project_start_check"]
+                "acceptance_lapse", "payment_run", "project_start_check"]
             assert (await reporting.get("/health")).json()["scheduler"]["ticks"] >= 1
 
             # -- the late report, accepted, releases its hold by itself -----------------------

@@ -12,7 +12,8 @@ An award (``GrantAwarded``) carries:
 - the project period = the pool's project period;
 - ``acceptance_deadline`` = 23:59:59 local pool time (DST-aware) on the date
   ``acceptance_deadline_days`` after the decision's local date;
-- the pool's ``payment_frequency``;
+- the pool's ``payment_frequency``, unless the approver set one for that award (R13: the
+  frequency is per award; payments' instructions follow it);
 - ``reporting_deadlines``: a status report ``m`` months after project start for each ``m`` in
   ``status_report_months`` (a day past the month's end falls on its last day), and a final report
   due on the last day of the month ``final_report_due_months`` after the project's end month;
@@ -22,12 +23,13 @@ An award (``GrantAwarded``) carries:
 from __future__ import annotations
 
 import calendar
+from collections.abc import Mapping
 from datetime import date, datetime, time, timedelta
 from uuid import UUID
 
 from contracts.assessment import ApplicationRejected, GrantAwarded, ReportingDeadline
 from contracts.base import ProjectPeriod
-from contracts.pools import PoolDefinition
+from contracts.pools import PaymentFrequency, PoolDefinition
 from services.assessment.domain.allocation import Recommendation, plan_allocation
 from services.assessment.domain.errors import DomainRefusal
 from services.assessment.domain.scoring import participants
@@ -62,8 +64,8 @@ def reporting_deadlines(pool: PoolDefinition) -> list[ReportingDeadline]:
     return [*status, ReportingDeadline(kind="final", due=end_of_month(final_month))]
 
 
-def _decision(state: PoolRound, rec: Recommendation, approver: str,
-              decided_at: datetime) -> Decided:
+def _decision(state: PoolRound, rec: Recommendation, approver: str, decided_at: datetime,
+              frequencies: Mapping[UUID, PaymentFrequency]) -> Decided:
     pool = state.definition
     version = state.file(rec.application_id).accepted
     assert version is not None
@@ -82,7 +84,7 @@ def _decision(state: PoolRound, rec: Recommendation, approver: str,
         project_period=ProjectPeriod(start=period.start, end=period.end,
                                      delayed_start_allowed=period.delayed_start_allowed),
         acceptance_deadline=acceptance_deadline(pool, decided_at),
-        payment_frequency=pool.payment_frequency,
+        payment_frequency=frequencies.get(rec.application_id, pool.payment_frequency),
         reporting_deadlines=reporting_deadlines(pool),
         budget_lines=list(version.budget_lines), register_revision=version.register_revision,
     )
@@ -91,8 +93,11 @@ def _decision(state: PoolRound, rec: Recommendation, approver: str,
 def approve(
     state: PoolRound, ledger: FundingLedger, approver: str, decided_at: datetime,
     expected_plan_hash: str | None = None,
+    payment_frequencies: Mapping[UUID, PaymentFrequency] | None = None,
 ) -> list[Decided]:
-    """Approve the current recommendations; ``[]`` when nothing is undecided."""
+    """Approve the current recommendations; ``[]`` when nothing is undecided.
+    ``payment_frequencies`` sets the frequency of named awards (default: the pool's); naming an
+    application that this batch does not award is refused (``payment_frequency_not_awarded``)."""
     if decided_at.tzinfo is None or decided_at.utcoffset() is None:
         raise ValueError("decided_at must carry an offset")
     plan = plan_allocation(state, ledger)
@@ -108,4 +113,12 @@ def approve(
             "segregation_of_duties",
             f"{approver} scored or recused from {', '.join(map(str, conflicted))} and cannot "
             "approve this batch", 403, tuple(str(a) for a in conflicted))
-    return [_decision(state, rec, approver, decided_at) for rec in plan.recommendations]
+    frequencies = dict(payment_frequencies or {})
+    awarded = {rec.application_id for rec in plan.recommendations if rec.outcome != "reject"}
+    stray = sorted(str(a) for a in set(frequencies) - awarded)
+    if stray:
+        raise DomainRefusal("payment_frequency_not_awarded",
+                            f"a payment frequency was set for {', '.join(stray)}, which this "
+                            "batch does not award", 422, tuple(stray))
+    return [_decision(state, rec, approver, decided_at, frequencies)
+            for rec in plan.recommendations]

@@ -78,6 +78,9 @@ REFUSAL_CODES: dict[str, str] = {
     "segregation_of_duties": "the approver scored or recused from an application in the batch "
                              "(403)",
     "recommendations_changed": "the recommendations changed since the approver saw them (409)",
+    "payment_frequency_not_awarded": (
+        "the approval set a payment frequency for an application the batch does not award (422)"
+    ),
     "register_invalid": "a register file or entry does not validate; details name each row's "
                         "line and field (422)",
     "register_too_large": "a register file sent over HTTP is larger than 64 MiB; load it from "

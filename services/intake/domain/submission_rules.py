@@ -12,6 +12,7 @@ from contracts.assessment import PoolPublished
 from contracts.base import BudgetLine, IndicativeBudget, Reason
 from contracts.intake import SubmitApplication
 from contracts.municipalities import municipalities
+from contracts.base import post_key
 from contracts.register import cvr_is_valid
 
 from services.intake.domain.reason_codes import reason
@@ -21,8 +22,8 @@ __all__ = ["cvr_is_valid", "validate_budget", "validate_budget_lines", "validate
 
 
 def _post_key(post: str) -> str:
-    # "Project staff" and "project  staff " are the same post to a reader of the budget.
-    return " ".join(post.split()).casefold()
+    # "Project staff" and "project  staff " are the same post (the rule lives in contracts).
+    return post_key(post)
 
 
 def validate_budget_lines(lines: Sequence[BudgetLine], path: str = "budget.lines") -> list[Reason]:

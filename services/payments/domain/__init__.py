@@ -38,10 +38,8 @@ from services.payments.domain.budget_rules import (
 from services.payments.domain.errors import DomainRefusal
 from services.payments.domain.evolve import account_from_award, apply, evolve
 from services.payments.domain.holds import (
-    BankDetailsChangeApproved,
     Hold,
     HoldBook,
-    approve_bank_details_change,
     evolve_holds,
     hold_for_overdue_report,
     is_held,
@@ -58,6 +56,7 @@ from services.payments.domain.ids import (
 from services.payments.domain.ledger import (
     LedgerLine,
     RunEvent,
+    a_period_fell_due,
     instruct_due,
     run_date,
     ledger,
@@ -71,7 +70,14 @@ from services.payments.domain.queries import (
     paid_oere,
 )
 from services.payments.domain.reasons import REASON_CODES
-from services.payments.domain.results import record_result, reissue_failed
+from services.payments.domain.results import (
+    AMOUNT_MISMATCH,
+    record_result,
+    reissue_failed,
+    request_reissue,
+    require_not_grant_approver,
+    resolve_reconciliation,
+)
 from services.payments.domain.schedule import (
     PaymentPeriod,
     committed_oere,
@@ -89,11 +95,12 @@ from services.payments.domain.state import (
 
 __all__ = [
     "MOVE_AMOUNT_LIMIT_OERE", "MOVE_SHARE_LIMIT_PERCENT", "NAMESPACE", "REASON_CODES",
-    "START_WINDOW_MONTHS", "BankDetailsChangeApproved", "BudgetCheck", "BudgetStatusView",
+    "START_WINDOW_MONTHS", "BudgetCheck", "BudgetStatusView",
     "BudgetVersion", "ClaimRecord", "DomainRefusal", "LedgerLine", "Reconciliation",
-    "claim_id", "ledger", "outstanding_oere", "RunEvent", "run_date", "GrantAccount", "Hold", "HoldBook", "InstructionRecord",
+    "claim_id", "ledger", "outstanding_oere", "RunEvent", "run_date", "a_period_fell_due",
+    "AMOUNT_MISMATCH", "request_reissue", "require_not_grant_approver", "resolve_reconciliation", "GrantAccount", "Hold", "HoldBook", "InstructionRecord",
     "Lapse", "PaymentPeriod", "accept_award", "account_from_award", "apply", "approval_reasons",
-    "approve_bank_details_change", "approve_pending_budget", "budget_status", "category_of",
+    "approve_pending_budget", "budget_status", "category_of",
     "check_budget", "committed_oere", "evolve", "evolve_holds", "hold_for_overdue_report",
     "instruct_due", "instructed_oere", "instruction_id", "is_held", "lapse_not_started",
     "lapse_overdue", "moved_oere", "open_account", "overdue_hold_id", "paid_oere",

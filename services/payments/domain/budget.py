@@ -70,12 +70,23 @@ def submit_revised_budget(state: GrantAccount, months: object, actor: Actor,
 
 
 def approval_reasons(state: GrantAccount, months: dict[str, dict[str, int]]) -> list[Reason]:
-    """R16. Against the latest approved version when there is one; a first budget may move money
-    freely between the indicative posts but may not add a post without approval."""
-    approved = state.latest_approved_budget
-    if approved is None or approved.months is None:
+    """R16. Against the baseline when there is one (:func:`baseline_budget`); a first budget may
+    move money freely between the indicative posts but may not add a post without approval."""
+    baseline = baseline_budget(state)
+    if baseline is None or baseline.months is None:
         return new_post_reasons(state.indicative_posts, post_totals(months))
-    return change_reasons(approved.months, months, state.amount_oere)
+    return change_reasons(baseline.months, months, state.amount_oere)
+
+
+def baseline_budget(state: GrantAccount) -> BudgetVersion | None:
+    """What later changes are measured against (R16): the last version a caseworker approved,
+    else the first approved one. Automatic approvals never move it, so ten 9 % moves in a row
+    are measured as one 90 % move."""
+    approved = [b for b in state.budgets if b.status == "approved"]
+    by_caseworker = [b for b in approved if b.approval == "caseworker"]
+    if by_caseworker:
+        return by_caseworker[-1]
+    return approved[0] if approved else None
 
 
 def _approved(state: GrantAccount, version: int, months: dict[str, dict[str, int]], total: int,

@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Final
 
-from contracts.base import ProjectPeriod, Reason
+from contracts.base import ProjectPeriod, Reason, post_key
 from services.payments.domain.months import is_month_key, month_of
 
 MOVE_SHARE_LIMIT_PERCENT: Final = 10
@@ -123,16 +123,27 @@ def moved_oere(before: Mapping[str, int], after: Mapping[str, int]) -> int:
 
 
 def new_post_reasons(known_posts: frozenset[str], totals: Mapping[str, int]) -> list[Reason]:
-    """A post with money that the reference budget does not hold is a new cost item (R16)."""
+    """A post with money that the reference budget does not hold is a new cost item (R16).
+    Posts compare as intake compares them (:func:`contracts.base.post_key`)."""
+    known = {post_key(p) for p in known_posts}
     return [Reason(code="new_post", path=f"posts.{post}",
                    message="a new post needs a caseworker's approval")
-            for post in sorted(totals) if totals[post] > 0 and post not in known_posts]
+            for post in sorted(totals) if totals[post] > 0 and post_key(post) not in known]
 
 
-def change_reasons(approved: Months, proposed: Months, award_oere: int) -> list[Reason]:
-    """Why a change to an approved budget must wait for a caseworker (R16); empty: it applies."""
-    before, after = post_totals(approved), post_totals(proposed)
-    moved = moved_oere(before, after)
+def _by_key(totals: Mapping[str, int]) -> dict[str, int]:
+    keyed: dict[str, int] = {}
+    for post, amount in totals.items():
+        keyed[post_key(post)] = keyed.get(post_key(post), 0) + amount
+    return keyed
+
+
+def change_reasons(baseline: Months, proposed: Months, award_oere: int) -> list[Reason]:
+    """Why a change must wait for a caseworker (R16); empty: it applies. Measured against the
+    *baseline* (the last budget a caseworker approved, else the first approved one), so small
+    moves chained through automatic approvals add up to the thresholds."""
+    before, after = post_totals(baseline), post_totals(proposed)
+    moved = moved_oere(_by_key(before), _by_key(after))
     reasons = []
     # Integer comparison: moved > 10 % of award  <=>  moved * 100 > award * 10 (no rounding).
     if moved * 100 > award_oere * MOVE_SHARE_LIMIT_PERCENT:
@@ -141,5 +152,5 @@ def change_reasons(approved: Months, proposed: Months, award_oere: int) -> list[
     if moved > MOVE_AMOUNT_LIMIT_OERE:
         reasons.append(Reason(code="move_over_100000_dkk", path="posts",
                               message=f"moves {moved} øre, more than 100,000 DKK"))
-    known = frozenset(post for posts in approved.values() for post in posts)
+    known = frozenset(post for posts in baseline.values() for post, a in posts.items() if a > 0)
     return reasons + new_post_reasons(known, after)

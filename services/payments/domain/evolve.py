@@ -18,11 +18,14 @@ from contracts.payments import (
     GrantAccountOpened,
     OverpaymentClaimed,
     PaymentInstructed,
+    PaymentReconciliationHeld,
+    PaymentReconciliationResolved,
     PaymentResultRecorded,
     RevisedBudgetApproved,
     RevisedBudgetPendingApproval,
     RevisedBudgetRejected,
     RevisedBudgetSubmitted,
+    ReissueRequested,
 )
 from services.payments.domain.state import (
     BudgetVersion,
@@ -31,6 +34,7 @@ from services.payments.domain.state import (
     GrantAccount,
     InstructionRecord,
     Lapse,
+    Reconciliation,
 )
 
 M = TypeVar("M", bound=DomainState)
@@ -47,6 +51,9 @@ GrantEvent = (
     | PaymentInstructed
     | PaymentResultRecorded
     | OverpaymentClaimed
+    | PaymentReconciliationHeld
+    | PaymentReconciliationResolved
+    | ReissueRequested
 )
 
 
@@ -106,6 +113,21 @@ def evolve(state: GrantAccount | None, event: GrantEvent) -> GrantAccount | None
             return _result(state, event)
         case OverpaymentClaimed():
             return _claimed(state, event)
+        case PaymentReconciliationHeld():
+            case_ = Reconciliation(instruction_id=event.instruction_id,
+                                   instructed_oere=event.instructed_oere,
+                                   executed_oere=event.executed_oere, held_at=event.held_at)
+            return _update(state, reconciliations=(*state.reconciliations, case_))
+        case PaymentReconciliationResolved():
+            cases = tuple(_copy(c, resolved_by=event.resolved_by, resolved_at=event.resolved_at,
+                                note=event.note)
+                          if c.instruction_id == event.instruction_id and c.open else c
+                          for c in state.reconciliations)
+            return _update(state, reconciliations=cases)
+        case ReissueRequested():
+            return _update(state, instructions=tuple(
+                _copy(r, reissue_requested_by=event.requested_by)
+                if r.instruction_id == event.instruction_id else r for r in state.instructions))
     raise TypeError(f"not a grant account event: {type(event).__name__}")
 
 

@@ -8,7 +8,6 @@ beside the grant accounts; ``instruct_due`` reads it.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
 from datetime import datetime
 from uuid import UUID
 
@@ -113,20 +112,3 @@ def evolve_holds(book: HoldBook | None, event: PaymentsHeld | PaymentsReleased) 
         for h in book.holds
     )
     return HoldBook(cvr=book.cvr, holds=holds)
-
-
-@dataclass(frozen=True)
-class BankDetailsChangeApproved:
-    """A change of the grantee's bank master data that passed the two-person rule (R19). Not a
-    contract event: NemKonto is resolved by finance from the CVR; the adapter records who did it
-    in its audit trail."""
-
-    cvr: str
-    requested_by: str
-    approved_by: str
-
-
-def approve_bank_details_change(cvr: str, requested_by: str,
-                                approved_by: str) -> BankDetailsChangeApproved:
-    require_two_people(requested_by, approved_by)
-    return BankDetailsChangeApproved(cvr=cvr, requested_by=requested_by, approved_by=approved_by)

@@ -131,6 +131,14 @@ def outstanding_oere(state: GrantAccount, today: date) -> int:
     return sum(line.difference_oere for line in due_on(ledger(state), today))
 
 
+def a_period_fell_due(state: GrantAccount, today: date) -> bool:
+    """Whether a due date has come for the scheduled run: a period of the governing budget with
+    money has begun and has no instruction yet. Top-ups of periods already paid wait for the next
+    due date (or a caseworker's run)."""
+    return any(line.due_date <= today and line.due_oere > 0 and line.instructions == 0
+               for line in ledger(state))
+
+
 def instruct_due(state: GrantAccount, today: date, holds: HoldBook | None) -> list[RunEvent]:
     """The run on ``today`` (the service's own date): the instructions (first ones, top-ups)
     and, where nothing follows, the claim that settle every begun period. Nothing before

@@ -89,7 +89,24 @@ REFUSAL_CODES: dict[str, str] = {
     ),
     "hold_not_found": "no hold with that id for this grantee",
     "two_person_rule": "the requester and the approver must be two different people",
-    "segregation_of_duties": "whoever approved a grant may not release its payments",
+    "segregation_of_duties": (
+        "whoever approved a grant (its allocation) may not run, release or re-issue its "
+        "payments, resolve its reconciliation or change its grantee's bank master data"
+    ),
+    "reissue_not_requested": "a re-issue is approved by a second caseworker after a first asked",
+    "reissue_already_requested": (
+        "another caseworker already asked to re-issue this instruction; a second person approves"
+    ),
+    "bank_change_pending": (
+        "another change of the grantee's bank master data waits for its second person"
+    ),
+    "bank_change_not_found": "no bank master data change with that id",
+    "reconciliation_not_found": "no reconciliation case for that instruction on this grant",
+    "payment_amount_mismatch": (
+        "finance reported an executed amount that differs from the instruction: only the "
+        "executed amount counts and the grant is on a reconciliation hold until a caseworker "
+        "resolves it"
+    ),
 }
 
 REASON_CODES: dict[str, str] = {

@@ -9,7 +9,8 @@ Sources:
 - ``RevisedBudgetApproved`` — the latest approved budget, summed per post (what accounts may
   hold);
 - ``PaymentInstructed`` + ``PaymentExecuted`` / ``PaymentFailed`` (or payments' own
-  ``PaymentResultRecorded``, which carries the application id) — paid = the executed instructions;
+  ``PaymentResultRecorded``, which carries the application id) — paid = what finance reported
+  paid on the executed instructions, less payments' own ``OverpaymentClaimed``;
 - reporting's own events — reports, overdue notices, repayment claims and waivers.
 
 Events reach a file in the order of their own topic only; across topics they may arrive in any
@@ -29,11 +30,15 @@ from contracts.base import ApplicantKind, ProjectPeriod, UtcDatetime
 from contracts.envelope import Envelope
 from contracts.finance import PaymentExecuted, PaymentFailed
 from contracts.payments import (
-    AwardAccepted, AwardLapsed, PaymentInstructed, PaymentResultRecorded, RevisedBudgetApproved,
+    AwardAccepted, AwardLapsed, OverpaymentClaimed, PaymentInstructed, PaymentResultRecorded,
+    RevisedBudgetApproved,
 )
 from contracts.reporting import (
-    OverdueReportResolved, RepaymentClaimed, RepaymentWaived, ReportAccepted, ReportOverdue, ReportRejected,
-    ReportSubmitted,
+    OverdueReportResolved, RepaymentClaimed, RepaymentWaived, ReportAccepted, ReportOverdue,
+    ReportRejected, ReportSubmitted,
+)
+from services.reporting.domain.grant_money import (
+    Instruction, _claimed, _instructed, _overpayment, _payment_result, _result_recorded, _waived,
 )
 
 
@@ -77,13 +82,6 @@ class ApprovedBudget(State):
     total_oere: int
 
 
-class Instruction(State):
-    amount_oere: int
-    due_date: date
-    outcome: Literal["instructed", "executed", "failed"] = "instructed"
-    executed_at: UtcDatetime | None = None
-
-
 class ReportRecord(State):
     kind: Literal["status", "final"]
     status: Literal["submitted", "accepted", "rejected"]
@@ -106,6 +104,8 @@ class GrantFile(State):
     final_spent_oere: int | None = None
     # Of the final spending, what was beyond a post's approved amount (R20): not eligible.
     final_ineligible_oere: int = 0
+    overpayment_claimed_oere: int = 0
+    overpayment_claims: tuple[str, ...] = ()  # claim ids seen (a redelivery counts once)
     claimed_oere: int = 0
     waived_oere: int = 0
     overdue_notified: tuple[str, ...] = ()
@@ -118,8 +118,11 @@ class GrantFile(State):
 
     @property
     def paid_oere(self) -> int:
-        """The sum of the instructions finance reported executed (R17, R22)."""
-        return sum(i.amount_oere for i in self.instructions.values() if i.outcome == "executed")
+        """What finance reported paid on the executed instructions (R17, R22), less what
+        payments claims back itself (``OverpaymentClaimed``: a lowered budget with nothing
+        left to offset against), so R22 does not claim that money a second time."""
+        paid = sum(i.paid_oere for i in self.instructions.values())
+        return paid - self.overpayment_claimed_oere
 
     @property
     def final_accepted(self) -> bool:
@@ -183,40 +186,6 @@ def _budget(s: GrantFile, p: RevisedBudgetApproved, _at: datetime) -> GrantFile:
     return s.model_copy(update={"budget": budget})
 
 
-def _instructed(s: GrantFile, p: PaymentInstructed, _at: datetime) -> GrantFile:
-    key = str(p.instruction_id)
-    if key in s.instructions:
-        return s  # stable id: a re-run or redelivery is the same instruction
-    instruction = Instruction(amount_oere=p.amount_oere, due_date=p.due_date)
-    return s.model_copy(update={"instructions": {**s.instructions, key: instruction}})
-
-
-def _payment_result(
-    s: GrantFile, key: str, p: PaymentExecuted | PaymentFailed | PaymentResultRecorded,
-    at: datetime,
-) -> GrantFile:
-    current = s.instructions.get(key)
-    if current is None or current.outcome == "executed":
-        # Executed is final: money that left cannot un-leave by a later failure report.
-        return s
-    if isinstance(p, PaymentExecuted):
-        updated = current.model_copy(update={"outcome": "executed", "executed_at": p.executed_at})
-    elif isinstance(p, PaymentResultRecorded):
-        if p.outcome not in ("executed", "failed"):
-            return s
-        updated = current.model_copy(update={
-            "outcome": p.outcome,
-            "executed_at": at if p.outcome == "executed" else None,
-        })
-    else:
-        updated = current.model_copy(update={"outcome": "failed"})
-    return s.model_copy(update={"instructions": {**s.instructions, key: updated}})
-
-
-def _result_recorded(s: GrantFile, p: PaymentResultRecorded, at: datetime) -> GrantFile:
-    return _payment_result(s, str(p.instruction_id), p, at)
-
-
 def _report_submitted(s: GrantFile, p: ReportSubmitted, _at: datetime) -> GrantFile:
     key = str(p.report_id)
     if key in s.reports:
@@ -260,14 +229,6 @@ def _resolved(s: GrantFile, p: OverdueReportResolved, _at: datetime) -> GrantFil
     return s.model_copy(update={"overdue_resolved": (*s.overdue_resolved, key)})
 
 
-def _claimed(s: GrantFile, p: RepaymentClaimed, _at: datetime) -> GrantFile:
-    return s.model_copy(update={"claimed_oere": s.claimed_oere + p.amount_oere})
-
-
-def _waived(s: GrantFile, p: RepaymentWaived, _at: datetime) -> GrantFile:
-    return s.model_copy(update={"waived_oere": s.waived_oere + p.amount_oere})
-
-
 def report_fingerprint(
     kind: str, text: str, accounts: dict[str, int] | None, audit_statement: str | None,
     statement_type: str | None = None, performance_audit: str | None = None,
@@ -286,6 +247,7 @@ _HANDLERS: dict[type, Any] = {
     AwardLapsed: _lapsed,
     RevisedBudgetApproved: _budget,
     PaymentInstructed: _instructed,
+    OverpaymentClaimed: _overpayment,
     PaymentResultRecorded: _result_recorded,
     ReportSubmitted: _report_submitted,
     ReportAccepted: _report_decided,

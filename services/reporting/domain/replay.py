@@ -82,8 +82,7 @@ class Replay:
     def result(self) -> ReplayResult:
         facts = self.facts
         violations = check_invariants(facts)
-        # Sorting the int ids sorts their canonical string forms (fixed-width hex) too.
-        applications = {
+        applications = {  # sorting the int ids sorts their fixed-width hex forms too
             str(UUID(int=app_id)): application_view(app, facts)
             for app_id, app in sorted(facts.apps.items())
         }
@@ -91,7 +90,8 @@ class Replay:
             applications.setdefault(key, application_view(None, facts, refused=reasons))
         views = list(applications.values())
         totals = ReplayTotals(
-            applications=len(applications),
+            applications=len(facts.apps),  # refused submissions without one are not counted
+            refused_submissions=len(applications) - len(facts.apps),
             awards=sum(1 for v in views if v.decision == "awarded"),
             awarded_oere=sum(v.award_oere for v in views),
             instructed_oere=sum(v.instructed_oere for v in views),

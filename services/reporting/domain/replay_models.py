@@ -103,7 +103,8 @@ class PoolView(_View):
 
 
 class ReplayTotals(_View):
-    applications: int = 0
+    applications: int = 0  # applications received (each application id once)
+    refused_submissions: int = 0  # submissions refused before they were an application
     awards: int = 0
     awarded_oere: int = 0
     instructed_oere: int = 0

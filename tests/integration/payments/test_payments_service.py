@@ -250,6 +250,13 @@ async def test_award_to_payment_with_results_holds_and_redelivery(
             rerun = await api.post("/payment-runs", {}, **caseworker,
                                    when="2023-01-01T09:00:00")
             assert [i for i in rerun.json()["instructions"] if i["application_id"] in ours] == []
+            by_approver = await api.post("/payment-runs", {}, who=APPROVER, roles=["caseworker"],
+                                         when="2023-01-01T09:30:00")
+            assert by_approver.status_code == 200, by_approver.text
+            assert {r["application_id"] for r in by_approver.json()["refused"]} >= {
+                str(app_a), str(app_b)}  # R19: the approver runs nothing of its grants
+            assert all(r["error"] == "segregation_of_duties"
+                       for r in by_approver.json()["refused"])
             assert (await api.post("/payment-runs", {"through": "2023-01-01"}, **grantee(cvr_a),
                                    when="2023-01-01T09:00:00")).status_code == 403
             assert (await api.post("/payment-runs", {"through": "soon"}, **caseworker,
@@ -297,21 +304,37 @@ async def test_award_to_payment_with_results_holds_and_redelivery(
                                   when="2023-01-03T08:00:00")).status_code == 200
 
             # -- re-issue of the failed instruction: a new stable id naming the old one -------
-            reissued = await api.post(f"/instructions/{q1_b}/reissue", {}, **caseworker,
+            # R19: two people, neither the grant's approver
+            asks, approves = (f"/instructions/{q1_b}/reissue-requests",
+                              f"/instructions/{q1_b}/reissue-approvals")
+            by_approver = await api.post(asks, {}, who=APPROVER, roles=["caseworker"],
+                                         when="2023-01-10T07:00:00")
+            assert by_approver.status_code == 403
+            assert by_approver.json()["error"] == "segregation_of_duties"
+            unasked = await api.post(approves, {}, who="cw-9", roles=["caseworker"],
+                                     when="2023-01-10T07:00:00")
+            assert unasked.status_code == 409 and unasked.json()["error"] == "reissue_not_requested"
+            asked = await api.post(asks, {}, **caseworker, when="2023-01-10T07:30:00")
+            assert asked.status_code == 200, asked.text
+            assert asked.json() == {"instruction_id": str(q1_b), "status": "reissue_requested",
+                                    "requested_by": "cw-1"}
+            alone = await api.post(approves, {}, **caseworker, when="2023-01-10T07:40:00")
+            assert alone.status_code == 403 and alone.json()["error"] == "two_person_rule"
+            reissued = await api.post(approves, {}, who="cw-9", roles=["caseworker"],
                                       when="2023-01-10T08:00:00")
             assert reissued.status_code == 200, reissued.text
             assert reissued.json()["instruction_id"] == str(reissue_id(q1_b))
             assert reissued.json()["replaces_instruction_id"] == str(q1_b)
             assert reissued.json()["amount_oere"] == 4_687_500
-            twice = await api.post(f"/instructions/{q1_b}/reissue", {}, **caseworker,
+            twice = await api.post(approves, {}, who="cw-9", roles=["caseworker"],
                                    when="2023-01-10T09:00:00")
             assert twice.json() == reissued.json()
-            executed = await api.post(f"/instructions/{q1_a}/reissue", {}, **caseworker,
+            executed = await api.post(f"/instructions/{q1_a}/reissue-requests", {}, **caseworker,
                                       when="2023-01-10T09:00:00")
             assert executed.status_code == 409
             assert executed.json()["error"] == "instruction_not_failed"
-            assert (await api.post(f"/instructions/{uuid.uuid4()}/reissue", {}, **caseworker,
-                                   when="2023-01-10T09:00:00")).status_code == 404
+            assert (await api.post(f"/instructions/{uuid.uuid4()}/reissue-requests", {},
+                                   **caseworker, when="2023-01-10T09:00:00")).status_code == 404
 
             # -- an overdue report holds the grantee (R18) ------------------------------------
             overdue = ReportOverdue(application_id=app_a, cvr=cvr_a, kind="status",
@@ -374,6 +397,34 @@ async def test_award_to_payment_with_results_holds_and_redelivery(
             mine = [i for i in run.json()["instructions"] if i["application_id"] in ours]
             assert [(i["instruction_id"], i["amount_oere"]) for i in mine] == [
                 (str(instruction_id(app_a, "2023-04")), 9_375_000)]
+
+            # -- bank master data over HTTP: two people, neither the approver (R19) -----------
+            change = {"cvr": cvr_a, "account_reference": "1234-0001234567"}
+            refused = await api.post("/bank-details-changes", change, who=APPROVER,
+                                     roles=["caseworker"], when="2023-04-02T08:00:00")
+            assert refused.status_code == 403
+            assert refused.json()["error"] == "segregation_of_duties"
+            asked = await api.post("/bank-details-changes", change, **cw1,
+                                   when="2023-04-02T08:00:00")
+            assert asked.status_code == 201, asked.text
+            assert asked.json()["status"] == "requested"
+            assert asked.json()["current_account_reference"] is None
+            change_id = asked.json()["change_id"]
+            approval = f"/bank-details-changes/{change_id}/approval"
+            alone = await api.post(approval, {}, **cw1, when="2023-04-02T09:00:00")
+            assert alone.status_code == 403 and alone.json()["error"] == "two_person_rule"
+            changed = await api.post(approval, {}, **cw2, when="2023-04-02T09:00:00")
+            assert changed.status_code == 200, changed.text
+            assert changed.json()["current_account_reference"] == "1234-0001234567"
+            assert [(c["requested_by"], c["approved_by"]) for c in changed.json()["history"]] == [
+                ("cw-1", "cw-2")]
+            assert (await api.get(f"/bank-details-changes/{change_id}", **cw2,
+                                  when="2023-04-02T09:00:00")).json() == changed.json()
+            bank_events = [e["event_type"] for e in await outbox_events(runtime, "BankDetailsChanged")
+                           if e["aggregate_id"] == f"bank:{change_id}"]
+            assert bank_events == ["BankDetailsChanged"]
+            assert (await api.post("/bank-details-changes", {"cvr": "1", "account_reference": ""},
+                                   **cw1, when="2023-04-02T09:00:00")).status_code == 422
 
             # -- lapse as not started (R18): refused while the window is open / it started ----
             early = await api.post(f"/grants/{app_a}/lapse", {}, **caseworker,

@@ -71,6 +71,21 @@ def test_payment_frequency_and_reporting_schedule_come_from_the_pool() -> None:
     assert award.acceptance_deadline == datetime(2025, 6, 15, 21, 59, 59, tzinfo=UTC)
 
 
+def test_the_approver_may_set_an_awards_payment_frequency(h: Harness) -> None:
+    decisions = approve(h.round, h.ledger, "approver-x", DECIDED_AT,
+                        payment_frequencies={app_id("KBH"): "monthly"})
+    award = next(d for d in decisions if isinstance(d, GrantAwarded))
+    assert award.payment_frequency == "monthly"
+
+
+def test_a_frequency_for_an_application_not_awarded_is_refused(h: Harness) -> None:
+    with pytest.raises(DomainRefusal) as excinfo:
+        approve(h.round, h.ledger, "approver-x", DECIDED_AT,
+                payment_frequencies={app_id("GENTOFTE"): "monthly"})
+    assert (excinfo.value.code, excinfo.value.http_status) == ("payment_frequency_not_awarded",
+                                                                422)
+
+
 def test_acceptance_deadline_uses_the_local_date_and_dst() -> None:
     pool = parse_pool_definition(pool_raw(acceptance_deadline_days=1))
     # 23:30 UTC on 31 Dec is already 1 Jan in Copenhagen: deadline is 2 Jan 23:59:59 (+01:00).

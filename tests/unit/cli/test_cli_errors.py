@@ -98,3 +98,19 @@ def test_aiokafka_connection_noise_is_silenced(monkeypatch: pytest.MonkeyPatch) 
         assert not logger.isEnabledFor(logging.ERROR)
     finally:
         logger.setLevel(before)
+
+
+def test_help_paragraphs_are_reflowed_and_every_group_is_in_the_readme() -> None:
+    from grants.cli import _reflow, app
+
+    root = _reflow(typer.main.get_command(app))
+    for group in root.commands.values():
+        for command in [group, *getattr(group, "commands", {}).values()]:
+            for paragraph in (command.help or "").split("\n\n"):
+                assert "\n" not in paragraph, command.name
+    readme = (Path(__file__).resolve().parents[3] / "README.md").read_text()
+    cli_row = next(line for line in readme.splitlines() if line.startswith("| `grants` (CLI)"))
+    for name, group in root.commands.items():
+        assert f"grants {name}" in cli_row, name
+        for sub in getattr(group, "commands", {}):
+            assert sub in cli_row, f"grants {name} {sub}"

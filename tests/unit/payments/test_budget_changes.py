@@ -90,11 +90,52 @@ class TestThresholds:
         assert verdict(grant, moved(150_000_000, 15_000_001)) == (
             RevisedBudgetPendingApproval, ["move_over_10_percent", "move_over_100000_dkk"])
 
-    def test_the_limits_compare_with_the_latest_approved_not_the_first(self) -> None:
+
+
+class TestBaseline:
+    """R16 cumulatively: every change is measured against the last budget a caseworker approved
+    (else the first approved), so small automatic moves cannot chain past the limits."""
+
+    def test_chained_moves_reach_100000_dkk_exactly_and_then_one_oere_over(self) -> None:
+        grant = with_first_budget(150_000_000)
+        for step in (2_500_000, 5_000_000, 7_500_000, 10_000_000):  # 25,000 DKK at a time
+            assert verdict(grant, moved(150_000_000, step)) == (RevisedBudgetApproved, [])
+        assert verdict(grant, moved(150_000_000, 10_000_001)) == (
+            RevisedBudgetPendingApproval, ["move_over_100000_dkk"])
+
+    def test_ten_9_percent_moves_do_not_pass_without_a_caseworker(self) -> None:
+        grant = with_first_budget(50_000_000)
+        steps = [4_500_000 * n // 9 for n in range(1, 10)]  # 0.5 %… 4.5 % of the award
+        kinds = [verdict(grant, moved(50_000_000, step))[0] for step in steps]
+        assert kinds == [RevisedBudgetApproved] * 9
+        assert verdict(grant, moved(50_000_000, 5_000_000))[0] is RevisedBudgetApproved
+        assert verdict(grant, moved(50_000_000, 5_000_001)) == (
+            RevisedBudgetPendingApproval, ["move_over_10_percent"])
+
+    def test_a_caseworkers_approval_is_the_new_baseline(self) -> None:
+        grant = with_first_budget(150_000_000)
+        (pending, _) = verdict(grant, moved(150_000_000, 10_000_001))
+        assert pending is RevisedBudgetPendingApproval
+        grant(approve_pending_budget, 2, CASEWORKER)
+        # measured from version 2 now: another 100,000 DKK applies, one øre more waits
+        assert verdict(grant, moved(150_000_000, 20_000_001))[0] is RevisedBudgetApproved
+        assert verdict(grant, moved(150_000_000, 20_000_002))[0] is RevisedBudgetPendingApproval
+
+    def test_moving_back_towards_the_baseline_is_not_a_move(self) -> None:
         grant = with_first_budget(150_000_000)
         assert verdict(grant, moved(150_000_000, 10_000_000))[0] is RevisedBudgetApproved
-        # Another 10,000,000 on top of the now-approved version: again exactly the limit.
-        assert verdict(grant, moved(150_000_000, 20_000_000))[0] is RevisedBudgetApproved
+        assert verdict(grant, moved(150_000_000, 0))[0] is RevisedBudgetApproved
+
+    def test_posts_compare_like_intake_compares_them(self) -> None:
+        grant = with_first_budget(150_000_000)
+        same = {"2023-01": {"  Project   STAFF ": 75_000_000}, "2023-02": {MATERIALS: 75_000_000}}
+        assert verdict(grant, same) == (RevisedBudgetApproved, [])
+        other = {"2023-01": {"project staffing": 75_000_000}, "2023-02": {MATERIALS: 75_000_000}}
+        assert verdict(grant, other) == (RevisedBudgetPendingApproval, [
+            "move_over_10_percent", "move_over_100000_dkk", "new_post"])
+
+
+class TestWhatCountsAsAMove:
 
     def test_moving_money_between_months_of_one_post_moves_nothing(self) -> None:
         grant = with_first_budget(150_000_000)

@@ -12,7 +12,6 @@ from contracts.reporting import ReportOverdue
 from services.payments.domain import (
     DomainRefusal,
     HoldBook,
-    approve_bank_details_change,
     evolve_holds,
     hold_for_overdue_report,
     instruct_due,
@@ -129,14 +128,3 @@ class TestRelease:
         (release,) = release_hold(book, hold_id, "cw-a", "cw-b", [], at(2023, 8, 1))
         book = evolve_holds(book, release)
         assert release_hold(book, hold_id, "cw-a", "cw-b", [], at(2023, 8, 2)) == []
-
-
-class TestBankDetails:
-    def test_two_people_change_bank_master_data(self) -> None:
-        change = approve_bank_details_change(CVR, "clerk-a", "clerk-b")
-        assert (change.cvr, change.requested_by, change.approved_by) == (CVR, "clerk-a", "clerk-b")
-
-    def test_one_person_cannot(self) -> None:
-        with pytest.raises(DomainRefusal) as excinfo:
-            approve_bank_details_change(CVR, "clerk-a", "clerk-a")
-        assert refusal(excinfo) == ("two_person_rule", 403)

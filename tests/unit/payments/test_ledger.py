@@ -169,3 +169,19 @@ class TestRunDate:
         with pytest.raises(DomainRefusal) as caught:
             run_date(self.NOW, date(2023, 4, 2))
         assert (caught.value.code, caught.value.http_status) == ("payment_run_in_future", 422)
+
+
+class TestScheduledRunsOnDueDates:
+    def test_a_due_date_has_come_when_a_begun_period_has_no_instruction(self) -> None:
+        from services.payments.domain import a_period_fell_due
+        grant = ready({"2023-01": {STAFF: 100}, "2023-04": {STAFF: 100}}, amount=300)
+        assert not a_period_fell_due(grant.state, date(2022, 12, 31))
+        assert a_period_fell_due(grant.state, date(2023, 1, 1))
+        run(grant, date(2023, 1, 1))
+        assert not a_period_fell_due(grant.state, date(2023, 3, 31))
+        # a top-up waits for the next due date (or a caseworker's run)
+        change(grant, {"2023-01": {STAFF: 150}, "2023-04": {STAFF: 100}})
+        assert not a_period_fell_due(grant.state, date(2023, 3, 31))
+        assert a_period_fell_due(grant.state, date(2023, 4, 1))
+        assert amounts(run(grant, date(2023, 4, 1))) == [
+            ("instructed", "2023-01", 50), ("instructed", "2023-04", 100)]

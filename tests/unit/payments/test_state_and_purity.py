@@ -8,6 +8,7 @@ import re
 from datetime import date
 from pathlib import Path
 
+from contracts.base import Actor
 from contracts.finance import PaymentExecuted, PaymentFailed
 from contracts.reporting import ReportOverdue
 from services.payments import domain
@@ -24,6 +25,7 @@ from services.payments.domain import (
     record_result,
     reissue_failed,
     release_hold,
+    request_reissue,
     submit_revised_budget,
 )
 from tests.unit.payments.builders import (
@@ -54,7 +56,9 @@ def lifecycle() -> Driver:
                                          amount_oere=first.amount_oere, executed_at=at(2023, 1, 2)))
     grant(record_result, PaymentFailed(instruction_id=second.instruction_id,
                                        failed_at=at(2023, 2, 2), reason="closed"))
-    grant(reissue_failed, second.instruction_id, CASEWORKER, None)
+    grant(request_reissue, second.instruction_id, CASEWORKER, None, at(2023, 4, 3))
+    grant(reissue_failed, second.instruction_id, Actor(id="caseworker-2", role="caseworker"),
+          None)
     grant(submit_revised_budget,
           {**even_months("2023-01", 6, {STAFF: 1_000_000}), "2023-06": {MATERIALS: 20_000_000}},
           GRANTEE, CVR)

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Any
 
 import pytest
 
+from contracts import finance as f
+from contracts import payments as p
 from contracts.reporting import RepaymentClaimed, RepaymentWaived, ReportAccepted
-from services.reporting.domain.grant_file import GrantFile, apply_payload
+from services.reporting.domain.grant_file import GrantFile, apply_payload, evolve
 from services.reporting.domain.repayment import settle_repayment
 from services.reporting.domain.reports import SubmitReport, decide_report
-from tests.unit.reporting.builders import at, uid
+from tests.unit.reporting.builders import at, envelope, uid
 from tests.unit.reporting.grants import APP, awarded, execute, instruct, paid, with_budget
 
 WHEN = at("2026-02-20T10:00:00+01:00")
@@ -104,3 +107,23 @@ def test_accepted_report_event_carries_spent() -> None:
     state = paid(with_budget(awarded()), 10)
     accepted = decide_report(state, report(10))[1]
     assert isinstance(accepted, ReportAccepted) and accepted.spent_oere == 10
+
+
+# -- what was paid: finance's amount, less payments' own overpayment claims (issue 16) ----------
+
+def test_paid_is_what_finance_reported_and_payments_own_claims_are_not_claimed_twice() -> None:
+    state, instruction_id = instruct(with_budget(awarded()), 0, 150_000_000)
+    state = evolve(state, envelope(f.PaymentExecuted(
+        instruction_id=instruction_id, amount_oere=149_000_000,
+        executed_at=at("2025-07-16T09:00:00+02:00")), at("2025-07-16T09:00:00+02:00")))
+    assert state.paid_oere == 149_000_000  # what finance says it paid, not the instruction
+    claim = p.OverpaymentClaimed(
+        claim_id=uid("claim", 1), application_id=APP, cvr="29189846", amount_oere=2_000_000,
+        periods=[p.PeriodAmount(period_start="2025-07", amount_oere=2_000_000)],
+        budget_version=2, claimed_on=date(2025, 8, 1))
+    for n in (1, 2):  # redelivered: counted once
+        state = evolve(state, envelope(claim, at("2025-08-01T09:00:00+02:00"), n=n))
+    assert state.paid_oere == 147_000_000
+    events = decide_report(state, report(140_000_000))
+    (claimed,) = events[2:]
+    assert isinstance(claimed, RepaymentClaimed) and claimed.amount_oere == 7_000_000

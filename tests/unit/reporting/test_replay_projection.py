@@ -124,7 +124,9 @@ def test_refused_submissions_without_an_application_id_are_keyed_by_submission()
     assert result.applications[str(uid("s401"))].intake == "invalid"
     assert result.applications[str(uid("s401"))].intake_reasons == ["cvr_mismatch"]
     assert result.applications[str(uid("no-ids"))].intake_reasons == ["malformed"]
-    assert result.totals.applications == 2
+    # Refused before they were applications: counted apart (issue 23), not as applications.
+    assert result.totals.applications == 0
+    assert result.totals.refused_submissions == 2
 
 
 def test_received_without_a_decision_has_no_intake_status_yet() -> None:
