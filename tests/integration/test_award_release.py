@@ -28,7 +28,6 @@ from tests.integration.assessment.test_assessment_service import intake_events
 from tests.unit.assessment.builders import pool_raw, scores_summing
 
 pytestmark = pytest.mark.integration
-INTAKE = topics.INTAKE_APPLICATIONS.name
 WAIT = 30.0
 
 
@@ -67,7 +66,7 @@ async def test_a_withdrawn_award_funds_the_next_in_rank(
                                            ("THIRD", "751", 450_000)):
                 apps[ref], values = intake_events(pool_id, municipality, dkk)
                 for value in values:
-                    await feed.produce(INTAKE, apps[ref], value)
+                    await feed.produce(topics.INTAKE_APPLICATIONS.name, apps[ref], value)
 
             async def eligible() -> bool:
                 for app in apps.values():

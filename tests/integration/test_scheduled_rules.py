@@ -33,7 +33,6 @@ from tests.infra.services import (
 )
 
 pytestmark = pytest.mark.integration
-DECISIONS = topics.ASSESSMENT_DECISIONS.name
 WAIT = 30.0
 
 
@@ -92,8 +91,8 @@ async def test_lapse_and_hold_run_by_the_schedulers_and_a_late_report_releases_i
                      250)):
                 event = awarded(app, cvr, acceptance_deadline=deadline, status_due=due,
                                 started_days_ago=began)
-                await feed.produce(DECISIONS, app, envelope_bytes(event, str(app),
-                                                                  actor_id="svc-assessment"))
+                await feed.produce(topics.ASSESSMENT_DECISIONS.name, app,
+                                   envelope_bytes(event, str(app), actor_id="svc-assessment"))
 
             async def opened() -> bool:
                 return all([await grant(payments, app, caseworker) is not None

@@ -24,11 +24,11 @@ from tests.infra.services import envelope_bytes
 from tests.unit.reporting.builders import example_round
 
 pytestmark = pytest.mark.integration
-FINANCE = topics.FINANCE_RESULTS.name
 CVR = "29189846"
 
 
 async def test_dead_letters_are_unprocessed_inputs_not_violations(private_kafka: str) -> None:
+    finance = topics.FINANCE_RESULTS.name  # in the test's namespace (private_kafka)
     await ensure_topics(private_kafka)
     rnd = example_round()
     producer = AIOKafkaProducer(bootstrap_servers=private_kafka, acks="all")
@@ -43,13 +43,13 @@ async def test_dead_letters_are_unprocessed_inputs_not_violations(private_kafka:
                        if e.envelope.event_type == "GrantAwarded")
         forged = awarded.model_copy(update={"application_id": uuid.uuid4()})
         malformed = json.dumps({"event_type": "PaymentExecuted", "cvr": CVR}).encode()
-        meta_bad = await producer.send_and_wait(FINANCE, malformed, key=b"k1")
+        meta_bad = await producer.send_and_wait(finance, malformed, key=b"k1")
         meta_forged = await producer.send_and_wait(
-            FINANCE, envelope_bytes(forged, str(forged.application_id), role="finance"),
+            finance, envelope_bytes(forged, str(forged.application_id), role="finance"),
             key=b"k2")
         await producer.send_and_wait(
             topics.FINANCE_RESULTS.dead_letter, malformed, key=b"k1", headers=[
-                ("dlt-original-topic", FINANCE.encode()),
+                ("dlt-original-topic", finance.encode()),
                 ("dlt-original-partition", str(meta_bad.partition).encode()),
                 ("dlt-original-offset", str(meta_bad.offset).encode()),
                 ("dlt-consumer-group", b"grants-payments"),
@@ -63,8 +63,8 @@ async def test_dead_letters_are_unprocessed_inputs_not_violations(private_kafka:
     assert report.verified, summary["violations"]
     unprocessed = summary["unprocessed_inputs"]
     origins = {(u["topic"], u["partition"], u["offset"], u["error_code"]) for u in unprocessed}
-    assert (FINANCE, meta_bad.partition, meta_bad.offset, "schema_invalid") in origins
-    assert (FINANCE, meta_forged.partition, meta_forged.offset,
+    assert (finance, meta_bad.partition, meta_bad.offset, "schema_invalid") in origins
+    assert (finance, meta_forged.partition, meta_forged.offset,
             "event_type_not_allowed_on_topic") in origins
     assert sum(1 for u in unprocessed if u["message"] == "dead-lettered") == 1
     # the forged award was not folded: the replay counts only the round's own awards
