@@ -82,6 +82,22 @@ def _refused_aggregate(sub: Submission) -> str:
     return str(sid) if sid is not None else UNIDENTIFIED
 
 
+def _refusal_only(decision: Decision) -> bool:
+    return bool(decision.events) and all(isinstance(e, SubmissionUnauthorized)
+                                         for e in decision.events)
+
+
+def _emit_refusal(sink: Recorder, sub: Submission, decision: Decision) -> None:
+    """A token or organisation refusal is stored nowhere: over HTTP (no refusal key) nothing is
+    emitted; on the portal topic it is published keyed by the record's key, without the body's
+    submission id (issue 14)."""
+    if sub.refusal_key is None:
+        return
+    for event in decision.events:
+        sink.emit(event.model_copy(update={"submission_id": None}),
+                  aggregate_id=sub.refusal_key, cause=sub.cause)
+
+
 async def _apply_one(store: IntakeStore, state: ApplicationState, decision: Decision,
                      sink: Recorder, cause: Cause) -> None:
     if not decision.events:
@@ -95,8 +111,7 @@ async def one_by_one(conn: asyncpg.Connection, sink: Recorder, sub: Submission) 
     parsed, who, now, cause = sub.parsed, sub.who, sub.now, sub.cause
     if isinstance(who, AuthError):
         decision = decide_token_refusal(parsed, now, [token_reason(who.code)], 401)
-        for event in decision.events:
-            sink.emit(event, aggregate_id=_refused_aggregate(sub), cause=cause)
+        _emit_refusal(sink, sub, decision)
         return decision
     store = IntakeStore(conn)
     command = parsed.command
@@ -104,8 +119,7 @@ async def one_by_one(conn: asyncpg.Connection, sink: Recorder, sub: Submission) 
         denied = authorise_submitter(who.claims)
         if denied:
             decision = decide_token_refusal(parsed, now, denied, 403)
-            for event in decision.events:
-                sink.emit(event, aggregate_id=_refused_aggregate(sub), cause=cause)
+            _emit_refusal(sink, sub, decision)
             return decision
         state = (await store.lock_application(parsed.application_id)
                  if parsed.application_id is not None else None)
@@ -125,7 +139,10 @@ async def one_by_one(conn: asyncpg.Connection, sink: Recorder, sub: Submission) 
                                  bound_to=claim.application_id)
     if claim.new and any(isinstance(e, SubmissionUnauthorized) for e in decision.events):
         await store.release_submission(command.submission_id)
-    await _apply_one(store, state, decision, sink, cause)
+    if _refusal_only(decision):
+        _emit_refusal(sink, sub, decision)
+    else:
+        await _apply_one(store, state, decision, sink, cause)
     return decision
 
 
@@ -172,8 +189,10 @@ def scenario(rng: random.Random, pool_id: str) -> tuple[list[Submission], int]:
         who = rng.choice(WHO)
         actor = Actor(id=who.subject if isinstance(who, Principal) else "unauthenticated",
                       role="applicant")
+        refusal_key = rng.choice([None, f"record-key-{n}"])  # HTTP or the portal topic
         subs.append(Submission(parse_submission(json.dumps(body).encode()), who, now,
-                               Cause(actor=actor, correlation_id=f"c-{n}")))
+                               Cause(actor=actor, correlation_id=f"c-{n}"),
+                               refusal_key=refusal_key))
     return subs, rng.randint(0, len(subs) - 1)
 
 
