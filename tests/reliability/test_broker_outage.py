@@ -149,13 +149,37 @@ async def test_intake_keeps_answering_through_a_broker_outage_and_nothing_is_los
             return done - processed_before[service] >= on_log.records
 
         await until(caught_up, 120, f"{service} consumed the log of the returned broker")
-    resets = {name: log_tail(state, name, 10**6).count("committed_offsets_went_back")
-              for name in ALL_SERVICES}
+    rewinds = {name: _rewinds(log_tail(state, name, 10**6)) for name in ALL_SERVICES}
+    resets = {name: len(found) for name, found in rewinds.items()}
     if durable:
-        assert sum(resets.values()) == 0, f"a consumer took the kept log for a lost one: {resets}"
+        # A commit that failed while the broker was away leaves the group's offset behind this
+        # process's position: seeking back to that committed offset is the check doing its job
+        # (the inbox absorbs the re-read). Taking the kept log for a lost one would seek to the
+        # start instead: the group has no committed offset there.
+        to_start = {name: [p for p, (_, committed) in found if committed is None]
+                    for name, found in rewinds.items()}
+        assert not any(to_start.values()), \
+            f"a consumer took the kept log for a lost one: {to_start}"
     print(f"T7 ({'durable' if durable else 'embedded'} broker): down {outage_s:.0f}s; {len(receipts)} receipts during the outage, "
           f"all {len(outage_keys)} assessed after it; payments and reporting caught up; "
           f"log resets caught per service: {resets}")
+
+
+def _rewinds(log: str) -> list[tuple[str, tuple[int, int | None]]]:
+    """Each partition a consumer sought back, with (its position, the group's committed offset or
+    None when the group had none), from the service's JSON log lines."""
+    found: list[tuple[str, tuple[int, int | None]]] = []
+    for line in log.splitlines():
+        if "committed_offsets_went_back" not in line:
+            continue
+        try:
+            entry = json.loads(line[line.index("{"):])
+        except ValueError:
+            found.append((line, (0, None)))  # unreadable: counted as the worst case
+            continue
+        for partition, (ours, committed) in entry.get("partitions", {}).items():
+            found.append((partition, (ours, committed)))
+    return found
 
 
 async def _topic_list(bootstrap: str) -> list[str]:
