@@ -272,6 +272,17 @@ class EventConsumer:
                 consumer.seek(tp, offset)
             await asyncio.sleep(0.5)
             return False
+        if any(tp not in committed for tp in ours):
+            # No committed offset at all: a lost log (the embedded broker after a restart), or a
+            # durable broker that answers before its group coordinator has loaded the offsets
+            # again. Ask once more after a moment before reading the partition from its start.
+            await asyncio.sleep(min(1.0, self.settings.transient_retry_max_delay_s))
+            try:
+                committed = {**await asyncio.wait_for(
+                    coordinator.fetch_committed_offsets(set(ours)),
+                    self.settings.transient_retry_max_delay_s), **committed}
+            except Exception as exc:
+                log.warning("committed_offsets_unknown", consumer=self.name, error=repr(exc))
         behind = {tp: committed[tp].offset if tp in committed else None
                   for tp, position in ours.items()
                   if tp not in committed or committed[tp].offset < position}
