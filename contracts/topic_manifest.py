@@ -44,19 +44,23 @@ class TopicManifest:
         return None
 
 
-_INBOUND_ROLES: dict[str, frozenset[str]] = {t.FINANCE_RESULTS.name: frozenset({"finance"})}
+# Keyed by the topics' base names: the namespace (GRANTS_NAMESPACE) is read when a record
+# arrives, never at import, so a namespaced stack checks its topics like any other.
+_INBOUND_ROLES: dict[str, frozenset[str]] = {t.FINANCE_RESULTS.base_name: frozenset({"finance"})}
+_EVENT_TOPICS = frozenset(topic.base_name for topic in t.ALL_TOPICS
+                          if topic is not t.PORTAL_SUBMISSIONS and topic not in t.AUDIT_TOPICS)
 
 MANIFESTS: dict[str, TopicManifest] = {
-    topic.name: TopicManifest(
-        topic.name,
-        frozenset(s.event_type for s in EVENTS.values() if s.topic.name == topic.name),
-        _INBOUND_ROLES.get(topic.name))
-    for topic in t.ALL_TOPICS if topic.name in t.EVENT_TOPICS
+    topic.base_name: TopicManifest(
+        topic.base_name,
+        frozenset(s.event_type for s in EVENTS.values() if s.topic.base_name == topic.base_name),
+        _INBOUND_ROLES.get(topic.base_name))
+    for topic in t.ALL_TOPICS if topic.base_name in _EVENT_TOPICS
 }
 
 
 def refusal(topic: str, event_type: str, role: str) -> str | None:
-    """Why ``topic`` refuses an event of ``event_type`` from ``role`` (None: accepted, or not a
-    platform topic)."""
-    manifest = MANIFESTS.get(topic)
+    """Why ``topic`` (its name on the broker, in the namespace in effect) refuses an event of
+    ``event_type`` from ``role`` (None: accepted, or not a platform topic)."""
+    manifest = MANIFESTS.get(t.base_name(topic))
     return None if manifest is None else manifest.refusal(event_type, role)

@@ -19,6 +19,7 @@ import pytest
 from grants.stack import drop_database
 from servicekit.identity import DevTokenIssuer
 from services.assessment.app import build as build_assessment
+from tests.infra import session_timeout_ms
 from tests.infra.services import Tokens, running_service
 
 pytestmark = pytest.mark.integration
@@ -34,7 +35,7 @@ async def test_an_event_too_large_for_the_broker_is_refused_and_a_stalled_outbox
     try:
         async with running_service(build_assessment, private_kafka, f"{pg_url}/{db_name}",
                                    issuer, name="assessment", kafka_max_message_bytes=2_000,
-                                   consumer_session_timeout_ms=2000) as (runtime, http):
+                                   consumer_session_timeout_ms=session_timeout_ms(2000)) as (runtime, http):
             headers = Tokens(issuer)("cw-1", "caseworker")
             response = await http.post("/pools", json=definition, headers=headers)
             assert response.status_code == 413, response.text

@@ -22,6 +22,7 @@ from contracts import topics
 from contracts.finance import PaymentExecuted
 from servicekit.identity import DevTokenIssuer
 from services.payments.app import build
+from tests.infra import session_timeout_ms
 from tests.infra.services import (
     Feed, at, envelope_bytes, eventually, headers_of, outbox_events, random_cvr, records_keyed,
     running_service,
@@ -57,7 +58,7 @@ async def test_the_finance_topic_carries_finance_results_only_and_each_bad_recor
     try:
         async with running_service(build, kafka_bootstrap, fresh_database, issuer,
                                    name="payments", simulation=True,
-                                   consumer_session_timeout_ms=2000) as (runtime, _):
+                                   consumer_session_timeout_ms=session_timeout_ms(2000)) as (runtime, _):
             feed = Feed(kafka)
             when = at("2023-01-02T08:00:00")
             for name, value in bad.items():  # one partition (one key), so one batch with the valid

@@ -27,6 +27,7 @@ from contracts.topic_manifest import MANIFEST_CODES
 from servicekit.consumer import DEAD_LETTER_CODES
 from servicekit.identity import DevTokenIssuer
 from services.payments.app import build
+from tests.infra import session_timeout_ms
 from tests.infra.services import (
     Feed, at, eventually, headers_of, outbox_events, read_topic, running_service,
 )
@@ -89,7 +90,7 @@ async def test_hostile_records_on_the_finance_topic(kafka_bootstrap: str, fresh_
     try:
         async with running_service(build, kafka_bootstrap, fresh_database,
                                    DevTokenIssuer(tmp_path), name="payments", simulation=True,
-                                   consumer_session_timeout_ms=2000) as (runtime, _):
+                                   consumer_session_timeout_ms=session_timeout_ms(2000)) as (runtime, _):
             feed = Feed(kafka)
             when = at("2023-01-02T08:00:00")
             sent: dict[str, Any] = {}

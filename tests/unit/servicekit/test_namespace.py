@@ -62,3 +62,19 @@ def test_a_namespace_that_is_not_a_safe_identifier_is_refused(
     monkeypatch.setenv(NAMESPACE_ENV, bad)
     with pytest.raises(ValueError, match=NAMESPACE_ENV):
         topics.INTAKE_APPLICATIONS.name  # noqa: B018
+
+
+def test_the_topic_manifest_guards_a_namespaced_topic_too(monkeypatch: pytest.MonkeyPatch
+                                                          ) -> None:
+    """Issue 14's manifest is keyed by base names: under a namespace a forged GrantAwarded on the
+    finance topic is still refused (it was not, when the manifest froze names at import)."""
+    from contracts.topic_manifest import EVENT_TYPE_NOT_ALLOWED, ROLE_NOT_ALLOWED, refusal
+
+    monkeypatch.setenv(NAMESPACE_ENV, "t7ab")
+    finance = topics.FINANCE_RESULTS.name
+    assert finance.startswith("t7ab.")
+    assert refusal(finance, "GrantAwarded", "finance") == EVENT_TYPE_NOT_ALLOWED
+    assert refusal(finance, "PaymentExecuted", "caseworker") == ROLE_NOT_ALLOWED
+    assert refusal(finance, "PaymentExecuted", "finance") is None
+    assert refusal(topics.ASSESSMENT_DECISIONS.name, "PaymentExecuted", "assessor") \
+        == EVENT_TYPE_NOT_ALLOWED
