@@ -475,21 +475,27 @@ def http_router(runtime: ServiceRuntime) -> APIRouter:  # noqa: C901 - one closu
     async def sweep(request: Request, _: EmptyBody | None = Body(None),
                     principal: Principal = caseworker) -> dict[str, Any]:
         cause = cause_of_request(request, principal, "caseworker")
-
-        async def work(uow: UnitOfWork) -> list[dict[str, Any]]:
-            store = PaymentsStore(uow.conn)
-            now = runtime.clock.now()
-            lapsed = []
-            for state in await store.lock_unaccepted_grants():
-                events = lapse_overdue(state, now)
-                await _save(uow, store, state, events, cause)
-                lapsed += [{"application_id": str(e.application_id), "reason": e.reason,
-                            "lapsed_at": _instant(e.lapsed_at)} for e in events]
-            return lapsed
-
-        return {"lapsed": await runtime.in_transaction(work)}
+        return {"lapsed": await lapse_unaccepted(runtime, runtime.clock.now(), cause)}
 
     return router
+
+
+async def lapse_unaccepted(runtime: ServiceRuntime, now: datetime, cause: Cause
+                           ) -> list[dict[str, Any]]:
+    """Every award still unaccepted after its deadline at ``now`` lapses, once (the operators'
+    /ops/sweep and the scheduler's acceptance_lapse rule)."""
+
+    async def work(uow: UnitOfWork) -> list[dict[str, Any]]:
+        store = PaymentsStore(uow.conn)
+        lapsed = []
+        for state in await store.lock_unaccepted_grants():
+            events = lapse_overdue(state, now)
+            await _save(uow, store, state, events, cause)
+            lapsed += [{"application_id": str(e.application_id), "reason": e.reason,
+                        "lapsed_at": _instant(e.lapsed_at)} for e in events]
+        return lapsed
+
+    return await runtime.in_transaction(work)
 
 
 async def _locked_book(store: PaymentsStore, hold_id: UUID) -> tuple[str, HoldBook]:

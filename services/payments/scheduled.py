@@ -14,26 +14,9 @@ from servicekit.outbox import Cause
 from servicekit.scheduler import Tick
 from servicekit.service import ServiceRuntime, UnitOfWork
 from contracts.payments import PaymentInstructed
-from services.payments.domain import a_period_fell_due, instruct_due, lapse_overdue, run_date
-from services.payments.handlers import _instant, _save
+from services.payments.domain import a_period_fell_due, instruct_due, run_date
+from services.payments.handlers import _save, lapse_unaccepted
 from services.payments.store import PaymentsStore
-
-
-async def lapse_unaccepted(runtime: ServiceRuntime, now: datetime, cause: Cause
-                           ) -> list[dict[str, Any]]:
-    """Every award still unaccepted after its deadline at ``now`` lapses, once."""
-
-    async def work(uow: UnitOfWork) -> list[dict[str, Any]]:
-        store = PaymentsStore(uow.conn)
-        lapsed = []
-        for state in await store.lock_unaccepted_grants():
-            events = lapse_overdue(state, now)
-            await _save(uow, store, state, events, cause)
-            lapsed += [{"application_id": str(e.application_id), "reason": e.reason,
-                        "lapsed_at": _instant(e.lapsed_at)} for e in events]
-        return lapsed
-
-    return await runtime.in_transaction(work)
 
 
 async def pay_due_periods(runtime: ServiceRuntime, now: datetime, cause: Cause
