@@ -15,6 +15,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from contracts.base import Actor
@@ -60,6 +61,9 @@ _CODES = {"missing": "field_missing", "extra_forbidden": "field_unknown",
           AMOUNT_TOO_LARGE: AMOUNT_TOO_LARGE}
 
 
+ROUTING_CODES = {404: "route_not_found", 405: "method_not_allowed"}
+
+
 def validation_reasons(exc: RequestValidationError) -> list[dict[str, str]]:
     reasons = []
     for err in exc.errors():
@@ -78,6 +82,14 @@ def install_error_handlers(app: FastAPI) -> None:
         return JSONResponse(
             {"error": "invalid_request", "reasons": validation_reasons(exc)}, status_code=422
         )
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _routing(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+        # The router's own answers (no such path, a method the path does not have) in the one
+        # error format, with a documented code instead of FastAPI's {"detail": ...}.
+        code = ROUTING_CODES.get(exc.status_code, "invalid_request")
+        return JSONResponse({"error": code, "message": str(exc.detail)},
+                            status_code=exc.status_code, headers=exc.headers)
 
     @app.exception_handler(AuthError)
     async def _auth(_: Request, exc: AuthError) -> JSONResponse:
