@@ -35,7 +35,6 @@ from services.intake.domain.commands import (
 )
 from services.intake.domain.deadline import COPENHAGEN, deadline_of, is_on_time, local_iso
 from services.intake.domain.decision import Decision
-from services.intake.domain.errors import DomainRefusal
 from services.intake.domain.it_problem_exceptions import decide_contact, decide_exception_decision
 from services.intake.domain.input_errors import (
     ParsedSubmission,
@@ -78,7 +77,6 @@ __all__ = [
     "ApplicationState",
     "DecideItProblemException",
     "Decision",
-    "DomainRefusal",
     "ExceptionRecord",
     "Identified",
     "IntakeEvent",
