@@ -47,6 +47,7 @@ from services.intake.domain import (
     REASON_CODES,
     ApplicationState,
     DecideItProblemException,
+    Answer,
     Decision,
     IntakeEvent,
     ParsedSubmission,
@@ -451,7 +452,8 @@ def portal_handler(runtime: ServiceRuntime, tokens: TokenCache, pools: PoolCache
                     log.debug("portal_submission_decided", topic=item.topic,
                               partition=item.partition, offset=item.offset,
                               submission_id=str(sub.parsed.submission_id),
-                              status=decision.receipt.status, http_status=decision.http_status)
+                              status=decision.receipt.status,
+                              http_status=ANSWER_STATUS[decision.answer])
             log.info("portal_batch_decided", submissions=len(decisions), **outcomes)
 
         return logged
@@ -499,11 +501,17 @@ def _reasons_of(codes: Sequence[str]) -> list[dict[str, Any]]:
     return [Reason(code=c, message=REASON_CODES.get(c, "")).model_dump(mode="json") for c in codes]
 
 
+ANSWER_STATUS: dict[Answer, int] = {
+    "ok": 200, "created": 201, "unauthenticated": 401, "forbidden": 403, "invalid": 422,
+}
+"""The HTTP status of each answer a decision gives (docs/http-api.md)."""
+
+
 def _receipt_response(decision: Decision) -> JSONResponse:
     assert decision.receipt is not None
-    headers = {"WWW-Authenticate": "Bearer"} if decision.http_status == 401 else None
+    headers = {"WWW-Authenticate": "Bearer"} if decision.answer == "unauthenticated" else None
     return JSONResponse(decision.receipt.model_dump(mode="json"),
-                        status_code=decision.http_status, headers=headers)
+                        status_code=ANSWER_STATUS[decision.answer], headers=headers)
 
 
 class ItProblemContact(BaseModel):
@@ -641,7 +649,7 @@ def http_router(runtime: ServiceRuntime, tokens: TokenCache | None = None,
         assert record is not None
         return JSONResponse({"exception_id": str(exception_id), "status": record.status,
                              "reasons": _reasons_of(record.reasons)},
-                            status_code=decision.http_status)
+                            status_code=ANSWER_STATUS[decision.answer])
 
     @router.post("/applications/{application_id}/it-problem-decision")
     async def post_decision(application_id: UUID, body: ItProblemDecision, request: Request,

@@ -75,7 +75,7 @@ def decide_contact(
             "conflict",
         )
     if state.exception(command.exception_id) is not None:
-        return Decision(events=(), http_status=200)
+        return Decision(events=())
     pool, deadline = _open_pool(pools, command.pool_id)
     if command.contacted_at > now:
         raise Refusal(
@@ -106,7 +106,7 @@ def decide_contact(
         status="refused" if reasons else "pending",
         reasons=reasons,
     )
-    return Decision(events=(event,), http_status=201)
+    return Decision(events=(event,), answer="created")
 
 
 def _refusal_reasons(command: DecideItProblemException) -> list[str]:
@@ -191,4 +191,4 @@ def decide_exception_decision(
                     reasons=list(dict.fromkeys(["deadline_passed", *reasons])),
                 )
             )
-    return Decision(events=tuple(events), http_status=200)
+    return Decision(events=tuple(events))
