@@ -35,8 +35,8 @@ from servicekit import db, openapi
 from servicekit.clock import make_clock
 from servicekit.consumer import Decoder, EventConsumer, Handler, decode_event
 from servicekit.http import (
-    ErrorMiddleware, SimulatedTimeMiddleware, authenticate, cause_of_request,
-    install_error_handlers,
+    ErrorMiddleware, ExplainRefusal, SimulatedTimeMiddleware, authenticate, cause_of_request,
+    install_error_handlers, refusal_reasons,
 )
 from servicekit.http_guard import BodyRule, RequestGuard
 from servicekit.identity import Principal, TokenVerifier
@@ -163,9 +163,10 @@ class ServiceRuntime:
         """Register a time-driven rule with the service's scheduler (servicekit.scheduler)."""
         self.scheduler.rule(name, rule)
 
-    def http_app(self, *routers: APIRouter, title: str) -> FastAPI:
+    def http_app(self, *routers: APIRouter, title: str,
+                 explain_refusal: ExplainRefusal = refusal_reasons) -> FastAPI:
         app = FastAPI(title=title, version="1", lifespan=self._lifespan)
-        install_error_handlers(app)
+        install_error_handlers(app, explain_refusal)
         app.add_middleware(SimulatedTimeMiddleware, clock=self.clock)
         app.add_middleware(RequestGuard, verifier=lambda: self.verifier,
                            max_body_bytes=self.settings.http_max_body_bytes,

@@ -17,7 +17,6 @@ from uuid import UUID
 
 import asyncpg
 from fastapi import APIRouter, Body, Depends, Request
-from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, TypeAdapter
 
 from contracts.assessment import GrantAwarded
@@ -31,6 +30,7 @@ from contracts.payments import (
     PaymentsReleased,
 )
 from contracts.reporting import OverdueReportResolved, ReportOverdue
+from contracts.refusal import Refusal
 from servicekit.consumer import Handler, Incoming, PoisonMessage
 from servicekit.http import cause_of_request
 from servicekit.identity import Principal
@@ -39,7 +39,6 @@ from servicekit.logging import get_logger
 from servicekit.outbox import Cause, Emitter, cause_of_event
 from servicekit.service import ServiceRuntime, UnitOfWork
 from services.payments.domain import (
-    DomainRefusal,
     RunEvent,
     GrantAccount,
     HoldBook,
@@ -144,33 +143,13 @@ async def _hold(store: PaymentsStore, report: ReportOverdue, emitter: Emitter, c
 
 # -- HTTP plumbing -------------------------------------------------------------------------------
 
-class RequestRefused(DomainRefusal):
-    """An adapter-level refusal (bad request shape, a two-step release out of order), answered
-    like a domain refusal, optionally with per-field ``reasons``."""
-
-    def __init__(self, code: str, message: str, http_status: int,
-                 reasons: Sequence[dict[str, str]] = ()) -> None:
-        super().__init__(code, message, http_status)
-        self.reasons = list(reasons)
-
-
-async def refusal_response(_: Request, exc: Exception) -> JSONResponse:
-    """A refused command: its stable code and message (and reasons); never a trace."""
-    assert isinstance(exc, DomainRefusal)
-    body: dict[str, Any] = {"error": exc.code, "message": exc.message}
-    reasons = getattr(exc, "reasons", None)
-    if reasons:
-        body["reasons"] = reasons
-    return JSONResponse(body, status_code=exc.http_status)
-
-
 def actor_of(principal: Principal, role: str) -> Actor:
     return Actor(id=principal.subject[:128], role=role)  # type: ignore[arg-type]
 
 
-def _not_found(application_id: UUID) -> DomainRefusal:
-    return DomainRefusal("grant_not_found", f"no grant account for application {application_id}",
-                         404)
+def _not_found(application_id: UUID) -> Refusal:
+    return Refusal("grant_not_found", f"no grant account for application {application_id}",
+                   "not_found")
 
 
 async def _locked_grant(store: PaymentsStore, application_id: UUID) -> GrantAccount:
@@ -221,16 +200,17 @@ def _months_of(raw: Any) -> object:
     """The raw ``months`` of a revised budget body, unvalidated: the domain judges it and names
     every bad month, post and amount by its path."""
     if not isinstance(raw, dict):
-        raise RequestRefused("invalid_request", "the body must be a JSON object", 422, [
-            {"code": "field_invalid", "path": "", "message": "expected {\"months\": {...}}"}])
+        raise Refusal("invalid_request", "the body must be a JSON object", "invalid", reasons=[
+            Reason(code="field_invalid", path="", message="expected {\"months\": {...}}")])
     unknown = sorted(set(raw) - {"months"})
     if "months" not in raw or unknown:
-        reasons = [{"code": "field_unknown", "path": k, "message": "unknown field"}
+        reasons = [Reason(code="field_unknown", path=k, message="unknown field")
                    for k in unknown]
         if "months" not in raw:
-            reasons.insert(0, {"code": "field_missing", "path": "months",
-                               "message": "months is required"})
-        raise RequestRefused("invalid_request", "the body is {\"months\": {...}}", 422, reasons)
+            reasons.insert(0, Reason(code="field_missing", path="months",
+                                     message="months is required"))
+        raise Refusal("invalid_request", "the body is {\"months\": {...}}", "invalid",
+                      reasons=reasons)
     return raw["months"]
 
 
@@ -405,19 +385,19 @@ def http_router(runtime: ServiceRuntime) -> APIRouter:  # noqa: C901 - one closu
             hold = book.hold(hold_id)
             assert hold is not None
             if not hold.active:
-                raise RequestRefused("hold_released", "the hold is already released", 409)
+                raise Refusal("hold_released", "the hold is already released", "conflict")
             if requester in await store.grant_approvers(cvr):
-                raise DomainRefusal("segregation_of_duties",
-                                    "whoever approved a grant may not release its payments", 403)
+                raise Refusal("segregation_of_duties",
+                              "whoever approved a grant may not release its payments", "forbidden")
             pending = await store.release_request(hold_id)
             if pending is None:
                 await store.add_release_request(hold_id, cvr, requester, runtime.clock.now())
                 pending = await store.release_request(hold_id)
             elif pending["requested_by"] != requester:
-                raise RequestRefused(
+                raise Refusal(
                     "release_already_requested",
                     "another caseworker asked to release this hold; a second person approves "
-                    "it at release-approvals", 409)
+                    "it at release-approvals", "conflict")
             assert pending is not None
             return pending
 
@@ -441,9 +421,9 @@ def http_router(runtime: ServiceRuntime) -> APIRouter:  # noqa: C901 - one closu
                 return _released_view(hold_id, cvr, book)  # released before: once
             pending = await store.release_request(hold_id)
             if pending is None:
-                raise RequestRefused("release_not_requested",
-                                     "a first caseworker asks at release-requests before a "
-                                     "second one approves", 409)
+                raise Refusal("release_not_requested",
+                              "a first caseworker asks at release-requests before a "
+                              "second one approves", "conflict")
             events = release_hold(book, hold_id, pending["requested_by"], approver,
                                   await store.grant_approvers(cvr), runtime.clock.now())
             for event in events:
@@ -466,8 +446,8 @@ def http_router(runtime: ServiceRuntime) -> APIRouter:  # noqa: C901 - one closu
             if state is None:
                 raise _not_found(application_id)
             if "caseworker" not in principal.roles and principal.cvr != state.cvr:
-                raise DomainRefusal("cvr_mismatch", "the token's CVR is not the grantee's CVR",
-                                    403)
+                raise Refusal("cvr_mismatch", "the token's CVR is not the grantee's CVR",
+                              "forbidden")
             holds = await store.read_hold_book(state.cvr)
         return _grant_view(state, holds)
 
@@ -502,5 +482,5 @@ async def _locked_book(store: PaymentsStore, hold_id: UUID) -> tuple[str, HoldBo
     cvr = await store.cvr_of_hold(hold_id)
     book = await store.lock_hold_book(cvr) if cvr is not None else None
     if cvr is None or book is None or book.hold(hold_id) is None:
-        raise DomainRefusal("hold_not_found", f"no hold {hold_id}", 404)
+        raise Refusal("hold_not_found", f"no hold {hold_id}", "not_found")
     return cvr, book

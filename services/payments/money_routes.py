@@ -14,11 +14,11 @@ from fastapi import APIRouter, Body, Depends, Request
 from pydantic import Field
 
 from contracts.base import Cvr
+from contracts.refusal import Refusal
 from servicekit.http import cause_of_request
 from servicekit.identity import Principal
 from servicekit.service import ServiceRuntime, UnitOfWork
 from services.payments.domain import (
-    DomainRefusal,
     GrantAccount,
     reissue_failed,
     request_reissue,
@@ -67,7 +67,7 @@ async def _grant_of(store: PaymentsStore, instruction_id: UUID) -> tuple[GrantAc
     application_id = await store.grant_of_instruction(instruction_id)
     known = await store.read_grant(application_id) if application_id else None
     if application_id is None or known is None:
-        raise DomainRefusal("instruction_not_found", f"no instruction {instruction_id}", 404)
+        raise Refusal("instruction_not_found", f"no instruction {instruction_id}", "not_found")
     book = await store.lock_hold_book(known.cvr, share=True)
     return await _locked_grant(store, application_id), book
 
@@ -195,8 +195,8 @@ def money_router(runtime: ServiceRuntime) -> APIRouter:
             async with conn.transaction():
                 book = await store.lock_bank_book(cvr) if cvr is not None else None
         if book is None or book.change(change_id) is None:
-            raise DomainRefusal("bank_change_not_found", f"no bank details change {change_id}",
-                                404)
+            raise Refusal("bank_change_not_found", f"no bank details change {change_id}",
+                          "not_found")
         return _bank_view(book, change_id)
 
     return router

@@ -4,7 +4,7 @@ finance results, holds and the two-person rules).
 Shape: command functions take the state (and ``now`` / the actor where it matters) and return
 contract payloads from :mod:`contracts.payments`; ``evolve``/``apply`` fold events into the state
 (``evolve_holds`` for the per-CVR ``HoldBook``). Refusals without an event raise
-:class:`DomainRefusal`. No I/O, no clock, no random ids: ids are uuid5 (:mod:`.ids`).
+:class:`Refusal`. No I/O, no clock, no random ids: ids are uuid5 (:mod:`.ids`).
 
 Adapter recipe, e.g. for an award::
 
@@ -35,7 +35,6 @@ from services.payments.domain.budget_rules import (
     moved_oere,
     post_totals,
 )
-from services.payments.domain.errors import DomainRefusal
 from services.payments.domain.evolve import account_from_award, apply, evolve
 from services.payments.domain.holds import (
     Hold,
@@ -96,7 +95,7 @@ from services.payments.domain.state import (
 __all__ = [
     "MOVE_AMOUNT_LIMIT_OERE", "MOVE_SHARE_LIMIT_PERCENT", "NAMESPACE", "REASON_CODES",
     "START_WINDOW_MONTHS", "BudgetCheck", "BudgetStatusView",
-    "BudgetVersion", "ClaimRecord", "DomainRefusal", "LedgerLine", "Reconciliation",
+    "BudgetVersion", "ClaimRecord", "LedgerLine", "Reconciliation",
     "claim_id", "ledger", "outstanding_oere", "RunEvent", "run_date", "a_period_fell_due",
     "AMOUNT_MISMATCH", "request_reissue", "require_not_grant_approver", "resolve_reconciliation", "GrantAccount", "Hold", "HoldBook", "InstructionRecord",
     "Lapse", "PaymentPeriod", "accept_award", "account_from_award", "apply", "approval_reasons",

@@ -15,7 +15,7 @@ from pydantic import AwareDatetime
 
 from contracts.payments import PaymentsHeld, PaymentsReleased
 from contracts.reporting import ReportOverdue
-from services.payments.domain.errors import DomainRefusal
+from contracts.refusal import Refusal
 from services.payments.domain.ids import overdue_hold_id
 from services.payments.domain.state import DomainState, require_aware
 
@@ -69,8 +69,8 @@ def hold_for_overdue_report(book: HoldBook | None, report: ReportOverdue,
 def require_two_people(requested_by: str, approved_by: str) -> None:
     """R19: the person who asks for a sensitive change is not the one who approves it."""
     if requested_by == approved_by:
-        raise DomainRefusal("two_person_rule",
-                            "the requester and the approver must be two different people", 403)
+        raise Refusal("two_person_rule",
+                      "the requester and the approver must be two different people", "forbidden")
 
 
 def release_hold(book: HoldBook | None, hold_id: UUID, requested_by: str, approved_by: str,
@@ -82,12 +82,12 @@ def release_hold(book: HoldBook | None, hold_id: UUID, requested_by: str, approv
     require_aware(now)
     hold = book.hold(hold_id) if book is not None else None
     if book is None or hold is None:
-        raise DomainRefusal("hold_not_found", f"no hold {hold_id} on this grantee", 404)
+        raise Refusal("hold_not_found", f"no hold {hold_id} on this grantee", "not_found")
     require_two_people(requested_by, approved_by)
     approvers = set(grant_approvers)
     if requested_by in approvers or approved_by in approvers:
-        raise DomainRefusal("segregation_of_duties",
-                            "whoever approved a grant may not release its payments", 403)
+        raise Refusal("segregation_of_duties",
+                      "whoever approved a grant may not release its payments", "forbidden")
     if not hold.active:
         return []
     return [PaymentsReleased(hold_id=hold_id, cvr=book.cvr, requested_by=requested_by,
