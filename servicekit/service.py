@@ -50,6 +50,7 @@ from servicekit.settings import ServiceSettings
 
 log = get_logger(__name__)
 T = TypeVar("T")
+C = TypeVar("C")
 
 
 @dataclass
@@ -136,6 +137,11 @@ class ServiceRuntime:
                     raise
                 await asyncio.sleep(0.02 * (attempt + 1))
         raise AssertionError("unreachable")
+
+    async def handle(self, handler: Callable[[UnitOfWork, C], Awaitable[T]], command: C) -> T:
+        """Run one command handler (``handler(uow, command)``) in one unit of work, retried as
+        :meth:`in_transaction` retries: the one way a route or rule runs a command."""
+        return await self.in_transaction(lambda uow: handler(uow, command))
 
     def require(self, *roles: str) -> Callable[[Request], Principal]:
         """A FastAPI dependency: the verified caller holding one of ``roles`` (any role when

@@ -9,8 +9,9 @@ from fastapi import FastAPI
 from contracts import topics
 from servicekit.service import ServiceRuntime
 from servicekit.settings import ServiceSettings
-from services.payments.handlers import event_handler, http_router
+from services.payments.handlers import event_handler
 from services.payments.money_routes import money_router
+from services.payments.routes import http_router
 from services.payments.scheduled import scheduled_rules
 from services.payments.start_check import start_check_rules, tasks_router
 from services.payments.withdrawal import withdrawal_router

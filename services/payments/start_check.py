@@ -22,7 +22,7 @@ from services.payments.domain.account import PROJECT_ZONE
 from services.payments.domain.start_check import (
     KIND, close_start_check, dismiss_start_check, open_start_check,
 )
-from services.payments.handlers import EmptyBody, actor_of
+from services.payments.requests import EmptyBody, actor_of
 
 _COLUMNS = "task_id, kind, application_id, due, opened_at, closed_at, outcome, closed_by"
 

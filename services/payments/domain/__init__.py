@@ -43,6 +43,7 @@ from services.payments.domain.holds import (
     hold_for_overdue_report,
     is_held,
     release_hold,
+    request_release,
     require_two_people,
 )
 from services.payments.domain.ids import (
@@ -74,6 +75,7 @@ from services.payments.domain.results import (
     record_result,
     reissue_failed,
     request_reissue,
+    may_move_money,
     require_not_grant_approver,
     resolve_reconciliation,
 )
@@ -97,13 +99,13 @@ __all__ = [
     "START_WINDOW_MONTHS", "BudgetCheck", "BudgetStatusView",
     "BudgetVersion", "ClaimRecord", "LedgerLine", "Reconciliation",
     "claim_id", "ledger", "outstanding_oere", "RunEvent", "run_date", "a_period_fell_due",
-    "AMOUNT_MISMATCH", "request_reissue", "require_not_grant_approver", "resolve_reconciliation", "GrantAccount", "Hold", "HoldBook", "InstructionRecord",
+    "AMOUNT_MISMATCH", "request_reissue", "require_not_grant_approver", "may_move_money", "resolve_reconciliation", "GrantAccount", "Hold", "HoldBook", "InstructionRecord",
     "Lapse", "PaymentPeriod", "accept_award", "account_from_award", "apply", "approval_reasons",
     "approve_pending_budget", "budget_status", "category_of",
     "check_budget", "committed_oere", "evolve", "evolve_holds", "hold_for_overdue_report",
     "instruct_due", "instructed_oere", "instruction_id", "is_held", "lapse_not_started",
     "lapse_overdue", "moved_oere", "open_account", "overdue_hold_id", "paid_oere",
     "payment_cap_oere", "payment_periods", "post_totals", "project_started", "record_result",
-    "reissue_failed", "reissue_id", "reject_pending_budget", "release_hold",
+    "reissue_failed", "reissue_id", "reject_pending_budget", "release_hold", "request_release",
     "require_two_people", "start_window_end", "submit_revised_budget",
 ]

@@ -89,6 +89,10 @@ REFUSAL_CODES: dict[str, str] = {
         "a payment run pays what is due by the service's own date; a later `through` is refused"
     ),
     "hold_not_found": "no hold with that id for this grantee",
+    "hold_released": "the hold is already released",
+    "release_already_requested": "a release of this hold already awaits its second person",
+    "release_not_requested": "no release of this hold was requested, so there is nothing to "
+                             "approve",
     "two_person_rule": "the requester and the approver must be two different people",
     "segregation_of_duties": (
         "whoever approved a grant (its allocation) may not run, release or re-issue its "

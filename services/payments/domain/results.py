@@ -90,9 +90,14 @@ def resolve_reconciliation(state: GrantAccount, instruction_id: UUID, actor: Act
                                           note=note, resolved_at=require_aware(now))]
 
 
-def require_not_grant_approver(state: GrantAccount, actor: Actor) -> None:
+def may_move_money(state: GrantAccount, actor: Actor) -> bool:
     """R19: whoever approved the grant (its allocation) does not move its money."""
-    if actor.id == state.approved_by:
+    return actor.id != state.approved_by
+
+
+def require_not_grant_approver(state: GrantAccount, actor: Actor) -> None:
+    """:func:`may_move_money`, or the refusal that says why not."""
+    if not may_move_money(state, actor):
         raise Refusal("segregation_of_duties",
                       "whoever approved a grant may not run, release or re-issue its "
                       "payments", "forbidden")
