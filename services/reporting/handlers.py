@@ -317,7 +317,9 @@ def http_router(runtime: ServiceRuntime) -> APIRouter:  # noqa: C901 - one closu
     async def export_json(_: Principal = anyone) -> Response:
         return Response(to_json(await package()), media_type="application/json")
 
-    @router.get("/exports/360giving.csv")
+    @router.get("/exports/360giving.csv", response_class=Response, responses={200: {
+        "description": "the 360Giving rows as CSV",
+        "content": {"text/csv": {"schema": {"type": "string"}}}}})
     async def export_csv(_: Principal = anyone) -> Response:
         return Response(to_csv(await package()), media_type="text/csv; charset=utf-8",
                         headers={"Content-Disposition": 'attachment; filename="360giving.csv"'})
