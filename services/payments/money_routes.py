@@ -14,11 +14,11 @@ from fastapi import APIRouter, Body, Depends, Request
 from pydantic import Field
 
 from contracts.base import Cvr
+from contracts.refusal import Refusal
 from servicekit.http import cause_of_request
 from servicekit.identity import Principal
 from servicekit.service import ServiceRuntime, UnitOfWork
 from services.payments.domain import (
-    DomainRefusal,
     GrantAccount,
     reissue_failed,
     request_reissue,
@@ -30,23 +30,17 @@ from services.payments.domain.bank import (
     evolve_bank,
     request_bank_change,
 )
-from services.payments.handlers import (
-    EmptyBody,
-    _Body,
-    _instant,
-    _json,
-    _locked_grant,
-    _save,
-    actor_of,
-)
+from services.payments.requests import EmptyBody, RequestBody, actor_of
+from services.payments.service import ChangeGrant, change_grant, locked_grant, save_grant
+from services.payments.views import instant, json_of
 from services.payments.store import PaymentsStore
 
 
-class ResolutionBody(_Body):
+class ResolutionBody(RequestBody):
     note: Annotated[str, Field(max_length=2000)] = ""
 
 
-class BankChangeBody(_Body):
+class BankChangeBody(RequestBody):
     cvr: Cvr
     account_reference: Annotated[str, Field(min_length=1, max_length=64)]
 
@@ -57,9 +51,9 @@ def _bank_view(book: BankBook, change_id: UUID) -> dict[str, Any]:
     current = book.current
     return {"change_id": str(change_id), "cvr": book.cvr,
             "status": "requested" if change.pending else "changed",
-            "change": _json(change),
+            "change": json_of(change),
             "current_account_reference": current.account_reference if current else None,
-            "history": [_json(c) for c in book.changes]}
+            "history": [json_of(c) for c in book.changes]}
 
 
 async def _grant_of(store: PaymentsStore, instruction_id: UUID) -> tuple[GrantAccount, Any]:
@@ -67,9 +61,9 @@ async def _grant_of(store: PaymentsStore, instruction_id: UUID) -> tuple[GrantAc
     application_id = await store.grant_of_instruction(instruction_id)
     known = await store.read_grant(application_id) if application_id else None
     if application_id is None or known is None:
-        raise DomainRefusal("instruction_not_found", f"no instruction {instruction_id}", 404)
+        raise Refusal("instruction_not_found", f"no instruction {instruction_id}", "not_found")
     book = await store.lock_hold_book(known.cvr, share=True)
-    return await _locked_grant(store, application_id), book
+    return await locked_grant(store, application_id), book
 
 
 def money_router(runtime: ServiceRuntime) -> APIRouter:
@@ -87,7 +81,7 @@ def money_router(runtime: ServiceRuntime) -> APIRouter:
             store = PaymentsStore(uow.conn)
             state, book = await _grant_of(store, instruction_id)
             events = request_reissue(state, instruction_id, actor, book, runtime.clock.now())
-            return await _save(uow, store, state, events, cause)
+            return await save_grant(uow, store, state, events, cause)
 
         record = (await runtime.in_transaction(work)).instruction(instruction_id)
         assert record is not None
@@ -108,12 +102,12 @@ def money_router(runtime: ServiceRuntime) -> APIRouter:
             events = reissue_failed(state, instruction_id, actor, book)
             for event in events:
                 await store.index_instruction(event.instruction_id, event.application_id)
-            state = await _save(uow, store, state, events, cause)
+            state = await save_grant(uow, store, state, events, cause)
             failed = state.instruction(instruction_id)
             assert failed is not None and failed.reissued_as is not None
             replacement = state.instruction(failed.reissued_as)
             assert replacement is not None
-            return _json(replacement.instruction)
+            return json_of(replacement.instruction)
 
         return await runtime.in_transaction(work)
 
@@ -121,22 +115,16 @@ def money_router(runtime: ServiceRuntime) -> APIRouter:
     async def resolve(application_id: UUID, instruction_id: UUID, request: Request,
                       body: ResolutionBody | None = Body(None),
                       principal: Principal = caseworker) -> dict[str, Any]:
-        actor = actor_of(principal, "caseworker")
-        cause = cause_of_request(request, principal, "caseworker")
-
-        async def work(uow: UnitOfWork) -> GrantAccount:
-            store = PaymentsStore(uow.conn)
-            state = await _locked_grant(store, application_id)
-            events = resolve_reconciliation(state, instruction_id, actor,
-                                            body.note if body else "", runtime.clock.now())
-            return await _save(uow, store, state, events, cause)
-
-        state = await runtime.in_transaction(work)
+        actor, now, note = actor_of(principal, "caseworker"), runtime.clock.now(), (
+            body.note if body else "")
+        state = await runtime.handle(change_grant, ChangeGrant(
+            application_id, lambda s: resolve_reconciliation(s, instruction_id, actor, note, now),
+            cause_of_request(request, principal, "caseworker")))
         case = next(c for c in state.reconciliations if c.instruction_id == instruction_id)
         assert case.resolved_at is not None
         return {"application_id": str(application_id), "instruction_id": str(instruction_id),
                 "instructed_oere": case.instructed_oere, "executed_oere": case.executed_oere,
-                "resolved_by": case.resolved_by, "resolved_at": _instant(case.resolved_at),
+                "resolved_by": case.resolved_by, "resolved_at": instant(case.resolved_at),
                 "reconciliation_open": state.reconciliation_open}
 
     @router.post("/bank-details-changes", status_code=201)
@@ -195,8 +183,8 @@ def money_router(runtime: ServiceRuntime) -> APIRouter:
             async with conn.transaction():
                 book = await store.lock_bank_book(cvr) if cvr is not None else None
         if book is None or book.change(change_id) is None:
-            raise DomainRefusal("bank_change_not_found", f"no bank details change {change_id}",
-                                404)
+            raise Refusal("bank_change_not_found", f"no bank details change {change_id}",
+                          "not_found")
         return _bank_view(book, change_id)
 
     return router

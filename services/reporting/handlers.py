@@ -29,6 +29,7 @@ from contracts.payments import (
     RevisedBudgetApproved,
 )
 from contracts.reporting import AuditStatementType, ReportRejected
+from contracts.refusal import Refusal
 from servicekit.clock import Clock
 from servicekit.consumer import Handler, Incoming
 from servicekit.http import cause_of_request
@@ -38,7 +39,7 @@ from servicekit.outbox import Cause, Emitter, cause_of_event
 from servicekit.scheduler import Tick
 from servicekit.service import ServiceRuntime, UnitOfWork
 from services.reporting.domain import (
-    DomainRefusal, GrantFile, PoolFigures, PoolSummary, SubmitReport, apply_payload, audit_level,
+    GrantFile, PoolFigures, PoolSummary, SubmitReport, apply_payload, audit_level,
     decide_report, evolve, export_360giving, overdue, pool_overview, settle_repayment, to_csv,
     to_json,
 )
@@ -117,15 +118,15 @@ async def _flush_and_record(store: ReportingStore, emitter: Emitter) -> None:
 
 # -- HTTP plumbing -----------------------------------------------------------------------------
 
-def _not_awarded(application_id: UUID) -> DomainRefusal:
-    return DomainRefusal(rc.GRANT_NOT_AWARDED, f"no award is known for application "
-                                                f"{application_id}", 404)
+def _not_awarded(application_id: UUID) -> Refusal:
+    return Refusal(rc.GRANT_NOT_AWARDED, f"no award is known for application "
+                                                f"{application_id}", "not_found")
 
 
 def _check_grantee(principal: Principal, state: GrantFile) -> None:
     assert state.award is not None
     if principal.cvr != state.award.cvr:
-        raise DomainRefusal("cvr_mismatch", "the token's CVR is not the grantee's CVR", 403)
+        raise Refusal("cvr_mismatch", "the token's CVR is not the grantee's CVR", "forbidden")
 
 
 class _Body(BaseModel):
@@ -302,7 +303,7 @@ def http_router(runtime: ServiceRuntime) -> APIRouter:  # noqa: C901 - one closu
         async with runtime.pool.acquire() as conn:
             events = await ReportingStore(conn).events_of_pool(pool_id)
         if not events:
-            raise DomainRefusal("pool_not_found", f"no event names the pool {pool_id!r}", 404)
+            raise Refusal("pool_not_found", f"no event names the pool {pool_id!r}", "not_found")
         return _pool_view(pool_id, events)
 
     async def package() -> dict[str, Any]:
@@ -316,7 +317,9 @@ def http_router(runtime: ServiceRuntime) -> APIRouter:  # noqa: C901 - one closu
     async def export_json(_: Principal = anyone) -> Response:
         return Response(to_json(await package()), media_type="application/json")
 
-    @router.get("/exports/360giving.csv")
+    @router.get("/exports/360giving.csv", response_class=Response, responses={200: {
+        "description": "the 360Giving rows as CSV",
+        "content": {"text/csv": {"schema": {"type": "string"}}}}})
     async def export_csv(_: Principal = anyone) -> Response:
         return Response(to_csv(await package()), media_type="text/csv; charset=utf-8",
                         headers={"Content-Disposition": 'attachment; filename="360giving.csv"'})

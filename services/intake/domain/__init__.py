@@ -34,8 +34,7 @@ from services.intake.domain.commands import (
     exception_id_for,
 )
 from services.intake.domain.deadline import COPENHAGEN, deadline_of, is_on_time, local_iso
-from services.intake.domain.decision import Decision
-from services.intake.domain.errors import DomainRefusal
+from services.intake.domain.decision import Answer, Decision
 from services.intake.domain.it_problem_exceptions import decide_contact, decide_exception_decision
 from services.intake.domain.input_errors import (
     ParsedSubmission,
@@ -77,8 +76,8 @@ __all__ = [
     "AcceptedVersion",
     "ApplicationState",
     "DecideItProblemException",
+    "Answer",
     "Decision",
-    "DomainRefusal",
     "ExceptionRecord",
     "Identified",
     "IntakeEvent",

@@ -10,10 +10,8 @@
 - :mod:`.pool_overview` — :func:`pool_overview` figures per pool/sub-pool and timelines;
 - :mod:`.exports` — 360Giving JSON and CSV (R24);
 - :mod:`.reasons` — every code (:data:`REASON_CODES`, :data:`REFUSAL_CODES`,
-  :data:`INVARIANTS`); :mod:`.errors` — :class:`DomainRefusal`.
+  :data:`INVARIANTS`); a refused command raises :class:`contracts.refusal.Refusal`.
 """
-
-from services.reporting.domain.errors import DomainRefusal
 from services.reporting.domain.exports import (
     export_360giving, export_360giving_csv, grant_record, to_csv, to_json,
 )
@@ -41,7 +39,7 @@ from services.reporting.domain.rules import (
 __all__ = [
     "INVARIANTS", "PERFORMANCE_AUDIT_ABOVE_OERE", "REASON_CODES", "REFUSAL_CODES",
     "REPAYMENT_THRESHOLD_OERE", "REVIEWER_MAX_OERE", "ApplicationView", "ApprovedBudget",
-    "AwardTerms", "DomainRefusal", "GrantFile", "Instruction", "LoggedEvent", "PoolFigures",
+    "AwardTerms", "GrantFile", "Instruction", "LoggedEvent", "PoolFigures",
     "PoolOverview", "PoolSummary", "PoolView", "Replay", "ReplayResult", "ReplayTotals",
     "ReportRecord", "SubPoolView", "SubmitReport", "TimelineEntry", "Violation", "application_of",
     "apply_payload", "audit_level", "decide_report", "evolve", "export_360giving",

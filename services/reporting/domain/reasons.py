@@ -2,12 +2,13 @@
 
 Three families:
 - :data:`REASON_CODES` appear in ``ReportRejected.reasons`` (with a ``path`` where one applies);
-- :data:`REFUSAL_CODES` name a refused command (``DomainRefusal.code``): nothing was recorded;
+- :data:`REFUSAL_CODES` name a refused command (``Refusal.code``): nothing was recorded;
 - :data:`INVARIANTS` name what the auditors' replay verifies (R23); a violation carries one.
 """
 
 from __future__ import annotations
 
+from contracts.refusal import Refusal
 # Final report and accounts (R20, R21). Listed in this order in a ReportRejected.
 NO_APPROVED_BUDGET = "no_approved_budget"
 ACCOUNTS_MISSING = "accounts_missing"

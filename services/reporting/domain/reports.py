@@ -25,8 +25,8 @@ from contracts.base import Contract, Reason
 from contracts.reporting import (
     AuditStatementType, ReportAccepted, ReportRejected, ReportSubmitted,
 )
+from contracts.refusal import Refusal
 from services.reporting.domain import reasons as rc
-from services.reporting.domain.errors import DomainRefusal
 from services.reporting.domain.grant_file import (
     GrantFile, apply_payload, report_fingerprint,
 )
@@ -64,23 +64,23 @@ class SubmitReport(BaseModel):
 
 
 def decide_report(state: GrantFile, command: SubmitReport) -> list[Contract]:
-    """Decide a submitted report. Raises :class:`DomainRefusal` when nothing may be recorded."""
+    """Decide a submitted report. Raises :class:`Refusal` when nothing may be recorded."""
     if command.application_id != state.application_id:
         raise ValueError("command for another grant")
     if state.award is None:
-        raise DomainRefusal(rc.GRANT_NOT_AWARDED, "no award is known for this application", 404)
+        raise Refusal(rc.GRANT_NOT_AWARDED, "no award is known for this application", "not_found")
     if state.lapsed:
-        raise DomainRefusal(rc.AWARD_LAPSED, "the award lapsed", 409)
+        raise Refusal(rc.AWARD_LAPSED, "the award lapsed", "conflict")
 
     submitted = _submitted_event(command)
     previous = state.reports.get(str(command.report_id))
     if previous is not None:
         if previous.fingerprint == _fingerprint(submitted):
             return []  # the same report sent twice has one effect
-        raise DomainRefusal(rc.REPORT_ID_REUSED, "report_id already used for another report", 409)
+        raise Refusal(rc.REPORT_ID_REUSED, "report_id already used for another report", "conflict")
     if command.kind == "final" and state.final_accepted:
-        raise DomainRefusal(
-            rc.FINAL_REPORT_ALREADY_ACCEPTED, "a final report was already accepted", 409)
+        raise Refusal(
+            rc.FINAL_REPORT_ALREADY_ACCEPTED, "a final report was already accepted", "conflict")
 
     found = _status_reasons(command) if command.kind == "status" else _final_reasons(state, command)
     if found:
