@@ -17,7 +17,7 @@ from pydantic import ValidationError
 
 from contracts.bounds import LONG_TEXT, MAX_AMOUNT_OERE
 from services.reporting.domain.reports import SubmitReport, _submitted_event
-from services.reporting.handlers import ReportBody
+from services.reporting.requests import ReportBody
 
 
 def _codes(error: ValidationError) -> set[str]:
