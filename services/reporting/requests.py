@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StrictInt
+from pydantic import BaseModel, ConfigDict, Field
 
+from contracts.bounds import LONG_TEXT, MAX_LIST, SignedAmount, multi_line, single_line
 from contracts.reporting import AuditStatementType
 
 
@@ -22,8 +23,8 @@ class AuditStatementBody(RequestBody):
     of the performance audit."""
 
     type: AuditStatementType
-    reference: Annotated[str, Field(max_length=200)]
-    performance_audit: Annotated[str, Field(max_length=200)] | None = None
+    reference: single_line(200)
+    performance_audit: single_line(200) | None = None
 
 
 class ReportBody(RequestBody):
@@ -31,11 +32,16 @@ class ReportBody(RequestBody):
     a bare reference (v1: the statement the audit level requires) or typed — optionally what was
     spent per month). Amounts are raw integers: the domain names a negative one by its post."""
 
+    # Within the bounds of ReportSubmitted (contracts.bounds): what is accepted here can be
+    # recorded; a longer text, a larger amount, more posts are refused with their codes.
     kind: Literal["status", "final"]
-    text: str | None = None
-    accounts: dict[str, StrictInt] | None = None
-    audit_statement: Annotated[str, Field(max_length=200)] | AuditStatementBody | None = None
-    spent_months: dict[str, dict[str, StrictInt]] | None = None
+    text: multi_line(LONG_TEXT) | None = None
+    accounts: Annotated[dict[single_line(200), SignedAmount],
+                        Field(max_length=MAX_LIST)] | None = None
+    audit_statement: single_line(200) | AuditStatementBody | None = None
+    spent_months: Annotated[dict[single_line(200), Annotated[
+        dict[single_line(200), SignedAmount], Field(max_length=MAX_LIST)]],
+        Field(max_length=MAX_LIST)] | None = None
 
     def statement(self) -> tuple[str | None, AuditStatementType | None, str | None]:
         """(reference, type, performance audit) of the statement, however it was written."""
