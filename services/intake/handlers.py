@@ -32,6 +32,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from contracts.assessment import PoolPublished
 from contracts.base import Actor, Contract, Reason, UtcDatetime
+from contracts.bounds import single_line
 from contracts.envelope import SIMULATED_TIME_HEADER
 from contracts.intake import Receipt, SubmissionUnauthorized
 from contracts.refusal import Refusal
@@ -73,8 +74,9 @@ log = logging.get_logger(__name__)
 T = TypeVar("T")
 UNIDENTIFIED = "submission:unidentified"
 _CVR = re.compile(r"^[0-9]{8}$")
-# Evidence references end up in the JSONB state: no control characters (NUL cannot be stored).
-EvidenceRef = Annotated[str, Field(min_length=1, max_length=500, pattern=r"^[^\x00-\x1f\x7f]+$")]
+# Evidence references end up in the JSONB state: no control characters (NUL cannot be stored);
+# the one-line text kind of contracts.bounds, whose schema states the rule.
+EvidenceRef = single_line(500, min_length=1)
 
 
 class Sink(Protocol):
