@@ -14,7 +14,7 @@ from __future__ import annotations
 import re
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, Field
+from pydantic import AfterValidator, Field, StrictInt
 from pydantic_core import PydanticCustomError
 
 MAX_AMOUNT_OERE = 10**15
@@ -96,8 +96,21 @@ def text_keyed(value: Any, max_length: int = SHORT_TEXT, max_items: int = MAX_LI
     pattern would make pydantic write ``patternProperties``, which lets any other key through."""
     key = Annotated[str, Field(min_length=0, max_length=max_length),
                     AfterValidator(_single_line)]
-    return Annotated[dict[key, value], Field(max_length=max_items, json_schema_extra={  # type: ignore[valid-type]
-        "propertyNames": {"maxLength": max_length, "pattern": SINGLE_LINE_PATTERN}})]
+    names = {"maxLength": max_length, "pattern": SINGLE_LINE_PATTERN}
+    return Annotated[dict[key, value],  # type: ignore[valid-type]
+                     Field(max_length=max_items, json_schema_extra={"propertyNames": names})]
+
+
+def _within_ceiling(value: int) -> int:
+    if abs(value) > MAX_AMOUNT_OERE:
+        raise PydanticCustomError(AMOUNT_TOO_LARGE,
+                                  "an amount is at most 10^15 øre (also below zero)")
+    return value
+
+
+SignedAmount = Annotated[StrictInt, AfterValidator(_within_ceiling)]
+"""A raw amount in øre a request may carry negative on purpose (a domain rule names the negative
+one), within the ceiling on both sides, so what the domain accepts fits the contracts."""
 
 
 def control_character_path(value: Any, path: tuple[str | int, ...] = (),

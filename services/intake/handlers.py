@@ -13,7 +13,6 @@ before it could be tied to an application record is keyed by its submission id, 
 from __future__ import annotations
 
 import asyncio
-import re
 import time
 import uuid
 from collections import Counter, OrderedDict
@@ -54,7 +53,9 @@ from services.intake.domain import (
     ParsedSubmission,
     ReportItProblem,
     application_id_for,
+    binds_submission_id,
     authorise_submitter,
+    contact_reported_by,
     decide_contact,
     decide_exception_decision,
     decide_malformed,
@@ -73,7 +74,6 @@ from services.intake.store import IntakeStore, PoolCache
 log = logging.get_logger(__name__)
 T = TypeVar("T")
 UNIDENTIFIED = "submission:unidentified"
-_CVR = re.compile(r"^[0-9]{8}$")
 # Evidence references end up in the JSONB state: no control characters (NUL cannot be stored);
 # the one-line text kind of contracts.bounds, whose schema states the rule.
 EvidenceRef = single_line(500, min_length=1)
@@ -235,8 +235,8 @@ async def write_submissions(
             decision = decide_submission(target, command, now, claims=who.claims,
                                          pools={} if pool is None else {pool.pool_id: pool},
                                          register=register, bound_to=bound_to)
-            if new and any(isinstance(e, SubmissionUnauthorized) for e in decision.events):
-                del binding[submission_id]  # a refused token binds nothing
+            if new and not binds_submission_id(decision):
+                del binding[submission_id]
         decisions.append(decision)
         if not decision.events:
             continue
@@ -536,19 +536,6 @@ class ItProblemDecision(BaseModel):
     evidence_refs: Annotated[list[EvidenceRef], Field(max_length=100)] = []
 
 
-def _contact_by(principal: Principal, state: ApplicationState) -> tuple[str, str]:
-    """Whose contact it is and in which role it is recorded: the applicant's own organisation,
-    or, recorded by a caseworker (a phone call), the organisation the application is bound to."""
-    if "caseworker" in principal.roles and state.applicant_cvr is not None:
-        return state.applicant_cvr, "caseworker"
-    if "applicant" in principal.roles and principal.cvr and _CVR.match(principal.cvr):
-        return principal.cvr, "applicant"
-    if "caseworker" in principal.roles:
-        raise Refusal("application_unknown", "no application with this id is on record",
-                      "not_found")
-    raise AuthError(403, "cvr_mismatch", "the token carries no valid cvr claim")
-
-
 _RECEIPT_RESPONSES: dict[int | str, dict[str, Any]] = {
     200: {"model": Receipt, "description": "decided: on_time, late_rejected, exception_*"},
     401: {"model": Receipt, "description": "no valid token (receipt status unauthorized)"},
@@ -634,7 +621,8 @@ def http_router(runtime: ServiceRuntime, tokens: TokenCache | None = None,
             store = IntakeStore(uow.conn)
             loaded = await store.load([], [application_id], pools.versions([body.pool_id]))
             state = loaded.states[application_id]
-            applicant_cvr, role = _contact_by(principal, state)
+            applicant_cvr, role = contact_reported_by(principal.roles, principal.cvr,
+                                                      state.applicant_cvr)
             cause = _http_cause(request, principal, role)
             command = ReportItProblem(
                 exception_id=exception_id, application_id=application_id, pool_id=body.pool_id,

@@ -30,7 +30,9 @@ from services.reporting.domain.replay_models import (
     ApplicationView, LoggedEvent, PoolView, ReplayResult, ReplayTotals, SubPoolView, Violation,
     state_digest,
 )
-from services.reporting.domain.reports import SubmitReport, decide_report
+from services.reporting.domain.reports import (
+    SubmitReport, awarded, decide_report, require_grantee, resent_final_report,
+)
 from services.reporting.domain.rules import (
     PERFORMANCE_AUDIT_ABOVE_OERE, REPAYMENT_THRESHOLD_OERE, REVIEWER_MAX_OERE, audit_level,
     repayment_for,
@@ -42,7 +44,8 @@ __all__ = [
     "AwardTerms", "GrantFile", "Instruction", "LoggedEvent", "PoolFigures",
     "PoolOverview", "PoolSummary", "PoolView", "Replay", "ReplayResult", "ReplayTotals",
     "ReportRecord", "SubPoolView", "SubmitReport", "TimelineEntry", "Violation", "application_of",
-    "apply_payload", "audit_level", "decide_report", "evolve", "export_360giving",
+    "apply_payload", "audit_level", "awarded", "decide_report", "require_grantee",
+    "resent_final_report", "evolve", "export_360giving",
     "export_360giving_csv", "grant_record", "overdue", "pool_overview", "replay",
     "repayment_for", "settle_repayment", "state_digest", "to_csv", "to_json",
 ]
