@@ -355,7 +355,8 @@ class BatchConsumer(EventConsumer):
 
         super().__init__(name=name, handler=one_at_a_time, settings=runtime.settings,
                          clock=runtime.clock, pool_provider=lambda: runtime.pool,
-                         broker_provider=lambda: runtime.broker, decoder=decoder)
+                         broker_provider=lambda: runtime.broker, decoder=decoder,
+                         tracing=runtime.tracing)
         self.batch_handler = batch_handler
         self.largest_batch = 0
         self._runtime = runtime
@@ -371,7 +372,8 @@ class BatchConsumer(EventConsumer):
                               max_message_bytes=self.settings.kafka_max_message_bytes)
             if todo:
                 # A non-transient error breaks the batch: servicekit replays it record by record.
-                after = await self.batch_handler(conn, todo, emitter)
+                with self.tracing.consumed_batch(self.name, todo):
+                    after = await self.batch_handler(conn, todo, emitter)
             await emitter.flush(conn)
         self.largest_batch = max(self.largest_batch, len(items))
         if after is not None:
