@@ -31,6 +31,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from contracts.assessment import PoolPublished
 from contracts.base import Actor, Contract, Reason, UtcDatetime
+from contracts.bounds import single_line
 from contracts.envelope import SIMULATED_TIME_HEADER
 from contracts.intake import Receipt, SubmissionUnauthorized
 from contracts.refusal import Refusal
@@ -73,8 +74,9 @@ from services.intake.store import IntakeStore, PoolCache
 log = logging.get_logger(__name__)
 T = TypeVar("T")
 UNIDENTIFIED = "submission:unidentified"
-# Evidence references end up in the JSONB state: no control characters (NUL cannot be stored).
-EvidenceRef = Annotated[str, Field(min_length=1, max_length=500, pattern=r"^[^\x00-\x1f\x7f]+$")]
+# Evidence references end up in the JSONB state: no control characters (NUL cannot be stored);
+# the one-line text kind of contracts.bounds, whose schema states the rule.
+EvidenceRef = single_line(500, min_length=1)
 
 
 class Sink(Protocol):
@@ -353,7 +355,8 @@ class BatchConsumer(EventConsumer):
 
         super().__init__(name=name, handler=one_at_a_time, settings=runtime.settings,
                          clock=runtime.clock, pool_provider=lambda: runtime.pool,
-                         broker_provider=lambda: runtime.broker, decoder=decoder)
+                         broker_provider=lambda: runtime.broker, decoder=decoder,
+                         tracing=runtime.tracing)
         self.batch_handler = batch_handler
         self.largest_batch = 0
         self._runtime = runtime
@@ -369,7 +372,8 @@ class BatchConsumer(EventConsumer):
                               max_message_bytes=self.settings.kafka_max_message_bytes)
             if todo:
                 # A non-transient error breaks the batch: servicekit replays it record by record.
-                after = await self.batch_handler(conn, todo, emitter)
+                with self.tracing.consumed_batch(self.name, todo):
+                    after = await self.batch_handler(conn, todo, emitter)
             await emitter.flush(conn)
         self.largest_batch = max(self.largest_batch, len(items))
         if after is not None:
