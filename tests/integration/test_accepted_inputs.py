@@ -6,9 +6,9 @@ with its own database, wired only through Kafka as in production.
   tab/newline/CR in multi-line fields, non-BMP characters, RTL marks and other format characters,
   amounts at the 10^15 øre ceiling, 1,000 budget lines, unusual but valid CVRs and
   municipalities, register names at 200 characters), over HTTP and on the portal topic: every
-  one intake accepts reaches
-  assessment (its eligibility gate) and reporting (its events, text for text), nothing is
-  dead-lettered, and the auditors' replay verifies with no unprocessed input.
+  one intake accepts reaches assessment (its eligibility gate) and reporting (its events, text
+  for text), nothing is dead-lettered, and the auditors' replay verifies with no unprocessed
+  input.
 - R23 (g): when assessment cannot store an accepted application (a database trigger refuses its
   row, as a NUL once did), the record is dead-lettered and the replay says so twice: the dead
   letters as unprocessed inputs, and — once assessment decided the pool after the acceptance —
