@@ -84,7 +84,7 @@ async def test_replay_is_deterministic_and_agrees_with_the_live_read_side(
     import httpx
 
     from grants.audit import audit_replay, stack_keyring
-    from services.reporting.domain.replay_models import state_digest
+    from audit.replay import state_digest
     from servicekit.identity import DevTokenIssuer
 
     out = tmp_path / "result.json"
