@@ -73,7 +73,8 @@ class ServiceSettings(BaseSettings):
     # Fault injection for the crash tests: SIGKILL the process after a batch's effect committed
     # but before its offsets are committed. Never set outside tests.
     fault_kill_before_commit: bool = False
-    # The same after this process's n-th batch only (0: never): a test picks n at random per life.
+    # The same after this process's n-th batch that applied a record anew (duplicates-only
+    # batches do not count; 0: never): a test picks n at random per life.
     fault_kill_at_batch: int = 0
 
     # Identity: public keys (PEM files or a JWKS file) of the token issuer.
