@@ -14,7 +14,7 @@ from __future__ import annotations
 import re
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, Field
+from pydantic import AfterValidator, Field, StrictInt
 from pydantic_core import PydanticCustomError
 
 MAX_AMOUNT_OERE = 10**15
@@ -79,6 +79,18 @@ def multi_line(max_length: int = LONG_TEXT, min_length: int = 0) -> Any:
     characters."""
     return Annotated[str, Field(min_length=min_length, max_length=max_length),
                      AfterValidator(_multi_line)]
+
+
+def _within_ceiling(value: int) -> int:
+    if abs(value) > MAX_AMOUNT_OERE:
+        raise PydanticCustomError(AMOUNT_TOO_LARGE,
+                                  "an amount is at most 10^15 øre (also below zero)")
+    return value
+
+
+SignedAmount = Annotated[StrictInt, AfterValidator(_within_ceiling)]
+"""A raw amount in øre a request may carry negative on purpose (a domain rule names the negative
+one), within the ceiling on both sides, so what the domain accepts fits the contracts."""
 
 
 def control_character_path(value: Any, path: tuple[str | int, ...] = (),

@@ -29,11 +29,6 @@ ADAPTER_CODES: dict[str, str] = {
     "token_wrong_audience": "the token's audience (aud) is not this platform (401)",
     "token_unverifiable": "the service has no issuer keys configured, so no token verifies (401)",
     "submission_unknown": "intake: no submission with this id (404)",
-    "hold_released": "payments: the hold is already released (409)",
-    "release_already_requested": "payments: a release of this hold already awaits its second "
-                                 "person (409)",
-    "release_not_requested": "payments: no release of this hold was requested, so there is "
-                             "nothing to approve (409)",
     "pool_not_found": "reporting: no event names this pool (404)",
     "scheduler_not_configured": "the service runs no scheduler of time-driven rules (404)",
     "scheduler_not_leader": "another instance holds the scheduler's lock; ask that one (409)",

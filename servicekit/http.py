@@ -2,27 +2,32 @@
 
 - Errors are JSON with a stable code, never a stack trace: ``{"error": code, "message": ...}``;
   request validation gives 422 with ``reasons`` ([{code, path, message}]).
-- Any exception with ``code`` and ``http_status`` attributes (the domains' ``DomainRefusal``,
-  :class:`~servicekit.identity.AuthError`) maps to its status.
+- A domain's :class:`~contracts.refusal.Refusal` is answered with the status of its kind
+  (:data:`REFUSAL_STATUS`, the one place where refusals meet HTTP);
+  :class:`~servicekit.identity.AuthError` and :class:`~servicekit.outbox.EventTooLarge` carry
+  their own status.
 - In simulation mode the ``X-Grants-Simulated-Time`` header sets the clock for the request.
 """
 
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from contracts.base import Actor
 from contracts.bounds import AMOUNT_TOO_LARGE, TEXT_CONTROL_CHARACTER
+from contracts.refusal import Refusal, RefusalKind
 from servicekit.clock import Clock, parse_instant
 from servicekit.identity import AuthError, Principal, TokenVerifier
 from servicekit.logging import get_logger
-from servicekit.outbox import Cause
+from servicekit.outbox import Cause, EventTooLarge
 
 log = get_logger(__name__)
 _SIM_HEADER = b"x-grants-simulated-time"
@@ -60,6 +65,9 @@ _CODES = {"missing": "field_missing", "extra_forbidden": "field_unknown",
           AMOUNT_TOO_LARGE: AMOUNT_TOO_LARGE}
 
 
+ROUTING_CODES = {404: "route_not_found", 405: "method_not_allowed"}
+
+
 def validation_reasons(exc: RequestValidationError) -> list[dict[str, str]]:
     reasons = []
     for err in exc.errors():
@@ -72,12 +80,49 @@ def validation_reasons(exc: RequestValidationError) -> list[dict[str, str]]:
     return reasons
 
 
-def install_error_handlers(app: FastAPI) -> None:
+REFUSAL_STATUS: Mapping[RefusalKind, int] = {
+    "invalid": 422, "forbidden": 403, "not_found": 404, "conflict": 409, "too_large": 413,
+}
+"""The HTTP status of each kind of refused command (docs/http-api.md)."""
+
+ExplainRefusal = Callable[[Refusal], list[dict[str, Any]]]
+"""A service's own presentation of a refusal's ``details`` as the body's ``reasons``."""
+
+
+def refusal_reasons(refusal: Refusal) -> list[dict[str, Any]]:
+    """The structured reasons as JSON, else the free-text details as they are."""
+    return [r.model_dump(mode="json") for r in refusal.reasons] or list(refusal.details)
+
+
+def refusal_response(exc: Exception, explain: ExplainRefusal = refusal_reasons
+                     ) -> JSONResponse | None:
+    """The JSON answer for a refused command or a refused caller; None for anything else."""
+    if isinstance(exc, Refusal):
+        body: dict[str, Any] = {"error": exc.code, "message": exc.message}
+        reasons = explain(exc)
+        if reasons:
+            body["reasons"] = reasons
+        return JSONResponse(body, status_code=REFUSAL_STATUS[exc.kind])
+    if isinstance(exc, (AuthError, EventTooLarge)):
+        return JSONResponse({"error": exc.code, "message": exc.message},
+                            status_code=exc.http_status)
+    return None
+
+
+def install_error_handlers(app: FastAPI, explain: ExplainRefusal = refusal_reasons) -> None:
     @app.exception_handler(RequestValidationError)
     async def _invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
         return JSONResponse(
             {"error": "invalid_request", "reasons": validation_reasons(exc)}, status_code=422
         )
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _routing(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+        # The router's own answers (no such path, a method the path does not have) in the one
+        # error format, with a documented code instead of FastAPI's {"detail": ...}.
+        code = ROUTING_CODES.get(exc.status_code, "invalid_request")
+        return JSONResponse({"error": code, "message": str(exc.detail)},
+                            status_code=exc.status_code, headers=exc.headers)
 
     @app.exception_handler(AuthError)
     async def _auth(_: Request, exc: AuthError) -> JSONResponse:
@@ -85,20 +130,14 @@ def install_error_handlers(app: FastAPI) -> None:
         return JSONResponse({"error": exc.code, "message": exc.message},
                             status_code=exc.http_status, headers=headers)
 
-
-
-def refusal_response(exc: Exception) -> JSONResponse | None:
-    """The JSON answer for a domain refusal (any exception with ``code`` + ``http_status``)."""
-    code = getattr(exc, "code", None)
-    status = getattr(exc, "http_status", None)
-    if not (isinstance(code, str) and isinstance(status, int)):
-        return None
-    body: dict[str, Any] = {"error": code, "message": getattr(exc, "message", str(exc))}
-    reasons = getattr(exc, "reasons", None) or getattr(exc, "details", None)
-    if reasons:
-        body["reasons"] = [r.model_dump(mode="json") if hasattr(r, "model_dump") else r
-                           for r in reasons]
-    return JSONResponse(body, status_code=status)
+    # Registered per class so the answer is sent without the exception reaching the server
+    # (Starlette re-raises after its catch-all handler); ErrorMiddleware answers the same for
+    # a refusal raised outside a route.
+    @app.exception_handler(Refusal)
+    async def _refused(_: Request, exc: Refusal) -> JSONResponse:
+        response = refusal_response(exc, explain)
+        assert response is not None
+        return response
 
 
 class ErrorMiddleware:

@@ -35,8 +35,8 @@ from servicekit import db, openapi
 from servicekit.clock import make_clock
 from servicekit.consumer import Decoder, EventConsumer, Handler, decode_event
 from servicekit.http import (
-    ErrorMiddleware, SimulatedTimeMiddleware, authenticate, cause_of_request,
-    install_error_handlers,
+    ErrorMiddleware, ExplainRefusal, SimulatedTimeMiddleware, authenticate, cause_of_request,
+    install_error_handlers, refusal_reasons,
 )
 from servicekit.http_guard import BodyRule, RequestGuard
 from servicekit.identity import Principal, TokenVerifier
@@ -50,6 +50,7 @@ from servicekit.settings import ServiceSettings
 
 log = get_logger(__name__)
 T = TypeVar("T")
+C = TypeVar("C")
 
 
 @dataclass
@@ -137,6 +138,11 @@ class ServiceRuntime:
                 await asyncio.sleep(0.02 * (attempt + 1))
         raise AssertionError("unreachable")
 
+    async def handle(self, handler: Callable[[UnitOfWork, C], Awaitable[T]], command: C) -> T:
+        """Run one command handler (``handler(uow, command)``) in one unit of work, retried as
+        :meth:`in_transaction` retries: the one way a route or rule runs a command."""
+        return await self.in_transaction(lambda uow: handler(uow, command))
+
     def require(self, *roles: str) -> Callable[[Request], Principal]:
         """A FastAPI dependency: the verified caller holding one of ``roles`` (any role when
         none given). As a dependency it runs before the body is validated: 401/403 before 422."""
@@ -163,9 +169,10 @@ class ServiceRuntime:
         """Register a time-driven rule with the service's scheduler (servicekit.scheduler)."""
         self.scheduler.rule(name, rule)
 
-    def http_app(self, *routers: APIRouter, title: str) -> FastAPI:
+    def http_app(self, *routers: APIRouter, title: str,
+                 explain_refusal: ExplainRefusal = refusal_reasons) -> FastAPI:
         app = FastAPI(title=title, version="1", lifespan=self._lifespan)
-        install_error_handlers(app)
+        install_error_handlers(app, explain_refusal)
         app.add_middleware(SimulatedTimeMiddleware, clock=self.clock)
         app.add_middleware(RequestGuard, verifier=lambda: self.verifier,
                            max_body_bytes=self.settings.http_max_body_bytes,

@@ -5,6 +5,10 @@ domain packages must stay pure: no I/O libraries. The auditors' verification (``
 only ``contracts``: it must run where no broker, database or service code is (an offline
 bundle), and is the future home of the whole replay. The staff's console reaches the services
 only over their HTTP APIs (servicekit's identity for the dev token issuer, nothing of a service).
+The CLI (``grants``) and the benchmarks (``bench``) may use a service's pure ``domain`` (the
+reason-code tables, the replay, a tie draw) and nothing else of it: no handler, store or app,
+whose I/O and wiring are the service's own. No service, and not servicekit, imports the CLI,
+the console or the benchmarks.
 """
 
 from __future__ import annotations
@@ -15,6 +19,17 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 SERVICES = ["intake", "assessment", "payments", "reporting"]
+
+
+def _adapters(service: str) -> list[str]:
+    """Every module of a service outside its pure domain (handlers, stores, app, routes…)."""
+    root = ROOT / "services" / service
+    names = {p.stem for p in root.glob("*.py") if p.stem != "__init__"}
+    names |= {p.name for p in root.iterdir() if (p / "__init__.py").exists() and p.name != "domain"}
+    return [f"services.{service}.{n}" for n in sorted(names)]
+
+
+ADAPTERS = "\n".join(f"    {m}" for s in SERVICES for m in _adapters(s))
 CONFIG = f"""
 [importlinter]
 root_packages =
@@ -24,6 +39,7 @@ root_packages =
     audit
     grants
     console
+    bench
 include_external_packages = True
 
 [importlinter:contract:services-independent]
@@ -42,17 +58,41 @@ forbidden_modules =
     servicekit
     audit
     grants
+    console
+    bench
     asyncpg
     aiokafka
     faststream
 
 [importlinter:contract:servicekit-knows-no-service]
-name = servicekit imports no service
+name = servicekit imports no service, no CLI, console or benchmark
 type = forbidden
 source_modules =
     servicekit
 forbidden_modules =
     services
+    grants
+    console
+    bench
+
+[importlinter:contract:services-know-no-tools]
+name = No service imports the CLI, the console or the benchmarks
+type = forbidden
+source_modules =
+    services
+forbidden_modules =
+    grants
+    console
+    bench
+
+[importlinter:contract:tools-use-only-domains]
+name = The CLI and the benchmarks reach a service only through its pure domain
+type = forbidden
+source_modules =
+    grants
+    bench
+forbidden_modules =
+{ADAPTERS}
 
 [importlinter:contract:audit-imports-only-contracts]
 name = The auditors' verification imports only contracts (no service, runtime or I/O client)
@@ -63,6 +103,8 @@ forbidden_modules =
     services
     servicekit
     grants
+    console
+    bench
     asyncpg
     aiokafka
     faststream
@@ -90,6 +132,7 @@ source_modules =
 forbidden_modules =
     services
     grants
+    bench
     audit
     asyncpg
     aiokafka

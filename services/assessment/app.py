@@ -10,9 +10,8 @@ from fastapi import FastAPI
 from contracts import topics
 from servicekit.service import ServiceRuntime
 from servicekit.settings import ServiceSettings
-from services.assessment.domain import DomainRefusal
 from services.assessment.console_api import console_router
-from services.assessment.handlers import http_router, intake_handler, refusal_response
+from services.assessment.handlers import http_router, intake_handler, refusal_reasons
 from services.assessment.register_routes import register_files_hook, register_router
 from services.assessment.settings import AssessmentSettings, register_files_of
 
@@ -26,8 +25,6 @@ def build(settings: ServiceSettings | None = None) -> tuple[ServiceRuntime, Fast
                     handler=intake_handler(runtime))
     runtime.on_startup.append(register_files_hook(register_files_of(runtime.settings)))
     app = runtime.http_app(http_router(runtime), register_router(runtime),
-                           console_router(runtime), title="Assessment")
-    # Registered per class so the response is sent without the exception reaching the server
-    # (servicekit's catch-all Exception handler answers too, but Starlette re-raises after it).
-    app.add_exception_handler(DomainRefusal, refusal_response)
+                           console_router(runtime), title="Assessment",
+                           explain_refusal=refusal_reasons)
     return runtime, app

@@ -14,7 +14,6 @@ from uuid import UUID
 
 import asyncpg
 from fastapi import APIRouter, Body, Depends, Path, Request
-from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, StrictInt
 
 from contracts.assessment import GrantAwarded, PoolPublished
@@ -22,6 +21,7 @@ from contracts.base import Cvr, MunicipalityCode
 from contracts.intake import ApplicationAccepted, ApplicationReceived
 from contracts.payments import AwardLapsed
 from contracts.pools import PaymentFrequency, PoolDefinition
+from contracts.refusal import Refusal
 from servicekit.consumer import Handler, Incoming
 from servicekit.http import cause_of_request
 from servicekit.identity import Principal
@@ -29,7 +29,7 @@ from servicekit.openapi import raw_body
 from servicekit.outbox import Cause, Emitter, cause_of_event
 from servicekit.service import ServiceRuntime, UnitOfWork
 from services.assessment.domain import (
-    DomainRefusal, PoolRound, ScoreApplication, approve, assess_eligibility, evolve_ledger,
+    PoolRound, ScoreApplication, approve, assess_eligibility, evolve_ledger,
     evolve_round, exact_score, parse_pool_definition, pool_overview, prior_award, publish_pool,
     reassess_pool, score_application,
 )
@@ -104,9 +104,9 @@ class _Moved(Exception):
 _REGISTER_DETAIL = re.compile(r"^(?:line (\d+): )?([^:]+): (.*)$", re.DOTALL)
 
 
-def _reasons(refusal: DomainRefusal) -> list[dict[str, str | None]]:
+def refusal_reasons(refusal: Refusal) -> list[dict[str, Any]]:
     """``details`` as the API's reasons: ``path: message`` for fields, else the code's subject."""
-    reasons: list[dict[str, str | None]] = []
+    reasons: list[dict[str, Any]] = []
     for detail in refusal.details:
         if refusal.code == "register_invalid":  # "[line N: ]field: message"
             found = _REGISTER_DETAIL.match(detail)
@@ -126,22 +126,13 @@ def _reasons(refusal: DomainRefusal) -> list[dict[str, str | None]]:
     return reasons
 
 
-async def refusal_response(_: Request, exc: Exception) -> JSONResponse:
-    """A refused command: its stable code, the message and per-field reasons; never a trace."""
-    assert isinstance(exc, DomainRefusal)
-    body: dict[str, Any] = {"error": exc.code, "message": exc.message}
-    if exc.details:
-        body["reasons"] = _reasons(exc)
-    return JSONResponse(body, status_code=exc.http_status)
-
-
 def _caller(principal: Principal) -> str:
     return principal.subject[:128]
 
 
 def _published(state: PoolRound | None, pool_id: str) -> PoolRound:
     if state is None or state.pool is None:
-        raise DomainRefusal("pool_not_published", f"pool {pool_id!r} is not published", 404)
+        raise Refusal("pool_not_published", f"pool {pool_id!r} is not published", "not_found")
     return state
 
 
@@ -156,7 +147,7 @@ async def _application(store: AssessmentStore, application_id: UUID, *,
     else:
         state = await store.read_application(application_id)
     if state is None or str(application_id) not in state.applications:
-        raise DomainRefusal("application_unknown", f"no application {application_id}", 404)
+        raise Refusal("application_unknown", f"no application {application_id}", "not_found")
     return state
 
 

@@ -17,6 +17,7 @@ from pydantic import StringConstraints
 
 from contracts.base import Actor
 from contracts.register import Organisation, OrganisationRecorded, RegisterSourceLoaded
+from contracts.refusal import Refusal
 from servicekit import logging
 from servicekit.http import cause_of_request
 from servicekit.http_guard import BodyRule
@@ -24,7 +25,6 @@ from servicekit.identity import Principal
 from servicekit.openapi import raw_body
 from servicekit.outbox import Cause
 from servicekit.service import ServiceRuntime, UnitOfWork
-from services.assessment.domain import DomainRefusal
 from services.assessment.domain.register import RegisterEntry, decide_change, decide_load
 from services.assessment.domain.register_files import (
     MAX_HTTP_FILE_BYTES, RegisterFormat, check_http_file, format_of, parse_register_file,
@@ -109,7 +109,7 @@ def register_router(runtime: ServiceRuntime) -> APIRouter:
         async with runtime.pool.acquire() as conn:
             entry = await RegisterStore(conn).entry(cvr)
         if entry is None:
-            raise DomainRefusal("organisation_unknown", "no organisation with this CVR", 404)
+            raise Refusal("organisation_unknown", "no organisation with this CVR", "not_found")
         return _view(entry)
 
     @router.get("/organisations/{cvr}/history")
@@ -117,7 +117,7 @@ def register_router(runtime: ServiceRuntime) -> APIRouter:
         async with runtime.pool.acquire() as conn:
             events = await RegisterStore(conn).history(cvr)
         if not events:
-            raise DomainRefusal("organisation_unknown", "no organisation with this CVR", 404)
+            raise Refusal("organisation_unknown", "no organisation with this CVR", "not_found")
         return {"cvr": cvr, "changes": [e.model_dump(mode="json") for e in events]}
 
     @router.post("/register/sources/{source}",
@@ -134,7 +134,7 @@ def register_router(runtime: ServiceRuntime) -> APIRouter:
         try:
             text = body.decode("utf-8")
         except UnicodeDecodeError as exc:
-            raise DomainRefusal("register_invalid", "the file is not UTF-8 text", 422) from exc
+            raise Refusal("register_invalid", "the file is not UTF-8 text", "invalid") from exc
         cause = cause_of_request(request, principal, "caseworker")
         return await runtime.in_transaction(
             lambda uow: load_source(uow, source, text, format, cause, principal.subject[:128]))

@@ -13,7 +13,6 @@ before it could be tied to an application record is keyed by its submission id, 
 from __future__ import annotations
 
 import asyncio
-import re
 import time
 import uuid
 from collections import Counter, OrderedDict
@@ -34,6 +33,7 @@ from contracts.assessment import PoolPublished
 from contracts.base import Actor, Contract, Reason, UtcDatetime
 from contracts.envelope import SIMULATED_TIME_HEADER
 from contracts.intake import Receipt, SubmissionUnauthorized
+from contracts.refusal import Refusal
 from contracts.register import OrganisationRecorded
 from servicekit import inbox, logging
 from servicekit.clock import Clock
@@ -46,12 +46,15 @@ from services.intake.domain import (
     REASON_CODES,
     ApplicationState,
     DecideItProblemException,
+    Answer,
     Decision,
     IntakeEvent,
     ParsedSubmission,
     ReportItProblem,
     application_id_for,
+    binds_submission_id,
     authorise_submitter,
+    contact_reported_by,
     decide_contact,
     decide_exception_decision,
     decide_malformed,
@@ -70,7 +73,6 @@ from services.intake.store import IntakeStore, PoolCache
 log = logging.get_logger(__name__)
 T = TypeVar("T")
 UNIDENTIFIED = "submission:unidentified"
-_CVR = re.compile(r"^[0-9]{8}$")
 # Evidence references end up in the JSONB state: no control characters (NUL cannot be stored).
 EvidenceRef = Annotated[str, Field(min_length=1, max_length=500, pattern=r"^[^\x00-\x1f\x7f]+$")]
 
@@ -231,8 +233,8 @@ async def write_submissions(
             decision = decide_submission(target, command, now, claims=who.claims,
                                          pools={} if pool is None else {pool.pool_id: pool},
                                          register=register, bound_to=bound_to)
-            if new and any(isinstance(e, SubmissionUnauthorized) for e in decision.events):
-                del binding[submission_id]  # a refused token binds nothing
+            if new and not binds_submission_id(decision):
+                del binding[submission_id]
         decisions.append(decision)
         if not decision.events:
             continue
@@ -450,7 +452,8 @@ def portal_handler(runtime: ServiceRuntime, tokens: TokenCache, pools: PoolCache
                     log.debug("portal_submission_decided", topic=item.topic,
                               partition=item.partition, offset=item.offset,
                               submission_id=str(sub.parsed.submission_id),
-                              status=decision.receipt.status, http_status=decision.http_status)
+                              status=decision.receipt.status,
+                              http_status=ANSWER_STATUS[decision.answer])
             log.info("portal_batch_decided", submissions=len(decisions), **outcomes)
 
         return logged
@@ -487,17 +490,6 @@ def pool_handler(pools: PoolCache, clock: Clock) -> BatchHandler:
 
 # -- HTTP plumbing -----------------------------------------------------------------------------------
 
-class HttpRefusal(Exception):
-    """An adapter's refusal (unknown id): a stable code and an HTTP status, which servicekit's
-    error middleware answers as ``{error, message}`` like the domain's refusals."""
-
-    def __init__(self, http_status: int, code: str, message: str) -> None:
-        super().__init__(message)
-        self.http_status = http_status
-        self.code = code
-        self.message = message
-
-
 def _http_cause(request: Request, who: Principal | AuthError, role: str) -> Cause:
     if isinstance(who, Principal) and who.subject:
         return cause_of_request(request, who, role)
@@ -509,11 +501,17 @@ def _reasons_of(codes: Sequence[str]) -> list[dict[str, Any]]:
     return [Reason(code=c, message=REASON_CODES.get(c, "")).model_dump(mode="json") for c in codes]
 
 
+ANSWER_STATUS: dict[Answer, int] = {
+    "ok": 200, "created": 201, "unauthenticated": 401, "forbidden": 403, "invalid": 422,
+}
+"""The HTTP status of each answer a decision gives (docs/http-api.md)."""
+
+
 def _receipt_response(decision: Decision) -> JSONResponse:
     assert decision.receipt is not None
-    headers = {"WWW-Authenticate": "Bearer"} if decision.http_status == 401 else None
+    headers = {"WWW-Authenticate": "Bearer"} if decision.answer == "unauthenticated" else None
     return JSONResponse(decision.receipt.model_dump(mode="json"),
-                        status_code=decision.http_status, headers=headers)
+                        status_code=ANSWER_STATUS[decision.answer], headers=headers)
 
 
 class ItProblemContact(BaseModel):
@@ -534,18 +532,6 @@ class ItProblemDecision(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
     approve: bool
     evidence_refs: Annotated[list[EvidenceRef], Field(max_length=100)] = []
-
-
-def _contact_by(principal: Principal, state: ApplicationState) -> tuple[str, str]:
-    """Whose contact it is and in which role it is recorded: the applicant's own organisation,
-    or, recorded by a caseworker (a phone call), the organisation the application is bound to."""
-    if "caseworker" in principal.roles and state.applicant_cvr is not None:
-        return state.applicant_cvr, "caseworker"
-    if "applicant" in principal.roles and principal.cvr and _CVR.match(principal.cvr):
-        return principal.cvr, "applicant"
-    if "caseworker" in principal.roles:
-        raise HttpRefusal(404, "application_unknown", "no application with this id is on record")
-    raise AuthError(403, "cvr_mismatch", "the token carries no valid cvr claim")
 
 
 _RECEIPT_RESPONSES: dict[int | str, dict[str, Any]] = {
@@ -600,7 +586,7 @@ def http_router(runtime: ServiceRuntime, tokens: TokenCache | None = None,
                      if indexed is not None else None)
         receipt = receipt_for(state, submission_id) if state is not None else None
         if indexed is None or receipt is None:
-            raise HttpRefusal(404, "submission_unknown", "no submission with this id")
+            raise Refusal("submission_unknown", "no submission with this id", "not_found")
         if principal.cvr is None or principal.cvr != indexed.submitter_cvr:
             raise AuthError(403, "cvr_mismatch", "the submission is not your organisation's")
         return receipt
@@ -611,7 +597,7 @@ def http_router(runtime: ServiceRuntime, tokens: TokenCache | None = None,
         async with runtime.pool.acquire() as conn:
             state = await IntakeStore(conn).read_application(application_id)
         if state is None or (state.applicant_cvr is None and "caseworker" not in principal.roles):
-            raise HttpRefusal(404, "application_unknown", "no application with this id")
+            raise Refusal("application_unknown", "no application with this id", "not_found")
         if "caseworker" not in principal.roles and principal.cvr != state.applicant_cvr:
             raise AuthError(403, "cvr_mismatch", "the application is not your organisation's")
         status, reasons = intake_outcome(state)
@@ -633,7 +619,8 @@ def http_router(runtime: ServiceRuntime, tokens: TokenCache | None = None,
             store = IntakeStore(uow.conn)
             loaded = await store.load([], [application_id], pools.versions([body.pool_id]))
             state = loaded.states[application_id]
-            applicant_cvr, role = _contact_by(principal, state)
+            applicant_cvr, role = contact_reported_by(principal.roles, principal.cvr,
+                                                      state.applicant_cvr)
             cause = _http_cause(request, principal, role)
             command = ReportItProblem(
                 exception_id=exception_id, application_id=application_id, pool_id=body.pool_id,
@@ -650,7 +637,7 @@ def http_router(runtime: ServiceRuntime, tokens: TokenCache | None = None,
         assert record is not None
         return JSONResponse({"exception_id": str(exception_id), "status": record.status,
                              "reasons": _reasons_of(record.reasons)},
-                            status_code=decision.http_status)
+                            status_code=ANSWER_STATUS[decision.answer])
 
     @router.post("/applications/{application_id}/it-problem-decision")
     async def post_decision(application_id: UUID, body: ItProblemDecision, request: Request,

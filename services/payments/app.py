@@ -1,5 +1,4 @@
-"""Wiring of the payments service: runtime, the consumer of its three input topics, HTTP routes,
-refusal mapping."""
+"""Wiring of the payments service: runtime, the consumer of its three input topics, HTTP routes."""
 
 from __future__ import annotations
 
@@ -10,9 +9,9 @@ from fastapi import FastAPI
 from contracts import topics
 from servicekit.service import ServiceRuntime
 from servicekit.settings import ServiceSettings
-from services.payments.domain import DomainRefusal
-from services.payments.handlers import event_handler, http_router, refusal_response
+from services.payments.handlers import event_handler
 from services.payments.money_routes import money_router
+from services.payments.routes import http_router
 from services.payments.scheduled import scheduled_rules
 from services.payments.start_check import start_check_rules, tasks_router
 from services.payments.withdrawal import withdrawal_router
@@ -28,7 +27,4 @@ def build(settings: ServiceSettings | None = None) -> tuple[ServiceRuntime, Fast
     start_check_rules(runtime)
     app = runtime.http_app(http_router(runtime), withdrawal_router(runtime),
                            tasks_router(runtime), money_router(runtime), title="Payments")
-    # Registered per class so the response is sent without the exception reaching the server
-    # (servicekit's catch-all Exception handler answers too, but Starlette re-raises after it).
-    app.add_exception_handler(DomainRefusal, refusal_response)
     return runtime, app

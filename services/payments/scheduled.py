@@ -15,7 +15,7 @@ from servicekit.scheduler import Tick
 from servicekit.service import ServiceRuntime, UnitOfWork
 from contracts.payments import PaymentInstructed
 from services.payments.domain import a_period_fell_due, instruct_due, run_date
-from services.payments.handlers import _save, lapse_unaccepted
+from services.payments.service import LapseUnaccepted, lapse_unaccepted, save_grant
 from services.payments.store import PaymentsStore
 
 
@@ -38,7 +38,7 @@ async def pay_due_periods(runtime: ServiceRuntime, now: datetime, cause: Cause
                     counts["instructions"] += 1
                 else:
                     counts["claims"] += 1
-            await _save(uow, store, state, events, cause)
+            await save_grant(uow, store, state, events, cause)
         return counts
 
     return await runtime.in_transaction(work)
@@ -46,7 +46,8 @@ async def pay_due_periods(runtime: ServiceRuntime, now: datetime, cause: Cause
 
 def scheduled_rules(runtime: ServiceRuntime) -> None:
     async def acceptance_lapse(tick: Tick) -> dict[str, Any]:
-        return {"lapsed": await lapse_unaccepted(runtime, tick.now, tick.cause)}
+        return {"lapsed": await runtime.handle(lapse_unaccepted,
+                                               LapseUnaccepted(tick.now, tick.cause))}
 
     async def payment_run(tick: Tick) -> dict[str, Any]:
         return await pay_due_periods(runtime, tick.now, tick.cause)

@@ -11,17 +11,18 @@ from uuid import UUID
 import asyncpg
 from fastapi import APIRouter, Body, Depends, Query, Request
 
+from contracts.refusal import Refusal
 from servicekit.http import cause_of_request
 from servicekit.identity import Principal
 from servicekit.outbox import Cause
 from servicekit.scheduler import Tick
 from servicekit.service import ServiceRuntime, UnitOfWork
-from services.payments.domain import DomainRefusal, GrantAccount
+from services.payments.domain import GrantAccount
 from services.payments.domain.account import PROJECT_ZONE
 from services.payments.domain.start_check import (
     KIND, close_start_check, dismiss_start_check, open_start_check,
 )
-from services.payments.handlers import EmptyBody, actor_of
+from services.payments.requests import EmptyBody, actor_of
 
 _COLUMNS = "task_id, kind, application_id, due, opened_at, closed_at, outcome, closed_by"
 
@@ -143,11 +144,11 @@ def tasks_router(runtime: ServiceRuntime) -> APIRouter:
             store = TaskStore(uow.conn)
             row = await store.lock(task_id)
             if row is None:
-                raise DomainRefusal("task_not_found", f"no task {task_id}", 404)
+                raise Refusal("task_not_found", f"no task {task_id}", "not_found")
             if row["closed_at"] is not None:
                 if row["outcome"] == "dismissed":
                     return _view(row)  # dismissed before: once
-                raise DomainRefusal("task_closed", f"the task closed: {row['outcome']}", 409)
+                raise Refusal("task_closed", f"the task closed: {row['outcome']}", "conflict")
             now = runtime.clock.now()
             events = dismiss_start_check(task_id, row["application_id"], actor, now)
             await store.close(task_id, "dismissed", actor.id, now)

@@ -11,11 +11,11 @@ from fastapi import APIRouter, Body, Depends, Request
 
 from servicekit.http import cause_of_request
 from servicekit.identity import Principal
-from servicekit.service import ServiceRuntime, UnitOfWork
-from services.payments.domain import GrantAccount
+from servicekit.service import ServiceRuntime
 from services.payments.domain.withdrawal import withdraw_award
-from services.payments.handlers import EmptyBody, _json, _locked_grant, _save, actor_of
-from services.payments.store import PaymentsStore
+from services.payments.requests import EmptyBody, actor_of
+from services.payments.service import ChangeGrant, change_grant
+from services.payments.views import json_of
 
 
 def withdrawal_router(runtime: ServiceRuntime) -> APIRouter:
@@ -25,17 +25,11 @@ def withdrawal_router(runtime: ServiceRuntime) -> APIRouter:
     @router.post("/grants/{application_id}/withdrawal")
     async def withdraw(application_id: UUID, request: Request, _: EmptyBody | None = Body(None),
                        principal: Principal = caseworker) -> dict[str, Any]:
-        actor = actor_of(principal, "caseworker")
-        cause = cause_of_request(request, principal, "caseworker")
-
-        async def work(uow: UnitOfWork) -> GrantAccount:
-            store = PaymentsStore(uow.conn)
-            state = await _locked_grant(store, application_id)
-            return await _save(uow, store, state, withdraw_award(state, actor,
-                                                                 runtime.clock.now()), cause)
-
-        state = await runtime.in_transaction(work)
+        actor, now = actor_of(principal, "caseworker"), runtime.clock.now()
+        state = await runtime.handle(change_grant, ChangeGrant(
+            application_id, lambda s: withdraw_award(s, actor, now),
+            cause_of_request(request, principal, "caseworker")))
         assert state.lapse is not None
-        return {"application_id": str(application_id), **_json(state.lapse)}
+        return {"application_id": str(application_id), **json_of(state.lapse)}
 
     return router

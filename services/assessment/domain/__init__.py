@@ -2,7 +2,7 @@
 gate (R10), scoring (R11), ranking and allocation (R12) and decisions (R13).
 
 No I/O, no clock, no id generation: every function takes what it needs and returns contract
-payloads (``contracts.assessment``) or raises :class:`DomainRefusal`. State is two frozen models,
+payloads (``contracts.assessment``) or raises :class:`Refusal`. State is two frozen models,
 rebuilt from events by ``evolve_round`` / ``evolve_ledger``.
 
 How a handler drives it (each step in one transaction; apply every returned event with evolve):
@@ -28,7 +28,6 @@ from services.assessment.domain.decisions import (
     acceptance_deadline, add_months, approve, reporting_deadlines,
 )
 from services.assessment.domain.eligibility import assess_eligibility, gate_reasons, reassess_pool
-from services.assessment.domain.errors import DomainRefusal
 from services.assessment.domain.overview import PoolOverview, SubPoolOverview, pool_overview
 from services.assessment.domain.pools import (
     content_hash, next_pool_version, parse_pool_definition, publish_pool,
@@ -43,7 +42,7 @@ from services.assessment.domain.state import (
 
 __all__ = [
     "REASON_CODES", "REFUSAL_CODES", "AllocationPlan", "ApplicationFile", "ApplicationVersion",
-    "Decision", "DomainRefusal", "FundedEntry", "FundingLedger", "PoolOverview", "PoolRound",
+    "Decision", "FundedEntry", "FundingLedger", "PoolOverview", "PoolRound",
     "Recommendation", "ScoreApplication", "SubPoolOverview", "acceptance_deadline", "add_months",
     "approve", "assess_eligibility", "content_hash", "evolve_ledger", "evolve_round",
     "exact_score", "gate_reasons", "new_round", "next_pool_version", "parse_pool_definition",

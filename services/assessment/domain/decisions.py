@@ -30,8 +30,8 @@ from uuid import UUID
 from contracts.assessment import ApplicationRejected, GrantAwarded, ReportingDeadline
 from contracts.base import ProjectPeriod
 from contracts.pools import PaymentFrequency, PoolDefinition
+from contracts.refusal import Refusal
 from services.assessment.domain.allocation import Recommendation, plan_allocation
-from services.assessment.domain.errors import DomainRefusal
 from services.assessment.domain.scoring import participants
 from services.assessment.domain.state import FundingLedger, PoolRound
 
@@ -102,23 +102,23 @@ def approve(
         raise ValueError("decided_at must carry an offset")
     plan = plan_allocation(state, ledger)
     if expected_plan_hash is not None and expected_plan_hash != plan.plan_hash:
-        raise DomainRefusal("recommendations_changed",
-                            "the recommendations changed since they were shown; review again", 409)
+        raise Refusal("recommendations_changed",
+                      "the recommendations changed since they were shown; review again", "conflict")
     conflicted: list[UUID] = [
         rec.application_id for rec in plan.recommendations
         if approver in participants(state.file(rec.application_id))
     ]
     if conflicted:
-        raise DomainRefusal(
+        raise Refusal(
             "segregation_of_duties",
             f"{approver} scored or recused from {', '.join(map(str, conflicted))} and cannot "
-            "approve this batch", 403, tuple(str(a) for a in conflicted))
+            "approve this batch", "forbidden", details=tuple(str(a) for a in conflicted))
     frequencies = dict(payment_frequencies or {})
     awarded = {rec.application_id for rec in plan.recommendations if rec.outcome != "reject"}
     stray = sorted(str(a) for a in set(frequencies) - awarded)
     if stray:
-        raise DomainRefusal("payment_frequency_not_awarded",
-                            f"a payment frequency was set for {', '.join(stray)}, which this "
-                            "batch does not award", 422, tuple(stray))
+        raise Refusal("payment_frequency_not_awarded",
+                      f"a payment frequency was set for {', '.join(stray)}, which this "
+                      "batch does not award", "invalid", details=tuple(stray))
     return [_decision(state, rec, approver, decided_at, frequencies)
             for rec in plan.recommendations]

@@ -28,7 +28,7 @@ from pydantic import ValidationError
 
 from contracts.assessment import PoolPublished
 from contracts.pools import PoolDefinition
-from services.assessment.domain.errors import DomainRefusal
+from contracts.refusal import Refusal
 from services.assessment.domain.state import PoolRound
 
 
@@ -46,13 +46,13 @@ def validation_messages(error: ValidationError) -> tuple[str, ...]:
 def parse_pool_definition(raw: dict[str, Any]) -> PoolDefinition:
     """Validate a raw definition; refuse with ``pool_invalid`` naming every field path."""
     if not isinstance(raw, dict):
-        raise DomainRefusal("pool_invalid", "a pool definition is a JSON object", 422,
-                            ("(root): not an object",))
+        raise Refusal("pool_invalid", "a pool definition is a JSON object", "invalid",
+                      details=("(root): not an object",))
     try:
         definition = PoolDefinition.model_validate(raw)
     except ValidationError as exc:
         details = validation_messages(exc)
-        raise DomainRefusal("pool_invalid", "; ".join(details), 422, details) from exc
+        raise Refusal("pool_invalid", "; ".join(details), "invalid", details=details) from exc
     return definition
 
 
@@ -100,15 +100,16 @@ def next_pool_version(
     digest = content_hash(definition)
     if current is not None:
         if definition.pool_id != current.pool_id:
-            raise DomainRefusal(
+            raise Refusal(
                 "pool_mismatch",
-                f"definition is for {definition.pool_id!r}, not {current.pool_id!r}", 422)
+                f"definition is for {definition.pool_id!r}, not {current.pool_id!r}", "invalid")
         if digest == current.content_hash:
             return None
         if decided:
-            raise DomainRefusal(
+            raise Refusal(
                 "pool_decided",
-                f"pool {current.pool_id!r} has decisions under version {current.version}", 409)
+                f"pool {current.pool_id!r} has decisions under version {current.version}",
+                "conflict")
     return PoolPublished(
         pool_id=definition.pool_id,
         version=1 if current is None else current.version + 1,
@@ -123,8 +124,8 @@ def publish_pool(state: PoolRound | None, raw: dict[str, Any]) -> PoolPublished 
     if state is None:
         return next_pool_version(None, raw)
     if isinstance(raw, dict) and raw.get("pool_id") not in (None, state.pool_id):
-        raise DomainRefusal("pool_mismatch",
-                            f"definition is for {raw.get('pool_id')!r}, not {state.pool_id!r}", 422)
+        raise Refusal("pool_mismatch",
+                      f"definition is for {raw.get('pool_id')!r}, not {state.pool_id!r}", "invalid")
     return next_pool_version(state.pool, raw, decided=state.has_decisions)
 
 

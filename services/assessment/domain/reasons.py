@@ -3,11 +3,12 @@
 Two families:
 - :data:`REASON_CODES` appear in events (``EligibilityAssessed.reasons``,
   ``ApplicationRejected.reasons``): why an application is not eligible or was not funded;
-- :data:`REFUSAL_CODES` name a refused command (``DomainRefusal.code``): nothing was recorded.
+- :data:`REFUSAL_CODES` name a refused command (``Refusal.code``): nothing was recorded.
 """
 
 from __future__ import annotations
 
+from contracts.refusal import Refusal
 # Eligibility gate (R10, R2), in the order they are listed in an event.
 APPLICANT_GROUP_NOT_ELIGIBLE = "applicant_group_not_eligible"
 PURPOSE_NOT_ELIGIBLE = "purpose_not_eligible"

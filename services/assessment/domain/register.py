@@ -26,7 +26,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 
 from contracts.assessment import PriorAwardImported
 from contracts.register import Organisation, OrganisationRecorded, RegisterSourceLoaded
-from services.assessment.domain.errors import DomainRefusal
+from contracts.refusal import Refusal
 from services.assessment.domain.register_files import ParsedFile, row_problems
 
 class RegisterEntry(BaseModel):
@@ -99,7 +99,7 @@ def decide_change(current: RegisterEntry | None, raw: Any, revision: int,
         organisation = Organisation.model_validate(raw)
     except ValidationError as exc:
         details = tuple(p.removeprefix("line 0: ") for p in row_problems(0, exc))
-        raise DomainRefusal("register_invalid", "; ".join(details), 422, details) from exc
+        raise Refusal("register_invalid", "; ".join(details), "invalid", details=details) from exc
     if current is not None and current.organisation == organisation:
         return None
     return _recorded(current, organisation, revision + 1, "caseworker", None, changed_by)
@@ -124,8 +124,8 @@ def prior_award(programme: str, pool_id: str, cvr: str | None, municipality_code
     exactly one such entry (``municipality_entries``: its entries of kind municipality).
     """
     if cvr is None and municipality_code is None:
-        raise DomainRefusal("organisation_unknown", "a prior award names a cvr or a "
-                            "municipality_code", 422)
+        raise Refusal("organisation_unknown", "a prior award names a cvr or a "
+                      "municipality_code", "invalid")
     if cvr is None:
         assert municipality_code is not None
         own = municipality_entries[0].organisation.cvr if len(municipality_entries) == 1 else None
@@ -133,14 +133,14 @@ def prior_award(programme: str, pool_id: str, cvr: str | None, municipality_code
                                   pool_id=pool_id, cvr=own, kind="municipality")
     if entry is None:
         if municipality_code is None:
-            raise DomainRefusal("organisation_unknown", "the CVR is not in the register; name "
-                                "its municipality_code too", 422)
+            raise Refusal("organisation_unknown", "the CVR is not in the register; name "
+                          "its municipality_code too", "invalid")
         return PriorAwardImported(programme=programme, municipality_code=municipality_code,
                                   pool_id=pool_id, cvr=cvr)
     registered = entry.organisation
     if municipality_code is not None and municipality_code != registered.municipality_code:
-        raise DomainRefusal("applicant_register_mismatch",
-                            f"the register has this CVR in municipality "
-                            f"{registered.municipality_code}, not {municipality_code}", 422)
+        raise Refusal("applicant_register_mismatch",
+                      f"the register has this CVR in municipality "
+                      f"{registered.municipality_code}, not {municipality_code}", "invalid")
     return PriorAwardImported(programme=programme, municipality_code=registered.municipality_code,
                               pool_id=pool_id, cvr=cvr, kind=registered.kind)

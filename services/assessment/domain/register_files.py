@@ -29,7 +29,7 @@ from typing import Any, Literal
 from pydantic import ValidationError
 
 from contracts.register import Organisation
-from services.assessment.domain.errors import DomainRefusal
+from contracts.refusal import Refusal
 
 RegisterFormat = Literal["grants-register-csv", "cvr-permanent-jsonl"]
 CSV_COLUMNS = ("cvr", "name", "kind", "municipality_code", "region_code")
@@ -40,8 +40,8 @@ MAX_HTTP_FILE_BYTES = 64 * 1024 * 1024  # bigger exports load from GRANTS_REGIST
 def check_http_file(size: int) -> None:
     """A register file sent over HTTP is bounded (the CVR register's whole export is not)."""
     if size > MAX_HTTP_FILE_BYTES:
-        raise DomainRefusal("register_too_large", f"a register file over HTTP is at most "
-                            f"{MAX_HTTP_FILE_BYTES} bytes", 413)
+        raise Refusal("register_too_large", f"a register file over HTTP is at most "
+                      f"{MAX_HTTP_FILE_BYTES} bytes", "too_large")
 
 # Danish business forms (virksomhedsformkode, the CVR register's code list) → applicant kind.
 # Anything else (foundations, state units, foreign branches, ...) is "other".
@@ -80,11 +80,11 @@ def _line(problem: str) -> int:
     return int(head.removeprefix("line ")) if head.startswith("line ") else 0
 
 
-def _refuse(problems: list[str], what: str) -> DomainRefusal:
+def _refuse(problems: list[str], what: str) -> Refusal:
     shown = sorted(problems, key=_line)[:MAX_PROBLEMS]
     more = len(problems) - len(shown)
     message = f"{what}: {len(problems)} invalid row(s)" + (f", {more} not listed" if more else "")
-    return DomainRefusal("register_invalid", message, 422, tuple(shown))
+    return Refusal("register_invalid", message, "invalid", details=tuple(shown))
 
 
 def row_problems(line: int, error: ValidationError) -> list[str]:
@@ -132,9 +132,9 @@ def parse_register_csv(text: str, what: str = "register file") -> ParsedFile:
     missing = [c for c in CSV_COLUMNS[:4] if c not in header]
     unknown = [c for c in header if c not in CSV_COLUMNS]
     if missing or unknown:
-        raise DomainRefusal("register_invalid", f"{what}: the header must be "
-                            f"{','.join(CSV_COLUMNS)} (region_code optional)", 422,
-                            tuple([f"line 1: {c}: missing column" for c in missing]
+        raise Refusal("register_invalid", f"{what}: the header must be "
+                      f"{','.join(CSV_COLUMNS)} (region_code optional)", "invalid",
+                      details=tuple([f"line 1: {c}: missing column" for c in missing]
                                   + [f"line 1: {c}: unknown column" for c in unknown]))
     rows: list[tuple[int, dict[str, Any]]] = []
     problems: list[str] = []
@@ -207,7 +207,7 @@ def parse_register_file(text: str, fmt: RegisterFormat, what: str = "register fi
         return parse_register_csv(text, what)
     if fmt == "cvr-permanent-jsonl":
         return parse_cvr_jsonl(text, what)
-    raise DomainRefusal("register_invalid", f"unknown register format {fmt!r}", 422)
+    raise Refusal("register_invalid", f"unknown register format {fmt!r}", "invalid")
 
 
 def format_of(filename: str) -> RegisterFormat:

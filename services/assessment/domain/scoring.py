@@ -30,7 +30,7 @@ from pydantic import Field, StrictInt
 
 from contracts.assessment import ApplicationScored
 from contracts.pools import PoolDefinition
-from services.assessment.domain.errors import DomainRefusal
+from contracts.refusal import Refusal
 from services.assessment.domain.state import ApplicationFile, PoolRound, State
 
 RECUSAL_JUSTIFICATION = "conflict of interest declared"
@@ -108,33 +108,33 @@ def _checked_scores(pool: PoolDefinition, given: dict[str | int, int]) -> dict[s
         else:
             scores[name] = value
     if unknown:
-        raise DomainRefusal("criterion_unknown",
-                            f"the pool has no criterion {', '.join(sorted(unknown))}", 422)
+        raise Refusal("criterion_unknown",
+                      f"the pool has no criterion {', '.join(sorted(unknown))}", "invalid")
     missing = sorted(known - scores.keys(), key=int)
     if missing:
-        raise DomainRefusal("criteria_incomplete",
-                            f"every criterion must be scored; missing {', '.join(missing)}", 422)
+        raise Refusal("criteria_incomplete",
+                      f"every criterion must be scored; missing {', '.join(missing)}", "invalid")
     out_of_range = sorted((k for k, v in scores.items() if not 0 <= v <= 5), key=int)
     if out_of_range:
-        raise DomainRefusal("score_out_of_range",
-                            f"scores are 0–5; criterion {', '.join(out_of_range)} is not", 422)
+        raise Refusal("score_out_of_range",
+                      f"scores are 0–5; criterion {', '.join(out_of_range)} is not", "invalid")
     return dict(sorted(scores.items(), key=lambda kv: int(kv[0])))
 
 
 def score_application(state: PoolRound, command: ScoreApplication) -> ApplicationScored:
-    """Decide a score or a recusal; refuses with a :class:`DomainRefusal` (no event)."""
+    """Decide a score or a recusal; refuses with a :class:`Refusal` (no event)."""
     file = state.file(command.application_id)
     if file.accepted is None:
-        raise DomainRefusal("application_not_accepted",
-                            f"application {command.application_id} has no accepted version", 409)
+        raise Refusal("application_not_accepted",
+                      f"application {command.application_id} has no accepted version", "conflict")
     if file.decision is not None:
-        raise DomainRefusal("application_decided",
-                            f"application {command.application_id} is already decided", 409)
+        raise Refusal("application_decided",
+                      f"application {command.application_id} is already decided", "conflict")
     if command.assessor in recused_assessors(file):
-        raise DomainRefusal(
+        raise Refusal(
             "assessor_recused",
             f"{command.assessor} declared a conflict of interest on {command.application_id}",
-            409)
+            "conflict")
     justification = command.justification.strip()
     if command.conflict_of_interest:
         event = ApplicationScored(
@@ -143,8 +143,8 @@ def score_application(state: PoolRound, command: ScoreApplication) -> Applicatio
     else:
         scores = _checked_scores(state.definition, command.scores)
         if not justification:
-            raise DomainRefusal("justification_missing",
-                                "a score needs a written justification", 422)
+            raise Refusal("justification_missing",
+                          "a score needs a written justification", "invalid")
         event = ApplicationScored(
             application_id=command.application_id, assessor=command.assessor, scores=scores,
             justification=justification)

@@ -30,7 +30,7 @@ from contracts.payments import AwardLapsed
 from contracts.municipalities import region_of
 from contracts.pools import PoolDefinition
 from contracts.register import applicant_keys
-from services.assessment.domain.errors import DomainRefusal
+from contracts.refusal import Refusal
 
 
 class State(BaseModel):
@@ -122,15 +122,15 @@ class PoolRound(State):
     @property
     def definition(self) -> PoolDefinition:
         if self.pool is None:
-            raise DomainRefusal("pool_not_published", f"pool {self.pool_id!r} is not published",
-                                404)
+            raise Refusal("pool_not_published", f"pool {self.pool_id!r} is not published",
+                          "not_found")
         return self.pool.definition
 
     @property
     def version(self) -> int:
         if self.pool is None:
-            raise DomainRefusal("pool_not_published", f"pool {self.pool_id!r} is not published",
-                                404)
+            raise Refusal("pool_not_published", f"pool {self.pool_id!r} is not published",
+                          "not_found")
         return self.pool.version
 
     @property
@@ -140,8 +140,8 @@ class PoolRound(State):
     def file(self, application_id: UUID) -> ApplicationFile:
         found = self.applications.get(str(application_id))
         if found is None:
-            raise DomainRefusal("application_unknown",
-                                f"no application {application_id} in pool {self.pool_id!r}", 404)
+            raise Refusal("application_unknown",
+                          f"no application {application_id} in pool {self.pool_id!r}", "not_found")
         return found
 
     def files(self) -> list[ApplicationFile]:
@@ -211,8 +211,8 @@ def evolve_round(state: PoolRound, event: RoundEvent) -> PoolRound:
     if isinstance(event, ApplicationAccepted):
         file = state.file(event.application_id)
         if not any(v.submission_id == event.submission_id for v in file.versions):
-            raise DomainRefusal("version_unknown",
-                                f"submission {event.submission_id} was never received", 409)
+            raise Refusal("version_unknown",
+                          f"submission {event.submission_id} was never received", "conflict")
         current = file.accepted
         if current is not None and current.version > event.version:
             return state  # an older version cannot supersede a newer accepted one

@@ -19,6 +19,7 @@ from contracts.intake import (
     ItProblemExceptionDecided,
     ItProblemExceptionRequested,
 )
+from contracts.refusal import Refusal
 
 from services.intake.domain.authorisation import (
     Claims,
@@ -28,7 +29,6 @@ from services.intake.domain.authorisation import (
 from services.intake.domain.commands import DecideItProblemException, ReportItProblem
 from services.intake.domain.deadline import deadline_of, require_aware
 from services.intake.domain.decision import Decision
-from services.intake.domain.errors import DomainRefusal
 from services.intake.domain.it_problem_rules import (
     contact_kind,
     contact_refusal_reasons,
@@ -40,19 +40,19 @@ from services.intake.domain.reason_codes import CASEWORKER_REFUSAL_CODES
 from services.intake.domain.state import ApplicationState, IntakeEvent
 
 
-def _refuse_on(reasons: list[Reason], http_status: int = 403) -> None:
+def _refuse_on(reasons: list[Reason]) -> None:
     if reasons:
         message = "; ".join(r.message for r in reasons)
-        raise DomainRefusal(reasons[0].code, message, http_status, reasons=reasons)
+        raise Refusal(reasons[0].code, message, "forbidden", reasons=reasons)
 
 
 def _open_pool(pools: Mapping[str, PoolPublished], pool_id: str) -> tuple[PoolPublished, datetime]:
     pool = pools.get(pool_id)
     if pool is None:
-        raise DomainRefusal("pool_unknown", f"no published pool {pool_id!r}", 422)
+        raise Refusal("pool_unknown", f"no published pool {pool_id!r}", "invalid")
     deadline = deadline_of(pool)
     if deadline is None:
-        raise DomainRefusal("pool_not_open", f"pool {pool_id!r} has no deadline", 409)
+        raise Refusal("pool_not_open", f"pool {pool_id!r} has no deadline", "conflict")
     return pool, deadline
 
 
@@ -70,24 +70,26 @@ def decide_contact(
         raise ValueError("state is not the state of the command's application")
     _refuse_on(authorise_contact(claims, command.applicant_cvr))
     if not state.belongs_to(command.applicant_cvr, command.pool_id):
-        raise DomainRefusal(
-            "application_id_conflict", "the application belongs to another applicant or pool", 409
+        raise Refusal(
+            "application_id_conflict", "the application belongs to another applicant or pool",
+            "conflict",
         )
     if state.exception(command.exception_id) is not None:
-        return Decision(events=(), http_status=200)
+        return Decision(events=())
     pool, deadline = _open_pool(pools, command.pool_id)
     if command.contacted_at > now:
-        raise DomainRefusal(
-            "contacted_at_in_future", "a contact cannot be recorded before it happens", 422
+        raise Refusal(
+            "contacted_at_in_future", "a contact cannot be recorded before it happens", "invalid"
         )
     latest = state.latest_exception
     if latest is not None and latest.status == "pending":
-        raise DomainRefusal(
-            "exception_already_pending", f"exception {latest.exception_id} awaits a decision", 409
+        raise Refusal(
+            "exception_already_pending", f"exception {latest.exception_id} awaits a decision",
+            "conflict",
         )
     if latest is not None and latest.status == "granted":
-        raise DomainRefusal(
-            "exception_already_granted", f"exception {latest.exception_id} is granted", 409
+        raise Refusal(
+            "exception_already_granted", f"exception {latest.exception_id} is granted", "conflict"
         )
     reasons = contact_refusal_reasons(command, deadline, late_contact_window(pool.definition))
     event = ItProblemExceptionRequested(
@@ -104,22 +106,22 @@ def decide_contact(
         status="refused" if reasons else "pending",
         reasons=reasons,
     )
-    return Decision(events=(event,), http_status=201)
+    return Decision(events=(event,), answer="created")
 
 
 def _refusal_reasons(command: DecideItProblemException) -> list[str]:
     if command.approved:
         if command.reasons:
-            raise DomainRefusal(
-                "reasons_on_approval", "an approval carries no refusal reasons", 422
+            raise Refusal(
+                "reasons_on_approval", "an approval carries no refusal reasons", "invalid"
             )
         return []
     unknown = [code for code in command.reasons if code not in CASEWORKER_REFUSAL_CODES]
     if unknown:
-        raise DomainRefusal(
+        raise Refusal(
             "reason_unknown",
             f"{unknown} not among the refusal reasons {sorted(CASEWORKER_REFUSAL_CODES)}",
-            422,
+            "invalid",
         )
     return list(dict.fromkeys(command.reasons)) or ["exception_refused"]
 
@@ -143,10 +145,11 @@ def decide_exception_decision(
         exception = state.exception(command.exception_id)
     if exception is None:
         wanted = command.exception_id or "at all"
-        raise DomainRefusal("exception_unknown", f"the application has no exception {wanted}", 404)
+        raise Refusal("exception_unknown", f"the application has no exception {wanted}",
+                      "not_found")
     if exception.status != "pending":
-        raise DomainRefusal(
-            "exception_already_decided", f"the exception is already {exception.status}", 409
+        raise Refusal(
+            "exception_already_decided", f"the exception is already {exception.status}", "conflict"
         )
     reasons = _refusal_reasons(command)
     assert state.pool_id is not None, "an exception binds the application to its pool"
@@ -188,4 +191,4 @@ def decide_exception_decision(
                     reasons=list(dict.fromkeys(["deadline_passed", *reasons])),
                 )
             )
-    return Decision(events=tuple(events), http_status=200)
+    return Decision(events=tuple(events))

@@ -63,16 +63,16 @@ def application_id_for(command: SubmitApplication) -> UUID:
 
 
 def _decided(
-    state: ApplicationState, submission_id: UUID, events: list[IntakeEvent], status: int
+    state: ApplicationState, submission_id: UUID, events: list[IntakeEvent]
 ) -> Decision:
     # The receipt is read from the state the events produce, so a repeat (which reads the stored
     # state) gives the same receipt as the first answer.
     receipt = receipt_for(evolve_all(state, events), submission_id)
-    return Decision(events=tuple(events), receipt=receipt, http_status=status)
+    return Decision(events=tuple(events), receipt=receipt)
 
 
 def _repeat(state: ApplicationState, submission_id: UUID) -> Decision:
-    return Decision(events=(), receipt=receipt_for(state, submission_id), http_status=200)
+    return Decision(events=(), receipt=receipt_for(state, submission_id))
 
 
 def _repeat_of_invalid(state: ApplicationState, submission_id: UUID) -> Decision | None:
@@ -95,7 +95,7 @@ def _repeat_of_invalid(state: ApplicationState, submission_id: UUID) -> Decision
         return None
     receipt = refused_receipt(state.application_id, refused)
     # The same answer as the first time: a portal retrying after a timeout must not read success.
-    return Decision(events=(), receipt=receipt, http_status=422)
+    return Decision(events=(), receipt=receipt, answer="invalid")
 
 
 def _invalid(
@@ -103,7 +103,6 @@ def _invalid(
     command: SubmitApplication,
     now: datetime,
     reasons: list[Reason],
-    status: int,
 ) -> Decision:
     event = SubmissionInvalid(
         submission_id=command.submission_id,
@@ -121,7 +120,7 @@ def _invalid(
         reasons=tuple(reasons),
     )
     return Decision(
-        events=(event,), receipt=refused_receipt(state.application_id, refused), http_status=status
+        events=(event,), receipt=refused_receipt(state.application_id, refused), answer="invalid"
     )
 
 
@@ -165,7 +164,7 @@ def decide_submission(
                 reasons=tuple(denied),
             ),
         )
-        return Decision(events=(event,), receipt=receipt, http_status=403)
+        return Decision(events=(event,), receipt=receipt, answer="forbidden")
 
     repeated = _repeat_of_invalid(state, submission_id)
     if repeated is not None:
@@ -174,11 +173,11 @@ def decide_submission(
     if bound_to is not None and bound_to != state.application_id:
         taken = [reason("application_id_conflict", "submission_id",
                         "the submission id already belongs to another application")]
-        return _invalid(state, command, now, taken, 422)
+        return _invalid(state, command, now, taken)
 
     if not state.belongs_to(command.applicant.cvr, command.pool_id):
         conflict = [reason("application_id_conflict", "application_id")]
-        return _invalid(state, command, now, conflict, 422)
+        return _invalid(state, command, now, conflict)
 
     if state.version_of(submission_id) is not None:
         return _repeat(state, submission_id)
@@ -190,7 +189,7 @@ def decide_submission(
                                         pools[command.pool_id].definition)
         problems.extend(identified.reasons)
     if problems:
-        return _invalid(state, command, now, problems, 422)
+        return _invalid(state, command, now, problems)
     assert identified is not None and identified.applicant is not None
     return _store_version(state, command, now, pools[command.pool_id], identified)
 
@@ -228,7 +227,7 @@ def _store_version(
     events: list[IntakeEvent] = [received]
     if on_time:
         events.append(_accepted(received, "on_time", None))
-        return _decided(state, command.submission_id, events, 200)
+        return _decided(state, command.submission_id, events)
 
     verdict = judge_late_version(state, now, submission_window(pool.definition))
     if verdict.outcome == "accept":
@@ -245,7 +244,7 @@ def _store_version(
             )
         )
     # "pending": the version waits for the caseworker's decision on the exception.
-    return _decided(state, command.submission_id, events, 200)
+    return _decided(state, command.submission_id, events)
 
 
 def _accepted(
@@ -297,4 +296,4 @@ def decide_malformed(
             reasons=parsed.reasons,
         ),
     )
-    return Decision(events=(event,), receipt=receipt, http_status=422)
+    return Decision(events=(event,), receipt=receipt, answer="invalid")

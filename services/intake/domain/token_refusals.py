@@ -57,5 +57,6 @@ def decide_token_refusal(
         reasons=tuple(reasons),
     )
     return Decision(
-        events=(event,), receipt=refused_receipt(parsed.application_id, refused), http_status=status
+        events=(event,), receipt=refused_receipt(parsed.application_id, refused),
+        answer="unauthenticated" if status == 401 else "forbidden",
     )

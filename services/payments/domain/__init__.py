@@ -4,7 +4,7 @@ finance results, holds and the two-person rules).
 Shape: command functions take the state (and ``now`` / the actor where it matters) and return
 contract payloads from :mod:`contracts.payments`; ``evolve``/``apply`` fold events into the state
 (``evolve_holds`` for the per-CVR ``HoldBook``). Refusals without an event raise
-:class:`DomainRefusal`. No I/O, no clock, no random ids: ids are uuid5 (:mod:`.ids`).
+:class:`Refusal`. No I/O, no clock, no random ids: ids are uuid5 (:mod:`.ids`).
 
 Adapter recipe, e.g. for an award::
 
@@ -35,7 +35,6 @@ from services.payments.domain.budget_rules import (
     moved_oere,
     post_totals,
 )
-from services.payments.domain.errors import DomainRefusal
 from services.payments.domain.evolve import account_from_award, apply, evolve
 from services.payments.domain.holds import (
     Hold,
@@ -44,6 +43,7 @@ from services.payments.domain.holds import (
     hold_for_overdue_report,
     is_held,
     release_hold,
+    request_release,
     require_two_people,
 )
 from services.payments.domain.ids import (
@@ -75,6 +75,7 @@ from services.payments.domain.results import (
     record_result,
     reissue_failed,
     request_reissue,
+    may_move_money,
     require_not_grant_approver,
     resolve_reconciliation,
 )
@@ -96,15 +97,15 @@ from services.payments.domain.state import (
 __all__ = [
     "MOVE_AMOUNT_LIMIT_OERE", "MOVE_SHARE_LIMIT_PERCENT", "NAMESPACE", "REASON_CODES",
     "START_WINDOW_MONTHS", "BudgetCheck", "BudgetStatusView",
-    "BudgetVersion", "ClaimRecord", "DomainRefusal", "LedgerLine", "Reconciliation",
+    "BudgetVersion", "ClaimRecord", "LedgerLine", "Reconciliation",
     "claim_id", "ledger", "outstanding_oere", "RunEvent", "run_date", "a_period_fell_due",
-    "AMOUNT_MISMATCH", "request_reissue", "require_not_grant_approver", "resolve_reconciliation", "GrantAccount", "Hold", "HoldBook", "InstructionRecord",
+    "AMOUNT_MISMATCH", "request_reissue", "require_not_grant_approver", "may_move_money", "resolve_reconciliation", "GrantAccount", "Hold", "HoldBook", "InstructionRecord",
     "Lapse", "PaymentPeriod", "accept_award", "account_from_award", "apply", "approval_reasons",
     "approve_pending_budget", "budget_status", "category_of",
     "check_budget", "committed_oere", "evolve", "evolve_holds", "hold_for_overdue_report",
     "instruct_due", "instructed_oere", "instruction_id", "is_held", "lapse_not_started",
     "lapse_overdue", "moved_oere", "open_account", "overdue_hold_id", "paid_oere",
     "payment_cap_oere", "payment_periods", "post_totals", "project_started", "record_result",
-    "reissue_failed", "reissue_id", "reject_pending_budget", "release_hold",
+    "reissue_failed", "reissue_id", "reject_pending_budget", "release_hold", "request_release",
     "require_two_people", "start_window_end", "submit_revised_budget",
 ]

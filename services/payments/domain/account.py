@@ -14,7 +14,7 @@ from zoneinfo import ZoneInfo
 from contracts.assessment import GrantAwarded
 from contracts.base import Actor
 from contracts.payments import AwardAccepted, AwardLapsed, GrantAccountOpened
-from services.payments.domain.errors import DomainRefusal
+from contracts.refusal import Refusal
 from services.payments.domain.months import add_months, first_day
 from services.payments.domain.state import GrantAccount, require_aware
 
@@ -39,21 +39,21 @@ def require_grantee(state: GrantAccount, actor: Actor, cvr: str) -> None:
     The adapter verifies the token; the domain still refuses a wrong role or CVR, because
     that is the rule, not a transport detail."""
     if actor.role != "applicant":
-        raise DomainRefusal("role_not_allowed", "only the grantee (role applicant) may do this",
-                            403)
+        raise Refusal("role_not_allowed", "only the grantee (role applicant) may do this",
+                      "forbidden")
     if cvr != state.cvr:
-        raise DomainRefusal("cvr_mismatch", "the token's CVR is not the grantee's CVR", 403)
+        raise Refusal("cvr_mismatch", "the token's CVR is not the grantee's CVR", "forbidden")
 
 
 def require_role(actor: Actor, *roles: str) -> None:
     if actor.role not in roles:
-        raise DomainRefusal("role_not_allowed", f"role {actor.role} may not do this; needs "
-                            f"{' or '.join(roles)}", 403)
+        raise Refusal("role_not_allowed", f"role {actor.role} may not do this; needs "
+                      f"{' or '.join(roles)}", "forbidden")
 
 
 def require_not_lapsed(state: GrantAccount) -> None:
     if state.lapse is not None:
-        raise DomainRefusal("award_lapsed", f"the award lapsed ({state.lapse.reason})", 409)
+        raise Refusal("award_lapsed", f"the award lapsed ({state.lapse.reason})", "conflict")
 
 
 def accept_award(state: GrantAccount, actor: Actor, cvr: str, now: datetime) -> list[AwardAccepted]:
@@ -65,9 +65,9 @@ def accept_award(state: GrantAccount, actor: Actor, cvr: str, now: datetime) -> 
         return []
     require_not_lapsed(state)
     if now > state.acceptance_deadline:
-        raise DomainRefusal("acceptance_deadline_passed",
-                            f"the acceptance deadline was {state.acceptance_deadline.isoformat()}",
-                            409)
+        raise Refusal("acceptance_deadline_passed",
+                      f"the acceptance deadline was {state.acceptance_deadline.isoformat()}",
+                      "conflict")
     return [AwardAccepted(application_id=state.application_id, accepted_by=actor.id,
                           accepted_at=now)]
 
@@ -106,11 +106,11 @@ def lapse_not_started(state: GrantAccount, actor: Actor, now: datetime) -> list[
         return []
     today = now.astimezone(PROJECT_ZONE).date()
     if today <= start_window_end(state):
-        raise DomainRefusal("project_start_window_open",
-                            f"the project may start until {start_window_end(state).isoformat()}",
-                            409)
+        raise Refusal("project_start_window_open",
+                      f"the project may start until {start_window_end(state).isoformat()}",
+                      "conflict")
     if project_started(state):
-        raise DomainRefusal("project_started",
-                            "the latest approved budget shows the project started in time", 409)
+        raise Refusal("project_started",
+                      "the latest approved budget shows the project started in time", "conflict")
     return [AwardLapsed(application_id=state.application_id, reason="project_not_started",
                         decided_by=actor.id, lapsed_at=now)]

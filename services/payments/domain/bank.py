@@ -17,8 +17,8 @@ from pydantic import AwareDatetime
 
 from contracts.base import Actor
 from contracts.payments import BankDetailsChanged, BankDetailsChangeRequested
+from contracts.refusal import Refusal
 from services.payments.domain.account import require_role
-from services.payments.domain.errors import DomainRefusal
 from services.payments.domain.holds import require_two_people
 from services.payments.domain.ids import NAMESPACE
 from services.payments.domain.state import DomainState, require_aware
@@ -64,9 +64,9 @@ def bank_change_id(cvr: str, earlier: int) -> UUID:
 
 def _not_an_approver(actor: Actor, grant_approvers: Iterable[str]) -> None:
     if actor.id in set(grant_approvers):
-        raise DomainRefusal("segregation_of_duties",
-                            "whoever approved a grant of this grantee may not change its bank "
-                            "master data", 403)
+        raise Refusal("segregation_of_duties",
+                      "whoever approved a grant of this grantee may not change its bank "
+                      "master data", "forbidden")
 
 
 def request_bank_change(book: BankBook | None, cvr: str, account_reference: str, actor: Actor,
@@ -81,9 +81,9 @@ def request_bank_change(book: BankBook | None, cvr: str, account_reference: str,
     if waiting is not None:
         if (waiting.requested_by, waiting.account_reference) == (actor.id, account_reference):
             return []
-        raise DomainRefusal("bank_change_pending",
-                            "another change of this grantee's bank master data waits for its "
-                            "second person", 409)
+        raise Refusal("bank_change_pending",
+                      "another change of this grantee's bank master data waits for its "
+                      "second person", "conflict")
     return [BankDetailsChangeRequested(
         change_id=bank_change_id(cvr, len(book.changes)), cvr=cvr,
         account_reference=account_reference, requested_by=actor.id,
@@ -96,7 +96,7 @@ def approve_bank_change(book: BankBook | None, change_id: UUID, actor: Actor,
     require_role(actor, "caseworker")
     change = book.change(change_id) if book is not None else None
     if book is None or change is None:
-        raise DomainRefusal("bank_change_not_found", f"no bank details change {change_id}", 404)
+        raise Refusal("bank_change_not_found", f"no bank details change {change_id}", "not_found")
     if not change.pending:
         return []
     require_two_people(change.requested_by, actor.id)

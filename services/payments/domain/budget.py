@@ -19,6 +19,7 @@ from contracts.payments import (
     RevisedBudgetRejected,
     RevisedBudgetSubmitted,
 )
+from contracts.refusal import Refusal
 from services.payments.domain.account import require_grantee, require_not_lapsed, require_role
 from services.payments.domain.budget_rules import (
     change_reasons,
@@ -26,7 +27,6 @@ from services.payments.domain.budget_rules import (
     new_post_reasons,
     post_totals,
 )
-from services.payments.domain.errors import DomainRefusal
 from services.payments.domain.state import BudgetVersion, GrantAccount
 
 BudgetEvent = (
@@ -100,14 +100,14 @@ def _approved(state: GrantAccount, version: int, months: dict[str, dict[str, int
 def _pending(state: GrantAccount, version: int) -> BudgetVersion:
     budget = state.budget(version)
     if budget is None:
-        raise DomainRefusal("budget_version_not_found", f"no revised budget version {version}",
-                            404)
+        raise Refusal("budget_version_not_found", f"no revised budget version {version}",
+                      "not_found")
     if budget.status == "superseded":
-        raise DomainRefusal("budget_version_superseded",
-                            f"version {version} was replaced by a newer submission", 409)
+        raise Refusal("budget_version_superseded",
+                      f"version {version} was replaced by a newer submission", "conflict")
     if budget.status != "pending_approval":
-        raise DomainRefusal("budget_not_pending",
-                            f"version {version} is {budget.status}, not waiting for approval", 409)
+        raise Refusal("budget_not_pending",
+                      f"version {version} is {budget.status}, not waiting for approval", "conflict")
     return budget
 
 

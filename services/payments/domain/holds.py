@@ -15,7 +15,7 @@ from pydantic import AwareDatetime
 
 from contracts.payments import PaymentsHeld, PaymentsReleased
 from contracts.reporting import ReportOverdue
-from services.payments.domain.errors import DomainRefusal
+from contracts.refusal import Refusal
 from services.payments.domain.ids import overdue_hold_id
 from services.payments.domain.state import DomainState, require_aware
 
@@ -69,25 +69,60 @@ def hold_for_overdue_report(book: HoldBook | None, report: ReportOverdue,
 def require_two_people(requested_by: str, approved_by: str) -> None:
     """R19: the person who asks for a sensitive change is not the one who approves it."""
     if requested_by == approved_by:
-        raise DomainRefusal("two_person_rule",
-                            "the requester and the approver must be two different people", 403)
+        raise Refusal("two_person_rule",
+                      "the requester and the approver must be two different people", "forbidden")
 
 
-def release_hold(book: HoldBook | None, hold_id: UUID, requested_by: str, approved_by: str,
-                 grant_approvers: Iterable[str], now: datetime) -> list[PaymentsReleased]:
+def _found(book: HoldBook | None, hold_id: UUID) -> Hold:
+    hold = book.hold(hold_id) if book is not None else None
+    if hold is None:
+        raise Refusal("hold_not_found", f"no hold {hold_id} on this grantee", "not_found")
+    return hold
+
+
+def _require_no_grant_approver(people: Iterable[str], grant_approvers: Iterable[str]) -> None:
+    """R19: nobody who approved a grant of this grantee takes part in releasing its payments."""
+    if set(people) & set(grant_approvers):
+        raise Refusal("segregation_of_duties",
+                      "whoever approved a grant may not release its payments", "forbidden")
+
+
+def request_release(book: HoldBook | None, hold_id: UUID, requester: str,
+                    requested_by: str | None, grant_approvers: Iterable[str]) -> bool:
+    """R19, the first of the two people: may ``requester`` ask to release the hold?
+
+    ``requested_by`` is who asked already, if anyone. True: record the request; False: the
+    same person asked again (nothing new). A second person asks by approving it instead.
+    """
+    hold = _found(book, hold_id)
+    if not hold.active:
+        raise Refusal("hold_released", "the hold is already released", "conflict")
+    _require_no_grant_approver([requester], grant_approvers)
+    if requested_by is not None and requested_by != requester:
+        raise Refusal("release_already_requested",
+                      "another caseworker asked to release this hold; a second person approves "
+                      "it at release-approvals", "conflict")
+    return requested_by is None
+
+
+def release_hold(book: HoldBook | None, hold_id: UUID, requested_by: str | None,
+                 approved_by: str, grant_approvers: Iterable[str],
+                 now: datetime) -> list[PaymentsReleased]:
     """R19: two different people release a hold, neither of whom approved a grant whose payments
     it releases. ``grant_approvers`` are the ``approved_by`` of every grant of this CVR: a hold
     stops all of them, so its release resumes all of them. Releasing a released hold again
-    emits nothing."""
+    emits nothing. ``requested_by`` None: nobody asked first (:func:`request_release`)."""
     require_aware(now)
-    hold = book.hold(hold_id) if book is not None else None
-    if book is None or hold is None:
-        raise DomainRefusal("hold_not_found", f"no hold {hold_id} on this grantee", 404)
+    hold = _found(book, hold_id)
+    assert book is not None
+    if requested_by is None:
+        if not hold.active:
+            return []  # released before, and its request with it: once
+        raise Refusal("release_not_requested",
+                      "a first caseworker asks at release-requests before a second one approves",
+                      "conflict")
     require_two_people(requested_by, approved_by)
-    approvers = set(grant_approvers)
-    if requested_by in approvers or approved_by in approvers:
-        raise DomainRefusal("segregation_of_duties",
-                            "whoever approved a grant may not release its payments", 403)
+    _require_no_grant_approver([requested_by, approved_by], grant_approvers)
     if not hold.active:
         return []
     return [PaymentsReleased(hold_id=hold_id, cvr=book.cvr, requested_by=requested_by,

@@ -25,8 +25,8 @@ from dataclasses import dataclass
 from datetime import date, datetime
 
 from contracts.payments import OverpaymentClaimed, PaymentInstructed, PeriodAmount
+from contracts.refusal import Refusal
 from services.payments.domain.account import PROJECT_ZONE
-from services.payments.domain.errors import DomainRefusal
 from services.payments.domain.holds import HoldBook, is_held
 from services.payments.domain.ids import claim_id, instruction_id
 from services.payments.domain.months import first_day
@@ -72,9 +72,9 @@ def run_date(now: datetime, through: date | None = None) -> date:
     if through is None:
         return today
     if through > today:
-        raise DomainRefusal("payment_run_in_future",
-                            f"a run pays what is due by today ({today.isoformat()}), not "
-                            f"through {through.isoformat()}", 422)
+        raise Refusal("payment_run_in_future",
+                      f"a run pays what is due by today ({today.isoformat()}), not "
+                      f"through {through.isoformat()}", "invalid")
     return through
 
 

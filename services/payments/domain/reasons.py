@@ -3,11 +3,12 @@
 One table for three uses, because a code means the same wherever it appears:
 - ``Reason.code`` in ``RevisedBudgetRejected`` / ``RevisedBudgetPendingApproval`` (R15/R16);
 - ``AwardLapsed.reason`` and ``PaymentsHeld.reason`` (R14/R18);
-- ``DomainRefusal.code`` for commands refused without an event.
+- ``Refusal.code`` for commands refused without an event.
 """
 
 from __future__ import annotations
 
+from contracts.refusal import Refusal
 # Revised budget rejected (R15): every applicable reason is reported, each with its path.
 BUDGET_REJECTION_CODES: dict[str, str] = {
     "budget_empty": "the revised budget holds no money: no months, no posts, or only zero amounts",
@@ -88,6 +89,10 @@ REFUSAL_CODES: dict[str, str] = {
         "a payment run pays what is due by the service's own date; a later `through` is refused"
     ),
     "hold_not_found": "no hold with that id for this grantee",
+    "hold_released": "the hold is already released",
+    "release_already_requested": "a release of this hold already awaits its second person",
+    "release_not_requested": "no release of this hold was requested, so there is nothing to "
+                             "approve",
     "two_person_rule": "the requester and the approver must be two different people",
     "segregation_of_duties": (
         "whoever approved a grant (its allocation) may not run, release or re-issue its "

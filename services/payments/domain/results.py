@@ -21,8 +21,8 @@ from contracts.payments import (
     PaymentResultRecorded,
     ReissueRequested,
 )
+from contracts.refusal import Refusal
 from services.payments.domain.account import require_not_lapsed, require_role
-from services.payments.domain.errors import DomainRefusal
 from services.payments.domain.holds import HoldBook, is_held, require_two_people
 from services.payments.domain.ids import reissue_id
 from services.payments.domain.state import GrantAccount, InstructionRecord, require_aware
@@ -81,8 +81,8 @@ def resolve_reconciliation(state: GrantAccount, instruction_id: UUID, actor: Act
     require_not_grant_approver(state, actor)
     case = next((r for r in state.reconciliations if r.instruction_id == instruction_id), None)
     if case is None:
-        raise DomainRefusal("reconciliation_not_found",
-                            f"no reconciliation for instruction {instruction_id}", 404)
+        raise Refusal("reconciliation_not_found",
+                      f"no reconciliation for instruction {instruction_id}", "not_found")
     if not case.open:
         return []
     return [PaymentReconciliationResolved(application_id=state.application_id,
@@ -90,32 +90,37 @@ def resolve_reconciliation(state: GrantAccount, instruction_id: UUID, actor: Act
                                           note=note, resolved_at=require_aware(now))]
 
 
-def require_not_grant_approver(state: GrantAccount, actor: Actor) -> None:
+def may_move_money(state: GrantAccount, actor: Actor) -> bool:
     """R19: whoever approved the grant (its allocation) does not move its money."""
-    if actor.id == state.approved_by:
-        raise DomainRefusal("segregation_of_duties",
-                            "whoever approved a grant may not run, release or re-issue its "
-                            "payments", 403)
+    return actor.id != state.approved_by
+
+
+def require_not_grant_approver(state: GrantAccount, actor: Actor) -> None:
+    """:func:`may_move_money`, or the refusal that says why not."""
+    if not may_move_money(state, actor):
+        raise Refusal("segregation_of_duties",
+                      "whoever approved a grant may not run, release or re-issue its "
+                      "payments", "forbidden")
 
 
 def _failed_record(state: GrantAccount, failed_instruction_id: UUID) -> InstructionRecord:
     record = state.instruction(failed_instruction_id)
     if record is None:
-        raise DomainRefusal("instruction_not_found",
-                            f"no instruction {failed_instruction_id} on this grant", 404)
+        raise Refusal("instruction_not_found",
+                      f"no instruction {failed_instruction_id} on this grant", "not_found")
     return record
 
 
 def _require_reissuable(state: GrantAccount, record: InstructionRecord,
                         holds: HoldBook | None) -> None:
     if record.outcome != "failed":
-        raise DomainRefusal("instruction_not_failed",
-                            f"the instruction is {record.outcome}, not failed", 409)
+        raise Refusal("instruction_not_failed",
+                      f"the instruction is {record.outcome}, not failed", "conflict")
     require_not_lapsed(state)
     if holds is not None and holds.cvr != state.cvr:
         raise ValueError("the hold book belongs to another CVR")
     if is_held(holds):
-        raise DomainRefusal("payments_held", "payments to this grantee are held", 409)
+        raise Refusal("payments_held", "payments to this grantee are held", "conflict")
 
 
 def request_reissue(state: GrantAccount, failed_instruction_id: UUID, actor: Actor,
@@ -129,9 +134,9 @@ def request_reissue(state: GrantAccount, failed_instruction_id: UUID, actor: Act
         return []
     _require_reissuable(state, record, holds)
     if record.reissue_requested_by is not None:
-        raise DomainRefusal("reissue_already_requested",
-                            "another caseworker asked to re-issue this instruction; a second "
-                            "person approves it", 409)
+        raise Refusal("reissue_already_requested",
+                      "another caseworker asked to re-issue this instruction; a second "
+                      "person approves it", "conflict")
     return [ReissueRequested(application_id=state.application_id,
                              instruction_id=failed_instruction_id, requested_by=actor.id,
                              requested_at=require_aware(now))]
@@ -148,9 +153,9 @@ def reissue_failed(state: GrantAccount, failed_instruction_id: UUID, actor: Acto
         return []
     _require_reissuable(state, record, holds)
     if record.reissue_requested_by is None:
-        raise DomainRefusal("reissue_not_requested",
-                            "a first caseworker asks for the re-issue before a second one "
-                            "approves it", 409)
+        raise Refusal("reissue_not_requested",
+                      "a first caseworker asks for the re-issue before a second one "
+                      "approves it", "conflict")
     require_two_people(record.reissue_requested_by, actor.id)
     old = record.instruction
     return [PaymentInstructed.model_validate({

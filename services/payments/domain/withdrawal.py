@@ -17,8 +17,8 @@ from datetime import datetime
 
 from contracts.base import Actor
 from contracts.payments import AwardLapsed
+from contracts.refusal import Refusal
 from services.payments.domain.account import require_role
-from services.payments.domain.errors import DomainRefusal
 from services.payments.domain.state import GrantAccount, require_aware
 
 
@@ -28,10 +28,10 @@ def withdraw_award(state: GrantAccount, actor: Actor, now: datetime) -> list[Awa
     if state.lapse is not None:
         if state.lapse.reason == "withdrawn":
             return []
-        raise DomainRefusal("award_lapsed", f"the award lapsed ({state.lapse.reason})", 409)
+        raise Refusal("award_lapsed", f"the award lapsed ({state.lapse.reason})", "conflict")
     if state.instructions:
-        raise DomainRefusal("payments_instructed",
-                            f"{len(state.instructions)} payment instruction(s) exist for this "
-                            f"award; it can no longer be withdrawn", 409)
+        raise Refusal("payments_instructed",
+                      f"{len(state.instructions)} payment instruction(s) exist for this "
+                      f"award; it can no longer be withdrawn", "conflict")
     return [AwardLapsed(application_id=state.application_id, reason="withdrawn",
                         decided_by=actor.id, lapsed_at=now)]

@@ -10,10 +10,8 @@
 - :mod:`.pool_overview` — :func:`pool_overview` figures per pool/sub-pool and timelines;
 - :mod:`.exports` — 360Giving JSON and CSV (R24);
 - :mod:`.reasons` — every code (:data:`REASON_CODES`, :data:`REFUSAL_CODES`,
-  :data:`INVARIANTS`); :mod:`.errors` — :class:`DomainRefusal`.
+  :data:`INVARIANTS`); a refused command raises :class:`contracts.refusal.Refusal`.
 """
-
-from services.reporting.domain.errors import DomainRefusal
 from services.reporting.domain.exports import (
     export_360giving, export_360giving_csv, grant_record, to_csv, to_json,
 )
@@ -32,7 +30,9 @@ from services.reporting.domain.replay_models import (
     ApplicationView, LoggedEvent, PoolView, ReplayResult, ReplayTotals, SubPoolView, Violation,
     state_digest,
 )
-from services.reporting.domain.reports import SubmitReport, decide_report
+from services.reporting.domain.reports import (
+    SubmitReport, awarded, decide_report, require_grantee, resent_final_report,
+)
 from services.reporting.domain.rules import (
     PERFORMANCE_AUDIT_ABOVE_OERE, REPAYMENT_THRESHOLD_OERE, REVIEWER_MAX_OERE, audit_level,
     repayment_for,
@@ -41,10 +41,11 @@ from services.reporting.domain.rules import (
 __all__ = [
     "INVARIANTS", "PERFORMANCE_AUDIT_ABOVE_OERE", "REASON_CODES", "REFUSAL_CODES",
     "REPAYMENT_THRESHOLD_OERE", "REVIEWER_MAX_OERE", "ApplicationView", "ApprovedBudget",
-    "AwardTerms", "DomainRefusal", "GrantFile", "Instruction", "LoggedEvent", "PoolFigures",
+    "AwardTerms", "GrantFile", "Instruction", "LoggedEvent", "PoolFigures",
     "PoolOverview", "PoolSummary", "PoolView", "Replay", "ReplayResult", "ReplayTotals",
     "ReportRecord", "SubPoolView", "SubmitReport", "TimelineEntry", "Violation", "application_of",
-    "apply_payload", "audit_level", "decide_report", "evolve", "export_360giving",
+    "apply_payload", "audit_level", "awarded", "decide_report", "require_grantee",
+    "resent_final_report", "evolve", "export_360giving",
     "export_360giving_csv", "grant_record", "overdue", "pool_overview", "replay",
     "repayment_for", "settle_repayment", "state_digest", "to_csv", "to_json",
 ]

@@ -2,12 +2,13 @@
 
 Three families:
 - :data:`REASON_CODES` appear in ``ReportRejected.reasons`` (with a ``path`` where one applies);
-- :data:`REFUSAL_CODES` name a refused command (``DomainRefusal.code``): nothing was recorded;
+- :data:`REFUSAL_CODES` name a refused command (``Refusal.code``): nothing was recorded;
 - :data:`INVARIANTS` name what the auditors' replay verifies (R23); a violation carries one.
 """
 
 from __future__ import annotations
 
+from contracts.refusal import Refusal
 # Final report and accounts (R20, R21). Listed in this order in a ReportRejected.
 NO_APPROVED_BUDGET = "no_approved_budget"
 ACCOUNTS_MISSING = "accounts_missing"
@@ -80,6 +81,7 @@ PAYMENTS_WITHIN_BUDGET = "payments_within_budget"
 NO_PAYMENT_BEFORE_ACCEPTANCE = "no_payment_before_acceptance"
 ONE_AWARD_PER_APPLICANT = "one_award_per_applicant"
 NO_LATE_ACCEPTANCE = "no_late_acceptance"
+ACCEPTED_REACHES_ASSESSMENT = "accepted_reaches_assessment"
 
 INVARIANTS: dict[str, str] = {
     SUB_POOL_WITHIN_AMOUNT:
@@ -104,10 +106,17 @@ INVARIANTS: dict[str, str] = {
         "(f) no ApplicationAccepted with basis on_time for a version received after the deadline, "
         "and none with basis exception_granted without an approved ItProblemExceptionDecided "
         "before it",
+    ACCEPTED_REACHES_ASSESSMENT:
+        "(g) every application intake accepted (on time, or on an approved exception) reached "
+        "assessment (an EligibilityAssessed, ApplicationScored, GrantAwarded or "
+        "ApplicationRejected for it) once assessment decided its pool after the acceptance; the "
+        "offending event is the earliest such ApplicationAccepted. An application accepted after "
+        "its pool's latest decision, or for a pool not decided yet, may still be on its way and "
+        "is not flagged; a dead letter alone is an unprocessed input, not a violation",
 }
 
 INVARIANT_RULE: dict[str, str] = {
     SUB_POOL_WITHIN_AMOUNT: "a", AWARD_WITHIN_APPLIED: "b", BUDGET_WITHIN_AWARD: "c",
     PAYMENTS_WITHIN_BUDGET: "d", NO_PAYMENT_BEFORE_ACCEPTANCE: "d",
-    ONE_AWARD_PER_APPLICANT: "e", NO_LATE_ACCEPTANCE: "f",
+    ONE_AWARD_PER_APPLICANT: "e", NO_LATE_ACCEPTANCE: "f", ACCEPTED_REACHES_ASSESSMENT: "g",
 }

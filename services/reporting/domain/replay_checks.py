@@ -26,7 +26,7 @@ def check_invariants(facts: LogFacts) -> list[Violation]:
     """The first violation of each invariant, ordered by the offending event's log key."""
     first: dict[str, tuple[Ref, str]] = {}
     for check in (_sub_pools, _awards_within_applied, _budgets_within_award, _payments,
-                  _one_award_per_applicant, _late_acceptances):
+                  _one_award_per_applicant, _late_acceptances, _accepted_reach_assessment):
         for invariant, ref, message in check(facts):
             if invariant not in first or ref < first[invariant][0]:
                 first[invariant] = (ref, message)
@@ -255,3 +255,38 @@ def _approved_before(app: AppFacts, exception_id: Any, at: datetime) -> bool:
     decisions = [d for d in app.exception_decisions
                  if d[0][0] <= at and (exception_id is None or d[1] == exception_id)]
     return bool(decisions) and max(decisions, key=lambda d: d[0])[2]
+
+
+def reached_assessment(app: AppFacts) -> bool:
+    """Whether assessment said anything about the application: its eligibility gate, a score,
+    or an allocation decision."""
+    return (app.eligibility is not None or app.score is not None or bool(app.awards)
+            or app.rejection is not None)
+
+
+def _accepted_reach_assessment(facts: LogFacts) -> Iterator[Candidate]:
+    """(g) An accepted application with no assessment event is lost only once the log proves
+    assessment moved past it: it decided the application's pool after (``occurred_at``) the
+    acceptance. Until then the acceptance may be in flight (a replay while the pipeline drains,
+    or a pool not decided yet) and nothing is claimed. Dead letters are not consulted: the
+    violation is the missing effect, whatever the cause."""
+    decided_last: dict[str, Ref] = {}  # per pool, its latest GrantAwarded / ApplicationRejected
+    decisions = [(a.pool_id, a.ref) for a in facts.awards] + [
+        (app.pool_id, app.rejection.ref) for app in facts.apps.values()
+        if app.rejection is not None and app.pool_id is not None]
+    for pool_id, ref in decisions:
+        if pool_id not in decided_last or ref > decided_last[pool_id]:
+            decided_last[pool_id] = ref
+    for app in facts.apps.values():
+        if not app.accepted or reached_assessment(app):
+            continue
+        for acceptance in sorted(app.accepted):
+            decided = decided_last.get(acceptance.pool_id)
+            if decided is not None and decided[0] > acceptance.ref[0]:
+                basis = "on time" if acceptance.basis == "on_time" else "on an exception"
+                yield (rc.ACCEPTED_REACHES_ASSESSMENT, acceptance.ref,
+                       f"version {acceptance.version}, accepted {basis}, never reached "
+                       f"assessment: no assessment event for the application, though its pool "
+                       f"was decided after the acceptance (latest decision "
+                       f"{decided[0].isoformat()})")
+                break

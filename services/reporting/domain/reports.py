@@ -25,8 +25,8 @@ from contracts.base import Contract, Reason
 from contracts.reporting import (
     AuditStatementType, ReportAccepted, ReportRejected, ReportSubmitted,
 )
+from contracts.refusal import Refusal
 from services.reporting.domain import reasons as rc
-from services.reporting.domain.errors import DomainRefusal
 from services.reporting.domain.grant_file import (
     GrantFile, apply_payload, report_fingerprint,
 )
@@ -63,24 +63,53 @@ class SubmitReport(BaseModel):
     submitted_at: AwareDatetime
 
 
+def awarded(state: GrantFile | None, application_id: UUID) -> GrantFile:
+    """The grant file of an award, or the refusal that no award is known."""
+    if state is None or state.award is None:
+        raise Refusal(rc.GRANT_NOT_AWARDED, f"no award is known for application "
+                      f"{application_id}", "not_found")
+    return state
+
+
+def require_grantee(state: GrantFile, cvr: str | None) -> None:
+    """Only the grantee (the token's CVR is the award's) reports on its grant or reads it."""
+    assert state.award is not None
+    if cvr != state.award.cvr:
+        raise Refusal("cvr_mismatch", "the token's CVR is not the grantee's CVR", "forbidden")
+
+
+def resent_final_report(state: GrantFile, command: SubmitReport) -> UUID | None:
+    """The accepted final report's id when ``command`` is that very report sent again, so
+    :func:`decide_report` recognises the resend (one effect) instead of refusing a second one."""
+    if command.kind != "final" or state.final_report_id is None:
+        return None
+    accepted = state.reports.get(state.final_report_id)
+    accounts = command.accounts
+    if accounts is not None and any(v < 0 for v in accounts.values()):
+        accounts = None
+    sent = report_fingerprint("final", command.text, accounts, command.audit_statement,
+                              command.audit_statement_type, command.performance_audit)
+    return UUID(state.final_report_id) if accepted and accepted.fingerprint == sent else None
+
+
 def decide_report(state: GrantFile, command: SubmitReport) -> list[Contract]:
-    """Decide a submitted report. Raises :class:`DomainRefusal` when nothing may be recorded."""
+    """Decide a submitted report. Raises :class:`Refusal` when nothing may be recorded."""
     if command.application_id != state.application_id:
         raise ValueError("command for another grant")
     if state.award is None:
-        raise DomainRefusal(rc.GRANT_NOT_AWARDED, "no award is known for this application", 404)
+        raise Refusal(rc.GRANT_NOT_AWARDED, "no award is known for this application", "not_found")
     if state.lapsed:
-        raise DomainRefusal(rc.AWARD_LAPSED, "the award lapsed", 409)
+        raise Refusal(rc.AWARD_LAPSED, "the award lapsed", "conflict")
 
     submitted = _submitted_event(command)
     previous = state.reports.get(str(command.report_id))
     if previous is not None:
         if previous.fingerprint == _fingerprint(submitted):
             return []  # the same report sent twice has one effect
-        raise DomainRefusal(rc.REPORT_ID_REUSED, "report_id already used for another report", 409)
+        raise Refusal(rc.REPORT_ID_REUSED, "report_id already used for another report", "conflict")
     if command.kind == "final" and state.final_accepted:
-        raise DomainRefusal(
-            rc.FINAL_REPORT_ALREADY_ACCEPTED, "a final report was already accepted", 409)
+        raise Refusal(
+            rc.FINAL_REPORT_ALREADY_ACCEPTED, "a final report was already accepted", "conflict")
 
     found = _status_reasons(command) if command.kind == "status" else _final_reasons(state, command)
     if found:

@@ -18,7 +18,6 @@ from typing import Any
 
 import pytest
 from aiokafka import AIOKafkaProducer
-from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
 from contracts import topics
@@ -28,6 +27,7 @@ from servicekit.consumer import DEAD_LETTER_CODES
 from servicekit.identity import DevTokenIssuer
 from services.payments.app import build
 from tests.infra import session_timeout_ms
+from tests.infra.examples import drawn
 from tests.infra.services import (
     Feed, at, eventually, headers_of, outbox_events, read_topic, running_service,
 )
@@ -68,16 +68,7 @@ def hostile(draw: st.DrawFn) -> bytes:
 
 
 def _examples(n: int) -> list[bytes]:
-    drawn: list[bytes] = []
-
-    @settings(max_examples=n, phases=[Phase.generate], deadline=None, database=None,
-              suppress_health_check=list(HealthCheck))
-    @given(hostile())
-    def draw(example: bytes) -> None:
-        drawn.append(example)
-
-    draw()
-    return drawn
+    return drawn(hostile(), n)
 
 
 async def test_hostile_records_on_the_finance_topic(private_kafka: str, fresh_database: str,

@@ -7,8 +7,9 @@ from datetime import UTC, date, datetime
 import pytest
 
 from contracts.assessment import ApplicationRejected, GrantAwarded
+from contracts.refusal import Refusal
 from services.assessment.domain import (
-    DomainRefusal, acceptance_deadline, add_months, approve, parse_pool_definition,
+    acceptance_deadline, add_months, approve, parse_pool_definition,
     reporting_deadlines,
 )
 from services.assessment.domain.decisions import end_of_month
@@ -79,11 +80,11 @@ def test_the_approver_may_set_an_awards_payment_frequency(h: Harness) -> None:
 
 
 def test_a_frequency_for_an_application_not_awarded_is_refused(h: Harness) -> None:
-    with pytest.raises(DomainRefusal) as excinfo:
+    with pytest.raises(Refusal) as excinfo:
         approve(h.round, h.ledger, "approver-x", DECIDED_AT,
                 payment_frequencies={app_id("GENTOFTE"): "monthly"})
-    assert (excinfo.value.code, excinfo.value.http_status) == ("payment_frequency_not_awarded",
-                                                                422)
+    assert (excinfo.value.code, excinfo.value.kind) == ("payment_frequency_not_awarded",
+                                                         "invalid")
 
 
 def test_acceptance_deadline_uses_the_local_date_and_dst() -> None:
@@ -112,10 +113,10 @@ def test_familiehus_final_report_matches_the_contract_example() -> None:
 
 
 def test_an_assessor_cannot_approve_a_batch_they_scored_in(h: Harness) -> None:
-    with pytest.raises(DomainRefusal) as caught:
+    with pytest.raises(Refusal) as caught:
         h.allocate("assessor-b")
     error = caught.value
-    assert (error.code, error.http_status) == ("segregation_of_duties", 403)
+    assert (error.code, error.kind) == ("segregation_of_duties", "forbidden")
     assert str(app_id("GENTOFTE")) in error.message
     assert str(app_id("KBH")) not in error.message
     assert error.details == (str(app_id("GENTOFTE")),)
@@ -124,7 +125,7 @@ def test_an_assessor_cannot_approve_a_batch_they_scored_in(h: Harness) -> None:
 
 def test_a_recused_assessor_cannot_approve_either(h: Harness) -> None:
     h.score("KBH", "assessor-c", conflict=True)
-    with pytest.raises(DomainRefusal) as caught:
+    with pytest.raises(Refusal) as caught:
         h.allocate("assessor-c")
     assert caught.value.code == "segregation_of_duties"
     assert str(app_id("KBH")) in caught.value.message
@@ -141,9 +142,9 @@ def test_scoring_an_application_outside_the_batch_does_not_block(h: Harness) -> 
 def test_approving_a_stale_plan_is_refused(h: Harness) -> None:
     seen = h.plan().plan_hash
     h.score("KBH", "assessor-d", {"1": 1, "2": 1, "3": 1, "4": 1, "5": 1})
-    with pytest.raises(DomainRefusal) as caught:
+    with pytest.raises(Refusal) as caught:
         approve(h.round, h.ledger, "approver-x", DECIDED_AT, expected_plan_hash=seen)
-    assert (caught.value.code, caught.value.http_status) == ("recommendations_changed", 409)
+    assert (caught.value.code, caught.value.kind) == ("recommendations_changed", "conflict")
     fresh = h.plan().plan_hash
     assert approve(h.round, h.ledger, "approver-x", DECIDED_AT, expected_plan_hash=fresh)
 

@@ -7,8 +7,9 @@ from datetime import timedelta
 import pytest
 
 from contracts.assessment import GrantAwarded, PriorAwardImported
+from contracts.refusal import Refusal
 from services.assessment.domain import (
-    DomainRefusal, FundingLedger, assess_eligibility, evolve_ledger, reassess_pool,
+    FundingLedger, assess_eligibility, evolve_ledger, reassess_pool,
 )
 from services.assessment.domain.eligibility import normalised
 
@@ -177,7 +178,7 @@ def test_accepting_a_submission_never_received_is_refused() -> None:
     h = Harness()
     h.apply(received("A", "101", 1_000_00))
     stray = accepted(received("A", "101", 1_000_00, version=9))
-    with pytest.raises(DomainRefusal) as caught:
+    with pytest.raises(Refusal) as caught:
         h.apply(stray)
     assert caught.value.code == "version_unknown"
 

@@ -6,16 +6,17 @@ from datetime import UTC, datetime
 
 import pytest
 
+from contracts.refusal import Refusal
 from services.assessment.domain import (
-    DomainRefusal, content_hash, new_round, next_pool_version, parse_pool_definition, publish_pool,
+    content_hash, new_round, next_pool_version, parse_pool_definition, publish_pool,
 )
 from services.assessment.domain.pools import sub_pool_amounts, sub_pool_names
 
 from .builders import Harness, pool_raw, shared_json
 
 
-def refusal(raw: object) -> DomainRefusal:
-    with pytest.raises(DomainRefusal) as caught:
+def refusal(raw: object) -> Refusal:
+    with pytest.raises(Refusal) as caught:
         parse_pool_definition(raw)  # type: ignore[arg-type]
     return caught.value
 
@@ -32,7 +33,7 @@ def test_errors_name_the_field_path() -> None:
     raw["criteria"][0]["id"] = 0
     del raw["title"]
     error = refusal(raw)
-    assert error.code == "pool_invalid" and error.http_status == 422
+    assert error.code == "pool_invalid" and error.kind == "invalid"
     assert "title: Field required" in error.details
     assert any(d.startswith("sub_pools.1.region_code: ") for d in error.details)
     assert any(d.startswith("criteria.0.id: ") for d in error.details)
@@ -100,11 +101,11 @@ def test_same_content_again_is_no_new_version_new_content_is_next() -> None:
 
 def test_publishing_another_pools_definition_into_a_round_is_refused() -> None:
     h = Harness()
-    with pytest.raises(DomainRefusal) as caught:
+    with pytest.raises(Refusal) as caught:
         h.publish(pool_raw(pool_id="other-pool"))
     assert caught.value.code == "pool_mismatch"
     current = h.round.pool
-    with pytest.raises(DomainRefusal):
+    with pytest.raises(Refusal):
         next_pool_version(current, pool_raw(pool_id="other-pool"))
 
 
@@ -119,15 +120,15 @@ def test_pool_is_frozen_once_decisions_exist() -> None:
     h.score("A", "assessor-a")
     h.allocate()
     assert h.publish(pool_raw()) is None  # unchanged content is still fine
-    with pytest.raises(DomainRefusal) as caught:
+    with pytest.raises(Refusal) as caught:
         h.publish(pool_raw(title="Changed after decisions"))
-    assert (caught.value.code, caught.value.http_status) == ("pool_decided", 409)
+    assert (caught.value.code, caught.value.kind) == ("pool_decided", "conflict")
 
 
 def test_unpublished_round_refuses_work() -> None:
-    with pytest.raises(DomainRefusal) as caught:
+    with pytest.raises(Refusal) as caught:
         _ = new_round("x").definition
-    assert (caught.value.code, caught.value.http_status) == ("pool_not_published", 404)
+    assert (caught.value.code, caught.value.kind) == ("pool_not_published", "not_found")
 
 
 def test_sub_pools_in_oere_and_a_pool_without_sub_pools_is_one_pool() -> None:

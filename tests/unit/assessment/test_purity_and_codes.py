@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 
 import services.assessment.domain as domain
+from contracts.refusal import Refusal
 from services.assessment.domain import REASON_CODES, REFUSAL_CODES
 from services.assessment.domain.reasons import GATE_REASON_ORDER
 from tests.unit.purity import assert_domain_pure, assert_modules_small, domain_modules
@@ -27,7 +28,7 @@ def test_modules_stay_small() -> None:
 
 def test_every_refusal_code_raised_is_documented_and_every_documented_one_is_raised() -> None:
     source = "\n".join(p.read_text(encoding="utf-8") for p in MODULES if p.name != "reasons.py")
-    raised = set(re.findall(r'DomainRefusal\(\s*"([a-z_]+)"', source))
+    raised = set(re.findall(r'Refusal\(\s*"([a-z_]+)"', source))
     assert raised == set(REFUSAL_CODES)
 
 

@@ -9,6 +9,7 @@ import pytest
 
 from contracts.assessment import GrantAwarded
 from contracts.payments import AwardLapsed
+from contracts.refusal import Refusal
 from services.assessment.domain import pool_overview
 
 from .builders import T0, Harness, app_id
@@ -135,11 +136,10 @@ def test_the_released_applicant_still_counts_as_funded_in_the_programme() -> Non
 
 
 def test_the_rewalk_is_approved_with_segregation_of_duties_as_before() -> None:
-    from services.assessment.domain import DomainRefusal
 
     h = _round_of_three()
     lapse(h, "FIRST")
-    with pytest.raises(DomainRefusal) as refused:
+    with pytest.raises(Refusal) as refused:
         h.allocate(approver="assessor-a")  # scored SECOND and THIRD
     assert refused.value.code == "segregation_of_duties"
     assert outcome(h, "SECOND")[0] == "rejected"

@@ -7,17 +7,18 @@ from uuid import uuid4
 
 import pytest
 
-from services.assessment.domain import DomainRefusal, ScoreApplication, exact_score, score_application
+from contracts.refusal import Refusal
+from services.assessment.domain import ScoreApplication, exact_score, score_application
 from services.assessment.domain.scoring import latest_scores, minimum_requirements_met
 
 from .builders import FULL, Harness, app_id, pool_raw, received, scores_summing
 
 
-def refused(h: Harness, **kw) -> DomainRefusal:  # type: ignore[no-untyped-def]
+def refused(h: Harness, **kw) -> Refusal:  # type: ignore[no-untyped-def]
     kw.setdefault("application_id", app_id("A"))
     kw.setdefault("assessor", "assessor-a")
     kw.setdefault("justification", "reasons")
-    with pytest.raises(DomainRefusal) as caught:
+    with pytest.raises(Refusal) as caught:
         score_application(h.round, ScoreApplication(**kw))
     return caught.value
 
@@ -38,7 +39,7 @@ def test_a_full_score_is_recorded_with_the_aggregate(h: Harness) -> None:
 
 def test_missing_criteria_are_refused(h: Harness) -> None:
     error = refused(h, scores={"1": 5, "2": 5, "3": 4, "4": 4})
-    assert (error.code, error.http_status) == ("criteria_incomplete", 422)
+    assert (error.code, error.kind) == ("criteria_incomplete", "invalid")
     assert "5" in error.message
     assert refused(h, scores={}).code == "criteria_incomplete"
 
@@ -46,7 +47,7 @@ def test_missing_criteria_are_refused(h: Harness) -> None:
 @pytest.mark.parametrize("key", ["6", "0", "x", "1.5", ""])
 def test_unknown_criteria_are_refused(h: Harness, key: str) -> None:
     error = refused(h, scores={**FULL, key: 3})
-    assert (error.code, error.http_status) == ("criterion_unknown", 422)
+    assert (error.code, error.kind) == ("criterion_unknown", "invalid")
 
 
 def test_integer_and_padded_keys_name_the_same_criteria(h: Harness) -> None:
@@ -57,7 +58,7 @@ def test_integer_and_padded_keys_name_the_same_criteria(h: Harness) -> None:
 @pytest.mark.parametrize("bad", [-1, 6])
 def test_scores_outside_0_to_5_are_refused(h: Harness, bad: int) -> None:
     error = refused(h, scores={**FULL, "3": bad})
-    assert (error.code, error.http_status) == ("score_out_of_range", 422)
+    assert (error.code, error.kind) == ("score_out_of_range", "invalid")
 
 
 @pytest.mark.parametrize("edge", [0, 5])
@@ -68,22 +69,22 @@ def test_scores_at_the_edges_are_fine(h: Harness, edge: int) -> None:
 @pytest.mark.parametrize("text", ["", "   ", "\n\t"])
 def test_a_score_without_written_justification_is_refused(h: Harness, text: str) -> None:
     error = refused(h, scores=FULL, justification=text)
-    assert (error.code, error.http_status) == ("justification_missing", 422)
+    assert (error.code, error.kind) == ("justification_missing", "invalid")
 
 
 def test_unknown_or_unaccepted_application_is_refused(h: Harness) -> None:
     error = refused(h, application_id=uuid4(), scores=FULL)
-    assert (error.code, error.http_status) == ("application_unknown", 404)
+    assert (error.code, error.kind) == ("application_unknown", "not_found")
     h.apply(received("B", "147", 1_000_00))
     error = refused(h, application_id=app_id("B"), scores=FULL)
-    assert (error.code, error.http_status) == ("application_not_accepted", 409)
+    assert (error.code, error.kind) == ("application_not_accepted", "conflict")
 
 
 def test_a_decided_application_cannot_be_scored(h: Harness) -> None:
     h.score("A", "assessor-a")
     h.allocate()
     error = refused(h, assessor="assessor-b", scores=FULL)
-    assert (error.code, error.http_status) == ("application_decided", 409)
+    assert (error.code, error.kind) == ("application_decided", "conflict")
 
 
 def test_recusal_is_recorded_and_blocks_later_scores(h: Harness) -> None:
@@ -92,7 +93,7 @@ def test_recusal_is_recorded_and_blocks_later_scores(h: Harness) -> None:
     assert event.justification == "former employee"
     assert event.aggregate_score is None
     error = refused(h, assessor="assessor-c", scores=FULL)
-    assert (error.code, error.http_status) == ("assessor_recused", 409)
+    assert (error.code, error.kind) == ("assessor_recused", "conflict")
     assert refused(h, assessor="assessor-c", conflict_of_interest=True).code == "assessor_recused"
 
 

@@ -10,8 +10,9 @@ from contracts.intake import (
     ApplicationAccepted, ApplicationRejectedLate, ItProblemExceptionDecided,
     ItProblemExceptionRequested,
 )
+from contracts.refusal import Refusal
 
-from services.intake.domain import DomainRefusal, intake_outcome, receipt_for
+from services.intake.domain import contact_reported_by, intake_outcome, receipt_for
 
 from tests.unit.intake.factories import (
     APP, CVR_AARHUS, CVR_KBH, DEADLINE, MS, Desk, applicant_claims, caseworker_claims, contact,
@@ -23,8 +24,8 @@ DAY = timedelta(hours=24)
 BEFORE = DEADLINE - HOUR
 
 
-def refused(call) -> DomainRefusal:  # type: ignore[no-untyped-def]
-    with pytest.raises(DomainRefusal) as caught:
+def refused(call) -> Refusal:  # type: ignore[no-untyped-def]
+    with pytest.raises(Refusal) as caught:
         call()
     return caught.value
 
@@ -41,7 +42,7 @@ def test_contact_after_deadline_is_pending() -> None:
     assert (event.status, event.reasons, event.contact) == ("pending", [], "after_deadline")
     assert (event.exception_id, event.application_id, event.applicant_cvr) == (uid(500), APP, CVR_AARHUS)
     assert event.evidence_refs == ["screenshot-1.png"]
-    assert decided.http_status == 201
+    assert decided.answer == "created"
     assert intake_outcome(desk.state()) == ("exception_pending", [])
 
 
@@ -86,19 +87,19 @@ def test_same_contact_twice_has_one_effect() -> None:
     desk = Desk()
     desk.contact(contact(DEADLINE + HOUR))
     again = desk.contact(contact(DEADLINE + HOUR), at=DEADLINE + 2 * HOUR)
-    assert again.events == () and again.http_status == 200
+    assert again.events == () and again.answer == "ok"
     assert desk.events() == ["ItProblemExceptionRequested"]
 
 
 def test_contact_from_another_organisation_is_refused() -> None:
     error = refused(lambda: Desk().contact(contact(DEADLINE + HOUR), claims=applicant_claims(CVR_KBH)))
-    assert (error.code, error.http_status) == ("cvr_mismatch", 403)
+    assert (error.code, error.kind) == ("cvr_mismatch", "forbidden")
 
 
 def test_contact_without_the_applicant_role_is_refused() -> None:
     claims = applicant_claims(roles=("assessor",))
     error = refused(lambda: Desk().contact(contact(DEADLINE + HOUR), claims=claims))
-    assert (error.code, error.http_status) == ("role_not_allowed", 403)
+    assert (error.code, error.kind) == ("role_not_allowed", "forbidden")
 
 
 def test_caseworker_may_record_a_contact() -> None:
@@ -112,7 +113,7 @@ def test_contact_for_someone_elses_application_is_refused() -> None:
     desk = Desk()
     desk.submit(submission(), BEFORE)
     error = refused(lambda: desk.contact(contact(DEADLINE + HOUR, cvr=CVR_KBH)))
-    assert (error.code, error.http_status) == ("application_id_conflict", 409)
+    assert (error.code, error.kind) == ("application_id_conflict", "conflict")
 
 
 def test_contact_binds_the_application() -> None:
@@ -126,25 +127,25 @@ def test_contact_binds_the_application() -> None:
 
 def test_contact_for_an_unknown_or_closed_pool() -> None:
     error = refused(lambda: Desk(pools={}).contact(contact(DEADLINE + HOUR)))
-    assert (error.code, error.http_status) == ("pool_unknown", 422)
+    assert (error.code, error.kind) == ("pool_unknown", "invalid")
     closed = Desk(pools=pools_of(published(pool_definition(deadline_local=None))))
     error = refused(lambda: closed.contact(contact(DEADLINE + HOUR)))
-    assert (error.code, error.http_status) == ("pool_not_open", 409)
+    assert (error.code, error.kind) == ("pool_not_open", "conflict")
 
 
 def test_contact_recorded_before_it_happened_is_refused() -> None:
     error = refused(lambda: Desk().contact(contact(DEADLINE + HOUR), at=DEADLINE + HOUR - MS))
-    assert (error.code, error.http_status) == ("contacted_at_in_future", 422)
+    assert (error.code, error.kind) == ("contacted_at_in_future", "invalid")
 
 
 def test_only_one_open_exception_at_a_time() -> None:
     desk = Desk()
     desk.contact(contact(DEADLINE + HOUR, n=1))
     error = refused(lambda: desk.contact(contact(DEADLINE + 2 * HOUR, n=2)))
-    assert (error.code, error.http_status) == ("exception_already_pending", 409)
+    assert (error.code, error.kind) == ("exception_already_pending", "conflict")
     desk.decide(decision(True, n=1), DEADLINE + 3 * HOUR)
     error = refused(lambda: desk.contact(contact(DEADLINE + 4 * HOUR, n=3)))
-    assert (error.code, error.http_status) == ("exception_already_granted", 409)
+    assert (error.code, error.kind) == ("exception_already_granted", "conflict")
 
 
 def test_a_new_contact_after_a_refusal_is_allowed() -> None:
@@ -162,7 +163,7 @@ def test_only_a_caseworker_decides() -> None:
     desk = Desk()
     desk.contact(contact(DEADLINE + HOUR))
     error = refused(lambda: desk.decide(decision(True), DEADLINE + 2 * HOUR, claims=applicant_claims()))
-    assert (error.code, error.http_status) == ("role_not_allowed", 403)
+    assert (error.code, error.kind) == ("role_not_allowed", "forbidden")
     assert desk.events() == ["ItProblemExceptionRequested"]
 
 
@@ -171,7 +172,7 @@ def test_never_the_applicant_even_with_the_caseworker_role() -> None:
     desk.contact(contact(DEADLINE + HOUR))
     claims = {"sub": "e-1", "cvr": CVR_AARHUS, "roles": ["applicant", "caseworker"]}
     error = refused(lambda: desk.decide(decision(True), DEADLINE + 2 * HOUR, claims=claims))
-    assert (error.code, error.http_status) == ("decider_is_applicant", 403)
+    assert (error.code, error.kind) == ("decider_is_applicant", "forbidden")
 
 
 def test_a_decision_names_its_maker() -> None:
@@ -180,7 +181,7 @@ def test_a_decision_names_its_maker() -> None:
     error = refused(
         lambda: desk.decide(decision(True), DEADLINE + 2 * HOUR, claims={"roles": ["caseworker"]})
     )
-    assert (error.code, error.http_status) == ("subject_missing", 403)
+    assert (error.code, error.kind) == ("subject_missing", "forbidden")
     decided = desk.decide(decision(True, evidence=("phone-note.txt", "screenshot-1.png")), DEADLINE + 2 * HOUR, claims=caseworker_claims("cw-7"))
     event = decided.events[0]
     assert isinstance(event, ItProblemExceptionDecided)
@@ -193,14 +194,14 @@ def test_deciding_an_unknown_exception() -> None:
     desk = Desk()
     desk.submit(submission(), BEFORE)
     error = refused(lambda: desk.decide(decision(True, n=9), DEADLINE))
-    assert (error.code, error.http_status) == ("exception_unknown", 404)
+    assert (error.code, error.kind) == ("exception_unknown", "not_found")
 
 
 def test_deciding_a_rule_refused_exception_is_a_conflict() -> None:
     desk = Desk()
     desk.contact(contact(DEADLINE + HOUR, screenshot_at=None))
     error = refused(lambda: desk.decide(decision(True), DEADLINE + 2 * HOUR))
-    assert (error.code, error.http_status) == ("exception_already_decided", 409)
+    assert (error.code, error.kind) == ("exception_already_decided", "conflict")
 
 
 @pytest.mark.parametrize("first", [True, False])
@@ -210,16 +211,16 @@ def test_deciding_twice_is_a_conflict(first: bool, second: bool) -> None:
     desk.contact(contact(DEADLINE + HOUR))
     desk.decide(decision(first), DEADLINE + 2 * HOUR)
     error = refused(lambda: desk.decide(decision(second), DEADLINE + 3 * HOUR))
-    assert (error.code, error.http_status) == ("exception_already_decided", 409)
+    assert (error.code, error.kind) == ("exception_already_decided", "conflict")
 
 
 def test_refusal_reasons() -> None:
     desk = Desk()
     desk.contact(contact(DEADLINE + HOUR))
     error = refused(lambda: desk.decide(decision(False, reasons=("not_a_code",)), DEADLINE + 2 * HOUR))
-    assert (error.code, error.http_status) == ("reason_unknown", 422)
+    assert (error.code, error.kind) == ("reason_unknown", "invalid")
     error = refused(lambda: desk.decide(decision(True, reasons=("exception_refused",)), DEADLINE + 2 * HOUR))
-    assert (error.code, error.http_status) == ("reasons_on_approval", 422)
+    assert (error.code, error.kind) == ("reasons_on_approval", "invalid")
     event = desk.decide(decision(False, reasons=("screenshot_after_deadline",)), DEADLINE + 2 * HOUR).events[0]
     assert event.reasons == ["screenshot_after_deadline"]  # type: ignore[union-attr]
     assert intake_outcome(desk.state()) == ("exception_refused", ["screenshot_after_deadline"])
@@ -425,7 +426,7 @@ def test_caseworker_refusal_reasons_are_exception_reasons_only() -> None:
     desk = Desk()
     desk.contact(contact(DEADLINE + HOUR))
     error = refused(lambda: desk.decide(decision(False, reasons=("cvr_invalid",)), DEADLINE + 2 * HOUR))
-    assert (error.code, error.http_status) == ("reason_unknown", 422)
+    assert (error.code, error.kind) == ("reason_unknown", "invalid")
 
 
 def test_refusal_reasons_are_not_repeated_on_the_rejection() -> None:
@@ -442,7 +443,7 @@ def test_someone_else_resending_a_contact_id_is_a_conflict() -> None:
     desk = Desk()
     desk.contact(contact(DEADLINE + HOUR))
     error = refused(lambda: desk.contact(contact(DEADLINE + HOUR, cvr=CVR_KBH)))
-    assert (error.code, error.http_status) == ("application_id_conflict", 409)
+    assert (error.code, error.kind) == ("application_id_conflict", "conflict")
 
 
 def test_without_an_id_the_latest_exception_is_decided() -> None:
@@ -455,7 +456,7 @@ def test_without_an_id_the_latest_exception_is_decided() -> None:
     decided = desk.decide(latest, DEADLINE + 3 * HOUR)
     assert decided.events[0].exception_id == uid(2)  # type: ignore[union-attr]
     error = refused(lambda: desk.decide(latest, DEADLINE + 4 * HOUR))
-    assert (error.code, error.http_status) == ("exception_already_decided", 409)
+    assert (error.code, error.kind) == ("exception_already_decided", "conflict")
 
 
 def test_without_an_id_and_no_exception_at_all() -> None:
@@ -464,7 +465,7 @@ def test_without_an_id_and_no_exception_at_all() -> None:
     desk = Desk()
     desk.submit(submission(), BEFORE)
     error = refused(lambda: desk.decide(DecideItProblemException(application_id=APP, approved=False), DEADLINE))
-    assert (error.code, error.http_status) == ("exception_unknown", 404)
+    assert (error.code, error.kind) == ("exception_unknown", "not_found")
 
 
 def test_a_refusal_carries_every_reason() -> None:
@@ -474,3 +475,28 @@ def test_a_refusal_carries_every_reason() -> None:
     error = refused(lambda: desk.decide(decision(True), DEADLINE + 2 * HOUR, claims=claims))
     assert error.code == "role_not_allowed"
     assert [r.code for r in error.reasons] == ["role_not_allowed", "subject_missing", "decider_is_applicant"]
+
+
+# --- who reports an IT problem (R6/R7) ----------------------------------------------------------
+
+def test_a_caseworker_reports_for_the_bound_organisation_an_applicant_for_its_own() -> None:
+    assert contact_reported_by({"caseworker"}, None, "29189846") == ("29189846", "caseworker")
+    assert contact_reported_by({"caseworker", "applicant"}, "12345678", "29189846") == (
+        "29189846", "caseworker")
+    assert contact_reported_by({"applicant"}, "12345678", "29189846") == (
+        "12345678", "applicant")
+    assert contact_reported_by({"caseworker", "applicant"}, "12345678", None) == (
+        "12345678", "applicant")
+
+
+@pytest.mark.parametrize(("roles", "token_cvr", "code", "kind"), [
+    ({"caseworker"}, None, "application_unknown", "not_found"),
+    ({"applicant"}, None, "cvr_mismatch", "forbidden"),
+    ({"applicant"}, "1234567", "cvr_mismatch", "forbidden"),
+    ({"applicant"}, "1234567x", "cvr_mismatch", "forbidden"),
+    (set(), "12345678", "cvr_mismatch", "forbidden"),
+])
+def test_who_may_not_report_an_it_problem(roles: set[str], token_cvr: str | None, code: str,
+                                          kind: str) -> None:
+    error = refused(lambda: contact_reported_by(roles, token_cvr, None))
+    assert (error.code, error.kind) == (code, kind)

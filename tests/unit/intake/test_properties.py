@@ -11,9 +11,10 @@ from hypothesis import HealthCheck, assume, event, given, settings
 from hypothesis import strategies as st
 
 from contracts.base import BudgetLine, IndicativeBudget
+from contracts.refusal import Refusal
 
 from services.intake.domain import (
-    REASON_CODES, DomainRefusal, cvr_is_valid, intake_outcome, is_on_time, parse_submission,
+    REASON_CODES, cvr_is_valid, intake_outcome, is_on_time, parse_submission,
     receipt_for, validate_budget, validate_budget_lines,
 )
 
@@ -164,9 +165,9 @@ def _play(steps: list[tuple[Any, ...]], gaps: list[int]) -> Desk:
             else:
                 _, n, approved = step
                 desk.decide(decision(approved, n=n), now, claims=caseworker_claims())
-        except DomainRefusal as refusal:
+        except Refusal as refusal:
             assert refusal.code in REASON_CODES
-            assert refusal.http_status in (403, 404, 409, 422)
+            assert refusal.kind in ("forbidden", "not_found", "conflict", "invalid")
     return desk
 
 

@@ -14,8 +14,8 @@ from contracts.intake import (
 )
 
 from services.intake.domain import (
-    ApplicationState, application_id_for, decide_malformed, decide_submission, parse_submission,
-    receipt_for,
+    ApplicationState, application_id_for, binds_submission_id, decide_malformed,
+    decide_submission, parse_submission, receipt_for,
 )
 from services.intake.domain.commands import INTAKE_NAMESPACE
 
@@ -39,7 +39,7 @@ def test_on_time_submission_is_received_and_accepted() -> None:
     assert received.supersedes_submission_id is None
     assert received.received_at_local == "2022-09-28T11:00:00+02:00"
     assert (accepted.basis, accepted.version, accepted.exception_id) == ("on_time", 1, None)
-    assert decided.http_status == 200
+    assert decided.answer == "ok"
     receipt = decided.receipt
     assert receipt is not None
     assert (receipt.submission_id, receipt.application_id, receipt.version) == (uid(1), APP, 1)
@@ -81,7 +81,7 @@ def test_same_submission_twice_has_one_effect_and_the_same_receipt() -> None:
     again = desk.submit(submission(), BEFORE + timedelta(minutes=5))
     assert again.events == ()
     assert again.receipt == first.receipt
-    assert again.http_status == 200
+    assert again.answer == "ok"
     # even after the deadline: a resend of an on-time submission stays on time
     late_again = desk.submit(submission(), DEADLINE + timedelta(hours=3))
     assert late_again.events == () and late_again.receipt == first.receipt
@@ -162,11 +162,26 @@ def test_unauthorised_submission() -> None:
     event = decided.events[0]
     assert isinstance(event, SubmissionUnauthorized)
     assert (event.status, [r.code for r in event.reasons]) == (403, ["cvr_mismatch"])
-    assert decided.http_status == 403
+    assert decided.answer == "forbidden"
     assert decided.receipt.status == "unauthorized"  # type: ignore[union-attr]
     assert decided.receipt.version is None  # type: ignore[union-attr]
     # nothing is bound: the rightful owner can still use the id
     assert desk.state().applicant_cvr is None
+    assert not binds_submission_id(decided)
+
+
+def test_every_decision_but_a_refused_token_binds_the_submission_id() -> None:
+    desk = Desk()
+    accepted = desk.submit(submission(), BEFORE)
+    late = desk.submit(submission(2), DEADLINE + MS)
+    bad = submission(3, applicant=Applicant(cvr="29189847", municipality_code="999", name="X"))
+    invalid = Desk().submit(bad, BEFORE, claims=applicant_claims("29189847"))
+    assert [names(d) for d in (accepted, late, invalid)] == [
+        ["ApplicationReceived", "ApplicationAccepted"],
+        ["ApplicationReceived", "ApplicationRejectedLate"], ["SubmissionInvalid"]]
+    assert all(binds_submission_id(d) for d in (accepted, late, invalid))
+    no_role = Desk().submit(submission(), BEFORE, claims={"cvr": CVR_AARHUS, "roles": []})
+    assert names(no_role) == ["SubmissionUnauthorized"] and not binds_submission_id(no_role)
 
 
 def test_unauthorised_then_retried_with_a_proper_token_takes_effect() -> None:
@@ -196,7 +211,7 @@ def test_invalid_submission_reports_every_violation() -> None:
         ("municipality_unknown", "applicant.municipality_code"),
     ]
     assert (event.application_id, event.pool_id, event.received_at) == (APP, "familiehus-2022", BEFORE)
-    assert decided.http_status == 422
+    assert decided.answer == "invalid"
     assert decided.receipt.status == "invalid"  # type: ignore[union-attr]
     assert desk.state().applicant_cvr is None
 
@@ -207,8 +222,8 @@ def test_invalid_submission_resent_has_one_effect() -> None:
     first = desk.submit(bad, BEFORE)
     again = desk.submit(bad, BEFORE + timedelta(seconds=1))
     # the same 422 and the same reasons: a retry after a timeout never reads success (issue 14.9)
-    assert again.events == () and again.receipt == first.receipt and again.http_status == 422
-    assert first.http_status == 422
+    assert again.events == () and again.receipt == first.receipt and again.answer == "invalid"
+    assert first.answer == "invalid"
 
 
 def test_a_fixed_submission_needs_a_new_submission_id() -> None:
@@ -235,7 +250,7 @@ def test_reusing_someone_elses_application_id_is_refused() -> None:
     assert [(r.code, r.path) for r in decided.events[0].reasons] == [  # type: ignore[union-attr]
         ("application_id_conflict", "application_id")
     ]
-    assert decided.http_status == 422
+    assert decided.answer == "invalid"
     state = desk.state()
     assert state.applicant_cvr == CVR_AARHUS and state.accepted.submission_id == uid(1)  # type: ignore[union-attr]
     # the intruder's resend repeats the refusal
@@ -280,7 +295,7 @@ def test_malformed_submission() -> None:
     assert names(decided) == ["SubmissionInvalid"]
     event = decided.events[0]
     assert (event.submission_id, event.application_id, event.pool_id) == (uid(1), APP, "familiehus-2022")  # type: ignore[union-attr]
-    assert decided.http_status == 422
+    assert decided.answer == "invalid"
     assert decided.receipt.status == "invalid"  # type: ignore[union-attr]
     assert [(r.code, r.path) for r in decided.receipt.reasons] == [("amount_negative", "budget.total_oere")]  # type: ignore[union-attr]
 

@@ -11,7 +11,8 @@ import pytest
 
 from contracts.assessment import GrantAwarded, ReportingDeadline
 from contracts.base import Actor, Applicant, BudgetLine, ProjectPeriod
-from services.payments.domain import DomainRefusal, GrantAccount, accept_award, apply, open_account
+from contracts.refusal import Refusal
+from services.payments.domain import GrantAccount, accept_award, apply, open_account
 
 APP_ID = UUID("6f1c1a52-3c5e-4c8e-9b7a-0d6c1d9e4a11")
 CVR = "29189846"
@@ -101,9 +102,9 @@ class Driver:
         return self.record(command(self.state, *args, **kwargs))
 
 
-def refusal(excinfo: pytest.ExceptionInfo[DomainRefusal]) -> tuple[str, int]:
-    """The code and HTTP status of a refusal caught by ``pytest.raises``."""
-    return excinfo.value.code, excinfo.value.http_status
+def refusal(excinfo: pytest.ExceptionInfo[Refusal]) -> tuple[str, str]:
+    """The code and kind of a refusal caught by ``pytest.raises``."""
+    return excinfo.value.code, excinfo.value.kind
 
 
 def at(*args: int) -> datetime:

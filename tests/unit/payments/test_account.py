@@ -8,8 +8,8 @@ import pytest
 
 from contracts.base import Actor
 from contracts.payments import AwardAccepted, AwardLapsed, GrantAccountOpened
+from contracts.refusal import Refusal
 from services.payments.domain import (
-    DomainRefusal,
     accept_award,
     apply,
     lapse_not_started,
@@ -73,28 +73,28 @@ class TestAcceptance:
         assert len(accept_award(opened(), GRANTEE, CVR, DEADLINE - ONE_SECOND)) == 1
 
     def test_accept_one_second_after_the_deadline_is_refused(self) -> None:
-        with pytest.raises(DomainRefusal) as excinfo:
+        with pytest.raises(Refusal) as excinfo:
             accept_award(opened(), GRANTEE, CVR, DEADLINE + ONE_SECOND)
-        assert refusal(excinfo) == ("acceptance_deadline_passed", 409)
+        assert refusal(excinfo) == ("acceptance_deadline_passed", "conflict")
 
     def test_deadline_compares_instants_not_wall_clocks(self) -> None:
         from zoneinfo import ZoneInfo
         # 23:59:59 in Copenhagen (winter, +01:00) is the deadline 22:59:59Z itself.
         local = datetime(2022, 12, 1, 23, 59, 59, tzinfo=ZoneInfo("Europe/Copenhagen"))
         assert len(accept_award(opened(), GRANTEE, CVR, local)) == 1
-        with pytest.raises(DomainRefusal):
+        with pytest.raises(Refusal):
             accept_award(opened(), GRANTEE, CVR, local + ONE_SECOND)
 
     def test_token_cvr_must_be_the_grantee(self) -> None:
-        with pytest.raises(DomainRefusal) as excinfo:
+        with pytest.raises(Refusal) as excinfo:
             accept_award(opened(), GRANTEE, OTHER_CVR, DEADLINE)
-        assert refusal(excinfo) == ("cvr_mismatch", 403)
+        assert refusal(excinfo) == ("cvr_mismatch", "forbidden")
 
     @pytest.mark.parametrize("role", ["caseworker", "approver", "finance", "system"])
     def test_only_the_applicant_role_accepts(self, role: str) -> None:
-        with pytest.raises(DomainRefusal) as excinfo:
+        with pytest.raises(Refusal) as excinfo:
             accept_award(opened(), Actor(id="x", role=role), CVR, DEADLINE)
-        assert refusal(excinfo) == ("role_not_allowed", 403)
+        assert refusal(excinfo) == ("role_not_allowed", "forbidden")
 
     def test_accepting_twice_emits_nothing_new_even_after_the_deadline(self) -> None:
         grant = Driver.for_award()
@@ -106,9 +106,9 @@ class TestAcceptance:
     def test_a_lapsed_award_cannot_be_accepted(self) -> None:
         grant = Driver.for_award(deadline=DEADLINE)
         grant(lapse_overdue, DEADLINE + ONE_SECOND)
-        with pytest.raises(DomainRefusal) as excinfo:
+        with pytest.raises(Refusal) as excinfo:
             accept_award(grant.state, GRANTEE, CVR, DEADLINE)
-        assert refusal(excinfo) == ("award_lapsed", 409)
+        assert refusal(excinfo) == ("award_lapsed", "conflict")
 
     def test_naive_now_is_a_programming_error(self) -> None:
         with pytest.raises(ValueError):
@@ -152,9 +152,9 @@ class TestProjectNotStarted:
     def test_too_early_on_the_last_day_of_the_window(self) -> None:
         # 2023-07-01 23:30 Copenhagen (summer, +02:00) is still the window's last day.
         now = datetime(2023, 7, 1, 21, 30, tzinfo=UTC)
-        with pytest.raises(DomainRefusal) as excinfo:
+        with pytest.raises(Refusal) as excinfo:
             lapse_not_started(opened(), CASEWORKER, now)
-        assert refusal(excinfo) == ("project_start_window_open", 409)
+        assert refusal(excinfo) == ("project_start_window_open", "conflict")
 
     def test_without_an_approved_budget_it_lapses_the_day_after(self) -> None:
         now = datetime(2023, 7, 1, 22, 0, tzinfo=UTC)  # 2023-07-02 00:00 in Copenhagen
@@ -167,9 +167,9 @@ class TestProjectNotStarted:
         grant = Driver.for_award()
         grant(submit_revised_budget, budget_from(first_month), GRANTEE, CVR)
         assert project_started(grant.state)
-        with pytest.raises(DomainRefusal) as excinfo:
+        with pytest.raises(Refusal) as excinfo:
             lapse_not_started(grant.state, CASEWORKER, datetime(2024, 1, 1, tzinfo=UTC))
-        assert refusal(excinfo) == ("project_started", 409)
+        assert refusal(excinfo) == ("project_started", "conflict")
 
     def test_a_budget_starting_later_means_not_started(self) -> None:
         grant = Driver.for_award()
@@ -180,9 +180,9 @@ class TestProjectNotStarted:
         assert grant.state.is_lapsed
 
     def test_only_a_caseworker_lapses(self) -> None:
-        with pytest.raises(DomainRefusal) as excinfo:
+        with pytest.raises(Refusal) as excinfo:
             lapse_not_started(opened(), GRANTEE, datetime(2024, 1, 1, tzinfo=UTC))
-        assert refusal(excinfo) == ("role_not_allowed", 403)
+        assert refusal(excinfo) == ("role_not_allowed", "forbidden")
 
     def test_lapsing_a_lapsed_grant_emits_nothing(self) -> None:
         grant = Driver.for_award()

@@ -9,8 +9,8 @@ import pytest
 
 from contracts.payments import PaymentsHeld, PaymentsReleased
 from contracts.reporting import ReportOverdue
+from contracts.refusal import Refusal
 from services.payments.domain import (
-    DomainRefusal,
     HoldBook,
     evolve_holds,
     hold_for_overdue_report,
@@ -18,6 +18,7 @@ from services.payments.domain import (
     is_held,
     overdue_hold_id,
     release_hold,
+    request_release,
     submit_revised_budget,
 )
 from tests.unit.payments.builders import (
@@ -95,31 +96,31 @@ class TestRelease:
 
     def test_one_person_cannot_release_alone(self) -> None:
         book = held_book(overdue())
-        with pytest.raises(DomainRefusal) as excinfo:
+        with pytest.raises(Refusal) as excinfo:
             release_hold(book, book.holds[0].hold_id, "cw-a", "cw-a", [APPROVER], at(2023, 8, 1))
-        assert refusal(excinfo) == ("two_person_rule", 403)
+        assert refusal(excinfo) == ("two_person_rule", "forbidden")
 
     @pytest.mark.parametrize(("requested_by", "approved_by"),
                              [(APPROVER, "cw-b"), ("cw-a", APPROVER)])
     def test_the_grant_approver_cannot_release(self, requested_by: str, approved_by: str) -> None:
         book = held_book(overdue())
-        with pytest.raises(DomainRefusal) as excinfo:
+        with pytest.raises(Refusal) as excinfo:
             release_hold(book, book.holds[0].hold_id, requested_by, approved_by, [APPROVER],
                          at(2023, 8, 1))
-        assert refusal(excinfo) == ("segregation_of_duties", 403)
+        assert refusal(excinfo) == ("segregation_of_duties", "forbidden")
 
     def test_the_approver_of_any_grant_of_the_cvr_cannot_release(self) -> None:
         book = held_book(overdue())
-        with pytest.raises(DomainRefusal) as excinfo:
+        with pytest.raises(Refusal) as excinfo:
             release_hold(book, book.holds[0].hold_id, "cw-a", "other-approver",
                          [APPROVER, "other-approver"], at(2023, 8, 1))
-        assert refusal(excinfo) == ("segregation_of_duties", 403)
+        assert refusal(excinfo) == ("segregation_of_duties", "forbidden")
 
     def test_unknown_hold(self) -> None:
-        with pytest.raises(DomainRefusal) as excinfo:
+        with pytest.raises(Refusal) as excinfo:
             release_hold(held_book(overdue()), OTHER_GRANT, "a", "b", [], at(2023, 8, 1))
-        assert refusal(excinfo) == ("hold_not_found", 404)
-        with pytest.raises(DomainRefusal):
+        assert refusal(excinfo) == ("hold_not_found", "not_found")
+        with pytest.raises(Refusal):
             release_hold(None, OTHER_GRANT, "a", "b", [], at(2023, 8, 1))
 
     def test_releasing_twice_releases_once(self) -> None:
@@ -128,3 +129,46 @@ class TestRelease:
         (release,) = release_hold(book, hold_id, "cw-a", "cw-b", [], at(2023, 8, 1))
         book = evolve_holds(book, release)
         assert release_hold(book, hold_id, "cw-a", "cw-b", [], at(2023, 8, 2)) == []
+
+    def test_approving_before_anyone_asked_is_refused_until_released(self) -> None:
+        book = held_book(overdue())
+        hold_id = book.holds[0].hold_id
+        with pytest.raises(Refusal) as excinfo:
+            release_hold(book, hold_id, None, "cw-b", [], at(2023, 8, 1))
+        assert refusal(excinfo) == ("release_not_requested", "conflict")
+        (release,) = release_hold(book, hold_id, "cw-a", "cw-b", [], at(2023, 8, 1))
+        assert release_hold(evolve_holds(book, release), hold_id, None, "cw-b", [],
+                            at(2023, 8, 2)) == []
+
+
+class TestReleaseRequest:
+    """The first of the two people (R19): who may ask, and asking again."""
+
+    def test_a_first_request_is_recorded_and_repeating_it_is_not(self) -> None:
+        book = held_book(overdue())
+        hold_id = book.holds[0].hold_id
+        assert request_release(book, hold_id, "cw-a", None, [APPROVER]) is True
+        assert request_release(book, hold_id, "cw-a", "cw-a", [APPROVER]) is False
+
+    def test_a_second_person_approves_rather_than_asks(self) -> None:
+        book = held_book(overdue())
+        with pytest.raises(Refusal) as excinfo:
+            request_release(book, book.holds[0].hold_id, "cw-b", "cw-a", [APPROVER])
+        assert refusal(excinfo) == ("release_already_requested", "conflict")
+
+    def test_the_approver_of_a_grant_of_the_cvr_may_not_ask(self) -> None:
+        book = held_book(overdue())
+        with pytest.raises(Refusal) as excinfo:
+            request_release(book, book.holds[0].hold_id, APPROVER, None, ["x", APPROVER])
+        assert refusal(excinfo) == ("segregation_of_duties", "forbidden")
+
+    def test_a_released_or_unknown_hold_cannot_be_asked_for(self) -> None:
+        book = held_book(overdue())
+        hold_id = book.holds[0].hold_id
+        (release,) = release_hold(book, hold_id, "cw-a", "cw-b", [], at(2023, 8, 1))
+        with pytest.raises(Refusal) as excinfo:
+            request_release(evolve_holds(book, release), hold_id, "cw-c", None, [])
+        assert refusal(excinfo) == ("hold_released", "conflict")
+        with pytest.raises(Refusal) as excinfo:
+            request_release(book, OTHER_GRANT, "cw-c", None, [])
+        assert refusal(excinfo) == ("hold_not_found", "not_found")

@@ -9,9 +9,9 @@ import pytest
 
 from contracts.finance import PaymentExecuted
 from contracts.payments import OverpaymentClaimed, PaymentInstructed, PeriodAmount
+from contracts.refusal import Refusal
 from services.payments.domain import (
     NAMESPACE,
-    DomainRefusal,
     approve_pending_budget,
     instruct_due,
     instructed_oere,
@@ -166,9 +166,9 @@ class TestRunDate:
         assert run_date(self.NOW, date(2023, 4, 1)) == date(2023, 4, 1)
 
     def test_a_later_through_is_refused(self) -> None:
-        with pytest.raises(DomainRefusal) as caught:
+        with pytest.raises(Refusal) as caught:
             run_date(self.NOW, date(2023, 4, 2))
-        assert (caught.value.code, caught.value.http_status) == ("payment_run_in_future", 422)
+        assert (caught.value.code, caught.value.kind) == ("payment_run_in_future", "invalid")
 
 
 class TestScheduledRunsOnDueDates:

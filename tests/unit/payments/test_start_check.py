@@ -8,7 +8,8 @@ from datetime import UTC, datetime
 import pytest
 
 from contracts.base import Actor
-from services.payments.domain import DomainRefusal, lapse_not_started, submit_revised_budget
+from contracts.refusal import Refusal
+from services.payments.domain import lapse_not_started, submit_revised_budget
 from services.payments.domain.start_check import (
     close_start_check, dismiss_start_check, open_start_check, start_check_due, start_check_id,
 )
@@ -58,7 +59,7 @@ def test_the_task_closes_when_the_grant_lapses_or_the_project_shows_its_start() 
 def test_only_a_caseworker_dismisses() -> None:
     (closed,) = dismiss_start_check(start_check_id(APP_ID), APP_ID, CASEWORKER, NEXT_DAY)
     assert (closed.outcome, closed.closed_by) == ("dismissed", CASEWORKER.id)
-    with pytest.raises(DomainRefusal) as refused:
+    with pytest.raises(Refusal) as refused:
         dismiss_start_check(start_check_id(APP_ID), APP_ID, Actor(id="x", role="approver"),
                             NEXT_DAY)
-    assert refusal(refused) == ("role_not_allowed", 403)
+    assert refusal(refused) == ("role_not_allowed", "forbidden")

@@ -11,6 +11,7 @@ from pathlib import Path
 from contracts.base import Actor
 from contracts.finance import PaymentExecuted, PaymentFailed
 from contracts.reporting import ReportOverdue
+from contracts.refusal import Refusal
 from services.payments import domain
 from services.payments.domain import (
     REASON_CODES,
@@ -96,7 +97,7 @@ def test_hold_book_round_trips_and_replays() -> None:
 
 
 def _codes_in_source() -> set[str]:
-    """Every string literal given as a code: DomainRefusal("x", ...), Reason(code="x"),
+    """Every string literal given as a code: Refusal("x", ...), Reason(code="x"),
     reason="x"."""
     found = set()
     for path in DOMAIN_DIR.glob("*.py"):
@@ -104,7 +105,7 @@ def _codes_in_source() -> set[str]:
             if not isinstance(node, ast.Call):
                 continue
             name = getattr(node.func, "id", getattr(node.func, "attr", ""))
-            if name == "DomainRefusal" and node.args and isinstance(node.args[0], ast.Constant):
+            if name == "Refusal" and node.args and isinstance(node.args[0], ast.Constant):
                 found.add(node.args[0].value)
             for keyword in node.keywords:
                 if keyword.arg in ("code", "reason") and isinstance(keyword.value, ast.Constant):

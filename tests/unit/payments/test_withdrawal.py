@@ -10,7 +10,8 @@ import pytest
 
 from contracts.base import Actor
 from contracts.payments import AwardLapsed, PaymentInstructed
-from services.payments.domain import DomainRefusal, accept_award, lapse_overdue
+from contracts.refusal import Refusal
+from services.payments.domain import accept_award, lapse_overdue
 from services.payments.domain.state import InstructionRecord
 from services.payments.domain.withdrawal import withdraw_award
 from tests.unit.payments.builders import (
@@ -28,26 +29,26 @@ def test_a_caseworker_withdraws_an_award_accepted_or_not(accepted: bool) -> None
     assert grant(withdraw_award, CASEWORKER, DEADLINE) == []  # a retry: once
     assert grant(lapse_overdue, DEADLINE + ONE_SECOND) == []  # nothing lapses it again
     if not accepted:  # a withdrawn award can no longer be accepted
-        with pytest.raises(DomainRefusal) as refused:
+        with pytest.raises(Refusal) as refused:
             grant(accept_award, GRANTEE, CVR, DEADLINE - ONE_SECOND)
-        assert refusal(refused) == ("award_lapsed", 409)
+        assert refusal(refused) == ("award_lapsed", "conflict")
 
 
 def test_only_a_caseworker_withdraws() -> None:
     grant = Driver.for_award()
-    with pytest.raises(DomainRefusal) as refused:
+    with pytest.raises(Refusal) as refused:
         grant(withdraw_award, GRANTEE, DEADLINE)
-    assert refusal(refused) == ("role_not_allowed", 403)
-    with pytest.raises(DomainRefusal):
+    assert refusal(refused) == ("role_not_allowed", "forbidden")
+    with pytest.raises(Refusal):
         grant(withdraw_award, Actor(id="a", role="approver"), DEADLINE)
 
 
 def test_an_award_that_lapsed_otherwise_is_not_withdrawn() -> None:
     grant = Driver.for_award()
     grant(lapse_overdue, DEADLINE + ONE_SECOND)
-    with pytest.raises(DomainRefusal) as refused:
+    with pytest.raises(Refusal) as refused:
         grant(withdraw_award, CASEWORKER, DEADLINE + 2 * ONE_SECOND)
-    assert refusal(refused) == ("award_lapsed", 409)
+    assert refusal(refused) == ("award_lapsed", "conflict")
 
 
 def test_no_withdrawal_once_a_payment_was_instructed() -> None:
@@ -58,7 +59,7 @@ def test_no_withdrawal_once_a_payment_was_instructed() -> None:
         budget_version=1)
     grant.state = grant.state.model_copy(
         update={"instructions": (InstructionRecord(instruction=instruction),)})
-    with pytest.raises(DomainRefusal) as refused:
+    with pytest.raises(Refusal) as refused:
         grant(withdraw_award, CASEWORKER, DEADLINE)
-    assert refusal(refused) == ("payments_instructed", 409)
+    assert refusal(refused) == ("payments_instructed", "conflict")
     assert not grant.state.is_lapsed

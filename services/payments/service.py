@@ -1,0 +1,194 @@
+"""Payments' service layer: plain command handlers, each one unit of work around the domain.
+
+A handler takes the unit of work and a command (``handler(uow, command)``, run by
+``runtime.handle``): it locks the state the command changes (lock order in :mod:`.store`: hold
+books, then grants), asks the domain, emits the events through the outbox and saves the folded
+state. No rule lives here; routes (:mod:`.routes`) and scheduled rules only build commands.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
+from uuid import UUID
+
+from contracts.base import Actor, Contract
+from contracts.payments import PaymentInstructed
+from contracts.refusal import Refusal
+from servicekit.outbox import Cause
+from servicekit.service import UnitOfWork
+from services.payments.domain import (
+    GrantAccount,
+    HoldBook,
+    RunEvent,
+    apply,
+    evolve_holds,
+    instruct_due,
+    lapse_overdue,
+    may_move_money,
+    release_hold,
+    request_release,
+)
+from services.payments.store import PaymentsStore
+from services.payments.views import instant
+
+
+def grant_not_found(application_id: UUID) -> Refusal:
+    return Refusal("grant_not_found", f"no grant account for application {application_id}",
+                   "not_found")
+
+
+async def locked_grant(store: PaymentsStore, application_id: UUID) -> GrantAccount:
+    state = await store.lock_grant(application_id)
+    if state is None:
+        raise grant_not_found(application_id)
+    return state
+
+
+async def save_grant(uow: UnitOfWork, store: PaymentsStore, state: GrantAccount,
+                     events: Sequence[Contract], cause: Cause) -> GrantAccount:
+    """Emit a grant's events, fold them into its state and store it."""
+    if not events:
+        return state
+    for event in events:
+        uow.emit(event, aggregate_id=str(state.application_id), cause=cause)
+    updated = apply(state, events)  # type: ignore[arg-type]
+    assert updated is not None
+    await store.save_grant(updated)
+    return updated
+
+
+@dataclass(frozen=True)
+class ChangeGrant:
+    """Any command on one grant: ``decide`` is the domain's answer for its locked state."""
+
+    application_id: UUID
+    decide: Callable[[GrantAccount], Sequence[Contract]]
+    cause: Cause
+
+
+async def change_grant(uow: UnitOfWork, cmd: ChangeGrant) -> GrantAccount:
+    store = PaymentsStore(uow.conn)
+    state = await locked_grant(store, cmd.application_id)
+    return await save_grant(uow, store, state, cmd.decide(state), cmd.cause)
+
+
+@dataclass(frozen=True)
+class RunPayments:
+    today: date
+    actor: Actor
+    cause: Cause
+
+
+@dataclass(frozen=True)
+class RunResult:
+    events: list[RunEvent]
+    refused: list[dict[str, str]]
+
+
+async def run_payments(uow: UnitOfWork, cmd: RunPayments) -> RunResult:
+    """A caseworker's payment run: every accepted grant's due instructions, except the grants
+    the caseworker approved (R19), which are listed as refused."""
+    store = PaymentsStore(uow.conn)
+    books = await store.share_lock_hold_books()  # lock order: books, then grants
+    result = RunResult([], [])
+    for state in await store.lock_accepted_grants():
+        if not may_move_money(state, cmd.actor):
+            result.refused.append({"application_id": str(state.application_id),
+                                   "error": "segregation_of_duties"})
+            continue
+        events = instruct_due(state, cmd.today, books.get(state.cvr))
+        for event in events:
+            if isinstance(event, PaymentInstructed):
+                await store.index_instruction(event.instruction_id, event.application_id)
+        await save_grant(uow, store, state, events, cmd.cause)
+        result.events.extend(events)
+    return result
+
+
+@dataclass(frozen=True)
+class LapseUnaccepted:
+    now: datetime
+    cause: Cause
+
+
+async def lapse_unaccepted(uow: UnitOfWork, cmd: LapseUnaccepted) -> list[dict[str, Any]]:
+    """Every award still unaccepted after its deadline at ``now`` lapses, once (the operators'
+    /ops/sweep and the scheduler's acceptance_lapse rule)."""
+    store = PaymentsStore(uow.conn)
+    lapsed = []
+    for state in await store.lock_unaccepted_grants():
+        events = lapse_overdue(state, cmd.now)
+        await save_grant(uow, store, state, events, cmd.cause)
+        lapsed += [{"application_id": str(e.application_id), "reason": e.reason,
+                    "lapsed_at": instant(e.lapsed_at)} for e in events]
+    return lapsed
+
+
+async def _locked_book(store: PaymentsStore, hold_id: UUID) -> tuple[str, HoldBook]:
+    cvr = await store.cvr_of_hold(hold_id)
+    book = await store.lock_hold_book(cvr) if cvr is not None else None
+    if cvr is None or book is None or book.hold(hold_id) is None:
+        raise Refusal("hold_not_found", f"no hold {hold_id}", "not_found")
+    return cvr, book
+
+
+@dataclass(frozen=True)
+class RequestRelease:
+    hold_id: UUID
+    requester: str
+    now: datetime
+
+
+@dataclass(frozen=True)
+class ReleaseRequest:
+    hold_id: UUID
+    cvr: str
+    requested_by: str
+    requested_at: datetime
+
+
+async def ask_release(uow: UnitOfWork, cmd: RequestRelease) -> ReleaseRequest:
+    """The first person's request to release a hold (R19), kept until a second one approves."""
+    store = PaymentsStore(uow.conn)
+    cvr, book = await _locked_book(store, cmd.hold_id)
+    pending = await store.release_request(cmd.hold_id)
+    if request_release(book, cmd.hold_id, cmd.requester,
+                       pending["requested_by"] if pending else None,
+                       await store.grant_approvers(cvr)):
+        await store.add_release_request(cmd.hold_id, cvr, cmd.requester, cmd.now)
+        pending = await store.release_request(cmd.hold_id)
+    assert pending is not None
+    return ReleaseRequest(cmd.hold_id, pending["cvr"], pending["requested_by"],
+                          pending["requested_at"])
+
+
+@dataclass(frozen=True)
+class ApproveRelease:
+    hold_id: UUID
+    approver: str
+    now: datetime
+    cause: Cause
+
+
+async def approve_release(uow: UnitOfWork, cmd: ApproveRelease) -> tuple[str, HoldBook]:
+    """The second person releases the hold (R19); once released, asking again changes nothing."""
+    store = PaymentsStore(uow.conn)
+    cvr, book = await _locked_book(store, cmd.hold_id)
+    hold = book.hold(cmd.hold_id)
+    assert hold is not None
+    pending = await store.release_request(cmd.hold_id)
+    events = release_hold(book, cmd.hold_id, pending["requested_by"] if pending else None,
+                          cmd.approver, await store.grant_approvers(cvr), cmd.now)
+    for event in events:
+        book = evolve_holds(book, event)
+        # keyed by the application, else by the hold: never by the CVR, which for a sole
+        # proprietorship is personal data and must not be a Kafka key
+        uow.emit(event, aggregate_id=str(hold.application_id or f"hold:{cmd.hold_id}"),
+                 cause=cmd.cause)
+    if events:
+        await store.save_hold_book(book)
+        await store.remove_release_request(cmd.hold_id)
+    return cvr, book
