@@ -193,7 +193,7 @@ class EventConsumer:
         self.halted: str | None = None  # why this consumer refuses every further batch
         self.consecutive_poison = 0
         self.dead_lettered = 0
-        self._batches = 0  # that applied a record anew in this process (fault injection)
+        self._batches = 0  # consumed in this process (fault injection counts them)
         self.processed = 0
         self.topics: tuple[str, ...] = ()
         # "topic:partition" → next offset whose effect is committed (for /health and barriers)
@@ -233,10 +233,7 @@ class EventConsumer:
             raise
         elapsed = time.perf_counter() - started
         self.timings.observe(elapsed)
-        # Only a batch with an effect of its own counts: a redelivered batch that is all
-        # duplicates leaves nothing unsent to kill before (on Kafka a life often starts with two).
-        if (self.processed - before[0]) > (self.duplicates - before[1]):
-            self._batches += 1
+        self._batches += 1
         _log_batch(self.name, records, before,
                     (self.processed, self.duplicates, self.dead_lettered), elapsed)
         if (self.settings.fault_kill_before_commit

@@ -65,6 +65,12 @@ class ServiceSettings(BaseSettings):
     # never ticks on wall-clock time: the scenario's clock drives it.
     scheduler_interval_s: float = Field(60.0, ge=0)
 
+    # OpenTelemetry tracing (servicekit.tracing), off by default. The OTLP exporter reads the
+    # standard OTEL_EXPORTER_OTLP_ENDPOINT (and OTEL_EXPORTER_OTLP_*) variables; "memory" is for
+    # tests, "none" propagates trace contexts without exporting spans.
+    otel_enabled: bool = False
+    otel_exporter: Literal["otlp", "memory", "none"] = "otlp"
+
     relay_batch_size: int = 2000
     relay_idle_poll_s: float = 0.25
     # Longer than a handler's p99 so in-flight work commits before the process exits.
@@ -73,8 +79,7 @@ class ServiceSettings(BaseSettings):
     # Fault injection for the crash tests: SIGKILL the process after a batch's effect committed
     # but before its offsets are committed. Never set outside tests.
     fault_kill_before_commit: bool = False
-    # The same after this process's n-th batch that applied a record anew (duplicates-only
-    # batches do not count; 0: never): a test picks n at random per life.
+    # The same after this process's n-th batch only (0: never): a test picks n at random per life.
     fault_kill_at_batch: int = 0
 
     # Identity: public keys (PEM files or a JWKS file) of the token issuer.

@@ -1,6 +1,5 @@
 """T2 relay crash: assessment is SIGKILLed 20 times between committing a state change and
-publishing its outbox rows, after a random number (2–5) of batches in each life (batches that
-applied something anew: a redelivered all-duplicates batch leaves nothing to publish).
+publishing its outbox rows, after a random number (2–5) of batches in each life.
 
 The kill comes from ``GRANTS_FAULT_KILL_AT_BATCH``: right after the batch's transaction committed
 its effect and outbox rows, in the same step of the event loop, so the relay cannot have published
