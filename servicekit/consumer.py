@@ -41,6 +41,7 @@ from servicekit.clock import Clock
 from servicekit.metrics import Timings
 from servicekit.outbox import Emitter, notify_channel
 from servicekit.settings import ServiceSettings
+from servicekit.tracing import DISABLED, Tracing
 
 log = logging.get_logger(__name__)
 
@@ -179,9 +180,10 @@ class EventConsumer:
         self, *, name: str, handler: Handler, settings: ServiceSettings, clock: Clock,
         pool_provider: Callable[[], asyncpg.Pool], broker_provider: Callable[[], KafkaBroker],
         decoder: Decoder = decode_event, on_poison_storm: Callable[[], None] = _stop_process,
-        on_halt: Callable[[], None] = _halt_process,
+        on_halt: Callable[[], None] = _halt_process, tracing: Tracing = DISABLED,
     ) -> None:
         self.name = name
+        self.tracing = tracing
         self.handler = handler
         self.settings = settings
         self.clock = clock
@@ -351,6 +353,7 @@ class EventConsumer:
                 with (
                     self.clock.at(item.headers.get(SIMULATED_TIME_HEADER)),
                     logging.bound(topic=item.topic, offset=item.offset, **_log_ids(item)),
+                    self.tracing.consumed(self.name, item.topic, item.headers),
                 ):
                     try:
                         await self.handler(conn, item, emitter)
