@@ -8,6 +8,8 @@
   422 where there is a parameter or a body (our 422, not FastAPI's); 404 where the path names
   something; responses a route declares itself get the schema too, and a route's own error
   model (intake's receipt) becomes "that or the error body";
+- every string and map key of a request body with the request guard's text rule (no control
+  character but tab and newline) as a ``pattern``, where its model states no stricter rule;
 - request bodies that a route reads raw (to name every bad field itself) documented with the
   model they must match: ``openapi_extra=raw_body(Model)``.
 """
@@ -23,6 +25,8 @@ from fastapi import routing
 from fastapi.routing import APIRoute
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic.json_schema import models_json_schema
+
+from contracts.bounds import MULTI_LINE_PATTERN
 
 SCHEME = "bearerJWT"
 ROLES_ATTR = "__grants_roles__"
@@ -97,6 +101,33 @@ def _with_error_body(answer: dict[str, Any]) -> dict[str, Any]:
     return answer
 
 
+def _edge_text_rule(node: Any, components: dict[str, Any], seen: set[str]) -> None:
+    """State the request guard's text rule (no control character but tab and newline, in any
+    string or key of a JSON body) on every string and map of a request body's schema that
+    states no stricter rule of its own (a pattern, a format, an enum)."""
+    if isinstance(node, list):
+        for item in node:
+            _edge_text_rule(item, components, seen)
+        return
+    if not isinstance(node, dict):
+        return
+    ref = node.get("$ref")
+    if isinstance(ref, str) and ref.startswith("#/components/schemas/"):
+        name = ref.rsplit("/", 1)[1]
+        if name not in seen:
+            seen.add(name)
+            _edge_text_rule(components.get(name), components, seen)
+        return
+    if node.get("type") == "string" and not {"pattern", "format", "enum", "const"} & set(node):
+        node["pattern"] = MULTI_LINE_PATTERN
+    if isinstance(node.get("additionalProperties"), dict):
+        names = node.setdefault("propertyNames", {})
+        names.setdefault("pattern", MULTI_LINE_PATTERN)
+    for key, value in node.items():
+        if key not in ("propertyNames", "examples", "default", "example"):
+            _edge_text_rule(value, components, seen)
+
+
 def _add_models(schema: dict[str, Any], models: list[type[BaseModel]]) -> None:
     _, defs = models_json_schema([(m, "validation") for m in models],
                                  ref_template="#/components/schemas/{model}")
@@ -114,6 +145,7 @@ def complete(schema: dict[str, Any], routes: list[Any]) -> dict[str, Any]:
     components.setdefault("securitySchemes", {})[SCHEME] = {
         "type": "http", "scheme": "bearer", "bearerFormat": "JWT",
         "description": "EdDSA or RS256 JWT with `iss`, `aud`, `exp`, `sub`, `roles` and `cvr`"}
+    text_rule_seen: set[str] = set()
     for route in routes:
         item = schema["paths"].get(route.path_format)
         if item is None:
@@ -128,6 +160,8 @@ def complete(schema: dict[str, Any], routes: list[Any]) -> dict[str, Any]:
             if body_model:
                 op["requestBody"] = {"required": True, "content": {"application/json": {
                     "schema": {"$ref": f"#/components/schemas/{body_model}"}}}}
+            for media in op.get("requestBody", {}).get("content", {}).values():
+                _edge_text_rule(media.get("schema"), components["schemas"], text_rule_seen)
             wanted: dict[int, str] = {}
             if method.lower() in _WRITES:  # the guard: a token, then the body's size and JSON
                 wanted |= {401: _STATUS_TEXT[401], 413: _STATUS_TEXT[413],

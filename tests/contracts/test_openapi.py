@@ -117,3 +117,31 @@ def test_pools_and_revised_budgets_name_their_model() -> None:
     budget = doc["paths"]["/grants/{application_id}/revised-budgets"]["post"]["requestBody"]
     model = _resolve(doc, budget["content"]["application/json"]["schema"])
     assert model["required"] == ["months"] and model["additionalProperties"] is False
+
+
+def _strings(doc: dict[str, Any], node: Any, seen: set[str]) -> list[dict[str, Any]]:
+    if isinstance(node, list):
+        return [s for item in node for s in _strings(doc, item, seen)]
+    if not isinstance(node, dict):
+        return []
+    if "$ref" in node:
+        name = node["$ref"].rsplit("/", 1)[1]
+        if name in seen:
+            return []
+        seen.add(name)
+        return _strings(doc, doc["components"]["schemas"][name], seen)
+    found = [node] if node.get("type") == "string" else []
+    if isinstance(node.get("additionalProperties"), dict):
+        found.append({"type": "string", **node.get("propertyNames", {})})
+    return found + [s for k, v in node.items() if k != "propertyNames"
+                    for s in _strings(doc, v, seen)]
+
+
+def test_every_text_of_a_request_body_states_the_edge_text_rule(doc: dict[str, Any]) -> None:
+    """The request guard refuses a control character in any string or key of a JSON body; the
+    schema says so (a pattern), unless it states a stricter rule (a format, an enum)."""
+    for path, method, op in _operations(doc):
+        for content in op.get("requestBody", {}).get("content", {}).values():
+            for string in _strings(doc, content["schema"], set()):
+                assert {"pattern", "format", "enum", "const"} & set(string), (
+                    f"{method} {path}: a string without the edge's rule: {string}")

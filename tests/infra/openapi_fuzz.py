@@ -138,6 +138,23 @@ def _calling(one: Callable[[Any], None]) -> Callable[[Any], None]:
     return run
 
 
+# Refusals of the request's shape that a JSON Schema can state: data generated from the schema
+# must never get them, or the schema is looser than the code. (``field_invalid`` is left out: it
+# also names checks no schema states, a CVR's modulus 11 or a register file's columns.)
+SHAPE_CODES = frozenset({"json_invalid", "text_control_character", "field_missing",
+                         "field_unknown", "field_too_long"})
+
+
+def shape_refusal(status: int, content: bytes) -> str | None:
+    """The shape code of a 422 that refuses a request for its shape, or None."""
+    body = _json(content)
+    if status != 422 or not isinstance(body, dict):
+        return None
+    codes = [body.get("error")] + [r.get("code") for r in body.get("reasons") or []
+                                   if isinstance(r, dict)]
+    return next((c for c in codes if c in SHAPE_CODES), None)
+
+
 def fuzz(schema_doc: dict[str, Any], base_url: str, *, tokens: dict[str, str | None],
          documented: set[str], max_examples: int = 10, unauthenticated_examples: int = 3,
          skip: Callable[[str], bool] = lambda label: False) -> Report:
@@ -205,6 +222,10 @@ def fuzz(schema_doc: dict[str, Any], base_url: str, *, tokens: dict[str, str | N
                         title = getattr(one, "title", type(one).__name__)
                         detail = str(one).strip().splitlines()
                         found(f"{title}: {' / '.join(line.strip() for line in detail[:3])}"[:300])
+                shape = shape_refusal(response.status_code, response.content)
+                if mode is GenerationMode.POSITIVE and auth == "valid" and shape is not None:
+                    found(f"data the schema allows refused for its shape ({shape}): the schema "
+                          "is looser than the code")
                 for problem in refusal_problems(response.status_code, response.content,
                                                 secured=secured, auth=auth,
                                                 documented=documented):
