@@ -42,7 +42,7 @@ from servicekit.consumer import Decoder, EventConsumer, Incoming, decode_event
 from servicekit.http import bearer_token, cause_of_request
 from servicekit.identity import AuthError, Principal, TokenVerifier
 from servicekit.outbox import Cause, Emitter, notify_channel
-from servicekit.service import ServiceRuntime, UnitOfWork
+from servicekit.service import ServiceRuntime
 from services.intake.domain import (
     REASON_CODES,
     ApplicationState,
@@ -55,9 +55,6 @@ from services.intake.domain import (
     application_id_for,
     binds_submission_id,
     authorise_submitter,
-    contact_reported_by,
-    decide_contact,
-    decide_exception_decision,
     decide_malformed,
     decide_submission,
     decide_token_refusal,
@@ -68,6 +65,13 @@ from services.intake.domain import (
     parse_submission,
     receipt_for,
     token_reason,
+)
+from services.intake.service import (
+    Caller,
+    DecideException,
+    ReportContact,
+    decide_it_problem,
+    report_it_problem,
 )
 from services.intake.store import IntakeStore, PoolCache
 
@@ -258,17 +262,6 @@ async def write_submissions(
         [s for s in ours if s not in binding],
         [(s, *binding[s]) for s in ours if s in binding and binding[s] != ours[s]])
     return decisions
-
-
-async def _apply(store: IntakeStore, state: ApplicationState, decision: Decision, sink: Sink,
-                 cause: Cause) -> ApplicationState:
-    """Save the state the decision's events produce and emit them, keyed by the application."""
-    if not decision.events:
-        return state
-    evolved = evolve_all(state, decision.events)
-    await store.save_application(evolved)
-    _emit(sink, decision.events, str(state.application_id), cause)
-    return evolved
 
 
 def _emit(sink: Sink, events: Sequence[IntakeEvent], aggregate_id: str, cause: Cause) -> None:
@@ -501,6 +494,12 @@ def _http_cause(request: Request, who: Principal | AuthError, role: str) -> Caus
     return Cause(actor=_submitter(who), correlation_id=correlation[:128])
 
 
+def _caller(request: Request, principal: Principal,
+            cause_as: Callable[[str], Cause] | None = None) -> Caller:
+    return Caller(principal.roles, principal.cvr, principal.claims,
+                  cause_as or (lambda role: _http_cause(request, principal, role)))
+
+
 def _reasons_of(codes: Sequence[str]) -> list[dict[str, Any]]:
     return [Reason(code=c, message=REASON_CODES.get(c, "")).model_dump(mode="json") for c in codes]
 
@@ -547,16 +546,6 @@ _RECEIPT_RESPONSES: dict[int | str, dict[str, Any]] = {
 
 
 # -- HTTP routes -------------------------------------------------------------------------------------
-
-async def _pools_for(store: IntakeStore, pools: PoolCache,
-                     pool_id: str | None) -> dict[str, PoolPublished]:
-    """``store.pools_for`` through the cache: the pool's version is read, its JSON only when the
-    cache does not hold that version."""
-    if pool_id is None:
-        return {}
-    loaded = await store.load([], [], pools.versions([pool_id]))
-    return await pools.resolve(store, loaded, [pool_id])
-
 
 def http_router(runtime: ServiceRuntime, tokens: TokenCache | None = None,
                 pools: PoolCache | None = None) -> APIRouter:
@@ -619,24 +608,17 @@ def http_router(runtime: ServiceRuntime, tokens: TokenCache | None = None,
         request_key = request.headers.get("x-correlation-id") or str(uuid.uuid4())
         exception_id = exception_id_for(application_id, request_key)
 
-        async def work(uow: UnitOfWork) -> tuple[Decision, ApplicationState]:
-            store = IntakeStore(uow.conn)
-            loaded = await store.load([], [application_id], pools.versions([body.pool_id]))
-            state = loaded.states[application_id]
-            applicant_cvr, role = contact_reported_by(principal.roles, principal.cvr,
-                                                      state.applicant_cvr)
-            cause = _http_cause(request, principal, role)
-            command = ReportItProblem(
+        def contact(applicant_cvr: str) -> ReportItProblem:
+            return ReportItProblem(
                 exception_id=exception_id, application_id=application_id, pool_id=body.pool_id,
                 applicant_cvr=applicant_cvr, documentation=body.documentation,
                 attempted_before_deadline=body.attempted_before_deadline,
                 screenshot_at=body.screenshot_at, evidence_refs=body.evidence_refs,
                 contacted_at=now)
-            decision = decide_contact(state, command, now, claims=principal.claims,
-                                      pools=await pools.resolve(store, loaded, [body.pool_id]))
-            return decision, await _apply(store, state, decision, uow, cause)
 
-        decision, state = await runtime.in_transaction(work)
+        decision, state = await runtime.handle(report_it_problem, ReportContact(
+            application_id, body.pool_id, contact,
+            _caller(request, principal), now, pools))
         record = state.exception(exception_id)
         assert record is not None
         return JSONResponse({"exception_id": str(exception_id), "status": record.status,
@@ -648,19 +630,10 @@ def http_router(runtime: ServiceRuntime, tokens: TokenCache | None = None,
                             principal: Principal = caseworker) -> dict[str, Any]:
         now = runtime.clock.now()
         cause = _http_cause(request, principal, "caseworker")
-
-        async def work(uow: UnitOfWork) -> tuple[Decision, ApplicationState]:
-            store = IntakeStore(uow.conn)
-            state = await store.lock_application(application_id)
-            command = DecideItProblemException(application_id=application_id,
-                                               approved=body.approve,
-                                               evidence_refs=body.evidence_refs)
-            decision = decide_exception_decision(state, command, now, claims=principal.claims,
-                                                 pools=await _pools_for(store, pools,
-                                                                        state.pool_id))
-            return decision, await _apply(store, state, decision, uow, cause)
-
-        decision, state = await runtime.in_transaction(work)
+        command = DecideItProblemException(application_id=application_id, approved=body.approve,
+                                           evidence_refs=body.evidence_refs)
+        decision, state = await runtime.handle(decide_it_problem, DecideException(
+            command, _caller(request, principal, lambda _: cause), now, pools))
         decided = decision.events[0]
         return {"exception_id": str(decided.exception_id),  # type: ignore[union-attr]
                 "approved": decided.approved,  # type: ignore[union-attr]

@@ -5,9 +5,10 @@ with its own database, wired only through Kafka as in production.
 - Generated submissions at the edges of ``contracts.bounds`` (texts at their maximum length,
   tab/newline/CR in multi-line fields, non-BMP characters, RTL marks and other format characters,
   amounts at the 10^15 øre ceiling, 1,000 budget lines, unusual but valid CVRs and
-  municipalities, register names at 200 characters): every one intake accepts reaches
-  assessment (its eligibility gate) and reporting (its events, text for text), nothing is
-  dead-lettered, and the auditors' replay verifies with no unprocessed input.
+  municipalities, register names at 200 characters), over HTTP and on the portal topic: every
+  one intake accepts reaches assessment (its eligibility gate) and reporting (its events, text
+  for text), nothing is dead-lettered, and the auditors' replay verifies with no unprocessed
+  input.
 - R23 (g): when assessment cannot store an accepted application (a database trigger refuses its
   row, as a NUL once did), the record is dead-lettered and the replay says so twice: the dead
   letters as unprocessed inputs, and — once assessment decided the pool after the acceptance —
@@ -26,8 +27,10 @@ from typing import Any
 
 import httpx
 import pytest
+from aiokafka import AIOKafkaProducer
 from hypothesis import strategies as st
 
+from contracts import topics
 from contracts.bounds import LONG_TEXT, MAX_AMOUNT_OERE, MAX_LIST, MAX_QUANTITY, SHORT_TEXT
 from contracts.municipalities import municipalities
 from contracts.register import CVR_WEIGHTS
@@ -40,7 +43,7 @@ from services.assessment.app import build as build_assessment
 from services.intake.app import build as build_intake
 from services.reporting.app import build as build_reporting
 from tests.infra.examples import drawn
-from tests.infra.services import Tokens, at, eventually, running_service
+from tests.infra.services import Feed, Tokens, at, eventually, running_service
 from tests.unit.assessment.builders import PURPOSE, TARGET, pool_raw, scores_summing
 
 pytestmark = [pytest.mark.integration,
@@ -158,16 +161,34 @@ class Pipeline:
     async def knows(self, service: str, sql: str, *args: Any) -> bool:
         return bool(await self.runtimes[service].pool.fetchval(sql, *args))
 
-    async def submit(self, pool_id: str, organisation: dict[str, Any], fields: dict[str, Any]
-                     ) -> tuple[httpx.Response, dict[str, Any]]:
-        body = {"submission_id": str(uuid.uuid4()), "application_id": str(uuid.uuid4()),
+    @staticmethod
+    def body(pool_id: str, organisation: dict[str, Any], fields: dict[str, Any]
+             ) -> dict[str, Any]:
+        return {"submission_id": str(uuid.uuid4()), "application_id": str(uuid.uuid4()),
                 "pool_id": pool_id,
                 "applicant": {"cvr": organisation["cvr"], "name": organisation["name"],
                               "municipality_code": organisation["municipality_code"],
                               "kind": organisation["kind"]}, **fields}
+
+    async def submit(self, pool_id: str, organisation: dict[str, Any], fields: dict[str, Any]
+                     ) -> tuple[httpx.Response, dict[str, Any]]:
+        body = self.body(pool_id, organisation, fields)
         sent = await self.intake.post("/submissions", content=_body(body), headers=self.headers(
             SUBMITTED, "employee-1", "applicant", cvr=organisation["cvr"]))
         return sent, body
+
+    async def publish(self, feed: Feed, pool_id: str, organisation: dict[str, Any],
+                      fields: dict[str, Any]) -> dict[str, Any]:
+        """The same submission on the portal topic (as a portal forwards it)."""
+        body = self.body(pool_id, organisation, fields)
+        token = self.tokens.issuer.issue("employee-1", ["applicant"], cvr=organisation["cvr"])
+        await feed.produce(topics.PORTAL_SUBMISSIONS.name, body["application_id"],
+                           _body({"token": token, "submission": body}), at(SUBMITTED))
+        return body
+
+    async def accepted(self, application_id: str) -> bool:
+        return await self.knows("intake", "SELECT 1 FROM outbox WHERE key = $1 AND"
+                                f" {EVENT_TYPE} = 'ApplicationAccepted'", application_id)
 
     async def reached(self, application_id: str) -> bool:
         """Assessment ran its gate on it, and reporting holds intake's and assessment's events."""
@@ -226,15 +247,31 @@ async def test_every_accepted_input_reaches_assessment_and_reporting(pipeline: P
 
     accepted: dict[str, dict[str, Any]] = {}
     refused: list[tuple[int, str]] = []
-    for n, fields in enumerate(drawn(submissions(), SUBMISSIONS)):
-        sent, body = await pipeline.submit(pool_id, orgs[n % len(orgs)], fields)
-        assert sent.status_code < 500, sent.text
-        if sent.status_code in (200, 201) and sent.json().get("status") == "on_time":
-            accepted[body["application_id"]] = body
-        else:
-            refused.append((sent.status_code, sent.text[:300]))
+    portal: dict[str, dict[str, Any]] = {}
+    producer = AIOKafkaProducer(bootstrap_servers=pipeline.kafka, acks="all")
+    await producer.start()
+    try:
+        for n, fields in enumerate(drawn(submissions(), SUBMISSIONS)):
+            organisation = orgs[n % len(orgs)]
+            if n % 3 == 2:  # every third one on the portal topic
+                body = await pipeline.publish(Feed(producer), pool_id, organisation, fields)
+                portal[body["application_id"]] = body
+                continue
+            sent, body = await pipeline.submit(pool_id, organisation, fields)
+            assert sent.status_code < 500, sent.text
+            if sent.status_code in (200, 201) and sent.json().get("status") == "on_time":
+                accepted[body["application_id"]] = body
+            else:
+                refused.append((sent.status_code, sent.text[:300]))
+    finally:
+        await producer.stop()
     # the generator is at the edges, not outside them: everything it draws is valid
     assert not refused, refused
+
+    async def portal_accepted() -> bool:
+        return all([await pipeline.accepted(a) for a in portal])
+    await eventually(portal_accepted, timeout=WAIT, interval=0.2)
+    accepted |= portal
 
     async def all_reached() -> bool:
         for application_id in accepted:

@@ -25,6 +25,7 @@ from contracts.base import Contract, Reason
 from contracts.reporting import (
     AuditStatementType, ReportAccepted, ReportRejected, ReportSubmitted,
 )
+from contracts.money import format_dkk
 from contracts.refusal import Refusal
 from services.reporting.domain import reasons as rc
 from services.reporting.domain.grant_file import (
@@ -33,7 +34,7 @@ from services.reporting.domain.grant_file import (
 from services.reporting.domain.overdue import resolved_overdue
 from services.reporting.domain.repayment import settle_repayment
 from services.reporting.domain.rules import (
-    audit_level, end_of_day, format_dkk, ineligible_per_post, month_in_period,
+    audit_level, end_of_day, ineligible_per_post, month_in_period,
     needs_performance_audit, statement_type_suffices,
 )
 

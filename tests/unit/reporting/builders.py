@@ -24,7 +24,7 @@ from contracts.base import Actor, Applicant, BudgetLine, Contract, IndicativeBud
 from contracts.envelope import Envelope
 from contracts.pools import PoolDefinition
 from contracts.registry import decode, encode, spec_for
-from services.reporting.domain.replay_models import LoggedEvent
+from audit.replay import LoggedEvent
 
 DATA = Path(__file__).parent / "data"
 SCENARIO = DATA / "example-small.json"

@@ -11,9 +11,7 @@ from contracts import assessment as a
 from contracts import intake as i
 from contracts import payments as p
 from contracts.base import Applicant, IndicativeBudget, ProjectPeriod
-from services.reporting.domain import INVARIANTS
-from services.reporting.domain.replay import Replay, replay
-from services.reporting.domain.replay_models import LoggedEvent, ReplayResult, state_digest
+from audit.replay import INVARIANTS, LoggedEvent, Replay, ReplayResult, replay, state_digest
 from tests.unit.reporting.builders import Round, at, example_round, expected, uid
 
 

@@ -14,8 +14,7 @@ import pytest
 
 from contracts import assessment as a
 from contracts import intake as i
-from services.reporting.domain.replay import replay
-from services.reporting.domain.replay_models import LoggedEvent
+from audit.replay import LoggedEvent, replay
 from tests.unit.reporting.builders import Round, at, uid
 
 CODE = "accepted_reaches_assessment"
