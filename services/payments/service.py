@@ -98,7 +98,7 @@ async def run_payments(uow: UnitOfWork, cmd: RunPayments) -> RunResult:
     store = PaymentsStore(uow.conn)
     books = await store.share_lock_hold_books()  # lock order: books, then grants
     result = RunResult([], [])
-    for state in await store.lock_accepted_grants():
+    for state in await store.lock_accepted_grants(cmd.today if cmd.actor is None else None):
         if cmd.actor is None and not a_period_fell_due(state, cmd.today):
             continue
         if cmd.actor is not None and not may_move_money(state, cmd.actor):

@@ -12,12 +12,12 @@ payment run that share-locks every book makes a concurrent overdue-report hold w
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from uuid import UUID
 
 import asyncpg
 
-from services.payments.domain import GrantAccount, HoldBook
+from services.payments.domain import GrantAccount, HoldBook, next_payment_due
 from services.payments.domain.bank import BankBook
 
 
@@ -39,11 +39,16 @@ class PaymentsStore:
             application_id)
         return None if state is None else GrantAccount.model_validate_json(state)
 
-    async def lock_accepted_grants(self) -> list[GrantAccount]:
-        """Every accepted grant that has not lapsed, locked, in application order."""
+    async def lock_accepted_grants(self, due_by: date | None = None) -> list[GrantAccount]:
+        """Every accepted grant that has not lapsed, locked, in application order; with
+        ``due_by``, only those whose stored next due date (``next_payment_due``) is on or before
+        it, and those whose stored date is not known to be current (see 004_payment_due.sql)."""
+        due = ("" if due_by is None else
+               " AND (payment_due <= $1 OR payment_due_of IS DISTINCT FROM updated_at)")
         rows = await self.conn.fetch(
             "SELECT state FROM grant_accounts WHERE state->>'accepted_at' IS NOT NULL"
-            " AND state->>'lapse' IS NULL ORDER BY application_id FOR UPDATE")
+            f" AND state->>'lapse' IS NULL{due} ORDER BY application_id FOR UPDATE",
+            *(() if due_by is None else (due_by,)))
         return [GrantAccount.model_validate_json(r["state"]) for r in rows]
 
     async def lock_unaccepted_grants(self) -> list[GrantAccount]:
@@ -55,10 +60,11 @@ class PaymentsStore:
 
     async def save_grant(self, state: GrantAccount) -> None:
         await self.conn.execute(
-            "INSERT INTO grant_accounts (application_id, cvr, state) VALUES ($1, $2, $3::jsonb)"
+            "INSERT INTO grant_accounts (application_id, cvr, state, payment_due, payment_due_of)"
+            " VALUES ($1, $2, $3::jsonb, $4, now())"
             " ON CONFLICT (application_id) DO UPDATE SET state = EXCLUDED.state,"
-            " updated_at = now()",
-            state.application_id, state.cvr, state.model_dump_json())
+            " payment_due = EXCLUDED.payment_due, updated_at = now(), payment_due_of = now()",
+            state.application_id, state.cvr, state.model_dump_json(), next_payment_due(state))
 
     async def grant_approvers(self, cvr: str) -> set[str]:
         """Who approved any grant of this grantee: they may not release its payments (R19)."""

@@ -131,12 +131,20 @@ def outstanding_oere(state: GrantAccount, today: date) -> int:
     return sum(line.difference_oere for line in due_on(ledger(state), today))
 
 
+def next_payment_due(state: GrantAccount) -> date | None:
+    """The first due date of a period of the governing budget with money and no instruction
+    yet (None when there is none): the date from which :func:`a_period_fell_due` holds, stored
+    beside the grant so the scheduled run reads only the grants whose date has come."""
+    return min((line.due_date for line in ledger(state)
+                if line.due_oere > 0 and line.instructions == 0), default=None)
+
+
 def a_period_fell_due(state: GrantAccount, today: date) -> bool:
     """Whether a due date has come for the scheduled run: a period of the governing budget with
     money has begun and has no instruction yet. Top-ups of periods already paid wait for the next
     due date (or a caseworker's run)."""
-    return any(line.due_date <= today and line.due_oere > 0 and line.instructions == 0
-               for line in ledger(state))
+    due = next_payment_due(state)
+    return due is not None and due <= today
 
 
 def instruct_due(state: GrantAccount, today: date, holds: HoldBook | None) -> list[RunEvent]:

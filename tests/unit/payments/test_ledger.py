@@ -185,3 +185,24 @@ class TestScheduledRunsOnDueDates:
         assert a_period_fell_due(grant.state, date(2023, 4, 1))
         assert amounts(run(grant, date(2023, 4, 1))) == [
             ("instructed", "2023-01", 50), ("instructed", "2023-04", 100)]
+
+    def test_the_stored_next_due_date_is_the_first_unpaid_period_with_money(self) -> None:
+        """What payments stores beside each grant (004_payment_due.sql): the scheduled run reads
+        only grants whose date has come, so it must agree with a_period_fell_due on every day."""
+        from services.payments.domain import a_period_fell_due, next_payment_due
+        grant = ready({"2023-01": {STAFF: 100}, "2023-02": {STAFF: 0}, "2023-04": {STAFF: 100}},
+                      amount=300)
+        days = [date(2022, 12, 31), date(2023, 1, 1), date(2023, 3, 31), date(2023, 4, 1),
+                date(2024, 1, 1)]
+
+        def agrees() -> bool:
+            due = next_payment_due(grant.state)
+            return all(a_period_fell_due(grant.state, d) == (due is not None and due <= d)
+                       for d in days)
+
+        assert next_payment_due(grant.state) == date(2023, 1, 1) and agrees()
+        run(grant, date(2023, 1, 1))
+        assert next_payment_due(grant.state) == date(2023, 4, 1) and agrees()  # 2023-02 has none
+        run(grant, date(2023, 4, 1))
+        assert next_payment_due(grant.state) is None and agrees()
+
