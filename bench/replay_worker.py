@@ -331,7 +331,7 @@ async def unverified_job(bootstrap: str) -> dict[str, Any]:
     import gc
 
     from grants import audit
-    from services.reporting.domain.replay import Replay
+    from audit.replay import Replay
     t0 = time.perf_counter()
     fold = Replay()
     published: dict[str, str] = {}

@@ -78,7 +78,5 @@ def _refusal(service: str, response: httpx.Response) -> Refused:
         body = {}
     code = body.get("error") or body.get("status") or f"http_{response.status_code}"
     reasons = body.get("reasons") if isinstance(body.get("reasons"), list) else []
-    if isinstance(body.get("detail"), str):  # FastAPI's own 404/405
-        code = "not_found" if response.status_code == 404 else code
     return Refused(service, response.status_code, str(code), str(body.get("message", "")),
                    [r for r in reasons if isinstance(r, dict)])

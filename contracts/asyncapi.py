@@ -56,6 +56,10 @@ _HEADERS = {
                        "description": "index of the event's leaf in its service's Merkle tree"},
         "x-grants-simulated-time": {"type": "string", "format": "date-time",
                                     "description": "simulation mode only"},
+        "traceparent": {"type": "string", "maxLength": 128,
+                        "pattern": "^[0-9a-f]{2}-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}$",
+                        "description": "W3C trace context; the consumer's span continues it "
+                                       "(only when the sender traces; see docs/production.md)"},
     },
 }
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 import re
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, Field
+from pydantic import AfterValidator, Field, StrictInt
 from pydantic_core import PydanticCustomError
 
 MAX_AMOUNT_OERE = 10**15
@@ -68,17 +68,49 @@ def _multi_line(value: str) -> str:
     return value
 
 
+# The same rules as JSON Schema patterns (ECMA-262 escapes), so that a schema states what the
+# validators refuse: a client generated from it, or schemathesis, never sends a refused text.
+# Only in the JSON Schema (``json_schema_extra``): the validators above stay the check.
+SINGLE_LINE_PATTERN = r"^[^\u0000-\u001f\u007f-\u009f]*$"
+MULTI_LINE_PATTERN = r"^[^\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f-\u009f]*$"
+
+
 def single_line(max_length: int = SHORT_TEXT, min_length: int = 0) -> Any:
     """A one-line text of at most ``max_length`` characters, no control characters."""
-    return Annotated[str, Field(min_length=min_length, max_length=max_length),
+    return Annotated[str, Field(min_length=min_length, max_length=max_length,
+                                json_schema_extra={"pattern": SINGLE_LINE_PATTERN}),
                      AfterValidator(_single_line)]
 
 
 def multi_line(max_length: int = LONG_TEXT, min_length: int = 0) -> Any:
     """A text of at most ``max_length`` characters; tab and newline allowed, no other control
     characters."""
-    return Annotated[str, Field(min_length=min_length, max_length=max_length),
+    return Annotated[str, Field(min_length=min_length, max_length=max_length,
+                                json_schema_extra={"pattern": MULTI_LINE_PATTERN}),
                      AfterValidator(_multi_line)]
+
+
+def text_keyed(value: Any, max_length: int = SHORT_TEXT, max_items: int = MAX_LIST) -> Any:
+    """A map from one-line texts (at most ``max_length`` characters) to ``value``, at most
+    ``max_items`` entries. The key's rule is stated in ``propertyNames``: a key schema with a
+    pattern would make pydantic write ``patternProperties``, which lets any other key through."""
+    key = Annotated[str, Field(min_length=0, max_length=max_length),
+                    AfterValidator(_single_line)]
+    names = {"maxLength": max_length, "pattern": SINGLE_LINE_PATTERN}
+    return Annotated[dict[key, value],  # type: ignore[valid-type]
+                     Field(max_length=max_items, json_schema_extra={"propertyNames": names})]
+
+
+def _within_ceiling(value: int) -> int:
+    if abs(value) > MAX_AMOUNT_OERE:
+        raise PydanticCustomError(AMOUNT_TOO_LARGE,
+                                  "an amount is at most 10^15 øre (also below zero)")
+    return value
+
+
+SignedAmount = Annotated[StrictInt, AfterValidator(_within_ceiling)]
+"""A raw amount in øre a request may carry negative on purpose (a domain rule names the negative
+one), within the ceiling on both sides, so what the domain accepts fits the contracts."""
 
 
 def control_character_path(value: Any, path: tuple[str | int, ...] = (),

@@ -8,7 +8,7 @@ from uuid import UUID
 
 from pydantic import Field
 
-from contracts.bounds import LONG_TEXT, MAX_LIST, multi_line, single_line
+from contracts.bounds import LONG_TEXT, multi_line, single_line, text_keyed
 from contracts.base import Contract, Currency, Cvr, Oere, Reason, UtcDatetime
 
 AuditLevel = Literal["reviewer", "auditor_statement", "auditor_statement_and_performance_audit"]
@@ -22,7 +22,7 @@ class ReportSubmitted(Contract):
     application_id: UUID
     kind: Literal["status", "final"]
     text: multi_line(LONG_TEXT) = ""
-    accounts: Annotated[dict[single_line(200), Oere], Field(max_length=MAX_LIST)] | None = None
+    accounts: text_keyed(Oere, 200) | None = None
     audit_statement: single_line(200) | None = None
     # Typed statements (issue 16): absent in v1 reports, whose bare reference declares the
     # statement their audit level requires.

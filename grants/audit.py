@@ -5,7 +5,7 @@ checkpoints, verified with the services' public keys: ``audit.verify``), then ev
 from offset 0 under its own consumer group with manual assignment (no effect on the live
 services; ends found from the fetched high watermark). Each event is checked against its
 service's signed tree and, when it verifies, folded with the replay projection
-(``services.reporting.domain.replay``); the trees are recomputed at the end. For operators, the
+(``audit.replay``); the trees are recomputed at the end. For operators, the
 services' hash-chained audit tables can be checked too (:func:`verify_chain`): every entry
 linked and matching the event on the log. The same pipeline (:class:`VerifiedReplay`) runs over
 an offline bundle (``grants audit verify``).
@@ -43,8 +43,7 @@ from contracts.topics import (
 from servicekit import audit_chain
 from grants.stack import ALL_SERVICES
 from servicekit.log_reader import LogReader
-from services.reporting.domain.replay import Replay
-from services.reporting.domain.replay_models import LoggedEvent, ReplayResult, state_digest
+from audit.replay import LoggedEvent, Replay, ReplayResult, state_digest
 
 SERVICES = ALL_SERVICES
 AUDIT_TOPIC_NAMES = TopicNames(lambda: tuple(t.name for t in AUDIT_TOPICS))

@@ -38,6 +38,7 @@ from contracts.topics import (
     FINANCE_RESULTS,
     base_name,
     INTAKE_APPLICATIONS,
+    namespaced,
     PAYMENTS_INSTRUCTIONS,
     PORTAL_SUBMISSIONS,
 )
@@ -59,7 +60,8 @@ AUDITOR = "auditor"
 PROVISIONER = "provisioner"
 EXTERNAL_PRINCIPALS: tuple[str, ...] = (PORTAL, FINANCE, AUDITOR, PROVISIONER)
 # Consumer-group prefixes that external readers must use (the audit replay's is fixed in code:
-# grants.audit reads under ``grants-audit-<random>``).
+# grants.audit reads under ``grants-audit-<random>``). Under GRANTS_NAMESPACE every group, like
+# every topic, carries the namespace (``<ns>.grants-audit-<random>``): acl_plan prefixes them.
 AUDIT_GROUP_PREFIX = "grants-audit"
 PORTAL_GROUP_PREFIX = "grants-portal"
 FINANCE_GROUP_PREFIX = "grants-finance"
@@ -303,11 +305,11 @@ def acl_plan(subscriptions: Mapping[str, list[Subscription]] | None = None, *,
     portal = f"{user_prefix}{PORTAL}"
     acls |= {Acl(portal, "Topic", PORTAL_SUBMISSIONS.name, "Write"),
              _read_topic(portal, INTAKE_APPLICATIONS.name),  # the outcome of each submission
-             Acl(portal, "Group", PORTAL_GROUP_PREFIX, "Read", "prefixed")}
+             Acl(portal, "Group", namespaced(PORTAL_GROUP_PREFIX), "Read", "prefixed")}
     finance = f"{user_prefix}{FINANCE}"
     acls |= {_read_topic(finance, PAYMENTS_INSTRUCTIONS.name),
              Acl(finance, "Topic", FINANCE_RESULTS.name, "Write"),
-             Acl(finance, "Group", FINANCE_GROUP_PREFIX, "Read", "prefixed")}
+             Acl(finance, "Group", namespaced(FINANCE_GROUP_PREFIX), "Read", "prefixed")}
     # Auditors: read-only. Every event topic (what the replay reads) and every dead letter (what
     # the platform could not process is part of the record); not the portal's commands, which
     # carry the submitters' bearer tokens.
@@ -315,11 +317,12 @@ def acl_plan(subscriptions: Mapping[str, list[Subscription]] | None = None, *,
     acls |= {_read_topic(auditor, name) for name in EVENT_TOPICS}
     acls |= {_read_topic(auditor, t.name) for t in AUDIT_TOPICS}  # the signed checkpoints
     acls |= {_read_topic(auditor, t.dead_letter) for t in ALL_TOPICS}
-    acls.add(Acl(auditor, "Group", AUDIT_GROUP_PREFIX, "Read", "prefixed"))
+    acls.add(Acl(auditor, "Group", namespaced(AUDIT_GROUP_PREFIX), "Read", "prefixed"))
     # The provisioner (`grants provision topics`) creates and configures the platform's topics.
     provisioner = f"{user_prefix}{PROVISIONER}"
     for op in ("Create", "Describe", "DescribeConfigs", "AlterConfigs"):
-        acls.add(Acl(provisioner, "Topic", "grants.", op, "prefixed"))  # type: ignore[arg-type]
+        acls.add(Acl(provisioner, "Topic", namespaced("grants."), op,  # type: ignore[arg-type]
+                     "prefixed"))
     return sorted(acls)
 
 

@@ -41,6 +41,7 @@ from servicekit.clock import Clock
 from servicekit.metrics import Timings
 from servicekit.outbox import Emitter, notify_channel
 from servicekit.settings import ServiceSettings
+from servicekit.tracing import DISABLED, Tracing
 
 log = logging.get_logger(__name__)
 
@@ -134,6 +135,11 @@ def error_code(error: BaseException) -> str:
     return "handler_failed"
 
 
+# How long a consumer keeps asking for a group's committed offsets that a broker answered with
+# none before it takes the log for a lost one: Kafka 3.7 answered "none" for ~2.5 s after a
+# restart on an idle 2-core machine (loading __consumer_offsets), longer under load.
+OFFSETS_RELOAD_WAIT_S = 15.0
+
 _TRANSIENT: tuple[type[BaseException], ...] = (
     OSError, TimeoutError, KafkaError,
     asyncpg.PostgresConnectionError, asyncpg.InterfaceError,
@@ -174,9 +180,10 @@ class EventConsumer:
         self, *, name: str, handler: Handler, settings: ServiceSettings, clock: Clock,
         pool_provider: Callable[[], asyncpg.Pool], broker_provider: Callable[[], KafkaBroker],
         decoder: Decoder = decode_event, on_poison_storm: Callable[[], None] = _stop_process,
-        on_halt: Callable[[], None] = _halt_process,
+        on_halt: Callable[[], None] = _halt_process, tracing: Tracing = DISABLED,
     ) -> None:
         self.name = name
+        self.tracing = tracing
         self.handler = handler
         self.settings = settings
         self.clock = clock
@@ -272,11 +279,13 @@ class EventConsumer:
                 consumer.seek(tp, offset)
             await asyncio.sleep(0.5)
             return False
-        if any(tp not in committed for tp in ours):
-            # No committed offset at all: a lost log (the embedded broker after a restart), or a
-            # durable broker that answers before its group coordinator has loaded the offsets
-            # again. Ask once more after a moment before reading the partition from its start.
-            await asyncio.sleep(min(1.0, self.settings.transient_retry_max_delay_s))
+        # No committed offset at all: a lost log (the embedded broker after a restart), or a
+        # durable broker that answers before its group coordinator has loaded the offsets again
+        # (Kafka 3.7 answers "none", without an error, for seconds). Keep asking for a while
+        # before reading the partition from its start.
+        deadline = time.monotonic() + OFFSETS_RELOAD_WAIT_S
+        while any(tp not in committed for tp in ours) and time.monotonic() < deadline:
+            await asyncio.sleep(0.5)
             try:
                 committed = {**await asyncio.wait_for(
                     coordinator.fetch_committed_offsets(set(ours)),
@@ -344,6 +353,7 @@ class EventConsumer:
                 with (
                     self.clock.at(item.headers.get(SIMULATED_TIME_HEADER)),
                     logging.bound(topic=item.topic, offset=item.offset, **_log_ids(item)),
+                    self.tracing.consumed(self.name, item.topic, item.headers),
                 ):
                     try:
                         await self.handler(conn, item, emitter)

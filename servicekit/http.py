@@ -18,6 +18,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from contracts.base import Actor
@@ -62,6 +63,9 @@ _CODES = {"missing": "field_missing", "extra_forbidden": "field_unknown",
           "string_too_long": "field_too_long", "too_long": "field_too_long",
           "json_invalid": "json_invalid", TEXT_CONTROL_CHARACTER: TEXT_CONTROL_CHARACTER,
           AMOUNT_TOO_LARGE: AMOUNT_TOO_LARGE}
+
+
+ROUTING_CODES = {404: "route_not_found", 405: "method_not_allowed"}
 
 
 def validation_reasons(exc: RequestValidationError) -> list[dict[str, str]]:
@@ -111,6 +115,14 @@ def install_error_handlers(app: FastAPI, explain: ExplainRefusal = refusal_reaso
         return JSONResponse(
             {"error": "invalid_request", "reasons": validation_reasons(exc)}, status_code=422
         )
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _routing(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+        # The router's own answers (no such path, a method the path does not have) in the one
+        # error format, with a documented code instead of FastAPI's {"detail": ...}.
+        code = ROUTING_CODES.get(exc.status_code, "invalid_request")
+        return JSONResponse({"error": code, "message": str(exc.detail)},
+                            status_code=exc.status_code, headers=exc.headers)
 
     @app.exception_handler(AuthError)
     async def _auth(_: Request, exc: AuthError) -> JSONResponse:

@@ -51,6 +51,8 @@ EDGE_CODES: dict[str, str] = {
                        "than the broker takes (GRANTS_KAFKA_MAX_MESSAGE_BYTES); nothing is "
                        "written (413)",
     "internal_error": "an unexpected error; nothing of the request took effect (500)",
+    "route_not_found": "no route has this path (404)",
+    "method_not_allowed": "the path has no operation of this HTTP method (405)",
 }
 """Refusals the HTTP edge itself answers (listed in the README with the domains' codes)."""
 

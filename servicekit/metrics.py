@@ -18,7 +18,13 @@
   ``grants_duplicate_deliveries_total``                 counter     service, consumer
   ``grants_handler_duration_seconds``                   histogram   service, consumer
   ``grants_relay_published_total``                      counter     service
+  ``grants_http_requests_total``                        counter     service, method, route,
+                                                                    status
+  ``grants_http_request_duration_seconds``              histogram   service, method, route
   ====================================================  ==========  ============================
+
+HTTP requests are counted by :class:`servicekit.http_metrics.ObservedRequests` per route
+template (never the raw path) into :class:`HttpStats`, the same lock-free way.
 
 The hot path only bumps plain attributes of :class:`~servicekit.consumer.EventConsumer` (ints, a
 ``topic → count`` dict, a :class:`Timings` per consumer): no locks, no label lookups. Lag and the
@@ -51,7 +57,7 @@ if TYPE_CHECKING:
 log = get_logger(__name__)
 
 __all__ = [
-    "CONTENT_TYPE_LATEST", "DB_TIMEOUT_S", "LagRow", "OutboxState", "RuntimeMetrics", "Timings",
+    "CONTENT_TYPE_LATEST", "DB_TIMEOUT_S", "HttpStats", "LagRow", "OutboxState", "RuntimeMetrics", "Timings",
     "consumer_lag", "database_ready", "outbox_state",
 ]
 
@@ -89,6 +95,23 @@ class Timings:
             running += n
             out.append(("+Inf" if bound == math.inf else _le(bound), float(running)))
         return out
+
+
+class HttpStats:
+    """What servicekit.http_metrics counts per HTTP request (one event loop writes, the
+    scrape reads on the same loop)."""
+
+    def __init__(self) -> None:
+        self.requests: dict[tuple[str, str, str], int] = {}  # (method, route, status) → count
+        self.timings: dict[tuple[str, str], Timings] = {}  # (method, route) → durations
+
+    def observe(self, method: str, route: str, status: int, seconds: float) -> None:
+        key = (method, route, str(status))
+        self.requests[key] = self.requests.get(key, 0) + 1
+        timings = self.timings.get((method, route))
+        if timings is None:
+            timings = self.timings[(method, route)] = Timings()
+        timings.observe(seconds)
 
 
 def _le(bound: float) -> str:
@@ -197,6 +220,7 @@ class RuntimeMetrics:
         self.relay = relay
         self._pool = pool
         self.db_timeout_s = db_timeout_s
+        self.http = HttpStats()
         self.registry = CollectorRegistry(auto_describe=False)
         self._scrape = _Scrape()
         self.registry.register(_Collector(self))
@@ -267,6 +291,22 @@ class RuntimeMetrics:
             age.add_metric([s], scrape.outbox.oldest_age_s)
         published.add_metric([s], self.relay.published)
         yield from (lag, pending, age, dead, processed, duplicates, duration, published)
+        yield from self._http_families()
+
+    def _http_families(self) -> Iterator[Metric]:
+        s, http = self.service, self.http
+        requests = CounterMetricFamily(
+            "grants_http_requests", "HTTP requests answered, by route template and status",
+            labels=["service", "method", "route", "status"])
+        seconds = HistogramMetricFamily(
+            "grants_http_request_duration_seconds",
+            "Seconds from a request's arrival to its answer, by route template",
+            labels=["service", "method", "route"])
+        for (method, route, status), n in sorted(http.requests.items()):
+            requests.add_metric([s, method, route, status], n)
+        for (method, route), t in sorted(http.timings.items()):
+            seconds.add_metric([s, method, route], t.cumulative(), t.sum)
+        yield from (requests, seconds)
 
 
 class _Collector:

@@ -4,8 +4,12 @@
   (``ServiceRuntime.require``), with the roles it accepts;
 - the error answers each operation can give, all with the one error schema
   (``{"error": code, "message", "reasons": [{code, path, message}]}``): 401/403 where a token is
-  verified, 422 where there is a parameter or a body (our 422, not FastAPI's), 404 where the path
-  names something; responses a route declares itself get the schema too;
+  verified; 401, 413 and 422 on every write (the request guard answers them before the route);
+  422 where there is a parameter or a body (our 422, not FastAPI's); 404 where the path names
+  something; responses a route declares itself get the schema too, and a route's own error
+  model (intake's receipt) becomes "that or the error body";
+- every string and map key of a request body with the request guard's text rule (no control
+  character but tab and newline) as a ``pattern``, where its model states no stricter rule;
 - request bodies that a route reads raw (to name every bad field itself) documented with the
   model they must match: ``openapi_extra=raw_body(Model)``.
 """
@@ -21,6 +25,8 @@ from fastapi import routing
 from fastapi.routing import APIRoute
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic.json_schema import models_json_schema
+
+from contracts.bounds import MULTI_LINE_PATTERN
 
 SCHEME = "bearerJWT"
 ROLES_ATTR = "__grants_roles__"
@@ -49,8 +55,13 @@ _STATUS_TEXT = {
     401: "no, an expired or a wrongly signed bearer token (`WWW-Authenticate: Bearer`)",
     403: "the token lacks a role this operation needs, or names another organisation",
     404: "nothing of that id",
-    422: "the request is invalid: `invalid_request` with every bad field in `reasons`",
+    413: "the body is larger than the route allows (`body_too_large`), or an event it causes "
+         "is larger than the broker takes (`event_too_large`)",
+    422: "the request is invalid: `invalid_request` with every bad field in `reasons`; a body "
+         "that is not JSON, nests too deep or holds a control character is refused at the edge "
+         "(`json_invalid`, `text_control_character`)",
 }
+_WRITES = ("post", "put", "patch", "delete")  # the request guard's (servicekit.http_guard)
 
 
 def raw_body(model: type[BaseModel]) -> dict[str, Any]:
@@ -70,9 +81,51 @@ def _roles(dependant: Dependant) -> tuple[str, ...] | None:
     return None
 
 
+_ERROR_REF = {"$ref": "#/components/schemas/ErrorBody"}
+
+
 def _error_response(description: str) -> dict[str, Any]:
     return {"description": description, "content": {"application/json": {
-        "schema": {"$ref": "#/components/schemas/ErrorBody"}}}}
+        "schema": dict(_ERROR_REF)}}}
+
+
+def _with_error_body(answer: dict[str, Any]) -> dict[str, Any]:
+    """A route's own error answer (intake's receipt), which the edge may give before the route
+    runs with the error body instead: either of the two."""
+    media = answer["content"].get("application/json")
+    if media is None or media.get("schema") == _ERROR_REF:
+        return answer
+    own = media.get("schema", {})
+    if _ERROR_REF not in own.get("anyOf", []):
+        media["schema"] = {"anyOf": [own, _ERROR_REF]}
+    return answer
+
+
+def _edge_text_rule(node: Any, components: dict[str, Any], seen: set[str]) -> None:
+    """State the request guard's text rule (no control character but tab and newline, in any
+    string or key of a JSON body) on every string and map of a request body's schema that
+    states no stricter rule of its own (a pattern, a format, an enum)."""
+    if isinstance(node, list):
+        for item in node:
+            _edge_text_rule(item, components, seen)
+        return
+    if not isinstance(node, dict):
+        return
+    ref = node.get("$ref")
+    if isinstance(ref, str) and ref.startswith("#/components/schemas/"):
+        name = ref.rsplit("/", 1)[1]
+        if name not in seen:
+            seen.add(name)
+            _edge_text_rule(components.get(name), components, seen)
+        return
+    if node.get("type") == "string" and not {"pattern", "format", "enum", "const"} & set(node):
+        node["pattern"] = MULTI_LINE_PATTERN
+    if isinstance(node.get("additionalProperties"), dict):
+        names = node.setdefault("propertyNames", {})
+        names.setdefault("pattern", MULTI_LINE_PATTERN)
+    for key, value in node.items():
+        if key not in ("propertyNames", "examples", "default", "example"):
+            _edge_text_rule(value, components, seen)
 
 
 def _add_models(schema: dict[str, Any], models: list[type[BaseModel]]) -> None:
@@ -92,6 +145,7 @@ def complete(schema: dict[str, Any], routes: list[Any]) -> dict[str, Any]:
     components.setdefault("securitySchemes", {})[SCHEME] = {
         "type": "http", "scheme": "bearer", "bearerFormat": "JWT",
         "description": "EdDSA or RS256 JWT with `iss`, `aud`, `exp`, `sub`, `roles` and `cvr`"}
+    text_rule_seen: set[str] = set()
     for route in routes:
         item = schema["paths"].get(route.path_format)
         if item is None:
@@ -106,7 +160,12 @@ def complete(schema: dict[str, Any], routes: list[Any]) -> dict[str, Any]:
             if body_model:
                 op["requestBody"] = {"required": True, "content": {"application/json": {
                     "schema": {"$ref": f"#/components/schemas/{body_model}"}}}}
+            for media in op.get("requestBody", {}).get("content", {}).values():
+                _edge_text_rule(media.get("schema"), components["schemas"], text_rule_seen)
             wanted: dict[int, str] = {}
+            if method.lower() in _WRITES:  # the guard: a token, then the body's size and JSON
+                wanted |= {401: _STATUS_TEXT[401], 413: _STATUS_TEXT[413],
+                           422: _STATUS_TEXT[422]}
             if roles is not None:
                 op["security"] = [{SCHEME: []}]
                 if roles:
@@ -121,7 +180,8 @@ def complete(schema: dict[str, Any], routes: list[Any]) -> dict[str, Any]:
                 current = responses.get(str(status), {})
                 described = current.get("description", "")
                 if "content" in current and described != "Validation Error":
-                    continue  # the route documents its own answer (intake: a receipt)
+                    responses[str(status)] = _with_error_body(current)  # intake: a receipt
+                    continue
                 responses[str(status)] = _error_response(
                     text if described in ("", "Validation Error") else described)
             for status, answer in responses.items():

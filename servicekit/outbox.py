@@ -20,6 +20,7 @@ import asyncpg
 from contracts.base import Actor, Contract
 from contracts.envelope import SIMULATED_TIME_HEADER, Envelope
 from contracts.registry import spec_for
+from servicekit import tracing
 from servicekit.audit_chain import canonical
 from servicekit.clock import Clock
 
@@ -49,6 +50,7 @@ class _Pending:
     cause: Cause
     occurred_at: datetime
     event_id: UUID
+    traceparent: str | None  # the span that emitted it (servicekit.tracing), when traced
 
 
 @dataclass
@@ -81,7 +83,8 @@ class Emitter:
     def emit(self, payload: Contract, *, aggregate_id: str, cause: Cause) -> UUID:
         """Queue an event; ``occurred_at`` is now (simulated time inside a simulated message)."""
         event_id = uuid4()
-        self.pending.append(_Pending(payload, aggregate_id, cause, self.clock.now(), event_id))
+        self.pending.append(_Pending(payload, aggregate_id, cause, self.clock.now(), event_id,
+                                     tracing.traceparent()))
         return event_id
 
     async def flush(self, conn: asyncpg.Connection) -> list[Envelope[Any]]:
@@ -107,6 +110,8 @@ class Emitter:
                        "correlation_id": _printable(p.cause.correlation_id)}
             if self.clock.simulated:
                 headers[SIMULATED_TIME_HEADER] = p.occurred_at.isoformat()
+            if p.traceparent is not None:
+                headers[tracing.TRACEPARENT] = p.traceparent
             value = env.model_dump_json().encode()
             if len(value) > self.max_message_bytes:
                 raise EventTooLarge(spec.event_type, len(value), self.max_message_bytes)

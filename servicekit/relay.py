@@ -24,6 +24,7 @@ from servicekit.kafka_security import client_kwargs
 from servicekit.logging import get_logger
 from servicekit.outbox import notify_channel
 from servicekit.settings import ServiceSettings
+from servicekit.tracing import DISABLED, Tracing
 
 log = get_logger(__name__)
 _RELAY_LOCK = 0x7265_6C61  # "rela"
@@ -41,8 +42,9 @@ def make_producer(settings: ServiceSettings, **overrides: Any) -> AIOKafkaProduc
 
 
 class OutboxRelay:
-    def __init__(self, settings: ServiceSettings) -> None:
+    def __init__(self, settings: ServiceSettings, tracing: Tracing = DISABLED) -> None:
         self.settings = settings
+        self.tracing = tracing
         self._stop = asyncio.Event()
         self._wake = asyncio.Event()
         self.published = 0
@@ -116,6 +118,8 @@ class OutboxRelay:
                 headers = [(k, str(v).encode()) for k, v in json.loads(r["headers"]).items()]
                 if tree is not None:
                     headers += tree.leaf_headers(r, leaves)
+                if self.tracing.enabled:
+                    headers = self.tracing.relayed(r["topic"], headers)
                 futures.append(await producer.send(r["topic"], r["value"], key=r["key"].encode(),
                                                    headers=headers))
             await asyncio.gather(*futures)

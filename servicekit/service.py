@@ -39,6 +39,7 @@ from servicekit.http import (
     install_error_handlers, refusal_reasons,
 )
 from servicekit.http_guard import BodyRule, RequestGuard
+from servicekit.http_metrics import ObservedRequests
 from servicekit.identity import Principal, TokenVerifier
 from servicekit.kafka_security import faststream_security
 from servicekit.logging import FASTSTREAM_LOGGER, configure_logging, get_logger
@@ -47,6 +48,7 @@ from servicekit.outbox import Cause, Emitter, notify_channel
 from servicekit.relay import OutboxRelay, pending_counts
 from servicekit.scheduler import Rule, Scheduler
 from servicekit.settings import ServiceSettings
+from servicekit.tracing import Tracing
 
 log = get_logger(__name__)
 T = TypeVar("T")
@@ -85,7 +87,8 @@ class ServiceRuntime:
             log_level=logging.DEBUG,
         )
         self.consumers: list[EventConsumer] = []
-        self.relay = OutboxRelay(self.settings)
+        self.tracing = Tracing(self.settings)
+        self.relay = OutboxRelay(self.settings, self.tracing)
         self._pool: asyncpg.Pool | None = None
         self._verifier: TokenVerifier | None = None
         self._relay_task: asyncio.Task[None] | None = None
@@ -128,9 +131,16 @@ class ServiceRuntime:
     async def in_transaction(
         self, work: Callable[[UnitOfWork], Awaitable[T]], *,
         retry_on: tuple[type[BaseException], ...] = (), attempts: int = 5,
+        name: str | None = None,
     ) -> T:
         """Run ``work`` in one unit of work; a deadlock or serialisation failure (or one of
-        ``retry_on``) rolls it back and runs it again, a few times with a short backoff."""
+        ``retry_on``) rolls it back and runs it again, a few times with a short backoff. Traced
+        as one span (``name``: the command handler's, else ``work``'s)."""
+        with self.tracing.unit_of_work(name or getattr(work, "__qualname__", "work")):
+            return await self._in_transaction(work, retry_on, attempts)
+
+    async def _in_transaction(self, work: Callable[[UnitOfWork], Awaitable[T]],
+                              retry_on: tuple[type[BaseException], ...], attempts: int) -> T:
         retryable = (asyncpg.DeadlockDetectedError, asyncpg.SerializationError, *retry_on)
         for attempt in range(attempts):
             try:
@@ -145,7 +155,8 @@ class ServiceRuntime:
     async def handle(self, handler: Callable[[UnitOfWork, C], Awaitable[T]], command: C) -> T:
         """Run one command handler (``handler(uow, command)``) in one unit of work, retried as
         :meth:`in_transaction` retries: the one way a route or rule runs a command."""
-        return await self.in_transaction(lambda uow: handler(uow, command))
+        return await self.in_transaction(lambda uow: handler(uow, command),
+                                         name=getattr(handler, "__qualname__", None))
 
     def require(self, *roles: str) -> Callable[[Request], Principal]:
         """A FastAPI dependency: the verified caller holding one of ``roles`` (any role when
@@ -163,7 +174,7 @@ class ServiceRuntime:
         consumer = EventConsumer(
             name=name or self.settings.group_id, handler=handler, settings=self.settings,
             clock=self.clock, pool_provider=lambda: self.pool, broker_provider=lambda: self.broker,
-            decoder=decoder,
+            decoder=decoder, tracing=self.tracing,
         )
         consumer.subscribe(self.broker, *topics)
         self.consumers.append(consumer)
@@ -182,6 +193,8 @@ class ServiceRuntime:
                            max_body_bytes=self.settings.http_max_body_bytes,
                            rules=self.body_rules)
         app.add_middleware(ErrorMiddleware)
+        app.add_middleware(ObservedRequests, stats=self.metrics.http, tracing=self.tracing,
+                           router=app.router)
         operator = Depends(self.require("caseworker"))
 
         @app.get("/health", tags=["operations"])
@@ -316,6 +329,7 @@ class ServiceRuntime:
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(self._relay_task, s.shutdown_grace_s)
             await self._pool.close()
+            self.tracing.shutdown()
             log.info("service_stopped")
 
     def run(self, app: FastAPI) -> None:

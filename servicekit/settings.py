@@ -65,6 +65,12 @@ class ServiceSettings(BaseSettings):
     # never ticks on wall-clock time: the scenario's clock drives it.
     scheduler_interval_s: float = Field(60.0, ge=0)
 
+    # OpenTelemetry tracing (servicekit.tracing), off by default. The OTLP exporter reads the
+    # standard OTEL_EXPORTER_OTLP_ENDPOINT (and OTEL_EXPORTER_OTLP_*) variables; "memory" is for
+    # tests, "none" propagates trace contexts without exporting spans.
+    otel_enabled: bool = False
+    otel_exporter: Literal["otlp", "memory", "none"] = "otlp"
+
     relay_batch_size: int = 2000
     relay_idle_poll_s: float = 0.25
     # Longer than a handler's p99 so in-flight work commits before the process exits.

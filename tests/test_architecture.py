@@ -1,13 +1,13 @@
 """Each service is a room of its own: no service imports another service's code.
 
 Checked with import-linter (an independence contract over the four service packages), and the
-domain packages must stay pure: no I/O libraries. The auditors' verification (``audit``) imports
-only ``contracts``: it must run where no broker, database or service code is (an offline
-bundle), and is the future home of the whole replay. The staff's console reaches the services
-only over their HTTP APIs (servicekit's identity for the dev token issuer, nothing of a service).
-The CLI (``grants``) and the benchmarks (``bench``) may use a service's pure ``domain`` (the
-reason-code tables, the replay, a tie draw) and nothing else of it: no handler, store or app,
-whose I/O and wiring are the service's own. No service, and not servicekit, imports the CLI,
+domain packages must stay pure: no I/O libraries. The auditors' verification and replay
+(``audit``, ``audit.replay``) import only ``contracts``: they must run where no broker, database
+or service code is (an offline bundle); reporting, the CLI and the benchmarks import the replay.
+The staff's console reaches the services only over their HTTP APIs (servicekit's identity for
+the dev token issuer, nothing of a service). The CLI (``grants``) and the benchmarks (``bench``)
+may use a service's pure ``domain`` (the reason-code tables, a tie draw) and nothing else of
+it: no handler, store or app, whose I/O and wiring are the service's own. No service, and not servicekit, imports the CLI,
 the console or the benchmarks.
 """
 

@@ -41,20 +41,28 @@ def _endpoints(state: StackState) -> Endpoints:
 
 
 async def play(scenario: Scenario, *, console: Console, show_progress: bool = True,
-               keep_stack: bool = False) -> Played:
+               keep_stack: bool = False, kafka_bootstrap: str | None = None,
+               pg_url: str | None = None) -> Played:
+    """``kafka_bootstrap`` / ``pg_url``: the existing Kafka / PostgreSQL a stack started here
+    runs on (``EmbeddedStack.up``); a running stack on others is refused (``StackMismatch``)."""
     # A stack left up for people to look at the round comes with the staff's console.
     stack = EmbeddedStack(with_console=keep_stack)
     state = stack.load_state()
     started = False
     if state is None or not state.infra_alive():
-        console.print("[dim]starting the embedded stack in simulation mode…[/dim]")
+        where = "on the given infrastructure" if kafka_bootstrap or pg_url else "embedded"
+        console.print(f"[dim]starting the stack ({where}) in simulation mode…[/dim]")
         # up/down drive their own event loop: run them off this one.
-        state = await asyncio.to_thread(stack.up, simulation=True)
+        state = await asyncio.to_thread(stack.up, simulation=True,
+                                        kafka_bootstrap=kafka_bootstrap, pg_url=pg_url)
         started = True
     elif not state.simulation:
         raise PlayError("the stack that is up runs in live mode, and a scenario needs "
                         "simulation mode (its times are simulated); stop it with `grants stack "
                         "down`, then `grants stack up --simulation` or let this command start one")
+    elif kafka_bootstrap or pg_url:  # refused (StackMismatch) when it runs on others
+        state = await asyncio.to_thread(stack.up, simulation=True,
+                                        kafka_bootstrap=kafka_bootstrap, pg_url=pg_url)
     try:
         endpoints = _endpoints(state)
         issuer = DevTokenIssuer(state.home / "keys")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from services.reporting.domain.replay import replay
+from audit.replay import replay
 
 if TYPE_CHECKING:
     from grants.scenario.runner import ScenarioRunner

@@ -11,7 +11,7 @@ from contracts.payments import PaymentInstructed
 from contracts.registry import decode
 from contracts.topics import EVENT_TOPICS
 from servicekit.log_reader import LogReader, wait_caught_up
-from services.reporting.domain.replay_models import LoggedEvent
+from audit.replay import LoggedEvent
 
 class EventTail:
     def __init__(self, bootstrap: str, client_options: dict[str, Any] | None = None) -> None:

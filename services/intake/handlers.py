@@ -13,7 +13,6 @@ before it could be tied to an application record is keyed by its submission id, 
 from __future__ import annotations
 
 import asyncio
-import re
 import time
 import uuid
 from collections import Counter, OrderedDict
@@ -32,6 +31,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from contracts.assessment import PoolPublished
 from contracts.base import Actor, Contract, Reason, UtcDatetime
+from contracts.bounds import single_line
 from contracts.envelope import SIMULATED_TIME_HEADER
 from contracts.intake import Receipt, SubmissionUnauthorized
 from contracts.refusal import Refusal
@@ -42,7 +42,7 @@ from servicekit.consumer import Decoder, EventConsumer, Incoming, decode_event
 from servicekit.http import bearer_token, cause_of_request
 from servicekit.identity import AuthError, Principal, TokenVerifier
 from servicekit.outbox import Cause, Emitter, notify_channel
-from servicekit.service import ServiceRuntime, UnitOfWork
+from servicekit.service import ServiceRuntime
 from services.intake.domain import (
     REASON_CODES,
     ApplicationState,
@@ -53,9 +53,8 @@ from services.intake.domain import (
     ParsedSubmission,
     ReportItProblem,
     application_id_for,
+    binds_submission_id,
     authorise_submitter,
-    decide_contact,
-    decide_exception_decision,
     decide_malformed,
     decide_submission,
     decide_token_refusal,
@@ -67,14 +66,21 @@ from services.intake.domain import (
     receipt_for,
     token_reason,
 )
+from services.intake.service import (
+    Caller,
+    DecideException,
+    ReportContact,
+    decide_it_problem,
+    report_it_problem,
+)
 from services.intake.store import IntakeStore, PoolCache
 
 log = logging.get_logger(__name__)
 T = TypeVar("T")
 UNIDENTIFIED = "submission:unidentified"
-_CVR = re.compile(r"^[0-9]{8}$")
-# Evidence references end up in the JSONB state: no control characters (NUL cannot be stored).
-EvidenceRef = Annotated[str, Field(min_length=1, max_length=500, pattern=r"^[^\x00-\x1f\x7f]+$")]
+# Evidence references end up in the JSONB state: no control characters (NUL cannot be stored);
+# the one-line text kind of contracts.bounds, whose schema states the rule.
+EvidenceRef = single_line(500, min_length=1)
 
 
 class Sink(Protocol):
@@ -233,8 +239,8 @@ async def write_submissions(
             decision = decide_submission(target, command, now, claims=who.claims,
                                          pools={} if pool is None else {pool.pool_id: pool},
                                          register=register, bound_to=bound_to)
-            if new and any(isinstance(e, SubmissionUnauthorized) for e in decision.events):
-                del binding[submission_id]  # a refused token binds nothing
+            if new and not binds_submission_id(decision):
+                del binding[submission_id]
         decisions.append(decision)
         if not decision.events:
             continue
@@ -256,17 +262,6 @@ async def write_submissions(
         [s for s in ours if s not in binding],
         [(s, *binding[s]) for s in ours if s in binding and binding[s] != ours[s]])
     return decisions
-
-
-async def _apply(store: IntakeStore, state: ApplicationState, decision: Decision, sink: Sink,
-                 cause: Cause) -> ApplicationState:
-    """Save the state the decision's events produce and emit them, keyed by the application."""
-    if not decision.events:
-        return state
-    evolved = evolve_all(state, decision.events)
-    await store.save_application(evolved)
-    _emit(sink, decision.events, str(state.application_id), cause)
-    return evolved
 
 
 def _emit(sink: Sink, events: Sequence[IntakeEvent], aggregate_id: str, cause: Cause) -> None:
@@ -353,7 +348,8 @@ class BatchConsumer(EventConsumer):
 
         super().__init__(name=name, handler=one_at_a_time, settings=runtime.settings,
                          clock=runtime.clock, pool_provider=lambda: runtime.pool,
-                         broker_provider=lambda: runtime.broker, decoder=decoder)
+                         broker_provider=lambda: runtime.broker, decoder=decoder,
+                         tracing=runtime.tracing)
         self.batch_handler = batch_handler
         self.largest_batch = 0
         self._runtime = runtime
@@ -369,7 +365,8 @@ class BatchConsumer(EventConsumer):
                               max_message_bytes=self.settings.kafka_max_message_bytes)
             if todo:
                 # A non-transient error breaks the batch: servicekit replays it record by record.
-                after = await self.batch_handler(conn, todo, emitter)
+                with self.tracing.consumed_batch(self.name, todo):
+                    after = await self.batch_handler(conn, todo, emitter)
             await emitter.flush(conn)
         self.largest_batch = max(self.largest_batch, len(items))
         if after is not None:
@@ -497,6 +494,12 @@ def _http_cause(request: Request, who: Principal | AuthError, role: str) -> Caus
     return Cause(actor=_submitter(who), correlation_id=correlation[:128])
 
 
+def _caller(request: Request, principal: Principal,
+            cause_as: Callable[[str], Cause] | None = None) -> Caller:
+    return Caller(principal.roles, principal.cvr, principal.claims,
+                  cause_as or (lambda role: _http_cause(request, principal, role)))
+
+
 def _reasons_of(codes: Sequence[str]) -> list[dict[str, Any]]:
     return [Reason(code=c, message=REASON_CODES.get(c, "")).model_dump(mode="json") for c in codes]
 
@@ -534,19 +537,6 @@ class ItProblemDecision(BaseModel):
     evidence_refs: Annotated[list[EvidenceRef], Field(max_length=100)] = []
 
 
-def _contact_by(principal: Principal, state: ApplicationState) -> tuple[str, str]:
-    """Whose contact it is and in which role it is recorded: the applicant's own organisation,
-    or, recorded by a caseworker (a phone call), the organisation the application is bound to."""
-    if "caseworker" in principal.roles and state.applicant_cvr is not None:
-        return state.applicant_cvr, "caseworker"
-    if "applicant" in principal.roles and principal.cvr and _CVR.match(principal.cvr):
-        return principal.cvr, "applicant"
-    if "caseworker" in principal.roles:
-        raise Refusal("application_unknown", "no application with this id is on record",
-                      "not_found")
-    raise AuthError(403, "cvr_mismatch", "the token carries no valid cvr claim")
-
-
 _RECEIPT_RESPONSES: dict[int | str, dict[str, Any]] = {
     200: {"model": Receipt, "description": "decided: on_time, late_rejected, exception_*"},
     401: {"model": Receipt, "description": "no valid token (receipt status unauthorized)"},
@@ -556,16 +546,6 @@ _RECEIPT_RESPONSES: dict[int | str, dict[str, Any]] = {
 
 
 # -- HTTP routes -------------------------------------------------------------------------------------
-
-async def _pools_for(store: IntakeStore, pools: PoolCache,
-                     pool_id: str | None) -> dict[str, PoolPublished]:
-    """``store.pools_for`` through the cache: the pool's version is read, its JSON only when the
-    cache does not hold that version."""
-    if pool_id is None:
-        return {}
-    loaded = await store.load([], [], pools.versions([pool_id]))
-    return await pools.resolve(store, loaded, [pool_id])
-
 
 def http_router(runtime: ServiceRuntime, tokens: TokenCache | None = None,
                 pools: PoolCache | None = None) -> APIRouter:
@@ -628,23 +608,17 @@ def http_router(runtime: ServiceRuntime, tokens: TokenCache | None = None,
         request_key = request.headers.get("x-correlation-id") or str(uuid.uuid4())
         exception_id = exception_id_for(application_id, request_key)
 
-        async def work(uow: UnitOfWork) -> tuple[Decision, ApplicationState]:
-            store = IntakeStore(uow.conn)
-            loaded = await store.load([], [application_id], pools.versions([body.pool_id]))
-            state = loaded.states[application_id]
-            applicant_cvr, role = _contact_by(principal, state)
-            cause = _http_cause(request, principal, role)
-            command = ReportItProblem(
+        def contact(applicant_cvr: str) -> ReportItProblem:
+            return ReportItProblem(
                 exception_id=exception_id, application_id=application_id, pool_id=body.pool_id,
                 applicant_cvr=applicant_cvr, documentation=body.documentation,
                 attempted_before_deadline=body.attempted_before_deadline,
                 screenshot_at=body.screenshot_at, evidence_refs=body.evidence_refs,
                 contacted_at=now)
-            decision = decide_contact(state, command, now, claims=principal.claims,
-                                      pools=await pools.resolve(store, loaded, [body.pool_id]))
-            return decision, await _apply(store, state, decision, uow, cause)
 
-        decision, state = await runtime.in_transaction(work)
+        decision, state = await runtime.handle(report_it_problem, ReportContact(
+            application_id, body.pool_id, contact,
+            _caller(request, principal), now, pools))
         record = state.exception(exception_id)
         assert record is not None
         return JSONResponse({"exception_id": str(exception_id), "status": record.status,
@@ -656,19 +630,10 @@ def http_router(runtime: ServiceRuntime, tokens: TokenCache | None = None,
                             principal: Principal = caseworker) -> dict[str, Any]:
         now = runtime.clock.now()
         cause = _http_cause(request, principal, "caseworker")
-
-        async def work(uow: UnitOfWork) -> tuple[Decision, ApplicationState]:
-            store = IntakeStore(uow.conn)
-            state = await store.lock_application(application_id)
-            command = DecideItProblemException(application_id=application_id,
-                                               approved=body.approve,
-                                               evidence_refs=body.evidence_refs)
-            decision = decide_exception_decision(state, command, now, claims=principal.claims,
-                                                 pools=await _pools_for(store, pools,
-                                                                        state.pool_id))
-            return decision, await _apply(store, state, decision, uow, cause)
-
-        decision, state = await runtime.in_transaction(work)
+        command = DecideItProblemException(application_id=application_id, approved=body.approve,
+                                           evidence_refs=body.evidence_refs)
+        decision, state = await runtime.handle(decide_it_problem, DecideException(
+            command, _caller(request, principal, lambda _: cause), now, pools))
         decided = decision.events[0]
         return {"exception_id": str(decided.exception_id),  # type: ignore[union-attr]
                 "approved": decided.approved,  # type: ignore[union-attr]

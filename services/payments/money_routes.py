@@ -2,8 +2,8 @@
 instruction, a caseworker's resolution of a reconciliation hold (a finance result whose amount
 differed from its instruction), and changes of a grantee's bank master data (requested by one
 caseworker, approved by another, kept as events with their history; the CVR travels in the body,
-never in a URL). The rules live in :mod:`services.payments.domain.results`;
-each route is one transaction around them."""
+never in a URL). The rules live in :mod:`services.payments.domain.results` and `.bank`, the
+units of work in :mod:`.money_service`; each route builds a command and runs it."""
 
 from __future__ import annotations
 
@@ -17,23 +17,20 @@ from contracts.base import Cvr
 from contracts.refusal import Refusal
 from servicekit.http import cause_of_request
 from servicekit.identity import Principal
-from servicekit.service import ServiceRuntime, UnitOfWork
-from services.payments.domain import (
-    GrantAccount,
-    reissue_failed,
-    request_reissue,
-    resolve_reconciliation,
-)
-from services.payments.domain.bank import (
-    BankBook,
-    approve_bank_change,
-    evolve_bank,
-    request_bank_change,
+from servicekit.service import ServiceRuntime
+from services.payments import money_service
+from services.payments.domain import reissue_failed, request_reissue, resolve_reconciliation
+from services.payments.domain.bank import BankBook
+from services.payments.money_service import (
+    ApproveBankChange,
+    ChangeInstruction,
+    RequestBankChange,
+    change_instruction,
 )
 from services.payments.requests import EmptyBody, RequestBody, actor_of
-from services.payments.service import ChangeGrant, change_grant, locked_grant, save_grant
-from services.payments.views import instant, json_of
+from services.payments.service import ChangeGrant, change_grant
 from services.payments.store import PaymentsStore
+from services.payments.views import instant, json_of
 
 
 class ResolutionBody(RequestBody):
@@ -56,16 +53,6 @@ def _bank_view(book: BankBook, change_id: UUID) -> dict[str, Any]:
             "history": [json_of(c) for c in book.changes]}
 
 
-async def _grant_of(store: PaymentsStore, instruction_id: UUID) -> tuple[GrantAccount, Any]:
-    """The grant an instruction belongs to, locked after its grantee's hold book (lock order)."""
-    application_id = await store.grant_of_instruction(instruction_id)
-    known = await store.read_grant(application_id) if application_id else None
-    if application_id is None or known is None:
-        raise Refusal("instruction_not_found", f"no instruction {instruction_id}", "not_found")
-    book = await store.lock_hold_book(known.cvr, share=True)
-    return await locked_grant(store, application_id), book
-
-
 def money_router(runtime: ServiceRuntime) -> APIRouter:
     router = APIRouter(tags=["payments"])
     caseworker = Depends(runtime.require("caseworker"))
@@ -74,16 +61,11 @@ def money_router(runtime: ServiceRuntime) -> APIRouter:
     async def ask_reissue(instruction_id: UUID, request: Request,
                           _: EmptyBody | None = Body(None),
                           principal: Principal = caseworker) -> dict[str, Any]:
-        actor = actor_of(principal, "caseworker")
-        cause = cause_of_request(request, principal, "caseworker")
-
-        async def work(uow: UnitOfWork) -> GrantAccount:
-            store = PaymentsStore(uow.conn)
-            state, book = await _grant_of(store, instruction_id)
-            events = request_reissue(state, instruction_id, actor, book, runtime.clock.now())
-            return await save_grant(uow, store, state, events, cause)
-
-        record = (await runtime.in_transaction(work)).instruction(instruction_id)
+        actor, now = actor_of(principal, "caseworker"), runtime.clock.now()
+        state = await runtime.handle(change_instruction, ChangeInstruction(
+            instruction_id, lambda s, book: request_reissue(s, instruction_id, actor, book, now),
+            cause_of_request(request, principal, "caseworker")))
+        record = state.instruction(instruction_id)
         assert record is not None
         status = "reissued" if record.reissued_as is not None else "reissue_requested"
         return {"instruction_id": str(instruction_id), "status": status,
@@ -94,22 +76,14 @@ def money_router(runtime: ServiceRuntime) -> APIRouter:
                               _: EmptyBody | None = Body(None),
                               principal: Principal = caseworker) -> dict[str, Any]:
         actor = actor_of(principal, "caseworker")
-        cause = cause_of_request(request, principal, "caseworker")
-
-        async def work(uow: UnitOfWork) -> dict[str, Any]:
-            store = PaymentsStore(uow.conn)
-            state, book = await _grant_of(store, instruction_id)
-            events = reissue_failed(state, instruction_id, actor, book)
-            for event in events:
-                await store.index_instruction(event.instruction_id, event.application_id)
-            state = await save_grant(uow, store, state, events, cause)
-            failed = state.instruction(instruction_id)
-            assert failed is not None and failed.reissued_as is not None
-            replacement = state.instruction(failed.reissued_as)
-            assert replacement is not None
-            return json_of(replacement.instruction)
-
-        return await runtime.in_transaction(work)
+        state = await runtime.handle(change_instruction, ChangeInstruction(
+            instruction_id, lambda s, book: reissue_failed(s, instruction_id, actor, book),
+            cause_of_request(request, principal, "caseworker")))
+        failed = state.instruction(instruction_id)
+        assert failed is not None and failed.reissued_as is not None
+        replacement = state.instruction(failed.reissued_as)
+        assert replacement is not None
+        return json_of(replacement.instruction)
 
     @router.post("/grants/{application_id}/reconciliations/{instruction_id}/resolution")
     async def resolve(application_id: UUID, instruction_id: UUID, request: Request,
@@ -130,50 +104,19 @@ def money_router(runtime: ServiceRuntime) -> APIRouter:
     @router.post("/bank-details-changes", status_code=201)
     async def ask_bank_change(body: BankChangeBody, request: Request,
                               principal: Principal = caseworker) -> dict[str, Any]:
-        actor = actor_of(principal, "caseworker")
-        cause = cause_of_request(request, principal, "caseworker")
-
-        async def work(uow: UnitOfWork) -> dict[str, Any]:
-            store = PaymentsStore(uow.conn)
-            book = await store.lock_bank_book(body.cvr)
-            events = request_bank_change(book, body.cvr, body.account_reference, actor,
-                                         await store.grant_approvers(body.cvr),
-                                         runtime.clock.now())
-            for event in events:
-                book = evolve_bank(book, event)
-                await store.index_bank_change(event.change_id, event.cvr)
-                # keyed by the change, never by the CVR (personal data for a sole trader)
-                uow.emit(event, aggregate_id=f"bank:{event.change_id}", cause=cause)
-            if events:
-                assert book is not None
-                await store.save_bank_book(book)
-            assert book is not None and book.waiting is not None
-            return _bank_view(book, book.waiting.change_id)
-
-        return await runtime.in_transaction(work)
+        book = await runtime.handle(money_service.ask_bank_change, RequestBankChange(
+            body.cvr, body.account_reference, actor_of(principal, "caseworker"),
+            runtime.clock.now(), cause_of_request(request, principal, "caseworker")))
+        assert book.waiting is not None
+        return _bank_view(book, book.waiting.change_id)
 
     @router.post("/bank-details-changes/{change_id}/approval")
     async def approve_bank(change_id: UUID, request: Request, _: EmptyBody | None = Body(None),
                            principal: Principal = caseworker) -> dict[str, Any]:
-        actor = actor_of(principal, "caseworker")
-        cause = cause_of_request(request, principal, "caseworker")
-
-        async def work(uow: UnitOfWork) -> dict[str, Any]:
-            store = PaymentsStore(uow.conn)
-            cvr = await store.cvr_of_bank_change(change_id)
-            book = await store.lock_bank_book(cvr) if cvr is not None else None
-            events = approve_bank_change(book, change_id, actor,
-                                         await store.grant_approvers(cvr) if cvr else set(),
-                                         runtime.clock.now())
-            for event in events:
-                book = evolve_bank(book, event)
-                uow.emit(event, aggregate_id=f"bank:{change_id}", cause=cause)
-            assert book is not None
-            if events:
-                await store.save_bank_book(book)
-            return _bank_view(book, change_id)
-
-        return await runtime.in_transaction(work)
+        book = await runtime.handle(money_service.approve_bank, ApproveBankChange(
+            change_id, actor_of(principal, "caseworker"), runtime.clock.now(),
+            cause_of_request(request, principal, "caseworker")))
+        return _bank_view(book, change_id)
 
     @router.get("/bank-details-changes/{change_id}")
     async def bank_change(change_id: UUID, principal: Principal = caseworker) -> dict[str, Any]:

@@ -12,36 +12,18 @@ from typing import Any
 
 from servicekit.outbox import Cause
 from servicekit.scheduler import Tick
-from servicekit.service import ServiceRuntime, UnitOfWork
+from servicekit.service import ServiceRuntime
 from contracts.payments import PaymentInstructed
-from services.payments.domain import a_period_fell_due, instruct_due, run_date
-from services.payments.service import LapseUnaccepted, lapse_unaccepted, save_grant
-from services.payments.store import PaymentsStore
+from services.payments.domain import run_date
+from services.payments.service import LapseUnaccepted, RunPayments, lapse_unaccepted, run_payments
 
 
 async def pay_due_periods(runtime: ServiceRuntime, now: datetime, cause: Cause
                           ) -> dict[str, int]:
     """The scheduled payment run at ``now``: only grants for which a due date has come."""
-    today = run_date(now)
-
-    async def work(uow: UnitOfWork) -> dict[str, int]:
-        store = PaymentsStore(uow.conn)
-        books = await store.share_lock_hold_books()  # lock order: books, then grants
-        counts = {"instructions": 0, "claims": 0}
-        for state in await store.lock_accepted_grants():
-            if not a_period_fell_due(state, today):
-                continue
-            events = instruct_due(state, today, books.get(state.cvr))
-            for event in events:
-                if isinstance(event, PaymentInstructed):
-                    await store.index_instruction(event.instruction_id, event.application_id)
-                    counts["instructions"] += 1
-                else:
-                    counts["claims"] += 1
-            await save_grant(uow, store, state, events, cause)
-        return counts
-
-    return await runtime.in_transaction(work)
+    result = await runtime.handle(run_payments, RunPayments(run_date(now), None, cause))
+    instructions = sum(isinstance(e, PaymentInstructed) for e in result.events)
+    return {"instructions": instructions, "claims": len(result.events) - instructions}
 
 
 def scheduled_rules(runtime: ServiceRuntime) -> None:

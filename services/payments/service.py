@@ -23,6 +23,7 @@ from services.payments.domain import (
     GrantAccount,
     HoldBook,
     RunEvent,
+    a_period_fell_due,
     apply,
     evolve_holds,
     instruct_due,
@@ -77,8 +78,11 @@ async def change_grant(uow: UnitOfWork, cmd: ChangeGrant) -> GrantAccount:
 
 @dataclass(frozen=True)
 class RunPayments:
+    """A payment run through ``today``: a caseworker's (``actor``), or the scheduler's
+    (no actor, and only the grants one of whose due dates has come)."""
+
     today: date
-    actor: Actor
+    actor: Actor | None
     cause: Cause
 
 
@@ -89,13 +93,15 @@ class RunResult:
 
 
 async def run_payments(uow: UnitOfWork, cmd: RunPayments) -> RunResult:
-    """A caseworker's payment run: every accepted grant's due instructions, except the grants
-    the caseworker approved (R19), which are listed as refused."""
+    """Every accepted grant's due instructions, except the grants the caseworker approved
+    (R19), which are listed as refused."""
     store = PaymentsStore(uow.conn)
     books = await store.share_lock_hold_books()  # lock order: books, then grants
     result = RunResult([], [])
     for state in await store.lock_accepted_grants():
-        if not may_move_money(state, cmd.actor):
+        if cmd.actor is None and not a_period_fell_due(state, cmd.today):
+            continue
+        if cmd.actor is not None and not may_move_money(state, cmd.actor):
             result.refused.append({"application_id": str(state.application_id),
                                    "error": "segregation_of_duties"})
             continue

@@ -145,12 +145,11 @@ def tasks_router(runtime: ServiceRuntime) -> APIRouter:
             row = await store.lock(task_id)
             if row is None:
                 raise Refusal("task_not_found", f"no task {task_id}", "not_found")
-            if row["closed_at"] is not None:
-                if row["outcome"] == "dismissed":
-                    return _view(row)  # dismissed before: once
-                raise Refusal("task_closed", f"the task closed: {row['outcome']}", "conflict")
             now = runtime.clock.now()
-            events = dismiss_start_check(task_id, row["application_id"], actor, now)
+            events = dismiss_start_check(task_id, row["application_id"], actor, now,
+                                         row["outcome"] if row["closed_at"] is not None else None)
+            if not events:
+                return _view(row)
             await store.close(task_id, "dismissed", actor.id, now)
             _emit(uow, list(events), cause)
             closed = await store.lock(task_id)

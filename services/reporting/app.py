@@ -7,11 +7,11 @@ from pathlib import Path
 from fastapi import FastAPI
 
 from contracts import topics
-from contracts.refusal import Refusal
 from servicekit.service import ServiceRuntime
 from servicekit.settings import ServiceSettings
 from services.reporting.console_api import console_router
-from services.reporting.handlers import event_handler, http_router, scheduled_rules
+from services.reporting.handlers import event_handler, scheduled_rules
+from services.reporting.routes import http_router
 from services.reporting.settings import ReportingSettings
 
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -29,6 +29,6 @@ def build(settings: ServiceSettings | None = None) -> tuple[ServiceRuntime, Fast
                              settings=settings or ReportingSettings(service_name="reporting"))
     runtime.consume(*(t.name for t in INPUT_TOPICS), handler=event_handler(runtime))
     scheduled_rules(runtime)
-    # Refusals (Refusal: code + http_status) are answered by servicekit's error middleware.
+    # Refusals (contracts.refusal.Refusal) are answered by servicekit.http by their kind.
     app = runtime.http_app(http_router(runtime), console_router(runtime), title="Reporting")
     return runtime, app

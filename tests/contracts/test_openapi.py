@@ -19,12 +19,18 @@ from servicekit.openapi import SCHEME
 
 OPEN = {"/health", "/health/live", "/health/ready", "/metrics", "/asyncapi", "/asyncapi.json"}
 ERROR = {"$ref": "#/components/schemas/ErrorBody"}
-# Intake answers every submission, refused ones included, with its receipt.
+# Intake answers every submission it reads, refused ones included, with its receipt; the request
+# guard answers before it (a token, the body's size and JSON) with the error body.
 RECEIPT = {"$ref": "#/components/schemas/Receipt"}
+RECEIPT_OR_ERROR = {"anyOf": [RECEIPT, ERROR]}
+_GUARD = {"401", "413", "422"}
+_WRITES = {"post", "put", "patch", "delete"}
 
 
-def _error_schema(path: str, method: str) -> dict[str, Any]:
-    return RECEIPT if (method, path) == ("post", "/submissions") else ERROR
+def _error_schema(path: str, method: str, status: str) -> dict[str, Any]:
+    if (method, path) != ("post", "/submissions") or status == "413":
+        return ERROR
+    return RECEIPT_OR_ERROR if status in _GUARD else RECEIPT
 
 
 def _document(build: Callable[[], tuple[Any, FastAPI]]) -> dict[str, Any]:
@@ -55,7 +61,8 @@ def test_every_operation_but_health_and_metrics_requires_a_bearer_token(doc: dic
         for status in ("401", "403"):
             answer = op["responses"].get(status)
             assert answer, f"{method} {path} documents no {status}"
-            assert answer["content"]["application/json"]["schema"] == _error_schema(path, method)
+            assert answer["content"]["application/json"]["schema"] == _error_schema(
+                path, method, status)
 
 
 def test_every_error_answer_has_the_error_schema(doc: dict[str, Any]) -> None:
@@ -65,10 +72,12 @@ def test_every_error_answer_has_the_error_schema(doc: dict[str, Any]) -> None:
             assert "422" in op["responses"], f"{method} {path}"
         if "{" in path:
             assert "404" in op["responses"], f"{method} {path}"
+        if method in _WRITES:
+            assert _GUARD <= set(op["responses"]), f"{method} {path}: the guard's answers"
         for status, answer in op["responses"].items():
             if status[0] in "45":
                 assert answer["content"]["application/json"]["schema"] == _error_schema(
-                    path, method), (
+                    path, method, status), (
                     f"{method} {path} {status}")
     error = doc["components"]["schemas"]["ErrorBody"]
     assert error["required"] == ["error"] and "reasons" in error["properties"]
@@ -108,3 +117,31 @@ def test_pools_and_revised_budgets_name_their_model() -> None:
     budget = doc["paths"]["/grants/{application_id}/revised-budgets"]["post"]["requestBody"]
     model = _resolve(doc, budget["content"]["application/json"]["schema"])
     assert model["required"] == ["months"] and model["additionalProperties"] is False
+
+
+def _strings(doc: dict[str, Any], node: Any, seen: set[str]) -> list[dict[str, Any]]:
+    if isinstance(node, list):
+        return [s for item in node for s in _strings(doc, item, seen)]
+    if not isinstance(node, dict):
+        return []
+    if "$ref" in node:
+        name = node["$ref"].rsplit("/", 1)[1]
+        if name in seen:
+            return []
+        seen.add(name)
+        return _strings(doc, doc["components"]["schemas"][name], seen)
+    found = [node] if node.get("type") == "string" else []
+    if isinstance(node.get("additionalProperties"), dict):
+        found.append({"type": "string", **node.get("propertyNames", {})})
+    return found + [s for k, v in node.items() if k != "propertyNames"
+                    for s in _strings(doc, v, seen)]
+
+
+def test_every_text_of_a_request_body_states_the_edge_text_rule(doc: dict[str, Any]) -> None:
+    """The request guard refuses a control character in any string or key of a JSON body; the
+    schema says so (a pattern), unless it states a stricter rule (a format, an enum)."""
+    for path, method, op in _operations(doc):
+        for content in op.get("requestBody", {}).get("content", {}).values():
+            for string in _strings(doc, content["schema"], set()):
+                assert {"pattern", "format", "enum", "const"} & set(string), (
+                    f"{method} {path}: a string without the edge's rule: {string}")

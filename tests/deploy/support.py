@@ -192,12 +192,14 @@ def settings_named(text: str) -> set[str]:
 
 def setting_exists(name: str) -> bool:
     """Whether ``GRANTS_<X>`` is a field of ServiceSettings (or of a service's own settings), or
-    ``GRANTS_<PREFIX>_*`` names some."""
+    ``GRANTS_<PREFIX>_*`` names some. ``GRANTS_NAMESPACE`` is read by ``contracts.topics``
+    whenever a name is formed (contracts depend on no settings class), so it counts too."""
+    from contracts.topics import NAMESPACE_ENV
     from services.assessment.settings import AssessmentSettings
     from services.reporting.settings import ReportingSettings
 
     fields = {f"GRANTS_{f.upper()}" for cls in (AssessmentSettings, ReportingSettings)
-              for f in cls.model_fields}
+              for f in cls.model_fields} | {NAMESPACE_ENV}
     if name.endswith("*"):
         prefix = name.rstrip("*")
         return any(f.startswith(prefix) for f in fields)

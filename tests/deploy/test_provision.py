@@ -114,6 +114,34 @@ def test_outside_parties_get_only_what_they_need(acls: list[provision.Acl]) -> N
     assert writes == {"grants.portal.submissions.v1"}
 
 
+def test_under_a_namespace_every_principal_may_do_what_it_does(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """GRANTS_NAMESPACE prefixes topics and every consumer group alike: the plan must name them
+    as the code forms them (an auditor reading under the un-namespaced prefix would be denied)."""
+    from servicekit.log_reader import LogReader
+
+    monkeypatch.setenv("GRANTS_NAMESPACE", "blue")
+    acls = provision.acl_plan()
+    audit_group = LogReader("unused:9092", EVENT_TOPICS, group_prefix="grants-audit").group_id
+    assert audit_group.startswith("blue.grants-audit-")
+    assert provision.allows(acls, user(provision.AUDITOR), "Group", audit_group, "Read")
+    assert not provision.allows(acls, user(provision.AUDITOR), "Group", "grants-audit-3f2a9c",
+                                "Read")
+    assert provision.allows(acls, user(provision.AUDITOR), "Topic", EVENT_TOPICS[0], "Read")
+    assert EVENT_TOPICS[0].startswith("blue.grants.")
+    assert provision.allows(acls, user(provision.PORTAL), "Group", "blue.grants-portal-a", "Read")
+    assert provision.allows(acls, user(provision.FINANCE), "Group", "blue.grants-finance-a",
+                            "Read")
+    for op in ("Create", "Describe", "DescribeConfigs", "AlterConfigs"):
+        assert provision.allows(acls, user(provision.PROVISIONER), "Topic",
+                                "blue.grants.intake.applications.v1", op)
+    assert not provision.allows(acls, user(provision.PROVISIONER), "Topic",
+                                "grants.intake.applications.v1", "Create")
+    service_groups = {a.name for a in acls if a.resource_type == "Group"
+                      and a.principal == user("intake")}
+    assert service_groups and all(g.startswith("blue.grants-intake") for g in service_groups)
+
+
 def test_the_script_round_trips_the_plan(acls: list[provision.Acl]) -> None:
     script = provision.kafka_acls_script(acls)
     assert sorted(provision.parse_kafka_acls_script(script)) == acls

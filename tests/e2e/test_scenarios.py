@@ -18,7 +18,8 @@ from typing import Any
 import pytest
 
 from grants.stack import EmbeddedStack
-from tests.infra.stacks import stack_for_test
+from grants.stack.supervisor import address_answers
+from tests.infra.stacks import session_infra_namespace, stack_for_test
 
 pytestmark = pytest.mark.e2e
 ROOT = Path(__file__).resolve().parents[2]
@@ -35,11 +36,12 @@ def stack_home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
         yield home
 
 
-def _play(home: Path, scenario: Path, out: Path) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "GRANTS_HOME": str(home)}
+def _play(home: Path, scenario: Path, out: Path, *args: str,
+          env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, **(env or {}), "GRANTS_HOME": str(home)}
     return subprocess.run(
         [sys.executable, "-m", "grants.cli", "scenario", "run", str(scenario), "--out", str(out),
-         "--no-progress"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
+         "--no-progress", *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
 
 
 def assert_subset(expected: Any, actual: Any, path: str = "") -> None:
@@ -84,7 +86,7 @@ async def test_replay_is_deterministic_and_agrees_with_the_live_read_side(
     import httpx
 
     from grants.audit import audit_replay, stack_keyring
-    from services.reporting.domain.replay_models import state_digest
+    from audit.replay import state_digest
     from servicekit.identity import DevTokenIssuer
 
     out = tmp_path / "result.json"
@@ -119,11 +121,20 @@ async def test_replay_is_deterministic_and_agrees_with_the_live_read_side(
 
 
 def test_scenario_run_starts_and_stops_its_own_stack(tmp_path: Path) -> None:
-    """With no stack running, `grants scenario run` starts one in simulation mode and stops it."""
+    """With no stack running, `grants scenario run` starts one in simulation mode and stops it:
+    on the embedded broker and PostgreSQL, or on the session's external ones
+    (``GRANTS_TEST_KAFKA_BOOTSTRAP`` / ``GRANTS_TEST_PG_URL``) named by ``--kafka-bootstrap`` /
+    ``--pg-url``, in a namespace of its own, and those it leaves running."""
     home = tmp_path / "own-stack"
     out = tmp_path / "result.json"
-    done = _play(home, SCENARIOS / "rule-deadline-edges.json", out)
-    assert done.returncode == 0, done.stderr[-3000:]
-    result = json.loads(out.read_text())
-    assert result["applications"]["MS_AFTER"]["intake"] == "late_rejected"
-    assert EmbeddedStack(home).load_state() is None, "the stack it started is still recorded"
+    with session_infra_namespace() as (kafka, pg, namespace):
+        given = [*(["--kafka-bootstrap", kafka] if kafka else []),
+                 *(["--pg-url", pg] if pg else [])]
+        done = _play(home, SCENARIOS / "rule-deadline-edges.json", out, *given, env=namespace)
+        assert done.returncode == 0, done.stderr[-3000:]
+        result = json.loads(out.read_text())
+        assert result["applications"]["MS_AFTER"]["intake"] == "late_rejected"
+        assert EmbeddedStack(home).load_state() is None, "the stack it started is still recorded"
+        for address in (kafka, pg):
+            if address:
+                assert address_answers(address), f"stopping the stack stopped {address}"

@@ -36,35 +36,55 @@ RESTART_TIMEOUT_S = 120.0
 
 
 @contextlib.contextmanager
-def stack_for_test(home: Path, services: list[str] | None = None, *, simulation: bool = False,
-               env: dict[str, str] | None = None) -> Iterator[tuple[EmbeddedStack, StackState]]:
-    """A fresh stack in ``home`` (see the module docstring), torn down afterwards. ``env`` is set
-    in this process for the stack's lifetime, so the service processes inherit it."""
+def session_infra_namespace() -> Iterator[tuple[str | None, str | None, dict[str, str]]]:
+    """``(kafka, pg, variables)`` for a stack of its own on the session's infrastructure: the
+    external broker and server the environment names (``None`` each for embedded ones) and, when
+    there is one, a fresh ``GRANTS_NAMESPACE`` in ``variables``, whose topics and databases are
+    removed when the block ends."""
     kafka, pg = os.environ.get(KAFKA_ENV) or None, os.environ.get(PG_ENV) or None
-    variables = dict(env or {})
-    if kafka or pg:
-        variables.setdefault(NAMESPACE_ENV, new_namespace())
-    old = {k: os.environ.get(k) for k in variables}
-    os.environ.update(variables)
-    st = EmbeddedStack(home, durable=False, die_with_parent=True)
+    variables = {NAMESPACE_ENV: new_namespace()} if kafka or pg else {}
     try:
-        yield st, st.up(simulation=simulation, services=services, kafka_bootstrap=kafka,
-                        pg_url=pg)
+        yield kafka, pg, variables
     finally:
-        with contextlib.suppress(Exception):
-            st.down(grace=5.0)
-        if NAMESPACE_ENV in variables:
+        if variables:
             ns = variables[NAMESPACE_ENV]
             if kafka:
                 asyncio.run(drop_namespace_topics(kafka, ns))
             if pg:
-                asyncio.run(_drop_databases(pg.rstrip("/"),
-                                            [namespaced(d, "_") for d in DATABASES]))
-        for k, v in old.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
+                old = os.environ.get(NAMESPACE_ENV)
+                os.environ[NAMESPACE_ENV] = ns  # the databases as the stack's services named them
+                try:
+                    names = [namespaced(d, "_") for d in DATABASES]
+                finally:
+                    _restore_env({NAMESPACE_ENV: old})
+                asyncio.run(_drop_databases(pg.rstrip("/"), names))
+
+
+def _restore_env(old: dict[str, str | None]) -> None:
+    for k, v in old.items():
+        if v is None:
+            os.environ.pop(k, None)
+        else:
+            os.environ[k] = v
+
+
+@contextlib.contextmanager
+def stack_for_test(home: Path, services: list[str] | None = None, *, simulation: bool = False,
+               env: dict[str, str] | None = None) -> Iterator[tuple[EmbeddedStack, StackState]]:
+    """A fresh stack in ``home`` (see the module docstring), torn down afterwards. ``env`` is set
+    in this process for the stack's lifetime, so the service processes inherit it."""
+    with session_infra_namespace() as (kafka, pg, namespace):
+        variables = {**namespace, **(env or {})}
+        old = {k: os.environ.get(k) for k in variables}
+        os.environ.update(variables)
+        st = EmbeddedStack(home, durable=False, die_with_parent=True)
+        try:
+            yield st, st.up(simulation=simulation, services=services, kafka_bootstrap=kafka,
+                            pg_url=pg)
+        finally:
+            with contextlib.suppress(Exception):
+                st.down(grace=5.0)
+            _restore_env(old)
 
 
 async def _drop_databases(server: str, names: list[str]) -> None:

@@ -13,7 +13,6 @@ from pathlib import Path
 from typing import Any, get_args
 
 import pytest
-from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
 from contracts.base import Role
@@ -21,6 +20,7 @@ from grants import reason_codes
 from grants.stack import drop_database
 from servicekit.identity import DevTokenIssuer
 from tests.infra import fast_join
+from tests.infra.examples import drawn
 from tests.infra.services import running_service
 from tests.reliability.test_security_auth import BUILDS, _concrete_path, write_routes
 
@@ -38,16 +38,7 @@ bodies = values.map(lambda v: json.dumps(v).encode()) | st.sampled_from(
 
 
 def _examples(n: int) -> list[bytes]:
-    drawn: list[bytes] = []
-
-    @settings(max_examples=n, phases=[Phase.generate], deadline=None, database=None,
-              suppress_health_check=list(HealthCheck))
-    @given(bodies)
-    def draw(example: bytes) -> None:
-        drawn.append(example)
-
-    draw()
-    return drawn
+    return drawn(bodies, n)
 
 
 @pytest.mark.parametrize("service", sorted(BUILDS))

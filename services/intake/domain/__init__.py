@@ -26,6 +26,7 @@ from services.intake.domain.authorisation import (
     authorise_exception_decision,
     authorise_submission,
     authorise_submitter,
+    contact_reported_by,
     roles_of,
 )
 from services.intake.domain.commands import (
@@ -34,7 +35,7 @@ from services.intake.domain.commands import (
     exception_id_for,
 )
 from services.intake.domain.deadline import COPENHAGEN, deadline_of, is_on_time, local_iso
-from services.intake.domain.decision import Answer, Decision
+from services.intake.domain.decision import Answer, Decision, binds_submission_id
 from services.intake.domain.it_problem_exceptions import decide_contact, decide_exception_decision
 from services.intake.domain.input_errors import (
     ParsedSubmission,
@@ -88,11 +89,13 @@ __all__ = [
     "ReportItProblem",
     "VersionRecord",
     "application_id_for",
+    "binds_submission_id",
     "authorise_caseworker",
     "authorise_contact",
     "authorise_exception_decision",
     "authorise_submission",
     "authorise_submitter",
+    "contact_reported_by",
     "contact_refusal_reasons",
     "covers",
     "cvr_is_valid",

@@ -8,10 +8,12 @@ Every function returns reasons; an empty list means allowed, and every reason he
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
+import re
+from collections.abc import Mapping, Set
+from typing import Any, Literal
 
 from contracts.base import Reason
+from contracts.refusal import Refusal
 
 from services.intake.domain.reason_codes import reason
 
@@ -68,6 +70,25 @@ def authorise_contact(claims: Claims, applicant_cvr: str) -> list[Reason]:
     if "caseworker" in roles_of(claims):
         return []
     return authorise_submission(claims, applicant_cvr)
+
+
+_CVR = re.compile(r"^[0-9]{8}$")
+
+
+def contact_reported_by(roles: Set[str], token_cvr: str | None, bound_cvr: str | None
+                        ) -> tuple[str, Literal["caseworker", "applicant"]]:
+    """Whose IT-problem contact it is and in which role it is recorded (R6/R7): a caseworker
+    records it (a phone call) for the organisation the application is bound to; an applicant
+    reports it for their own organisation (the token's CVR). A caseworker cannot report for an
+    application on record nowhere; an applicant without a valid CVR claim cannot report."""
+    if "caseworker" in roles and bound_cvr is not None:
+        return bound_cvr, "caseworker"
+    if "applicant" in roles and token_cvr and _CVR.match(token_cvr):
+        return token_cvr, "applicant"
+    if "caseworker" in roles:
+        raise Refusal("application_unknown", "no application with this id is on record",
+                      "not_found")
+    raise Refusal("cvr_mismatch", "the token carries no valid cvr claim", "forbidden")
 
 
 def authorise_exception_decision(claims: Claims, applicant_cvr: str | None) -> list[Reason]:

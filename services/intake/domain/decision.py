@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-from contracts.intake import Receipt
+from contracts.intake import Receipt, SubmissionUnauthorized
 
 from services.intake.domain.state import IntakeEvent
 
@@ -30,3 +30,13 @@ class Decision:
     events: tuple[IntakeEvent, ...] = ()
     receipt: Receipt | None = None
     answer: Answer = "ok"
+
+
+def binds_submission_id(decision: Decision) -> bool:
+    """Whether a decided submission binds its submission id to its application (R9).
+
+    A refused token binds nothing: the same submission may come again with a proper token and
+    must then take effect, and an id a stranger sent first stays free for its rightful owner.
+    Every other decision (accepted, late, invalid) binds it.
+    """
+    return not any(isinstance(e, SubmissionUnauthorized) for e in decision.events)

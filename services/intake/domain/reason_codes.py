@@ -67,6 +67,8 @@ REASON_CODES: dict[str, str] = {
     "reasons_on_approval": "an approval carries refusal reasons",
     "reason_unknown": "a caseworker's refusal reason is not one of the exception refusal codes",
     "contacted_at_in_future": "the contact time is later than the time it is recorded",
+    "application_unknown": "no application with this id is on record (a caseworker reports a "
+                           "contact only for an application intake knows)",
     # scenario outcome
     "nothing_submitted": "nothing has been submitted or reported for this application",
 }

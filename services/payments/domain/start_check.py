@@ -16,6 +16,7 @@ from uuid import UUID, uuid5
 
 from contracts.base import Actor
 from contracts.payments import CaseworkerTaskClosed, CaseworkerTaskOpened
+from contracts.refusal import Refusal
 from services.payments.domain.account import (
     PROJECT_ZONE, project_started, require_role, start_window_end,
 )
@@ -60,10 +61,15 @@ def close_start_check(state: GrantAccount, task_id: UUID, now: datetime
                                  closed_at=now)]
 
 
-def dismiss_start_check(task_id: UUID, application_id: UUID, actor: Actor, now: datetime
-                        ) -> list[CaseworkerTaskClosed]:
-    """A caseworker lets the project go on."""
+def dismiss_start_check(task_id: UUID, application_id: UUID, actor: Actor, now: datetime,
+                        closed_as: str | None = None) -> list[CaseworkerTaskClosed]:
+    """A caseworker lets the project go on. ``closed_as``: the outcome of a task already
+    closed — dismissed before changes nothing (once), any other outcome is final."""
     require_aware(now)
     require_role(actor, "caseworker")
+    if closed_as == "dismissed":
+        return []
+    if closed_as is not None:
+        raise Refusal("task_closed", f"the task closed: {closed_as}", "conflict")
     return [CaseworkerTaskClosed(task_id=task_id, kind=KIND, application_id=application_id,
                                  outcome="dismissed", closed_by=actor.id, closed_at=now)]

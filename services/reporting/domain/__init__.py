@@ -5,12 +5,12 @@
 - :mod:`.repayment` — :func:`settle_repayment` (R22), also after a late finance result;
 - :mod:`.overdue` — :func:`overdue` notices (R18);
 - :mod:`.rules` — audit level by size (R21), thresholds, deadlines and the project period;
-- :mod:`.replay` — the auditors' replay (R23): :class:`Replay` / :func:`replay` →
-  :class:`ReplayResult`, :func:`state_digest`;
+- the auditors' replay (R23) is a package of its own, :mod:`audit.replay`, which the pool
+  overview uses;
 - :mod:`.pool_overview` — :func:`pool_overview` figures per pool/sub-pool and timelines;
 - :mod:`.exports` — 360Giving JSON and CSV (R24);
-- :mod:`.reasons` — every code (:data:`REASON_CODES`, :data:`REFUSAL_CODES`,
-  :data:`INVARIANTS`); a refused command raises :class:`contracts.refusal.Refusal`.
+- :mod:`.reasons` — every code (:data:`REASON_CODES`, :data:`REFUSAL_CODES`); a refused
+  command raises :class:`contracts.refusal.Refusal`.
 """
 from services.reporting.domain.exports import (
     export_360giving, export_360giving_csv, grant_record, to_csv, to_json,
@@ -23,26 +23,24 @@ from services.reporting.domain.overdue import overdue
 from services.reporting.domain.pool_overview import (
     PoolFigures, PoolOverview, PoolSummary, TimelineEntry, pool_overview,
 )
-from services.reporting.domain.reasons import INVARIANTS, REASON_CODES, REFUSAL_CODES
+from services.reporting.domain.reasons import REASON_CODES, REFUSAL_CODES
 from services.reporting.domain.repayment import settle_repayment
-from services.reporting.domain.replay import Replay, replay
-from services.reporting.domain.replay_models import (
-    ApplicationView, LoggedEvent, PoolView, ReplayResult, ReplayTotals, SubPoolView, Violation,
-    state_digest,
+from services.reporting.domain.reports import (
+    SubmitReport, awarded, decide_report, require_grantee, resent_final_report,
 )
-from services.reporting.domain.reports import SubmitReport, decide_report
 from services.reporting.domain.rules import (
     PERFORMANCE_AUDIT_ABOVE_OERE, REPAYMENT_THRESHOLD_OERE, REVIEWER_MAX_OERE, audit_level,
     repayment_for,
 )
 
 __all__ = [
-    "INVARIANTS", "PERFORMANCE_AUDIT_ABOVE_OERE", "REASON_CODES", "REFUSAL_CODES",
-    "REPAYMENT_THRESHOLD_OERE", "REVIEWER_MAX_OERE", "ApplicationView", "ApprovedBudget",
-    "AwardTerms", "GrantFile", "Instruction", "LoggedEvent", "PoolFigures",
-    "PoolOverview", "PoolSummary", "PoolView", "Replay", "ReplayResult", "ReplayTotals",
-    "ReportRecord", "SubPoolView", "SubmitReport", "TimelineEntry", "Violation", "application_of",
-    "apply_payload", "audit_level", "decide_report", "evolve", "export_360giving",
-    "export_360giving_csv", "grant_record", "overdue", "pool_overview", "replay",
-    "repayment_for", "settle_repayment", "state_digest", "to_csv", "to_json",
+    "PERFORMANCE_AUDIT_ABOVE_OERE", "REASON_CODES", "REFUSAL_CODES",
+    "REPAYMENT_THRESHOLD_OERE", "REVIEWER_MAX_OERE", "ApprovedBudget",
+    "AwardTerms", "GrantFile", "Instruction", "PoolFigures",
+    "PoolOverview", "PoolSummary",
+    "ReportRecord", "SubmitReport", "TimelineEntry", "application_of",
+    "apply_payload", "audit_level", "awarded", "decide_report", "require_grantee",
+    "resent_final_report", "evolve", "export_360giving",
+    "export_360giving_csv", "grant_record", "overdue", "pool_overview",
+    "repayment_for", "settle_repayment", "to_csv", "to_json",
 ]

@@ -26,11 +26,10 @@ from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict
 
+from audit.replay import ApplicationView, LoggedEvent, PoolView, Replay
 from contracts.envelope import Envelope
+from contracts.money import format_dkk
 from contracts.municipalities import region_of
-from services.reporting.domain.replay import Replay
-from services.reporting.domain.replay_models import ApplicationView, LoggedEvent, PoolView
-from services.reporting.domain.rules import format_dkk
 
 UNASSIGNED = "unassigned"
 

@@ -25,6 +25,7 @@ from contracts.base import Contract, Reason
 from contracts.reporting import (
     AuditStatementType, ReportAccepted, ReportRejected, ReportSubmitted,
 )
+from contracts.money import format_dkk
 from contracts.refusal import Refusal
 from services.reporting.domain import reasons as rc
 from services.reporting.domain.grant_file import (
@@ -33,7 +34,7 @@ from services.reporting.domain.grant_file import (
 from services.reporting.domain.overdue import resolved_overdue
 from services.reporting.domain.repayment import settle_repayment
 from services.reporting.domain.rules import (
-    audit_level, end_of_day, format_dkk, ineligible_per_post, month_in_period,
+    audit_level, end_of_day, ineligible_per_post, month_in_period,
     needs_performance_audit, statement_type_suffices,
 )
 
@@ -61,6 +62,35 @@ class SubmitReport(BaseModel):
     spent_months: dict[str, dict[str, StrictInt]] | None = None
     submitted_by: Annotated[str, Field(min_length=1, max_length=128)]
     submitted_at: AwareDatetime
+
+
+def awarded(state: GrantFile | None, application_id: UUID) -> GrantFile:
+    """The grant file of an award, or the refusal that no award is known."""
+    if state is None or state.award is None:
+        raise Refusal(rc.GRANT_NOT_AWARDED, f"no award is known for application "
+                      f"{application_id}", "not_found")
+    return state
+
+
+def require_grantee(state: GrantFile, cvr: str | None) -> None:
+    """Only the grantee (the token's CVR is the award's) reports on its grant or reads it."""
+    assert state.award is not None
+    if cvr != state.award.cvr:
+        raise Refusal("cvr_mismatch", "the token's CVR is not the grantee's CVR", "forbidden")
+
+
+def resent_final_report(state: GrantFile, command: SubmitReport) -> UUID | None:
+    """The accepted final report's id when ``command`` is that very report sent again, so
+    :func:`decide_report` recognises the resend (one effect) instead of refusing a second one."""
+    if command.kind != "final" or state.final_report_id is None:
+        return None
+    accepted = state.reports.get(state.final_report_id)
+    accounts = command.accounts
+    if accounts is not None and any(v < 0 for v in accounts.values()):
+        accounts = None
+    sent = report_fingerprint("final", command.text, accounts, command.audit_statement,
+                              command.audit_statement_type, command.performance_audit)
+    return UUID(state.final_report_id) if accepted and accepted.fingerprint == sent else None
 
 
 def decide_report(state: GrantFile, command: SubmitReport) -> list[Contract]:

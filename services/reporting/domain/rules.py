@@ -81,10 +81,3 @@ def month_in_period(month: str, period: ProjectPeriod) -> bool:
     the planned start are outside whatever the start was.
     """
     return month_of(period.start) <= month <= month_of(period.end)
-
-
-def format_dkk(oere: int) -> str:
-    """``1,500,000.00 DKK`` — for messages and summaries, never for computation."""
-    sign = "-" if oere < 0 else ""
-    whole, cents = divmod(abs(oere), 100)
-    return f"{sign}{whole:,}.{cents:02d} DKK"

@@ -23,7 +23,7 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, Phase, given, settings
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from contracts.intake import Receipt
@@ -31,6 +31,7 @@ from servicekit.http_guard import json_refusal
 from servicekit.identity import AuthError
 from services.intake.domain import REASON_CODES, parse_portal_submission, parse_submission
 from services.intake.handlers import ANSWER_STATUS
+from tests.infra.examples import drawn
 from tests.integration.intake.conftest import DEADLINE, Intake, valid_submission
 from tests.integration.intake.fuzz_cases import Case, apply, cases, oracle
 
@@ -49,17 +50,6 @@ _FUZZ = dict(deadline=None, database=None, suppress_health_check=list(HealthChec
 ascii_tokens = st.text(st.characters(min_codepoint=33, max_codepoint=126), max_size=60)
 
 
-def _collect(strategy: Any, n: int) -> list[Any]:
-    """``n`` examples of ``strategy`` (generation only), for sending concurrently."""
-    drawn: list[Any] = []
-
-    @settings(max_examples=n, phases=[Phase.generate], **_FUZZ)
-    @given(strategy)
-    def draw(example: Any) -> None:
-        drawn.append(example)
-
-    draw()
-    return drawn
 
 
 @dataclass(frozen=True)
@@ -172,7 +162,7 @@ async def test_fuzz_http_thousands_of_malformed_submissions(intake: Intake) -> N
     sequential_s = time.monotonic() - started
 
     # the same kind of cases again, many at once: concurrent transactions change nothing
-    burst = [c for c in _collect(cases.map(_token_case), BURST)]
+    burst = [c for c in drawn(cases.map(_token_case), BURST)]
     for i in range(0, len(burst), 50):
         chunk = [send(c) for c in burst[i:i + 50]]
         valid = [intake.post(valid_submission(intake.pool_id), AT, token=intake.token())
@@ -222,7 +212,7 @@ async def test_fuzz_portal_topic_never_dead_letters_content(intake: Intake) -> N
     valid_ones: dict[str, str] = {}
     positions = []
     started = time.monotonic()
-    for n, case in enumerate(_collect(cases, PORTAL_MESSAGES)):
+    for n, case in enumerate(drawn(cases, PORTAL_MESSAGES)):
         corr = f"fuzz-topic-{run}-{n}"
         raw = _portal_message(case, intake, n)
         token, parsed = parse_portal_submission(raw)

@@ -30,12 +30,13 @@ from tests.infra.services import (
 from tests.integration.payments.test_payments_service import award, finance
 
 pytestmark = pytest.mark.integration
-RESULTS = topics.FINANCE_RESULTS.name
 
 
 async def test_the_finance_topic_carries_finance_results_only_and_each_bad_record_alone(
-    kafka_bootstrap: str, fresh_database: str, tmp_path: Path
+    private_kafka: str, fresh_database: str, tmp_path: Path
 ) -> None:
+    # a log of the test's own: later payments consumers read the finance topic from offset 0
+    kafka_bootstrap, results = private_kafka, topics.FINANCE_RESULTS.name
     issuer = DevTokenIssuer(tmp_path)
     forged_app = uuid.uuid4()
     keys = {name: str(uuid.uuid4()) for name in ("forged", "nested", "bytes", "schema")}
@@ -62,9 +63,9 @@ async def test_the_finance_topic_carries_finance_results_only_and_each_bad_recor
             feed = Feed(kafka)
             when = at("2023-01-02T08:00:00")
             for name, value in bad.items():  # one partition (one key), so one batch with the valid
-                await feed.produce(RESULTS, b"containment", value, when,
+                await feed.produce(results, b"containment", value, when,
                                    headers=[("test-key", keys[name].encode())])
-            await feed.produce(RESULTS, b"containment", finance(PaymentExecuted(
+            await feed.produce(results, b"containment", finance(PaymentExecuted(
                 instruction_id=stranger, amount_oere=1, executed_at=when), stranger), when)
             await eventually(feed.consumed(runtime), timeout=30)
 
@@ -85,7 +86,7 @@ async def test_the_finance_topic_carries_finance_results_only_and_each_bad_recor
                 headers = found.get(key)
                 assert headers is not None, f"{name} was not dead-lettered"
                 assert headers["dlt-error-code"] == expected_codes[name], (name, headers)
-                assert headers["dlt-original-topic"] == RESULTS
+                assert headers["dlt-original-topic"] == results
                 assert headers["dlt-original-offset"].isdigit()
     finally:
         await kafka.stop()

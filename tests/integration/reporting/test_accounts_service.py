@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 from aiokafka import AIOKafkaProducer
 
+from contracts import topics
 from contracts.assessment import PoolPublished
 from contracts.examples import POOL
 from contracts.payments import AwardAccepted
@@ -19,8 +20,7 @@ from servicekit.identity import DevTokenIssuer
 from services.reporting.app import build
 from tests.infra.services import Api, at, eventually, grantee, random_cvr, running_service
 from tests.integration.reporting.test_reporting_service import (
-    DECISIONS, GRANTS, INSTRUCTIONS, INTAKE, MATERIALS, POOLS, RESULTS, STAFF, Inputs,
-    application, award, budget, executed, instruction, outbox,
+    MATERIALS, STAFF, Inputs, application, award, budget, executed, instruction, outbox,
 )
 
 pytestmark = pytest.mark.integration
@@ -30,6 +30,12 @@ async def test_overspent_and_out_of_period_accounts(
     private_kafka: str, fresh_database: str, tmp_path: Path,
 ) -> None:
     issuer = DevTokenIssuer(tmp_path)
+    # named in the test's namespace (private_kafka sets one on a shared broker), not at import
+    pools, intake, decisions = (topics.ASSESSMENT_POOLS.name, topics.INTAKE_APPLICATIONS.name,
+                                topics.ASSESSMENT_DECISIONS.name)
+    grants, instructions, results = (topics.PAYMENTS_GRANTS.name,
+                                      topics.PAYMENTS_INSTRUCTIONS.name,
+                                      topics.FINANCE_RESULTS.name)
     pool_id = f"it-accounts-{uuid.uuid4().hex[:8]}"
     app, cvr = uuid.uuid4(), random_cvr()
     kafka = AIOKafkaProducer(bootstrap_servers=private_kafka, acks="all")
@@ -40,20 +46,20 @@ async def test_overspent_and_out_of_period_accounts(
             api, feed = Api(http, issuer), Inputs(kafka)
             published = PoolPublished(pool_id=pool_id, version=1, content_hash="sha256:it",
                                       definition=POOL.model_copy(update={"pool_id": pool_id}))
-            await feed.publish(POOLS, uuid.uuid5(uuid.NAMESPACE_URL, pool_id), published,
+            await feed.publish(pools, uuid.uuid5(uuid.NAMESPACE_URL, pool_id), published,
                                "2022-08-01T08:00:00")
             for payload in application(app, pool_id, cvr, "751", 25_000_000):
-                await feed.publish(INTAKE, app, payload, "2022-09-20T10:00:00")
+                await feed.publish(intake, app, payload, "2022-09-20T10:00:00")
             # 200,000 DKK, project period 2023; budget: staff 12,000,000 + materials 6,000,000
-            await feed.publish(DECISIONS, app, award(app, pool_id, cvr, "751", 20_000_000,
+            await feed.publish(decisions, app, award(app, pool_id, cvr, "751", 20_000_000,
                                                      25_000_000), "2022-10-01T09:00:00")
-            await feed.publish(GRANTS, app, AwardAccepted(
+            await feed.publish(grants, app, AwardAccepted(
                 application_id=app, accepted_by="grantee", accepted_at=at("2022-11-01T10:00:00")),
                 "2022-11-01T10:00:00")
-            await feed.publish(GRANTS, app, budget(app, 1_000_000, 500_000), "2022-11-05T10:00:00")
+            await feed.publish(grants, app, budget(app, 1_000_000, 500_000), "2022-11-05T10:00:00")
             paid = instruction(app, cvr, 18_000_000)
-            await feed.publish(INSTRUCTIONS, app, paid, "2022-12-15T08:00:00")
-            await feed.publish(RESULTS, app, executed(paid, "2023-01-02T08:00:00"),
+            await feed.publish(instructions, app, paid, "2022-12-15T08:00:00")
+            await feed.publish(results, app, executed(paid, "2023-01-02T08:00:00"),
                                "2023-01-02T08:00:00", role="finance")
             await eventually(feed.consumed(runtime))
             reports = f"/grants/{app}/reports"

@@ -20,7 +20,7 @@ from aiokafka import AIOKafkaProducer
 
 from contracts import topics
 from grants.audit import read_log
-from services.reporting.domain.replay import Replay
+from audit.replay import Replay
 from tests.unit.reporting.builders import at, example_round
 from tests.unit.reporting.test_replay_applicant import KBH_CVR, _as, _with_pool
 

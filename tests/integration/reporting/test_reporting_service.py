@@ -37,7 +37,7 @@ from servicekit import audit_chain
 from servicekit.identity import DevTokenIssuer
 from servicekit.service import ServiceRuntime
 from services.reporting.app import build
-from services.reporting.domain.replay import replay
+from audit.replay import replay
 from tests.infra.services import (
     Api, Feed, at, audit_rows, chain_entries, envelope_bytes, event_of, eventually, grantee,
     outbox_events, random_cvr, records_keyed, running_service,

@@ -12,7 +12,7 @@ from contracts.intake import (
 )
 from contracts.refusal import Refusal
 
-from services.intake.domain import intake_outcome, receipt_for
+from services.intake.domain import contact_reported_by, intake_outcome, receipt_for
 
 from tests.unit.intake.factories import (
     APP, CVR_AARHUS, CVR_KBH, DEADLINE, MS, Desk, applicant_claims, caseworker_claims, contact,
@@ -475,3 +475,28 @@ def test_a_refusal_carries_every_reason() -> None:
     error = refused(lambda: desk.decide(decision(True), DEADLINE + 2 * HOUR, claims=claims))
     assert error.code == "role_not_allowed"
     assert [r.code for r in error.reasons] == ["role_not_allowed", "subject_missing", "decider_is_applicant"]
+
+
+# --- who reports an IT problem (R6/R7) ----------------------------------------------------------
+
+def test_a_caseworker_reports_for_the_bound_organisation_an_applicant_for_its_own() -> None:
+    assert contact_reported_by({"caseworker"}, None, "29189846") == ("29189846", "caseworker")
+    assert contact_reported_by({"caseworker", "applicant"}, "12345678", "29189846") == (
+        "29189846", "caseworker")
+    assert contact_reported_by({"applicant"}, "12345678", "29189846") == (
+        "12345678", "applicant")
+    assert contact_reported_by({"caseworker", "applicant"}, "12345678", None) == (
+        "12345678", "applicant")
+
+
+@pytest.mark.parametrize(("roles", "token_cvr", "code", "kind"), [
+    ({"caseworker"}, None, "application_unknown", "not_found"),
+    ({"applicant"}, None, "cvr_mismatch", "forbidden"),
+    ({"applicant"}, "1234567", "cvr_mismatch", "forbidden"),
+    ({"applicant"}, "1234567x", "cvr_mismatch", "forbidden"),
+    (set(), "12345678", "cvr_mismatch", "forbidden"),
+])
+def test_who_may_not_report_an_it_problem(roles: set[str], token_cvr: str | None, code: str,
+                                          kind: str) -> None:
+    error = refused(lambda: contact_reported_by(roles, token_cvr, None))
+    assert (error.code, error.kind) == (code, kind)

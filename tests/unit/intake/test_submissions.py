@@ -14,8 +14,8 @@ from contracts.intake import (
 )
 
 from services.intake.domain import (
-    ApplicationState, application_id_for, decide_malformed, decide_submission, parse_submission,
-    receipt_for,
+    ApplicationState, application_id_for, binds_submission_id, decide_malformed,
+    decide_submission, parse_submission, receipt_for,
 )
 from services.intake.domain.commands import INTAKE_NAMESPACE
 
@@ -167,6 +167,21 @@ def test_unauthorised_submission() -> None:
     assert decided.receipt.version is None  # type: ignore[union-attr]
     # nothing is bound: the rightful owner can still use the id
     assert desk.state().applicant_cvr is None
+    assert not binds_submission_id(decided)
+
+
+def test_every_decision_but_a_refused_token_binds_the_submission_id() -> None:
+    desk = Desk()
+    accepted = desk.submit(submission(), BEFORE)
+    late = desk.submit(submission(2), DEADLINE + MS)
+    bad = submission(3, applicant=Applicant(cvr="29189847", municipality_code="999", name="X"))
+    invalid = Desk().submit(bad, BEFORE, claims=applicant_claims("29189847"))
+    assert [names(d) for d in (accepted, late, invalid)] == [
+        ["ApplicationReceived", "ApplicationAccepted"],
+        ["ApplicationReceived", "ApplicationRejectedLate"], ["SubmissionInvalid"]]
+    assert all(binds_submission_id(d) for d in (accepted, late, invalid))
+    no_role = Desk().submit(submission(), BEFORE, claims={"cvr": CVR_AARHUS, "roles": []})
+    assert names(no_role) == ["SubmissionUnauthorized"] and not binds_submission_id(no_role)
 
 
 def test_unauthorised_then_retried_with_a_proper_token_takes_effect() -> None:

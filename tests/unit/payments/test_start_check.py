@@ -63,3 +63,12 @@ def test_only_a_caseworker_dismisses() -> None:
         dismiss_start_check(start_check_id(APP_ID), APP_ID, Actor(id="x", role="approver"),
                             NEXT_DAY)
     assert refusal(refused) == ("role_not_allowed", "forbidden")
+
+
+def test_a_dismissed_task_is_dismissed_once_and_a_closed_one_not_at_all() -> None:
+    task_id = start_check_id(APP_ID)
+    assert dismiss_start_check(task_id, APP_ID, CASEWORKER, NEXT_DAY, "dismissed") == []
+    for outcome in ("started", "lapsed"):
+        with pytest.raises(Refusal) as refused:
+            dismiss_start_check(task_id, APP_ID, CASEWORKER, NEXT_DAY, outcome)
+        assert refusal(refused) == ("task_closed", "conflict")

@@ -27,8 +27,7 @@ from contracts import payments as p
 from contracts import reporting as r
 from contracts.base import Actor, Applicant, BudgetLine, IndicativeBudget, ProjectPeriod
 from contracts.registry import spec_for
-from services.reporting.domain.replay import Replay
-from services.reporting.domain.replay_models import state_digest
+from audit.replay import Replay, state_digest
 
 T0 = datetime(2025, 5, 1, tzinfo=UTC)
 ACTOR = Actor(id="svc-bench", role="system")

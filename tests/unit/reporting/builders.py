@@ -24,7 +24,7 @@ from contracts.base import Actor, Applicant, BudgetLine, Contract, IndicativeBud
 from contracts.envelope import Envelope
 from contracts.pools import PoolDefinition
 from contracts.registry import decode, encode, spec_for
-from services.reporting.domain.replay_models import LoggedEvent
+from audit.replay import LoggedEvent
 
 DATA = Path(__file__).parent / "data"
 SCENARIO = DATA / "example-small.json"
@@ -136,12 +136,16 @@ class Round:
                 pool_id=self.pool.pool_id, basis="on_time"), when)
 
     # -- assessment ------------------------------------------------------------------------
-    def assess(self, ref: str, when: datetime, score: float) -> None:
-        self.log.add(a.EligibilityAssessed(
+    def eligible(self, ref: str, when: datetime) -> LoggedEvent:
+        """Assessment's gate for the application: what it emits when it registers one."""
+        return self.log.add(a.EligibilityAssessed(
             application_id=self.app[ref], submission_id=self.sub[ref], pool_id=self.pool.pool_id,
             pool_version=1, municipality_code=self.applicant[ref].municipality_code,
-            region_code=self.region[ref], applied_oere=self.budget[ref].total_oere,
+            region_code=self.region.get(ref), applied_oere=self.budget[ref].total_oere,
             eligible=True), when)
+
+    def assess(self, ref: str, when: datetime, score: float) -> None:
+        self.eligible(ref, when)
         self.log.add(a.ApplicationScored(application_id=self.app[ref], assessor="assessor-a",
                                          scores={"1": 5}, justification="fine",
                                          aggregate_score=score), when)

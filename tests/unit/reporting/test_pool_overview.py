@@ -5,7 +5,7 @@ from __future__ import annotations
 from contracts.examples import EXAMPLE_PAYLOADS, example_envelope
 from contracts.registry import EVENTS
 from services.reporting.domain.pool_overview import UNASSIGNED, pool_overview, summarise
-from services.reporting.domain.replay import replay
+from audit.replay import replay
 from tests.unit.reporting.builders import Log, example_round
 
 

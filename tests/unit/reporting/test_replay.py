@@ -11,9 +11,7 @@ from contracts import assessment as a
 from contracts import intake as i
 from contracts import payments as p
 from contracts.base import Applicant, IndicativeBudget, ProjectPeriod
-from services.reporting.domain import INVARIANTS
-from services.reporting.domain.replay import Replay, replay
-from services.reporting.domain.replay_models import LoggedEvent, ReplayResult, state_digest
+from audit.replay import INVARIANTS, LoggedEvent, Replay, ReplayResult, replay, state_digest
 from tests.unit.reporting.builders import Round, at, example_round, expected, uid
 
 
@@ -241,7 +239,9 @@ def test_f_received_exactly_at_the_deadline_is_on_time() -> None:
     assert_names(replay(rnd.log.events), "no_late_acceptance", rnd.log.events[-1])
 
 
-def _exception_round(decision: bool | None, decided_after: bool = False) -> Round:
+def _exception_round(decision: bool | None,
+                     decided_after: bool = False) -> tuple[Round, LoggedEvent]:
+    """RANDERS (late) accepted on an exception; the round and its ApplicationAccepted."""
     rnd = example_round()
     exc = uid("exception", "RANDERS")
     contacted = at("2025-05-15T12:05:00+02:00")
@@ -261,11 +261,13 @@ def _exception_round(decision: bool | None, decided_after: bool = False) -> Roun
                                       submission_id=rnd.sub["RANDERS"], version=1,
                                       pool_id="example-2025", basis="exception_granted",
                                       exception_id=exc), accepted_at)
-    return rnd
+    accepted = rnd.log.events[-1]
+    rnd.eligible("RANDERS", accepted_at + timedelta(seconds=1))  # assessment registered it
+    return rnd, accepted
 
 
 def test_f_an_acceptance_on_an_approved_exception_is_fine() -> None:
-    rnd = _exception_round(True)
+    rnd, _ = _exception_round(True)
     result = replay(rnd.log.events)
     assert result.verified
     assert result.applications[str(rnd.app["RANDERS"])].intake == "exception_granted"
@@ -274,15 +276,15 @@ def test_f_an_acceptance_on_an_approved_exception_is_fine() -> None:
 @pytest.mark.parametrize(("decision", "after"), [(None, False), (False, False), (True, True)])
 def test_f_an_acceptance_without_an_approved_exception_before_it_is_named(
         decision: bool | None, after: bool) -> None:
-    rnd = _exception_round(decision, after)
-    assert_names(replay(rnd.log.events), "no_late_acceptance", rnd.log.events[-1])
+    rnd, accepted = _exception_round(decision, after)
+    assert_names(replay(rnd.log.events), "no_late_acceptance", accepted)
 
 
 def test_every_invariant_is_documented() -> None:
     assert set(INVARIANTS) == {
         "sub_pool_within_amount", "award_within_applied", "budget_within_award",
         "payments_within_budget", "no_payment_before_acceptance", "one_award_per_applicant",
-        "no_late_acceptance"}
+        "no_late_acceptance", "accepted_reaches_assessment"}
 
 
 def test_the_first_violation_of_an_invariant_is_the_earliest_in_log_time() -> None:
@@ -404,6 +406,8 @@ def test_a_a_pool_without_sub_pools_is_limited_by_its_total() -> None:
     for action in rnd.data["actions"][:3]:
         rnd.submit(action)
     rnd.region = {}
+    for ref in ("KBH", "GENTOFTE", "AARHUS"):
+        rnd.eligible(ref, at("2025-05-20T10:00:00+02:00"))
     decided = at("2025-06-01T10:00:00+02:00")
     for ref in ("KBH", "GENTOFTE"):
         rnd.awarded[ref] = _award_without_region(rnd, ref, decided)

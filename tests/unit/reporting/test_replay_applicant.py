@@ -13,7 +13,7 @@ from datetime import timedelta
 
 from contracts import assessment as a
 from contracts.base import Applicant
-from services.reporting.domain.replay import replay
+from audit.replay import replay
 from tests.unit.reporting.builders import Round, at, example_round
 
 DECIDED = at("2025-06-01T10:00:00+02:00")
@@ -100,7 +100,7 @@ def test_applicant_keys_of_an_award() -> None:
 
 
 def replay_facts(rnd: Round) -> list:  # type: ignore[type-arg]
-    from services.reporting.domain.replay import Replay
+    from audit.replay import Replay
     fold = Replay().apply_all(rnd.log.events)
     return fold.facts.awards
 

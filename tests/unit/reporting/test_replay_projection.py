@@ -11,8 +11,7 @@ from contracts import intake as i
 from contracts import payments as p
 from contracts import reporting as r
 from contracts.base import Contract, Reason
-from services.reporting.domain.replay import replay
-from services.reporting.domain.replay_models import ApplicationView
+from audit.replay import ApplicationView, replay
 from tests.unit.reporting.builders import Log, Round, at, uid
 
 T = at("2025-05-15T12:05:00+02:00")

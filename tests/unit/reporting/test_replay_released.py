@@ -9,7 +9,7 @@ from datetime import timedelta
 from audit.report import pools as report_pools
 from contracts import payments as p
 from services.reporting.domain import pool_overview
-from services.reporting.domain.replay import replay
+from audit.replay import replay
 from tests.unit.reporting.builders import at, example_round
 
 LATER = at("2025-11-01T10:00:00+01:00")

@@ -12,9 +12,12 @@ from contracts.reporting import RepaymentClaimed, ReportAccepted, ReportRejected
 from contracts.refusal import Refusal
 from services.reporting.domain import REASON_CODES, REFUSAL_CODES
 from services.reporting.domain.grant_file import GrantFile, apply_payload, evolve
-from services.reporting.domain.reports import SubmitReport, decide_report
+from services.reporting.domain.reports import (
+    SubmitReport, decide_report, require_grantee, resent_final_report,
+)
+from services.reporting.domain.reports import awarded as awarded_file
 from tests.unit.reporting.builders import at, envelope, uid
-from tests.unit.reporting.grants import APP, awarded, paid, with_budget
+from tests.unit.reporting.grants import APP, CVR, awarded, paid, with_budget
 
 WHEN = at("2026-02-20T10:00:00+01:00")
 ACCOUNTS = {"project staff": 120_000_000, "materials and meetings": 29_000_000}
@@ -170,6 +173,31 @@ def test_the_same_report_sent_twice_has_one_effect() -> None:
     with pytest.raises(Refusal) as refused:
         decide_report(state, final({"project staff": 1}, n=1))
     assert (refused.value.code, refused.value.kind) == ("report_id_reused", "conflict")
+
+
+def test_a_resent_final_report_is_known_by_its_content_not_its_id() -> None:
+    state = ready()
+    assert resent_final_report(state, final(n=1)) is None  # nothing accepted yet
+    state = apply_all(state, decide_report(state, final(n=1)))
+    assert resent_final_report(state, final(n=7)) == uid("report", 1)
+    assert resent_final_report(state, final({"project staff": 1}, n=7)) is None
+    assert resent_final_report(state, final({"project staff": -1}, n=7)) is None
+    assert resent_final_report(state, status()) is None
+
+
+def test_only_the_grantee_of_an_award_reports_on_it() -> None:
+    with pytest.raises(Refusal) as refused:
+        awarded_file(None, APP)
+    assert (refused.value.code, refused.value.kind) == ("grant_not_awarded", "not_found")
+    with pytest.raises(Refusal) as refused:
+        awarded_file(GrantFile.new(APP), APP)
+    assert refused.value.code == "grant_not_awarded"
+    state = awarded_file(ready(), APP)
+    require_grantee(state, CVR)
+    for cvr in ("12345678", None):
+        with pytest.raises(Refusal) as refused:
+            require_grantee(state, cvr)
+        assert (refused.value.code, refused.value.kind) == ("cvr_mismatch", "forbidden")
 
 
 def test_reports_need_an_award_that_did_not_lapse() -> None:

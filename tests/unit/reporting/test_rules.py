@@ -7,8 +7,9 @@ from datetime import UTC, date, datetime
 import pytest
 
 from contracts.base import ProjectPeriod
+from contracts.money import format_dkk
 from services.reporting.domain.rules import (
-    REPAYMENT_THRESHOLD_OERE, audit_level, end_of_day, format_dkk, month_in_period, repayment_for,
+    REPAYMENT_THRESHOLD_OERE, audit_level, end_of_day, month_in_period, repayment_for,
 )
 
 

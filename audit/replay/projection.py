@@ -16,11 +16,11 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from services.reporting.domain.replay_checks import accepted_received, accepted_version
-from services.reporting.domain.replay_models import (
+from audit.replay.checks import accepted_received, accepted_version
+from audit.replay.models import (
     ApplicationView, IntakeStatus, PoolView, SubPoolView,
 )
-from services.reporting.domain.replay_state import AppFacts, LogFacts, Received
+from audit.replay.state import AppFacts, LogFacts, Received
 
 
 def _intake(app: AppFacts, facts: LogFacts) -> tuple[IntakeStatus | None, list[str]]:

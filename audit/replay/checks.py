@@ -2,7 +2,7 @@
 
 Each check walks its facts in log-key order and reports candidate violations; per invariant the
 one with the smallest log key is kept, so the answer does not depend on how topics were merged.
-See :data:`services.reporting.domain.reasons.INVARIANTS` for what each one states.
+See :data:`audit.replay.invariants.INVARIANTS` for what each one states.
 """
 
 from __future__ import annotations
@@ -12,12 +12,12 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from services.reporting.domain import reasons as rc
-from services.reporting.domain.replay_models import Violation
-from services.reporting.domain.replay_state import (
+from audit.replay import invariants as inv
+from audit.replay.models import Violation
+from audit.replay.state import (
     Acceptance, AppFacts, Award, LogFacts, Received, Ref,
 )
-from services.reporting.domain.rules import format_dkk
+from contracts.money import format_dkk
 
 Candidate = tuple[str, Ref, str]  # (invariant, offending event, message)
 
@@ -26,7 +26,7 @@ def check_invariants(facts: LogFacts) -> list[Violation]:
     """The first violation of each invariant, ordered by the offending event's log key."""
     first: dict[str, tuple[Ref, str]] = {}
     for check in (_sub_pools, _awards_within_applied, _budgets_within_award, _payments,
-                  _one_award_per_applicant, _late_acceptances):
+                  _one_award_per_applicant, _late_acceptances, _accepted_reach_assessment):
         for invariant, ref, message in check(facts):
             if invariant not in first or ref < first[invariant][0]:
                 first[invariant] = (ref, message)
@@ -37,7 +37,7 @@ def check_invariants(facts: LogFacts) -> list[Violation]:
 def _violation(invariant: str, ref: Ref, message: str) -> Violation:
     occurred_at, topic, partition, offset, event_id, event_type = ref
     return Violation(
-        invariant=invariant, rule=rc.INVARIANT_RULE[invariant],
+        invariant=invariant, rule=inv.INVARIANT_RULE[invariant],
         event_id=str(UUID(int=event_id)),
         event_type=event_type, topic=topic, partition=partition, offset=offset,
         occurred_at=occurred_at, message=message,
@@ -84,7 +84,7 @@ def _sub_pools(facts: LogFacts) -> Iterator[Candidate]:
         limit = sub_pool_limit(facts, award)
         if committed[key] > limit:
             where = f"sub-pool {award.region_code}" if award.region_code else "the pool"
-            yield (rc.SUB_POOL_WITHIN_AMOUNT, award.ref,
+            yield (inv.SUB_POOL_WITHIN_AMOUNT, award.ref,
                    f"awards in {where} of {award.pool_id} reach {format_dkk(committed[key])}, "
                    f"over its {format_dkk(limit)}")
 
@@ -110,10 +110,10 @@ def _awards_within_applied(facts: LogFacts) -> Iterator[Candidate]:
         received = accepted_received(facts, app)
         for award in app.awards:
             if received is None:
-                yield (rc.AWARD_WITHIN_APPLIED, award.ref,
+                yield (inv.AWARD_WITHIN_APPLIED, award.ref,
                        "award for an application with no accepted, received version in the log")
             elif award.amount_oere > received.total_oere:
-                yield (rc.AWARD_WITHIN_APPLIED, award.ref,
+                yield (inv.AWARD_WITHIN_APPLIED, award.ref,
                        f"award {format_dkk(award.amount_oere)} exceeds the "
                        f"{format_dkk(received.total_oere)} applied for in version "
                        f"{received.version}")
@@ -130,10 +130,10 @@ def _budgets_within_award(facts: LogFacts) -> Iterator[Candidate]:
         award = award_in_force(app)
         for ref, version, total in app.approved_budgets:
             if award is None:
-                yield (rc.BUDGET_WITHIN_AWARD, ref,
+                yield (inv.BUDGET_WITHIN_AWARD, ref,
                        f"budget version {version} approved for a grant with no award")
             elif total > award:
-                yield (rc.BUDGET_WITHIN_AWARD, ref,
+                yield (inv.BUDGET_WITHIN_AWARD, ref,
                        f"budget version {version} totals {format_dkk(total)}, over the award "
                        f"{format_dkk(award)}")
 
@@ -153,7 +153,7 @@ def _payments(facts: LogFacts) -> Iterator[Candidate]:
         for ref, instruction_id, amount, replaces in sorted(app.instructions):
             occurred_at = ref[0]
             if accepted_at is None or occurred_at < accepted_at:
-                yield (rc.NO_PAYMENT_BEFORE_ACCEPTANCE, ref,
+                yield (inv.NO_PAYMENT_BEFORE_ACCEPTANCE, ref,
                        "payment instructed before the award was accepted" if accepted_at
                        else "payment instructed for an award that was never accepted")
             if replaces is not None and replaces in amounts and replaces not in facts.executed:
@@ -166,12 +166,12 @@ def _payments(facts: LogFacts) -> Iterator[Candidate]:
             earlier += min(amount, facts.executed_oere.get(instruction_id, amount))
             budget = _budget_in_force(budgets, occurred_at)
             if budget is None:
-                yield (rc.PAYMENTS_WITHIN_BUDGET, ref, "payment instructed before any approved "
+                yield (inv.PAYMENTS_WITHIN_BUDGET, ref, "payment instructed before any approved "
                        "revised budget")
                 continue
             limit = budget if award is None else min(budget, award)
             if cumulated > limit:
-                yield (rc.PAYMENTS_WITHIN_BUDGET, ref,
+                yield (inv.PAYMENTS_WITHIN_BUDGET, ref,
                        f"payments reach {format_dkk(cumulated)}, over the approved budget "
                        f"{format_dkk(budget)} / award {format_dkk(award or 0)}")
 
@@ -210,7 +210,7 @@ def _one_award_per_applicant(facts: LogFacts) -> Iterator[Candidate]:
             imported = sum(1 for keys in priors.get(award.programme, ())
                            if not keys.isdisjoint(award.applicant))
             if before or imported:
-                yield (rc.ONE_AWARD_PER_APPLICANT, award.ref,
+                yield (inv.ONE_AWARD_PER_APPLICANT, award.ref,
                        f"the applicant (same CVR, or the same municipality "
                        f"{award.municipality_code} as a municipality) already has an award in "
                        f"programme {award.programme} ({imported} imported, {before} in this log)")
@@ -234,18 +234,18 @@ def _late_acceptances(facts: LogFacts) -> Iterator[Candidate]:
             if basis == "on_time":
                 received = facts.submissions.get(submission_id)
                 if received is None:
-                    yield (rc.NO_LATE_ACCEPTANCE, ref,
+                    yield (inv.NO_LATE_ACCEPTANCE, ref,
                            f"version {version} accepted as on time but never received")
                     continue
                 if pool_id not in deadlines:
                     deadlines[pool_id] = pool_deadline(facts, pool_id)
                 deadline = deadlines[pool_id] or received.deadline
                 if received.received_at > deadline:
-                    yield (rc.NO_LATE_ACCEPTANCE, ref,
+                    yield (inv.NO_LATE_ACCEPTANCE, ref,
                            f"version {version} received {received.received_at.isoformat()}, "
                            f"after the deadline {deadline.isoformat()}, accepted as on time")
             elif not _approved_before(app, exception_id, ref[0]):
-                yield (rc.NO_LATE_ACCEPTANCE, ref,
+                yield (inv.NO_LATE_ACCEPTANCE, ref,
                        f"version {version} accepted on an exception with no approved "
                        f"ItProblemExceptionDecided before it")
 
@@ -255,3 +255,38 @@ def _approved_before(app: AppFacts, exception_id: Any, at: datetime) -> bool:
     decisions = [d for d in app.exception_decisions
                  if d[0][0] <= at and (exception_id is None or d[1] == exception_id)]
     return bool(decisions) and max(decisions, key=lambda d: d[0])[2]
+
+
+def reached_assessment(app: AppFacts) -> bool:
+    """Whether assessment said anything about the application: its eligibility gate, a score,
+    or an allocation decision."""
+    return (app.eligibility is not None or app.score is not None or bool(app.awards)
+            or app.rejection is not None)
+
+
+def _accepted_reach_assessment(facts: LogFacts) -> Iterator[Candidate]:
+    """(g) An accepted application with no assessment event is lost only once the log proves
+    assessment moved past it: it decided the application's pool after (``occurred_at``) the
+    acceptance. Until then the acceptance may be in flight (a replay while the pipeline drains,
+    or a pool not decided yet) and nothing is claimed. Dead letters are not consulted: the
+    violation is the missing effect, whatever the cause."""
+    decided_last: dict[str, Ref] = {}  # per pool, its latest GrantAwarded / ApplicationRejected
+    decisions = [(a.pool_id, a.ref) for a in facts.awards] + [
+        (app.pool_id, app.rejection.ref) for app in facts.apps.values()
+        if app.rejection is not None and app.pool_id is not None]
+    for pool_id, ref in decisions:
+        if pool_id not in decided_last or ref > decided_last[pool_id]:
+            decided_last[pool_id] = ref
+    for app in facts.apps.values():
+        if not app.accepted or reached_assessment(app):
+            continue
+        for acceptance in sorted(app.accepted):
+            decided = decided_last.get(acceptance.pool_id)
+            if decided is not None and decided[0] > acceptance.ref[0]:
+                basis = "on time" if acceptance.basis == "on_time" else "on an exception"
+                yield (inv.ACCEPTED_REACHES_ASSESSMENT, acceptance.ref,
+                       f"version {acceptance.version}, accepted {basis}, never reached "
+                       f"assessment: no assessment event for the application, though its pool "
+                       f"was decided after the acceptance (latest decision "
+                       f"{decided[0].isoformat()})")
+                break

@@ -1,6 +1,6 @@
 """The facts the replay collects per application and per log: plain values, no models.
 
-Kept apart from the fold so :mod:`.replay_checks` and :mod:`.replay_projection` read the same
+Kept apart from the fold so :mod:`.checks` and :mod:`.projection` read the same
 shapes. Every fact that can offend an invariant keeps its :data:`Ref`.
 
 Why tuples everywhere: a fact is a tuple (or ``NamedTuple``) of atomic values — ids as

@@ -3,7 +3,7 @@
 A pure fold: :meth:`Replay.apply` takes one decoded event with its topic/partition/offset and
 records the facts it carries in plain dicts, tuples and ints (no copies of the state per event);
 :meth:`Replay.result` then derives the per-application projection and checks the invariants
-(:mod:`.replay_checks`) over the collected facts.
+(:mod:`.checks`) over the collected facts.
 
 Order. An auditor reads ten topics; across topics the log has no order, so nothing here depends
 on the order events are applied in:
@@ -25,12 +25,12 @@ from uuid import UUID
 from contracts.envelope import Envelope
 from contracts.register import applicant_keys
 from contracts.registry import EVENTS
-from services.reporting.domain.replay_checks import check_invariants
-from services.reporting.domain.replay_models import (
+from audit.replay.checks import check_invariants
+from audit.replay.models import (
     LoggedEvent, ReplayResult, ReplayTotals, state_digest,
 )
-from services.reporting.domain.replay_projection import application_view, pool_views
-from services.reporting.domain.replay_state import (
+from audit.replay.projection import application_view, pool_views
+from audit.replay.state import (
     Acceptance, AppFacts, Award, Instruction, LogFacts, Received, Ref, Rejection,
 )
 
