@@ -152,10 +152,12 @@ class ServiceRuntime:
                 await asyncio.sleep(0.02 * (attempt + 1))
         raise AssertionError("unreachable")
 
-    async def handle(self, handler: Callable[[UnitOfWork, C], Awaitable[T]], command: C) -> T:
+    async def handle(self, handler: Callable[[UnitOfWork, C], Awaitable[T]], command: C, *,
+                     retry_on: tuple[type[BaseException], ...] = ()) -> T:
         """Run one command handler (``handler(uow, command)``) in one unit of work, retried as
-        :meth:`in_transaction` retries: the one way a route or rule runs a command."""
-        return await self.in_transaction(lambda uow: handler(uow, command),
+        :meth:`in_transaction` retries (and on ``retry_on``): the one way a route or rule runs
+        a command."""
+        return await self.in_transaction(lambda uow: handler(uow, command), retry_on=retry_on,
                                          name=getattr(handler, "__qualname__", None))
 
     def require(self, *roles: str) -> Callable[[Request], Principal]:
