@@ -11,6 +11,7 @@ from grants.audit_cli import app as audit_app
 from grants.cli_errors import EXIT_CODES_HELP, run
 from grants.demo_cli import demo
 from grants.dlt_cli import app as dlt_app
+from grants.outbox_cli import app as outbox_app
 from grants.pool_cli import app as pool_app
 from grants.provision_cli import app as provision_app
 from grants.scenario.cli import app as scenario_app
@@ -24,6 +25,7 @@ app.add_typer(audit_app, name="audit")
 app.add_typer(pool_app, name="pool")
 app.add_typer(provision_app, name="provision")
 app.add_typer(dlt_app, name="dlt")
+app.add_typer(outbox_app, name="outbox")
 app.command("demo")(demo)
 
 

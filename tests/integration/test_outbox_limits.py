@@ -11,6 +11,9 @@ test goes under the bounds with a small ``kafka_max_message_bytes``.)
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 import uuid
 from pathlib import Path
 
@@ -70,7 +73,8 @@ async def test_a_row_the_broker_refuses_holds_back_only_its_own_key(
     fixed and the hold cleared, it and then its key's later rows are published in order. Before:
     the relay failed on it every second and nothing behind it was ever published."""
     issuer = DevTokenIssuer(tmp_path / "keys")
-    db_name = f"held_{uuid.uuid4().hex[:8]}"
+    namespace = f"held{uuid.uuid4().hex[:8]}"
+    db_name = f"{namespace}_assessment"  # what `grants outbox` names assessment's database there
     topic = f"grants.held{uuid.uuid4().hex[:8]}.test.v1"
     await ensure_topics(private_kafka, [], extra={topic: 1})
     try:
@@ -102,10 +106,20 @@ async def test_a_row_the_broker_refuses_holds_back_only_its_own_key(
             records = await read_topic(private_kafka, topic, lambda r: True, timeout=2)
             assert [r.value for r in records] == [b"free"]
 
-            # the operator fixes the cause and clears the hold: the relay tries it again
-            await pool.execute("UPDATE outbox SET value = 'big-fixed', held_at = NULL WHERE id = $1",
-                               ids["big"])
-            await pool.execute("SELECT pg_notify($1, '')", notify_channel(runtime.settings.database_name))
+            # the operator sees it (`grants outbox held`: no payload), fixes the cause and
+            # clears the hold (`grants outbox retry`): the relay tries it again
+            listed = _outbox_cli(namespace, pg_url, "held", "--service", "assessment", "--json")
+            assert listed.returncode == 1, listed.stderr  # 1: rows are held
+            (row,) = json.loads(listed.stdout)
+            assert (row["id"], row["topic"], row["key"], row["error"], row["behind"]) == (
+                ids["big"], topic, "k-held", "MessageSizeTooLargeError", 1)
+            assert "xxxx" not in listed.stdout
+            await pool.execute("UPDATE outbox SET value = 'big-fixed' WHERE id = $1", ids["big"])
+            retried = _outbox_cli(namespace, pg_url, "retry", "--service", "assessment",
+                                  str(ids["big"]), str(ids["other_key"]))
+            assert retried.returncode == 1, retried.stderr  # the other row was never held
+            assert f"outbox row {ids['big']} released" in retried.stdout
+            assert f"outbox row {ids['other_key']} is not held" in retried.stdout
             await eventually(lambda: sent("same_key"), timeout=20)
             records = await read_topic(private_kafka, topic, lambda r: True,
                                        enough=lambda f: len(f) >= 3)
@@ -113,3 +127,15 @@ async def test_a_row_the_broker_refuses_holds_back_only_its_own_key(
                 (b"k-free", b"free"), (b"k-held", b"big-fixed"), (b"k-held", b"after")]
     finally:
         await drop_database(pg_url, db_name)
+    gone = _outbox_cli(namespace, pg_url, "held")  # the databases are not there: one line, 6
+    assert (gone.returncode, gone.stderr.count("\n")) == (6, 1), gone.stderr
+    assert "does not exist" in gone.stderr and "Traceback" not in gone.stderr
+
+
+def _outbox_cli(namespace: str, pg_url: str, *args: str) -> subprocess.CompletedProcess[str]:
+    """``grants outbox`` in its own process, on the server at ``pg_url``, under ``namespace``
+    (so it finds this test's database as the assessment service's)."""
+    env = {**os.environ, "GRANTS_NAMESPACE": namespace}
+    return subprocess.run([sys.executable, "-m", "grants.cli", "outbox", *args, "--pg-url",
+                           pg_url], env=env, capture_output=True, text=True, timeout=60)
+
