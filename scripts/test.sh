@@ -5,6 +5,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/bootstrap.sh
 bash scripts/browser-setup.sh   # Debian's Chromium for the console's browser tests
+bash scripts/asyncapi-schema.sh # the official AsyncAPI 3.0 schema (npm @asyncapi/specs, sha512-pinned)
 set +e
 .venv/bin/python -m pytest -q -p no:cacheprovider "$@"
 status=$?

@@ -18,6 +18,7 @@
   ``grants_duplicate_deliveries_total``                 counter     service, consumer
   ``grants_handler_duration_seconds``                   histogram   service, consumer
   ``grants_relay_published_total``                      counter     service
+  ``grants_relay_held_total``                           counter     service
   ``grants_http_requests_total``                        counter     service, method, route,
                                                                     status
   ``grants_http_request_duration_seconds``              histogram   service, method, route
@@ -206,6 +207,7 @@ class _Scrape:
 
 class _Relay(Protocol):
     published: int
+    held: int
 
 
 class RuntimeMetrics:
@@ -277,6 +279,9 @@ class RuntimeMetrics:
         published = CounterMetricFamily("grants_relay_published",
                                         "Outbox rows the relay published and marked sent",
                                         labels=["service"])
+        held = CounterMetricFamily(
+            "grants_relay_held", "Outbox rows the relay marked held (refused for good by the"
+            " broker; they hold back only their own key)", labels=["service"])
         for c in self.consumers:
             for row in scrape.lag.get(c.name, ()):
                 lag.add_metric([s, c.name, row.topic, str(row.partition)], row.lag)
@@ -290,7 +295,8 @@ class RuntimeMetrics:
             pending.add_metric([s], scrape.outbox.pending)
             age.add_metric([s], scrape.outbox.oldest_age_s)
         published.add_metric([s], self.relay.published)
-        yield from (lag, pending, age, dead, processed, duplicates, duration, published)
+        held.add_metric([s], self.relay.held)
+        yield from (lag, pending, age, dead, processed, duplicates, duration, published, held)
         yield from self._http_families()
 
     def _http_families(self) -> Iterator[Metric]:

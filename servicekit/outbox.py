@@ -78,6 +78,7 @@ class Emitter:
     channel: str
     pending: list[_Pending] = field(default_factory=list)
     max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES
+    flushed: int = 0  # events written by every flush so far
 
     def emit(self, payload: Contract, *, aggregate_id: str, cause: Cause) -> UUID:
         """Queue an event; ``occurred_at`` is now (simulated time inside a simulated message)."""
@@ -122,6 +123,7 @@ class Emitter:
             "SELECT servicekit_append_events($1, $2, $3, $4, $5::jsonb[], $6, $7)",
             *columns, self.channel,
         )
+        self.flushed += len(envelopes)
         return envelopes
 
 

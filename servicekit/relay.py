@@ -7,6 +7,11 @@
 - With a signing key, every published event is a leaf of the service's Merkle tree and each
   batch ends in a signed checkpoint (:mod:`servicekit.checkpoints`); a checkpoint is sent only
   after every event it covers was acknowledged.
+- A row the broker refuses for good (a non-retriable ``KafkaError``, e.g.
+  ``MessageSizeTooLargeError``) is marked held (``held_at``, ``held_error``), logged once as
+  ``outbox_row_held`` and counted (``grants_relay_held_total``): it holds back only the later rows
+  of its own topic and key, every other key keeps flowing. Retriable errors (broker away, leader
+  moving) hold nothing: the whole batch is tried again in order, as before.
 """
 
 from __future__ import annotations
@@ -18,6 +23,7 @@ from typing import Any
 
 import asyncpg
 from aiokafka import AIOKafkaProducer
+from aiokafka.errors import KafkaError
 
 from servicekit.checkpoints import Checkpointer
 from servicekit.kafka_security import client_kwargs
@@ -48,6 +54,7 @@ class OutboxRelay:
         self._stop = asyncio.Event()
         self._wake = asyncio.Event()
         self.published = 0
+        self.held = 0  # rows this relay marked held (hold events)
         self.checkpoints = Checkpointer.from_settings(settings)
 
     def stop(self) -> None:
@@ -99,7 +106,10 @@ class OutboxRelay:
 
     async def _publish_batch(self, conn: asyncpg.Connection, producer: AIOKafkaProducer) -> int:
         rows = await conn.fetch(
-            "SELECT id, topic, key, value, headers, audit_leaf FROM outbox WHERE sent_at IS NULL"
+            "SELECT id, topic, key, value, headers, audit_leaf FROM outbox o"
+            " WHERE sent_at IS NULL AND held_at IS NULL AND NOT EXISTS (SELECT 1 FROM outbox h"
+            "  WHERE h.held_at IS NOT NULL AND h.sent_at IS NULL AND h.topic = o.topic"
+            "  AND h.key = o.key AND h.id < o.id)"
             " ORDER BY id LIMIT $1",
             self.settings.relay_batch_size,
         )
@@ -112,22 +122,51 @@ class OutboxRelay:
         leaves = await tree.advance(conn, rows) if tree is not None else {}
         if leaves:
             self._wake.set()  # the batch's checkpoint waits in the outbox: next round
+        held: dict[tuple[str, str], tuple[int, str]] = {}  # (topic, key) -> (row id, error)
         for batch in tree.send_order(rows, leaves) if tree is not None else [rows]:
-            futures = []
+            futures, sent_rows = [], []
             for r in batch:
+                if (r["topic"], r["key"]) in held:
+                    continue  # behind a held row of its key: stays unsent, order kept
                 headers = [(k, str(v).encode()) for k, v in json.loads(r["headers"]).items()]
                 if tree is not None:
                     headers += tree.leaf_headers(r, leaves)
                 if self.tracing.enabled:
                     headers = self.tracing.relayed(r["topic"], headers)
-                futures.append(await producer.send(r["topic"], r["value"], key=r["key"].encode(),
-                                                   headers=headers))
-            await asyncio.gather(*futures)
+                try:
+                    futures.append(await producer.send(r["topic"], r["value"],
+                                                       key=r["key"].encode(), headers=headers))
+                except KafkaError as exc:  # refused before sending (e.g. larger than allowed)
+                    if exc.retriable:
+                        raise
+                    held[(r["topic"], r["key"])] = (r["id"], type(exc).__name__)
+                    continue
+                sent_rows.append(r)
+            results = await asyncio.gather(*futures, return_exceptions=True)
+            for r, result in zip(sent_rows, results, strict=True):
+                if isinstance(result, BaseException):
+                    if not isinstance(result, KafkaError) or result.retriable:
+                        raise result
+                    held.setdefault((r["topic"], r["key"]), (r["id"], type(result).__name__))
+        blocked = {k: i for k, (i, _) in held.items()}
+        done = [r["id"] for r in rows
+                if (r["topic"], r["key"]) not in blocked or r["id"] < blocked[(r["topic"], r["key"])]]
+        if held:
+            await self._hold(conn, held)
         await conn.execute(
-            "UPDATE outbox SET sent_at = now() WHERE id = ANY($1::bigint[])", [r["id"] for r in rows]
+            "UPDATE outbox SET sent_at = now() WHERE id = ANY($1::bigint[])", done
         )
+        rows = [r for r in rows if r["id"] in set(done)]
         self.published += len(rows)
-        return len(rows)
+        return len(rows) + len(held)
+
+    async def _hold(self, conn: asyncpg.Connection,
+                    held: dict[tuple[str, str], tuple[int, str]]) -> None:
+        for (topic, key), (row_id, error) in held.items():
+            await conn.execute("UPDATE outbox SET held_at = now(), held_error = $2 WHERE id = $1",
+                               row_id, error)
+            log.error("outbox_row_held", outbox_id=row_id, topic=topic, key=key, error=error)
+        self.held += len(held)
 
 
 async def pending_count(pool: asyncpg.Pool) -> int:

@@ -100,6 +100,9 @@ class ServiceRuntime:
         self.body_rules: list[BodyRule] = []
         self.metrics = RuntimeMetrics(name, consumers=self.consumers, relay=self.relay,
                                       pool=lambda: self._pool)
+        # Events this process has written to its outbox (counted at flush, so a rolled-back
+        # transaction may count too: an upper bound). A tick reports its difference.
+        self.events_written = 0
 
     # -- resources -----------------------------------------------------------------------------
     @property
@@ -122,6 +125,7 @@ class ServiceRuntime:
                                           max_message_bytes=self.settings.kafka_max_message_bytes))
             yield uow
             await uow.emitter.flush(conn)
+            self.events_written += uow.emitter.flushed
 
     # -- wiring --------------------------------------------------------------------------------
     async def in_transaction(
@@ -148,10 +152,12 @@ class ServiceRuntime:
                 await asyncio.sleep(0.02 * (attempt + 1))
         raise AssertionError("unreachable")
 
-    async def handle(self, handler: Callable[[UnitOfWork, C], Awaitable[T]], command: C) -> T:
+    async def handle(self, handler: Callable[[UnitOfWork, C], Awaitable[T]], command: C, *,
+                     retry_on: tuple[type[BaseException], ...] = ()) -> T:
         """Run one command handler (``handler(uow, command)``) in one unit of work, retried as
-        :meth:`in_transaction` retries: the one way a route or rule runs a command."""
-        return await self.in_transaction(lambda uow: handler(uow, command),
+        :meth:`in_transaction` retries (and on ``retry_on``): the one way a route or rule runs
+        a command."""
+        return await self.in_transaction(lambda uow: handler(uow, command), retry_on=retry_on,
                                          name=getattr(handler, "__qualname__", None))
 
     def require(self, *roles: str) -> Callable[[Request], Principal]:
@@ -218,8 +224,12 @@ class ServiceRuntime:
             if not self.scheduler.rules:
                 return JSONResponse({"error": "scheduler_not_configured",
                                      "message": f"{self.name} has no time-driven rules"}, 404)
+            written = self.events_written
             result = await self.scheduler.tick(cause_of_request(request, principal, "caseworker"))
-            body = result.as_json()
+            # ``emitted`` 0: the tick changed nothing anyone consumes, so a driver that had
+            # settled the services before it need not settle again (grants.scenario.runner).
+            # Counted over the process, so work running alongside can only make it larger.
+            body = result.as_json() | {"emitted": self.events_written - written}
             if not result.leader:
                 body |= {"error": "scheduler_not_leader",
                          "message": "another replica holds the scheduler's leader lock"}

@@ -114,6 +114,10 @@ class ScenarioRunner:
         self._scheduled = ["reporting", "payments"]
         self._ticked_at: datetime | None = None
         self._allocated = False
+        # True from a settle of every service until the runner next sends anything that can
+        # change a service's state (see _quiesce): a settled system nobody sends to stays
+        # settled, so barriers in between have nothing to wait for and are skipped.
+        self._quiet = False
 
     # -- ids and names --------------------------------------------------------------------------
     def _uuid(self, *parts: object) -> uuid.UUID:
@@ -176,6 +180,8 @@ class ScenarioRunner:
                     path: str, *, token: str, at: datetime, body: Any = None,
                     ref: str | None = None) -> httpx.Response:
         url = f"{self.endpoints.urls[service]}{path}"
+        if method != "GET":
+            self._quiet = False
         response = await self.http.request(method, url, json=body,
                                            headers=self._headers(at, token, index))
         if response.status_code >= 400 and action is not None:
@@ -194,9 +200,16 @@ class ScenarioRunner:
     async def _settle_for(self, target: str, *, always: bool = False) -> None:
         """Settle before an action on ``target``; consecutive actions on one service need no new
         barrier, since its own HTTP effects are synchronous."""
-        if always or target != self._last_target:
+        if (always or target != self._last_target) and not self._quiet:
             await self.settler.settle({target})
         self._last_target = target
+
+    async def _quiesce(self) -> None:
+        """Settle every service (a superset of any target's barrier), unless nothing was sent
+        since the last time they all settled."""
+        if not self._quiet:
+            await self.settler.settle()
+            self._quiet = True
 
     async def _set_up_pool(self) -> None:
         at = self.scenario.actions[0].at if self.scenario.actions else datetime.now(UTC)
@@ -266,14 +279,20 @@ class ScenarioRunner:
             return
         token = self._token("scenario-clock", "caseworker")
         for service in list(self._scheduled):
-            await self._settle_for(service, always=True)
+            await self._quiesce()
             response = await self._call(-1, None, service, "POST", "/ops/scheduler/tick",
                                         token=token, at=at, body={})
             if response.status_code == 404:  # a service without time-driven rules
                 self._scheduled.remove(service)
+                self._quiet = True  # refused: nothing ran
             elif response.status_code >= 400:
                 raise RuntimeError(f"{service}'s scheduler did not tick: "
                                    f"{response.status_code} {response.text[:300]}")
+            else:
+                # A tick that wrote no event changed nothing another service consumes: the
+                # services are as settled as before it (most instants have nothing due).
+                self._quiet = response.json().get("emitted", 1) == 0
+            self._last_target = service  # its own tick's effects are committed when it answers
         self._ticked_at = at
 
     # -- actions --------------------------------------------------------------------------------
@@ -367,7 +386,7 @@ class ScenarioRunner:
         """Finance reports every instruction of ``ref`` it has not reported yet, oldest first
         (a run can make a top-up and the next period at once); ``amount_oere`` (v1.1) is what
         it paid on the latest of them, the others are paid as instructed."""
-        if self._last_target != "finance":
+        if self._last_target != "finance" and not self._quiet:
             await self.settler.settle({"payments"})
         self._last_target = "finance"
         state = self._ref(a.ref)
@@ -401,6 +420,7 @@ class ScenarioRunner:
             causation_id=str(instruction.instruction_id),
             actor=Actor(id="finance-system", role="finance"),
             aggregate_id=str(state.application_id), sequence=1, payload=payload)
+        self._quiet = False
         self._unacked.append(await self.producer.send(
             topics.FINANCE_RESULTS.name, envelope.model_dump_json().encode(),
             key=str(state.application_id).encode(),

@@ -11,7 +11,8 @@ from contracts import topics
 from servicekit.service import ServiceRuntime
 from servicekit.settings import ServiceSettings
 from services.assessment.console_api import console_router
-from services.assessment.handlers import http_router, intake_handler, refusal_reasons
+from services.assessment.handlers import intake_handler
+from services.assessment.routes import http_router, refusal_reasons
 from services.assessment.register_routes import register_files_hook, register_router
 from services.assessment.settings import AssessmentSettings, register_files_of
 

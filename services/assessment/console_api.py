@@ -19,7 +19,7 @@ from services.assessment.domain.overview import status_of
 from services.assessment.domain.pools import decision_region, sub_pool_names
 from services.assessment.domain.scoring import exact_score, participants, shown
 from services.assessment.domain.state import ApplicationFile, PoolRound
-from services.assessment.handlers import _published
+from services.assessment.service import published
 from services.assessment.store import AssessmentStore
 
 MAX_ROWS = 2000
@@ -101,7 +101,7 @@ def console_router(runtime: ServiceRuntime) -> APIRouter:
                            reason: Filter = None, q: Filter = None,
                            _: Principal = case_handlers) -> dict[str, Any]:
         async with runtime.pool.acquire() as conn:
-            state = _published(await AssessmentStore(conn).read_round(pool_id), pool_id)
+            state = published(await AssessmentStore(conn).read_round(pool_id), pool_id)
         rows = [row for f in state.files() if (row := application_row(state, f)) is not None]
         shown_rows = [r for r in rows if _matches(r, status, region, reason, q)]
         return {"pool_id": pool_id, "total": len(rows), "matching": len(shown_rows),
@@ -114,7 +114,7 @@ def console_router(runtime: ServiceRuntime) -> APIRouter:
                               ) -> dict[str, Any]:
         async with runtime.pool.acquire() as conn:
             store = AssessmentStore(conn)
-            state = _published(await store.read_round(pool_id), pool_id)
+            state = published(await store.read_round(pool_id), pool_id)
             ledger = await store.read_ledger(state.definition.programme_id)
         plan = plan_allocation(state, ledger)
         me = principal.subject[:128]

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict
 
-from contracts.bounds import LONG_TEXT, MAX_LIST, SignedAmount, multi_line, single_line
+from contracts.bounds import (
+    LONG_TEXT, SignedAmount, multi_line, single_line, text_keyed,
+)
 from contracts.reporting import AuditStatementType
 
 
@@ -36,12 +38,9 @@ class ReportBody(RequestBody):
     # recorded; a longer text, a larger amount, more posts are refused with their codes.
     kind: Literal["status", "final"]
     text: multi_line(LONG_TEXT) | None = None
-    accounts: Annotated[dict[single_line(200), SignedAmount],
-                        Field(max_length=MAX_LIST)] | None = None
+    accounts: text_keyed(SignedAmount, 200) | None = None
     audit_statement: single_line(200) | AuditStatementBody | None = None
-    spent_months: Annotated[dict[single_line(200), Annotated[
-        dict[single_line(200), SignedAmount], Field(max_length=MAX_LIST)]],
-        Field(max_length=MAX_LIST)] | None = None
+    spent_months: text_keyed(text_keyed(SignedAmount, 200), 200) | None = None
 
     def statement(self) -> tuple[str | None, AuditStatementType | None, str | None]:
         """(reference, type, performance audit) of the statement, however it was written."""

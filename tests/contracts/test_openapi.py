@@ -145,3 +145,9 @@ def test_every_text_of_a_request_body_states_the_edge_text_rule(doc: dict[str, A
             for string in _strings(doc, content["schema"], set()):
                 assert {"pattern", "format", "enum", "const"} & set(string), (
                     f"{method} {path}: a string without the edge's rule: {string}")
+
+
+def test_no_map_lets_keys_outside_its_rule_through(doc: dict[str, Any]) -> None:
+    """A dict keyed by a text kind must use ``contracts.bounds.text_keyed``: pydantic writes a
+    key pattern as ``patternProperties``, under which any other key is allowed."""
+    assert "patternProperties" not in json.dumps(doc)

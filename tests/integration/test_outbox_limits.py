@@ -17,10 +17,12 @@ from pathlib import Path
 import pytest
 
 from grants.stack import drop_database
+from grants.stack.broker import ensure_topics
 from servicekit.identity import DevTokenIssuer
+from servicekit.outbox import notify_channel
 from services.assessment.app import build as build_assessment
 from tests.infra import session_timeout_ms
-from tests.infra.services import Tokens, running_service
+from tests.infra.services import Tokens, eventually, read_topic, running_service
 
 pytestmark = pytest.mark.integration
 POOL = Path(__file__).resolve().parents[2] / "deploy" / "pools" / "familiehus-2022.json"
@@ -56,5 +58,58 @@ async def test_an_event_too_large_for_the_broker_is_refused_and_a_stalled_outbox
             assert "outbox" in problems and "oldest unsent" in problems["outbox"]
             ready = await http.get("/health/ready")
             assert ready.status_code == 503
+    finally:
+        await drop_database(pg_url, db_name)
+
+
+async def test_a_row_the_broker_refuses_holds_back_only_its_own_key(
+        private_kafka: str, pg_url: str, tmp_path: Path) -> None:
+    """A row that still cannot be published (here: a legacy row larger than the producer sends,
+    written past the size check) is held: later rows of other keys reach Kafka, later rows of its
+    key stay unsent; the log, ``grants_relay_held_total`` and the row show it; once the cause is
+    fixed and the hold cleared, it and then its key's later rows are published in order. Before:
+    the relay failed on it every second and nothing behind it was ever published."""
+    issuer = DevTokenIssuer(tmp_path / "keys")
+    db_name = f"held_{uuid.uuid4().hex[:8]}"
+    topic = f"grants.held{uuid.uuid4().hex[:8]}.test.v1"
+    await ensure_topics(private_kafka, [], extra={topic: 1})
+    try:
+        async with running_service(build_assessment, private_kafka, f"{pg_url}/{db_name}",
+                                   issuer, name="assessment",
+                                   consumer_session_timeout_ms=session_timeout_ms(2000)) as (runtime, http):
+            pool = runtime.pool
+            ids = {}
+            for name, key, value in (("big", "k-held", b"x" * 1_200_000),
+                                     ("same_key", "k-held", b"after"),
+                                     ("other_key", "k-free", b"free")):
+                ids[name] = await pool.fetchval(
+                    "INSERT INTO outbox (event_id, topic, key, value) VALUES ($1, $2, $3, $4)"
+                    " RETURNING id", uuid.uuid4(), topic, key, value)
+            await pool.execute("SELECT pg_notify($1, '')", notify_channel(runtime.settings.database_name))
+
+            async def sent(name: str) -> bool:
+                return await pool.fetchval("SELECT sent_at IS NOT NULL FROM outbox WHERE id = $1",
+                                           ids[name])
+            await eventually(lambda: sent("other_key"), timeout=20)
+            held = await pool.fetchrow("SELECT held_at, held_error, sent_at FROM outbox"
+                                       " WHERE id = $1", ids["big"])
+            assert held["held_at"] is not None and held["sent_at"] is None
+            assert held["held_error"] == "MessageSizeTooLargeError"
+            assert not await sent("same_key")
+            assert runtime.relay.held == 1
+            metrics = (await http.get("/metrics")).text
+            assert 'grants_relay_held_total{service="assessment"} 1.0' in metrics
+            records = await read_topic(private_kafka, topic, lambda r: True, timeout=2)
+            assert [r.value for r in records] == [b"free"]
+
+            # the operator fixes the cause and clears the hold: the relay tries it again
+            await pool.execute("UPDATE outbox SET value = 'big-fixed', held_at = NULL WHERE id = $1",
+                               ids["big"])
+            await pool.execute("SELECT pg_notify($1, '')", notify_channel(runtime.settings.database_name))
+            await eventually(lambda: sent("same_key"), timeout=20)
+            records = await read_topic(private_kafka, topic, lambda r: True,
+                                       enough=lambda f: len(f) >= 3)
+            assert [(r.key, r.value) for r in records] == [
+                (b"k-free", b"free"), (b"k-held", b"big-fixed"), (b"k-held", b"after")]
     finally:
         await drop_database(pg_url, db_name)

@@ -145,6 +145,11 @@ async def test_in_production_the_loop_ticks_by_itself_on_the_leader_only(
                                      when="2030-01-01T00:00:00")
             assert refused.status_code == 409
             assert refused.json()["error"] == "scheduler_not_leader"
+            ticked = await Api(http1, issuer).post("/ops/scheduler/tick", {}, who="op",
+                                                   roles=["caseworker"],
+                                                   when="2030-01-01T00:00:00")
+            # The rule writes nothing: a driver need not wait for effects of this tick.
+            assert ticked.status_code == 200 and ticked.json()["emitted"] == 0
             health = (await http1.get("/health")).json()["scheduler"]
             assert health["leader"] and health["rules"] == ["count"] and health["runs_on_its_own"]
             assert not (await http2.get("/health")).json()["scheduler"]["leader"]

@@ -85,6 +85,7 @@ class FakeKafka:
 
 class Relay:
     published = 0
+    held = 0
 
 
 # -- Timings ---------------------------------------------------------------------------------------
@@ -207,6 +208,7 @@ async def test_exposition_names_labels_and_values() -> None:
                                      "running": True})()
     relay = Relay()
     relay.published = 11
+    relay.held = 2
     pool = FakePool({"pending": 4, "age": 12.5})
     m = RuntimeMetrics("svc", consumers=[c], relay=relay, pool=lambda: pool)  # type: ignore[arg-type,return-value]
     got = samples(await m.exposition())
@@ -219,6 +221,7 @@ async def test_exposition_names_labels_and_values() -> None:
     assert got[("grants_events_processed_total", svc)] == 7
     assert got[("grants_duplicate_deliveries_total", svc)] == 2
     assert got[("grants_relay_published_total", (("service", "svc"),))] == 11
+    assert got[("grants_relay_held_total", (("service", "svc"),))] == 2
     assert got[("grants_handler_duration_seconds_count", svc)] == 2
     assert got[("grants_handler_duration_seconds_bucket", (*svc[:1], ("le", "0.005"), svc[1]))] == 1
     assert got[("grants_handler_duration_seconds_bucket", (*svc[:1], ("le", "+Inf"), svc[1]))] == 2

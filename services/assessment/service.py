@@ -1,0 +1,144 @@
+"""Assessment's service layer for its HTTP commands: plain command handlers, each one unit of
+work (``handler(uow, command)``, run by ``runtime.handle(..., retry_on=(Moved,))``) around the
+domain — publish a pool, import a prior award, score, allocate. No rule lives here."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+from contracts.assessment import GrantAwarded, PoolPublished, PriorAwardImported
+from contracts.pools import PaymentFrequency
+from contracts.refusal import Refusal
+from servicekit.outbox import Cause
+from servicekit.service import UnitOfWork
+from services.assessment.domain import (
+    PoolRound, ScoreApplication, approve, evolve_ledger, evolve_round, publish_pool,
+    reassess_pool, score_application,
+)
+from services.assessment.handlers import pool_aggregate, programme_aggregate
+from services.assessment.store import AssessmentStore
+
+
+class Moved(Exception):
+    """The pool's programme changed between reading it and locking it: run the command again."""
+
+
+def published(state: PoolRound | None, pool_id: str) -> PoolRound:
+    if state is None or state.pool is None:
+        raise Refusal("pool_not_published", f"pool {pool_id!r} is not published", "not_found")
+    return state
+
+
+async def application_round(store: AssessmentStore, application_id: UUID, *,
+                       lock: bool) -> PoolRound:
+    """The round holding just this application's file (locked for a command)."""
+    state = None
+    if lock:
+        pool_id = await store.pool_of(application_id)
+        if pool_id is not None:
+            state = await store.lock_application(pool_id, application_id)
+    else:
+        state = await store.read_application(application_id)
+    if state is None or str(application_id) not in state.applications:
+        raise Refusal("application_unknown", f"no application {application_id}", "not_found")
+    return state
+
+
+def reassess(uow: UnitOfWork, state: PoolRound, ledger: Any, cause: Cause) -> PoolRound:
+    """Re-run the gate after a new pool version or prior award; emit what changed."""
+    for result in reassess_pool(state, ledger):
+        state = evolve_round(state, result)
+        uow.emit(result, aggregate_id=str(result.application_id), cause=cause)
+    return state
+
+
+@dataclass(frozen=True)
+class PublishPool:
+    programme_id: str
+    pool_id: str
+    raw: Any
+    cause: Cause
+
+
+async def publish(uow: UnitOfWork, cmd: PublishPool) -> PoolPublished:
+    store = AssessmentStore(uow.conn)
+    ledger = await store.lock_ledger(cmd.programme_id)
+    before = await store.lock_round(cmd.pool_id, create=True)
+    assert before is not None
+    state = before
+    event = publish_pool(state, cmd.raw)
+    if event is not None:
+        state = evolve_round(state, event)
+        uow.emit(event, aggregate_id=pool_aggregate(state.pool_id), cause=cmd.cause)
+        state = reassess(uow, state, ledger, cmd.cause)
+        await store.save(before, state)
+    assert state.pool is not None
+    return state.pool  # unchanged content: the version already in force
+
+
+@dataclass(frozen=True)
+class ImportPriorAward:
+    programme: str
+    event: PriorAwardImported
+    cause: Cause
+
+
+async def import_prior_award(uow: UnitOfWork, cmd: ImportPriorAward) -> bool:
+    store = AssessmentStore(uow.conn)
+    ledger = await store.lock_ledger(cmd.programme)
+    updated = evolve_ledger(ledger, cmd.event)
+    if updated == ledger:
+        return False  # imported before: one effect
+    uow.emit(cmd.event, aggregate_id=programme_aggregate(cmd.programme), cause=cmd.cause)
+    await store.save_ledger(cmd.programme, updated)
+    for state in await store.lock_rounds_of(cmd.programme):
+        await store.save(state, reassess(uow, state, updated, cmd.cause))
+    return True
+
+
+@dataclass(frozen=True)
+class Score:
+    command: ScoreApplication
+    cause: Cause
+
+
+async def score(uow: UnitOfWork, cmd: Score) -> float | None:
+    store = AssessmentStore(uow.conn)
+    application_id = cmd.command.application_id
+    state = await application_round(store, application_id, lock=True)
+    event = score_application(state, cmd.command)
+    uow.emit(event, aggregate_id=str(application_id), cause=cmd.cause)
+    await store.save(state, evolve_round(state, event))
+    return event.aggregate_score
+
+
+@dataclass(frozen=True)
+class Allocate:
+    pool_id: str
+    approver: str
+    now: datetime
+    payment_frequencies: dict[UUID, PaymentFrequency] | None
+    cause: Cause
+
+
+async def allocate(uow: UnitOfWork, cmd: Allocate) -> list[Any]:
+    store = AssessmentStore(uow.conn)
+    programme = published(await store.read_round(cmd.pool_id), cmd.pool_id).definition.programme_id
+    ledger = await store.lock_ledger(programme)  # R2 across the programme's pools
+    before = published(await store.lock_round(cmd.pool_id), cmd.pool_id)
+    if before.definition.programme_id != programme:
+        raise Moved()
+    state = before
+    decisions = approve(state, ledger, cmd.approver, cmd.now,
+                        payment_frequencies=cmd.payment_frequencies)
+    for decision in decisions:
+        state = evolve_round(state, decision)
+        if isinstance(decision, GrantAwarded):
+            ledger = evolve_ledger(ledger, decision)
+        uow.emit(decision, aggregate_id=str(decision.application_id), cause=cmd.cause)
+    await store.save(before, state)
+    await store.save_ledger(programme, ledger)
+    return decisions
