@@ -11,10 +11,11 @@ from pathlib import Path
 import pytest
 from aiokafka import AIOKafkaProducer
 
+from contracts import topics
 from servicekit.identity import DevTokenIssuer
 from services.assessment.app import build
 from tests.infra.services import Feed, Tokens, eventually, running_service
-from tests.integration.assessment.test_assessment_service import INTAKE, intake_events
+from tests.integration.assessment.test_assessment_service import intake_events
 from tests.unit.assessment.builders import pool_raw, scores_summing
 
 pytestmark = pytest.mark.integration
@@ -46,7 +47,8 @@ async def test_control_characters_are_refused_before_anything_is_stored(
             app, values = intake_events(pool_id, "751", 100_000)
             feed = Feed(producer)
             for value in values:
-                await feed.produce(INTAKE, app, value)
+                # named here, in private_kafka's namespace on a shared broker, not at import
+                await feed.produce(topics.INTAKE_APPLICATIONS.name, app, value)
             await eventually(feed.consumed(runtime), timeout=WAIT)
 
             rows = await runtime.pool.fetchval("SELECT count(*) FROM outbox")
