@@ -3,7 +3,9 @@ publishing its outbox rows, after a random number (2–5) of batches in each lif
 
 The kill comes from ``GRANTS_FAULT_KILL_AT_BATCH``: right after the batch's transaction committed
 its effect and outbox rows, in the same step of the event loop, so the relay cannot have published
-them (nor the consumer committed its offsets). Every kill is checked to have left unsent rows.
+them (nor the consumer committed its offsets). A kill counts when it left unsent rows; one that
+hit a batch of redelivered duplicates (the last life's uncommitted batches, nothing new to put in
+the outbox) missed the window and is repeated, up to MAX_MISSES times, so exactly 20 kills count.
 
 Pass: every outbox row is published at least once: no row is left unsent, and the distinct event
 ids on assessment's topics equal its outbox rows; every application is assessed exactly once;
@@ -34,6 +36,7 @@ from tests.reliability.lifecycle import ASSESSED, Census, Round, fault_stack, un
 
 pytestmark = pytest.mark.integration
 KILLS = 20
+MAX_MISSES = 5
 N = 3000
 # Named when read: the stack may run in a namespace of its own (tests.infra.stacks).
 ASSESSMENT_TOPICS = topics.TopicNames(lambda: (
@@ -64,6 +67,7 @@ async def outbox(dsn: str) -> tuple[int, int]:
         await conn.close()
 
 
+@pytest.mark.timeout(900)  # 20–25 service lives, each a start-up: minutes on a loaded machine
 async def test_every_outbox_row_is_published_despite_twenty_kills(
         stack) -> None:  # type: ignore[no-untyped-def]
     st, state = stack
@@ -76,7 +80,11 @@ async def test_every_outbox_row_is_published_despite_twenty_kills(
     unsent_at_kill: list[int] = []
     t0 = time.monotonic()
     try:
-        for _ in range(KILLS):
+        # Lives until 20 kills left unsent rows: a life whose batches 2–5 were all redelivered
+        # duplicates (its predecessor had committed their effects but not their offsets) has
+        # nothing unsent when it dies; that is a miss, not a failure, and is repeated.
+        while (sum(n > 0 for n in unsent_at_kill) < KILLS
+               and len(unsent_at_kill) < KILLS + MAX_MISSES):
             # not the first batch of a life: that is the one the last life did not commit, all
             # duplicates now, with nothing new to put in the outbox
             os.environ["GRANTS_FAULT_KILL_AT_BATCH"] = str(rng.randint(2, 5))
@@ -92,8 +100,10 @@ async def test_every_outbox_row_is_published_despite_twenty_kills(
         os.environ.pop("GRANTS_FAULT_KILL_AT_BATCH", None)
     kills_s = time.monotonic() - t0
     await asyncio.to_thread(st.start_service, "assessment")
-    assert all(n > 0 for n in unsent_at_kill), (
-        f"a kill left no unsent rows, so it missed the window: {unsent_at_kill}")
+    effective = sum(n > 0 for n in unsent_at_kill)
+    assert effective == KILLS, (
+        f"{effective} of {len(unsent_at_kill)} kills left unsent rows (at most {MAX_MISSES} may "
+        f"miss the window): {unsent_at_kill}")
 
     assessed = Census(state.kafka_bootstrap, [topics.ASSESSMENT_ASSESSMENTS.name])
 
@@ -115,5 +125,6 @@ async def test_every_outbox_row_is_published_despite_twenty_kills(
     tree = report.checkpoints.services["assessment"]
     assert report.checkpoints.violations == [] and tree.events_verified == rows, (
         report.checkpoints.violations, tree)
-    print(f"T2: {KILLS} kills in {kills_s:.0f}s, unsent rows at each {unsent_at_kill}; "
-          f"{rows} outbox rows = {distinct} distinct events ({census.records} records)")
+    print(f"T2: {effective} effective kills of {len(unsent_at_kill)} in {kills_s:.0f}s, "
+          f"unsent rows at each {unsent_at_kill}; {rows} outbox rows = {distinct} distinct "
+          f"events ({census.records} records)")
