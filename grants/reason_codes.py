@@ -16,6 +16,7 @@ import services.intake.domain as intake
 import services.payments.domain as payments
 import services.reporting.domain as reporting
 from contracts.topic_manifest import MANIFEST_CODES
+from servicekit.admission import ADMISSION_CODES
 from servicekit.consumer import DEAD_LETTER_CODES
 from servicekit.http_guard import EDGE_CODES
 
@@ -57,7 +58,8 @@ def emitted_codes(root: Path | None = None) -> set[str]:
 
 def tables() -> list[tuple[str, dict[str, str]]]:
     out = [
-        ("every service — the HTTP edge (servicekit, before or around any route)", EDGE_CODES),
+        ("every service — the HTTP edge (servicekit, before or around any route)",
+         {**EDGE_CODES, **ADMISSION_CODES}),
         ("every service — other refused commands and operations (adapters)", ADAPTER_CODES),
         ("every consumer — dead letters (`dlt-error-code` header)",
          {**DEAD_LETTER_CODES, **MANIFEST_CODES}),

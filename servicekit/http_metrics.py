@@ -13,6 +13,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
+from fastapi import routing
 from starlette.routing import Match, Router
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -27,7 +28,10 @@ def route_template(scope: Scope, router: Router) -> str:
     413), the template it would have matched."""
     route = scope.get("route")
     if route is None:
-        route = next((r for r in router.routes if r.matches(scope)[0] is Match.FULL), None)
+        # Route contexts, not router.routes: an included router is one lazy entry without a
+        # path (FastAPI >= 0.16x), and only its contexts carry each route's full path.
+        route = next((r for r in routing.iter_route_contexts(router.routes)
+                      if r.matches(scope)[0] is Match.FULL), None)
     path = getattr(route, "path", None)
     return path if isinstance(path, str) else UNMATCHED
 

@@ -22,6 +22,7 @@
   ``grants_http_requests_total``                        counter     service, method, route,
                                                                     status
   ``grants_http_request_duration_seconds``              histogram   service, method, route
+  ``grants_http_shed_total``                            counter     service, method, route
   ====================================================  ==========  ============================
 
 HTTP requests are counted by :class:`servicekit.http_metrics.ObservedRequests` per route
@@ -105,6 +106,10 @@ class HttpStats:
     def __init__(self) -> None:
         self.requests: dict[tuple[str, str, str], int] = {}  # (method, route, status) → count
         self.timings: dict[tuple[str, str], Timings] = {}  # (method, route) → durations
+        self.shed: dict[tuple[str, str], int] = {}  # (method, route) → refused by admission
+
+    def shed_one(self, method: str, route: str) -> None:
+        self.shed[(method, route)] = self.shed.get((method, route), 0) + 1
 
     def observe(self, method: str, route: str, status: int, seconds: float) -> None:
         key = (method, route, str(status))
@@ -308,11 +313,16 @@ class RuntimeMetrics:
             "grants_http_request_duration_seconds",
             "Seconds from a request's arrival to its answer, by route template",
             labels=["service", "method", "route"])
+        shed = CounterMetricFamily(
+            "grants_http_shed", "HTTP requests refused by admission control (503 overloaded)",
+            labels=["service", "method", "route"])
         for (method, route, status), n in sorted(http.requests.items()):
             requests.add_metric([s, method, route, status], n)
         for (method, route), t in sorted(http.timings.items()):
             seconds.add_metric([s, method, route], t.cumulative(), t.sum)
-        yield from (requests, seconds)
+        for (method, route), n in sorted(http.shed.items()):
+            shed.add_metric([s, method, route], n)
+        yield from (requests, seconds, shed)
 
 
 class _Collector:

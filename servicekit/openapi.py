@@ -16,7 +16,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from fastapi import FastAPI
@@ -27,6 +27,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from pydantic.json_schema import models_json_schema
 
 from contracts.bounds import MULTI_LINE_PATTERN
+from servicekit.admission import ShedRoute
 
 SCHEME = "bearerJWT"
 ROLES_ATTR = "__grants_roles__"
@@ -136,8 +137,20 @@ def _add_models(schema: dict[str, Any], models: list[type[BaseModel]]) -> None:
         components.setdefault(name, definition)
 
 
-def complete(schema: dict[str, Any], routes: list[Any]) -> dict[str, Any]:
-    """Add security, error responses and raw bodies to FastAPI's generated ``schema``."""
+def _overloaded() -> dict[str, Any]:
+    answer = _error_response(
+        "`overloaded`: the service is at its capacity (admission control); nothing was read or "
+        "written. Retry after `Retry-After` seconds")
+    answer["headers"] = {"Retry-After": {
+        "description": "whole seconds after which the requests in flight will have been answered",
+        "schema": {"type": "integer", "minimum": 1}}}
+    return answer
+
+
+def complete(schema: dict[str, Any], routes: list[Any],
+             shed: Sequence[ShedRoute] = ()) -> dict[str, Any]:
+    """Add security, error responses and raw bodies to FastAPI's generated ``schema``; the
+    routes in ``shed`` document admission control's 503."""
     _add_models(schema, [ErrorBody, *_BODY_MODELS.values()])
     components = schema["components"]
     components["schemas"].pop("HTTPValidationError", None)
@@ -176,6 +189,8 @@ def complete(schema: dict[str, Any], routes: list[Any]) -> dict[str, Any]:
                 wanted[422] = _STATUS_TEXT[422]
             if route.dependant.path_params:
                 wanted[404] = _STATUS_TEXT[404]
+            if any(r.method == method and r.template == route.path_format for r in shed):
+                responses["503"] = _overloaded()
             for status, text in wanted.items():
                 current = responses.get(str(status), {})
                 described = current.get("description", "")
@@ -190,7 +205,7 @@ def complete(schema: dict[str, Any], routes: list[Any]) -> dict[str, Any]:
     return schema
 
 
-def install(app: FastAPI) -> None:
+def install(app: FastAPI, shed: Sequence[ShedRoute] = ()) -> None:
     generate: Callable[[], dict[str, Any]] = app.openapi
 
     def openapi() -> dict[str, Any]:
@@ -200,7 +215,7 @@ def install(app: FastAPI) -> None:
             # only their contexts carry the full path (FastAPI's own get_openapi walks these).
             app.openapi_schema = complete(schema, [
                 c for c in routing.iter_route_contexts(app.routes)
-                if isinstance(c.original_route, APIRoute)])
+                if isinstance(c.original_route, APIRoute)], shed)
         return app.openapi_schema
 
     app.openapi = openapi  # type: ignore[method-assign]

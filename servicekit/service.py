@@ -32,6 +32,7 @@ from contracts.asyncapi import document as asyncapi_document
 from contracts.base import Contract
 from contracts.topics import PLATFORM_SERVICES
 from servicekit import db, openapi
+from servicekit.admission import AdmissionControl, LatencyBudget, ShedRoute
 from servicekit.clock import make_clock
 from servicekit.consumer import (
     BatchHandler,
@@ -106,6 +107,9 @@ class ServiceRuntime:
         self.on_startup: list[Callable[[ServiceRuntime], Awaitable[None]]] = []
         # Routes with their own body limit (file uploads); read by the request guard.
         self.body_rules: list[BodyRule] = []
+        # Routes that shed load under a burst (servicekit.admission), e.g. intake's submissions.
+        self.shed_routes: list[ShedRoute] = []
+        self.admission: LatencyBudget | None = None  # their shedding rule, once http_app ran
         self.metrics = RuntimeMetrics(name, consumers=self.consumers, relay=self.relay,
                                       pool=lambda: self._pool)
         # Events this process has written to its outbox (counted at flush, so a rolled-back
@@ -218,6 +222,12 @@ class ServiceRuntime:
                            max_body_bytes=self.settings.http_max_body_bytes,
                            rules=self.body_rules)
         app.add_middleware(ErrorMiddleware)
+        if self.shed_routes and self.settings.http_admission_budget_ms > 0:
+            # Outside the guard: shedding must cost less than verifying a token or reading a body.
+            self.admission = LatencyBudget(budget_s=self.settings.http_admission_budget_ms / 1000,
+                                           floor=self.settings.http_admission_floor)
+            app.add_middleware(AdmissionControl, routes=self.shed_routes,
+                               on_shed=self.metrics.http.shed_one, budget=self.admission)
         app.add_middleware(ObservedRequests, stats=self.metrics.http, tracing=self.tracing,
                            router=app.router)
         operator = Depends(self.require("caseworker"))
@@ -296,7 +306,7 @@ class ServiceRuntime:
 
         for r in routers:
             app.include_router(r)
-        openapi.install(app)  # security scheme, error answers, raw bodies' models
+        openapi.install(app, shed=self.shed_routes)  # security, error answers, raw bodies' models
         return app
 
     async def not_ready(self) -> dict[str, str]:

@@ -27,6 +27,10 @@ class ServiceSettings(BaseSettings):
     ready_outbox_max_age_s: float = 120.0
     # Largest request body a route takes unless it names its own limit (servicekit.http_guard).
     http_max_body_bytes: int = 1024 * 1024
+    # Admission control (servicekit.admission): the latency budget of a route that sheds load
+    # (0: never shed) and the requests in flight always admitted.
+    http_admission_budget_ms: int = Field(default=1000, ge=0)
+    http_admission_floor: int = Field(default=128, ge=1)
     simulation: bool = False
     log_level: str = "INFO"
 

@@ -11,6 +11,7 @@ from pydantic.json_schema import models_json_schema
 
 from contracts import topics
 from contracts.intake import SubmitApplication
+from servicekit.admission import ShedRoute
 from servicekit.openapi import SCHEME as BEARER_SCHEME
 from servicekit.service import ServiceRuntime
 from servicekit.settings import ServiceSettings
@@ -39,6 +40,9 @@ def build(settings: ServiceSettings | None = None) -> tuple[ServiceRuntime, Fast
             await pools.load(conn)
 
     runtime.on_startup.append(load_pools)
+    # At 12:00 on deadline day a portal is better served by a fast 503 and Retry-After than by
+    # a receipt that comes after its own timeout (servicekit.admission).
+    runtime.shed_routes.append(ShedRoute("POST", "/submissions"))
     # Portal content is judged by the domain, so its decoder never raises (nothing dead-letters
     # for bad content); pool events are platform events with the inbox as usual. Both consumers
     # hand over whole batches: the portal's is decided with set-based statements, and stored

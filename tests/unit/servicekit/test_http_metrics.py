@@ -55,3 +55,31 @@ def test_tracing_off_hands_out_one_shared_no_op_context() -> None:
                         ) is shared
     assert off.consumed_batch("c", []) is shared
     assert off.http_request("GET", "/", {}) is shared
+
+
+async def test_a_shed_submission_is_answered_before_the_guard_and_counted() -> None:
+    """Intake's POST /submissions sheds through the runtime's admission control: with its floor
+    in flight the next request gets 503 ``overloaded`` (not the guard's 401: shedding comes
+    first and costs nothing), counted in ``grants_http_shed_total`` and the requests total."""
+    runtime, app = build(ServiceSettings(service_name="intake-http-metrics",
+                                         http_admission_floor=1))
+    assert runtime.admission is not None
+    runtime.admission.in_flight = 1  # one submission is being answered
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app),
+                                 base_url="http://svc") as client:
+        refused = await client.post("/submissions", content=b"{}")
+        assert (refused.status_code, refused.json()["error"]) == (503, "overloaded")
+        assert int(refused.headers["retry-after"]) >= 1
+        runtime.admission.in_flight = 0
+        assert (await client.post("/submissions", content=b"{}")).status_code == 401
+        seen = await _metrics(client)
+    route = ("method=POST", "route=/submissions", "service=intake")
+    assert seen[("grants_http_shed_total", *route)] == 1
+    assert seen[("grants_http_requests_total", *route[:2], "service=intake", "status=503")] == 1
+    # the guard's 401 before routing counts under the route too (an included router's route)
+    assert seen[("grants_http_requests_total", *route[:2], "service=intake", "status=401")] == 1
+
+
+def test_admission_control_can_be_turned_off() -> None:
+    runtime, _ = build(ServiceSettings(service_name="intake", http_admission_budget_ms=0))
+    assert runtime.admission is None
