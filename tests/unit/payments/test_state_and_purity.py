@@ -11,7 +11,6 @@ from pathlib import Path
 from contracts.base import Actor
 from contracts.finance import PaymentExecuted, PaymentFailed
 from contracts.reporting import ReportOverdue
-from contracts.refusal import Refusal
 from services.payments import domain
 from services.payments.domain import (
     REASON_CODES,
