@@ -66,6 +66,30 @@ class UnitOfWork:
         self.emitter.emit(payload, aggregate_id=aggregate_id, cause=cause)
 
 
+def runtime_of(request: Request) -> ServiceRuntime:
+    """The runtime whose app (:meth:`ServiceRuntime.http_app`) answers ``request``: how a
+    module-level router's dependencies reach it."""
+    runtime = request.app.state.runtime
+    assert isinstance(runtime, ServiceRuntime)
+    return runtime
+
+
+def requires(*roles: str) -> Callable[[Request], Principal]:
+    """:meth:`ServiceRuntime.require` for a module-level router: the caller verified by the
+    runtime of the request's app."""
+    return _role_dependency(lambda request: runtime_of(request).verifier, roles)
+
+
+def _role_dependency(verifier: Callable[[Request], TokenVerifier], roles: tuple[str, ...]
+                     ) -> Callable[[Request], Principal]:
+    def dependency(request: Request) -> Principal:
+        # the request guard's principal, when it verified the token already
+        return authenticate(request, verifier(request), *roles)
+
+    setattr(dependency, openapi.ROLES_ATTR, roles)  # the OpenAPI's security (servicekit.openapi)
+    return dependency
+
+
 class ServiceRuntime:
     def __init__(self, name: str, *, migrations: Path | None = None,
                  settings: ServiceSettings | None = None) -> None:
@@ -163,13 +187,7 @@ class ServiceRuntime:
     def require(self, *roles: str) -> Callable[[Request], Principal]:
         """A FastAPI dependency: the verified caller holding one of ``roles`` (any role when
         none given). As a dependency it runs before the body is validated: 401/403 before 422."""
-
-        def dependency(request: Request) -> Principal:
-            return authenticate(request, self.verifier, *roles)  # the guard's, when it verified
-
-        setattr(dependency, openapi.ROLES_ATTR, roles)  # the OpenAPI's security (servicekit.openapi)
-
-        return dependency
+        return _role_dependency(lambda _: self.verifier, roles)
 
     def consume(self, *topics: str, handler: Handler, name: str | None = None,
                 decoder: Decoder = decode_event) -> EventConsumer:
@@ -189,6 +207,7 @@ class ServiceRuntime:
     def http_app(self, *routers: APIRouter, title: str,
                  explain_refusal: ExplainRefusal = refusal_reasons) -> FastAPI:
         app = FastAPI(title=title, version="1", lifespan=self._lifespan)
+        app.state.runtime = self  # what a module-level router's dependencies read (runtime_of)
         install_error_handlers(app, explain_refusal)
         app.add_middleware(SimulatedTimeMiddleware, clock=self.clock)
         app.add_middleware(RequestGuard, verifier=lambda: self.verifier,
