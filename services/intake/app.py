@@ -45,7 +45,7 @@ def build(settings: ServiceSettings | None = None) -> tuple[ServiceRuntime, Fast
                     name=f"{group}-portal")
     consume_batches(runtime, topics.ASSESSMENT_POOLS.name,
                     batch_handler=pool_handler(pools, runtime.clock), name=group)
-    app = runtime.http_app(router, console_router(runtime), title="Intake")
+    app = runtime.http_app(router, console_router, title="Intake")
     app.state.intake = Wiring(runtime, tokens, pools, SubmissionBatcher(runtime, pools))
     _document_submission_body(app)
     return runtime, app

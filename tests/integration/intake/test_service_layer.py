@@ -115,9 +115,10 @@ async def test_handle_submissions_accepts_and_keys_by_application(
     body = valid_submission(pool.pool_id)
     sub = Submission(parse_submission(json.dumps(body).encode()), principal(),
                      DEADLINE - timedelta(hours=1), CAUSE)
-    (decision,), sink = await run(database, handle_submissions,
-                                  DecideSubmissions([sub, sub], PoolCache(), SystemClock()))
+    (decision, again), sink = await run(database, handle_submissions,
+                                        DecideSubmissions([sub, sub], PoolCache(), SystemClock()))
     assert decision.answer == "ok" and decision.receipt is not None
+    assert again.events == () and again.receipt == decision.receipt  # the repeat: no effect
     assert decision.receipt.status == "on_time"
     assert [(name, key) for name, _, key, _ in sink.emitted] == [
         ("ApplicationReceived", body["application_id"]),
@@ -189,9 +190,10 @@ async def test_it_problem_contact_and_decision(database: asyncpg.Pool) -> None:
     decided, state = reported
     assert decided.answer == "created" and causes == ["caseworker"]
     record = state.exception(exception_id)
-    assert record is not None and record.applicant_cvr == CVR and record.status == "pending"
-    assert [(name, key) for name, _, key, _ in sink.emitted] == [
-        ("ItProblemExceptionRequested", str(application_id))]
+    assert record is not None and record.status == "pending" and state.applicant_cvr == CVR
+    # a caseworker records it for the organisation the application is bound to
+    assert [(name, event["applicant_cvr"], key) for name, event, key, _ in sink.emitted] == [
+        ("ItProblemExceptionRequested", CVR, str(application_id))]
     # an applicant of another organisation cannot report for an application bound to CVR
     with pytest.raises(Refusal):
         await run(database, report_it_problem, ReportContact(
