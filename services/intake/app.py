@@ -15,7 +15,7 @@ from servicekit.openapi import SCHEME as BEARER_SCHEME
 from servicekit.service import ServiceRuntime
 from servicekit.settings import ServiceSettings
 from services.intake.console_api import console_router
-from services.intake.handlers import consume_batches, pool_handler, portal_handler, raw_decoder
+from services.intake.handlers import pool_handler, portal_handler, raw_decoder
 from services.intake.routes import Wiring, router
 from services.intake.service import SubmissionBatcher
 from services.intake.store import PoolCache
@@ -40,11 +40,11 @@ def build(settings: ServiceSettings | None = None) -> tuple[ServiceRuntime, Fast
     # for bad content); pool events are platform events with the inbox as usual. Both consumers
     # hand over whole batches: the portal's is decided with set-based statements, and stored
     # pools reach the cache after their transaction commits.
-    consume_batches(runtime, topics.PORTAL_SUBMISSIONS.name,
-                    batch_handler=portal_handler(runtime, tokens, pools), decoder=raw_decoder,
-                    name=f"{group}-portal")
-    consume_batches(runtime, topics.ASSESSMENT_POOLS.name,
-                    batch_handler=pool_handler(pools, runtime.clock), name=group)
+    runtime.consume_batches(topics.PORTAL_SUBMISSIONS.name,
+                            batch_handler=portal_handler(runtime, tokens, pools),
+                            decoder=raw_decoder, name=f"{group}-portal")
+    runtime.consume_batches(topics.ASSESSMENT_POOLS.name,
+                            batch_handler=pool_handler(pools, runtime.clock), name=group)
     app = runtime.http_app(router, console_router, title="Intake")
     app.state.intake = Wiring(runtime, tokens, pools, SubmissionBatcher(runtime, pools))
     _document_submission_body(app)
