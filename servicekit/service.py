@@ -34,7 +34,15 @@ from contracts.base import Contract
 from contracts.topics import PLATFORM_SERVICES
 from servicekit import db, openapi
 from servicekit.clock import make_clock
-from servicekit.consumer import Decoder, EventConsumer, Handler, decode_event
+from servicekit.consumer import (
+    BatchHandler,
+    Decoder,
+    EventConsumer,
+    Handler,
+    decode_event,
+    per_record,
+    traced_batch,
+)
 from servicekit.http import (
     ErrorMiddleware, ExplainRefusal, SimulatedTimeMiddleware, authenticate, cause_of_request,
     install_error_handlers, refusal_reasons,
@@ -174,8 +182,23 @@ class ServiceRuntime:
 
     def consume(self, *topics: str, handler: Handler, name: str | None = None,
                 decoder: Decoder = decode_event) -> EventConsumer:
+        """A consumer running ``handler`` on each new record (servicekit.consumer.per_record)."""
+        group = name or self.settings.group_id
+        return self._consumer(topics, per_record(handler, consumer=group, clock=self.clock,
+                                                 tracing=self.tracing), group, decoder)
+
+    def consume_batches(self, *topics: str, batch_handler: BatchHandler, name: str | None = None,
+                        decoder: Decoder = decode_event) -> EventConsumer:
+        """A consumer handing each batch's new records to ``batch_handler`` at once, in one
+        span per batch; same inbox, retries, dead letters and commits as :meth:`consume`."""
+        group = name or self.settings.group_id
+        return self._consumer(topics, traced_batch(batch_handler, consumer=group,
+                                                   tracing=self.tracing), group, decoder)
+
+    def _consumer(self, topics: tuple[str, ...], batch_handler: BatchHandler, name: str,
+                  decoder: Decoder) -> EventConsumer:
         consumer = EventConsumer(
-            name=name or self.settings.group_id, handler=handler, settings=self.settings,
+            name=name, batch_handler=batch_handler, settings=self.settings,
             clock=self.clock, pool_provider=lambda: self.pool, broker_provider=lambda: self.broker,
             decoder=decoder, tracing=self.tracing,
         )
