@@ -142,10 +142,10 @@ def http_router(runtime: ServiceRuntime) -> APIRouter:
     @router.post("/holds/{hold_id}/release-approvals")
     async def approve_release(hold_id: UUID, request: Request, _: EmptyBody | None = Body(None),
                               principal: Principal = caseworker) -> dict[str, Any]:
-        cvr, book = await runtime.handle(service.approve_release, ApproveRelease(
+        book, hold = await runtime.handle(service.approve_release, ApproveRelease(
             hold_id, actor_of(principal, "caseworker").id, runtime.clock.now(),
             cause_of_request(request, principal, "caseworker")))
-        return released_view(hold_id, cvr, book)
+        return released_view(book, hold)
 
     @router.get("/grants/{application_id}")
     async def grant(application_id: UUID, principal: Principal = reader) -> dict[str, Any]:

@@ -143,18 +143,27 @@ async def _locked_book(store: PaymentsStore, hold_id: UUID) -> HoldBook:
     return book
 
 
-async def _save_book(uow: UnitOfWork, store: PaymentsStore, book: HoldBook, hold: Hold,
-                     events: Sequence[HoldEvent], cause: Cause) -> HoldBook:
-    """Emit a hold's events, fold them into its grantee's book and store it."""
+async def _change_hold(uow: UnitOfWork, hold_id: UUID,
+                       decide: Callable[[HoldBook, set[str]], Sequence[HoldEvent]],
+                       cause: Cause) -> tuple[HoldBook, Hold]:
+    """A step of a hold's release: lock its grantee's book, let the domain ``decide`` from the
+    book and who approved the grantee's grants (R19), emit and fold the events, store the book.
+    Returns the book and the hold after the step."""
+    store = PaymentsStore(uow.conn)
+    book = await _locked_book(store, hold_id)
+    events = decide(book, await store.grant_approvers(book.cvr))
     for event in events:
         book = evolve_holds(book, event)
+        hold = book.hold(hold_id)
+        assert hold is not None
         # keyed by the application, else by the hold: never by the CVR, which for a sole
         # proprietorship is personal data and must not be a Kafka key
-        uow.emit(event, aggregate_id=str(hold.application_id or f"hold:{hold.hold_id}"),
-                 cause=cause)
+        uow.emit(event, aggregate_id=str(hold.application_id or f"hold:{hold_id}"), cause=cause)
     if events:
         await store.save_hold_book(book)
-    return book
+    hold = book.hold(hold_id)
+    assert hold is not None
+    return book, hold
 
 
 @dataclass(frozen=True)
@@ -166,18 +175,9 @@ class RequestRelease:
 
 
 async def ask_release(uow: UnitOfWork, cmd: RequestRelease) -> tuple[HoldBook, Hold]:
-    """The first person asks to release a hold (R19); the same person again changes nothing.
-    Returns the book and the hold, its request on it."""
-    store = PaymentsStore(uow.conn)
-    book = await _locked_book(store, cmd.hold_id)
-    hold = book.hold(cmd.hold_id)
-    assert hold is not None
-    events = request_release(book, cmd.hold_id, cmd.requester,
-                             await store.grant_approvers(book.cvr), cmd.now)
-    book = await _save_book(uow, store, book, hold, events, cmd.cause)
-    hold = book.hold(cmd.hold_id)
-    assert hold is not None
-    return book, hold
+    """The first person asks to release a hold (R19); the same person again changes nothing."""
+    return await _change_hold(uow, cmd.hold_id, lambda book, approvers: request_release(
+        book, cmd.hold_id, cmd.requester, approvers, cmd.now), cmd.cause)
 
 
 @dataclass(frozen=True)
@@ -188,13 +188,7 @@ class ApproveRelease:
     cause: Cause
 
 
-async def approve_release(uow: UnitOfWork, cmd: ApproveRelease) -> tuple[str, HoldBook]:
+async def approve_release(uow: UnitOfWork, cmd: ApproveRelease) -> tuple[HoldBook, Hold]:
     """The second person releases the hold (R19); once released, asking again changes nothing."""
-    store = PaymentsStore(uow.conn)
-    book = await _locked_book(store, cmd.hold_id)
-    hold = book.hold(cmd.hold_id)
-    assert hold is not None
-    events = release_hold(book, cmd.hold_id, cmd.approver,
-                          await store.grant_approvers(book.cvr), cmd.now)
-    book = await _save_book(uow, store, book, hold, events, cmd.cause)
-    return book.cvr, book
+    return await _change_hold(uow, cmd.hold_id, lambda book, approvers: release_hold(
+        book, cmd.hold_id, cmd.approver, approvers, cmd.now), cmd.cause)

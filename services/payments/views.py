@@ -62,11 +62,11 @@ def grant_view(state: GrantAccount, holds: HoldBook | None) -> dict[str, Any]:
     }
 
 
-def released_view(hold_id: UUID, cvr: str, book: HoldBook) -> dict[str, Any]:
-    hold = book.hold(hold_id)
-    assert hold is not None and hold.released_at is not None
+def released_view(book: HoldBook, hold: Hold) -> dict[str, Any]:
+    assert hold.released_at is not None
     assert hold.requested_by is not None and hold.approved_by is not None
-    return json_of(PaymentsReleased(hold_id=hold_id, cvr=cvr, requested_by=hold.requested_by,
+    return json_of(PaymentsReleased(hold_id=hold.hold_id, cvr=book.cvr,
+                                    requested_by=hold.requested_by,
                                     approved_by=hold.approved_by, released_at=hold.released_at))
 
 

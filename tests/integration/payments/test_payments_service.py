@@ -387,12 +387,12 @@ async def test_award_to_payment_with_results_holds_and_redelivery(
             assert by_approver.status_code == 403
             assert by_approver.json()["error"] == "segregation_of_duties"
             assert await outbox(runtime, "PaymentsReleased", cvr=cvr_a) == []
-            released = await api.post(approvals, {}, **cw2, when="2023-03-21T10:00:00")
-            assert released.status_code == 200, released.text
             view = await api.get(f"/grants/{app_a}", **caseworker, when="2023-03-21T09:30:00")
             assert set(view.json()["holds"][0]) == {  # the request is not part of the view
                 "hold_id", "reason", "application_id", "held_at", "released_at", "requested_by",
                 "approved_by"}
+            released = await api.post(approvals, {}, **cw2, when="2023-03-21T10:00:00")
+            assert released.status_code == 200, released.text
             assert released.json() == {"hold_id": str(hold_id), "cvr": cvr_a,
                                        "requested_by": "cw-1", "approved_by": "cw-2",
                                        "released_at": "2023-03-21T10:00:00Z",
