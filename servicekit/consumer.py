@@ -4,9 +4,15 @@ Per batch of records (FastStream batch subscriber, ``AckPolicy.MANUAL``):
 
 1. decode each record; an undecodable or invalid one is *poison*: it goes to ``<topic>.dlt`` with
    its origin (topic, partition, offset) and the error in headers;
-2. in ONE transaction: claim the event ids in the inbox (duplicates are skipped), run the handler
-   for each new record, flush the events it emitted to the outbox;
+2. in ONE transaction: claim the event ids in the inbox (duplicates are skipped), hand the new
+   records to the :data:`BatchHandler` at once, flush the events it emitted to the outbox;
 3. only then commit the offsets (``msg.ack()``): at-least-once delivery, exactly-once effect.
+
+The batch handler is the consumer's one primitive, composed rather than subclassed (as Sentry's
+arroyo composes processing steps): :func:`per_record` turns a per-record :data:`Handler` into one,
+which is what ``ServiceRuntime.consume`` does; ``ServiceRuntime.consume_batches`` takes a batch
+handler as it is (one that decides a batch with set-based statements), in one span per batch
+(:func:`traced_batch`). Both get the same inbox, retries, dead letters and commits from here.
 
 A transient error (database or broker away, serialisation conflict) retries the batch with
 backoff, never skipping it. Any other error means one record breaks the handler: the batch is
@@ -36,7 +42,7 @@ from faststream.kafka.annotations import KafkaMessage
 from contracts.envelope import SIMULATED_TIME_HEADER, Envelope
 from contracts.registry import UnknownEventType, decode
 from contracts.topic_manifest import refusal as manifest_refusal
-from servicekit import inbox, logging
+from servicekit import aiokafka_private, inbox, logging
 from servicekit.clock import Clock
 from servicekit.metrics import Timings
 from servicekit.outbox import Emitter, notify_channel
@@ -79,6 +85,23 @@ class Incoming:
 
 Decoder = Callable[[ConsumerRecord], tuple[Any, UUID | None]]
 Handler = Callable[[asyncpg.Connection, Incoming, Emitter], Awaitable[None]]
+"""A per-record handler: the effect of one record in the batch's open transaction."""
+
+AfterCommit = Callable[[], None]
+"""What a batch handler may return: run once the batch's transaction has committed (e.g. a cache
+takes what was stored; never before, or a rolled-back attempt would leave it in the cache)."""
+
+BatchHandler = Callable[[asyncpg.Connection, list[Incoming], Emitter],
+                        Awaitable[AfterCommit | None]]
+"""The consumer's primitive: the effect of a batch's new records (never an empty list; inbox
+duplicates already left out, in the order consumed) on ``conn`` inside the batch's transaction,
+emitting through ``emitter`` (flushed to the outbox by the consumer in the same transaction).
+
+Raising a transient error (:func:`is_transient`) retries the batch; any other error rolls it
+back and the consumer replays the batch record by record, each a batch of one in its own
+transaction, and dead-letters the record that still breaks the handler: so a batch handler
+keeps per-record containment without knowing which record broke it. Raise :class:`PoisonMessage`
+(or an error with a ``code``) to name the dead letter's ``dlt-error-code``."""
 
 
 class PoisonMessage(Exception):
@@ -152,6 +175,43 @@ def is_transient(exc: BaseException) -> bool:
     return isinstance(exc, _TRANSIENT)
 
 
+def per_record(handler: Handler, *, consumer: str, clock: Clock,
+               tracing: Tracing = DISABLED) -> BatchHandler:
+    """A :data:`BatchHandler` running ``handler`` on each record in turn, in the record's scope:
+    the simulated time its header carries, its ids on every log line, its CONSUMER span (the
+    child of its ``traceparent``) for consumer group ``consumer``."""
+
+    async def each_record(conn: asyncpg.Connection, items: list[Incoming],
+                          emitter: Emitter) -> None:
+        for item in items:
+            with (
+                clock.at(item.headers.get(SIMULATED_TIME_HEADER)),
+                logging.bound(topic=item.topic, offset=item.offset, **_log_ids(item)),
+                tracing.consumed(consumer, item.topic, item.headers),
+            ):
+                try:
+                    await handler(conn, item, emitter)
+                except Exception as exc:
+                    if is_transient(exc):
+                        raise
+                    # Some record breaks the handler: the consumer replays the batch one by one.
+                    raise _HandlerBroke(str(exc)) from exc
+
+    return each_record
+
+
+def traced_batch(handler: BatchHandler, *, consumer: str, tracing: Tracing) -> BatchHandler:
+    """``handler`` in one CONSUMER span per batch (``Tracing.consumed_batch``: the child of the
+    batch's one traced record, else linked to each)."""
+
+    async def in_batch_span(conn: asyncpg.Connection, items: list[Incoming],
+                            emitter: Emitter) -> AfterCommit | None:
+        with tracing.consumed_batch(consumer, items):
+            return await handler(conn, items, emitter)
+
+    return in_batch_span
+
+
 def _error_text(error: BaseException) -> str:
     """What broke, for a dead letter's header and log line: a validation error names the fields
     and error types but never quotes the input (it may hold personal data)."""
@@ -174,17 +234,22 @@ def _halt_process() -> None:
 
 
 class EventConsumer:
-    """Runs one handler over records of some topics for one consumer group."""
+    """Runs one batch handler over records of some topics for one consumer group.
+
+    ``batch_handler`` (not ``handler``): a per-record handler passed where a batch handler is
+    expected would be called with a list and break on every record, each then dead-lettered;
+    the distinct keyword makes such a call fail at construction instead. Wrap it in
+    :func:`per_record`."""
 
     def __init__(
-        self, *, name: str, handler: Handler, settings: ServiceSettings, clock: Clock,
+        self, *, name: str, batch_handler: BatchHandler, settings: ServiceSettings, clock: Clock,
         pool_provider: Callable[[], asyncpg.Pool], broker_provider: Callable[[], KafkaBroker],
         decoder: Decoder = decode_event, on_poison_storm: Callable[[], None] = _stop_process,
         on_halt: Callable[[], None] = _halt_process, tracing: Tracing = DISABLED,
     ) -> None:
         self.name = name
         self.tracing = tracing
-        self.handler = handler
+        self.batch_handler = batch_handler
         self.settings = settings
         self.clock = clock
         self._pool = pool_provider
@@ -201,10 +266,11 @@ class EventConsumer:
         # "topic:partition" → next offset whose effect is committed (for /health and barriers)
         self.positions: dict[str, int] = {}
         # Metrics (servicekit.metrics reads these when scraped; the hot path only bumps them).
-        # An ``_apply`` override sets ``_attempt_duplicates`` to the records its inbox claim
-        # skipped; ``process`` counts them once that transaction committed.
+        # ``_apply`` sets ``_attempt_duplicates`` to the records its inbox claim skipped;
+        # ``process`` counts them once that transaction committed.
         self.duplicates = 0
         self._attempt_duplicates = 0
+        self.largest_batch = 0  # most records in one committed transaction (tests, diagnosis)
         self.dead_letters_by_topic: dict[str, int] = {}
         self.timings = Timings()
         self._subscriber: Any = None
@@ -258,8 +324,8 @@ class EventConsumer:
         If the check cannot be made, the batch is dropped and fetched again as it is.
         """
         consumer = self.kafka_consumer
-        coordinator = getattr(consumer, "_coordinator", None)
-        if consumer is None or coordinator is None:
+        fetch_committed = aiokafka_private.committed_offsets_fetcher(consumer)
+        if consumer is None or fetch_committed is None:
             return True
         first: dict[TopicPartition, int] = {}
         for r in records:
@@ -271,7 +337,7 @@ class EventConsumer:
             return True
         try:
             committed = await asyncio.wait_for(
-                coordinator.fetch_committed_offsets(set(ours)),
+                fetch_committed(set(ours)),
                 self.settings.transient_retry_max_delay_s)
         except Exception as exc:  # broker away: try this batch again later
             log.warning("committed_offsets_unknown", consumer=self.name, error=repr(exc))
@@ -288,7 +354,7 @@ class EventConsumer:
             await asyncio.sleep(0.5)
             try:
                 committed = {**await asyncio.wait_for(
-                    coordinator.fetch_committed_offsets(set(ours)),
+                    fetch_committed(set(ours)),
                     self.settings.transient_retry_max_delay_s), **committed}
             except Exception as exc:
                 log.warning("committed_offsets_unknown", consumer=self.name, error=repr(exc))
@@ -340,6 +406,7 @@ class EventConsumer:
 
     # -- one transaction -------------------------------------------------------------------
     async def _apply(self, items: list[Incoming]) -> None:
+        after: AfterCommit | None = None
         pool = self._pool()
         async with pool.acquire() as conn, conn.transaction():
             ids = [i.dedup_id for i in items if i.dedup_id is not None]
@@ -349,19 +416,12 @@ class EventConsumer:
             todo = inbox.first_deliveries(items, fresh)
             # duplicate deliveries are acknowledged with the batch and have no effect
             self._attempt_duplicates = len(items) - len(todo)
-            for item in todo:
-                with (
-                    self.clock.at(item.headers.get(SIMULATED_TIME_HEADER)),
-                    logging.bound(topic=item.topic, offset=item.offset, **_log_ids(item)),
-                    self.tracing.consumed(self.name, item.topic, item.headers),
-                ):
-                    try:
-                        await self.handler(conn, item, emitter)
-                    except Exception as exc:
-                        if is_transient(exc):
-                            raise
-                        raise _HandlerBroke(str(exc)) from exc
+            if todo:
+                after = await self.batch_handler(conn, todo, emitter)
             await emitter.flush(conn)
+        self.largest_batch = max(self.largest_batch, len(items))
+        if after is not None:
+            after()
 
     def _count_duplicates(self) -> None:
         # After a committed attempt: the duplicates its inbox claim skipped (a rolled-back

@@ -22,6 +22,7 @@ from typing import Any
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 
 from contracts.topics import namespaced
+from servicekit import aiokafka_private
 
 
 @dataclass(frozen=True)
@@ -51,8 +52,7 @@ async def topic_partitions(consumer: AIOKafkaConsumer, topics: Iterable[str]
     answered with every topic by the embedded broker, but with none by Apache Kafka.
     """
     names = list(topics)
-    if names:
-        await consumer._client.set_topics(names)  # noqa: SLF001 (aiokafka has no public way)
+    await aiokafka_private.track_topics(consumer, names)
     return [TopicPartition(t, p) for t in names for p in sorted(consumer.partitions_for_topic(t)
                                                                 or ())]
 

@@ -18,6 +18,7 @@ import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -33,7 +34,15 @@ from contracts.base import Contract
 from contracts.topics import PLATFORM_SERVICES
 from servicekit import db, openapi
 from servicekit.clock import make_clock
-from servicekit.consumer import Decoder, EventConsumer, Handler, decode_event
+from servicekit.consumer import (
+    BatchHandler,
+    Decoder,
+    EventConsumer,
+    Handler,
+    decode_event,
+    per_record,
+    traced_batch,
+)
 from servicekit.http import (
     ErrorMiddleware, ExplainRefusal, SimulatedTimeMiddleware, authenticate, cause_of_request,
     install_error_handlers, refusal_reasons,
@@ -46,7 +55,7 @@ from servicekit.logging import FASTSTREAM_LOGGER, configure_logging, get_logger
 from servicekit.metrics import CONTENT_TYPE_LATEST, RuntimeMetrics, database_ready
 from servicekit.outbox import Cause, Emitter, notify_channel
 from servicekit.relay import OutboxRelay, pending_counts
-from servicekit.scheduler import Rule, Scheduler
+from servicekit.scheduler import DueQuery, Rule, Scheduler
 from servicekit.settings import ServiceSettings
 from servicekit.tracing import Tracing
 
@@ -173,8 +182,23 @@ class ServiceRuntime:
 
     def consume(self, *topics: str, handler: Handler, name: str | None = None,
                 decoder: Decoder = decode_event) -> EventConsumer:
+        """A consumer running ``handler`` on each new record (servicekit.consumer.per_record)."""
+        group = name or self.settings.group_id
+        return self._consumer(topics, per_record(handler, consumer=group, clock=self.clock,
+                                                 tracing=self.tracing), group, decoder)
+
+    def consume_batches(self, *topics: str, batch_handler: BatchHandler, name: str | None = None,
+                        decoder: Decoder = decode_event) -> EventConsumer:
+        """A consumer handing each batch's new records to ``batch_handler`` at once, in one
+        span per batch; same inbox, retries, dead letters and commits as :meth:`consume`."""
+        group = name or self.settings.group_id
+        return self._consumer(topics, traced_batch(batch_handler, consumer=group,
+                                                   tracing=self.tracing), group, decoder)
+
+    def _consumer(self, topics: tuple[str, ...], batch_handler: BatchHandler, name: str,
+                  decoder: Decoder) -> EventConsumer:
         consumer = EventConsumer(
-            name=name or self.settings.group_id, handler=handler, settings=self.settings,
+            name=name, batch_handler=batch_handler, settings=self.settings,
             clock=self.clock, pool_provider=lambda: self.pool, broker_provider=lambda: self.broker,
             decoder=decoder, tracing=self.tracing,
         )
@@ -182,9 +206,16 @@ class ServiceRuntime:
         self.consumers.append(consumer)
         return consumer
 
-    def schedule(self, name: str, rule: Rule) -> None:
-        """Register a time-driven rule with the service's scheduler (servicekit.scheduler)."""
-        self.scheduler.rule(name, rule)
+    def schedule(self, name: str, rule: Rule, due: DueQuery | None = None) -> None:
+        """Register a time-driven rule with the service's scheduler (servicekit.scheduler);
+        ``due`` answers, on a connection of the service's pool, when it is next due (without
+        it: at every instant)."""
+        async def next_due() -> datetime | None:
+            assert due is not None
+            async with self.pool.acquire() as conn:
+                return await due(conn)
+
+        self.scheduler.rule(name, rule, None if due is None else next_due)
 
     def http_app(self, *routers: APIRouter, title: str,
                  explain_refusal: ExplainRefusal = refusal_reasons) -> FastAPI:
@@ -225,7 +256,8 @@ class ServiceRuntime:
                 return JSONResponse({"error": "scheduler_not_configured",
                                      "message": f"{self.name} has no time-driven rules"}, 404)
             written = self.events_written
-            result = await self.scheduler.tick(cause_of_request(request, principal, "caseworker"))
+            result = await self.scheduler.tick(cause_of_request(request, principal, "caseworker"),
+                                               with_next_due=True)
             # ``emitted`` 0: the tick changed nothing anyone consumes, so a driver that had
             # settled the services before it need not settle again (grants.scenario.runner).
             # Counted over the process, so work running alongside can only make it larger.
@@ -239,6 +271,18 @@ class ServiceRuntime:
                          "message": f"rules failed: {', '.join(sorted(result.failed))}"}
                 return JSONResponse(body, 503)
             return JSONResponse(body)
+
+        @app.get("/ops/scheduler/next-due", tags=["operations"],
+                 responses={404: {"description": "`scheduler_not_configured`"}})
+        async def scheduler_next_due(_: Principal = operator) -> JSONResponse:
+            """When the time-driven rules are next due, from the stored state: per rule an
+            instant, null (nothing due as things stand) or "always" (a rule that cannot tell),
+            and ``at``, the earliest. A tick before ``at`` (unless ``always``) finds nothing to
+            do, as long as nothing changes the state meanwhile."""
+            if not self.scheduler.rules:
+                return JSONResponse({"error": "scheduler_not_configured",
+                                     "message": f"{self.name} has no time-driven rules"}, 404)
+            return JSONResponse((await self.scheduler.next_due()).as_json())
 
         @app.get("/health/live", tags=["operations"])
         async def live() -> dict[str, str]:

@@ -17,7 +17,6 @@ from servicekit.settings import ServiceSettings
 from services.intake.console_api import console_router
 from services.intake.handlers import (
     TokenCache,
-    consume_batches,
     http_router,
     pool_handler,
     portal_handler,
@@ -44,11 +43,11 @@ def build(settings: ServiceSettings | None = None) -> tuple[ServiceRuntime, Fast
     # for bad content); pool events are platform events with the inbox as usual. Both consumers
     # hand over whole batches: the portal's is decided with set-based statements, and stored
     # pools reach the cache after their transaction commits.
-    consume_batches(runtime, topics.PORTAL_SUBMISSIONS.name,
-                    batch_handler=portal_handler(runtime, tokens, pools), decoder=raw_decoder,
-                    name=f"{group}-portal")
-    consume_batches(runtime, topics.ASSESSMENT_POOLS.name,
-                    batch_handler=pool_handler(pools, runtime.clock), name=group)
+    runtime.consume_batches(topics.PORTAL_SUBMISSIONS.name,
+                            batch_handler=portal_handler(runtime, tokens, pools),
+                            decoder=raw_decoder, name=f"{group}-portal")
+    runtime.consume_batches(topics.ASSESSMENT_POOLS.name,
+                            batch_handler=pool_handler(pools, runtime.clock), name=group)
     app = runtime.http_app(http_router(runtime, tokens, pools), console_router(runtime),
                            title="Intake")
     _document_submission_body(app)

@@ -16,7 +16,7 @@ import asyncio
 import time
 import uuid
 from collections import Counter, OrderedDict
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from logging import DEBUG
@@ -36,12 +36,12 @@ from contracts.envelope import SIMULATED_TIME_HEADER
 from contracts.intake import Receipt, SubmissionUnauthorized
 from contracts.refusal import Refusal
 from contracts.register import OrganisationRecorded
-from servicekit import inbox, logging
+from servicekit import logging
 from servicekit.clock import Clock
-from servicekit.consumer import Decoder, EventConsumer, Incoming, decode_event
+from servicekit.consumer import AfterCommit, BatchHandler, Incoming
 from servicekit.http import bearer_token, cause_of_request
 from servicekit.identity import AuthError, Principal, TokenVerifier
-from servicekit.outbox import Cause, Emitter, notify_channel
+from servicekit.outbox import Cause, Emitter
 from servicekit.service import ServiceRuntime
 from services.intake.domain import (
     REASON_CODES,
@@ -317,70 +317,6 @@ class SubmissionBatcher:
         return await self._runtime.in_transaction(
             lambda uow: write_submissions(uow.conn, uow, submissions, pools=self._pools,
                                           clock=self._runtime.clock))
-
-
-# -- consumers that take the whole batch -----------------------------------------------------------
-
-AfterCommit = Callable[[], None]
-BatchHandler = Callable[[asyncpg.Connection, list[Incoming], Emitter],
-                        Awaitable[AfterCommit | None]]
-
-
-class BatchConsumer(EventConsumer):
-    """servicekit's consumer (same delivery guarantees, retries, dead letters), whose handler
-    takes the batch's records at once, so it can decide them with set-based statements, and
-    may return a function to run once the batch's transaction has committed.
-
-    The batch is still one transaction with the inbox claim and the outbox flush; when the
-    handler breaks on some record, servicekit replays the batch record by record (each a batch
-    of one) and dead-letters the breaking one, as for a per-record handler. This overrides
-    ``EventConsumer._apply``; should that ever stop being called, the per-record handler given
-    to servicekit runs the same batch handler on one record at a time (correct, only slower).
-    """
-
-    def __init__(self, *, batch_handler: BatchHandler, runtime: ServiceRuntime, name: str,
-                 decoder: Decoder = decode_event) -> None:
-        async def one_at_a_time(conn: asyncpg.Connection, item: Incoming,
-                                emitter: Emitter) -> None:
-            after = await batch_handler(conn, [item], emitter)
-            if after is not None:
-                after()  # before the commit here: the cache checks versions on use anyway
-
-        super().__init__(name=name, handler=one_at_a_time, settings=runtime.settings,
-                         clock=runtime.clock, pool_provider=lambda: runtime.pool,
-                         broker_provider=lambda: runtime.broker, decoder=decoder,
-                         tracing=runtime.tracing)
-        self.batch_handler = batch_handler
-        self.largest_batch = 0
-        self._runtime = runtime
-
-    async def _apply(self, items: list[Incoming]) -> None:
-        after: AfterCommit | None = None
-        async with self._runtime.pool.acquire() as conn, conn.transaction():
-            ids = [i.dedup_id for i in items if i.dedup_id is not None]
-            fresh = await inbox.claim(conn, self.name, ids)
-            todo = inbox.first_deliveries(items, fresh)
-            self._attempt_duplicates = len(items) - len(todo)  # counted once the batch commits
-            emitter = Emitter(self.clock, notify_channel(self.settings.database_name),
-                              max_message_bytes=self.settings.kafka_max_message_bytes)
-            if todo:
-                # A non-transient error breaks the batch: servicekit replays it record by record.
-                with self.tracing.consumed_batch(self.name, todo):
-                    after = await self.batch_handler(conn, todo, emitter)
-            await emitter.flush(conn)
-        self.largest_batch = max(self.largest_batch, len(items))
-        if after is not None:
-            after()
-
-
-def consume_batches(runtime: ServiceRuntime, *topic_names: str, batch_handler: BatchHandler,
-                    name: str, decoder: Decoder = decode_event) -> BatchConsumer:
-    """``runtime.consume`` for a :data:`BatchHandler`."""
-    consumer = BatchConsumer(batch_handler=batch_handler, runtime=runtime, name=name,
-                             decoder=decoder)
-    consumer.subscribe(runtime.broker, *topic_names)
-    runtime.consumers.append(consumer)
-    return consumer
 
 
 # -- the portal topic ------------------------------------------------------------------------------

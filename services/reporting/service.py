@@ -116,7 +116,7 @@ async def sweep_overdue(runtime: ServiceRuntime, now: datetime, cause: Cause
     Run by the scheduler (rule ``overdue_reports``) and by an operator's ``/ops/sweep``.
     Candidates are found without locks, then only those are locked."""
     async with runtime.pool.acquire() as conn:
-        candidates = [f.application_id for f in await ReportingStore(conn).open_files()
+        candidates = [f.application_id for f in await ReportingStore(conn).open_files(now)
                       if overdue(f, now)]
     if not candidates:
         return []

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable
+from datetime import datetime
 from typing import Any
 from uuid import UUID
 
@@ -17,7 +18,7 @@ import asyncpg
 
 from contracts.envelope import Envelope
 from contracts.registry import EVENTS, decode
-from services.reporting.domain import GrantFile
+from services.reporting.domain import GrantFile, overdue_from
 
 
 class ReportingStore:
@@ -43,13 +44,17 @@ class ReportingStore:
             "SELECT state FROM grant_files WHERE application_id = $1 FOR UPDATE", application_id)
         return None if state is None else GrantFile.model_validate_json(state)
 
-    async def open_files(self) -> list[GrantFile]:
+    async def open_files(self, due_by: datetime | None = None) -> list[GrantFile]:
         """Every awarded file that neither lapsed nor has an accepted final report, unlocked
-        (what the overdue sweep looks at; it locks the ones it changes)."""
+        (what the overdue sweep looks at; it locks the ones it changes). With ``due_by``, only
+        those whose stored ``overdue_from`` is at or before it, and those whose stored instant
+        is not known to be current (see 003_overdue_from.sql)."""
+        due = ("" if due_by is None else
+               " AND (overdue_from <= $1 OR overdue_from_of IS DISTINCT FROM updated_at)")
         rows = await self.conn.fetch(
             "SELECT state FROM grant_files WHERE jsonb_typeof(state->'award') = 'object'"
             " AND NOT (state->>'lapsed')::boolean AND state->>'final_report_id' IS NULL"
-            " ORDER BY application_id")
+            f"{due} ORDER BY application_id", *(() if due_by is None else (due_by,)))
         return [GrantFile.model_validate_json(r["state"]) for r in rows]
 
     async def awarded_files(self) -> list[GrantFile]:
@@ -60,10 +65,11 @@ class ReportingStore:
 
     async def save_file(self, state: GrantFile) -> None:
         await self.conn.execute(
-            "INSERT INTO grant_files (application_id, state) VALUES ($1, $2::jsonb)"
+            "INSERT INTO grant_files (application_id, state, overdue_from, overdue_from_of)"
+            " VALUES ($1, $2::jsonb, $3, now())"
             " ON CONFLICT (application_id) DO UPDATE SET state = EXCLUDED.state,"
-            " updated_at = now()",
-            state.application_id, state.model_dump_json())
+            " overdue_from = EXCLUDED.overdue_from, updated_at = now(), overdue_from_of = now()",
+            state.application_id, state.model_dump_json(), overdue_from(state))
 
     # -- instruction index ---------------------------------------------------------------------
     async def index_instruction(self, instruction_id: UUID, application_id: UUID) -> None:

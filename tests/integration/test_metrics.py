@@ -4,7 +4,7 @@ One in-process service consumes a private topic: a handler held inside its trans
 lag; good events, an undecodable record, a record that breaks the handler and a redelivered
 event show up as processed, dead-letter and duplicate counts; outbox rows show the relay's count
 and, with the relay stopped, depth and age; a database at a closed port makes ``/health/ready``
-answer 503 while ``/metrics`` still answers. intake's batch consumers (an ``_apply`` override)
+answer 503 while ``/metrics`` still answers. intake's batch consumers (``consume_batches``)
 report as well.
 """
 
@@ -216,8 +216,8 @@ async def _outbox_row(runtime: ServiceRuntime, topic: str, *, age_s: float) -> N
 async def test_intake_batch_consumers_report_too(
     kafka_bootstrap: str, fresh_database: str, tmp_path: Path
 ) -> None:
-    """intake's consumers override servicekit's ``_apply``: they are still started, counted,
-    timed and show lag."""
+    """intake's consumers take batch handlers (``runtime.consume_batches``): they are started,
+    counted, timed and show lag like per-record ones."""
     issuer = DevTokenIssuer(tmp_path)
     async with running_service(intake_app.build, kafka_bootstrap, fresh_database, issuer,
                                name="intake-metrics") as (runtime, http):

@@ -11,7 +11,7 @@ longer than the retry cap (``transient_retry_max_delay_s``) while records were w
 Mechanisms guarded (``servicekit/consumer.py``): a decoder failure is dead-lettered instead of
 failing the batch; a non-transient handler error replays the batch record by record and
 dead-letters the breaking record instead of retrying it. Checked by disabling each locally:
-with a handler's error raised as transient (``OSError``) in ``_apply`` the handler poison is
+with a handler's error raised as transient (``OSError``) in ``per_record`` the handler poison is
 retried forever, its partition never commits (fails waiting for the group's offsets); with the
 decoder's ``except`` re-raising, each batch holding a bad record is dropped unacknowledged, later
 batches commit past it and its valid events never take effect (fails at the effect count).

@@ -3,7 +3,7 @@
 - :mod:`.grant_file` — :class:`GrantFile`, one per grant, rebuilt by :func:`evolve` from events;
 - :mod:`.reports` — :func:`decide_report` for :class:`SubmitReport` (status / final + accounts);
 - :mod:`.repayment` — :func:`settle_repayment` (R22), also after a late finance result;
-- :mod:`.overdue` — :func:`overdue` notices (R18);
+- :mod:`.overdue` — :func:`overdue` notices (R18) and :func:`overdue_from`, when the next one is due;
 - :mod:`.rules` — audit level by size (R21), thresholds, deadlines and the project period;
 - the auditors' replay (R23) is a package of its own, :mod:`audit.replay`, which the pool
   overview uses;
@@ -19,7 +19,7 @@ from services.reporting.domain.grant_file import (
     ApprovedBudget, AwardTerms, GrantFile, Instruction, ReportRecord, apply_payload,
     application_of, evolve,
 )
-from services.reporting.domain.overdue import overdue
+from services.reporting.domain.overdue import overdue, overdue_from
 from services.reporting.domain.pool_overview import (
     PoolFigures, PoolOverview, PoolSummary, TimelineEntry, pool_overview,
 )
@@ -41,6 +41,6 @@ __all__ = [
     "ReportRecord", "SubmitReport", "TimelineEntry", "application_of",
     "apply_payload", "audit_level", "awarded", "decide_report", "require_grantee",
     "resent_final_report", "evolve", "export_360giving",
-    "export_360giving_csv", "grant_record", "overdue", "pool_overview",
+    "export_360giving_csv", "grant_record", "overdue", "overdue_from", "pool_overview",
     "repayment_for", "settle_repayment", "to_csv", "to_json",
 ]

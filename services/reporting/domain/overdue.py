@@ -17,8 +17,8 @@ Decisions where the rules are silent:
 
 from __future__ import annotations
 
-from datetime import datetime
-
+from collections.abc import Iterator
+from datetime import date, datetime
 from uuid import UUID
 
 from contracts.reporting import OverdueReportResolved, ReportOverdue
@@ -26,26 +26,36 @@ from services.reporting.domain.grant_file import GrantFile, overdue_key
 from services.reporting.domain.rules import end_of_day
 
 
-def overdue(state: GrantFile, now: datetime) -> list[ReportOverdue]:
-    """``ReportOverdue`` for every passed, unmet, not yet notified deadline, oldest first."""
-    if now.tzinfo is None:
-        raise ValueError("now must be timezone-aware")
+def _unnotified(state: GrantFile) -> Iterator[tuple[str, str, date]]:
+    """(cvr, kind, due) of every unmet, not yet notified deadline, oldest first, whatever the
+    time: :func:`overdue` keeps those whose day has ended, :func:`overdue_from` the earliest."""
     award = state.award
     if award is None or state.lapsed or state.final_accepted:
-        return []
-    notices: list[ReportOverdue] = []
+        return
     seen: dict[str, int] = {}
     for deadline in sorted(award.reporting_deadlines, key=lambda d: (d.due, d.kind)):
         seen[deadline.kind] = seen.get(deadline.kind, 0) + 1
-        if now < end_of_day(deadline.due):
-            continue
         if state.accepted_reports(deadline.kind) >= seen[deadline.kind]:
             continue
         if overdue_key(deadline.kind, deadline.due) in state.overdue_notified:
             continue
-        notices.append(ReportOverdue(application_id=state.application_id, cvr=award.cvr,
-                                     kind=deadline.kind, due=deadline.due))
-    return notices
+        yield award.cvr, deadline.kind, deadline.due
+
+
+def overdue(state: GrantFile, now: datetime) -> list[ReportOverdue]:
+    """``ReportOverdue`` for every passed, unmet, not yet notified deadline, oldest first."""
+    if now.tzinfo is None:
+        raise ValueError("now must be timezone-aware")
+    return [ReportOverdue(application_id=state.application_id, cvr=cvr, kind=kind, due=due)
+            for cvr, kind, due in _unnotified(state) if now >= end_of_day(due)]
+
+
+def overdue_from(state: GrantFile) -> datetime | None:
+    """The first instant at which :func:`overdue` would notify something for this file as it
+    stands (``None``: never, until the file changes). The store keeps it in an indexed column
+    so the scheduler's sweep reads only the files that are due, not every open file."""
+    ends = [end_of_day(due) for _cvr, _kind, due in _unnotified(state)]
+    return min(ends, default=None)
 
 
 def resolved_overdue(state: GrantFile, report_id: UUID) -> list[OverdueReportResolved]:

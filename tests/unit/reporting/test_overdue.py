@@ -10,7 +10,7 @@ from contracts.assessment import ReportingDeadline
 from contracts.payments import AwardLapsed
 from contracts.reporting import ReportAccepted
 from services.reporting.domain.grant_file import GrantFile, apply_payload, evolve
-from services.reporting.domain.overdue import overdue
+from services.reporting.domain.overdue import overdue, overdue_from
 from tests.unit.reporting.builders import envelope, uid
 from tests.unit.reporting.grants import APP, CVR, awarded
 
@@ -79,3 +79,37 @@ def test_nothing_is_overdue_for_a_lapsed_finished_or_unknown_grant(how: str) -> 
 def test_now_must_be_aware() -> None:
     with pytest.raises(ValueError):
         overdue(awarded(), datetime(2026, 1, 1))
+
+
+def _files() -> list[GrantFile]:
+    """Files in every shape the sweep meets: fresh, partly met, notified, lapsed, finished."""
+    base = awarded()
+    notified = evolve(base, envelope(overdue(base, STATUS_END)[0], STATUS_END))
+    three = awarded(deadlines=[ReportingDeadline(kind="status", due=date(2025, 9, 30)),
+                               ReportingDeadline(kind="status", due=date(2025, 12, 31)),
+                               ReportingDeadline(kind="final", due=date(2026, 3, 31))])
+    lapsed = evolve(base, envelope(AwardLapsed(
+        application_id=APP, reason="project_not_started", lapsed_at=STATUS_END), STATUS_END))
+    return [base, notified, accept(base, "status", 1), three, accept(three, "status", 1),
+            accept(accept(three, "status", 1), "status", 2), lapsed, accept(base, "final", 9),
+            GrantFile.new(APP), awarded(deadlines=[])]
+
+
+def test_the_stored_overdue_instant_agrees_with_overdue_at_every_instant() -> None:
+    """The sweep reads only files whose ``overdue_from`` has come: for every file, overdue()
+    says something exactly from that instant on (never earlier, never missed), to the µs."""
+    ends = [datetime(2025, 9, 30, 22, 0, tzinfo=UTC), STATUS_END,
+            datetime(2025, 12, 31, 23, 0, tzinfo=UTC), FINAL_END]
+    tick = timedelta(microseconds=1)
+    instants = [e + d for e in ends for d in (-tick, timedelta(0), tick)]
+    instants += [datetime(2025, 1, 1, tzinfo=UTC), datetime(2030, 1, 1, tzinfo=UTC)]
+    for state in _files():
+        due = overdue_from(state)
+        for now in instants:
+            assert bool(overdue(state, now)) == (due is not None and now >= due), (state, now)
+
+
+def test_overdue_from_is_the_end_of_the_earliest_unmet_deadline_day() -> None:
+    assert overdue_from(awarded()) == STATUS_END
+    assert overdue_from(accept(awarded(), "status", 1)) == FINAL_END
+    assert overdue_from(accept(awarded(), "final", 9)) is None

@@ -36,7 +36,7 @@ async def _never_called(*_: Any) -> None:
 async def test_an_escaping_failure_halts_the_consumer_and_acknowledges_nothing() -> None:
     stops: list[str] = []
     consumer = EventConsumer(
-        name="g", handler=_never_called, settings=ServiceSettings(), clock=make_clock(False),
+        name="g", batch_handler=_never_called, settings=ServiceSettings(), clock=make_clock(False),
         pool_provider=lambda: None,  # type: ignore[arg-type,return-value]
         broker_provider=lambda: RefusingBroker(),  # type: ignore[arg-type,return-value]
         on_halt=lambda: stops.append("halt"))
@@ -79,7 +79,7 @@ class FakeKafkaConsumer:
 
 def _guarded(committed: dict[Any, int], loading_answers: int = 0
              ) -> tuple[EventConsumer, FakeKafkaConsumer]:
-    consumer = EventConsumer(name="g", handler=_never_called, settings=ServiceSettings(),
+    consumer = EventConsumer(name="g", batch_handler=_never_called, settings=ServiceSettings(),
                              clock=make_clock(False), pool_provider=lambda: None,  # type: ignore
                              broker_provider=lambda: None)  # type: ignore[arg-type,return-value]
     fake = FakeKafkaConsumer(committed, loading_answers)

@@ -1,6 +1,6 @@
 """Health and metrics pieces without a broker or database: the histogram, lag arithmetic, the
-collector's exposition, duplicate counting across retried attempts, and the HTTP endpoints of a
-runtime that never started."""
+collector's exposition, dead letters counted by topic (duplicates across retried attempts:
+test_batch_seam.py), and the HTTP endpoints of a runtime that never started."""
 
 from __future__ import annotations
 
@@ -15,12 +15,14 @@ from aiokafka import ConsumerRecord, TopicPartition
 from prometheus_client.parser import text_string_to_metric_families
 
 from servicekit.clock import make_clock
-from servicekit.consumer import EventConsumer, Incoming
+from servicekit.consumer import EventConsumer
 from servicekit.metrics import (
     LagRow, RuntimeMetrics, Timings, consumer_lag, database_ready, outbox_state,
 )
 from servicekit.service import ServiceRuntime
 from servicekit.settings import ServiceSettings
+from tests.unit.servicekit.fake_database import FakeDatabase
+from tests.unit.servicekit.fake_database import FakePool as FakeConsumerPool
 
 # -- helpers ---------------------------------------------------------------------------------------
 
@@ -47,17 +49,19 @@ class FakeBroker:
         self.published.append((value, topic))
 
 
-def consumer(name: str = "c", *, decoder: Any = None, cls: type[EventConsumer] = EventConsumer,
+def consumer(name: str = "c", *, decoder: Any = None,
              broker: FakeBroker | None = None) -> EventConsumer:
-    async def handler(*_: Any) -> None:
+    async def batch_handler(*_: Any) -> None:
         return None
 
     kwargs: dict[str, Any] = {} if decoder is None else {"decoder": decoder}
     fake_broker = broker or FakeBroker()
-    return cls(name=name, handler=handler, settings=ServiceSettings(), clock=make_clock(False),
-               pool_provider=lambda: None,  # type: ignore[arg-type,return-value]
-               broker_provider=lambda: fake_broker,  # type: ignore[arg-type,return-value]
-               on_poison_storm=lambda: None, **kwargs)
+    db = FakeDatabase()
+    return EventConsumer(
+        name=name, batch_handler=batch_handler, settings=ServiceSettings(), clock=make_clock(False),
+        pool_provider=lambda: FakeConsumerPool(db),  # type: ignore[arg-type,return-value]
+        broker_provider=lambda: fake_broker,  # type: ignore[arg-type,return-value]
+        on_poison_storm=lambda: None, **kwargs)
 
 
 class FakeKafka:
@@ -122,36 +126,10 @@ async def test_lag_skips_a_partition_without_any_position_quickly() -> None:
 
 # -- duplicates, dead letters, timings through the consumer ---------------------------------------
 
-class RetriedConsumer(EventConsumer):
-    """An ``_apply`` override: first attempt sees 2 duplicates and fails transiently (rolled
-    back), the second sees 1 and commits."""
-
-    attempts = 0
-
-    async def _apply(self, items: list[Incoming]) -> None:
-        self.attempts += 1
-        self._attempt_duplicates = 2 if self.attempts == 1 else 1
-        if self.attempts == 1:
-            raise OSError("database away")
-
-
 def _decode_ok(r: ConsumerRecord) -> tuple[Any, Any]:
     if r.value == b"poison":
         raise ValueError("undecodable")
     return r.value, uuid4()
-
-
-async def test_duplicates_count_only_the_committed_attempt() -> None:
-    c = consumer(cls=RetriedConsumer, decoder=_decode_ok)
-    await c.process([record(offset=0), record(offset=1)])
-    assert c.duplicates == 1 and c.processed == 2
-
-
-class SilentOverride(EventConsumer):
-    """An ``_apply`` override that says nothing about duplicates (like an older subclass)."""
-
-    async def _apply(self, items: list[Incoming]) -> None:
-        return None
 
 
 class FakeMessage:
@@ -165,7 +143,7 @@ class FakeMessage:
 
 async def test_consume_counts_dead_letters_by_topic_and_times_each_batch() -> None:
     broker = FakeBroker()
-    c = consumer(cls=SilentOverride, decoder=_decode_ok, broker=broker)
+    c = consumer(decoder=_decode_ok, broker=broker)
     msg = FakeMessage([record("x", 0, 0, b"poison"), record("x", 0, 1), record("y", 1, 0),
                        record("y", 1, 1, b"poison")])
     await c.consume(msg)  # type: ignore[arg-type]
