@@ -159,7 +159,10 @@ class ScenarioRunner:
 
     # -- running --------------------------------------------------------------------------------
     async def run(self) -> dict[str, Any]:
-        self.http = httpx.AsyncClient(timeout=60.0)
+        # Idle connections are dropped well before the services' keep-alive timeout (uvicorn's
+        # 5 s, httpx's default expiry too): reusing one the server is closing fails the request
+        # (httpx.ReadError), which the fewer calls of a clock that skips ticks made likelier.
+        self.http = httpx.AsyncClient(timeout=60.0, limits=httpx.Limits(keepalive_expiry=2.0))
         self.tail = EventTail(self.endpoints.kafka_bootstrap, self.endpoints.kafka_options)
         self.producer = AIOKafkaProducer(bootstrap_servers=self.endpoints.kafka_bootstrap,
                                          **self.endpoints.kafka_options,
