@@ -71,7 +71,7 @@ def test_the_scheduled_run_is_due_from_the_first_instant_of_the_due_date() -> No
         assert due_date is not None
         due = payment_run_from(due_date)
         start = datetime.combine(due_date, datetime.min.time(), tzinfo=UTC)
-        _agrees(due, lambda now: a_period_fell_due(state, run_date(now)),
+        _agrees(due, lambda now, state=state: a_period_fell_due(state, run_date(now)),
                 _around(start, due, start + timedelta(hours=22), start - timedelta(hours=2)))
 
 
@@ -93,5 +93,5 @@ def test_the_start_check_is_due_from_the_copenhagen_day_after_the_window() -> No
     for state in _start_checked():
         due = start_check_from(state)
         dues.append(due)
-        _agrees(due, lambda now: start_check_due(state, now), _around(window_over))
+        _agrees(due, lambda now, state=state: start_check_due(state, now), _around(window_over))
     assert dues == [None, window_over, None, window_over, None]
