@@ -60,7 +60,7 @@ PARTS: list[tuple[str, str]] = [
     ("intake: domain decide", "decide_submission"),
     ("intake: parse portal message", "parse_portal_submission"),
     ("intake: HTTP handler (parse, validate, receipt)", "post_submission"),
-    ("intake: decide + store a batch", "write_submissions"),
+    ("intake: decide + store a batch", "handle_submissions"),
     ("intake: HTTP group commit (batcher)", "SubmissionBatcher"),
     ("assessment: handler", "on_intake_event"),
     ("assessment: allocation", "allocate"),

@@ -26,7 +26,7 @@ async def _optional(call: Any) -> tuple[Any, Refused | None]:
         return None, exc
 
 
-def router() -> APIRouter:  # noqa: C901 - one closure per route
+def router() -> APIRouter:
     r = APIRouter()
 
     @r.get("/pools/{pool_id}/applications", response_class=HTMLResponse)

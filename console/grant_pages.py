@@ -39,7 +39,7 @@ def budget_rows(grant: dict[str, Any]) -> list[dict[str, Any]]:
     return rows
 
 
-def router() -> APIRouter:  # noqa: C901 - one closure per route
+def router() -> APIRouter:
     r = APIRouter()
 
     @r.get("/grants/{application_id}", response_class=HTMLResponse)

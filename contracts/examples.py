@@ -130,6 +130,7 @@ EXAMPLE_PAYLOADS: list[Contract] = [
                            due=date(2023, 7, 1), opened_at=T),
     p.CaseworkerTaskClosed(task_id=HOLD, kind="project_start_check", application_id=APP,
                            outcome="dismissed", closed_by="cw-1", closed_at=T),
+    p.HoldReleaseRequested(hold_id=HOLD, cvr="29189846", requested_by="cw-1", requested_at=T),
     p.PaymentsReleased(hold_id=HOLD, cvr="29189846", requested_by="cw-1", approved_by="cw-2",
                        released_at=T),
     p.PaymentResultRecorded(instruction_id=INS, application_id=APP, outcome="executed"),

@@ -138,6 +138,16 @@ class PaymentsHeld(Contract):
     held_at: UtcDatetime
 
 
+class HoldReleaseRequested(Contract):
+    """The first of the two people asked to release a hold (R19). A different second person,
+    neither of them a grant approver of this grantee, releases it (``PaymentsReleased``)."""
+
+    hold_id: UUID
+    cvr: Cvr
+    requested_by: str
+    requested_at: UtcDatetime
+
+
 class PaymentsReleased(Contract):
     """A hold released by two different people (R19), or — for a hold an overdue report caused
     — by itself once that report was accepted late: then ``resolved_by_report`` names it and

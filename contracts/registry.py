@@ -60,6 +60,7 @@ _SPECS: list[EventSpec] = [
     EventSpec("RevisedBudgetRejected", payments.RevisedBudgetRejected, t.PAYMENTS_GRANTS),
     EventSpec("PaymentInstructed", payments.PaymentInstructed, t.PAYMENTS_INSTRUCTIONS),
     EventSpec("PaymentsHeld", payments.PaymentsHeld, t.PAYMENTS_INSTRUCTIONS),
+    EventSpec("HoldReleaseRequested", payments.HoldReleaseRequested, t.PAYMENTS_INSTRUCTIONS),
     EventSpec("PaymentsReleased", payments.PaymentsReleased, t.PAYMENTS_INSTRUCTIONS),
     EventSpec("PaymentResultRecorded", payments.PaymentResultRecorded, t.PAYMENTS_INSTRUCTIONS),
     EventSpec("OverpaymentClaimed", payments.OverpaymentClaimed, t.PAYMENTS_INSTRUCTIONS),

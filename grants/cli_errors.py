@@ -145,7 +145,7 @@ def run(command: Any, args: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         click.echo("interrupted", err=True)
         return ExitCode.INTERRUPTED
-    except Exception as exc:
+    except Exception as exc:  # noqa: BLE001 - the last resort: a known cause or a saved traceback
         known = classify(exc)
         if known is not None:
             click.secho(f"error: {known.message}", err=True, fg="red")

@@ -111,7 +111,7 @@ class DeadLetter:
         out: dict[str, Any] = {
             "ref": self.ref, "origin": self.origin, "error_code": self.error_code,
             "permanent": self.permanent, "error": self.error,
-            "dead_lettered_at": _iso(self.dead_lettered_at),
+            "dead_lettered_at": iso_z(self.dead_lettered_at),
             "key": self.record.key.decode(errors="replace") if self.record.key else None,
             "headers": {k: v.decode(errors="replace") for k, v in self.record.headers},
             "size_bytes": len(self.record.value or b""), "redrives": list(self.redrives)}
@@ -130,10 +130,10 @@ class TopicSummary:
 
     def as_dict(self) -> dict[str, Any]:
         return {"topic": self.topic, "count": self.count, "pending": self.pending,
-                "oldest": _iso(self.oldest), "error_codes": dict(sorted(self.error_codes.items()))}
+                "oldest": iso_z(self.oldest), "error_codes": dict(sorted(self.error_codes.items()))}
 
 
-def _iso(when: datetime | None) -> str | None:
+def iso_z(when: datetime | None) -> str | None:
     return when.isoformat().replace("+00:00", "Z") if when else None
 
 
@@ -238,7 +238,7 @@ async def redrive(bootstrap: str, letters: Sequence[DeadLetter], *, actor: str, 
             entry = {"redrive_id": redrive_id, "dead_letter": letter.ref, "origin": origin,
                      "error_code": letter.error_code, "forced": force and decide(
                          letter, force=False) is not None, "actor": actor, "reason": reason,
-                     "redriven_at": _iso(datetime.now(UTC)),
+                     "redriven_at": iso_z(datetime.now(UTC)),
                      "copy": {"topic": sent.topic, "partition": sent.partition,
                               "offset": sent.offset}}
             await producer.send_and_wait(

@@ -70,7 +70,7 @@ def list_command(topic: list[str] | None = TOPICS, bootstrap: str | None = BOOTS
     table = Table("topic", "count", "pending", "oldest", "error codes")
     for s in summaries:
         codes = ", ".join(f"{code} {n}" for code, n in sorted(s.error_codes.items()))
-        table.add_row(s.topic, str(s.count), str(s.pending), dlt._iso(s.oldest) or "-", codes)
+        table.add_row(s.topic, str(s.count), str(s.pending), dlt.iso_z(s.oldest) or "-", codes)
     console.print(table)
 
 

@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
-# Runs the whole test suite on a fresh machine: sets up the venv, then pytest against the real
-# embedded broker and PostgreSQL (started by the test fixtures). Extra args go to pytest.
+# Runs the whole test suite on a fresh machine: sets up the venv, runs the static checks
+# (scripts/check.sh), then pytest against the real embedded broker and PostgreSQL (started by the
+# test fixtures). Extra args go to pytest.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/bootstrap.sh
 bash scripts/browser-setup.sh   # Debian's Chromium for the console's browser tests
 bash scripts/asyncapi-schema.sh # the official AsyncAPI 3.0 schema (npm @asyncapi/specs, sha512-pinned)
+bash scripts/check.sh           # lint and types first: seconds, and a finding fails the run
 set +e
 .venv/bin/python -m pytest -q -p no:cacheprovider "$@"
 status=$?

@@ -103,7 +103,7 @@ class TokenVerifier:
     def _candidates(self, token: str) -> list[VerificationKey]:
         try:
             header = jwt.get_unverified_header(token)
-        except Exception as exc:  # noqa: BLE001 - anything unreadable is an invalid token
+        except Exception as exc:  # anything unreadable is an invalid token
             raise AuthError(401, "token_invalid", "the token is not a JWT") from exc
         algorithm, kid = header.get("alg"), header.get("kid")
         if algorithm not in ALGORITHMS:
@@ -138,7 +138,7 @@ class TokenVerifier:
                 raise AuthError(401, "token_wrong_audience", "token not meant for us") from exc
             except jwt.InvalidSignatureError:
                 continue
-            except Exception as exc:  # noqa: BLE001 - malformed claims, bad key material, ...
+            except Exception as exc:  # malformed claims, bad key material, ...
                 raise AuthError(401, "token_invalid", "invalid token") from exc
         if claims is None:
             raise AuthError(401, "token_invalid", "bad token signature")

@@ -151,7 +151,7 @@ async def database_ready(pool: asyncpg.Pool | None, timeout: float = DB_TIMEOUT_
         await asyncio.wait_for(pool.fetchval("SELECT 1"), timeout)
     except TimeoutError:
         return f"no answer within {timeout:g}s"
-    except Exception as exc:  # refused, closed pool, auth, ... : not ready, say why
+    except Exception as exc:  # noqa: BLE001 - refused, closed pool, auth, ... : not ready, say why
         return f"{type(exc).__name__}: {exc}"[:200]
     return None
 
@@ -186,7 +186,7 @@ async def consumer_lag(kafka: KafkaConsumerView | None, positions: dict[str, int
     rows: list[LagRow] = []
     try:
         assigned = sorted(kafka.assignment(), key=lambda tp: (tp.topic, tp.partition))
-    except Exception:  # stopping or rebalancing: nothing to report this time
+    except Exception:  # noqa: BLE001 - stopping or rebalancing: nothing to report this time
         return []
     for tp in assigned:
         try:
@@ -198,7 +198,7 @@ async def consumer_lag(kafka: KafkaConsumerView | None, positions: dict[str, int
             done = positions.get(f"{tp.topic}:{tp.partition}")
             if done is None:
                 done = await asyncio.wait_for(kafka.position(tp), timeout)
-        except Exception:  # revoked meanwhile, or no position yet
+        except Exception:  # noqa: BLE001 - revoked meanwhile, or no position yet
             continue
         rows.append(LagRow(str(tp.topic), int(tp.partition), max(0, int(end) - int(done))))
     return rows
@@ -242,7 +242,7 @@ class RuntimeMetrics:
             started = time.monotonic()
             try:
                 scrape.outbox = await outbox_state(pool, self.db_timeout_s)
-            except Exception as exc:  # the scrape still shows the rest
+            except Exception as exc:  # noqa: BLE001 - the scrape still shows the rest
                 log.warning("metrics_outbox_unavailable", error=repr(exc),
                             waited_s=round(time.monotonic() - started, 3))
         self._scrape = scrape

@@ -67,7 +67,7 @@ class OutboxRelay:
                 await self._run_once()
             except asyncio.CancelledError:
                 raise
-            except Exception as exc:  # broker or database away: keep the rows, try again
+            except Exception as exc:  # noqa: BLE001 - broker or database away: keep the rows, try again
                 log.warning("relay_error", error=repr(exc))
                 await self._sleep(1.0)
 

@@ -20,6 +20,15 @@ more than running it once on time. Its return value (JSON-able) is what the tick
   instant through the same leader lock and rules and answers once their effects are committed,
   so a driver (the scenario runner) can advance time and then wait for the consequences. The
   endpoint also serves operators in production (it ticks at the system clock, on the leader).
+
+**When a rule is next due.** A rule may come with ``due``: an async function answering, from the
+stored state as it stands, the earliest instant at which the rule could do anything (``None``:
+nothing, until the state changes). It must never answer later than that instant — a lower bound
+is always right, a later answer loses a tick. ``GET /ops/scheduler/next-due`` (and every tick's
+answer, for the state after it) reports it per rule and the earliest over the rules; a rule
+without ``due`` is reported as due at any instant. A driver that has let every effect settle may
+skip the ticks before that instant: they would find nothing to do (the scenario runner does).
+The production loop does not use it: it keeps ticking every interval.
 """
 
 from __future__ import annotations
@@ -31,7 +40,7 @@ import time
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import asyncpg
@@ -53,6 +62,12 @@ class Tick:
 
 
 Rule = Callable[[Tick], Awaitable[Any]]
+# The earliest instant a rule could do anything, from the stored state (None: never, as it is).
+Due = Callable[[], Awaitable[datetime | None]]
+# A rule's due read on a connection of its service's database (ServiceRuntime.schedule).
+DueQuery = Callable[[asyncpg.Connection], Awaitable[datetime | None]]
+# The answer of a rule that may act at any instant (e.g. while a row's stored due date is stale).
+ANY_TIME = datetime.min.replace(tzinfo=UTC)
 
 
 @dataclass
@@ -61,10 +76,47 @@ class TickResult:
     at: datetime
     results: dict[str, Any] = field(default_factory=dict)
     failed: dict[str, str] = field(default_factory=dict)
+    next_due: NextDue | None = None  # after the tick (a leader's tick without failures)
 
     def as_json(self) -> dict[str, Any]:
-        return {"leader": self.leader, "at": self.at.isoformat().replace("+00:00", "Z"),
-                "rules": self.results, "failed": self.failed}
+        return {"leader": self.leader, "at": instant(self.at),
+                "rules": self.results, "failed": self.failed,
+                **({"next_due": self.next_due.as_json()} if self.next_due else {})}
+
+
+def instant(moment: datetime | None) -> str | None:
+    """An instant as the scheduler's answers write it (UTC, ``Z``)."""
+    return None if moment is None else moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+@dataclass(frozen=True)
+class NextDue:
+    """When each rule is next due: an instant, ``None`` (nothing due as the state stands) or
+    ``ALWAYS`` (a rule that cannot tell); ``at`` is the earliest over the rules."""
+
+    rules: dict[str, datetime | str | None]
+
+    @property
+    def always(self) -> bool:
+        return ALWAYS in self.rules.values()
+
+    @property
+    def at(self) -> datetime | None:
+        instants = [v for v in self.rules.values() if isinstance(v, datetime)]
+        return min(instants, default=None)
+
+    def due_by(self, now: datetime) -> bool:
+        """Whether a tick at ``now`` could do anything."""
+        at = self.at
+        return self.always or (at is not None and at <= now)
+
+    def as_json(self) -> dict[str, Any]:
+        return {"always": self.always, "at": instant(self.at),
+                "rules": {name: value if isinstance(value, str) or value is None
+                          else instant(value) for name, value in self.rules.items()}}
+
+
+ALWAYS = "always"
 
 
 def leader_lock_key(service: str) -> int:
@@ -126,16 +178,41 @@ class Scheduler:
         self._dsn = dsn
         self._leadership: Leadership | None = None
         self.rules: dict[str, Rule] = {}
+        self.dues: dict[str, Due] = {}
         self._lock = asyncio.Lock()
         self._stop = asyncio.Event()
         self.ticks = 0
         self.failures = 0
         self.last_tick: TickResult | None = None
 
-    def rule(self, name: str, run: Rule) -> None:
+    def rule(self, name: str, run: Rule, due: Due | None = None) -> None:
+        """``due``: when the rule is next due (see the module's docstring); without it the rule
+        counts as due at every instant."""
         if name in self.rules:
             raise ValueError(f"a scheduler rule {name!r} is already registered")
         self.rules[name] = run
+        if due is not None:
+            self.dues[name] = due
+
+    async def next_due(self) -> NextDue:
+        """When each rule is next due, from the stored state (read only; any replica answers).
+        A rule whose ``due`` fails counts as due at every instant, so nothing is skipped."""
+        rules: dict[str, datetime | str | None] = {}
+        for name in self.rules:
+            due = self.dues.get(name)
+            if due is None:
+                rules[name] = ALWAYS
+                continue
+            try:
+                at = await due()
+            except Exception:
+                log.exception("scheduler_due_failed", rule=name)
+                rules[name] = ALWAYS
+                continue
+            if at is not None and at.tzinfo is None:
+                raise ValueError(f"rule {name!r} answered a naive next due instant")
+            rules[name] = at
+        return NextDue(rules)
 
     @property
     def runs_on_its_own(self) -> bool:
@@ -148,9 +225,12 @@ class Scheduler:
             self._leadership = Leadership(self._dsn(), leader_lock_key(self.service))
         return self._leadership
 
-    async def tick(self, cause: Cause | None = None) -> TickResult:
+    async def tick(self, cause: Cause | None = None, *, with_next_due: bool = False
+                   ) -> TickResult:
         """Run every rule once at the clock's ``now`` if this process leads (one tick at a
-        time). A failing rule is logged and reported; the others still run."""
+        time). A failing rule is logged and reported; the others still run. ``with_next_due``:
+        the answer also says when the rules are next due after it (read inside the tick's lock,
+        so no other tick of this process comes between)."""
         async with self._lock:
             now = self.clock.now()
             if not await self.leadership.ensure():
@@ -171,6 +251,8 @@ class Scheduler:
                     else:
                         log.debug("scheduler_rule_ran", rule=name,
                                   seconds=round(time.perf_counter() - started, 4))
+            if with_next_due and not result.failed:
+                result.next_due = await self.next_due()
             self.ticks += 1
             self.last_tick = result
             return result
@@ -204,4 +286,5 @@ class Scheduler:
                 "last_tick_at": last.as_json()["at"] if last else None}
 
 
-__all__ = ["Leadership", "Rule", "Scheduler", "Tick", "TickResult", "leader_lock_key"]
+__all__ = ["ALWAYS", "ANY_TIME", "Due", "DueQuery", "Leadership", "NextDue", "Rule", "Scheduler",
+           "Tick", "TickResult", "instant", "leader_lock_key"]

@@ -18,6 +18,7 @@ import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -55,7 +56,7 @@ from servicekit.logging import FASTSTREAM_LOGGER, configure_logging, get_logger
 from servicekit.metrics import CONTENT_TYPE_LATEST, RuntimeMetrics, database_ready
 from servicekit.outbox import Cause, Emitter, notify_channel
 from servicekit.relay import OutboxRelay, pending_counts
-from servicekit.scheduler import Rule, Scheduler
+from servicekit.scheduler import DueQuery, Rule, Scheduler
 from servicekit.settings import ServiceSettings
 from servicekit.tracing import Tracing
 
@@ -73,6 +74,30 @@ class UnitOfWork:
 
     def emit(self, payload: Contract, *, aggregate_id: str, cause: Cause) -> None:
         self.emitter.emit(payload, aggregate_id=aggregate_id, cause=cause)
+
+
+def runtime_of(request: Request) -> ServiceRuntime:
+    """The runtime whose app (:meth:`ServiceRuntime.http_app`) answers ``request``: how a
+    module-level router's dependencies reach it."""
+    runtime = request.app.state.runtime
+    assert isinstance(runtime, ServiceRuntime)
+    return runtime
+
+
+def requires(*roles: str) -> Callable[[Request], Principal]:
+    """:meth:`ServiceRuntime.require` for a module-level router: the caller verified by the
+    runtime of the request's app."""
+    return _role_dependency(lambda request: runtime_of(request).verifier, roles)
+
+
+def _role_dependency(verifier: Callable[[Request], TokenVerifier], roles: tuple[str, ...]
+                     ) -> Callable[[Request], Principal]:
+    def dependency(request: Request) -> Principal:
+        # the request guard's principal, when it verified the token already
+        return authenticate(request, verifier(request), *roles)
+
+    setattr(dependency, openapi.ROLES_ATTR, roles)  # the OpenAPI's security (servicekit.openapi)
+    return dependency
 
 
 class ServiceRuntime:
@@ -175,13 +200,7 @@ class ServiceRuntime:
     def require(self, *roles: str) -> Callable[[Request], Principal]:
         """A FastAPI dependency: the verified caller holding one of ``roles`` (any role when
         none given). As a dependency it runs before the body is validated: 401/403 before 422."""
-
-        def dependency(request: Request) -> Principal:
-            return authenticate(request, self.verifier, *roles)  # the guard's, when it verified
-
-        setattr(dependency, openapi.ROLES_ATTR, roles)  # the OpenAPI's security (servicekit.openapi)
-
-        return dependency
+        return _role_dependency(lambda _: self.verifier, roles)
 
     def consume(self, *topics: str, handler: Handler, name: str | None = None,
                 decoder: Decoder = decode_event) -> EventConsumer:
@@ -209,13 +228,21 @@ class ServiceRuntime:
         self.consumers.append(consumer)
         return consumer
 
-    def schedule(self, name: str, rule: Rule) -> None:
-        """Register a time-driven rule with the service's scheduler (servicekit.scheduler)."""
-        self.scheduler.rule(name, rule)
+    def schedule(self, name: str, rule: Rule, due: DueQuery | None = None) -> None:
+        """Register a time-driven rule with the service's scheduler (servicekit.scheduler);
+        ``due`` answers, on a connection of the service's pool, when it is next due (without
+        it: at every instant)."""
+        async def next_due() -> datetime | None:
+            assert due is not None
+            async with self.pool.acquire() as conn:
+                return await due(conn)
+
+        self.scheduler.rule(name, rule, None if due is None else next_due)
 
     def http_app(self, *routers: APIRouter, title: str,
                  explain_refusal: ExplainRefusal = refusal_reasons) -> FastAPI:
         app = FastAPI(title=title, version="1", lifespan=self._lifespan)
+        app.state.runtime = self  # what a module-level router's dependencies read (runtime_of)
         install_error_handlers(app, explain_refusal)
         app.add_middleware(SimulatedTimeMiddleware, clock=self.clock)
         app.add_middleware(RequestGuard, verifier=lambda: self.verifier,
@@ -258,7 +285,8 @@ class ServiceRuntime:
                 return JSONResponse({"error": "scheduler_not_configured",
                                      "message": f"{self.name} has no time-driven rules"}, 404)
             written = self.events_written
-            result = await self.scheduler.tick(cause_of_request(request, principal, "caseworker"))
+            result = await self.scheduler.tick(cause_of_request(request, principal, "caseworker"),
+                                               with_next_due=True)
             # ``emitted`` 0: the tick changed nothing anyone consumes, so a driver that had
             # settled the services before it need not settle again (grants.scenario.runner).
             # Counted over the process, so work running alongside can only make it larger.
@@ -272,6 +300,18 @@ class ServiceRuntime:
                          "message": f"rules failed: {', '.join(sorted(result.failed))}"}
                 return JSONResponse(body, 503)
             return JSONResponse(body)
+
+        @app.get("/ops/scheduler/next-due", tags=["operations"],
+                 responses={404: {"description": "`scheduler_not_configured`"}})
+        async def scheduler_next_due(_: Principal = operator) -> JSONResponse:
+            """When the time-driven rules are next due, from the stored state: per rule an
+            instant, null (nothing due as things stand) or "always" (a rule that cannot tell),
+            and ``at``, the earliest. A tick before ``at`` (unless ``always``) finds nothing to
+            do, as long as nothing changes the state meanwhile."""
+            if not self.scheduler.rules:
+                return JSONResponse({"error": "scheduler_not_configured",
+                                     "message": f"{self.name} has no time-driven rules"}, 404)
+            return JSONResponse((await self.scheduler.next_due()).as_json())
 
         @app.get("/health/live", tags=["operations"])
         async def live() -> dict[str, str]:

@@ -82,7 +82,7 @@ async def fresh_topic(
         if created:
             try:
                 await admin.delete_topics(created)
-            except Exception:  # best effort: the broker may already be gone at session end
+            except Exception:  # noqa: BLE001 - best effort: the broker may already be gone at session end
                 pass
         await admin.close()
 

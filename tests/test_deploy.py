@@ -243,7 +243,7 @@ def test_every_pod_runs_as_non_root_with_a_command_this_code_has() -> None:
 
 def test_every_secret_a_pod_needs_is_in_the_example() -> None:
     example = {d["metadata"]["name"]: d for d in support.manifests(K8S / "secrets.example.yaml")}
-    for path, doc, spec in support.pod_specs():
+    for path, _doc, spec in support.pod_specs():
         needed = {v["secret"]["secretName"] for v in spec.get("volumes", []) if "secret" in v}
         for container in spec["containers"]:
             needed |= {e["valueFrom"]["secretKeyRef"]["name"] for e in container.get("env", [])

@@ -57,6 +57,9 @@ def build_result(runner: ScenarioRunner) -> dict[str, Any]:
         "run": {"run_id": runner.run_id, "pool_id": runner.pool_id,
                 "application_ids": {r: str(s.application_id) for r, s in runner.refs.items()},
                 "events_seen": len(runner.tail.events), "settle_passes": runner.settler.passes,
+                "settle_rounds": runner.settler.rounds,
+                "settle_s": round(runner.settler.seconds, 2),
+                "clock": {k: round(v, 2) for k, v in runner.clock.items()},
                 "seconds_by_action_type": {k: round(v, 2) for k, v in
                                            sorted(runner.seconds_by_type.items())}},
     }

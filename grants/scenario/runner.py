@@ -113,6 +113,14 @@ class ScenarioRunner:
         # first: an overdue report's hold must reach payments before payments' rules run.
         self._scheduled = ["reporting", "payments"]
         self._ticked_at: datetime | None = None
+        # Counts what the runner sent that can change a service's state (see _call); a service's
+        # answer of when its rules are next due holds while the count stays where it was read.
+        self._changes = 0
+        self._next_due: dict[str, tuple[int, dict[str, Any]]] = {}
+        # What the clock cost (the result's run.clock): instants moved to, ticks run and their
+        # seconds, ticks skipped (nothing due), next-due questions asked.
+        self.clock: dict[str, float] = {"instants": 0, "ticks": 0, "tick_s": 0.0,
+                                        "ticks_skipped": 0, "next_due_asked": 0}
         self._allocated = False
         # True from a settle of every service until the runner next sends anything that can
         # change a service's state (see _quiesce): a settled system nobody sends to stays
@@ -151,7 +159,10 @@ class ScenarioRunner:
 
     # -- running --------------------------------------------------------------------------------
     async def run(self) -> dict[str, Any]:
-        self.http = httpx.AsyncClient(timeout=60.0)
+        # Idle connections are dropped well before the services' keep-alive timeout (uvicorn's
+        # 5 s, httpx's default expiry too): reusing one the server is closing fails the request
+        # (httpx.ReadError), which the fewer calls of a clock that skips ticks made likelier.
+        self.http = httpx.AsyncClient(timeout=60.0, limits=httpx.Limits(keepalive_expiry=2.0))
         self.tail = EventTail(self.endpoints.kafka_bootstrap, self.endpoints.kafka_options)
         self.producer = AIOKafkaProducer(bootstrap_servers=self.endpoints.kafka_bootstrap,
                                          **self.endpoints.kafka_options,
@@ -182,6 +193,7 @@ class ScenarioRunner:
         url = f"{self.endpoints.urls[service]}{path}"
         if method != "GET":
             self._quiet = False
+            self._changes += 1
         response = await self.http.request(method, url, json=body,
                                            headers=self._headers(at, token, index))
         if response.status_code >= 400 and action is not None:
@@ -274,26 +286,67 @@ class ScenarioRunner:
 
     async def _advance_clock(self, at: datetime) -> None:
         """Time moves to ``at``: every service's time-driven rules run at that instant (their
-        scheduler's tick), each after the effects it depends on have settled."""
+        scheduler's tick), each after the effects it depends on have settled — unless, with
+        everything settled, the service says none of its rules is due by ``at``: such a tick
+        would find nothing to do, so it is skipped (servicekit.scheduler, "next due")."""
         if self._ticked_at is not None and at <= self._ticked_at:
             return
+        self.clock["instants"] += 1
         token = self._token("scenario-clock", "caseworker")
         for service in list(self._scheduled):
             await self._quiesce()
+            due = await self._due(service, at, token)
+            if due is None:  # a service without time-driven rules
+                self._scheduled.remove(service)
+                continue
+            if not due:
+                self.clock["ticks_skipped"] += 1
+                continue
+            changes = self._changes
+            started = time.perf_counter()
             response = await self._call(-1, None, service, "POST", "/ops/scheduler/tick",
                                         token=token, at=at, body={})
+            self.clock["ticks"] += 1
+            self.clock["tick_s"] += time.perf_counter() - started
             if response.status_code == 404:  # a service without time-driven rules
                 self._scheduled.remove(service)
                 self._quiet = True  # refused: nothing ran
+                self._changes = changes
             elif response.status_code >= 400:
                 raise RuntimeError(f"{service}'s scheduler did not tick: "
                                    f"{response.status_code} {response.text[:300]}")
             else:
                 # A tick that wrote no event changed nothing another service consumes: the
                 # services are as settled as before it (most instants have nothing due).
-                self._quiet = response.json().get("emitted", 1) == 0
+                body = response.json()
+                self._quiet = body.get("emitted", 1) == 0
+                if self._quiet:
+                    self._changes = changes  # no event: nothing another service sees changed
+                    if "next_due" in body:  # when its rules are due after this tick
+                        self._next_due[service] = (changes, body["next_due"])
             self._last_target = service  # its own tick's effects are committed when it answers
         self._ticked_at = at
+
+    async def _due(self, service: str, at: datetime, token: str) -> bool | None:
+        """Whether any of ``service``'s rules could do something at ``at``, asked once the
+        services have settled (None: it has no time-driven rules). The answer is reused while
+        the runner has sent nothing that could change any service's state since it was read."""
+        cached = self._next_due.get(service)
+        if cached is None or cached[0] != self._changes:
+            self.clock["next_due_asked"] += 1
+            response = await self._call(-1, None, service, "GET", "/ops/scheduler/next-due",
+                                        token=token, at=at)
+            if response.status_code == 404:
+                return None
+            if response.status_code >= 400:
+                raise RuntimeError(f"{service} did not say when its rules are due: "
+                                   f"{response.status_code} {response.text[:300]}")
+            cached = (self._changes, response.json())
+            self._next_due[service] = cached
+        answer = cached[1]
+        first = answer.get("at")
+        return bool(answer.get("always")) or (
+            first is not None and datetime.fromisoformat(first) <= at)
 
     # -- actions --------------------------------------------------------------------------------
     async def _do_submit(self, index: int, a: m.Submit) -> None:
@@ -421,6 +474,7 @@ class ScenarioRunner:
             actor=Actor(id="finance-system", role="finance"),
             aggregate_id=str(state.application_id), sequence=1, payload=payload)
         self._quiet = False
+        self._changes += 1
         self._unacked.append(await self.producer.send(
             topics.FINANCE_RESULTS.name, envelope.model_dump_json().encode(),
             key=str(state.application_id).encode(),

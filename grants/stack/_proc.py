@@ -52,7 +52,7 @@ def is_alive(pid: int | None, started_at: float | None = None) -> bool:
         proc = psutil.Process(pid)
         if proc.status() == psutil.STATUS_ZOMBIE:
             return False
-        if started_at is not None and abs(proc.create_time() - started_at) > 0.5:
+        if started_at is not None and abs(proc.create_time() - started_at) > 0.5:  # noqa: SIM103 - each way out says why
             return False  # the pid was recycled by another process
         return True
     except (psutil.NoSuchProcess, psutil.AccessDenied):

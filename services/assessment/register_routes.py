@@ -123,7 +123,7 @@ def register_router(runtime: ServiceRuntime) -> APIRouter:
     @router.post("/register/sources/{source}",
                  summary="Load a register file (the body) as the source's next version")
     async def load(source: Source, request: Request,
-                   format: RegisterFormat = "grants-register-csv",  # noqa: A002 - the API's name
+                   format: RegisterFormat = "grants-register-csv",  # the API's name
                    principal: Principal = caseworker) -> dict[str, Any]:
         chunks, size = [], 0
         async for chunk in request.stream():  # refused as soon as it is too big, not after

@@ -16,14 +16,11 @@ from servicekit.openapi import SCHEME as BEARER_SCHEME
 from servicekit.service import ServiceRuntime
 from servicekit.settings import ServiceSettings
 from services.intake.console_api import console_router
-from services.intake.handlers import (
-    TokenCache,
-    http_router,
-    pool_handler,
-    portal_handler,
-    raw_decoder,
-)
+from services.intake.handlers import pool_handler, portal_handler, raw_decoder
+from services.intake.routes import Wiring, router
+from services.intake.service import SubmissionBatcher
 from services.intake.store import PoolCache
+from services.intake.tokens import TokenCache
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
@@ -52,8 +49,8 @@ def build(settings: ServiceSettings | None = None) -> tuple[ServiceRuntime, Fast
                             decoder=raw_decoder, name=f"{group}-portal")
     runtime.consume_batches(topics.ASSESSMENT_POOLS.name,
                             batch_handler=pool_handler(pools, runtime.clock), name=group)
-    app = runtime.http_app(http_router(runtime, tokens, pools), console_router(runtime),
-                           title="Intake")
+    app = runtime.http_app(router, console_router, title="Intake")
+    app.state.intake = Wiring(runtime, tokens, pools, SubmissionBatcher(runtime, pools))
     _document_submission_body(app)
     return runtime, app
 

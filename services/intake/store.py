@@ -294,7 +294,7 @@ class PoolCache:
     """The published pools in memory, so a submission does not read and parse its pool.
 
     Pools change only through ``PoolPublished`` events, which the pools consumer
-    (:func:`services.intake.handlers.pool_handler`) stores and puts here once its transaction
+    (:func:`services.intake.service.record_pool_events`) stores and puts here once its transaction
     has committed; the cache starts from the table (:meth:`load`). Every use still checks the stored version, in the statement
     that claims and locks (:meth:`IntakeStore.load`), and reads the pool's JSON only when this
     copy is not that version: another instance of the service may have stored a newer one, or

@@ -48,7 +48,14 @@ from services.payments.service import (
     run_payments,
 )
 from services.payments.store import PaymentsStore
-from services.payments.views import grant_view, instant, json_of, reasons_of, released_view
+from services.payments.views import (
+    grant_view,
+    instant,
+    json_of,
+    reasons_of,
+    release_requested_view,
+    released_view,
+)
 
 
 def http_router(runtime: ServiceRuntime) -> APIRouter:
@@ -125,21 +132,20 @@ def http_router(runtime: ServiceRuntime) -> APIRouter:
                 "refused": result.refused}
 
     @router.post("/holds/{hold_id}/release-requests")
-    async def request_release(hold_id: UUID, _: EmptyBody | None = Body(None),
+    async def request_release(hold_id: UUID, request: Request, _: EmptyBody | None = Body(None),
                               principal: Principal = caseworker) -> dict[str, Any]:
-        pending = await runtime.handle(ask_release, RequestRelease(
-            hold_id, actor_of(principal, "caseworker").id, runtime.clock.now()))
-        return {"hold_id": str(hold_id), "cvr": pending.cvr, "status": "release_requested",
-                "requested_by": pending.requested_by,
-                "requested_at": instant(pending.requested_at)}
+        book, hold = await runtime.handle(ask_release, RequestRelease(
+            hold_id, actor_of(principal, "caseworker").id, runtime.clock.now(),
+            cause_of_request(request, principal, "caseworker")))
+        return release_requested_view(book, hold)
 
     @router.post("/holds/{hold_id}/release-approvals")
     async def approve_release(hold_id: UUID, request: Request, _: EmptyBody | None = Body(None),
                               principal: Principal = caseworker) -> dict[str, Any]:
-        cvr, book = await runtime.handle(service.approve_release, ApproveRelease(
+        book, hold = await runtime.handle(service.approve_release, ApproveRelease(
             hold_id, actor_of(principal, "caseworker").id, runtime.clock.now(),
             cause_of_request(request, principal, "caseworker")))
-        return released_view(hold_id, cvr, book)
+        return released_view(book, hold)
 
     @router.get("/grants/{application_id}")
     async def grant(application_id: UUID, principal: Principal = reader) -> dict[str, Any]:

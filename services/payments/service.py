@@ -21,7 +21,9 @@ from servicekit.outbox import Cause
 from servicekit.service import UnitOfWork
 from services.payments.domain import (
     GrantAccount,
+    Hold,
     HoldBook,
+    HoldEvent,
     RunEvent,
     a_period_fell_due,
     apply,
@@ -133,12 +135,35 @@ async def lapse_unaccepted(uow: UnitOfWork, cmd: LapseUnaccepted) -> list[dict[s
     return lapsed
 
 
-async def _locked_book(store: PaymentsStore, hold_id: UUID) -> tuple[str, HoldBook]:
+async def _locked_book(store: PaymentsStore, hold_id: UUID) -> HoldBook:
     cvr = await store.cvr_of_hold(hold_id)
     book = await store.lock_hold_book(cvr) if cvr is not None else None
-    if cvr is None or book is None or book.hold(hold_id) is None:
+    if book is None or book.hold(hold_id) is None:
         raise Refusal("hold_not_found", f"no hold {hold_id}", "not_found")
-    return cvr, book
+    return book
+
+
+async def _change_hold(uow: UnitOfWork, hold_id: UUID,
+                       decide: Callable[[HoldBook, set[str]], Sequence[HoldEvent]],
+                       cause: Cause) -> tuple[HoldBook, Hold]:
+    """A step of a hold's release: lock its grantee's book, let the domain ``decide`` from the
+    book and who approved the grantee's grants (R19), emit and fold the events, store the book.
+    Returns the book and the hold after the step."""
+    store = PaymentsStore(uow.conn)
+    book = await _locked_book(store, hold_id)
+    events = decide(book, await store.grant_approvers(book.cvr))
+    for event in events:
+        book = evolve_holds(book, event)
+        hold = book.hold(hold_id)
+        assert hold is not None
+        # keyed by the application, else by the hold: never by the CVR, which for a sole
+        # proprietorship is personal data and must not be a Kafka key
+        uow.emit(event, aggregate_id=str(hold.application_id or f"hold:{hold_id}"), cause=cause)
+    if events:
+        await store.save_hold_book(book)
+    hold = book.hold(hold_id)
+    assert hold is not None
+    return book, hold
 
 
 @dataclass(frozen=True)
@@ -146,29 +171,13 @@ class RequestRelease:
     hold_id: UUID
     requester: str
     now: datetime
+    cause: Cause
 
 
-@dataclass(frozen=True)
-class ReleaseRequest:
-    hold_id: UUID
-    cvr: str
-    requested_by: str
-    requested_at: datetime
-
-
-async def ask_release(uow: UnitOfWork, cmd: RequestRelease) -> ReleaseRequest:
-    """The first person's request to release a hold (R19), kept until a second one approves."""
-    store = PaymentsStore(uow.conn)
-    cvr, book = await _locked_book(store, cmd.hold_id)
-    pending = await store.release_request(cmd.hold_id)
-    if request_release(book, cmd.hold_id, cmd.requester,
-                       pending["requested_by"] if pending else None,
-                       await store.grant_approvers(cvr)):
-        await store.add_release_request(cmd.hold_id, cvr, cmd.requester, cmd.now)
-        pending = await store.release_request(cmd.hold_id)
-    assert pending is not None
-    return ReleaseRequest(cmd.hold_id, pending["cvr"], pending["requested_by"],
-                          pending["requested_at"])
+async def ask_release(uow: UnitOfWork, cmd: RequestRelease) -> tuple[HoldBook, Hold]:
+    """The first person asks to release a hold (R19); the same person again changes nothing."""
+    return await _change_hold(uow, cmd.hold_id, lambda book, approvers: request_release(
+        book, cmd.hold_id, cmd.requester, approvers, cmd.now), cmd.cause)
 
 
 @dataclass(frozen=True)
@@ -179,22 +188,7 @@ class ApproveRelease:
     cause: Cause
 
 
-async def approve_release(uow: UnitOfWork, cmd: ApproveRelease) -> tuple[str, HoldBook]:
+async def approve_release(uow: UnitOfWork, cmd: ApproveRelease) -> tuple[HoldBook, Hold]:
     """The second person releases the hold (R19); once released, asking again changes nothing."""
-    store = PaymentsStore(uow.conn)
-    cvr, book = await _locked_book(store, cmd.hold_id)
-    hold = book.hold(cmd.hold_id)
-    assert hold is not None
-    pending = await store.release_request(cmd.hold_id)
-    events = release_hold(book, cmd.hold_id, pending["requested_by"] if pending else None,
-                          cmd.approver, await store.grant_approvers(cvr), cmd.now)
-    for event in events:
-        book = evolve_holds(book, event)
-        # keyed by the application, else by the hold: never by the CVR, which for a sole
-        # proprietorship is personal data and must not be a Kafka key
-        uow.emit(event, aggregate_id=str(hold.application_id or f"hold:{cmd.hold_id}"),
-                 cause=cmd.cause)
-    if events:
-        await store.save_hold_book(book)
-        await store.remove_release_request(cmd.hold_id)
-    return cvr, book
+    return await _change_hold(uow, cmd.hold_id, lambda book, approvers: release_hold(
+        book, cmd.hold_id, cmd.approver, approvers, cmd.now), cmd.cause)

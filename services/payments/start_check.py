@@ -23,6 +23,7 @@ from services.payments.domain.start_check import (
     KIND, close_start_check, dismiss_start_check, open_start_check,
 )
 from services.payments.requests import EmptyBody, actor_of
+from services.payments.scheduled import project_start_check_due
 
 _COLUMNS = "task_id, kind, application_id, due, opened_at, closed_at, outcome, closed_by"
 
@@ -120,7 +121,7 @@ def start_check_rules(runtime: ServiceRuntime) -> None:
     async def project_start_check(tick: Tick) -> dict[str, list[str]]:
         return await check_project_starts(runtime, tick.now, tick.cause)
 
-    runtime.schedule("project_start_check", project_start_check)
+    runtime.schedule("project_start_check", project_start_check, project_start_check_due)
 
 
 def tasks_router(runtime: ServiceRuntime) -> APIRouter:

@@ -12,7 +12,7 @@ payment run that share-locks every book makes a concurrent overdue-report hold w
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date
 from uuid import UUID
 
 import asyncpg
@@ -116,21 +116,6 @@ class PaymentsStore:
         value = await self.conn.fetchval("SELECT cvr FROM hold_index WHERE hold_id = $1",
                                          hold_id)
         return None if value is None else str(value)
-
-    # -- release requests (first person of two) ------------------------------------------------
-    async def release_request(self, hold_id: UUID) -> asyncpg.Record | None:
-        return await self.conn.fetchrow(
-            "SELECT hold_id, cvr, requested_by, requested_at FROM release_requests"
-            " WHERE hold_id = $1", hold_id)
-
-    async def add_release_request(self, hold_id: UUID, cvr: str, requested_by: str,
-                                  requested_at: datetime) -> None:
-        await self.conn.execute(
-            "INSERT INTO release_requests (hold_id, cvr, requested_by, requested_at)"
-            " VALUES ($1, $2, $3, $4)", hold_id, cvr, requested_by, requested_at)
-
-    async def remove_release_request(self, hold_id: UUID) -> None:
-        await self.conn.execute("DELETE FROM release_requests WHERE hold_id = $1", hold_id)
 
     # -- instruction index ---------------------------------------------------------------------
     async def index_instruction(self, instruction_id: UUID, application_id: UUID) -> None:

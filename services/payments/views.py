@@ -6,7 +6,6 @@ from collections.abc import Sequence
 from dataclasses import asdict
 from datetime import datetime
 from typing import Any
-from uuid import UUID
 
 from pydantic import BaseModel, TypeAdapter
 
@@ -14,6 +13,7 @@ from contracts.base import Reason
 from contracts.payments import PaymentsReleased
 from services.payments.domain import (
     GrantAccount,
+    Hold,
     HoldBook,
     budget_status,
     instructed_oere,
@@ -51,7 +51,9 @@ def grant_view(state: GrantAccount, holds: HoldBook | None) -> dict[str, Any]:
         "instructed_oere": instructed_oere(state),
         "paid_oere": paid_oere(state),
         "held": is_held(holds),
-        "holds": [json_of(h) for h in holds.active_holds] if holds is not None else [],
+        # the view of a hold as before its release request was part of its state (no new field)
+        "holds": ([h.model_dump(mode="json", exclude={"release_request"})
+                   for h in holds.active_holds] if holds is not None else []),
         "reconciliation_open": state.reconciliation_open,
         "ledger": [{**asdict(line), "due_date": line.due_date.isoformat(),
                     "covered_oere": line.covered_oere, "difference_oere": line.difference_oere}
@@ -59,9 +61,16 @@ def grant_view(state: GrantAccount, holds: HoldBook | None) -> dict[str, Any]:
     }
 
 
-def released_view(hold_id: UUID, cvr: str, book: HoldBook) -> dict[str, Any]:
-    hold = book.hold(hold_id)
-    assert hold is not None and hold.released_at is not None
+def released_view(book: HoldBook, hold: Hold) -> dict[str, Any]:
+    assert hold.released_at is not None
     assert hold.requested_by is not None and hold.approved_by is not None
-    return json_of(PaymentsReleased(hold_id=hold_id, cvr=cvr, requested_by=hold.requested_by,
+    return json_of(PaymentsReleased(hold_id=hold.hold_id, cvr=book.cvr,
+                                    requested_by=hold.requested_by,
                                     approved_by=hold.approved_by, released_at=hold.released_at))
+
+
+def release_requested_view(book: HoldBook, hold: Hold) -> dict[str, Any]:
+    request = hold.release_request
+    assert request is not None
+    return {"hold_id": str(hold.hold_id), "cvr": book.cvr, "status": "release_requested",
+            "requested_by": request.requested_by, "requested_at": instant(request.requested_at)}

@@ -31,6 +31,7 @@ from servicekit.outbox import Cause, Emitter, cause_of_event
 from servicekit.scheduler import Tick
 from servicekit.service import ServiceRuntime
 from services.reporting.domain import apply_payload, evolve, settle_repayment
+from services.reporting.scheduled import overdue_reports_due
 from services.reporting.service import flush_and_record, sweep_overdue
 from services.reporting.store import ReportingStore
 
@@ -100,4 +101,4 @@ def scheduled_rules(runtime: ServiceRuntime) -> None:
     async def overdue_reports(tick: Tick) -> dict[str, Any]:
         return {"overdue": await sweep_overdue(runtime, tick.now, tick.cause)}
 
-    runtime.schedule("overdue_reports", overdue_reports)
+    runtime.schedule("overdue_reports", overdue_reports, overdue_reports_due)

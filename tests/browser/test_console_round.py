@@ -181,7 +181,7 @@ def _months(posts: dict[str, int]) -> dict[str, dict[str, int]]:
 
 
 @pytest.mark.timeout(900)  # a whole round and a replay; minutes on a loaded 2-core machine
-def test_a_small_round_through_the_console_as_each_role(  # noqa: PLR0915 - one story
+def test_a_small_round_through_the_console_as_each_role(
         browser: Any, console_stack: StackState, artefacts: Path) -> None:
     platform = Platform(console_stack)
     assert console_stack.console is not None

@@ -73,7 +73,7 @@ def test_every_error_answer_has_the_error_schema(doc: dict[str, Any]) -> None:
         if "{" in path:
             assert "404" in op["responses"], f"{method} {path}"
         if method in _WRITES:
-            assert _GUARD <= set(op["responses"]), f"{method} {path}: the guard's answers"
+            assert set(op["responses"]) >= _GUARD, f"{method} {path}: the guard's answers"
         for status, answer in op["responses"].items():
             if status[0] in "45":
                 assert answer["content"]["application/json"]["schema"] == _error_schema(

@@ -159,7 +159,7 @@ def grants_command_error(args: list[str]) -> str | None:
         command, path = sub, [*path, name]
     try:
         command.make_context(" ".join(path), words)
-    except Exception as exc:  # click's usage errors (typer's vendored click)
+    except Exception as exc:  # noqa: BLE001 - click's usage errors (typer's vendored click)
         message = exc.format_message() if hasattr(exc, "format_message") else str(exc)
         return f"{' '.join(path)}: {message}"
     return None

@@ -39,7 +39,7 @@ from audit.checkpoint import CheckpointSigner, canonical
 from contracts import topics
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from grants.audit import audit_replay, export_bundle, prove_grant, stack_keyring, verify_bundle
-from grants.stack import EmbeddedStack, StackState
+from grants.stack import StackState
 from grants.stack.broker import ensure_topics, start_admin
 from tests.infra.services import log_records
 from tests.infra.stacks import stack_for_test
@@ -97,7 +97,7 @@ async def recreate(bootstrap: str, topic: topics.Topic, records: list[Any]) -> N
         try:
             await ensure_topics(bootstrap, [topic])
             break
-        except Exception:
+        except Exception:  # noqa: BLE001 - the broker may still be starting
             assert time.monotonic() < deadline
             await asyncio.sleep(0.5)
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all")

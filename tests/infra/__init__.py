@@ -42,7 +42,7 @@ def docker_available() -> bool:
             return bool(client.ping())
         finally:
             client.close()
-    except Exception:  # no socket, no permission, no client library: all mean "no Docker"
+    except Exception:  # noqa: BLE001 - no socket, no permission, no client library: all mean "no Docker"
         return False
 
 

@@ -200,7 +200,8 @@ def fuzz(schema_doc: dict[str, Any], base_url: str, *, tokens: dict[str, str | N
                                     if mode is GenerationMode.NEGATIVE else [])
 
             def one(case: Any, auth: str = auth, mode: GenerationMode = mode,
-                    extra: dict[str, str] = extra, mode_checks: list[Any] = mode_checks) -> None:
+                    extra: dict[str, str] = extra, mode_checks: list[Any] = mode_checks,
+                    operation: Any = operation, secured: bool = secured) -> None:
                 headers = {k: v for k, v in (case.headers or {}).items()
                            if k.lower() != "authorization"}
                 case.headers = {**headers, **extra}

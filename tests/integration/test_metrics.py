@@ -54,7 +54,7 @@ async def topics(kafka_bootstrap: str) -> AsyncIterator[tuple[str, str]]:
         await admin.start()
         try:
             await admin.delete_topics(list(names))
-        except Exception:  # best effort
+        except Exception:  # noqa: BLE001 - best effort
             pass
         finally:
             await admin.close()

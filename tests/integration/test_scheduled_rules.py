@@ -26,6 +26,11 @@ from contracts import topics
 from contracts.assessment import GrantAwarded, ReportingDeadline
 from contracts.base import Applicant, BudgetLine, ProjectPeriod
 from servicekit.identity import DevTokenIssuer
+from servicekit.scheduler import instant
+from services.payments.domain import START_WINDOW_MONTHS
+from services.payments.domain.due import day_starts
+from services.payments.domain.months import add_months
+from services.reporting.domain.rules import end_of_day
 from services.payments.app import build as build_payments
 from services.reporting.app import build as build_reporting
 from tests.infra.services import (
@@ -167,5 +172,21 @@ async def test_lapse_and_hold_run_by_the_schedulers_and_a_late_report_releases_i
             events = [e["event_type"] for e in await outbox_events(pr)
                       if e["event_type"].startswith("CaseworkerTask")]
             assert events == ["CaseworkerTaskOpened", "CaseworkerTaskClosed"]
+
+            # -- when the rules are next due, read from the stored state ----------------------
+            # Nothing left to lapse; no budget by month, so no due date to pay; the late
+            # grant's start check is due the Copenhagen day after its window (the idle one has
+            # had its task).
+            window_end = add_months(now.date() - timedelta(days=60), START_WINDOW_MONTHS)
+            answer = (await payments.get("/ops/scheduler/next-due", headers=caseworker)).json()
+            assert answer["rules"] == {
+                "acceptance_lapse": None, "payment_run": None,
+                "project_start_check": instant(day_starts(window_end + timedelta(days=1)))}
+            assert not answer["always"]
+            # The idle grant's status report is the next deadline to pass (the late one's was
+            # met, the lapsed grant has none): overdue from the end of its Copenhagen day.
+            answer = (await reporting.get("/ops/scheduler/next-due", headers=caseworker)).json()
+            assert answer["rules"] == {
+                "overdue_reports": instant(end_of_day(now.date() + timedelta(days=90)))}
     finally:
         await producer.stop()

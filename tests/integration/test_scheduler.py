@@ -154,3 +154,52 @@ async def test_in_production_the_loop_ticks_by_itself_on_the_leader_only(
             assert health["leader"] and health["rules"] == ["count"] and health["runs_on_its_own"]
             assert not (await http2.get("/health")).json()["scheduler"]["leader"]
         assert r1.scheduler.leadership.held  # r2 stopped; r1 still leads
+
+
+async def test_the_service_says_when_its_rules_are_next_due(
+    kafka_bootstrap: str, fresh_database: str, tmp_path: Any,
+) -> None:
+    """``GET /ops/scheduler/next-due`` reads each rule's ``due`` on the service's database (here
+    a table of due instants), a rule without one is due at any instant, and a tick answers when
+    the rules are due after it: a rule that did its work is no longer due."""
+    issuer = DevTokenIssuer(tmp_path / "keys")
+
+    def make(settings: Any) -> tuple[ServiceRuntime, Any]:
+        runtime = ServiceRuntime("duetest", settings=settings)
+
+        async def work(tick: Tick) -> int:
+            return len(await runtime.pool.fetch(
+                "DELETE FROM due_work WHERE due <= $1 RETURNING due", tick.now))
+
+        async def due(conn: asyncpg.Connection) -> datetime | None:
+            first: datetime | None = await conn.fetchval("SELECT min(due) FROM due_work")
+            return first
+
+        async def anything(tick: Tick) -> None:
+            return None
+
+        runtime.schedule("work", work, due)
+        runtime.schedule("anything", anything)
+        return runtime, runtime.http_app(title="due test")
+
+    conn = await asyncpg.connect(fresh_database)
+    try:
+        await conn.execute("CREATE TABLE due_work (due timestamptz NOT NULL)")
+        await conn.execute("INSERT INTO due_work VALUES ('2030-01-02T00:00:00Z'),"
+                           " ('2030-01-01T00:00:00Z')")
+    finally:
+        await conn.close()
+    async with running_service(make, kafka_bootstrap, fresh_database, issuer, name="duetest",
+                               simulation=True) as (runtime, http):
+        api = Api(http, issuer)
+        answer = (await api.get("/ops/scheduler/next-due", who="op", roles=["caseworker"],
+                                when="2029-06-01T00:00:00")).json()
+        assert answer == {"always": True, "at": "2030-01-01T00:00:00Z",
+                          "rules": {"work": "2030-01-01T00:00:00Z", "anything": "always"}}
+        ticked = (await api.post("/ops/scheduler/tick", {}, who="op", roles=["caseworker"],
+                                 when="2030-01-01T12:00:00")).json()
+        assert ticked["rules"]["work"] == 1
+        assert ticked["next_due"]["rules"]["work"] == "2030-01-02T00:00:00Z"
+        refused = await api.get("/ops/scheduler/next-due", who="someone", roles=["applicant"],
+                                when="2030-01-01T12:00:00")
+        assert refused.status_code == 403

@@ -59,14 +59,15 @@ CVR = "12345678"
 
 
 def _required_roles(route: APIRoute) -> list[set[str]]:
-    """The role sets of every ``ServiceRuntime.require`` dependency of ``route`` (recursively)."""
+    """The role sets of every ``ServiceRuntime.require`` / ``servicekit.service.requires``
+    dependency of ``route`` (recursively): both are servicekit's one role dependency."""
     found: list[set[str]] = []
     stack = list(route.dependant.dependencies)
     while stack:
         dep = stack.pop()
         stack += dep.dependencies
         call = dep.call
-        if call is None or getattr(call, "__qualname__", "") != "ServiceRuntime.require.<locals>" \
+        if call is None or getattr(call, "__qualname__", "") != "_role_dependency.<locals>" \
                 ".dependency":
             continue
         found.append(set(inspect.getclosurevars(call).nonlocals["roles"]))

@@ -48,9 +48,8 @@ def gate_reasons(
         found.add(r.TARGET_GROUP_NOT_ELIGIBLE)
     if any(line.category not in pool.eligible_cost_categories for line in version.budget_lines):
         found.add(r.COST_CATEGORY_NOT_ELIGIBLE)
-    if pool.sub_pools:
-        if version.region_code not in {s.region_code for s in pool.sub_pools}:
-            found.add(r.REGION_NOT_IN_POOL)
+    if pool.sub_pools and version.region_code not in {s.region_code for s in pool.sub_pools}:
+        found.add(r.REGION_NOT_IN_POOL)
     if pool.once_per_applicant_in_programme and ledger.funded(
             pool.programme_id, version.keys, excluding_application=application_id):
         found.add(r.ALREADY_FUNDED_IN_PROGRAMME)

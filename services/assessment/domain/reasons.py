@@ -8,7 +8,6 @@ Two families:
 
 from __future__ import annotations
 
-from contracts.refusal import Refusal
 # Eligibility gate (R10, R2), in the order they are listed in an event.
 APPLICANT_GROUP_NOT_ELIGIBLE = "applicant_group_not_eligible"
 PURPOSE_NOT_ELIGIBLE = "purpose_not_eligible"

@@ -25,8 +25,10 @@ from services.intake.domain.authorisation import (
     authorise_contact,
     authorise_exception_decision,
     authorise_submission,
+    authorise_submission_read,
     authorise_submitter,
     contact_reported_by,
+    readable_application,
     roles_of,
 )
 from services.intake.domain.commands import (
@@ -63,7 +65,13 @@ from services.intake.domain.submission_rules import (
     validate_budget_lines,
     validate_submission,
 )
-from services.intake.domain.token_refusals import decide_token_refusal, token_reason
+from services.intake.domain.received import application_read, decide_received
+from services.intake.domain.token_refusals import (
+    decide_token_refusal,
+    published_refusal,
+    recorded_nowhere,
+    token_reason,
+)
 from services.intake.domain.submissions import (
     application_id_for,
     decide_malformed,
@@ -89,11 +97,13 @@ __all__ = [
     "ReportItProblem",
     "VersionRecord",
     "application_id_for",
+    "application_read",
     "binds_submission_id",
     "authorise_caseworker",
     "authorise_contact",
     "authorise_exception_decision",
     "authorise_submission",
+    "authorise_submission_read",
     "authorise_submitter",
     "contact_reported_by",
     "contact_refusal_reasons",
@@ -103,6 +113,7 @@ __all__ = [
     "decide_contact",
     "decide_exception_decision",
     "decide_malformed",
+    "decide_received",
     "decide_submission",
     "decide_token_refusal",
     "evolve",
@@ -114,9 +125,12 @@ __all__ = [
     "local_iso",
     "parse_portal_submission",
     "parse_submission",
+    "published_refusal",
+    "readable_application",
     "reason",
     "reasons_from_validation_error",
     "receipt_for",
+    "recorded_nowhere",
     "roles_of",
     "token_reason",
     "validate_budget",

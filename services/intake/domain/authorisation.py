@@ -16,6 +16,7 @@ from contracts.base import Reason
 from contracts.refusal import Refusal
 
 from services.intake.domain.reason_codes import reason
+from services.intake.domain.state import ApplicationState
 
 Claims = Mapping[str, Any]
 
@@ -102,3 +103,23 @@ def authorise_exception_decision(claims: Claims, applicant_cvr: str | None) -> l
     if applicant_cvr is not None and claims.get("cvr") == applicant_cvr:
         reasons.append(reason("decider_is_applicant", "token.cvr"))
     return reasons
+
+
+def authorise_submission_read(token_cvr: str | None, submitter_cvr: str | None) -> None:
+    """A receipt is read by the organisation that submitted it (the index's submitter CVR),
+    never by a token without a CVR."""
+    if token_cvr is None or token_cvr != submitter_cvr:
+        raise Refusal("cvr_mismatch", "the submission is not your organisation's", "forbidden")
+
+
+def readable_application(state: ApplicationState | None, roles: Set[str],
+                         token_cvr: str | None) -> ApplicationState:
+    """An application's record as its reader may see it: a caseworker any record; an applicant
+    only their organisation's. A record bound to no applicant (only refused submissions named
+    it) is unknown to applicants, so it tells a stranger nothing."""
+    caseworker = "caseworker" in roles
+    if state is None or (state.applicant_cvr is None and not caseworker):
+        raise Refusal("application_unknown", "no application with this id", "not_found")
+    if not caseworker and token_cvr != state.applicant_cvr:
+        raise Refusal("cvr_mismatch", "the application is not your organisation's", "forbidden")
+    return state

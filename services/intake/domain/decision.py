@@ -12,7 +12,7 @@ from services.intake.domain.state import IntakeEvent
 
 Answer = Literal["ok", "created", "unauthenticated", "forbidden", "invalid"]
 """What the caller is told, in the domain's words; the HTTP edge maps it to a status
-(``services.intake.handlers.ANSWER_STATUS``)."""
+(``services.intake.views.ANSWER_STATUS``)."""
 
 
 @dataclass(frozen=True)

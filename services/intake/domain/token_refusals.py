@@ -20,7 +20,7 @@ from services.intake.domain.deadline import require_aware
 from services.intake.domain.decision import Decision
 from services.intake.domain.input_errors import ParsedSubmission
 from services.intake.domain.reason_codes import REASON_CODES, reason
-from services.intake.domain.state import RefusedSubmission, refused_receipt
+from services.intake.domain.state import IntakeEvent, RefusedSubmission, refused_receipt
 
 # What a token verifier may say beyond the documented codes, as the documented code it means.
 _TOKEN_CODES = {"token_missing": "token_missing", "token_expired": "token_expired"}
@@ -60,3 +60,17 @@ def decide_token_refusal(
         events=(event,), receipt=refused_receipt(parsed.application_id, refused),
         answer="unauthenticated" if status == 401 else "forbidden",
     )
+
+
+def recorded_nowhere(decision: Decision) -> bool:
+    """Whether a decision is a refusal for the token or the organisation alone (only
+    ``SubmissionUnauthorized``): stored on no application's record and in no index (issue 14),
+    answered to an HTTP caller only, published for the portal keyed by the record's key."""
+    return bool(decision.events) and all(isinstance(e, SubmissionUnauthorized)
+                                         for e in decision.events)
+
+
+def published_refusal(decision: Decision) -> list[IntakeEvent]:
+    """A refusal recorded nowhere as the portal topic gets it: without the submission id, which
+    comes from a body whose sender was not allowed to name it (it could be someone else's)."""
+    return [e.model_copy(update={"submission_id": None}) for e in decision.events]

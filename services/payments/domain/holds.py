@@ -3,6 +3,11 @@
 Holds belong to the grantee (a CVR), not to one grant: a missed report on any of its grants stops
 new instructions for all of them. So holds live in their own state, one ``HoldBook`` per CVR,
 beside the grant accounts; ``instruct_due`` reads it.
+
+People release a hold in two steps, both events folded into the book by :func:`evolve_holds`: a
+first caseworker asks (``HoldReleaseRequested``, kept on the hold as its ``release_request``),
+a different second one approves (``PaymentsReleased``). Who may take part is decided in one
+place, :func:`_require_release_people`, from the book alone.
 """
 
 from __future__ import annotations
@@ -13,11 +18,21 @@ from uuid import UUID
 
 from pydantic import AwareDatetime
 
-from contracts.payments import PaymentsHeld, PaymentsReleased
+from contracts.payments import HoldReleaseRequested, PaymentsHeld, PaymentsReleased
 from contracts.reporting import ReportOverdue
 from contracts.refusal import Refusal
 from services.payments.domain.ids import overdue_hold_id
 from services.payments.domain.state import DomainState, require_aware
+
+
+HoldEvent = PaymentsHeld | HoldReleaseRequested | PaymentsReleased
+
+
+class ReleaseRequest(DomainState):
+    """The first person's request to release a hold (R19), waiting for a second person."""
+
+    requested_by: str
+    requested_at: AwareDatetime
 
 
 class Hold(DomainState):
@@ -26,8 +41,9 @@ class Hold(DomainState):
     application_id: UUID | None = None
     held_at: AwareDatetime
     released_at: AwareDatetime | None = None
-    requested_by: str | None = None
+    requested_by: str | None = None  # the two people who released it (``PaymentsReleased``)
     approved_by: str | None = None
+    release_request: ReleaseRequest | None = None  # the first person's request, kept after
 
     @property
     def active(self) -> bool:
@@ -80,56 +96,73 @@ def _found(book: HoldBook | None, hold_id: UUID) -> Hold:
     return hold
 
 
-def _require_no_grant_approver(people: Iterable[str], grant_approvers: Iterable[str]) -> None:
-    """R19: nobody who approved a grant of this grantee takes part in releasing its payments."""
-    if set(people) & set(grant_approvers):
+def _require_release_people(requested_by: str, approved_by: str | None,
+                            grant_approvers: Iterable[str]) -> None:
+    """R19 for releasing a hold, the one place it is decided: the approver (once there is one)
+    is not the requester, and nobody who approved a grant of this grantee takes part — a hold
+    stops all of its grants, so its release resumes all of them."""
+    if approved_by is not None:
+        require_two_people(requested_by, approved_by)
+    people = {requested_by} if approved_by is None else {requested_by, approved_by}
+    if people & set(grant_approvers):
         raise Refusal("segregation_of_duties",
                       "whoever approved a grant may not release its payments", "forbidden")
 
 
 def request_release(book: HoldBook | None, hold_id: UUID, requester: str,
-                    requested_by: str | None, grant_approvers: Iterable[str]) -> bool:
-    """R19, the first of the two people: may ``requester`` ask to release the hold?
+                    grant_approvers: Iterable[str], now: datetime) -> list[HoldReleaseRequested]:
+    """R19, the first of the two people: ``requester`` asks to release an active hold.
 
-    ``requested_by`` is who asked already, if anyone. True: record the request; False: the
-    same person asked again (nothing new). A second person asks by approving it instead.
+    ``grant_approvers`` are the ``approved_by`` of every grant of this CVR. The same person
+    asking again is a retry (nothing new; the request keeps its first instant); anyone else
+    while a request waits is refused: a second person approves it instead.
     """
-    hold = _found(book, hold_id)
-    if not hold.active:
-        raise Refusal("hold_released", "the hold is already released", "conflict")
-    _require_no_grant_approver([requester], grant_approvers)
-    if requested_by is not None and requested_by != requester:
-        raise Refusal("release_already_requested",
-                      "another caseworker asked to release this hold; a second person approves "
-                      "it at release-approvals", "conflict")
-    return requested_by is None
-
-
-def release_hold(book: HoldBook | None, hold_id: UUID, requested_by: str | None,
-                 approved_by: str, grant_approvers: Iterable[str],
-                 now: datetime) -> list[PaymentsReleased]:
-    """R19: two different people release a hold, neither of whom approved a grant whose payments
-    it releases. ``grant_approvers`` are the ``approved_by`` of every grant of this CVR: a hold
-    stops all of them, so its release resumes all of them. Releasing a released hold again
-    emits nothing. ``requested_by`` None: nobody asked first (:func:`request_release`)."""
     require_aware(now)
     hold = _found(book, hold_id)
     assert book is not None
-    if requested_by is None:
-        if not hold.active:
-            return []  # released before, and its request with it: once
+    if not hold.active:
+        raise Refusal("hold_released", "the hold is already released", "conflict")
+    _require_release_people(requester, None, grant_approvers)
+    pending = hold.release_request
+    if pending is not None:
+        if pending.requested_by == requester:
+            return []
+        raise Refusal("release_already_requested",
+                      "another caseworker asked to release this hold; a second person approves "
+                      "it at release-approvals", "conflict")
+    return [HoldReleaseRequested(hold_id=hold_id, cvr=book.cvr, requested_by=requester,
+                                 requested_at=now)]
+
+
+def release_hold(book: HoldBook | None, hold_id: UUID, approver: str,
+                 grant_approvers: Iterable[str], now: datetime) -> list[PaymentsReleased]:
+    """R19, the second person: ``approver`` releases the hold the first person asked to
+    release. Releasing a released hold again emits nothing (whoever asks: the release stands,
+    and so does an automatic one, :mod:`.overdue_release`)."""
+    require_aware(now)
+    hold = _found(book, hold_id)
+    assert book is not None
+    if not hold.active:
+        return []
+    pending = hold.release_request
+    if pending is None:
         raise Refusal("release_not_requested",
                       "a first caseworker asks at release-requests before a second one approves",
                       "conflict")
-    require_two_people(requested_by, approved_by)
-    _require_no_grant_approver([requested_by, approved_by], grant_approvers)
-    if not hold.active:
-        return []
-    return [PaymentsReleased(hold_id=hold_id, cvr=book.cvr, requested_by=requested_by,
-                             approved_by=approved_by, released_at=now)]
+    _require_release_people(pending.requested_by, approver, grant_approvers)
+    return [PaymentsReleased(hold_id=hold_id, cvr=book.cvr, requested_by=pending.requested_by,
+                             approved_by=approver, released_at=now)]
 
 
-def evolve_holds(book: HoldBook | None, event: PaymentsHeld | PaymentsReleased) -> HoldBook:
+def _replace(book: HoldBook, hold: Hold, **changes: object) -> HoldBook:
+    updated = Hold.model_validate({**dict(hold), **changes})
+    return HoldBook(cvr=book.cvr, holds=tuple(updated if h.hold_id == hold.hold_id else h
+                                              for h in book.holds))
+
+
+def evolve_holds(book: HoldBook | None, event: HoldEvent) -> HoldBook:
+    """The book after ``event``; an event the book already shows (a redelivery) changes
+    nothing."""
     if isinstance(event, PaymentsHeld):
         book = book if book is not None else HoldBook(cvr=event.cvr)
         if book.hold(event.hold_id) is not None:
@@ -137,13 +170,15 @@ def evolve_holds(book: HoldBook | None, event: PaymentsHeld | PaymentsReleased) 
         hold = Hold(hold_id=event.hold_id, reason=event.reason,
                     application_id=event.application_id, held_at=event.held_at)
         return HoldBook(cvr=book.cvr, holds=(*book.holds, hold))
-    if book is None or book.hold(event.hold_id) is None:
-        raise ValueError(f"PaymentsReleased for unknown hold {event.hold_id}")
-    holds = tuple(
-        Hold.model_validate({**dict(h), "released_at": event.released_at,
-                             "requested_by": event.requested_by,
-                             "approved_by": event.approved_by})
-        if h.hold_id == event.hold_id else h
-        for h in book.holds
-    )
-    return HoldBook(cvr=book.cvr, holds=holds)
+    found = book.hold(event.hold_id) if book is not None else None
+    if book is None or found is None:
+        raise ValueError(f"{type(event).__name__} for unknown hold {event.hold_id}")
+    if isinstance(event, HoldReleaseRequested):
+        if not found.active or found.release_request is not None:
+            return book
+        return _replace(book, found, release_request=ReleaseRequest(
+            requested_by=event.requested_by, requested_at=event.requested_at))
+    if not found.active:
+        return book
+    return _replace(book, found, released_at=event.released_at,
+                    requested_by=event.requested_by, approved_by=event.approved_by)

@@ -8,7 +8,6 @@ One table for three uses, because a code means the same wherever it appears:
 
 from __future__ import annotations
 
-from contracts.refusal import Refusal
 # Revised budget rejected (R15): every applicable reason is reported, each with its path.
 BUDGET_REJECTION_CODES: dict[str, str] = {
     "budget_empty": "the revised budget holds no money: no months, no posts, or only zero amounts",

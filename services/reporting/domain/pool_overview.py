@@ -177,6 +177,7 @@ _SUMMARIES: dict[str, Any] = {
     "PaymentInstructed": lambda p: (f"payment of {format_dkk(p.amount_oere)} instructed, "
                                     f"due {p.due_date.isoformat()}"),
     "PaymentsHeld": lambda p: f"payments held ({p.reason})",
+    "HoldReleaseRequested": lambda p: "release of a payments hold requested (first of two)",
     "PaymentResultRecorded": lambda p: (f"finance result recorded: {p.outcome}"
                                         + (f" ({p.reason})" if p.reason else "")),
     "OverpaymentClaimed": lambda p: f"overpayment of {format_dkk(p.amount_oere)} claimed back",

@@ -7,7 +7,6 @@ Three families:
 
 from __future__ import annotations
 
-from contracts.refusal import Refusal
 # Final report and accounts (R20, R21). Listed in this order in a ReportRejected.
 NO_APPROVED_BUDGET = "no_approved_budget"
 ACCOUNTS_MISSING = "accounts_missing"

@@ -33,6 +33,7 @@ from servicekit import db
 from servicekit.clock import SystemClock
 from servicekit.identity import AuthError, DevTokenIssuer, Principal, TokenVerifier
 from servicekit.outbox import Cause
+from servicekit.service import UnitOfWork
 from servicekit.settings import ServiceSettings
 from services.intake.app import MIGRATIONS
 from services.intake.domain import (
@@ -47,7 +48,8 @@ from services.intake.domain import (
     parse_submission,
     token_reason,
 )
-from services.intake.handlers import Submission, TokenCache, write_submissions
+from services.intake.service import DecideSubmissions, Submission, handle_submissions
+from services.intake.tokens import TokenCache
 from services.intake.store import IntakeStore, PoolCache
 from tests.integration.intake.conftest import (
     CVR,
@@ -245,8 +247,9 @@ async def test_a_batch_decides_as_one_by_one(
                     async with conn.transaction():
                         await one_by_one(conn, sink, sub)
         async with batched_db.acquire() as conn, conn.transaction():
-            decided[0].extend(await write_submissions(conn, sinks[0], subs[before:],
-                                                      pools=cache, clock=clock))
+            decided[0].extend(await handle_submissions(
+                UnitOfWork(conn, sinks[0]),  # type: ignore[arg-type] # a Recorder for the outbox
+                DecideSubmissions(subs[before:], cache, clock)))
         async with reference_db.acquire() as conn, conn.transaction():
             for sub in subs[before:]:
                 decided[1].append(await one_by_one(conn, sinks[1], sub))

@@ -30,7 +30,7 @@ from contracts.intake import Receipt
 from servicekit.http_guard import json_refusal
 from servicekit.identity import AuthError
 from services.intake.domain import REASON_CODES, parse_portal_submission, parse_submission
-from services.intake.handlers import ANSWER_STATUS
+from services.intake.views import ANSWER_STATUS
 from tests.infra.examples import drawn
 from tests.integration.intake.conftest import DEADLINE, Intake, valid_submission
 from tests.integration.intake.fuzz_cases import Case, apply, cases, oracle

@@ -298,6 +298,12 @@ async def test_contact_after_the_deadline_with_screenshot_granted(intake: Intake
     assert again.status_code == 200 and again.json() == contact.json()
     record = await intake.get(f"/applications/{app_id}", DEADLINE + HOUR, intake.token())
     assert record.json()["status"] == "exception_pending"
+    # the console's queue shows it to a caseworker, to nobody else
+    queue = await intake.get("/exceptions", DEADLINE + HOUR, intake.caseworker())
+    assert queue.status_code == 200 and queue.json()["status"] == "pending"
+    assert [(e["application_id"], e["exception_id"]) for e in queue.json()["exceptions"]
+            if e["application_id"] == app_id] == [(app_id, contact.json()["exception_id"])]
+    assert (await intake.get("/exceptions", DEADLINE + HOUR, intake.token())).status_code == 403
     decided = await _decide(intake, app_id, True, DEADLINE + 3 * HOUR)
     assert decided.json()["application_status"] == "exception_granted"
     receipt = await intake.get(f"/submissions/{body['submission_id']}", DEADLINE + 3 * HOUR,

@@ -376,12 +376,21 @@ async def test_award_to_payment_with_results_holds_and_redelivery(
                     ).json()["error"] == "release_already_requested"
             assert (await api.post(requests, {}, **cw1, when="2023-03-21T08:01:00")
                     ).json() == asked.json()
+            # the request is an event, once, keyed like the hold's other events
+            requested = await outbox(runtime, "HoldReleaseRequested", cvr=cvr_a)
+            assert [(e["payload"]["hold_id"], e["payload"]["requested_by"], e["aggregate_id"],
+                     e["actor"]["id"]) for e in requested] == [
+                (str(hold_id), "cw-1", str(app_a), "cw-1")]
             alone = await api.post(approvals, {}, **cw1, when="2023-03-21T09:00:00")
             assert alone.status_code == 403 and alone.json()["error"] == "two_person_rule"
             by_approver = await api.post(approvals, {}, **approver, when="2023-03-21T09:00:00")
             assert by_approver.status_code == 403
             assert by_approver.json()["error"] == "segregation_of_duties"
             assert await outbox(runtime, "PaymentsReleased", cvr=cvr_a) == []
+            view = await api.get(f"/grants/{app_a}", **caseworker, when="2023-03-21T09:30:00")
+            assert set(view.json()["holds"][0]) == {  # the request is not part of the view
+                "hold_id", "reason", "application_id", "held_at", "released_at", "requested_by",
+                "approved_by"}
             released = await api.post(approvals, {}, **cw2, when="2023-03-21T10:00:00")
             assert released.status_code == 200, released.text
             assert released.json() == {"hold_id": str(hold_id), "cvr": cvr_a,

@@ -6,7 +6,6 @@ from __future__ import annotations
 import re
 
 import services.assessment.domain as domain
-from contracts.refusal import Refusal
 from services.assessment.domain import REASON_CODES, REFUSAL_CODES
 from services.assessment.domain.reasons import GATE_REASON_ORDER
 from tests.unit.purity import assert_domain_pure, assert_modules_small, domain_modules

@@ -108,7 +108,7 @@ def other(post: str = "materials and meetings", amount: int = 30_000_000) -> Bud
 def budget(*lines: BudgetLine, total: int | None = None) -> IndicativeBudget:
     lines = lines or (salary(), other())
     return IndicativeBudget(
-        lines=list(lines), total_oere=sum(l.amount_oere for l in lines) if total is None else total
+        lines=list(lines), total_oere=sum(line.amount_oere for line in lines) if total is None else total
     )
 
 

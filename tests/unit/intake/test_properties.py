@@ -67,12 +67,12 @@ def clean_lines(draw: st.DrawFn) -> list[BudgetLine]:
 
 @given(clean_lines())
 def test_lines_that_multiply_and_sum_to_the_total_validate_clean(lines: list[BudgetLine]) -> None:
-    assert validate_budget(IndicativeBudget(lines=lines, total_oere=sum(l.amount_oere for l in lines))) == []
+    assert validate_budget(IndicativeBudget(lines=lines, total_oere=sum(line.amount_oere for line in lines))) == []
 
 
 @given(clean_lines(), st.integers(min_value=-(10**9), max_value=10**9).filter(bool))
 def test_a_total_off_by_anything_is_exactly_one_mismatch(lines: list[BudgetLine], delta: int) -> None:
-    total = sum(l.amount_oere for l in lines) + delta
+    total = sum(line.amount_oere for line in lines) + delta
     assume(total >= 0)
     reasons = validate_budget(IndicativeBudget(lines=lines, total_oere=total))
     assert [(r.code, r.path) for r in reasons] == [("budget_total_mismatch", "budget.total_oere")]

@@ -5,7 +5,6 @@ from __future__ import annotations
 import re
 
 import services.intake.domain as domain
-from contracts.refusal import Refusal
 from services.intake.domain import REASON_CODES, reason
 from tests.unit.purity import assert_domain_pure, assert_modules_small, domain_modules
 

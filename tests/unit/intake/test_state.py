@@ -6,6 +6,7 @@ import json
 from datetime import timedelta
 
 import pytest
+from pydantic import ValidationError
 
 from contracts.assessment import PriorAwardImported
 from contracts.intake import ApplicationAccepted
@@ -33,7 +34,7 @@ def test_state_is_plain_json_and_round_trips() -> None:
 
 def test_state_is_frozen() -> None:
     state = ApplicationState(application_id=APP)
-    with pytest.raises(Exception):
+    with pytest.raises(ValidationError, match="frozen"):
         state.pool_id = "x"  # type: ignore[misc]
 
 

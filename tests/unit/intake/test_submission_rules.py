@@ -173,7 +173,7 @@ def test_duplicate_post_points_at_every_repeat() -> None:
 @pytest.mark.parametrize("delta", [-1, 1])
 def test_total_one_oere_off(delta: int) -> None:
     lines = (salary(), other())
-    total = sum(l.amount_oere for l in lines) + delta
+    total = sum(line.amount_oere for line in lines) + delta
     assert pairs(validate_budget(budget(*lines, total=total))) == [
         ("budget_total_mismatch", "budget.total_oere")
     ]

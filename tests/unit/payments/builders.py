@@ -11,8 +11,18 @@ import pytest
 
 from contracts.assessment import GrantAwarded, ReportingDeadline
 from contracts.base import Actor, Applicant, BudgetLine, ProjectPeriod
+from contracts.payments import HoldReleaseRequested, PaymentsReleased
 from contracts.refusal import Refusal
-from services.payments.domain import GrantAccount, accept_award, apply, open_account
+from services.payments.domain import (
+    GrantAccount,
+    HoldBook,
+    accept_award,
+    apply,
+    evolve_holds,
+    open_account,
+    release_hold,
+    request_release,
+)
 
 APP_ID = UUID("6f1c1a52-3c5e-4c8e-9b7a-0d6c1d9e4a11")
 CVR = "29189846"
@@ -124,3 +134,14 @@ def even_months(first: str, count: int, per_month: dict[str, int]) -> dict[str, 
 
 
 ONE_SECOND = timedelta(seconds=1)
+
+
+def released_by_two(book: HoldBook, hold_id: UUID, requester: str, approver: str,
+                    grant_approvers: list[str], now: datetime
+                    ) -> tuple[HoldBook, HoldReleaseRequested, PaymentsReleased]:
+    """A hold released the way people do it (R19): ``requester`` asks, ``approver`` approves.
+    Returns the book with the request folded in (not yet the release) and both events."""
+    (asked,) = request_release(book, hold_id, requester, grant_approvers, now)
+    book = evolve_holds(book, asked)
+    (release,) = release_hold(book, hold_id, approver, grant_approvers, now)
+    return book, asked, release

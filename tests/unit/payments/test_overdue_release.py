@@ -10,10 +10,10 @@ import pytest
 
 from contracts.payments import PaymentsReleased
 from contracts.reporting import OverdueReportResolved
-from services.payments.domain import evolve_holds, hold_for_overdue_report, is_held, release_hold
+from services.payments.domain import evolve_holds, hold_for_overdue_report, is_held
 from services.payments.domain.holds import HoldBook
 from services.payments.domain.overdue_release import release_resolved_overdue
-from tests.unit.payments.builders import APP_ID, CVR, OTHER_CVR, at
+from tests.unit.payments.builders import APP_ID, CVR, OTHER_CVR, at, released_by_two
 from tests.unit.payments.test_holds import overdue
 
 REPORT = UUID("1e2d3c4b-5a69-4788-9a0b-1c2d3e4f5a6b")
@@ -61,7 +61,7 @@ def test_nothing_to_release_without_the_hold() -> None:
 def test_a_hold_released_by_two_people_before_is_left_as_is() -> None:
     book = held(overdue())
     hold_id = book.holds[0].hold_id
-    (manual,) = release_hold(book, hold_id, "cw-1", "cw-2", [], NOW)
+    book, _, manual = released_by_two(book, hold_id, "cw-1", "cw-2", [], NOW)
     book = evolve_holds(book, manual)
     assert release_resolved_overdue(book, resolved(), NOW) == []
 

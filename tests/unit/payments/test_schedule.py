@@ -21,7 +21,6 @@ from services.payments.domain import (
     lapse_not_started,
     paid_oere,
     record_result,
-    release_hold,
     submit_revised_budget,
 )
 from tests.unit.payments.builders import (
@@ -35,6 +34,7 @@ from tests.unit.payments.builders import (
     Driver,
     at,
     even_months,
+    released_by_two,
 )
 
 
@@ -206,8 +206,9 @@ class TestGates:
         for event in hold_for_overdue_report(book, report, at(2023, 1, 2)):
             book = evolve_holds(book, event)
         assert grant(instruct_due, date(2023, 6, 30), book) == []
-        (release,) = release_hold(book, book.holds[0].hold_id, "cw-a", "cw-b", ["approver-x"],
-                                  at(2023, 5, 1))  # type: ignore[union-attr]
+        assert book is not None
+        book, _, release = released_by_two(book, book.holds[0].hold_id, "cw-a", "cw-b",
+                                           ["approver-x"], at(2023, 5, 1))
         book = evolve_holds(book, release)
         assert [i.period_start for i in grant(instruct_due, date(2023, 6, 30), book)] == [
             "2023-01", "2023-04"]

@@ -11,7 +11,6 @@ from pathlib import Path
 from contracts.base import Actor
 from contracts.finance import PaymentExecuted, PaymentFailed
 from contracts.reporting import ReportOverdue
-from contracts.refusal import Refusal
 from services.payments import domain
 from services.payments.domain import (
     REASON_CODES,
@@ -25,7 +24,6 @@ from services.payments.domain import (
     instruct_due,
     record_result,
     reissue_failed,
-    release_hold,
     request_reissue,
     submit_revised_budget,
 )
@@ -41,6 +39,7 @@ from tests.unit.payments.builders import (
     Driver,
     at,
     even_months,
+    released_by_two,
 )
 from tests.unit.purity import assert_modules_small, domain_modules
 
@@ -88,7 +87,10 @@ def test_hold_book_round_trips_and_replays() -> None:
     book = None
     for event in events:
         book = evolve_holds(book, event)
-    events += release_hold(book, events[0].hold_id, "a", "b", [APPROVER], at(2023, 7, 2))
+    assert book is not None
+    _, asked, release = released_by_two(book, events[0].hold_id, "a", "b", [APPROVER],
+                                        at(2023, 7, 2))
+    events += [asked, release]
     replayed = None
     for event in events:
         replayed = evolve_holds(replayed, event)

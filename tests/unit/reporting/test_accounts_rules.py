@@ -14,7 +14,7 @@ from services.reporting.domain.reports import SubmitReport, decide_report
 from services.reporting.domain.rules import ineligible_per_post
 from tests.unit.reporting.builders import at, uid
 from tests.unit.reporting.grants import APP
-from tests.unit.reporting.test_reports import ACCOUNTS, apply_all, codes, final, ready
+from tests.unit.reporting.test_reports import apply_all, codes, final, ready
 
 # The project period of tests.unit.reporting.grants ends 2025-12-31 (Copenhagen, UTC+1).
 LAST_INSTANT = at("2025-12-31T23:59:59.999999+01:00")

@@ -10,7 +10,6 @@ import pytest
 
 from grants.scenario import demo, rule_scenarios
 from grants.scenario.model import ScenarioError, Submit, load_scenario, parse_scenario
-from grants.scenario.settle import _caught_up
 
 SCENARIOS = Path(__file__).resolve().parents[3] / "grants" / "scenarios"
 

@@ -11,7 +11,7 @@ def test_every_stage_of_the_demo_is_named_in_words() -> None:
     scenario = parse_scenario(build())
     name = StageNames(scenario)
     labels = [name(a) for a in scenario.actions]
-    assert all("_" not in label for label in labels), {l for l in labels if "_" in l}
+    assert all("_" not in label for label in labels), {label for label in labels if "_" in label}
     assessors = {a.assessor for a in scenario.actions if a.type == "score"}
     assert f"scoring 1/{len(assessors)} assessors" in labels
     assert any(label.startswith("payments Q") and label[-4:].isdigit() for label in labels)

@@ -83,7 +83,7 @@ def _guarded(committed: dict[Any, int], loading_answers: int = 0
                              clock=make_clock(False), pool_provider=lambda: None,  # type: ignore
                              broker_provider=lambda: None)  # type: ignore[arg-type,return-value]
     fake = FakeKafkaConsumer(committed, loading_answers)
-    consumer._subscriber = SimpleNamespace(consumer=fake)  # noqa: SLF001
+    consumer._subscriber = SimpleNamespace(consumer=fake)
     consumer.positions = {"t:0": 133, "t:1": 140}
     return consumer, fake
 
@@ -95,7 +95,7 @@ def _records(*where: tuple[int, int]) -> tuple[Any, ...]:
 async def test_a_batch_is_processed_when_the_group_offsets_are_where_we_left_them() -> None:
     from aiokafka import TopicPartition
     consumer, fake = _guarded({TopicPartition("t", 0): 133, TopicPartition("t", 1): 150})
-    assert await consumer._offsets_still_ours(_records((0, 133), (1, 150)))  # noqa: SLF001
+    assert await consumer._offsets_still_ours(_records((0, 133), (1, 150)))
     assert fake.seeks == []
 
 
@@ -106,7 +106,7 @@ async def test_a_broker_that_lost_the_log_sends_the_partition_back_to_its_start(
     from aiokafka import TopicPartition
     monkeypatch.setattr(consumer_module, "OFFSETS_RELOAD_WAIT_S", 1.0)
     consumer, fake = _guarded({TopicPartition("t", 1): 140})
-    ok = await consumer._offsets_still_ours(_records((0, 133), (0, 134), (1, 140)))  # noqa: SLF001
+    ok = await consumer._offsets_still_ours(_records((0, 133), (0, 134), (1, 140)))
     assert not ok
     assert (TopicPartition("t", 0), "beginning") in fake.seeks
     assert (TopicPartition("t", 1), 140) in fake.seeks  # the other partition: read again as is
@@ -116,7 +116,7 @@ async def test_a_broker_that_lost_the_log_sends_the_partition_back_to_its_start(
 async def test_a_lost_commit_resumes_at_the_committed_offset() -> None:
     from aiokafka import TopicPartition
     consumer, fake = _guarded({TopicPartition("t", 0): 100})
-    assert not await consumer._offsets_still_ours(_records((0, 133)))  # noqa: SLF001
+    assert not await consumer._offsets_still_ours(_records((0, 133)))
     assert fake.seeks == [(TopicPartition("t", 0), 100)]
 
 
@@ -127,5 +127,5 @@ async def test_a_durable_broker_still_loading_its_offsets_is_asked_again_not_res
     from aiokafka import TopicPartition
     consumer, fake = _guarded({TopicPartition("t", 0): 133, TopicPartition("t", 1): 140},
                               loading_answers=3)
-    assert await consumer._offsets_still_ours(_records((0, 133), (1, 140)))  # noqa: SLF001
+    assert await consumer._offsets_still_ours(_records((0, 133), (1, 140)))
     assert fake.seeks == [] and fake.asks == 4
