@@ -306,7 +306,9 @@ def _fig_burst(run: Run, state: Any, tokens: Tokens, pool_id: str,
     fig.details = {"intake": rs, "bare_peer": as_}
     fig.notes.append(f"intake p50 {_ms(rs['p50_ms'])}, p99 {_ms(rs['p99_ms'])}, max "
                      f"{_ms(rs['max_ms'])}; {rs['ok']:,}/{n:,} answered 200 "
-                     f"({rs['answered_per_s'] or 0:,.0f}/s), errors {rs['errors']:,} "
+                     f"({rs['answered_per_s'] or 0:,.0f}/s), shed {rs['shed']:,} "
+                     f"({rs['shed_share'] or 0:.1%}, 503 overloaded), "
+                     f"errors {rs['errors']:,} "
                      f"{rs['error_kinds'] or ''}; bare peer ({s.peer_burst_s:g} s) p50 "
                      f"{_ms(as_['p50_ms'])}, p99 {_ms(as_['p99_ms'])}, errors {as_['errors']}")
     return fig

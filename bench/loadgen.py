@@ -26,6 +26,7 @@ class BurstResult:
     latencies_ms: list[float] = field(default_factory=list)
     statuses: Counter[str] = field(default_factory=Counter)
     errors: Counter[str] = field(default_factory=Counter)
+    shed: int = 0  # 503 overloaded: refused fast by admission control, not an error
     duration_s: float = 0.0
     connections: int = 0
     late_starts: int = 0  # requests the generator itself started > 5 ms after their due time
@@ -41,6 +42,7 @@ class BurstResult:
     def summary(self) -> dict[str, Any]:
         return {
             "sent": self.sent, "ok": self.ok, "errors": sum(self.errors.values()),
+            "shed": self.shed, "shed_share": self.shed / self.sent if self.sent else None,
             "error_kinds": dict(self.errors), "statuses": dict(self.statuses),
             "p50_ms": self.percentile(50), "p90_ms": self.percentile(90),
             "p99_ms": self.percentile(99), "p999_ms": self.percentile(99.9),
@@ -50,6 +52,8 @@ class BurstResult:
             "answered_per_s": self.ok / self.last_answer_s if self.last_answer_s else None,
         }
 
+
+SHED_STATUS = 503  # servicekit.admission: at capacity, retry after Retry-After
 
 # uvicorn closes a keep-alive connection idle for 5 s; a connection idle longer than this is
 # dropped instead of reused (a client reusing it would see the server's close, not an answer).
@@ -129,6 +133,8 @@ async def burst(host: str, port: int, requests: list[bytes], rate: float, *,
                 result.ok += 1
                 result.last_answer_s = max(result.last_answer_s, loop.time() - t0)
                 result.latencies_ms.append(latency)
+            elif status == SHED_STATUS:
+                result.shed += 1
             else:
                 result.errors[f"http_{status}"] += 1
             if keep:
