@@ -255,6 +255,8 @@ REASONS: dict[str, tuple[str, str]] = {
     "invalid_request": ("Forespørgslen er ikke gyldig", "The request is not valid"),
     # the HTTP edge of every service (servicekit/http_guard.py, contracts/bounds.py; issue 14)
     "body_too_large": ("Indholdet er for stort", "The request body is too large"),
+    "overloaded": ("Tjenesten er fuldt optaget; prøv igen om lidt",
+                   "The service is at capacity; try again shortly"),
     "amount_too_large": ("Beløbet er over loftet på 10 mia. kr.",
                          "The amount is above the ceiling of DKK 10 billion"),
     "text_control_character": ("Teksten indeholder et kontroltegn",
