@@ -321,7 +321,7 @@ def acl_plan(subscriptions: Mapping[str, list[Subscription]] | None = None, *,
     # The provisioner (`grants provision topics`) creates and configures the platform's topics.
     provisioner = f"{user_prefix}{PROVISIONER}"
     for op in ("Create", "Describe", "DescribeConfigs", "AlterConfigs"):
-        acls.add(Acl(provisioner, "Topic", namespaced("grants."), op,  # type: ignore[arg-type]
+        acls.add(Acl(provisioner, "Topic", namespaced("grants."), op,
                      "prefixed"))
     return sorted(acls)
 

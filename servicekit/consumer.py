@@ -23,6 +23,7 @@ A run of ``poison_storm_limit`` dead letters in a row stops the service instead 
 from __future__ import annotations
 
 import asyncio
+import functools
 import os
 import signal
 import time
@@ -75,7 +76,7 @@ class Incoming:
 
     @property
     def key(self) -> bytes | None:
-        return self.record.key  # type: ignore[no-any-return]
+        return self.record.key
 
     @property
     def envelope(self) -> Envelope[Any]:
@@ -394,7 +395,7 @@ class EventConsumer:
         except _HandlerBroke:
             for item in good:
                 try:
-                    await self._with_retry(lambda item=item: self._apply([item]))
+                    await self._with_retry(functools.partial(self._apply, [item]))
                     self._count_duplicates()
                 except _HandlerBroke as broke:
                     cause = broke.__cause__ or broke

@@ -14,6 +14,7 @@ Intake status, in order of precedence (the first that applies):
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any, Literal
 
 from audit.replay.checks import accepted_received, accepted_version
@@ -67,7 +68,7 @@ def applied_version(app: AppFacts, facts: LogFacts) -> Received | None:
 
 
 def application_view(
-    app: AppFacts | None, facts: LogFacts, refused: list[str] | None = None,
+    app: AppFacts | None, facts: LogFacts, refused: Sequence[str] | None = None,
 ) -> ApplicationView:
     if app is None:
         return ApplicationView(intake="invalid", intake_reasons=list(refused or []))
@@ -107,6 +108,7 @@ def pool_views(facts: LogFacts) -> dict[str, PoolView]:
     pools: dict[str, dict[str, Any]] = {}
     for pool_id in facts.pool_ids():
         published = facts.latest_pool(pool_id)
+        assert published is not None  # pool_ids() names only published pools
         definition = published.definition
         pools[pool_id] = {
             "pool_id": pool_id, "programme": definition.programme_id, "version": published.version,
