@@ -203,4 +203,4 @@ def install(app: FastAPI) -> None:
                 if isinstance(c.original_route, APIRoute)])
         return app.openapi_schema
 
-    app.openapi = openapi  # type: ignore[method-assign]
+    app.openapi = openapi  # type: ignore[method-assign]  # FastAPI documents replacing app.openapi

@@ -29,7 +29,7 @@ def _intake(app: AppFacts, facts: LogFacts) -> tuple[IntakeStatus | None, list[s
     if acceptance is not None:
         return acceptance.basis, []  # type: ignore[return-value]  # basis is a status name
     if app.exception is not None:
-        return app.exception[1], list(app.exception[2])  # type: ignore[return-value]
+        return app.exception[1], list(app.exception[2])  # type: ignore[return-value]  # a status name
     if app.rejected_late is not None:
         return "late_rejected", list(app.rejected_late[1])
     if app.invalid is not None and not app.received:

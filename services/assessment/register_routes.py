@@ -52,7 +52,7 @@ async def load_source(uow: UnitOfWork, source: str, text: str, fmt: RegisterForm
         uow.emit(event, aggregate_id=REGISTER_AGGREGATE, cause=cause)
         if isinstance(event, RegisterSourceLoaded):
             await store.save_source(event)
-    version = events[-1].source_version if events else in_force.version  # type: ignore[union-attr]
+    version = events[-1].source_version if events else in_force.version  # type: ignore[union-attr]  # no events: the source in force exists
     return {"source": source, "version": version, "loaded": bool(events),
             "rows": len(parsed.organisations), "skipped": parsed.skipped,
             "changed": len(recorded), "revision": recorded[-1].revision if recorded else revision}
