@@ -340,7 +340,7 @@ class EventConsumer:
             committed = await asyncio.wait_for(
                 fetch_committed(set(ours)),
                 self.settings.transient_retry_max_delay_s)
-        except Exception as exc:  # broker away: try this batch again later
+        except Exception as exc:  # noqa: BLE001 - broker away: try this batch again later
             log.warning("committed_offsets_unknown", consumer=self.name, error=repr(exc))
             for tp, offset in first.items():
                 consumer.seek(tp, offset)
@@ -357,7 +357,7 @@ class EventConsumer:
                 committed = {**await asyncio.wait_for(
                     fetch_committed(set(ours)),
                     self.settings.transient_retry_max_delay_s), **committed}
-            except Exception as exc:
+            except Exception as exc:  # noqa: BLE001 - broker away: asked again until the deadline
                 log.warning("committed_offsets_unknown", consumer=self.name, error=repr(exc))
         behind = {tp: committed[tp].offset if tp in committed else None
                   for tp, position in ours.items()
@@ -383,7 +383,7 @@ class EventConsumer:
         for record in records:
             try:
                 body, dedup_id = self.decoder(record)
-            except Exception as exc:  # undecodable, invalid or unknown: never processable
+            except Exception as exc:  # noqa: BLE001 - undecodable, invalid or unknown: never processable
                 await self._dead_letter(record, exc)
                 continue
             good.append(_incoming(record, body, dedup_id))
