@@ -93,12 +93,19 @@ class Record(Protocol):
     """What the verifier needs of a log record (``servicekit.log_reader.LogRecord`` and
     ``audit.bundle.BundleRecord`` both are)."""
 
-    topic: str
-    partition: int
-    offset: int
-    key: bytes | None
-    value: bytes
-    headers: Sequence[tuple[str, bytes]]
+    # read-only (properties), so that frozen dataclasses and named tuples conform
+    @property
+    def topic(self) -> str: ...
+    @property
+    def partition(self) -> int: ...
+    @property
+    def offset(self) -> int: ...
+    @property
+    def key(self) -> bytes | None: ...
+    @property
+    def value(self) -> bytes: ...
+    @property
+    def headers(self) -> Sequence[tuple[str, bytes]]: ...
 
 
 @dataclass(frozen=True)

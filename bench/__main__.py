@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import psutil
-from rich.console import Console
+from rich.console import Console, JustifyMethod
 from rich.table import Table
 
 from bench.figures import (
@@ -49,9 +49,10 @@ def _fmt(x: float | None, unit: str = "") -> str:
 def table(run: Run) -> Table:
     t = Table(title="grant platform benchmarks (anchors measured in the same run)",
               show_lines=True)
-    for col, just in (("figure", "left"), ("value", "right"), ("anchor", "right"),
-                      ("ratio", "right"), ("target", "left"), ("met", "center"),
-                      ("notes", "left")):
+    columns: tuple[tuple[str, JustifyMethod], ...] = (
+        ("figure", "left"), ("value", "right"), ("anchor", "right"), ("ratio", "right"),
+        ("target", "left"), ("met", "center"), ("notes", "left"))
+    for col, just in columns:
         t.add_column(col, justify=just, overflow="fold")
     for key in ORDER:
         f = run.figures.get(key)

@@ -283,7 +283,7 @@ class TopicCounter:
 def header(record: Any, name: str) -> bytes | None:
     for k, v in record.headers or ():
         if k == name:
-            return v  # type: ignore[no-any-return]
+            return v
     return None
 
 
@@ -440,7 +440,7 @@ def portal_messages(pool_id: str, tokens: Tokens, n: int, start: int = 0
                     ) -> list[tuple[bytes, bytes, list[tuple[str, bytes]]]]:
     """``n`` PortalSubmission messages (key = application id) for valid, distinct applications."""
     apps = applicants()
-    out = []
+    out: list[tuple[bytes, bytes, list[tuple[str, bytes]]]] = []
     for i in range(start, start + n):
         a = apps[i % len(apps)]
         sub = submission(pool_id, a, i)

@@ -88,7 +88,7 @@ class Run:
 # -- helpers ---------------------------------------------------------------------------------------
 
 def _health(url: str) -> dict[str, Any]:
-    return httpx.get(f"{url}/health", timeout=5).json()  # type: ignore[no-any-return]
+    return httpx.get(f"{url}/health", timeout=5).json()
 
 
 async def _wait_consumed(url: str, consumer: str, at_least: int, timeout: float = 30) -> None:
@@ -132,7 +132,7 @@ async def _census(bootstrap: str, topic_names: list[str], keys: set[bytes]) -> d
     return seen
 
 
-def _is(event_type: bytes):  # type: ignore[no-untyped-def]
+def _is(event_type: bytes):
     return lambda r: header(r, "event_type") == event_type
 
 
@@ -460,7 +460,7 @@ def _worker(*args: str, timeout: float = 600) -> dict[str, Any]:
                          capture_output=True, text=True, timeout=timeout, check=False)
     if out.returncode != 0:
         raise RuntimeError(f"replay worker {args[0]} failed: {out.stderr[-800:]}")
-    return json.loads(out.stdout.strip().splitlines()[-1])  # type: ignore[no-any-return]
+    return json.loads(out.stdout.strip().splitlines()[-1])
 
 
 def fig_replay(run: Run) -> None:

@@ -108,7 +108,7 @@ def _templates() -> tuple[dict[str, tuple[str, str, str]], list[str], list[str],
     return templates, awarded, rejected, pool
 
 
-def generate(n: int):  # type: ignore[no-untyped-def]
+def generate(n: int):
     """Yield (topic, key, value, event type) for ``n`` events (whole lifecycles; stops at n).
     The event type goes into the ``event_type`` header, as the services' outbox relays do."""
     from contracts import examples as ex

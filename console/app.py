@@ -63,7 +63,7 @@ def build(settings: ConsoleSettings | None = None, *,
     csp = SECURITY_HEADERS["Content-Security-Policy"].format(oidc=settings.oidc_issuer or "")
 
     @app.middleware("http")
-    async def headers(request: Request, call_next):  # type: ignore[no-untyped-def]
+    async def headers(request: Request, call_next):
         response: Response = await call_next(request)
         for name, value in SECURITY_HEADERS.items():
             response.headers.setdefault(name, csp if name == "Content-Security-Policy" else value)

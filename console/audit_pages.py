@@ -34,7 +34,7 @@ def last_replay(work: Path | None) -> dict[str, Any] | None:
     if work is None or not (work / "replay.json").is_file():
         return None
     try:
-        return json.loads((work / "replay.json").read_text())  # type: ignore[no-any-return]
+        return json.loads((work / "replay.json").read_text())
     except ValueError:
         return None
 

@@ -51,7 +51,7 @@ def router() -> APIRouter:
         reporting, reporting_refused = await _optional(
             services.get("reporting", f"/grants/{application_id}", session.token))
         if payments is None and reporting is None:
-            raise payments_refused or reporting_refused  # type: ignore[misc]
+            raise payments_refused or reporting_refused  # type: ignore[misc]  # both None only if both refused
         return render(request, "grant.html", application_id=application_id, p=payments,
                       p_refused=payments_refused, rep=reporting, rep_refused=reporting_refused,
                       budgets=budget_rows(payments) if payments else [])

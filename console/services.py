@@ -77,6 +77,8 @@ def _refusal(service: str, response: httpx.Response) -> Refused:
     if not isinstance(body, dict):
         body = {}
     code = body.get("error") or body.get("status") or f"http_{response.status_code}"
-    reasons = body.get("reasons") if isinstance(body.get("reasons"), list) else []
+    reasons = body.get("reasons")
+    if not isinstance(reasons, list):
+        reasons = []
     return Refused(service, response.status_code, str(code), str(body.get("message", "")),
                    [r for r in reasons if isinstance(r, dict)])

@@ -123,7 +123,7 @@ def router() -> APIRouter:
     return r
 
 
-def _catalogue(request: Request):  # type: ignore[no-untyped-def]
+def _catalogue(request: Request):
     from console import texts
     from console.web import lang_of
 
@@ -177,7 +177,8 @@ async def _exchange(console: Console, code: str, verifier: str) -> dict[str, Any
     if s.oidc_client_secret is not None:
         auth = (s.oidc_client_id or "", s.oidc_client_secret.get_secret_value())
     response = await console.services._client.post(  # noqa: SLF001
-        (await _endpoints(console))["token_endpoint"], data=form, auth=auth)
+        (await _endpoints(console))["token_endpoint"], data=form,
+        auth=auth)  # type: ignore[arg-type]  # httpx takes None (no auth); its hints omit it
     response.raise_for_status()
     tokens = response.json()
     if not isinstance(tokens, dict) or s.oidc_service_token not in tokens:

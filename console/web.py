@@ -53,7 +53,7 @@ def make_env() -> jinja2.Environment:
 
 
 def console_of(request: Request) -> Console:
-    return request.app.state.console  # type: ignore[no-any-return]
+    return request.app.state.console
 
 
 def session_of(request: Request) -> Session | None:

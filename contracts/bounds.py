@@ -15,6 +15,7 @@ import re
 from typing import Annotated, Any
 
 from pydantic import AfterValidator, Field, StrictInt
+from pydantic.json_schema import JsonDict
 from pydantic_core import PydanticCustomError
 
 MAX_AMOUNT_OERE = 10**15
@@ -96,8 +97,8 @@ def text_keyed(value: Any, max_length: int = SHORT_TEXT, max_items: int = MAX_LI
     pattern would make pydantic write ``patternProperties``, which lets any other key through."""
     key = Annotated[str, Field(min_length=0, max_length=max_length),
                     AfterValidator(_single_line)]
-    names = {"maxLength": max_length, "pattern": SINGLE_LINE_PATTERN}
-    return Annotated[dict[key, value],  # type: ignore[valid-type]
+    names: JsonDict = {"maxLength": max_length, "pattern": SINGLE_LINE_PATTERN}
+    return Annotated[dict[key, value],
                      Field(max_length=max_items, json_schema_extra={"propertyNames": names})]
 
 

@@ -84,9 +84,10 @@ EXAMPLE_PAYLOADS: list[Contract] = [
     reg.OrganisationRecorded(
         revision=99, entry_version=2, change="updated",
         organisation=reg.Organisation(cvr="29189846", name="Aarhus Kommune",
-                                      kind="municipality", municipality_code="751"),
+                                      kind="municipality", municipality_code="751",
+                                      region_code="1082"),
         previous=reg.Organisation(cvr="29189846", name="Aarhus Kommune", kind="municipality",
-                                  municipality_code="746"),
+                                  municipality_code="746", region_code="1082"),
         source="caseworker", changed_by="cw-7f3a"),
     reg.RegisterSourceLoaded(source="municipalities", source_version=1,
                              content_hash="sha256:9d1e", format="grants-register-csv", rows=98,

@@ -54,7 +54,7 @@ def schemas() -> dict[Path, str]:
 
 def _minimal(envelope: Any) -> dict[str, Any]:
     """The envelope as a producer that sends only what is required would write it."""
-    data = json.loads(envelope.model_dump_json(exclude_defaults=True))
+    data: dict[str, Any] = json.loads(envelope.model_dump_json(exclude_defaults=True))
     data["payload"] = json.loads(envelope.payload.model_dump_json(exclude_defaults=True))
     return data
 
@@ -117,12 +117,12 @@ def main(argv: list[str] | None = None) -> int:
                 path.parent.mkdir(parents=True, exist_ok=True)
                 path.write_text(text)
     for folder, label, message in examples():
-        path = _unkept(folder, label, message)
-        if path is not None:
-            stale.append(path)
+        unkept = _unkept(folder, label, message)
+        if unkept is not None:
+            stale.append(unkept)
             if not args.check:
                 folder.mkdir(parents=True, exist_ok=True)
-                path.write_text(_dump(message))
+                unkept.write_text(_dump(message))
     if args.check and stale:
         print("out of date (run python -m contracts.export):", *map(str, stale), sep="\n  ")
         return 1

@@ -109,7 +109,7 @@ def classify(exc: BaseException) -> CliError | None:
     try:
         import asyncpg
     except ImportError:  # pragma: no cover - a dependency
-        asyncpg = None  # type: ignore[assignment]
+        asyncpg = None
     if asyncpg is not None and isinstance(exc, (asyncpg.PostgresError,
                                                 asyncpg.InterfaceError)):
         return CliError(f"PostgreSQL refused: {exc}", ExitCode.DATABASE)

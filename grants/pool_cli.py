@@ -92,7 +92,7 @@ def _get(client: httpx.Client, path: str, console: Console) -> dict[str, Any]:
         except ValueError:
             detail = response.text[:200]
         raise _fail(console, f"GET {path} → {response.status_code} {detail}")
-    return response.json()  # type: ignore[no-any-return]
+    return response.json()
 
 
 @app.command("overview")

@@ -321,7 +321,7 @@ def acl_plan(subscriptions: Mapping[str, list[Subscription]] | None = None, *,
     # The provisioner (`grants provision topics`) creates and configures the platform's topics.
     provisioner = f"{user_prefix}{PROVISIONER}"
     for op in ("Create", "Describe", "DescribeConfigs", "AlterConfigs"):
-        acls.add(Acl(provisioner, "Topic", namespaced("grants."), op,  # type: ignore[arg-type]
+        acls.add(Acl(provisioner, "Topic", namespaced("grants."), op,
                      "prefixed"))
     return sorted(acls)
 
@@ -401,6 +401,6 @@ def parse_kafka_acls_script(text: str) -> list[Acl]:
         for flag, name in pairs:
             if flag in ("--topic", "--group"):
                 found.append(Acl(principal, "Topic" if flag == "--topic" else "Group",
-                                 name, options["--operation"],  # type: ignore[arg-type]
-                                 options["--resource-pattern-type"]))  # type: ignore[arg-type]
+                                 name, options["--operation"],  # type: ignore[arg-type]  # parsed from kafka-acls flags
+                                 options["--resource-pattern-type"]))  # type: ignore[arg-type]  # same
     return found

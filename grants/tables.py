@@ -49,7 +49,7 @@ def fitted_table(title: str, columns: Sequence[Column], rows: Sequence[Sequence[
                if left_out else None)
     table = Table(title=title, caption=caption)
     for i in kept:
-        table.add_column(columns[i].header, justify=columns[i].justify,  # type: ignore[arg-type]
+        table.add_column(columns[i].header, justify=columns[i].justify,  # type: ignore[arg-type]  # one of rich's justify names
                          no_wrap=True)
     for n, row in enumerate(rows):
         if bold_last and n == len(rows) - 1:

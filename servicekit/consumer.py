@@ -23,6 +23,7 @@ A run of ``poison_storm_limit`` dead letters in a row stops the service instead 
 from __future__ import annotations
 
 import asyncio
+import functools
 import os
 import signal
 import time
@@ -75,7 +76,7 @@ class Incoming:
 
     @property
     def key(self) -> bytes | None:
-        return self.record.key  # type: ignore[no-any-return]
+        return self.record.key
 
     @property
     def envelope(self) -> Envelope[Any]:
@@ -339,7 +340,7 @@ class EventConsumer:
             committed = await asyncio.wait_for(
                 fetch_committed(set(ours)),
                 self.settings.transient_retry_max_delay_s)
-        except Exception as exc:  # broker away: try this batch again later
+        except Exception as exc:  # noqa: BLE001 - broker away: try this batch again later
             log.warning("committed_offsets_unknown", consumer=self.name, error=repr(exc))
             for tp, offset in first.items():
                 consumer.seek(tp, offset)
@@ -356,7 +357,7 @@ class EventConsumer:
                 committed = {**await asyncio.wait_for(
                     fetch_committed(set(ours)),
                     self.settings.transient_retry_max_delay_s), **committed}
-            except Exception as exc:
+            except Exception as exc:  # noqa: BLE001 - broker away: asked again until the deadline
                 log.warning("committed_offsets_unknown", consumer=self.name, error=repr(exc))
         behind = {tp: committed[tp].offset if tp in committed else None
                   for tp, position in ours.items()
@@ -382,7 +383,7 @@ class EventConsumer:
         for record in records:
             try:
                 body, dedup_id = self.decoder(record)
-            except Exception as exc:  # undecodable, invalid or unknown: never processable
+            except Exception as exc:  # noqa: BLE001 - undecodable, invalid or unknown: never processable
                 await self._dead_letter(record, exc)
                 continue
             good.append(_incoming(record, body, dedup_id))
@@ -394,7 +395,7 @@ class EventConsumer:
         except _HandlerBroke:
             for item in good:
                 try:
-                    await self._with_retry(lambda item=item: self._apply([item]))
+                    await self._with_retry(functools.partial(self._apply, [item]))
                     self._count_duplicates()
                 except _HandlerBroke as broke:
                     cause = broke.__cause__ or broke

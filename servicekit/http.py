@@ -89,7 +89,7 @@ ExplainRefusal = Callable[[Refusal], list[dict[str, Any]]]
 """A service's own presentation of a refusal's ``details`` as the body's ``reasons``."""
 
 
-def refusal_reasons(refusal: Refusal) -> list[dict[str, Any]]:
+def refusal_reasons(refusal: Refusal) -> list[Any]:
     """The structured reasons as JSON, else the free-text details as they are."""
     return [r.model_dump(mode="json") for r in refusal.reasons] or list(refusal.details)
 
@@ -199,5 +199,5 @@ def cause_of_request(request: Request, principal: Principal, role: str) -> Cause
     """The cause of events an HTTP command emits: the caller (pseudonymous subject) and the
     correlation id from ``X-Correlation-Id`` (a new one when absent)."""
     correlation = request.headers.get("x-correlation-id") or str(uuid.uuid4())
-    return Cause(actor=Actor(id=principal.subject[:128], role=role),  # type: ignore[arg-type]
+    return Cause(actor=Actor(id=principal.subject[:128], role=role),
                  correlation_id=correlation[:128])

@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import re
 import sys
+from collections.abc import MutableMapping
 from typing import Any
 
 import structlog
@@ -28,7 +29,7 @@ _OWN_HANDLERS = ("faststream", "faststream.access", FASTSTREAM_LOGGER, "uvicorn"
                  "uvicorn.access")
 
 
-def _strip_ansi(_: Any, __: str, event: dict[str, Any]) -> dict[str, Any]:
+def _strip_ansi(_: Any, __: str, event: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
     for key, value in event.items():
         if isinstance(value, str) and "\x1b" in value:
             event[key] = _ANSI.sub("", value)
@@ -72,4 +73,4 @@ def configure_logging(service: str, level: str = "INFO") -> None:
 
 
 def get_logger(name: str | None = None) -> structlog.stdlib.BoundLogger:
-    return structlog.get_logger(name)  # type: ignore[no-any-return]
+    return structlog.get_logger(name)

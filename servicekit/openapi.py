@@ -218,4 +218,4 @@ def install(app: FastAPI, shed: Sequence[ShedRoute] = ()) -> None:
                 if isinstance(c.original_route, APIRoute)], shed)
         return app.openapi_schema
 
-    app.openapi = openapi  # type: ignore[method-assign]
+    app.openapi = openapi  # type: ignore[method-assign]  # FastAPI documents replacing app.openapi

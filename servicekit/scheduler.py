@@ -264,7 +264,7 @@ class Scheduler:
                 await self.tick()
             except asyncio.CancelledError:
                 raise
-            except Exception as exc:  # database away: not the leader now, try next time
+            except Exception as exc:  # noqa: BLE001 - database away: not the leader now, try next time
                 log.warning("scheduler_tick_error", error=repr(exc))
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._stop.wait(), self.interval_s)

@@ -173,7 +173,7 @@ class ServiceRuntime:
         """Run ``work`` in one unit of work; a deadlock or serialisation failure (or one of
         ``retry_on``) rolls it back and runs it again, a few times with a short backoff. Traced
         as one span (``name``: the command handler's, else ``work``'s)."""
-        with self.tracing.unit_of_work(name or getattr(work, "__qualname__", "work")):
+        with self.tracing.unit_of_work(name or str(getattr(work, "__qualname__", "work"))):
             return await self._in_transaction(work, retry_on, attempts)
 
     async def _in_transaction(self, work: Callable[[UnitOfWork], Awaitable[T]],

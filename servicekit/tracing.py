@@ -100,7 +100,7 @@ class Tracing:
 
     @contextlib.contextmanager
     def _span(self, name: str, kind: SpanKind, parent: Any = None,
-              links: Sequence[Link] = (), **attributes: Any) -> Iterator[Span]:
+              links: Sequence[Link] = (), /, **attributes: Any) -> Iterator[Span]:
         with self.tracer.start_as_current_span(name, context=parent, kind=kind, links=links,
                                                attributes=attributes) as span:
             yield span

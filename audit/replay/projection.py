@@ -14,6 +14,7 @@ Intake status, in order of precedence (the first that applies):
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any, Literal
 
 from audit.replay.checks import accepted_received, accepted_version
@@ -28,7 +29,7 @@ def _intake(app: AppFacts, facts: LogFacts) -> tuple[IntakeStatus | None, list[s
     if acceptance is not None:
         return acceptance.basis, []  # type: ignore[return-value]  # basis is a status name
     if app.exception is not None:
-        return app.exception[1], list(app.exception[2])  # type: ignore[return-value]
+        return app.exception[1], list(app.exception[2])  # type: ignore[return-value]  # a status name
     if app.rejected_late is not None:
         return "late_rejected", list(app.rejected_late[1])
     if app.invalid is not None and not app.received:
@@ -67,7 +68,7 @@ def applied_version(app: AppFacts, facts: LogFacts) -> Received | None:
 
 
 def application_view(
-    app: AppFacts | None, facts: LogFacts, refused: list[str] | None = None,
+    app: AppFacts | None, facts: LogFacts, refused: Sequence[str] | None = None,
 ) -> ApplicationView:
     if app is None:
         return ApplicationView(intake="invalid", intake_reasons=list(refused or []))
@@ -107,6 +108,7 @@ def pool_views(facts: LogFacts) -> dict[str, PoolView]:
     pools: dict[str, dict[str, Any]] = {}
     for pool_id in facts.pool_ids():
         published = facts.latest_pool(pool_id)
+        assert published is not None  # pool_ids() names only published pools
         definition = published.definition
         pools[pool_id] = {
             "pool_id": pool_id, "programme": definition.programme_id, "version": published.version,

@@ -12,7 +12,9 @@ such tuples, so a million-event fold does not spend its time in GC passes over i
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, NamedTuple
+from typing import NamedTuple
+
+from contracts.assessment import PoolPublished
 
 Ref = tuple[datetime, str, int, int, int, str]
 """Where an event is in the log: ``(occurred_at, topic, partition, offset, event_id as int,
@@ -114,7 +116,7 @@ class LogFacts:
         self.submissions: dict[int, Received] = {}
         # submissions refused before they had an application id: key -> (ref, reason codes)
         self.refused_submissions: dict[str, tuple[Ref, tuple[str, ...]]] = {}
-        self.pool_versions: dict[tuple[str, int], tuple[Ref, Any]] = {}  # -> (ref, PoolPublished)
+        self.pool_versions: dict[tuple[str, int], tuple[Ref, PoolPublished]] = {}
         # (ref, programme, municipality, pool, applicant keys: contracts.register.applicant_keys)
         self.priors: list[tuple[Ref, str, str, str, frozenset[str]]] = []
         self.awards: list[Award] = []  # every GrantAwarded, for the sub-pool sums
@@ -125,7 +127,7 @@ class LogFacts:
         self.executed: set[int] = set()  # instructions finance reported executed
         self.executed_oere: dict[int, int] = {}  # what finance reported paid (first report)
 
-    def latest_pool(self, pool_id: str) -> Any | None:
+    def latest_pool(self, pool_id: str) -> PoolPublished | None:
         """The highest published version of a pool (a ``PoolPublished``), if any."""
         versions = [v for (pid, v) in self.pool_versions if pid == pool_id]
         return self.pool_versions[(pool_id, max(versions))][1] if versions else None

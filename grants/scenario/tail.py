@@ -38,7 +38,7 @@ class EventTail:
             for record in await self.reader.fetch(timeout_ms=10):
                 try:
                     envelope = decode(record.value, record.header("event_type"))
-                except Exception:  # poison on a topic is the services' business (dead letters)
+                except Exception:  # noqa: BLE001 - poison on a topic is the services' business (dead letters)
                     self.undecodable += 1
                     continue
                 self.events.append(LoggedEvent(envelope, record.topic, record.partition,

@@ -110,7 +110,7 @@ def start_broker(
         )
     finally:
         if log_path:
-            out.close()  # type: ignore[union-attr]
+            out.close()  # type: ignore[union-attr]  # a file whenever log_path
     broker = BrokerProcess(popen.pid, port, process_start_time(popen.pid), log_path, popen)
     if not wait_until(lambda: port_open(LOOPBACK, port) or popen.poll() is not None, timeout):
         broker.stop()

@@ -377,7 +377,7 @@ class EmbeddedStack:
             else:
                 broker_log = self._fresh_log("broker")
                 broker = start_broker(log_path=broker_log, die_with_parent=self.die_with_parent)
-                self._popens[broker.pid] = broker.popen  # type: ignore[assignment]
+                self._popens[broker.pid] = broker.popen  # type: ignore[assignment]  # a Popen while we started it
                 self._echo(f"broker up at {broker.bootstrap} ({time.perf_counter() - t0:.2f}s)")
 
             t0 = time.perf_counter()
@@ -389,7 +389,7 @@ class EmbeddedStack:
                 self._echo(f"using the PostgreSQL server at {_redact(pg_url)} (not started here)")
             else:
                 pg = self._start_postgres(kafka_bootstrap)
-                self._popens[pg.pid] = pg.popen  # type: ignore[assignment]
+                self._popens[pg.pid] = pg.popen  # type: ignore[assignment]  # a Popen while we started it
                 self._echo(f"PostgreSQL up at {pg.url} ({time.perf_counter() - t0:.2f}s, "
                            f"{pg.datadir})")
 
@@ -742,7 +742,7 @@ class EmbeddedStack:
             port = int(state.kafka_bootstrap.rpartition(":")[2])
             broker = start_broker(port, log_path=state.broker.log_path,
                                   die_with_parent=self.die_with_parent)
-            self._popens[broker.pid] = broker.popen  # type: ignore[assignment]
+            self._popens[broker.pid] = broker.popen  # type: ignore[assignment]  # a Popen while we started it
             state.broker = BrokerState(pid=broker.pid, started_at=broker.started_at,
                                        bootstrap=broker.bootstrap, log_path=state.broker.log_path)
             self._save_state(state)
@@ -767,7 +767,7 @@ class EmbeddedStack:
             pg = restart_postgres(state.postgres.datadir, port, durable=self.durable,
                                   die_with_parent=self.die_with_parent,
                                   log_path=state.postgres.log_path)
-            self._popens[pg.pid] = pg.popen  # type: ignore[assignment]
+            self._popens[pg.pid] = pg.popen  # type: ignore[assignment]  # a Popen while we started it
             state.postgres = PostgresState(pid=pg.pid, started_at=pg.started_at, url=pg.url,
                                            datadir=pg.datadir, log_path=pg.log_path)
             self._save_state(state)

@@ -8,6 +8,7 @@ Queries only: nothing here changes state or emits an event.
 from __future__ import annotations
 
 from typing import Annotated, Any
+from uuid import UUID
 
 from fastapi import APIRouter, Depends, Query
 
@@ -119,7 +120,7 @@ def console_router(runtime: ServiceRuntime) -> APIRouter:
         plan = plan_allocation(state, ledger)
         me = principal.subject[:128]
         batch = {str(r.application_id) for r in plan.recommendations}
-        conflicted = sorted(a for a in batch if me in participants(state.file(a)))
+        conflicted = sorted(a for a in batch if me in participants(state.file(UUID(a))))
         names = {k: (f.accepted.applicant.name if f.accepted else "") for k, f in
                  state.applications.items()}
         return {

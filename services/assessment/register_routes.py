@@ -52,7 +52,7 @@ async def load_source(uow: UnitOfWork, source: str, text: str, fmt: RegisterForm
         uow.emit(event, aggregate_id=REGISTER_AGGREGATE, cause=cause)
         if isinstance(event, RegisterSourceLoaded):
             await store.save_source(event)
-    version = events[-1].source_version if events else in_force.version  # type: ignore[union-attr]
+    version = events[-1].source_version if events else in_force.version  # type: ignore[union-attr]  # no events: the source in force exists
     return {"source": source, "version": version, "loaded": bool(events),
             "rows": len(parsed.organisations), "skipped": parsed.skipped,
             "changed": len(recorded), "revision": recorded[-1].revision if recorded else revision}
@@ -142,7 +142,7 @@ def register_router(runtime: ServiceRuntime) -> APIRouter:
     return router
 
 
-def register_files_hook(paths: list[Path]):  # type: ignore[no-untyped-def]
+def register_files_hook(paths: list[Path]):
     """A start-up hook loading each file (source id = file name without extension)."""
 
     async def load_files(runtime: ServiceRuntime) -> None:
@@ -150,10 +150,10 @@ def register_files_hook(paths: list[Path]):  # type: ignore[no-untyped-def]
             source = path.name.split(".")[0]
             cause = Cause(actor=Actor(id=f"svc-{runtime.name}", role="system"),
                           correlation_id=f"register-file-{source}")
-            result = await runtime.in_transaction(
-                lambda uow, p=path, s=source, c=cause: load_source(
-                    uow, s, p.read_text(encoding="utf-8"), format_of(p.name), c,
-                    f"svc-{runtime.name}"))
+            def work(uow, p=path, s=source, c=cause):  # this iteration's file
+                return load_source(uow, s, p.read_text(encoding="utf-8"), format_of(p.name), c,
+                                   f"svc-{runtime.name}")
+            result = await runtime.in_transaction(work)
             log.info("register_file_loaded", source=source, version=result["version"],
                      loaded=result["loaded"], rows=result["rows"], changed=result["changed"])
 

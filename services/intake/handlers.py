@@ -100,7 +100,7 @@ def portal_handler(runtime: ServiceRuntime, tokens: TokenCache, pools: PoolCache
                               submission_id=str(sub.parsed.submission_id),
                               status=decision.receipt.status,
                               http_status=ANSWER_STATUS[decision.answer])
-            log.info("portal_batch_decided", submissions=len(decisions), **outcomes)
+            log.info("portal_batch_decided", submissions=len(decisions), **dict(outcomes))
 
         return logged
 

@@ -195,7 +195,7 @@ async def handle_submissions(uow: UnitOfWork, cmd: DecideSubmissions) -> list[De
             pool = published.get(command.pool_id)
             pools = {} if pool is None else {pool.pool_id: pool}
         decision = decide_received(
-            sub.parsed, sub.now, refused_token=sub.who.code if who is None else None,
+            sub.parsed, sub.now, refused_token=sub.who.code if isinstance(sub.who, AuthError) else None,
             claims=who.claims if who is not None else {}, state=target, pools=pools,
             register=register, bound_to=bound_to)
         if new and command is not None and not binds_submission_id(decision):

@@ -191,7 +191,7 @@ class IntakeStore:
                     " WHERE submission_id = ANY($1::uuid[])", raced):
                 loaded.claims[row[0]] = Claim(row[1], new=False)
             for s in raced:  # as claim_submission: no row (cannot happen), no application
-                loaded.claims.setdefault(s, Claim(None, new=False))  # type: ignore[arg-type]
+                loaded.claims.setdefault(s, Claim(None, new=False))  # type: ignore[arg-type]  # a raced claim with no application
         unseen = [a for a in apps if a not in loaded.states]
         if unseen:
             for row in await self.conn.fetch(

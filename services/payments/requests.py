@@ -14,7 +14,7 @@ from servicekit.identity import Principal
 
 
 def actor_of(principal: Principal, role: str) -> Actor:
-    return Actor(id=principal.subject[:128], role=role)  # type: ignore[arg-type]
+    return Actor(id=principal.subject[:128], role=role)
 
 
 class RequestBody(BaseModel):

@@ -57,7 +57,7 @@ async def save_grant(uow: UnitOfWork, store: PaymentsStore, state: GrantAccount,
         return state
     for event in events:
         uow.emit(event, aggregate_id=str(state.application_id), cause=cause)
-    updated = apply(state, events)  # type: ignore[arg-type]
+    updated = apply(state, events)  # type: ignore[arg-type]  # callers pass only grant events
     assert updated is not None
     await store.save_grant(updated)
     return updated

@@ -127,7 +127,7 @@ class PaymentsStore:
         value = await self.conn.fetchval(
             "SELECT application_id FROM instruction_index WHERE instruction_id = $1",
             instruction_id)
-        return value  # type: ignore[no-any-return]
+        return value
 
     # -- bank master data (R19) ----------------------------------------------------------------
     async def lock_bank_book(self, cvr: str) -> BankBook | None:

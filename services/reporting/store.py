@@ -81,7 +81,7 @@ class ReportingStore:
         value = await self.conn.fetchval(
             "SELECT application_id FROM instruction_index WHERE instruction_id = $1",
             instruction_id)
-        return value  # type: ignore[no-any-return]
+        return value
 
     # -- events ----------------------------------------------------------------------------------
     async def record_events(

@@ -197,8 +197,9 @@ def _updated(file: ApplicationFile, **changes: object) -> ApplicationFile:
 
 def evolve_round(state: PoolRound, event: RoundEvent) -> PoolRound:
     """Apply one event to a pool round. Events for another pool are a programming error."""
-    if getattr(event, "pool_id", state.pool_id) != state.pool_id:
-        raise ValueError(f"event for pool {event.pool_id!r} applied to {state.pool_id!r}")
+    pool_id = getattr(event, "pool_id", state.pool_id)
+    if pool_id != state.pool_id:
+        raise ValueError(f"event for pool {pool_id!r} applied to {state.pool_id!r}")
     if isinstance(event, PoolPublished):
         return state.model_copy(update={"pool": event})
     if isinstance(event, ApplicationReceived):

@@ -135,7 +135,7 @@ class ApplicationState(_State):
         return self.applicant_cvr == applicant_cvr and self.pool_id == pool_id
 
 
-def _replace(items: tuple, old: object, new: object) -> tuple:  # type: ignore[type-arg]
+def _replace(items: tuple, old: object, new: object) -> tuple:  # type: ignore[type-arg]  # tuples of any record
     return tuple(new if item is old else item for item in items)
 
 

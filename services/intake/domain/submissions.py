@@ -200,6 +200,7 @@ def _store_version(
 ) -> Decision:
     deadline = deadline_of(pool)
     assert deadline is not None, "validate_submission refuses a pool without a deadline"
+    assert identified.applicant is not None, "an unidentified applicant is refused before"
     on_time = is_on_time(now, deadline)
     previous = state.latest_version
     received = ApplicationReceived(

@@ -47,7 +47,7 @@ class BankBook(DomainState):
     def current(self) -> BankChange | None:
         """The change in force: the last one two people made."""
         done = [c for c in self.changes if not c.pending]
-        return max(done, key=lambda c: c.changed_at) if done else None  # type: ignore[arg-type, return-value]
+        return max(done, key=lambda c: c.changed_at) if done else None  # type: ignore[arg-type, return-value]  # changed_at set once done
 
     @property
     def waiting(self) -> BankChange | None:

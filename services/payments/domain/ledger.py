@@ -91,7 +91,7 @@ def ledger(state: GrantAccount) -> list[LedgerLine]:
                                         "instructions": 0})
 
     def add(entry: dict[str, object], key: str, amount: int) -> None:
-        entry[key] = int(entry[key]) + amount  # type: ignore[call-overload]
+        entry[key] = int(entry[key]) + amount  # type: ignore[call-overload]  # the sums are ints
 
     if approved is not None and approved.months is not None:
         for period in payment_periods(state, approved.months):
@@ -110,7 +110,7 @@ def ledger(state: GrantAccount) -> list[LedgerLine]:
     for claim in state.claims:
         for start, amount in claim.periods.items():
             add(_existing(lines, start), "claimed_oere", amount)
-    return [LedgerLine(**lines[k]) for k in sorted(lines)]  # type: ignore[arg-type]
+    return [LedgerLine(**lines[k]) for k in sorted(lines)]  # type: ignore[arg-type]  # the fields built above
 
 
 def _existing(lines: dict[str, dict[str, object]], start: str) -> dict[str, object]:
@@ -196,7 +196,7 @@ def _instructions(state: GrantAccount, approved: BudgetVersion, shortfalls: list
 
 
 def _left(credits: list[list[object]]) -> int:
-    return sum(int(c[1]) for c in credits)  # type: ignore[call-overload]
+    return sum(int(c[1]) for c in credits)  # type: ignore[call-overload]  # [ref, amount] pairs
 
 
 def _take(credits: list[list[object]], amount: int) -> list[PeriodAmount]:
@@ -205,7 +205,7 @@ def _take(credits: list[list[object]], amount: int) -> list[PeriodAmount]:
     for credit in credits:
         if amount <= 0:
             break
-        available = int(credit[1])  # type: ignore[call-overload]
+        available = int(credit[1])  # type: ignore[call-overload]  # [ref, amount] pairs
         used = min(available, amount)
         if used > 0:
             parts.append(PeriodAmount(period_start=str(credit[0]), amount_oere=used))

@@ -16,9 +16,9 @@ from services.reporting.domain.exports import (
     export_360giving, export_360giving_csv, grant_record, to_csv, to_json,
 )
 from services.reporting.domain.grant_file import (
-    ApprovedBudget, AwardTerms, GrantFile, Instruction, ReportRecord, apply_payload,
-    application_of, evolve,
+    ApprovedBudget, AwardTerms, GrantFile, ReportRecord, apply_payload, application_of, evolve,
 )
+from services.reporting.domain.grant_money import Instruction
 from services.reporting.domain.overdue import overdue, overdue_from
 from services.reporting.domain.pool_overview import (
     PoolFigures, PoolOverview, PoolSummary, TimelineEntry, pool_overview,
