@@ -26,7 +26,7 @@ from services.reporting.domain.pool_overview import (
 from services.reporting.domain.reasons import REASON_CODES, REFUSAL_CODES
 from services.reporting.domain.repayment import settle_repayment
 from services.reporting.domain.reports import (
-    SubmitReport, awarded, decide_report, require_grantee, resent_final_report,
+    SubmitReport, awarded, decide_report, require_grantee, require_reader, resent_final_report,
 )
 from services.reporting.domain.rules import (
     PERFORMANCE_AUDIT_ABOVE_OERE, REPAYMENT_THRESHOLD_OERE, REVIEWER_MAX_OERE, audit_level,
@@ -39,7 +39,7 @@ __all__ = [
     "AwardTerms", "GrantFile", "Instruction", "PoolFigures",
     "PoolOverview", "PoolSummary",
     "ReportRecord", "SubmitReport", "TimelineEntry", "application_of",
-    "apply_payload", "audit_level", "awarded", "decide_report", "require_grantee",
+    "apply_payload", "audit_level", "awarded", "decide_report", "require_grantee", "require_reader",
     "resent_final_report", "evolve", "export_360giving",
     "export_360giving_csv", "grant_record", "overdue", "overdue_from", "pool_overview",
     "repayment_for", "settle_repayment", "to_csv", "to_json",

@@ -16,6 +16,7 @@ for an accepted final report the repayment claim or waiver. The receive time com
 from __future__ import annotations
 
 import re
+from collections.abc import Set as AbstractSet
 from typing import Annotated, Literal
 from uuid import UUID
 
@@ -77,6 +78,12 @@ def require_grantee(state: GrantFile, cvr: str | None) -> None:
     assert state.award is not None
     if cvr != state.award.cvr:
         raise Refusal("cvr_mismatch", "the token's CVR is not the grantee's CVR", "forbidden")
+
+
+def require_reader(state: GrantFile, roles: AbstractSet[str], cvr: str | None) -> None:
+    """Who may read a grant's file: a caseworker or an auditor any; a grantee only its own."""
+    if not roles & {"caseworker", "auditor"}:
+        require_grantee(state, cvr)
 
 
 def resent_final_report(state: GrantFile, command: SubmitReport) -> UUID | None:

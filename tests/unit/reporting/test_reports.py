@@ -13,7 +13,7 @@ from contracts.refusal import Refusal
 from services.reporting.domain import REASON_CODES, REFUSAL_CODES
 from services.reporting.domain.grant_file import GrantFile, apply_payload, evolve
 from services.reporting.domain.reports import (
-    SubmitReport, decide_report, require_grantee, resent_final_report,
+    SubmitReport, decide_report, require_grantee, require_reader, resent_final_report,
 )
 from services.reporting.domain.reports import awarded as awarded_file
 from tests.unit.reporting.builders import at, envelope, uid
@@ -197,6 +197,17 @@ def test_only_the_grantee_of_an_award_reports_on_it() -> None:
     for cvr in ("12345678", None):
         with pytest.raises(Refusal) as refused:
             require_grantee(state, cvr)
+        assert (refused.value.code, refused.value.kind) == ("cvr_mismatch", "forbidden")
+
+
+def test_staff_read_any_grant_and_a_grantee_only_its_own() -> None:
+    state = awarded_file(ready(), APP)
+    for roles, cvr in (({"caseworker"}, None), ({"auditor"}, "12345678"),
+                       ({"applicant", "caseworker"}, "12345678"), ({"applicant"}, CVR)):
+        require_reader(state, frozenset(roles), cvr)
+    for roles, cvr in (({"applicant"}, "12345678"), ({"applicant"}, None), (set(), CVR + "0")):
+        with pytest.raises(Refusal) as refused:
+            require_reader(state, frozenset(roles), cvr)
         assert (refused.value.code, refused.value.kind) == ("cvr_mismatch", "forbidden")
 
 
