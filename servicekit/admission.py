@@ -26,6 +26,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from starlette.responses import JSONResponse
+from starlette.routing import compile_path
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 OVERLOADED = "overloaded"
@@ -46,8 +47,8 @@ class ShedRoute:
     path: re.Pattern[str] = field(init=False, compare=False)
 
     def __post_init__(self) -> None:
-        pattern = re.sub(r"\\\{[^}]*\\\}", "[^/]+", re.escape(self.template))
-        object.__setattr__(self, "path", re.compile(pattern))
+        # Starlette's own template compiler, so a route sheds exactly where it is routed.
+        object.__setattr__(self, "path", compile_path(self.template)[0])
 
     def matches(self, method: str, path: str) -> bool:
         return method == self.method and self.path.fullmatch(path) is not None
