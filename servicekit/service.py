@@ -5,6 +5,9 @@
     app = runtime.http_app(api_router, title="Intake")
     runtime.run(app)      # uvicorn; graceful shutdown longer than a handler's p99
 
+A service's ``__main__`` calls :func:`serve` with the import path of a function that builds its
+app, so ``GRANTS_HTTP_WORKERS`` can run several processes of it on one port.
+
 Start-up order: database (create if missing, migrate) → relay → broker and consumers → HTTP.
 The broker is a plain FastStream ``KafkaBroker`` started in the FastAPI lifespan.
 Shutdown order: consumers stop (in-flight batches finish and commit) → relay → pool.
@@ -15,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -315,8 +319,9 @@ class ServiceRuntime:
 
         @app.get("/health/live", tags=["operations"])
         async def live() -> dict[str, str]:
-            """200 while the event loop answers; no I/O."""
-            return {"status": "ok", "service": self.name}
+            """200 while the event loop answers; no I/O. ``pid`` tells the process that answered
+            apart from the service's other HTTP workers (``GRANTS_HTTP_WORKERS``)."""
+            return {"status": "ok", "service": self.name, "pid": str(os.getpid())}
 
         @app.get("/health/ready", tags=["operations"],
                  responses={503: {"description": "Not ready: `not_ready` names what and why"}})
@@ -408,11 +413,45 @@ class ServiceRuntime:
             log.info("service_stopped")
 
     def run(self, app: FastAPI) -> None:
-        s = self.settings
-        # log_config=None: uvicorn keeps its hands off logging (no coloured formatter of its
-        # own); its records reach the JSON root handler of servicekit.logging.
-        uvicorn.run(app, host=s.http_host, port=s.http_port, log_level="warning", log_config=None,
-                    timeout_graceful_shutdown=int(s.shutdown_grace_s), lifespan="on")
+        """Serve ``app`` in this process (one worker)."""
+        uvicorn.run(app, **_uvicorn_options(self.settings))
+
+
+class WorkersRefused(SystemExit):
+    """``GRANTS_HTTP_WORKERS`` > 1 where one process must hold the service (simulation)."""
+
+
+def serve(factory: str, settings: ServiceSettings | None = None) -> None:
+    """Run the service whose app ``factory`` (``"package.module:function"``) builds.
+
+    One worker (the default): the factory's app in this process, as :meth:`ServiceRuntime.run`.
+    ``GRANTS_HTTP_WORKERS=N``: uvicorn's supervisor binds the port once and starts N fresh
+    interpreters (spawned, not forked) that each build the app and accept on the shared socket,
+    so the kernel spreads connections over N cores; a worker that dies is started again. Each
+    worker is a whole instance of the service, which is safe because instances already share a
+    service's database and consumer groups: the relay and the scheduler each run in one of them
+    at a time (advisory locks), migrations run under a lock, caches check stored versions.
+    What a worker answers on ``/metrics`` and ``/ops/*`` is that worker's own (see
+    docs/production.md). Refused in simulation mode, where the scenario's clock ticks one
+    process's scheduler and a tick could reach a worker that is not its leader.
+    """
+    s = settings or ServiceSettings()
+    options = _uvicorn_options(s)
+    if s.http_workers == 1:
+        uvicorn.run(factory, factory=True, **options)
+        return
+    if s.simulation:
+        raise WorkersRefused(
+            f"GRANTS_HTTP_WORKERS={s.http_workers} with GRANTS_SIMULATION=1: the simulated clock "
+            "drives one process's scheduler; run one worker in simulation mode")
+    uvicorn.run(factory, factory=True, workers=s.http_workers, **options)
+
+
+def _uvicorn_options(s: ServiceSettings) -> dict[str, Any]:
+    # log_config=None: uvicorn keeps its hands off logging (no coloured formatter of its own);
+    # its records reach the JSON root handler of servicekit.logging.
+    return {"host": s.http_host, "port": s.http_port, "log_level": "warning", "log_config": None,
+            "timeout_graceful_shutdown": int(s.shutdown_grace_s), "lifespan": "on"}
 
 
 async def _oldest_unsent_age_s(pool: asyncpg.Pool | None) -> float | None:

@@ -31,6 +31,11 @@ class ServiceSettings(BaseSettings):
     # (0: never shed) and the requests in flight always admitted.
     http_admission_budget_ms: int = Field(default=1000, ge=0)
     http_admission_floor: int = Field(default=128, ge=1)
+    # HTTP worker processes sharing the service's port (servicekit.service.serve): each one a
+    # whole instance of the service (its own consumers in the service's groups, relay and
+    # scheduler candidates), so a CPU-bound intake uses more than one core. Live mode only: the
+    # simulated clock drives one process's scheduler.
+    http_workers: int = Field(default=1, ge=1, le=64)
     simulation: bool = False
     log_level: str = "INFO"
 
