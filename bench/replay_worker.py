@@ -50,6 +50,7 @@ def _templates() -> tuple[dict[str, tuple[str, str, str]], list[str], list[str],
     from contracts import examples as ex
     from contracts.base import Actor
     from contracts.registry import spec_for
+    from contracts.topics import FINANCE_RESULTS
 
     by_type = {type(p).__name__: p for p in ex.EXAMPLE_PAYLOADS}
     award = by_type["GrantAwarded"].model_copy(update={"sub_pool_amount_oere": 10**15})
@@ -68,12 +69,15 @@ def _templates() -> tuple[dict[str, tuple[str, str, str]], list[str], list[str],
 
     def envelope(payload: Any, name: str) -> tuple[str, str, str]:
         spec = spec_for(payload)
+        # The finance topic carries finance's results only (contracts.topic_manifest): any other
+        # producer role is refused there, and the replay would not fold them.
+        actor = (Actor(id="finance-bench", role="finance") if spec.topic is FINANCE_RESULTS
+                 else Actor(id="svc-bench", role="system"))
         env = spec.envelope(
             event_id=uuid.UUID(EVENT_SENTINEL), event_type=spec.event_type,
             schema_version=spec.schema_version, occurred_at=ex.T,
             correlation_id="bench-replay", causation_id=str(ex.SUB),
-            actor=Actor(id="svc-bench", role="system"), aggregate_id=str(ex.APP), sequence=1,
-            payload=payload)
+            actor=actor, aggregate_id=str(ex.APP), sequence=1, payload=payload)
         return spec.topic.name, env.model_dump_json(), spec.event_type
 
     templates: dict[str, tuple[str, str, str]] = {}
@@ -108,6 +112,17 @@ def _templates() -> tuple[dict[str, tuple[str, str, str]], list[str], list[str],
     return templates, awarded, rejected, pool
 
 
+def _cvrs():
+    """Valid CVR numbers (modulus 11), in order: one legal entity per application, so that
+    "one award per applicant per programme" (R2, keyed on the CVR) holds in the generated log."""
+    from contracts.register import cvr_is_valid
+    candidate = 10_000_000
+    while True:
+        candidate += 1
+        if cvr_is_valid(str(candidate)):
+            yield str(candidate)
+
+
 def generate(n: int):
     """Yield (topic, key, value, event type) for ``n`` events (whole lifecycles; stops at n).
     The event type goes into the ``event_type`` header, as the services' outbox relays do."""
@@ -118,6 +133,7 @@ def generate(n: int):
     from contracts.municipalities import municipalities
     codes = sorted(municipalities())
     muni_s, programme_s = '"municipality_code":"751"', '"programme":"familiehuse"'
+    cvr_s, cvrs = f'"{ex.APPLICANT.cvr}"', _cvrs()
 
     def uid() -> str:
         nonlocal counter
@@ -141,13 +157,15 @@ def generate(n: int):
         # One award per municipality and programme (R2): rotate municipalities, 98 per programme.
         muni = f'"municipality_code":"{codes[i % len(codes)]}"'
         programme = f'"programme":"bench-{i // len(codes)}"'
+        cvr = f'"{next(cvrs)}"'
         for name in seq:
             if made >= n:
                 return
             topic, value, event_type = templates[name]
             value = (value.replace(EVENT_SENTINEL, uid()).replace(app_s, app)
                      .replace(sub_s, sub).replace(rep_s, rep).replace(exc_s, exc)
-                     .replace(muni_s, muni).replace(programme_s, programme))
+                     .replace(muni_s, muni).replace(programme_s, programme)
+                     .replace(cvr_s, cvr))
             if name[-1].isdigit():
                 value = value.replace(INS_SENTINELS[int(name[-1])], ins[int(name[-1])])
             yield topic, key, value.encode(), event_type

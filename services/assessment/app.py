@@ -12,8 +12,8 @@ from servicekit.service import ServiceRuntime
 from servicekit.settings import ServiceSettings
 from services.assessment.console_api import console_router
 from services.assessment.handlers import intake_handler
-from services.assessment.routes import http_router, refusal_reasons
-from services.assessment.register_routes import register_files_hook, register_router
+from services.assessment import register_routes, routes
+from services.assessment.register_routes import REGISTER_FILE_BODY, register_files_hook
 from services.assessment.settings import AssessmentSettings, register_files_of
 
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -25,7 +25,7 @@ def build(settings: ServiceSettings | None = None) -> tuple[ServiceRuntime, Fast
     runtime.consume(topics.INTAKE_APPLICATIONS.name, topics.PAYMENTS_GRANTS.name,
                     handler=intake_handler(runtime))
     runtime.on_startup.append(register_files_hook(register_files_of(runtime.settings)))
-    app = runtime.http_app(http_router(runtime), register_router(runtime),
-                           console_router(runtime), title="Assessment",
-                           explain_refusal=refusal_reasons)
+    runtime.body_rules.append(REGISTER_FILE_BODY)
+    app = runtime.http_app(routes.router, register_routes.router, console_router(runtime),
+                           title="Assessment", explain_refusal=routes.refusal_reasons)
     return runtime, app

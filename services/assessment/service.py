@@ -15,10 +15,11 @@ from contracts.refusal import Refusal
 from servicekit.outbox import Cause
 from servicekit.service import UnitOfWork
 from services.assessment.domain import (
-    PoolRound, ScoreApplication, approve, evolve_ledger, evolve_round, publish_pool,
+    PoolRound, ScoreApplication, approve, evolve_ledger, evolve_round, prior_award, publish_pool,
     reassess_pool, score_application,
 )
 from services.assessment.handlers import pool_aggregate, programme_aggregate
+from services.assessment.register_store import RegisterStore
 from services.assessment.store import AssessmentStore
 
 
@@ -84,6 +85,16 @@ class ImportPriorAward:
     programme: str
     event: PriorAwardImported
     cause: Cause
+
+
+async def prior_award_named(register: RegisterStore, programme: str, pool_id: str,
+                            cvr: str | None, municipality_code: str | None) -> PriorAwardImported:
+    """The prior award a caseworker names, with what the register says of its grantee: the
+    CVR's entry, or for a municipality alone its entries of kind municipality."""
+    entry = await register.entry(cvr) if cvr else None
+    own = ([] if cvr or municipality_code is None else
+           await register.of_municipality(municipality_code, "municipality"))
+    return prior_award(programme, pool_id, cvr, municipality_code, entry, own)
 
 
 async def import_prior_award(uow: UnitOfWork, cmd: ImportPriorAward) -> bool:

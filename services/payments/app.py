@@ -10,11 +10,9 @@ from contracts import topics
 from servicekit.service import ServiceRuntime
 from servicekit.settings import ServiceSettings
 from services.payments.handlers import event_handler
-from services.payments.money_routes import money_router
-from services.payments.routes import http_router
+from services.payments import money_routes, routes, withdrawal
 from services.payments.scheduled import scheduled_rules
 from services.payments.start_check import start_check_rules, tasks_router
-from services.payments.withdrawal import withdrawal_router
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 INPUT_TOPICS = (topics.ASSESSMENT_DECISIONS, topics.FINANCE_RESULTS, topics.REPORTING_REPORTS)
@@ -25,6 +23,6 @@ def build(settings: ServiceSettings | None = None) -> tuple[ServiceRuntime, Fast
     runtime.consume(*(t.name for t in INPUT_TOPICS), handler=event_handler(runtime))
     scheduled_rules(runtime)
     start_check_rules(runtime)
-    app = runtime.http_app(http_router(runtime), withdrawal_router(runtime),
-                           tasks_router(runtime), money_router(runtime), title="Payments")
+    app = runtime.http_app(routes.router, withdrawal.router, tasks_router(runtime),
+                           money_routes.router, title="Payments")
     return runtime, app

@@ -1,20 +1,56 @@
-"""What payments' HTTP requests look like: their bodies and the caller as an actor."""
+"""What payments' HTTP requests look like: their bodies, and the caller as the commands name it
+(:class:`Call`, a dependency of the module-level routers with the running service, ``Runtime``)."""
 
 from __future__ import annotations
 
-from datetime import date
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date, datetime
 from typing import Annotated, Any
 
+from fastapi import Depends, Request
 from pydantic import BaseModel, ConfigDict, Field, StrictBool
 
 from contracts.base import Actor, Reason
 from contracts.payments import MonthlyBudget
 from contracts.refusal import Refusal
+from servicekit.http import cause_of_request
 from servicekit.identity import Principal
+from servicekit.outbox import Cause
+from servicekit.service import ServiceRuntime, requires, runtime_of
+
+Runtime = Annotated[ServiceRuntime, Depends(runtime_of)]
 
 
 def actor_of(principal: Principal, role: str) -> Actor:
     return Actor(id=principal.subject[:128], role=role)
+
+
+@dataclass(frozen=True)
+class Call:
+    """A verified caller in one role as a command names it: who (``actor``, and the token's
+    ``principal`` for its CVR), when (the service's ``now``) and why (``cause``)."""
+
+    principal: Principal
+    actor: Actor
+    now: datetime
+    cause: Cause
+
+
+def call_as(role: str) -> Callable[..., Call]:
+    """The dependency of a route only a caller with ``role`` may use, and acts in."""
+
+    verified = Depends(requires(role))
+
+    def call(request: Request, runtime: Runtime, principal: Principal = verified) -> Call:
+        return Call(principal, actor_of(principal, role), runtime.clock.now(),
+                    cause_of_request(request, principal, role))
+
+    return call
+
+
+AsApplicant = Annotated[Call, Depends(call_as("applicant"))]
+AsCaseworker = Annotated[Call, Depends(call_as("caseworker"))]
 
 
 class RequestBody(BaseModel):

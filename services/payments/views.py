@@ -61,6 +61,12 @@ def grant_view(state: GrantAccount, holds: HoldBook | None) -> dict[str, Any]:
     }
 
 
+def lapse_view(state: GrantAccount) -> dict[str, Any]:
+    """A grant's end (lapsed, or withdrawn by a caseworker) as its answer."""
+    assert state.lapse is not None
+    return {"application_id": str(state.application_id), **json_of(state.lapse)}
+
+
 def released_view(book: HoldBook, hold: Hold) -> dict[str, Any]:
     assert hold.released_at is not None
     assert hold.requested_by is not None and hold.approved_by is not None

@@ -35,13 +35,16 @@ class ReportingStore:
 
     async def lock_file(self, application_id: UUID, *, create: bool = False) -> GrantFile | None:
         """The file, locked; with ``create`` an empty one is made first if missing."""
-        if create:
+        lock = "SELECT state FROM grant_files WHERE application_id = $1 FOR UPDATE"
+        state = await self.conn.fetchval(lock, application_id)
+        if state is None and create:
+            # Only a missing file costs the insert (one round trip less per event on an existing
+            # file); a concurrent creator makes ON CONFLICT a no-op and the lock waits for it.
             await self.conn.execute(
                 "INSERT INTO grant_files (application_id, state) VALUES ($1, $2::jsonb)"
                 " ON CONFLICT (application_id) DO NOTHING",
                 application_id, GrantFile.new(application_id).model_dump_json())
-        state = await self.conn.fetchval(
-            "SELECT state FROM grant_files WHERE application_id = $1 FOR UPDATE", application_id)
+            state = await self.conn.fetchval(lock, application_id)
         return None if state is None else GrantFile.model_validate_json(state)
 
     async def open_files(self, due_by: datetime | None = None) -> list[GrantFile]:

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
@@ -28,6 +28,8 @@ from contracts.assessment import PriorAwardImported
 from contracts.register import Organisation, OrganisationRecorded, RegisterSourceLoaded
 from contracts.refusal import Refusal
 from services.assessment.domain.register_files import ParsedFile, row_problems
+
+Known = TypeVar("Known")
 
 class RegisterEntry(BaseModel):
     """What the register holds for one CVR: the organisation and where it came from."""
@@ -89,6 +91,20 @@ def decide_load(source: str, parsed: ParsedFile, in_force: SourceVersion | None,
         format=parsed.format, rows=len(parsed.organisations), changed=len(events),
         unchanged=len(parsed.organisations) - len(events), revision=revision))
     return events
+
+
+def changed_cvr(raw: Any) -> str | None:
+    """The CVR whose entry a change names, read before the change is judged (so that it is
+    judged against that entry); anything but a string names none."""
+    cvr = raw.get("cvr") if isinstance(raw, Mapping) else None
+    return cvr if isinstance(cvr, str) else None
+
+
+def require_known(found: Known | None) -> Known:
+    """What the register holds of a CVR (its entry, its history); nothing is refused."""
+    if not found:
+        raise Refusal("organisation_unknown", "no organisation with this CVR", "not_found")
+    return found
 
 
 def decide_change(current: RegisterEntry | None, raw: Any, revision: int,

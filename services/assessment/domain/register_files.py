@@ -43,6 +43,15 @@ def check_http_file(size: int) -> None:
         raise Refusal("register_too_large", f"a register file over HTTP is at most "
                       f"{MAX_HTTP_FILE_BYTES} bytes", "too_large")
 
+
+def register_text(body: bytes) -> str:
+    """A register file sent over HTTP is UTF-8 text (``register_invalid`` otherwise)."""
+    try:
+        return body.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise Refusal("register_invalid", "the file is not UTF-8 text", "invalid") from exc
+
+
 # Danish business forms (virksomhedsformkode, the CVR register's code list) → applicant kind.
 # Anything else (foundations, state units, foreign branches, ...) is "other".
 CVR_FORM_KINDS: dict[int, str] = {

@@ -19,11 +19,13 @@ from services.payments.domain.account import (
     lapse_overdue,
     open_account,
     project_started,
+    require_reader,
     start_window_end,
 )
 from services.payments.domain.budget import (
     approval_reasons,
     approve_pending_budget,
+    decide_pending_budget,
     reject_pending_budget,
     submit_revised_budget,
 )
@@ -105,7 +107,8 @@ __all__ = [
     "next_payment_due",
     "AMOUNT_MISMATCH", "request_reissue", "require_not_grant_approver", "may_move_money", "resolve_reconciliation", "GrantAccount", "Hold", "HoldBook", "HoldEvent", "InstructionRecord",
     "Lapse", "PaymentPeriod", "accept_award", "account_from_award", "apply", "approval_reasons",
-    "approve_pending_budget", "budget_status", "category_of",
+    "approve_pending_budget", "budget_status", "category_of", "decide_pending_budget",
+    "require_reader",
     "check_budget", "committed_oere", "evolve", "evolve_holds", "hold_for_overdue_report",
     "instruct_due", "instructed_oere", "instruction_id", "is_held", "lapse_not_started",
     "lapse_overdue", "moved_oere", "open_account", "overdue_hold_id", "paid_oere",

@@ -7,6 +7,7 @@ returns no events rather than raising, so a redelivered message or a retried req
 
 from __future__ import annotations
 
+from collections.abc import Set as AbstractSet
 from datetime import date, datetime
 from typing import Final
 from zoneinfo import ZoneInfo
@@ -42,6 +43,12 @@ def require_grantee(state: GrantAccount, actor: Actor, cvr: str) -> None:
         raise Refusal("role_not_allowed", "only the grantee (role applicant) may do this",
                       "forbidden")
     if cvr != state.cvr:
+        raise Refusal("cvr_mismatch", "the token's CVR is not the grantee's CVR", "forbidden")
+
+
+def require_reader(state: GrantAccount, roles: AbstractSet[str], cvr: str | None) -> None:
+    """Who may read a grant's account: a caseworker any; anyone else only the grantee's own."""
+    if "caseworker" not in roles and cvr != state.cvr:
         raise Refusal("cvr_mismatch", "the token's CVR is not the grantee's CVR", "forbidden")
 
 

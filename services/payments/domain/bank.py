@@ -90,13 +90,19 @@ def request_bank_change(book: BankBook | None, cvr: str, account_reference: str,
         requested_at=require_aware(now))]
 
 
+def bank_change_of(book: BankBook | None, change_id: UUID) -> tuple[BankBook, BankChange]:
+    """The grantee's book and its change ``change_id``; refused when no book holds it."""
+    change = book.change(change_id) if book is not None else None
+    if book is None or change is None:
+        raise Refusal("bank_change_not_found", f"no bank details change {change_id}", "not_found")
+    return book, change
+
+
 def approve_bank_change(book: BankBook | None, change_id: UUID, actor: Actor,
                         grant_approvers: Iterable[str], now: datetime) -> list[BankDetailsChanged]:
     """The second person, not the first, not a grant approver. Approving twice changes once."""
     require_role(actor, "caseworker")
-    change = book.change(change_id) if book is not None else None
-    if book is None or change is None:
-        raise Refusal("bank_change_not_found", f"no bank details change {change_id}", "not_found")
+    book, change = bank_change_of(book, change_id)
     if not change.pending:
         return []
     require_two_people(change.requested_by, actor.id)

@@ -130,3 +130,11 @@ def reject_pending_budget(state: GrantAccount, version: int, actor: Actor,
     reason = Reason(code="rejected_by_caseworker", message=message)
     return [RevisedBudgetRejected(application_id=state.application_id, budget_version=version,
                                   reasons=[reason], rejected_by=actor.id)]
+
+
+def decide_pending_budget(state: GrantAccount, version: int, approve: bool, actor: Actor,
+                          message: str = "") -> list[RevisedBudgetApproved | RevisedBudgetRejected]:
+    """A caseworker's decision on a waiting change: approve it, or reject it with ``message``."""
+    if approve:
+        return list(approve_pending_budget(state, version, actor))
+    return list(reject_pending_budget(state, version, actor, message))

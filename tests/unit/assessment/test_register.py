@@ -12,10 +12,12 @@ from contracts.register import Organisation, OrganisationRecorded, RegisterSourc
 from contracts.refusal import Refusal
 from services.assessment.domain import prior_award
 from services.assessment.domain.register import (
-    RegisterEntry, SourceVersion, decide_change, decide_load, evolve_entry,
+    RegisterEntry, SourceVersion, changed_cvr, decide_change, decide_load, evolve_entry,
+    require_known,
 )
 from services.assessment.domain.register_files import (
     check_http_file, cvr_document_row, format_of, parse_cvr_jsonl, parse_register_csv,
+    register_text,
 )
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -148,6 +150,24 @@ def test_a_caseworker_change_is_one_event_and_a_repeat_is_none() -> None:
     assert [d.split(": ")[0] for d in exc.value.details] == ["cvr", "municipality_code"]
 
 
+@pytest.mark.parametrize(("raw", "cvr"), [
+    ({"cvr": AARHUS, "name": "x"}, AARHUS), ({"cvr": "1"}, "1"), ({"cvr": 29189846}, None),
+    ({"cvr": None}, None), ({"name": "x"}, None), ([AARHUS], None), ("cvr", None)])
+def test_a_change_names_the_entry_of_its_cvr_string(raw: object, cvr: str | None) -> None:
+    assert changed_cvr(raw) == cvr
+
+
+def test_only_what_the_register_holds_of_a_cvr_is_known() -> None:
+    org = entry(Organisation(cvr=AARHUS, name="A", kind="municipality", municipality_code="751"))
+    assert require_known(org) is org
+    changes = [object()]
+    assert require_known(changes) is changes
+    for nothing in (None, []):
+        with pytest.raises(Refusal) as exc:
+            require_known(nothing)
+        assert (exc.value.code, exc.value.kind) == ("organisation_unknown", "not_found")
+
+
 def test_an_older_event_does_not_undo_a_newer_entry() -> None:
     org = Organisation(cvr=AARHUS, name="A", kind="municipality", municipality_code="751")
     newer = entry(org, revision=9)
@@ -161,6 +181,14 @@ def test_a_file_over_http_is_bounded() -> None:
     with pytest.raises(Refusal) as exc:
         check_http_file(64 * 1024 * 1024 + 1)
     assert (exc.value.code, exc.value.kind) == ("register_too_large", "too_large")
+
+
+def test_a_file_over_http_is_utf8_text() -> None:
+    assert register_text("cvr,navn\n29189846,Århus\n".encode()) == "cvr,navn\n29189846,Århus\n"
+    for body in ("Århus".encode("latin-1"), b"\xff\xfe", b"\xc3"):
+        with pytest.raises(Refusal) as exc:
+            register_text(body)
+        assert (exc.value.code, exc.value.kind) == ("register_invalid", "invalid")
 
 
 def test_a_prior_award_names_the_cvr() -> None:

@@ -16,6 +16,7 @@ from services.payments.domain import (
     lapse_overdue,
     open_account,
     project_started,
+    require_reader,
     start_window_end,
     submit_revised_budget,
 )
@@ -188,3 +189,19 @@ class TestProjectNotStarted:
         grant = Driver.for_award()
         grant(lapse_overdue, DEADLINE + ONE_SECOND)
         assert grant(lapse_not_started, CASEWORKER, datetime(2024, 1, 1, tzinfo=UTC)) == []
+
+
+class TestReader:
+    @pytest.mark.parametrize(("roles", "cvr"), [
+        ({"caseworker"}, None), ({"caseworker"}, OTHER_CVR), ({"applicant", "caseworker"}, None),
+        ({"applicant"}, CVR)])
+    def test_a_caseworker_reads_any_grant_a_grantee_its_own(self, roles: set[str],
+                                                             cvr: str | None) -> None:
+        require_reader(opened(), roles, cvr)
+
+    @pytest.mark.parametrize(("roles", "cvr"), [
+        ({"applicant"}, OTHER_CVR), ({"applicant"}, None), (set(), CVR[:-1])])
+    def test_anyone_else_is_refused(self, roles: set[str], cvr: str | None) -> None:
+        with pytest.raises(Refusal) as excinfo:
+            require_reader(opened(), roles, cvr)
+        assert refusal(excinfo) == ("cvr_mismatch", "forbidden")

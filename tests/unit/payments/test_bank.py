@@ -9,6 +9,7 @@ from contracts.refusal import Refusal
 from services.payments.domain.bank import (
     approve_bank_change,
     bank_change_id,
+    bank_change_of,
     evolve_bank,
     request_bank_change,
 )
@@ -72,3 +73,12 @@ def test_only_a_caseworker_and_only_a_known_change() -> None:
     with pytest.raises(Refusal) as excinfo:
         approve_bank_change(None, bank_change_id(CVR, 0), B, APPROVERS, at(2023, 1, 1))
     assert refusal(excinfo) == ("bank_change_not_found", "not_found")
+
+
+def test_a_change_is_found_only_in_a_book_that_holds_it() -> None:
+    book, asked = requested()
+    assert bank_change_of(book, asked.change_id) == (book, book.changes[0])
+    for absent, change_id in ((book, bank_change_id(CVR, 1)), (None, asked.change_id)):
+        with pytest.raises(Refusal) as excinfo:
+            bank_change_of(absent, change_id)
+        assert refusal(excinfo) == ("bank_change_not_found", "not_found")

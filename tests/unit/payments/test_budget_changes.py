@@ -16,6 +16,7 @@ from contracts.refusal import Refusal
 from services.payments.domain import (
     accept_award,
     approve_pending_budget,
+    decide_pending_budget,
     instruct_due,
     moved_oere,
     reject_pending_budget,
@@ -191,6 +192,13 @@ class TestCaseworkerDecision:
         assert [(r.code, r.message) for r in events[0].reasons] == [
             ("rejected_by_caseworker", "move not justified")]
         assert grant.state.latest_approved_budget.version == 1  # type: ignore[union-attr]
+
+    @pytest.mark.parametrize("approve", [True, False])
+    def test_a_decision_is_the_approval_or_the_rejection(self, approve: bool) -> None:
+        state = pending_change().state
+        expected = (approve_pending_budget(state, 2, CASEWORKER) if approve
+                    else reject_pending_budget(state, 2, CASEWORKER, "no"))
+        assert decide_pending_budget(state, 2, approve, CASEWORKER, "no") == expected
 
     @pytest.mark.parametrize("command", [approve_pending_budget, reject_pending_budget])
     def test_the_grantee_cannot_decide(self, command: Any) -> None:
