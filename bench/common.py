@@ -407,6 +407,20 @@ def register_envelopes() -> list[tuple[str, bytes, bytes, list[tuple[str, bytes]
     return out
 
 
+async def publish_pool_event(bootstrap: str, pool: dict[str, Any]) -> None:
+    """The pool, after the applicants' register entries (as assessment publishes them), for
+    stacks without assessment."""
+    topic, key, value, headers = pool_published_envelope(pool)
+    prod = producer(bootstrap)
+    await prod.start()
+    try:
+        for r_topic, r_key, r_value, r_headers in register_envelopes():
+            await prod.send(r_topic, r_value, key=r_key, headers=r_headers)
+        await (await prod.send(topic, value, key=key, headers=headers))
+    finally:
+        await prod.stop()
+
+
 async def pools_reached_intake(bootstrap: str, intake_url: str, timeout: float = 60) -> None:
     """Wait until intake has consumed the pools topic to its current end: the pool just
     published, and the organisation register assessment loaded before it (same partition)."""

@@ -28,7 +28,7 @@ from bench.common import (
     header,
     mib,
     missing,
-    pool_published_envelope,
+    publish_pool_event,
     pools_reached_intake,
     register_envelopes,
     portal_messages,
@@ -102,19 +102,6 @@ async def _wait_consumed(url: str, consumer: str, at_least: int, timeout: float 
     raise TimeoutError(f"{consumer} did not process {at_least} records in {timeout}s")
 
 
-async def _publish_pool_event(bootstrap: str, pool: dict[str, Any]) -> None:
-    """The pool, after the applicants' register entries (as assessment publishes them)."""
-    topic, key, value, headers = pool_published_envelope(pool)
-    prod = producer(bootstrap)
-    await prod.start()
-    try:
-        for r_topic, r_key, r_value, r_headers in register_envelopes():
-            await prod.send(r_topic, r_value, key=r_key, headers=r_headers)
-        await (await prod.send(topic, value, key=key, headers=headers))
-    finally:
-        await prod.stop()
-
-
 async def _census(bootstrap: str, topic_names: list[str], keys: set[bytes]) -> dict[str, int]:
     """Event types on ``topic_names`` for ``keys`` (diagnostics after a miss)."""
     seen: dict[str, int] = {}
@@ -182,7 +169,7 @@ def figs_intake(run: Run, want: set[str]) -> None:
             sampler.watch("intake", state.services["intake"].pid)
             tokens = Tokens(state.home)
             pool_id = f"bench-intake-{uuid.uuid4().hex[:6]}"
-            asyncio.run(_publish_pool_event(state.kafka_bootstrap, bench_pool(pool_id)))
+            asyncio.run(publish_pool_event(state.kafka_bootstrap, bench_pool(pool_id)))
             asyncio.run(_wait_consumed(state.services["intake"].http_url, "grants-intake",
                                        len(register_envelopes()) + 1))
             if "intake" in want:

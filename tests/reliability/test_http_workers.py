@@ -24,9 +24,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from bench.common import (
-    Tokens, applicants, bench_pool, pool_published_envelope, producer, register_envelopes,
-)
+from bench.common import Tokens, applicants, bench_pool, publish_pool_event
 from bench.common import submission as bench_submission
 from contracts import topics
 from servicekit.service import WorkersRefused, serve
@@ -60,19 +58,6 @@ def parent_of(pid: int) -> int:
     return int(stat.rsplit(")", 1)[1].split()[1])
 
 
-async def publish_pool(bootstrap: str, pool_id: str) -> None:
-    """The pool after the applicants' register entries, as assessment publishes them."""
-    topic, key, value, headers = pool_published_envelope(bench_pool(pool_id))
-    prod = producer(bootstrap)
-    await prod.start()
-    try:
-        for r_topic, r_key, r_value, r_headers in register_envelopes():
-            await prod.send(r_topic, r_value, key=r_key, headers=r_headers)
-        await prod.send_and_wait(topic, value, key=key, headers=headers)
-    finally:
-        await prod.stop()
-
-
 def test_simulation_refuses_several_workers() -> None:
     settings = ServiceSettings(simulation=True, http_workers=2)
     with pytest.raises(WorkersRefused, match="one worker in simulation mode"):
@@ -87,7 +72,7 @@ def test_two_workers_share_the_port_and_receive_each_submission_once() -> None:
         assert {parent_of(p) for p in pids} == {svc.pid}
 
         pool_id = f"workers-{uuid.uuid4().hex[:6]}"
-        asyncio.run(publish_pool(state.kafka_bootstrap, pool_id))
+        asyncio.run(publish_pool_event(state.kafka_bootstrap, bench_pool(pool_id)))
         tokens = Tokens(state.home)
         people = applicants()
         bodies = [bench_submission(pool_id, people[i % len(people)], i) for i in range(N)]
