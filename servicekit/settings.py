@@ -56,7 +56,12 @@ class ServiceSettings(BaseSettings):
     # Short session + heartbeat make a new member join in ~1 s on the local broker (INFRA-NOTES).
     consumer_session_timeout_ms: int = 6000
     consumer_heartbeat_interval_ms: int = 300
-    consumer_fetch_max_wait_ms: int = 20
+    # How long an idle fetch waits on the broker. Apache Kafka answers a waiting fetch as soon
+    # as a record arrives, so this costs no latency there; tansu wakes within ~15 ms at 100 ms
+    # (measured; ~100 ms at 200 ms). 20 ms made every idle consumer fetch 50 times a second:
+    # an idle stack burnt ~0.55 of a core (services 6-8% each, the broker 28%); 100 ms cuts the
+    # services' idle CPU to a third and the broker's by 40%.
+    consumer_fetch_max_wait_ms: int = 100
     consumer_max_records: int = 500
     # A consumer that dead-letters this many messages in a row stops instead of draining a topic.
     poison_storm_limit: int = 50

@@ -13,6 +13,8 @@ tests stay fast.
 
 from __future__ import annotations
 
+import shutil
+import tempfile
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 
@@ -21,6 +23,25 @@ from aiokafka.admin import AIOKafkaAdminClient
 
 from grants.stack import create_database, drop_database, ensure_topics, start_broker
 from tests.infra import kafka_server, kafka_source, postgres_server, private_namespace
+
+_OWN_BASETEMP = pytest.StashKey[str]()
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    # pytest's default basetemp is /tmp/pytest-of-<user>/pytest-<N>, and each run deletes all
+    # but the newest three of them: on a machine where several sessions run the suite at once,
+    # that removed the data directories of other sessions' live stacks. A run without
+    # --basetemp gets a directory of its own instead (xdist workers inherit the controller's).
+    # It is removed after a green run and kept after a red one, for its logs.
+    if config.option.basetemp is None and not hasattr(config, "workerinput"):
+        config.option.basetemp = config.stash[_OWN_BASETEMP] = tempfile.mkdtemp(
+            prefix="grants-pytest-")
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    own = session.config.stash.get(_OWN_BASETEMP, None)
+    if own is not None and exitstatus == 0:
+        shutil.rmtree(own, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")

@@ -32,7 +32,6 @@ import httpx
 from pydantic import BaseModel
 
 from contracts.topics import PLATFORM_SERVICES, namespaced
-from grants.audit_keys import ensure_keys, key_file
 from servicekit.identity import DevTokenIssuer
 
 from grants.stack._proc import (
@@ -465,6 +464,10 @@ class EmbeddedStack:
             else None
 
     async def _provision(self, state: StackState) -> None:
+        # Imported here: the audit key tools pull in the checkpoint and consumer code (~0.7 s),
+        # which `grants stack status` and the other read-only commands never need.
+        from grants.audit_keys import ensure_keys
+
         ensure_keys(self.audit_keys_dir(state))
         if state.external_kafka:
             await self._provision_existing_kafka(state.kafka_bootstrap)
@@ -586,6 +589,8 @@ class EmbeddedStack:
         if service in PLATFORM_SERVICES:
             # Each service signs its checkpoints with its own key (made on first use, like the
             # dev issuer's); auditors verify with <home>/keys/audit/audit-jwks.json.
+            from grants.audit_keys import ensure_keys, key_file  # see _provision
+
             keys = self.audit_keys_dir(state)
             ensure_keys(keys, (service,))
             env["GRANTS_AUDIT_SIGNING_KEY_FILE"] = str(key_file(keys, service))
