@@ -26,8 +26,8 @@ from servicekit.identity import DevTokenIssuer
 from servicekit.service import ServiceRuntime
 from services.assessment.app import build
 from tests.infra.services import (
-    Feed, Tokens, audit_rows, chain_entries, envelope_bytes, event_of, eventually, outbox_events,
-    read_topic, running_service,
+    Feed, Tokens, audit_rows, chain_entries, envelope_bytes, envelope_field, event_of, eventually,
+    outbox_events, read_topic, running_service,
 )
 from tests.unit.assessment.builders import FULL, PURPOSE, TARGET, budget, pool_raw, scores_summing
 
@@ -70,8 +70,8 @@ async def read_decisions(kafka: str, wanted: set[str]) -> dict[str, dict[str, An
     """Events on the decisions topic whose aggregate id is in ``wanted`` (from offset 0)."""
     records = await read_topic(
         kafka, topics.ASSESSMENT_DECISIONS.name,
-        lambda r: event_of(r)["aggregate_id"] in wanted,
-        enough=lambda found: wanted <= {event_of(r)["aggregate_id"] for r in found})
+        lambda r: envelope_field(r, "aggregate_id") in wanted,
+        enough=lambda found: wanted <= {envelope_field(r, "aggregate_id") for r in found})
     return {event_of(r)["aggregate_id"]: event_of(r) for r in records}
 
 

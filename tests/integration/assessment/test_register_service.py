@@ -22,7 +22,7 @@ from contracts.register import cvr_is_valid
 from servicekit.identity import DevTokenIssuer
 from services.assessment.app import build
 from services.assessment.settings import AssessmentSettings
-from tests.infra.services import Tokens, event_of, outbox_events, read_topic, serving
+from tests.infra.services import Tokens, envelope_field, outbox_events, read_topic, serving
 
 pytestmark = pytest.mark.integration
 HEADER = "cvr,name,kind,municipality_code,region_code\n"
@@ -137,6 +137,6 @@ async def test_register_files_changes_history_events_and_prior_awards(
             ("it-register", 1), ("it-upload", 1), ("it-upload", 2)]
         ids = {e["event_id"] for e in recorded}
         on_log = await read_topic(kafka_bootstrap, topics.ASSESSMENT_POOLS.name,
-                                  lambda r: event_of(r)["event_id"] in ids,
+                                  lambda r: envelope_field(r, "event_id") in ids,
                                   enough=lambda found: len(found) == len(ids))
         assert {r.key for r in on_log} == {b"register:organisations"}
