@@ -39,6 +39,7 @@ from servicekit.identity import DevTokenIssuer
 from servicekit.log_reader import LogReader, LogRecord, topic_partitions
 from servicekit.service import ServiceRuntime
 from servicekit.settings import ServiceSettings
+from tests.infra import TLS
 
 # -- time and ids ---------------------------------------------------------------------------------
 
@@ -85,7 +86,7 @@ async def serving(app: FastAPI, base_url: str = "http://svc") -> AsyncIterator[h
     """Runs ``app``'s lifespan (consumers, outbox relay) and yields an HTTP client on it."""
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url=base_url) as client:
+        async with httpx.AsyncClient(transport=transport, base_url=base_url, verify=TLS) as client:
             yield client
 
 

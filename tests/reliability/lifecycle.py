@@ -29,6 +29,7 @@ from bench.common import (
 from contracts import topics
 from grants.stack import EmbeddedStack, StackState
 from servicekit.log_reader import LogReader
+from tests.infra import TLS
 from tests.infra.stacks import stack_for_test
 
 RECEIVED = "ApplicationReceived"
@@ -116,7 +117,7 @@ class Round:
         return self.state.services[service].http_url
 
     async def publish_pool(self) -> None:
-        async with httpx.AsyncClient(timeout=30) as http:
+        async with httpx.AsyncClient(timeout=30, verify=TLS) as http:
             resp = await http.post(f"{self.url('assessment')}/pools",
                                    json=bench_pool(self.pool_id), headers=self.auth("caseworker"))
             assert resp.status_code == 201, resp.text
@@ -136,7 +137,7 @@ class Round:
             await prod.stop()
 
     async def allocate(self) -> dict[str, Any]:
-        async with httpx.AsyncClient(timeout=300) as http:
+        async with httpx.AsyncClient(timeout=300, verify=TLS) as http:
             resp = await http.post(f"{self.url('assessment')}/pools/{self.pool_id}/allocations",
                                    json={}, headers=self.auth("approver"))
         assert resp.status_code == 200, resp.text
@@ -146,7 +147,7 @@ class Round:
 async def health(url: str) -> dict[str, Any] | None:
     """The service's /health body, or None while it is down or starting."""
     try:
-        async with httpx.AsyncClient(timeout=2) as http:
+        async with httpx.AsyncClient(timeout=2, verify=TLS) as http:
             resp = await http.get(f"{url}/health")
         return resp.json() if resp.status_code == 200 else None  # type: ignore[no-any-return]
     except httpx.HTTPError:

@@ -38,6 +38,7 @@ from contracts.topics import all_topic_names
 from grants.stack import ALL_SERVICES
 from services.payments import app as payments_app
 from services.reporting import app as reporting_app
+from tests.infra import TLS
 from tests.infra.stacks import (
     broker_is_durable, require_restart, start_broker_again, stop_broker,
 )
@@ -77,7 +78,7 @@ async def test_intake_keeps_answering_through_a_broker_outage_and_nothing_is_los
     outage_keys: set[bytes] = set()
     started = time.monotonic()
     intake = rnd.url("intake")
-    async with httpx.AsyncClient(timeout=10) as http:
+    async with httpx.AsyncClient(timeout=10, verify=TLS) as http:
         for key, (token, body) in _http_bodies(rnd):
             if time.monotonic() - started > OUTAGE_S:
                 break

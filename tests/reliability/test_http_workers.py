@@ -29,6 +29,7 @@ from bench.common import submission as bench_submission
 from contracts import topics
 from servicekit.service import WorkersRefused, serve
 from servicekit.settings import ServiceSettings
+from tests.infra import TLS
 from tests.infra.services import read_topic
 from tests.reliability.lifecycle import fault_stack
 
@@ -38,7 +39,7 @@ N = 120
 
 def fresh_get(url: str) -> httpx.Response:
     """One request on a connection of its own, so the kernel hands it to any worker."""
-    with httpx.Client(timeout=10) as http:
+    with httpx.Client(timeout=10, verify=TLS) as http:
         return http.get(url)
 
 
@@ -79,7 +80,7 @@ def test_two_workers_share_the_port_and_receive_each_submission_once() -> None:
 
         def post(i: int) -> httpx.Response:
             a = people[i % len(people)]
-            with httpx.Client(timeout=30) as http:
+            with httpx.Client(timeout=30, verify=TLS) as http:
                 return http.post(f"{svc.http_url}/submissions", content=json.dumps(bodies[i]),
                                  headers={"Authorization": f"Bearer {tokens.applicant(a.cvr)}",
                                           "Content-Type": "application/json"})
