@@ -38,6 +38,20 @@ def pytest_configure(config: pytest.Config) -> None:
             prefix="grants-pytest-")
 
 
+# Whole stacks first: with pytest-xdist (scripts/test.sh) each worker takes the next module in
+# collection order, so the minutes-long fault and end-to-end modules start while the seconds-long
+# ones fill the gaps, instead of one of them starting last on one worker while the others idle.
+_FIRST = ("tests/reliability/", "tests/e2e/", "tests/browser/", "tests/integration/")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    def rank(item: pytest.Item) -> int:
+        path = item.nodeid
+        return next((i for i, p in enumerate(_FIRST) if path.startswith(p)), len(_FIRST))
+
+    items.sort(key=rank)  # stable: the order inside each group is pytest's
+
+
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     own = session.config.stash.get(_OWN_BASETEMP, None)
     if own is not None and exitstatus == 0:
