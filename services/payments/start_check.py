@@ -1,7 +1,8 @@
 """The 6-month no-start check as a caseworker task (:mod:`services.payments.domain.start_check`):
-the scheduler rule ``project_start_check`` that opens and closes tasks, the command handler
-:func:`dismiss_task`, and the caseworkers' routes ``GET /tasks`` and
-``POST /tasks/{task_id}/dismissal`` (a module-level router, dependencies as in :mod:`.routes`)."""
+the scheduler rule ``project_start_check`` that opens and closes tasks, the command handlers
+(:func:`check_project_starts`, :func:`dismiss_task`), and the caseworkers' routes
+``GET /tasks`` and ``POST /tasks/{task_id}/dismissal`` (a module-level router, dependencies as
+in :mod:`.routes`)."""
 
 from __future__ import annotations
 
@@ -94,33 +95,37 @@ def _emit(uow: UnitOfWork, events: list[Any], cause: Cause) -> None:
         uow.emit(event, aggregate_id=str(event.application_id), cause=cause)
 
 
-async def check_project_starts(runtime: ServiceRuntime, now: datetime, cause: Cause
-                               ) -> dict[str, list[str]]:
-    """Open a task for every project the window passed without a start; close the open tasks
-    whose grant lapsed or now shows its start."""
-    started_before = now.astimezone(PROJECT_ZONE).date() - timedelta(days=150)
+@dataclass(frozen=True)
+class CheckProjectStarts:
+    """The scheduler's tick of ``project_start_check``: its time and cause."""
 
-    async def work(uow: UnitOfWork) -> dict[str, list[str]]:
-        store = TaskStore(uow.conn)
-        opened, closed = [], []
-        for state in await store.unchecked_grants(started_before):
-            for event in open_start_check(state, now):
-                if await store.insert(event.task_id, event.application_id, event.due, now):
-                    _emit(uow, [event], cause)
-                    opened.append(str(event.application_id))
-        for task_id, state in await store.open_tasks_with_grants():
-            for ended in close_start_check(state, task_id, now):
-                if await store.close(task_id, ended.outcome, None, now):
-                    _emit(uow, [ended], cause)
-                    closed.append(str(ended.application_id))
-        return {"opened": opened, "closed": closed}
+    now: datetime
+    cause: Cause
 
-    return await runtime.in_transaction(work)
+
+async def check_project_starts(uow: UnitOfWork, cmd: CheckProjectStarts) -> dict[str, list[str]]:
+    """The command handler: open a task for every project the window passed without a start;
+    close the open tasks whose grant lapsed or now shows its start (the domain decides both)."""
+    started_before = cmd.now.astimezone(PROJECT_ZONE).date() - timedelta(days=150)
+    store = TaskStore(uow.conn)
+    opened, closed = [], []
+    for state in await store.unchecked_grants(started_before):
+        for event in open_start_check(state, cmd.now):
+            if await store.insert(event.task_id, event.application_id, event.due, cmd.now):
+                _emit(uow, [event], cmd.cause)
+                opened.append(str(event.application_id))
+    for task_id, state in await store.open_tasks_with_grants():
+        for ended in close_start_check(state, task_id, cmd.now):
+            if await store.close(task_id, ended.outcome, None, cmd.now):
+                _emit(uow, [ended], cmd.cause)
+                closed.append(str(ended.application_id))
+    return {"opened": opened, "closed": closed}
 
 
 def start_check_rules(runtime: ServiceRuntime) -> None:
     async def project_start_check(tick: Tick) -> dict[str, list[str]]:
-        return await check_project_starts(runtime, tick.now, tick.cause)
+        return await runtime.handle(check_project_starts,
+                                    CheckProjectStarts(tick.now, tick.cause))
 
     runtime.schedule("project_start_check", project_start_check, project_start_check_due)
 
