@@ -1,7 +1,8 @@
-"""Every stable reason code, collected from the four domains, rendered for the README.
+"""Every stable reason code, collected from the contracts and servicekit, rendered for the README.
 
 ``python -m grants.reason_codes`` rewrites the README section between the markers; a test fails
-when a domain gains a code the README does not document.
+when a service gains a code the README does not document. The tables are wire vocabulary
+(:mod:`contracts.reason_codes`), so this imports no service.
 """
 
 from __future__ import annotations
@@ -11,10 +12,7 @@ import sys
 from pathlib import Path
 
 import audit.verify as audit_verify
-import services.assessment.domain as assessment
-import services.intake.domain as intake
-import services.payments.domain as payments
-import services.reporting.domain as reporting
+from contracts.reason_codes import assessment, intake, payments, reporting
 from contracts.topic_manifest import MANIFEST_CODES
 from servicekit.admission import ADMISSION_CODES
 from servicekit.consumer import DEAD_LETTER_CODES

@@ -11,7 +11,9 @@
 - every string and map key of a request body with the request guard's text rule (no control
   character but tab and newline) as a ``pattern``, where its model states no stricter rule;
 - request bodies that a route reads raw (to name every bad field itself) documented with the
-  model they must match: ``openapi_extra=raw_body(Model)``.
+  model they must match: ``openapi_extra=raw_body(Model)``. The model rides on the route's own
+  ``openapi_extra``, and each app's document collects the models of its own routes: a process
+  that builds several services' apps (a test, the demo) gives each only its own body models.
 """
 
 from __future__ import annotations
@@ -32,7 +34,6 @@ from servicekit.admission import ShedRoute
 SCHEME = "bearerJWT"
 ROLES_ATTR = "__grants_roles__"
 _BODY_KEY = "x-grants-raw-body"
-_BODY_MODELS: dict[str, type[BaseModel]] = {}
 _METHODS = ("get", "post", "put", "patch", "delete")
 
 
@@ -65,10 +66,31 @@ _STATUS_TEXT = {
 _WRITES = ("post", "put", "patch", "delete")  # the request guard's (servicekit.http_guard)
 
 
-def raw_body(model: type[BaseModel]) -> dict[str, Any]:
+class RawBody(dict[str, Any]):
+    """A route's ``openapi_extra`` naming the model its raw body must match. FastAPI merges the
+    (JSON) mapping into the operation; the model class itself stays on the route, where
+    :func:`complete` finds it, since a class cannot go through FastAPI's JSON encoding."""
+
+    def __init__(self, model: type[BaseModel]) -> None:
+        super().__init__({_BODY_KEY: model.__name__})
+        self.model = model
+
+
+def raw_body(model: type[BaseModel]) -> RawBody:
     """``openapi_extra`` of a route that reads its body raw but requires it to match ``model``."""
-    _BODY_MODELS[model.__name__] = model
-    return {_BODY_KEY: model.__name__}
+    return RawBody(model)
+
+
+def _body_models(routes: list[Any]) -> list[type[BaseModel]]:
+    """The raw-body models of these routes (one app's), each once, in route order."""
+    found: dict[str, type[BaseModel]] = {}
+    for route in routes:
+        extra = route.openapi_extra
+        if isinstance(extra, RawBody):
+            known = found.setdefault(extra.model.__name__, extra.model)
+            if known is not extra.model:
+                raise ValueError(f"two raw-body models named {known.__name__} in one app")
+    return list(found.values())
 
 
 def _roles(dependant: Dependant) -> tuple[str, ...] | None:
@@ -151,7 +173,7 @@ def complete(schema: dict[str, Any], routes: list[Any],
              shed: Sequence[ShedRoute] = ()) -> dict[str, Any]:
     """Add security, error responses and raw bodies to FastAPI's generated ``schema``; the
     routes in ``shed`` document admission control's 503."""
-    _add_models(schema, [ErrorBody, *_BODY_MODELS.values()])
+    _add_models(schema, [ErrorBody, *_body_models(routes)])
     components = schema["components"]
     components["schemas"].pop("HTTPValidationError", None)
     components["schemas"].pop("ValidationError", None)

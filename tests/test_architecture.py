@@ -6,9 +6,10 @@ domain packages must stay pure: no I/O libraries. The auditors' verification and
 or service code is (an offline bundle); reporting, the CLI and the benchmarks import the replay.
 The staff's console reaches the services only over their HTTP APIs (servicekit's identity for
 the dev token issuer, nothing of a service). The CLI (``grants``) and the benchmarks (``bench``)
-may use a service's pure ``domain`` (the reason-code tables, a tie draw) and nothing else of
-it: no handler, store or app, whose I/O and wiring are the service's own. No service, and not servicekit, imports the CLI,
-the console or the benchmarks.
+may use a service's pure ``domain`` (a tie draw) and nothing else of it: no handler, store or
+app, whose I/O and wiring are the service's own. The reason-code tables are wire vocabulary in
+``contracts.reason_codes``, so the CLI's README renderer imports no service at all. No service,
+and not servicekit, imports the CLI, the console or the benchmarks.
 """
 
 from __future__ import annotations
@@ -93,6 +94,14 @@ source_modules =
     bench
 forbidden_modules =
 {ADAPTERS}
+
+[importlinter:contract:reason-codes-import-no-service]
+name = The README's reason-code tables come from contracts and servicekit, not from a service
+type = forbidden
+source_modules =
+    grants.reason_codes
+forbidden_modules =
+    services
 
 [importlinter:contract:audit-imports-only-contracts]
 name = The auditors' verification imports only contracts (no service, runtime or I/O client)

@@ -10,9 +10,8 @@ from fastapi import FastAPI
 from contracts import topics
 from servicekit.service import ServiceRuntime
 from servicekit.settings import ServiceSettings
-from services.assessment.console_api import console_router
 from services.assessment.handlers import intake_handler
-from services.assessment import register_routes, routes
+from services.assessment import console_api, register_routes, routes
 from services.assessment.register_routes import REGISTER_FILE_BODY, register_files_hook
 from services.assessment.settings import AssessmentSettings, register_files_of
 
@@ -26,6 +25,6 @@ def build(settings: ServiceSettings | None = None) -> tuple[ServiceRuntime, Fast
                     handler=intake_handler(runtime))
     runtime.on_startup.append(register_files_hook(register_files_of(runtime.settings)))
     runtime.body_rules.append(REGISTER_FILE_BODY)
-    app = runtime.http_app(routes.router, register_routes.router, console_router(runtime),
+    app = runtime.http_app(routes.router, register_routes.router, console_api.router,
                            title="Assessment", explain_refusal=routes.refusal_reasons)
     return runtime, app

@@ -2,7 +2,8 @@
 a pool's applications (filtered, searchable) and the allocation plan an approver would approve,
 with who may not approve it (segregation of duties shown before it is enforced).
 
-Queries only: nothing here changes state or emits an event.
+Queries only: nothing here changes state or emits an event. The router is the module's, its
+dependencies those of :mod:`.routes` (the running service, the verified caller).
 """
 
 from __future__ import annotations
@@ -10,16 +11,16 @@ from __future__ import annotations
 from typing import Annotated, Any
 from uuid import UUID
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Query
 
 from contracts.assessment import PoolPublished
-from servicekit.identity import Principal
-from servicekit.service import ServiceRuntime
 from services.assessment.domain import plan_allocation
 from services.assessment.domain.overview import status_of
 from services.assessment.domain.pools import decision_region, sub_pool_names
 from services.assessment.domain.scoring import exact_score, participants, shown
 from services.assessment.domain.state import ApplicationFile, PoolRound
+from services.assessment.register_routes import Staff
+from services.assessment.routes import Anyone, Runtime
 from services.assessment.service import published
 from services.assessment.store import AssessmentStore
 
@@ -74,62 +75,59 @@ def _matches(row: dict[str, Any], status: str | None, region: str | None, reason
     return True
 
 
-def console_router(runtime: ServiceRuntime) -> APIRouter:
-    router = APIRouter(tags=["assessment: console reads"])
-    anyone = Depends(runtime.require())
-    case_handlers = Depends(runtime.require("caseworker", "assessor", "approver", "auditor"))
+router = APIRouter(tags=["assessment: console reads"])
 
-    @router.get("/pools", summary="Every published pool (the version in force)")
-    async def pools(_: Principal = anyone) -> dict[str, Any]:
-        async with runtime.pool.acquire() as conn:
-            rows = await conn.fetch(
-                "SELECT pool FROM pool_rounds WHERE pool IS NOT NULL ORDER BY pool_id")
-        out = []
-        for row in rows:
-            published = PoolPublished.model_validate_json(row["pool"])
-            d = published.definition
-            out.append({"pool_id": published.pool_id, "version": published.version,
-                        "title": d.title, "programme": d.programme_id,
-                        "deadline_local": d.deadline_local.isoformat() if d.deadline_local
-                        else None, "total_oere": d.total_oere,
-                        "sub_pools": [{"region_code": s.region_code, "region": s.region}
-                                      for s in d.sub_pools]})
-        return {"pools": out}
 
-    @router.get("/pools/{pool_id}/applications",
-                summary="A pool's applications, filtered by status, region, reason; search")
-    async def applications(pool_id: str, status: Filter = None, region: Filter = None,
-                           reason: Filter = None, q: Filter = None,
-                           _: Principal = case_handlers) -> dict[str, Any]:
-        async with runtime.pool.acquire() as conn:
-            state = published(await AssessmentStore(conn).read_round(pool_id), pool_id)
-        rows = [row for f in state.files() if (row := application_row(state, f)) is not None]
-        shown_rows = [r for r in rows if _matches(r, status, region, reason, q)]
-        return {"pool_id": pool_id, "total": len(rows), "matching": len(shown_rows),
-                "applications": shown_rows[:MAX_ROWS], "truncated": len(shown_rows) > MAX_ROWS,
-                "regions": _regions(state)}
+@router.get("/pools", summary="Every published pool (the version in force)")
+async def pools(runtime: Runtime, _: Anyone) -> dict[str, Any]:
+    async with runtime.pool.acquire() as conn:
+        rows = await conn.fetch(
+            "SELECT pool FROM pool_rounds WHERE pool IS NOT NULL ORDER BY pool_id")
+    out = []
+    for row in rows:
+        published = PoolPublished.model_validate_json(row["pool"])
+        d = published.definition
+        out.append({"pool_id": published.pool_id, "version": published.version,
+                    "title": d.title, "programme": d.programme_id,
+                    "deadline_local": d.deadline_local.isoformat() if d.deadline_local
+                    else None, "total_oere": d.total_oere,
+                    "sub_pools": [{"region_code": s.region_code, "region": s.region}
+                                  for s in d.sub_pools]})
+    return {"pools": out}
 
-    @router.get("/pools/{pool_id}/allocation-plan",
-                summary="What approving now would decide, per sub-pool, and who may not approve")
-    async def allocation_plan(pool_id: str, principal: Principal = case_handlers
-                              ) -> dict[str, Any]:
-        async with runtime.pool.acquire() as conn:
-            store = AssessmentStore(conn)
-            state = published(await store.read_round(pool_id), pool_id)
-            ledger = await store.read_ledger(state.definition.programme_id)
-        plan = plan_allocation(state, ledger)
-        me = principal.subject[:128]
-        batch = {str(r.application_id) for r in plan.recommendations}
-        conflicted = sorted(a for a in batch if me in participants(state.file(UUID(a))))
-        names = {k: (f.accepted.applicant.name if f.accepted else "") for k, f in
-                 state.applications.items()}
-        return {
-            **plan.model_dump(mode="json"),
-            "regions": _regions(state),
-            "applicants": {str(r.application_id): names.get(str(r.application_id), "")
-                           for r in plan.recommendations},
-            "you_assessed": conflicted,
-            "may_approve": "approver" in principal.roles and not conflicted,
-        }
 
-    return router
+@router.get("/pools/{pool_id}/applications",
+            summary="A pool's applications, filtered by status, region, reason; search")
+async def applications(pool_id: str, runtime: Runtime, _: Staff, status: Filter = None,
+                       region: Filter = None, reason: Filter = None, q: Filter = None
+                       ) -> dict[str, Any]:
+    async with runtime.pool.acquire() as conn:
+        state = published(await AssessmentStore(conn).read_round(pool_id), pool_id)
+    rows = [row for f in state.files() if (row := application_row(state, f)) is not None]
+    shown_rows = [r for r in rows if _matches(r, status, region, reason, q)]
+    return {"pool_id": pool_id, "total": len(rows), "matching": len(shown_rows),
+            "applications": shown_rows[:MAX_ROWS], "truncated": len(shown_rows) > MAX_ROWS,
+            "regions": _regions(state)}
+
+
+@router.get("/pools/{pool_id}/allocation-plan",
+            summary="What approving now would decide, per sub-pool, and who may not approve")
+async def allocation_plan(pool_id: str, runtime: Runtime, principal: Staff) -> dict[str, Any]:
+    async with runtime.pool.acquire() as conn:
+        store = AssessmentStore(conn)
+        state = published(await store.read_round(pool_id), pool_id)
+        ledger = await store.read_ledger(state.definition.programme_id)
+    plan = plan_allocation(state, ledger)
+    me = principal.subject[:128]
+    batch = {str(r.application_id) for r in plan.recommendations}
+    conflicted = sorted(a for a in batch if me in participants(state.file(UUID(a))))
+    names = {k: (f.accepted.applicant.name if f.accepted else "") for k, f in
+             state.applications.items()}
+    return {
+        **plan.model_dump(mode="json"),
+        "regions": _regions(state),
+        "applicants": {str(r.application_id): names.get(str(r.application_id), "")
+                       for r in plan.recommendations},
+        "you_assessed": conflicted,
+        "may_approve": "approver" in principal.roles and not conflicted,
+    }

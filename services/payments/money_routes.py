@@ -11,12 +11,10 @@ from __future__ import annotations
 from typing import Annotated, Any
 from uuid import UUID
 
-from fastapi import APIRouter, Body, Depends
+from fastapi import APIRouter, Body
 from pydantic import Field
 
 from contracts.base import Cvr
-from servicekit.identity import Principal
-from servicekit.service import requires
 from services.payments import money_service
 from services.payments.domain import reissue_failed, request_reissue, resolve_reconciliation
 from services.payments.domain.bank import BankBook, bank_change_of
@@ -26,7 +24,9 @@ from services.payments.money_service import (
     RequestBankChange,
     change_instruction,
 )
-from services.payments.requests import AsCaseworker, EmptyBody, RequestBody, Runtime
+from services.payments.requests import (
+    AsCaseworker, Caseworker, EmptyBody, RequestBody, Runtime,
+)
 from services.payments.service import ChangeGrant, change_grant
 from services.payments.store import PaymentsStore
 from services.payments.views import instant, json_of
@@ -53,7 +53,6 @@ def _bank_view(book: BankBook, change_id: UUID) -> dict[str, Any]:
 
 
 router = APIRouter(tags=["payments"])
-Caseworker = Annotated[Principal, Depends(requires("caseworker"))]
 
 
 @router.post("/instructions/{instruction_id}/reissue-requests")

@@ -51,6 +51,8 @@ def call_as(role: str) -> Callable[..., Call]:
 
 AsApplicant = Annotated[Call, Depends(call_as("applicant"))]
 AsCaseworker = Annotated[Call, Depends(call_as("caseworker"))]
+Caseworker = Annotated[Principal, Depends(requires("caseworker"))]
+"""A verified caseworker who only reads (a command's caller is :data:`AsCaseworker`)."""
 
 
 class RequestBody(BaseModel):

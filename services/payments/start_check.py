@@ -1,19 +1,21 @@
 """The 6-month no-start check as a caseworker task (:mod:`services.payments.domain.start_check`):
-the scheduler rule ``project_start_check`` that opens and closes tasks, and the caseworkers'
-routes ``GET /tasks`` and ``POST /tasks/{task_id}/dismissal``."""
+the scheduler rule ``project_start_check`` that opens and closes tasks, the command handlers
+(:func:`check_project_starts`, :func:`dismiss_task`), and the caseworkers' routes
+``GET /tasks`` and ``POST /tasks/{task_id}/dismissal`` (a module-level router, dependencies as
+in :mod:`.routes`)."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 from uuid import UUID
 
 import asyncpg
-from fastapi import APIRouter, Body, Depends, Query, Request
+from fastapi import APIRouter, Body, Query
 
+from contracts.base import Actor
 from contracts.refusal import Refusal
-from servicekit.http import cause_of_request
-from servicekit.identity import Principal
 from servicekit.outbox import Cause
 from servicekit.scheduler import Tick
 from servicekit.service import ServiceRuntime, UnitOfWork
@@ -22,7 +24,7 @@ from services.payments.domain.account import PROJECT_ZONE
 from services.payments.domain.start_check import (
     KIND, close_start_check, dismiss_start_check, open_start_check,
 )
-from services.payments.requests import EmptyBody, actor_of
+from services.payments.requests import AsCaseworker, Caseworker, EmptyBody, Runtime
 from services.payments.scheduled import project_start_check_due
 
 _COLUMNS = "task_id, kind, application_id, due, opened_at, closed_at, outcome, closed_by"
@@ -93,70 +95,82 @@ def _emit(uow: UnitOfWork, events: list[Any], cause: Cause) -> None:
         uow.emit(event, aggregate_id=str(event.application_id), cause=cause)
 
 
-async def check_project_starts(runtime: ServiceRuntime, now: datetime, cause: Cause
-                               ) -> dict[str, list[str]]:
-    """Open a task for every project the window passed without a start; close the open tasks
-    whose grant lapsed or now shows its start."""
-    started_before = now.astimezone(PROJECT_ZONE).date() - timedelta(days=150)
+@dataclass(frozen=True)
+class CheckProjectStarts:
+    """The scheduler's tick of ``project_start_check``: its time and cause."""
 
-    async def work(uow: UnitOfWork) -> dict[str, list[str]]:
-        store = TaskStore(uow.conn)
-        opened, closed = [], []
-        for state in await store.unchecked_grants(started_before):
-            for event in open_start_check(state, now):
-                if await store.insert(event.task_id, event.application_id, event.due, now):
-                    _emit(uow, [event], cause)
-                    opened.append(str(event.application_id))
-        for task_id, state in await store.open_tasks_with_grants():
-            for ended in close_start_check(state, task_id, now):
-                if await store.close(task_id, ended.outcome, None, now):
-                    _emit(uow, [ended], cause)
-                    closed.append(str(ended.application_id))
-        return {"opened": opened, "closed": closed}
+    now: datetime
+    cause: Cause
 
-    return await runtime.in_transaction(work)
+
+async def check_project_starts(uow: UnitOfWork, cmd: CheckProjectStarts) -> dict[str, list[str]]:
+    """The command handler: open a task for every project the window passed without a start;
+    close the open tasks whose grant lapsed or now shows its start (the domain decides both)."""
+    started_before = cmd.now.astimezone(PROJECT_ZONE).date() - timedelta(days=150)
+    store = TaskStore(uow.conn)
+    opened, closed = [], []
+    for state in await store.unchecked_grants(started_before):
+        for event in open_start_check(state, cmd.now):
+            if await store.insert(event.task_id, event.application_id, event.due, cmd.now):
+                _emit(uow, [event], cmd.cause)
+                opened.append(str(event.application_id))
+    for task_id, state in await store.open_tasks_with_grants():
+        for ended in close_start_check(state, task_id, cmd.now):
+            if await store.close(task_id, ended.outcome, None, cmd.now):
+                _emit(uow, [ended], cmd.cause)
+                closed.append(str(ended.application_id))
+    return {"opened": opened, "closed": closed}
 
 
 def start_check_rules(runtime: ServiceRuntime) -> None:
     async def project_start_check(tick: Tick) -> dict[str, list[str]]:
-        return await check_project_starts(runtime, tick.now, tick.cause)
+        return await runtime.handle(check_project_starts,
+                                    CheckProjectStarts(tick.now, tick.cause))
 
     runtime.schedule("project_start_check", project_start_check, project_start_check_due)
 
 
-def tasks_router(runtime: ServiceRuntime) -> APIRouter:
-    router = APIRouter(tags=["payments"])
-    caseworker = Depends(runtime.require("caseworker"))
+@dataclass(frozen=True)
+class DismissTask:
+    """A caseworker dismisses an open start-check task (the grant goes on as it is)."""
 
-    @router.get("/tasks")
-    async def tasks(status: Literal["open", "closed", "all"] = Query("open"),
-                    _: Principal = caseworker) -> dict[str, Any]:
-        async with runtime.pool.acquire() as conn:
-            rows = await TaskStore(conn).list(status)
-        return {"tasks": [_view(r) for r in rows]}
+    task_id: UUID
+    actor: Actor
+    now: datetime
+    cause: Cause
 
-    @router.post("/tasks/{task_id}/dismissal")
-    async def dismiss(task_id: UUID, request: Request, _: EmptyBody | None = Body(None),
-                      principal: Principal = caseworker) -> dict[str, Any]:
-        actor = actor_of(principal, "caseworker")
-        cause = cause_of_request(request, principal, "caseworker")
 
-        async def work(uow: UnitOfWork) -> dict[str, Any]:
-            store = TaskStore(uow.conn)
-            row = await store.lock(task_id)
-            if row is None:
-                raise Refusal("task_not_found", f"no task {task_id}", "not_found")
-            now = runtime.clock.now()
-            events = dismiss_start_check(task_id, row["application_id"], actor, now,
-                                         row["outcome"] if row["closed_at"] is not None else None)
-            if not events:
-                return _view(row)
-            await store.close(task_id, "dismissed", actor.id, now)
-            _emit(uow, list(events), cause)
-            closed = await store.lock(task_id)
-            assert closed is not None
-            return _view(closed)
+async def dismiss_task(uow: UnitOfWork, cmd: DismissTask) -> dict[str, Any]:
+    """The command handler: lock the task, ask the domain, close it and emit what it says."""
+    store = TaskStore(uow.conn)
+    row = await store.lock(cmd.task_id)
+    if row is None:
+        raise Refusal("task_not_found", f"no task {cmd.task_id}", "not_found")
+    events = dismiss_start_check(cmd.task_id, row["application_id"], cmd.actor, cmd.now,
+                                 row["outcome"] if row["closed_at"] is not None else None)
+    if not events:
+        return _view(row)
+    await store.close(cmd.task_id, "dismissed", cmd.actor.id, cmd.now)
+    _emit(uow, list(events), cmd.cause)
+    closed = await store.lock(cmd.task_id)
+    assert closed is not None
+    return _view(closed)
 
-        return await runtime.in_transaction(work)
 
-    return router
+router = APIRouter(tags=["payments"])
+
+
+@router.get("/tasks")
+async def tasks(runtime: Runtime, _: Caseworker,
+                status: Annotated[Literal["open", "closed", "all"], Query()] = "open"
+                ) -> dict[str, Any]:
+    async with runtime.pool.acquire() as conn:
+        rows = await TaskStore(conn).list(status)
+    return {"tasks": [_view(r) for r in rows]}
+
+
+@router.post("/tasks/{task_id}/dismissal")
+async def dismiss(task_id: UUID, call: AsCaseworker, runtime: Runtime,
+                  _: EmptyBody | None = Body(None)) -> dict[str, Any]:
+    return await runtime.handle(dismiss_task, DismissTask(task_id, call.actor, call.now,
+                                                          call.cause))

@@ -9,7 +9,7 @@ from fastapi import FastAPI
 from contracts import topics
 from servicekit.service import ServiceRuntime
 from servicekit.settings import ServiceSettings
-from services.reporting.console_api import console_router
+from services.reporting import console_api
 from services.reporting.handlers import event_handler, scheduled_rules
 from services.reporting.routes import router
 from services.reporting.settings import ReportingSettings
@@ -30,5 +30,5 @@ def build(settings: ServiceSettings | None = None) -> tuple[ServiceRuntime, Fast
     runtime.consume(*(t.name for t in INPUT_TOPICS), handler=event_handler(runtime))
     scheduled_rules(runtime)
     # Refusals (contracts.refusal.Refusal) are answered by servicekit.http by their kind.
-    app = runtime.http_app(router, console_router(runtime), title="Reporting")
+    app = runtime.http_app(router, console_api.router, title="Reporting")
     return runtime, app

@@ -5,29 +5,29 @@ changes nothing and emits nothing."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 from uuid import UUID
 
 from fastapi import APIRouter, Depends
 
 from servicekit.identity import Principal
-from servicekit.service import ServiceRuntime
+from servicekit.service import requires
 from services.reporting.domain.pool_overview import summarise
+from services.reporting.routes import Runtime
 from services.reporting.store import ReportingStore
 
 
-def console_router(runtime: ServiceRuntime) -> APIRouter:
-    router = APIRouter(tags=["reporting: console reads"])
-    staff = Depends(runtime.require("caseworker", "assessor", "approver", "finance", "auditor"))
+router = APIRouter(tags=["reporting: console reads"])
+Staff = Annotated[Principal, Depends(requires("caseworker", "assessor", "approver", "finance",
+                                              "auditor"))]
 
-    @router.get("/applications/{application_id}/events",
-                summary="Every event about an application, in the order it occurred")
-    async def events(application_id: UUID, _: Principal = staff) -> dict[str, Any]:
-        async with runtime.pool.acquire() as conn:
-            envelopes = await ReportingStore(conn).events_of_application(application_id)
-        return {"application_id": str(application_id), "events": [
-            {"occurred_at": e.occurred_at.isoformat(), "event_type": e.event_type,
-             "actor": e.actor.model_dump(mode="json"), "summary": summarise(e),
-             "correlation_id": e.correlation_id} for e in envelopes]}
 
-    return router
+@router.get("/applications/{application_id}/events",
+            summary="Every event about an application, in the order it occurred")
+async def events(application_id: UUID, runtime: Runtime, _: Staff) -> dict[str, Any]:
+    async with runtime.pool.acquire() as conn:
+        envelopes = await ReportingStore(conn).events_of_application(application_id)
+    return {"application_id": str(application_id), "events": [
+        {"occurred_at": e.occurred_at.isoformat(), "event_type": e.event_type,
+         "actor": e.actor.model_dump(mode="json"), "summary": summarise(e),
+         "correlation_id": e.correlation_id} for e in envelopes]}

@@ -151,3 +151,38 @@ def test_no_map_lets_keys_outside_its_rule_through(doc: dict[str, Any]) -> None:
     """A dict keyed by a text kind must use ``contracts.bounds.text_keyed``: pydantic writes a
     key pattern as ``patternProperties``, under which any other key is allowed."""
     assert "patternProperties" not in json.dumps(doc)
+
+
+def _reachable(doc: dict[str, Any]) -> set[str]:
+    """The component schemas the document's operations refer to, directly or through others."""
+    found: set[str] = set()
+    todo = [doc["paths"]]
+    while todo:
+        node = todo.pop()
+        if isinstance(node, list):
+            todo += node
+        elif isinstance(node, dict):
+            ref = node.get("$ref")
+            if isinstance(ref, str) and ref.startswith("#/components/schemas/"):
+                name = ref.rsplit("/", 1)[1]
+                if name not in found:
+                    found.add(name)
+                    todo.append(doc["components"]["schemas"][name])
+            todo += node.values()
+    return found
+
+
+def test_every_schema_listed_is_one_the_services_routes_use(doc: dict[str, Any]) -> None:
+    """This module builds all four apps in one process: a raw body's model (``raw_body``) of one
+    service must not show up in another's document (it once did, from a global registry)."""
+    assert set(doc["components"]["schemas"]) == _reachable(doc)
+
+
+def test_two_apps_in_one_process_each_list_only_their_own_raw_body_models() -> None:
+    _, payments_app = payments()
+    _, assessment_app = assessment()
+    payments_doc, assessment_doc = payments_app.openapi(), assessment_app.openapi()
+    assert {"PoolDefinition", "Organisation"} <= set(assessment_doc["components"]["schemas"])
+    assert "RevisedBudgetBody" not in assessment_doc["components"]["schemas"]
+    assert "RevisedBudgetBody" in payments_doc["components"]["schemas"]
+    assert not {"PoolDefinition", "Organisation"} & set(payments_doc["components"]["schemas"])

@@ -32,7 +32,7 @@ from services.assessment.domain.overview import PoolOverview, SubPoolOverview, p
 from services.assessment.domain.pools import (
     content_hash, next_pool_version, parse_pool_definition, publish_pool,
 )
-from services.assessment.domain.reasons import REASON_CODES, REFUSAL_CODES
+from contracts.reason_codes.assessment import REASON_CODES, REFUSAL_CODES
 from services.assessment.domain.register import prior_award
 from services.assessment.domain.scoring import ScoreApplication, exact_score, score_application
 from services.assessment.domain.state import (

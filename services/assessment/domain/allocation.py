@@ -51,7 +51,7 @@ from fractions import Fraction
 from typing import Literal
 from uuid import UUID
 
-from services.assessment.domain import reasons as r
+from contracts.reason_codes import assessment as r
 from services.assessment.domain.eligibility import gate_reasons
 from services.assessment.domain.pools import decision_region, sub_pool_amounts
 from services.assessment.domain.scoring import exact_score, minimum_requirements_met, shown

@@ -25,7 +25,8 @@ from uuid import UUID
 
 from contracts.assessment import EligibilityAssessed
 from contracts.pools import PoolDefinition
-from services.assessment.domain import reasons as r
+from contracts.reason_codes import assessment as r
+from services.assessment.domain.reasons import GATE_REASON_ORDER
 from services.assessment.domain.state import ApplicationVersion, FundingLedger, PoolRound
 
 
@@ -53,7 +54,7 @@ def gate_reasons(
     if pool.once_per_applicant_in_programme and ledger.funded(
             pool.programme_id, version.keys, excluding_application=application_id):
         found.add(r.ALREADY_FUNDED_IN_PROGRAMME)
-    return [code for code in r.GATE_REASON_ORDER if code in found]
+    return [code for code in GATE_REASON_ORDER if code in found]
 
 
 def assess_eligibility(state: PoolRound, ledger: FundingLedger,

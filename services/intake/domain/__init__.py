@@ -15,6 +15,7 @@ Flow of a submission in an adapter::
     store(evolve_all(state, decision.events)); outbox(decision.events); answer(decision.receipt)
 """
 
+from contracts.reason_codes.intake import REASON_CODES
 from services.intake.domain.applicant_identity import (
     Identified,
     RegisterEntry,
@@ -47,7 +48,7 @@ from services.intake.domain.input_errors import (
 )
 from services.intake.domain.it_problem_rules import contact_refusal_reasons, covers
 from services.intake.domain.outcome import IntakeStatus, intake_outcome
-from services.intake.domain.reason_codes import CASEWORKER_REFUSAL_CODES, REASON_CODES, reason
+from services.intake.domain.reason_codes import CASEWORKER_REFUSAL_CODES, reason
 from services.intake.domain.state import (
     AcceptedVersion,
     ApplicationState,

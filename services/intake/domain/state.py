@@ -24,9 +24,10 @@ from contracts.intake import (
     SubmissionInvalid,
     SubmissionUnauthorized,
 )
+from contracts.reason_codes.intake import REASON_CODES
 
 from services.intake.domain.deadline import local_iso
-from services.intake.domain.reason_codes import REASON_CODES, TIMING_ONLY_CODES
+from services.intake.domain.reason_codes import TIMING_ONLY_CODES
 
 IntakeEvent = (
     ApplicationReceived

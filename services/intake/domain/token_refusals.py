@@ -15,11 +15,12 @@ from typing import Literal
 
 from contracts.base import Reason
 from contracts.intake import SubmissionUnauthorized
+from contracts.reason_codes.intake import REASON_CODES
 
 from services.intake.domain.deadline import require_aware
 from services.intake.domain.decision import Decision
 from services.intake.domain.input_errors import ParsedSubmission
-from services.intake.domain.reason_codes import REASON_CODES, reason
+from services.intake.domain.reason_codes import reason
 from services.intake.domain.state import IntakeEvent, RefusedSubmission, refused_receipt
 
 # What a token verifier may say beyond the documented codes, as the documented code it means.

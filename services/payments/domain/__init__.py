@@ -74,7 +74,7 @@ from services.payments.domain.queries import (
     instructed_oere,
     paid_oere,
 )
-from services.payments.domain.reasons import REASON_CODES
+from contracts.reason_codes.payments import REASON_CODES
 from services.payments.domain.results import (
     AMOUNT_MISMATCH,
     record_result,

@@ -9,8 +9,9 @@
   overview uses;
 - :mod:`.pool_overview` — :func:`pool_overview` figures per pool/sub-pool and timelines;
 - :mod:`.exports` — 360Giving JSON and CSV (R24);
-- :mod:`.reasons` — every code (:data:`REASON_CODES`, :data:`REFUSAL_CODES`); a refused
-  command raises :class:`contracts.refusal.Refusal`.
+- every code (:data:`REASON_CODES`, :data:`REFUSAL_CODES`) is wire vocabulary, in
+  :mod:`contracts.reason_codes.reporting`; a refused command raises
+  :class:`contracts.refusal.Refusal`.
 """
 from services.reporting.domain.exports import (
     export_360giving, export_360giving_csv, grant_record, to_csv, to_json,
@@ -23,7 +24,7 @@ from services.reporting.domain.overdue import overdue, overdue_from
 from services.reporting.domain.pool_overview import (
     PoolFigures, PoolOverview, PoolSummary, TimelineEntry, pool_overview,
 )
-from services.reporting.domain.reasons import REASON_CODES, REFUSAL_CODES
+from contracts.reason_codes.reporting import REASON_CODES, REFUSAL_CODES
 from services.reporting.domain.repayment import settle_repayment
 from services.reporting.domain.reports import (
     SubmitReport, awarded, decide_report, require_grantee, require_reader, resent_final_report,

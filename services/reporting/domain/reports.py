@@ -28,7 +28,7 @@ from contracts.reporting import (
 )
 from contracts.money import format_dkk
 from contracts.refusal import Refusal
-from services.reporting.domain import reasons as rc
+from contracts.reason_codes import reporting as rc
 from services.reporting.domain.grant_file import (
     GrantFile, apply_payload, report_fingerprint,
 )

@@ -202,6 +202,34 @@ async def test_pool_eligibility_scores_allocation_and_redelivery(
                                                                          "assessor-bo"}
             assert {e["actor"]["id"] for e in scored_events} == {"assessor-anna", "assessor-bo"}
 
+            # -- the console's reads: pools, a pool's applications, the plan an approver sees --
+            listed = await http.get("/pools", headers=token("anyone", "auditor"))
+            assert listed.status_code == 200
+            assert {p["pool_id"] for p in listed.json()["pools"]} >= {pool_id, later_pool_id}
+            rows = f"/pools/{pool_id}/applications"
+            assert (await http.get(rows, headers=token("x", "applicant"))).status_code == 403
+            everything = await http.get(rows, headers=caseworker)
+            assert everything.status_code == 200, everything.text
+            assert everything.json()["total"] == len(apps)
+            mine = await http.get(rows, params={"q": cvr_for("615")}, headers=anna)
+            assert [r["application_id"] for r in mine.json()["applications"]] == [
+                str(apps["hor"])]
+            assert mine.json()["applications"][0]["assessors"] == ["assessor-anna"]
+            ineligible = await http.get(rows, params={"reason": "target_group_not_eligible"},
+                                        headers=caseworker)
+            assert [r["application_id"] for r in ineligible.json()["applications"]] == [
+                str(apps["hol"])]
+            plan = f"/pools/{pool_id}/allocation-plan"
+            assert (await http.get(plan, headers=token("x", "applicant"))).status_code == 403
+            seen_by_anna = (await http.get(plan, headers=token("assessor-anna", "approver"))
+                            ).json()
+            assert seen_by_anna["may_approve"] is False
+            assert set(seen_by_anna["you_assessed"]) == {str(apps[r]) for r in totals}
+            seen_by_carl = (await http.get(plan, headers=token("approver-carl", "approver"))
+                            ).json()
+            assert (seen_by_carl["may_approve"], seen_by_carl["you_assessed"]) == (True, [])
+            assert seen_by_carl["applicants"][str(apps["kbh"])] == "Kommune 101"
+
             # -- allocation (R12/R13): segregation of duties, then the decisions ---------------
             conflicted = await http.post(f"/pools/{pool_id}/allocations", json={},
                                          headers=token("assessor-anna", "approver", "assessor"))

@@ -346,6 +346,22 @@ async def test_reports_repayments_overdue_overview_exports_and_audit(
             await eventually(feed.consumed(runtime))
             assert await effects() == before
 
+            # -- the console's timeline of one application: every event about it, in order ----
+            timeline = f"/applications/{w}/events"
+            assert (await http.get(timeline)).status_code == 401
+            assert (await api.get(timeline, **grantee(cvrs["W"]),
+                                  when="2024-03-02T08:00:00")).status_code == 403
+            told = await api.get(timeline, **AUDITOR, when="2024-03-02T08:00:00")
+            assert told.status_code == 200, told.text
+            assert told.json()["application_id"] == str(w)
+            steps = told.json()["events"]
+            kinds = [e["event_type"] for e in steps]
+            assert {"ApplicationReceived", "GrantAwarded", "AwardAccepted",
+                    "PaymentInstructed"} <= set(kinds)
+            assert kinds.index("GrantAwarded") < kinds.index("AwardAccepted")
+            assert [e["occurred_at"] for e in steps] == sorted(e["occurred_at"] for e in steps)
+            assert all(e["summary"] and e["actor"]["role"] for e in steps)
+
             # -- the pool overview and the 360Giving exports ----------------------------------
             assert (await http.get(f"/pools/{pool_id}/overview")).status_code == 401
             overview = await api.get(f"/pools/{pool_id}/overview", who="anyone",

@@ -1,4 +1,4 @@
-"""Every stable code the reporting domain produces, with its meaning (the README lists these).
+"""Every stable code the reporting service produces, with its meaning (the README lists these).
 
 Three families:
 - :data:`REASON_CODES` appear in ``ReportRejected.reasons`` (with a ``path`` where one applies);

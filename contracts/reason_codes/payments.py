@@ -1,4 +1,4 @@
-"""Every stable code the payments domain produces, with its meaning.
+"""Every stable code the payments service produces, with its meaning.
 
 One table for three uses, because a code means the same wherever it appears:
 - ``Reason.code`` in ``RevisedBudgetRejected`` / ``RevisedBudgetPendingApproval`` (R15/R16);
@@ -120,4 +120,4 @@ REASON_CODES: dict[str, str] = {
     **HOLD_CODES,
     **REFUSAL_CODES,
 }
-"""Every code the payments domain emits or raises, with its meaning."""
+"""Every code the payments service emits or raises, with its meaning."""
