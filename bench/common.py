@@ -367,16 +367,15 @@ def pool_published_envelope(pool: dict[str, Any]) -> tuple[str, bytes, bytes, li
     """The PoolPublished event assessment would publish for ``pool`` (for stacks without
     assessment): (topic, key, value, headers)."""
     from contracts.base import Actor
-    from contracts.registry import spec_for
+    from contracts.registry import envelope_of, spec_for
     from services.assessment.domain import publish_pool
     event = publish_pool(None, pool)
     assert event is not None
     spec = spec_for(event)
-    env = spec.envelope(event_id=uuid.uuid4(), event_type=spec.event_type,
-                        schema_version=spec.schema_version, occurred_at=datetime.now(UTC),
-                        correlation_id=f"bench-{uuid.uuid4().hex[:8]}", causation_id=None,
-                        actor=Actor(id="svc-assessment", role="system"),
-                        aggregate_id=f"pool:{event.pool_id}", sequence=1, payload=event)
+    env = envelope_of(event, event_id=uuid.uuid4(), occurred_at=datetime.now(UTC),
+                      correlation_id=f"bench-{uuid.uuid4().hex[:8]}",
+                      actor=Actor(id="svc-assessment", role="system"),
+                      aggregate_id=f"pool:{event.pool_id}", sequence=1)
     headers = [("event_type", spec.event_type.encode()),
                ("correlation_id", env.correlation_id.encode())]
     return spec.topic.name, env.aggregate_id.encode(), env.model_dump_json().encode(), headers
@@ -388,7 +387,7 @@ def register_envelopes() -> list[tuple[str, bytes, bytes, list[tuple[str, bytes]
     headers) each."""
     from contracts.base import Actor
     from contracts.register import OrganisationRecorded
-    from contracts.registry import spec_for
+    from contracts.registry import envelope_of, spec_for
     from grants.scenario.demo import municipality_rows
     out = []
     for revision, row in enumerate(municipality_rows(), start=1):
@@ -396,12 +395,10 @@ def register_envelopes() -> list[tuple[str, bytes, bytes, list[tuple[str, bytes]
             "revision": revision, "entry_version": 1, "change": "created", "organisation": row,
             "source": "municipalities", "source_version": 1, "changed_by": "svc-assessment"})
         spec = spec_for(event)
-        env = spec.envelope(event_id=uuid.uuid4(), event_type=spec.event_type,
-                            schema_version=spec.schema_version, occurred_at=datetime.now(UTC),
-                            correlation_id="bench-register", causation_id=None,
-                            actor=Actor(id="svc-assessment", role="system"),
-                            aggregate_id="register:organisations", sequence=revision,
-                            payload=event)
+        env = envelope_of(event, event_id=uuid.uuid4(), occurred_at=datetime.now(UTC),
+                          correlation_id="bench-register",
+                          actor=Actor(id="svc-assessment", role="system"),
+                          aggregate_id="register:organisations", sequence=revision)
         out.append((spec.topic.name, env.aggregate_id.encode(), env.model_dump_json().encode(),
                     [("event_type", spec.event_type.encode())]))
     return out

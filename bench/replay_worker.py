@@ -49,7 +49,7 @@ def _templates() -> tuple[dict[str, tuple[str, str, str]], list[str], list[str],
     """name → (topic, JSON with sentinels, event type); the awarded/rejected lifecycles."""
     from contracts import examples as ex
     from contracts.base import Actor
-    from contracts.registry import spec_for
+    from contracts.registry import envelope_of, spec_for
     from contracts.topics import FINANCE_RESULTS
 
     by_type = {type(p).__name__: p for p in ex.EXAMPLE_PAYLOADS}
@@ -73,11 +73,10 @@ def _templates() -> tuple[dict[str, tuple[str, str, str]], list[str], list[str],
         # producer role is refused there, and the replay would not fold them.
         actor = (Actor(id="finance-bench", role="finance") if spec.topic is FINANCE_RESULTS
                  else Actor(id="svc-bench", role="system"))
-        env = spec.envelope(
-            event_id=uuid.UUID(EVENT_SENTINEL), event_type=spec.event_type,
-            schema_version=spec.schema_version, occurred_at=ex.T,
+        env = envelope_of(
+            payload, event_id=uuid.UUID(EVENT_SENTINEL), occurred_at=ex.T,
             correlation_id="bench-replay", causation_id=str(ex.SUB),
-            actor=actor, aggregate_id=str(ex.APP), sequence=1, payload=payload)
+            actor=actor, aggregate_id=str(ex.APP), sequence=1)
         return spec.topic.name, env.model_dump_json(), spec.event_type
 
     templates: dict[str, tuple[str, str, str]] = {}

@@ -19,7 +19,7 @@ from contracts import reporting as r
 from contracts.base import Actor, Applicant, BudgetLine, Contract, IndicativeBudget, ProjectPeriod, Reason
 from contracts.envelope import Envelope
 from contracts.pools import PoolDefinition
-from contracts.registry import spec_for
+from contracts.registry import envelope_of, spec_for
 
 APP = UUID("6f1c1a52-3c5e-4c8e-9b7a-0d6c1d9e4a11")
 SUB = UUID("0b7e2a9c-55d4-4f0a-8f43-0e3b6d2f7c21")
@@ -180,12 +180,10 @@ def _actor(topic: str) -> Actor:
 
 def example_envelope(payload: Contract, *, aggregate_id: str | None = None) -> Envelope[Any]:
     spec = spec_for(payload)
-    return spec.envelope(
-        event_id=uuid5(NAMESPACE_URL, f"grants:example:{spec.event_type}"),
-        event_type=spec.event_type, schema_version=spec.schema_version, occurred_at=T,
-        correlation_id="corr-2022-09-28-0001", causation_id=str(SUB),
-        actor=_actor(spec.topic.name),
-        aggregate_id=aggregate_id or str(APP), sequence=1, payload=payload,
+    return envelope_of(
+        payload, event_id=uuid5(NAMESPACE_URL, f"grants:example:{spec.event_type}"),
+        occurred_at=T, correlation_id="corr-2022-09-28-0001", causation_id=str(SUB),
+        actor=_actor(spec.topic.name), aggregate_id=aggregate_id or str(APP), sequence=1,
     )
 
 

@@ -19,7 +19,7 @@ import asyncpg
 
 from contracts.base import Actor, Contract
 from contracts.envelope import SIMULATED_TIME_HEADER, Envelope
-from contracts.registry import spec_for
+from contracts.registry import envelope_of, spec_for
 from servicekit import tracing
 from servicekit.audit_chain import canonical
 from servicekit.clock import Clock
@@ -99,11 +99,10 @@ class Emitter:
             spec = spec_for(p.payload)
             seq = sequences[p.aggregate_id]
             sequences[p.aggregate_id] = seq + 1
-            env = spec.envelope(
-                event_id=p.event_id, event_type=spec.event_type,
-                schema_version=spec.schema_version, occurred_at=p.occurred_at,
+            env = envelope_of(
+                p.payload, event_id=p.event_id, occurred_at=p.occurred_at,
                 correlation_id=p.cause.correlation_id, causation_id=p.cause.causation_id,
-                actor=p.cause.actor, aggregate_id=p.aggregate_id, sequence=seq, payload=p.payload,
+                actor=p.cause.actor, aggregate_id=p.aggregate_id, sequence=seq,
             )
             envelopes.append(env)
             headers = {"event_type": spec.event_type,

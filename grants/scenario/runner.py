@@ -28,7 +28,7 @@ from contracts import topics
 from contracts.base import Actor
 from contracts.envelope import SIMULATED_TIME_HEADER
 from contracts.finance import PaymentExecuted, PaymentFailed
-from contracts.registry import spec_for
+from contracts.registry import envelope_of
 from grants.scenario import model as m
 from grants.scenario.settle import Settler
 from grants.scenario.tail import EventTail
@@ -465,21 +465,19 @@ class ScenarioRunner:
         else:
             payload = PaymentFailed(instruction_id=instruction.instruction_id, failed_at=a.at,
                                     reason="payment rejected by the bank")
-        spec = spec_for(payload)
-        envelope = spec.envelope(
-            event_id=self._uuid("finance-result", index), event_type=spec.event_type,
-            schema_version=spec.schema_version,
+        envelope = envelope_of(
+            payload, event_id=self._uuid("finance-result", index),
             occurred_at=a.at, correlation_id=f"scenario-{self.run_id}-{index}",
             causation_id=str(instruction.instruction_id),
             actor=Actor(id="finance-system", role="finance"),
-            aggregate_id=str(state.application_id), sequence=1, payload=payload)
+            aggregate_id=str(state.application_id), sequence=1)
         self._quiet = False
         self._changes += 1
         self._unacked.append(await self.producer.send(
             topics.FINANCE_RESULTS.name, envelope.model_dump_json().encode(),
             key=str(state.application_id).encode(),
             headers=[(SIMULATED_TIME_HEADER, a.at.isoformat().encode()),
-                     ("event_type", spec.event_type.encode())]))
+                     ("event_type", envelope.event_type.encode())]))
 
     async def _grant_view(self, index: int, a: m.ReissuePayment | m.ApproveBudget
                           ) -> dict[str, Any] | None:

@@ -32,7 +32,7 @@ from fastapi import FastAPI
 
 from contracts.base import Actor, Contract
 from contracts.envelope import SIMULATED_TIME_HEADER
-from contracts.registry import spec_for
+from contracts.registry import envelope_of
 from servicekit import audit_chain
 from servicekit.clock import HTTP_SIMULATED_TIME_HEADER
 from servicekit.identity import DevTokenIssuer
@@ -153,13 +153,10 @@ def envelope_bytes(payload: Contract, aggregate_id: str, *, sequence: int = 1,
                    correlation_id: str | None = None) -> bytes:
     """``payload`` in its registered envelope (new event id; now, unless ``occurred_at``; a fresh
     ``it-…`` correlation id, unless given), as JSON bytes ready to produce."""
-    spec = spec_for(payload)
-    env = spec.envelope(
-        event_id=uuid.uuid4(), event_type=spec.event_type, schema_version=spec.schema_version,
-        occurred_at=occurred_at or datetime.now(UTC),
+    env = envelope_of(
+        payload, event_id=uuid.uuid4(), occurred_at=occurred_at or datetime.now(UTC),
         correlation_id=correlation_id or f"it-{uuid.uuid4()}",
-        actor=Actor(id=actor_id, role=role), aggregate_id=aggregate_id, sequence=sequence,
-        payload=payload)
+        actor=Actor(id=actor_id, role=role), aggregate_id=aggregate_id, sequence=sequence)
     return env.model_dump_json().encode()
 
 

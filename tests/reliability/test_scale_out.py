@@ -30,7 +30,7 @@ from contracts import topics
 from contracts.assessment import GrantAwarded
 from contracts.base import Actor
 from contracts.examples import EXAMPLE_PAYLOADS
-from contracts.registry import spec_for
+from contracts.registry import envelope_of, spec_for
 from tests.reliability.lifecycle import ASSESSED, Census, Round, fault_stack, until
 
 pytestmark = pytest.mark.integration
@@ -62,11 +62,10 @@ def awards(n: int) -> list[tuple[bytes, bytes, list[tuple[str, bytes]]]]:
             "application_id": app_id, "municipality_code": who.code,
             "applicant": template.applicant.model_copy(update={
                 "cvr": who.cvr, "municipality_code": who.code, "name": who.name})})
-        env = spec.envelope(event_id=uuid.uuid4(), event_type=spec.event_type,
-                            schema_version=spec.schema_version, occurred_at=datetime.now(UTC),
-                            correlation_id=f"t5-{app_id}", causation_id=None,
-                            actor=Actor(id="svc-assessment", role="system"),
-                            aggregate_id=str(app_id), sequence=1, payload=award)
+        env = envelope_of(award, event_id=uuid.uuid4(), occurred_at=datetime.now(UTC),
+                          correlation_id=f"t5-{app_id}",
+                          actor=Actor(id="svc-assessment", role="system"),
+                          aggregate_id=str(app_id), sequence=1)
         out.append((str(app_id).encode(), env.model_dump_json().encode(),
                     [("event_type", spec.event_type.encode())]))
     return out

@@ -23,7 +23,7 @@ from contracts import reporting as r
 from contracts.base import Actor, Applicant, BudgetLine, Contract, IndicativeBudget, ProjectPeriod
 from contracts.envelope import Envelope
 from contracts.pools import PoolDefinition
-from contracts.registry import decode, encode, spec_for
+from contracts.registry import decode, encode, envelope_of, spec_for
 from audit.replay import LoggedEvent
 
 DATA = Path(__file__).parent / "data"
@@ -56,11 +56,10 @@ class Log:
         offset = self._offsets.get((spec.topic.name, partition), 0)
         self._offsets[(spec.topic.name, partition)] = offset + 1
         self._sequence[aggregate] = self._sequence.get(aggregate, 0) + 1
-        envelope = spec.envelope(
-            event_id=event_id or uid("event", len(self.events)), event_type=spec.event_type,
-            schema_version=spec.schema_version, occurred_at=when, correlation_id="corr-test",
-            actor=Actor(id="svc-test", role="system"), aggregate_id=aggregate,
-            sequence=self._sequence[aggregate], payload=payload,
+        envelope = envelope_of(
+            payload, event_id=event_id or uid("event", len(self.events)), occurred_at=when,
+            correlation_id="corr-test", actor=Actor(id="svc-test", role="system"),
+            aggregate_id=aggregate, sequence=self._sequence[aggregate],
         )
         # Through the wire format, as an auditor reads it.
         logged = LoggedEvent(decode(encode(envelope)), spec.topic.name, partition, offset)
@@ -69,12 +68,10 @@ class Log:
 
 
 def envelope(payload: Contract, when: datetime, *, n: int = 0) -> Envelope[Any]:
-    spec = spec_for(payload)
-    return spec.envelope(
-        event_id=uid("env", spec.event_type, n, when.isoformat()), event_type=spec.event_type,
-        schema_version=spec.schema_version, occurred_at=when, correlation_id="corr-test",
-        actor=Actor(id="svc-test", role="system"),
-        aggregate_id=str(getattr(payload, "application_id", "x")), sequence=n + 1, payload=payload,
+    return envelope_of(
+        payload, event_id=uid("env", spec_for(payload).event_type, n, when.isoformat()),
+        occurred_at=when, correlation_id="corr-test", actor=Actor(id="svc-test", role="system"),
+        aggregate_id=str(getattr(payload, "application_id", "x")), sequence=n + 1,
     )
 
 
