@@ -22,6 +22,10 @@ import asyncpg
 
 from contracts.assessment import PoolPublished
 from services.assessment.domain import ApplicationFile, FundingLedger, PoolRound
+from servicekit.jsonb_repository import JsonbTable
+
+# One ledger per programme; the programme is the row's key, not a field of the ledger.
+LEDGERS = JsonbTable("funding_ledger", "programme", FundingLedger)
 
 
 class ApplicationInOtherPool(Exception):
@@ -132,20 +136,12 @@ class AssessmentStore:
 
     # -- funding ledgers -------------------------------------------------------------------------
     async def read_ledger(self, programme: str) -> FundingLedger:
-        state = await self.conn.fetchval("SELECT state FROM funding_ledger WHERE programme = $1",
-                                         programme)
-        return FundingLedger() if state is None else FundingLedger.model_validate_json(state)
+        return await LEDGERS.read(self.conn, programme) or FundingLedger()
 
     async def lock_ledger(self, programme: str) -> FundingLedger:
-        await self.conn.execute(
-            "INSERT INTO funding_ledger (programme, state) VALUES ($1, $2::jsonb)"
-            " ON CONFLICT (programme) DO NOTHING",
-            programme, FundingLedger().model_dump_json())
-        state = await self.conn.fetchval(
-            "SELECT state FROM funding_ledger WHERE programme = $1 FOR UPDATE", programme)
-        return FundingLedger.model_validate_json(state)
+        ledger = await LEDGERS.lock(self.conn, programme, create=FundingLedger)
+        assert ledger is not None  # the row was just ensured, in this transaction
+        return ledger
 
     async def save_ledger(self, programme: str, ledger: FundingLedger) -> None:
-        await self.conn.execute(
-            "UPDATE funding_ledger SET state = $2::jsonb, updated_at = now() WHERE programme = $1",
-            programme, ledger.model_dump_json())
+        await LEDGERS.save(self.conn, ledger, key=programme)

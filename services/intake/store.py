@@ -20,8 +20,14 @@ import asyncpg
 from contracts.assessment import PoolPublished
 from contracts.register import Organisation, OrganisationRecorded
 from services.intake.domain import ApplicationState, RegisterEntry
+from servicekit.jsonb_repository import JsonbTable
 
 _ZERO = UUID(int=0)
+# The applicant's CVR and the pool are columns too, for the set-based load and the console.
+APPLICATIONS = JsonbTable("applications", "application_id", ApplicationState,
+                          key_of=lambda a: a.application_id,
+                          columns={"applicant_cvr": lambda a: a.applicant_cvr,
+                                   "pool_id": lambda a: a.pool_id})
 # The JSON of a fresh state, with a placeholder for its id (filled in by SQL for many ids).
 _FRESH_TEMPLATE = ApplicationState(application_id=_ZERO).model_dump_json()
 
@@ -107,9 +113,7 @@ class IntakeStore:
 
     # -- applications ----------------------------------------------------------------------------
     async def read_application(self, application_id: UUID) -> ApplicationState | None:
-        state = await self.conn.fetchval(
-            "SELECT state FROM applications WHERE application_id = $1", application_id)
-        return None if state is None else ApplicationState.model_validate_json(state)
+        return await APPLICATIONS.read(self.conn, application_id)
 
     async def lock_application(self, application_id: UUID) -> ApplicationState:
         """The application's state, locked until the transaction ends; a new one if unknown.
@@ -117,20 +121,14 @@ class IntakeStore:
         The empty row inserted for an unknown id is what a concurrent writer waits on; it stays
         only if this transaction commits (a refusal that raises rolls it back).
         """
-        fresh = ApplicationState(application_id=application_id)
-        await self.conn.execute(
-            "INSERT INTO applications (application_id, state) VALUES ($1, $2::jsonb)"
-            " ON CONFLICT (application_id) DO NOTHING",
-            application_id, fresh.model_dump_json())
-        state = await self.conn.fetchval(
-            "SELECT state FROM applications WHERE application_id = $1 FOR UPDATE", application_id)
-        return ApplicationState.model_validate_json(state)
+        state = await APPLICATIONS.lock(
+            self.conn, application_id,
+            create=lambda: ApplicationState(application_id=application_id))
+        assert state is not None  # the row was just ensured, in this transaction
+        return state
 
     async def save_application(self, state: ApplicationState) -> None:
-        await self.conn.execute(
-            "UPDATE applications SET state = $2::jsonb, applicant_cvr = $3, pool_id = $4,"
-            " updated_at = now() WHERE application_id = $1",
-            state.application_id, state.model_dump_json(), state.applicant_cvr, state.pool_id)
+        await APPLICATIONS.save(self.conn, state)
 
     async def save_applications(self, states: Iterable[ApplicationState]) -> None:
         """:meth:`save_application` for many applications in one statement."""

@@ -19,6 +19,16 @@ import asyncpg
 
 from services.payments.domain import GrantAccount, HoldBook, next_payment_due
 from services.payments.domain.bank import BankBook
+from servicekit.jsonb_repository import JsonbTable
+
+# ``cvr`` and the next due date are columns too, for the queries below; ``payment_due_of`` says
+# which version of the state the due date was computed from (004_payment_due.sql).
+GRANTS = JsonbTable("grant_accounts", "application_id", GrantAccount,
+                    key_of=lambda g: g.application_id,
+                    columns={"cvr": lambda g: g.cvr, "payment_due": next_payment_due},
+                    stamped=("payment_due_of",))
+HOLD_BOOKS = JsonbTable("hold_books", "cvr", HoldBook, key_of=lambda b: b.cvr)
+BANK_BOOKS = JsonbTable("bank_books", "cvr", BankBook, key_of=lambda b: b.cvr)
 
 
 class PaymentsStore:
@@ -29,15 +39,10 @@ class PaymentsStore:
 
     # -- grant accounts ------------------------------------------------------------------------
     async def read_grant(self, application_id: UUID) -> GrantAccount | None:
-        state = await self.conn.fetchval(
-            "SELECT state FROM grant_accounts WHERE application_id = $1", application_id)
-        return None if state is None else GrantAccount.model_validate_json(state)
+        return await GRANTS.read(self.conn, application_id)
 
     async def lock_grant(self, application_id: UUID) -> GrantAccount | None:
-        state = await self.conn.fetchval(
-            "SELECT state FROM grant_accounts WHERE application_id = $1 FOR UPDATE",
-            application_id)
-        return None if state is None else GrantAccount.model_validate_json(state)
+        return await GRANTS.lock(self.conn, application_id)
 
     async def lock_accepted_grants(self, due_by: date | None = None) -> list[GrantAccount]:
         """Every accepted grant that has not lapsed, locked, in application order; with
@@ -45,26 +50,18 @@ class PaymentsStore:
         it, and those whose stored date is not known to be current (see 004_payment_due.sql)."""
         due = ("" if due_by is None else
                " AND (payment_due <= $1 OR payment_due_of IS DISTINCT FROM updated_at)")
-        rows = await self.conn.fetch(
-            "SELECT state FROM grant_accounts WHERE state->>'accepted_at' IS NOT NULL"
-            f" AND state->>'lapse' IS NULL{due} ORDER BY application_id FOR UPDATE",
-            *(() if due_by is None else (due_by,)))
-        return [GrantAccount.model_validate_json(r["state"]) for r in rows]
+        return await GRANTS.select(
+            self.conn, f"state->>'accepted_at' IS NOT NULL AND state->>'lapse' IS NULL{due}",
+            *(() if due_by is None else (due_by,)), lock="update")
 
     async def lock_unaccepted_grants(self) -> list[GrantAccount]:
         """Every grant neither accepted nor lapsed, locked, in application order."""
-        rows = await self.conn.fetch(
-            "SELECT state FROM grant_accounts WHERE state->>'accepted_at' IS NULL"
-            " AND state->>'lapse' IS NULL ORDER BY application_id FOR UPDATE")
-        return [GrantAccount.model_validate_json(r["state"]) for r in rows]
+        return await GRANTS.select(
+            self.conn, "state->>'accepted_at' IS NULL AND state->>'lapse' IS NULL",
+            lock="update")
 
     async def save_grant(self, state: GrantAccount) -> None:
-        await self.conn.execute(
-            "INSERT INTO grant_accounts (application_id, cvr, state, payment_due, payment_due_of)"
-            " VALUES ($1, $2, $3::jsonb, $4, now())"
-            " ON CONFLICT (application_id) DO UPDATE SET state = EXCLUDED.state,"
-            " payment_due = EXCLUDED.payment_due, updated_at = now(), payment_due_of = now()",
-            state.application_id, state.cvr, state.model_dump_json(), next_payment_due(state))
+        await GRANTS.save(self.conn, state)
 
     async def grant_approvers(self, cvr: str) -> set[str]:
         """Who approved any grant of this grantee: they may not release its payments (R19)."""
@@ -75,37 +72,24 @@ class PaymentsStore:
 
     # -- hold books ----------------------------------------------------------------------------
     async def ensure_hold_book(self, cvr: str) -> None:
-        await self.conn.execute(
-            "INSERT INTO hold_books (cvr, state) VALUES ($1, $2::jsonb)"
-            " ON CONFLICT (cvr) DO NOTHING",
-            cvr, HoldBook(cvr=cvr).model_dump_json())
+        await HOLD_BOOKS.ensure(self.conn, cvr, HoldBook(cvr=cvr))
 
     async def read_hold_book(self, cvr: str) -> HoldBook | None:
-        state = await self.conn.fetchval("SELECT state FROM hold_books WHERE cvr = $1", cvr)
-        return None if state is None else HoldBook.model_validate_json(state)
+        return await HOLD_BOOKS.read(self.conn, cvr)
 
     async def lock_hold_book(self, cvr: str, *, create: bool = False,
                              share: bool = False) -> HoldBook | None:
         """The grantee's book, locked (``share``: against writers only); with ``create`` an
         empty one if missing."""
-        if create:
-            await self.ensure_hold_book(cvr)
-        mode = "FOR SHARE" if share else "FOR UPDATE"
-        state = await self.conn.fetchval(f"SELECT state FROM hold_books WHERE cvr = $1 {mode}",
-                                         cvr)
-        return None if state is None else HoldBook.model_validate_json(state)
+        return await HOLD_BOOKS.lock(self.conn, cvr, share=share,
+                                     create=(lambda: HoldBook(cvr=cvr)) if create else None)
 
     async def share_lock_hold_books(self) -> dict[str, HoldBook]:
         """Every grantee's book, share-locked in cvr order (a payment run reads them all)."""
-        rows = await self.conn.fetch("SELECT state FROM hold_books ORDER BY cvr FOR SHARE")
-        books = [HoldBook.model_validate_json(r["state"]) for r in rows]
-        return {b.cvr: b for b in books}
+        return {b.cvr: b for b in await HOLD_BOOKS.select(self.conn, lock="share")}
 
     async def save_hold_book(self, book: HoldBook) -> None:
-        await self.conn.execute(
-            "INSERT INTO hold_books (cvr, state) VALUES ($1, $2::jsonb)"
-            " ON CONFLICT (cvr) DO UPDATE SET state = EXCLUDED.state, updated_at = now()",
-            book.cvr, book.model_dump_json())
+        await HOLD_BOOKS.save(self.conn, book)
 
     async def index_hold(self, hold_id: UUID, cvr: str) -> None:
         await self.conn.execute(
@@ -131,15 +115,10 @@ class PaymentsStore:
 
     # -- bank master data (R19) ----------------------------------------------------------------
     async def lock_bank_book(self, cvr: str) -> BankBook | None:
-        state = await self.conn.fetchval(
-            "SELECT state FROM bank_books WHERE cvr = $1 FOR UPDATE", cvr)
-        return None if state is None else BankBook.model_validate_json(state)
+        return await BANK_BOOKS.lock(self.conn, cvr)
 
     async def save_bank_book(self, book: BankBook) -> None:
-        await self.conn.execute(
-            "INSERT INTO bank_books (cvr, state) VALUES ($1, $2::jsonb)"
-            " ON CONFLICT (cvr) DO UPDATE SET state = EXCLUDED.state, updated_at = now()",
-            book.cvr, book.model_dump_json())
+        await BANK_BOOKS.save(self.conn, book)
 
     async def index_bank_change(self, change_id: UUID, cvr: str) -> None:
         await self.conn.execute(
