@@ -5,13 +5,14 @@ derived and stamped columns, everything inside the caller's transaction)."""
 from __future__ import annotations
 
 import asyncio
+import uuid
 from collections.abc import AsyncIterator
 
 import asyncpg
 import pytest
 from pydantic import BaseModel
 
-from servicekit.jsonb_repository import JsonbTable
+from servicekit.jsonb_repository import JsonbTable, KeyIndex
 
 pytestmark = pytest.mark.integration
 
@@ -33,7 +34,8 @@ async def conn(fresh_database: str) -> AsyncIterator[asyncpg.Connection]:
         "CREATE TABLE books (cvr text PRIMARY KEY, state jsonb NOT NULL, total bigint,"
         " total_of timestamptz, updated_at timestamptz NOT NULL DEFAULT now());"
         "CREATE TABLE ledgers (programme text PRIMARY KEY, state jsonb NOT NULL,"
-        " updated_at timestamptz NOT NULL DEFAULT now())")
+        " updated_at timestamptz NOT NULL DEFAULT now());"
+        "CREATE TABLE hold_index (hold_id uuid PRIMARY KEY, cvr text NOT NULL)")
     try:
         yield c
     finally:
@@ -128,3 +130,14 @@ async def test_concurrent_creating_locks_make_one_row(fresh_database: str,
     await asyncio.gather(*(writer(n) for n in range(5)))
     book = await BOOKS.read(conn, "55555555")
     assert book is not None and sorted(book.entries) == [0, 1, 2, 3, 4]  # no lost update
+
+
+async def test_a_key_index_keeps_the_first_value(conn: asyncpg.Connection) -> None:
+    holds = KeyIndex("hold_index", "hold_id", "cvr")
+    hold = uuid.uuid4()
+    assert await holds.get(conn, hold) is None
+    await holds.put(conn, hold, "11111111")
+    await holds.put(conn, hold, "22222222")  # a redelivered event indexes again: no change
+    assert await holds.get(conn, hold) == "11111111"
+    with pytest.raises(ValueError, match="identifier"):
+        KeyIndex("hold_index", "hold_id", "cvr FROM x --")
