@@ -115,6 +115,7 @@ class VerifiedReplay:
         self.unprocessed: list[dict[str, Any]] = []
         self.published = published
         self.keep = keep  # sees every folded record with its envelope (grants audit prove)
+        self.refusal = manifest_verdicts()
 
     def checkpoint(self, record: Record) -> None:
         if self.verifier is not None:
@@ -137,7 +138,7 @@ class VerifiedReplay:
                     "partition": r.partition, "offset": r.offset,
                     "message": f"undecodable event ({error_code(exc)}): {_without_input(exc)}"})
                 continue
-            refused = manifest_refusal(r.topic, envelope.event_type, envelope.actor.role)
+            refused = self.refusal(r.topic, envelope.event_type, envelope.actor.role)
             if refused is not None:  # the consumers dead-letter it: no state came of it
                 self.unprocessed.append(_unprocessed(r.topic, r.partition, r.offset, refused,
                                                      "not carried by its topic"))
@@ -183,6 +184,22 @@ async def dead_letters(bootstrap: str, client_options: Mapping[str, Any] | None 
     return out
 
 
+def manifest_verdicts() -> Callable[[str, str, str], str | None]:
+    """``contracts.topic_manifest.refusal``, remembered per (topic, event type, role) for one
+    read of the log. The manifest reads the namespace from the environment on every call, ~6% of
+    a replay's time; the namespace does not change during a read, and the triples are few
+    (topics, registered event types and the roles the contracts allow)."""
+    seen: dict[tuple[str, str, str], str | None] = {}
+
+    def refusal(topic: str, event_type: str, role: str) -> str | None:
+        key = (topic, event_type, role)
+        if key not in seen:
+            seen[key] = manifest_refusal(topic, event_type, role)
+        return seen[key]
+
+    return refusal
+
+
 def _header(record: Record, name: str) -> str | None:
     return next((v.decode(errors="replace") for k, v in record.headers if k == name), None)
 
@@ -201,6 +218,7 @@ async def read_log(bootstrap: str, on_progress: Callable[[int, int], None] | Non
     events: list[LoggedEvent] = []
     bad: list[dict[str, Any]] = []
     seen = 0
+    refusal = manifest_verdicts()
     try:
         async for batch in reader.read_to_end():
             for r in batch:
@@ -214,7 +232,7 @@ async def read_log(bootstrap: str, on_progress: Callable[[int, int], None] | Non
                                     "message": f"undecodable event ({error_code(exc)}): "
                                                f"{_without_input(exc)}"})
                     continue
-                if manifest_refusal(r.topic, envelope.event_type, envelope.actor.role):
+                if refusal(r.topic, envelope.event_type, envelope.actor.role):
                     continue  # dead-lettered by every consumer: nothing came of it
                 if fold is None:
                     events.append(LoggedEvent(envelope, r.topic, r.partition, r.offset))

@@ -116,3 +116,22 @@ class JsonbTable(Generic[M]):
 
 def _lock_clause(lock: Lock) -> str:
     return {None: "", "update": " FOR UPDATE", "share": " FOR SHARE"}[lock]
+
+
+class KeyIndex:
+    """A lookup table ``key_column`` → ``value_column`` that routes a call to its aggregate (a
+    hold id to its grantee's book, an instruction to its grant). Written once per key: a second
+    write of a key keeps the first value (the ids it maps are never reused)."""
+
+    def __init__(self, table: str, key_column: str, value_column: str) -> None:
+        table, key_column, value_column = _name(table), _name(key_column), _name(value_column)
+        self._put = (f"INSERT INTO {table} ({key_column}, {value_column}) VALUES ($1, $2)"
+                     " ON CONFLICT DO NOTHING")
+        self._get = f"SELECT {value_column} FROM {table} WHERE {key_column} = $1"
+
+    async def put(self, conn: asyncpg.Connection, key: Any, value: Any) -> None:
+        await conn.execute(self._put, key, value)
+
+    async def get(self, conn: asyncpg.Connection, key: Any) -> Any:
+        """The value of ``key``, or ``None`` when it was never indexed."""
+        return await conn.fetchval(self._get, key)

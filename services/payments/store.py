@@ -19,7 +19,7 @@ import asyncpg
 
 from services.payments.domain import GrantAccount, HoldBook, next_payment_due
 from services.payments.domain.bank import BankBook
-from servicekit.jsonb_repository import JsonbTable
+from servicekit.jsonb_repository import JsonbTable, KeyIndex
 
 # ``cvr`` and the next due date are columns too, for the queries below; ``payment_due_of`` says
 # which version of the state the due date was computed from (004_payment_due.sql).
@@ -29,6 +29,9 @@ GRANTS = JsonbTable("grant_accounts", "application_id", GrantAccount,
                     stamped=("payment_due_of",))
 HOLD_BOOKS = JsonbTable("hold_books", "cvr", HoldBook, key_of=lambda b: b.cvr)
 BANK_BOOKS = JsonbTable("bank_books", "cvr", BankBook, key_of=lambda b: b.cvr)
+HOLDS = KeyIndex("hold_index", "hold_id", "cvr")
+INSTRUCTIONS = KeyIndex("instruction_index", "instruction_id", "application_id")
+BANK_CHANGES = KeyIndex("bank_change_index", "change_id", "cvr")
 
 
 class PaymentsStore:
@@ -92,25 +95,18 @@ class PaymentsStore:
         await HOLD_BOOKS.save(self.conn, book)
 
     async def index_hold(self, hold_id: UUID, cvr: str) -> None:
-        await self.conn.execute(
-            "INSERT INTO hold_index (hold_id, cvr) VALUES ($1, $2) ON CONFLICT DO NOTHING",
-            hold_id, cvr)
+        await HOLDS.put(self.conn, hold_id, cvr)
 
     async def cvr_of_hold(self, hold_id: UUID) -> str | None:
-        value = await self.conn.fetchval("SELECT cvr FROM hold_index WHERE hold_id = $1",
-                                         hold_id)
+        value = await HOLDS.get(self.conn, hold_id)
         return None if value is None else str(value)
 
     # -- instruction index ---------------------------------------------------------------------
     async def index_instruction(self, instruction_id: UUID, application_id: UUID) -> None:
-        await self.conn.execute(
-            "INSERT INTO instruction_index (instruction_id, application_id) VALUES ($1, $2)"
-            " ON CONFLICT DO NOTHING", instruction_id, application_id)
+        await INSTRUCTIONS.put(self.conn, instruction_id, application_id)
 
     async def grant_of_instruction(self, instruction_id: UUID) -> UUID | None:
-        value = await self.conn.fetchval(
-            "SELECT application_id FROM instruction_index WHERE instruction_id = $1",
-            instruction_id)
+        value: UUID | None = await INSTRUCTIONS.get(self.conn, instruction_id)
         return value
 
     # -- bank master data (R19) ----------------------------------------------------------------
@@ -121,11 +117,8 @@ class PaymentsStore:
         await BANK_BOOKS.save(self.conn, book)
 
     async def index_bank_change(self, change_id: UUID, cvr: str) -> None:
-        await self.conn.execute(
-            "INSERT INTO bank_change_index (change_id, cvr) VALUES ($1, $2)"
-            " ON CONFLICT DO NOTHING", change_id, cvr)
+        await BANK_CHANGES.put(self.conn, change_id, cvr)
 
     async def cvr_of_bank_change(self, change_id: UUID) -> str | None:
-        value = await self.conn.fetchval(
-            "SELECT cvr FROM bank_change_index WHERE change_id = $1", change_id)
+        value = await BANK_CHANGES.get(self.conn, change_id)
         return None if value is None else str(value)

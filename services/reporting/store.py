@@ -19,6 +19,10 @@ import asyncpg
 from contracts.envelope import Envelope
 from contracts.registry import EVENTS, decode
 from services.reporting.domain import GrantFile, overdue_from
+from servicekit.jsonb_repository import KeyIndex
+
+# Routes a finance result (named by its instruction) to its grant file.
+INSTRUCTIONS = KeyIndex("instruction_index", "instruction_id", "application_id")
 
 
 class ReportingStore:
@@ -76,14 +80,10 @@ class ReportingStore:
 
     # -- instruction index ---------------------------------------------------------------------
     async def index_instruction(self, instruction_id: UUID, application_id: UUID) -> None:
-        await self.conn.execute(
-            "INSERT INTO instruction_index (instruction_id, application_id) VALUES ($1, $2)"
-            " ON CONFLICT DO NOTHING", instruction_id, application_id)
+        await INSTRUCTIONS.put(self.conn, instruction_id, application_id)
 
     async def grant_of_instruction(self, instruction_id: UUID) -> UUID | None:
-        value = await self.conn.fetchval(
-            "SELECT application_id FROM instruction_index WHERE instruction_id = $1",
-            instruction_id)
+        value: UUID | None = await INSTRUCTIONS.get(self.conn, instruction_id)
         return value
 
     # -- events ----------------------------------------------------------------------------------

@@ -1,29 +1,23 @@
 """servicekit.jsonb_repository.JsonbTable on a real PostgreSQL: what the stores of payments, intake
-and assessment rely on (read, lock with and without creating, lock in key order, save with
-derived and stamped columns, everything inside the caller's transaction)."""
+and assessment rely on. The shared suite (tests/unit/servicekit/jsonb_table_suite.py, also run on
+the unit tests' fake) pins read, lock with and without creating, rollback, key order and the
+derived columns; the tests below it are what only PostgreSQL has (row locks between connections,
+a store's own condition, concurrent creating writers)."""
 
 from __future__ import annotations
 
 import asyncio
+import uuid
 from collections.abc import AsyncIterator
+from typing import Any
 
 import asyncpg
 import pytest
-from pydantic import BaseModel
 
-from servicekit.jsonb_repository import JsonbTable
+from servicekit.jsonb_repository import JsonbTable, KeyIndex
+from tests.unit.servicekit.jsonb_table_suite import BOOKS, Book, Columns, JsonbTableSuite
 
 pytestmark = pytest.mark.integration
-
-
-class Book(BaseModel):
-    cvr: str
-    entries: list[int] = []
-
-
-BOOKS = JsonbTable("books", "cvr", Book, key_of=lambda b: b.cvr,
-                   columns={"total": lambda b: sum(b.entries)}, stamped=("total_of",))
-LEDGERS = JsonbTable("ledgers", "programme", Book)  # the key is not in the aggregate
 
 
 @pytest.fixture
@@ -33,39 +27,12 @@ async def conn(fresh_database: str) -> AsyncIterator[asyncpg.Connection]:
         "CREATE TABLE books (cvr text PRIMARY KEY, state jsonb NOT NULL, total bigint,"
         " total_of timestamptz, updated_at timestamptz NOT NULL DEFAULT now());"
         "CREATE TABLE ledgers (programme text PRIMARY KEY, state jsonb NOT NULL,"
-        " updated_at timestamptz NOT NULL DEFAULT now())")
+        " updated_at timestamptz NOT NULL DEFAULT now());"
+        "CREATE TABLE hold_index (hold_id uuid PRIMARY KEY, cvr text NOT NULL)")
     try:
         yield c
     finally:
         await c.close()
-
-
-async def test_read_save_and_the_derived_columns(conn: asyncpg.Connection) -> None:
-    assert await BOOKS.read(conn, "11111111") is None
-    await BOOKS.save(conn, Book(cvr="11111111", entries=[2, 3]))
-    assert await BOOKS.read(conn, "11111111") == Book(cvr="11111111", entries=[2, 3])
-    await BOOKS.save(conn, Book(cvr="11111111", entries=[2, 3, 5]))  # replaces, one row
-    row = await conn.fetchrow("SELECT count(*) OVER () AS n, total, total_of = updated_at AS"
-                              " stamped_together FROM books")
-    assert (row["n"], row["total"], row["stamped_together"]) == (1, 10, True)
-
-
-async def test_lock_creates_only_when_asked_and_only_if_the_transaction_commits(
-        conn: asyncpg.Connection) -> None:
-    async with conn.transaction():
-        assert await BOOKS.lock(conn, "22222222") is None
-    with pytest.raises(RuntimeError):
-        async with conn.transaction():
-            made = await BOOKS.lock(conn, "22222222", create=lambda: Book(cvr="22222222"))
-            assert made == Book(cvr="22222222")
-            raise RuntimeError("refused: roll back")
-    assert await BOOKS.read(conn, "22222222") is None
-    async with conn.transaction():
-        await BOOKS.lock(conn, "22222222", create=lambda: Book(cvr="22222222", entries=[1]))
-    # an existing row is never replaced by create
-    async with conn.transaction():
-        kept = await BOOKS.lock(conn, "22222222", create=lambda: Book(cvr="22222222"))
-    assert kept == Book(cvr="22222222", entries=[1])
 
 
 async def test_a_lock_makes_a_second_writer_wait(fresh_database: str,
@@ -87,23 +54,23 @@ async def test_a_lock_makes_a_second_writer_wait(fresh_database: str,
         await other.close()
 
 
-async def test_lock_many_and_select_go_in_key_order(conn: asyncpg.Connection) -> None:
+class TestJsonbTableOnPostgres(JsonbTableSuite):
+    @pytest.fixture
+    def columns(self, conn: asyncpg.Connection) -> Columns:
+        async def committed(cvr: str) -> dict[str, Any] | None:
+            row = await conn.fetchrow(
+                "SELECT total, total_of, updated_at FROM books WHERE cvr = $1", cvr)
+            return None if row is None else dict(row)
+        return committed
+
+
+async def test_select_under_a_stores_own_condition_goes_in_key_order(
+        conn: asyncpg.Connection) -> None:
     for cvr in ("44444444", "11111111", "33333333"):
         await BOOKS.save(conn, Book(cvr=cvr, entries=[int(cvr[0])]))
     async with conn.transaction():
-        locked = await BOOKS.lock_many(conn, ["44444444", "99999999", "11111111", "44444444"])
-    assert list(locked) == ["11111111", "44444444"]  # sorted, unknown keys left out
-    async with conn.transaction():
         big = await BOOKS.select(conn, "total >= $1", 3, lock="update")
     assert [b.cvr for b in big] == ["33333333", "44444444"]
-    assert [b.cvr for b in await BOOKS.select(conn)] == ["11111111", "33333333", "44444444"]
-
-
-async def test_a_key_outside_the_aggregate_is_passed_to_save(conn: asyncpg.Connection) -> None:
-    with pytest.raises(TypeError, match="pass key="):
-        await LEDGERS.save(conn, Book(cvr="x"))
-    await LEDGERS.save(conn, Book(cvr="x", entries=[7]), key="programme-1")
-    assert await LEDGERS.read(conn, "programme-1") == Book(cvr="x", entries=[7])
 
 
 def test_names_are_plain_identifiers() -> None:
@@ -128,3 +95,14 @@ async def test_concurrent_creating_locks_make_one_row(fresh_database: str,
     await asyncio.gather(*(writer(n) for n in range(5)))
     book = await BOOKS.read(conn, "55555555")
     assert book is not None and sorted(book.entries) == [0, 1, 2, 3, 4]  # no lost update
+
+
+async def test_a_key_index_keeps_the_first_value(conn: asyncpg.Connection) -> None:
+    holds = KeyIndex("hold_index", "hold_id", "cvr")
+    hold = uuid.uuid4()
+    assert await holds.get(conn, hold) is None
+    await holds.put(conn, hold, "11111111")
+    await holds.put(conn, hold, "22222222")  # a redelivered event indexes again: no change
+    assert await holds.get(conn, hold) == "11111111"
+    with pytest.raises(ValueError, match="identifier"):
+        KeyIndex("hold_index", "hold_id", "cvr FROM x --")
