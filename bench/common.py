@@ -432,11 +432,11 @@ class Tokens:
 def pool_published_envelope(pool: dict[str, Any]) -> tuple[str, bytes, bytes, list[tuple[str, bytes]]]:
     """The PoolPublished event assessment would publish for ``pool`` (for stacks without
     assessment): (topic, key, value, headers)."""
+    from contracts.assessment import PoolPublished
     from contracts.base import Actor
+    from contracts.pools import PoolDefinition
     from contracts.registry import envelope_of, spec_for
-    from services.assessment.domain import publish_pool
-    event = publish_pool(None, pool)
-    assert event is not None
+    event = PoolPublished.of(PoolDefinition.model_validate(pool), 1)
     spec = spec_for(event)
     env = envelope_of(event, event_id=uuid.uuid4(), occurred_at=datetime.now(UTC),
                       correlation_id=f"bench-{uuid.uuid4().hex[:8]}",
