@@ -13,6 +13,7 @@ from typing import Any
 from uuid import UUID
 
 from audit.replay import invariants as inv
+from audit.replay.compact import at_us, instant, micros
 from audit.replay.models import Violation
 from audit.replay.state import (
     Acceptance, AppFacts, Award, LogFacts, Received, Ref,
@@ -31,11 +32,11 @@ def check_invariants(facts: LogFacts) -> list[Violation]:
             if invariant not in first or ref < first[invariant][0]:
                 first[invariant] = (ref, message)
     ordered = sorted(first.items(), key=lambda item: item[1][0])
-    return [_violation(invariant, ref, message) for invariant, (ref, message) in ordered]
+    return [_violation(facts, invariant, ref, message) for invariant, (ref, message) in ordered]
 
 
-def _violation(invariant: str, ref: Ref, message: str) -> Violation:
-    occurred_at, topic, partition, offset, event_id, event_type = ref
+def _violation(facts: LogFacts, invariant: str, ref: Ref, message: str) -> Violation:
+    occurred_at, topic, partition, offset, event_id, event_type = facts.positions.unpack(ref)
     return Violation(
         invariant=invariant, rule=inv.INVARIANT_RULE[invariant],
         event_id=str(UUID(int=event_id)),
@@ -69,9 +70,9 @@ def _sub_pools(facts: LogFacts) -> Iterator[Candidate]:
     # (instant, 0 = release | 1 = award, log key): at one instant a release comes first — in
     # simulation the tick that lapses an award and the allocation run it enables share the
     # scenario's instant, and an award cannot be caused by a release after it.
-    steps: list[tuple[tuple[Any, int, Ref], Award | None, int]] = [
-        ((a.ref[0], 1, a.ref), a, app_of.get(a.ref, 0)) for a in facts.awards]
-    steps += [((ref[0], 0, ref), None, app_id) for ref, app_id in facts.releases]
+    steps: list[tuple[tuple[int, int, Ref], Award | None, int]] = [
+        ((at_us(a.ref), 1, a.ref), a, app_of.get(a.ref, 0)) for a in facts.awards]
+    steps += [((at_us(ref), 0, ref), None, app_id) for ref, app_id in facts.releases]
     for _key, award, app_id in sorted(steps, key=lambda step: step[0]):
         if award is None:
             for gone in holding.pop(app_id, []):
@@ -147,11 +148,11 @@ def _payments(facts: LogFacts) -> Iterator[Candidate]:
         award = award_in_force(app)
         budgets = sorted(app.approved_budgets)
         amounts = {i.instruction_id: i.amount_oere for i in app.instructions}
-        accepted_at = app.award_accepted[0] if app.award_accepted else None
+        accepted_at = at_us(app.award_accepted) if app.award_accepted else None
         earlier = 0  # the instructions before this one, each at what payments counts it
         claims = sorted(app.overpayment_claims)
         for ref, instruction_id, amount, replaces in sorted(app.instructions):
-            occurred_at = ref[0]
+            occurred_at = at_us(ref)
             if accepted_at is None or occurred_at < accepted_at:
                 yield (inv.NO_PAYMENT_BEFORE_ACCEPTANCE, ref,
                        "payment instructed before the award was accepted" if accepted_at
@@ -176,11 +177,11 @@ def _payments(facts: LogFacts) -> Iterator[Candidate]:
                        f"{format_dkk(budget)} / award {format_dkk(award or 0)}")
 
 
-def _budget_in_force(budgets: list[tuple[Ref, int, int]], at: datetime) -> int | None:
-    """The total of the latest budget approved at or before ``at`` (log order among them)."""
+def _budget_in_force(budgets: list[tuple[Ref, int, int]], at: int) -> int | None:
+    """The total of the latest budget approved at or before ``at`` (µs; log order among them)."""
     total = None
     for ref, _version, budget_total in budgets:
-        if ref[0] > at:
+        if at_us(ref) > at:
             break
         total = budget_total
     return total
@@ -228,7 +229,7 @@ def pool_deadline(facts: LogFacts, pool_id: str) -> datetime | None:
 def _late_acceptances(facts: LogFacts) -> Iterator[Candidate]:
     """(f) Timeliness is re-derived from the received time against the pool's own deadline
     (the deadline intake stated on the receipt when the pool is not in the log)."""
-    deadlines: dict[str, datetime | None] = {}
+    deadlines: dict[str, int | None] = {}  # µs
     for app in facts.apps.values():
         for ref, submission_id, version, basis, exception_id, pool_id in app.accepted:
             if basis == "on_time":
@@ -238,22 +239,26 @@ def _late_acceptances(facts: LogFacts) -> Iterator[Candidate]:
                            f"version {version} accepted as on time but never received")
                     continue
                 if pool_id not in deadlines:
-                    deadlines[pool_id] = pool_deadline(facts, pool_id)
-                deadline = deadlines[pool_id] or received.deadline
+                    published = pool_deadline(facts, pool_id)
+                    deadlines[pool_id] = None if published is None else micros(published)
+                deadline = deadlines[pool_id]
+                if deadline is None:
+                    deadline = received.deadline
                 if received.received_at > deadline:
                     yield (inv.NO_LATE_ACCEPTANCE, ref,
-                           f"version {version} received {received.received_at.isoformat()}, "
-                           f"after the deadline {deadline.isoformat()}, accepted as on time")
-            elif not _approved_before(app, exception_id, ref[0]):
+                           f"version {version} received "
+                           f"{instant(received.received_at).isoformat()}, after the deadline "
+                           f"{instant(deadline).isoformat()}, accepted as on time")
+            elif not _approved_before(app, exception_id, at_us(ref)):
                 yield (inv.NO_LATE_ACCEPTANCE, ref,
                        f"version {version} accepted on an exception with no approved "
                        f"ItProblemExceptionDecided before it")
 
 
-def _approved_before(app: AppFacts, exception_id: Any, at: datetime) -> bool:
-    """The latest decision on the exception at or before ``at`` approved it."""
+def _approved_before(app: AppFacts, exception_id: Any, at: int) -> bool:
+    """The latest decision on the exception at or before ``at`` (µs) approved it."""
     decisions = [d for d in app.exception_decisions
-                 if d[0][0] <= at and (exception_id is None or d[1] == exception_id)]
+                 if at_us(d[0]) <= at and (exception_id is None or d[1] == exception_id)]
     return bool(decisions) and max(decisions, key=lambda d: d[0])[2]
 
 
@@ -282,11 +287,11 @@ def _accepted_reach_assessment(facts: LogFacts) -> Iterator[Candidate]:
             continue
         for acceptance in sorted(app.accepted):
             decided = decided_last.get(acceptance.pool_id)
-            if decided is not None and decided[0] > acceptance.ref[0]:
+            if decided is not None and at_us(decided) > at_us(acceptance.ref):
                 basis = "on time" if acceptance.basis == "on_time" else "on an exception"
                 yield (inv.ACCEPTED_REACHES_ASSESSMENT, acceptance.ref,
                        f"version {acceptance.version}, accepted {basis}, never reached "
                        f"assessment: no assessment event for the application, though its pool "
                        f"was decided after the acceptance (latest decision "
-                       f"{decided[0].isoformat()})")
+                       f"{instant(at_us(decided)).isoformat()})")
                 break

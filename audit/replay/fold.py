@@ -26,6 +26,7 @@ from contracts.envelope import Envelope
 from contracts.register import applicant_keys
 from contracts.registry import EVENTS
 from audit.replay.checks import check_invariants
+from audit.replay.compact import SeenIds, event_id_of, micros
 from audit.replay.models import (
     LoggedEvent, ReplayResult, ReplayTotals, state_digest,
 )
@@ -39,11 +40,12 @@ class Replay:
     """Fold events in with :meth:`apply`; read the rebuilt, verified state with :meth:`result`."""
 
     def __init__(self) -> None:
-        self.facts = LogFacts()
-        self._seen: set[int] = set()
         self._dispatch: dict[str, Callable[[Any, Ref], None]] = {
             name[3:]: getattr(self, name) for name in dir(self) if name.startswith("_on")
         }
+        self.facts = LogFacts(self._dispatch)  # positions only of events a handler takes
+        self._pack = self.facts.positions.pack
+        self._seen = SeenIds()  # by event id: a redelivery counts once
 
     # -- the hot path ------------------------------------------------------------------------
 
@@ -51,17 +53,15 @@ class Replay:
               offset: int = -1) -> None:
         key = envelope.event_id.int
         facts = self.facts
-        if key in self._seen:
+        if not self._seen.add(key):
             facts.duplicates += 1
             return
-        self._seen.add(key)
         event_type = envelope.event_type
         facts.counts[event_type] = facts.counts.get(event_type, 0) + 1
         handler = self._dispatch.get(event_type)
         if handler is not None:
-            # Only atomic values (ids as ints): such tuples drop out of the cyclic GC's view.
-            handler(envelope.payload, (envelope.occurred_at, topic, partition, offset, key,
-                                       event_type))
+            handler(envelope.payload, self._pack(envelope.occurred_at, topic, partition, offset,
+                                                 key, event_type))
 
     def apply_logged(self, event: LoggedEvent) -> None:
         self.apply(event.envelope, event.topic, event.partition, event.offset)
@@ -125,7 +125,7 @@ class Replay:
         app.municipality_code = p.applicant.municipality_code
         app.received += (p.submission_id.int,)
         self.facts.submissions[p.submission_id.int] = Received(
-            ref, p.received_at, p.budget.total_oere, p.deadline, p.version)
+            ref, micros(p.received_at), p.budget.total_oere, micros(p.deadline), p.version)
 
     def _onApplicationAccepted(self, p: Any, ref: Ref) -> None:
         app = self._app(p.application_id)
@@ -152,7 +152,7 @@ class Replay:
         self._refused(p.submission_id, ref, tuple(r.code for r in p.reasons))
 
     def _refused(self, submission_id: UUID | None, ref: Ref, reasons: tuple[str, ...]) -> None:
-        key = str(submission_id if submission_id is not None else UUID(int=ref[4]))
+        key = str(submission_id if submission_id is not None else UUID(int=event_id_of(ref)))
         current = self.facts.refused_submissions.get(key)
         if current is None or ref > current[0]:
             self.facts.refused_submissions[key] = (ref, reasons)

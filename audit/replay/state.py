@@ -4,21 +4,25 @@ Kept apart from the fold so :mod:`.checks` and :mod:`.projection` read the same
 shapes. Every fact that can offend an invariant keeps its :data:`Ref`.
 
 Why tuples everywhere: a fact is a tuple (or ``NamedTuple``) of atomic values — ids as
-``UUID.int``, reason codes as tuples of str — and per-application sequences grow by tuple
+``UUID.int``, positions and instants as ints (:mod:`.compact`), reason codes as tuples of str —
+and per-application sequences grow by tuple
 concatenation (they hold a handful of items). CPython's cyclic garbage collector stops tracking
 such tuples, so a million-event fold does not spend its time in GC passes over its own state.
 """
 
 from __future__ import annotations
 
-from datetime import datetime
+from collections.abc import Iterable
 from typing import NamedTuple
 
+from audit.replay.compact import Positions
 from contracts.assessment import PoolPublished
 
-Ref = tuple[datetime, str, int, int, int, str]
+Ref = int
 """Where an event is in the log: ``(occurred_at, topic, partition, offset, event_id as int,
-event_type)``; compared as a tuple it is the log key that orders events deterministically."""
+event_type)`` packed by :class:`.compact.Positions` into one int that compares like that tuple:
+the log key that orders events deterministically. :func:`.compact.at_us` reads its
+``occurred_at`` (as µs), ``LogFacts.positions.unpack`` the whole tuple."""
 
 
 class Acceptance(NamedTuple):
@@ -60,9 +64,9 @@ class Instruction(NamedTuple):
 
 class Received(NamedTuple):
     ref: Ref
-    received_at: datetime
+    received_at: int  # µs (compact.micros)
     total_oere: int
-    deadline: datetime
+    deadline: int  # µs, the deadline intake stated on the receipt
     version: int
 
 
@@ -109,7 +113,8 @@ class AppFacts:
 class LogFacts:
     """Everything collected from the log; :class:`AppFacts` per application id (as int)."""
 
-    def __init__(self) -> None:
+    def __init__(self, event_types: Iterable[str] = ()) -> None:
+        self.positions = Positions(event_types)  # the codec of every Ref below
         self.apps: dict[int, AppFacts] = {}
         self.counts: dict[str, int] = {}
         self.duplicates = 0
