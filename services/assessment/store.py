@@ -16,6 +16,7 @@ read sees it) or re-assesses the pool after (it waits for the pool row).
 
 from __future__ import annotations
 
+from collections.abc import Collection, Iterable, Mapping
 from uuid import UUID
 
 import asyncpg
@@ -103,6 +104,45 @@ class AssessmentStore:
                 f"application {application_id} belongs to pool {row['pool_id']!r}, not {pool_id!r}")
         return _round(pool_id, pool["pool"], [] if row is None else [row["file"]])
 
+    async def lock_applications(self, pools: Mapping[UUID, str], *,
+                                created: Collection[UUID] = ()) -> dict[UUID, PoolRound]:
+        """:meth:`lock_application` for a batch of applications, one statement per step and in
+        the same lock order: every pool row ``FOR SHARE`` (in ``pool_id`` order), then every
+        file ``FOR UPDATE`` (in ``application_id`` order). ``pools``: each application's pool
+        as its event names it; ``created``: the applications whose pool row and empty file are
+        made when missing. An application of a pool without a row gets an empty round."""
+        made = sorted({pools[a] for a in created})
+        if made:
+            await self.conn.execute(
+                "INSERT INTO pool_rounds (pool_id) SELECT unnest($1::text[])"
+                " ON CONFLICT (pool_id) DO NOTHING", made)
+        rows = await self.conn.fetch(
+            "SELECT pool_id, pool FROM pool_rounds WHERE pool_id = ANY($1::text[])"
+            " ORDER BY pool_id FOR SHARE", sorted(set(pools.values())))
+        in_force = {r["pool_id"]: r["pool"] for r in rows}
+        new = sorted(created)
+        if new:
+            await self.conn.execute(
+                "INSERT INTO application_files (application_id, pool_id, file)"
+                " SELECT * FROM unnest($1::uuid[], $2::text[], $3::jsonb[])"
+                " ON CONFLICT (application_id) DO NOTHING",
+                new, [pools[a] for a in new],
+                [ApplicationFile(application_id=a).model_dump_json() for a in new])
+        known = sorted(a for a, pool_id in pools.items() if pool_id in in_force)
+        files = {r["application_id"]: r for r in await self.conn.fetch(
+            "SELECT application_id, pool_id, file FROM application_files"
+            " WHERE application_id = ANY($1::uuid[]) ORDER BY application_id FOR UPDATE", known)}
+        rounds: dict[UUID, PoolRound] = {}
+        for application_id, pool_id in pools.items():
+            row = files.get(application_id)
+            if row is not None and row["pool_id"] != pool_id:
+                raise ApplicationInOtherPool(f"application {application_id} belongs to pool "
+                                             f"{row['pool_id']!r}, not {pool_id!r}")
+            rounds[application_id] = (
+                _round(pool_id, in_force[pool_id], [] if row is None else [row["file"]])
+                if pool_id in in_force else PoolRound(pool_id=pool_id))
+        return rounds
+
     async def pool_of(self, application_id: UUID) -> str | None:
         value = await self.conn.fetchval(
             "SELECT pool_id FROM application_files WHERE application_id = $1", application_id)
@@ -133,6 +173,18 @@ class AssessmentStore:
                 " VALUES ($1, $2, $3::jsonb) ON CONFLICT (application_id)"
                 " DO UPDATE SET file = EXCLUDED.file, updated_at = now()",
                 changed)
+
+    async def save_files(self, files: Iterable[tuple[str, ApplicationFile]]) -> None:
+        """Write application files (``(pool_id, file)``, one per application) in one
+        statement; a batch's counterpart of :meth:`save` for files under a shared pool lock."""
+        rows = sorted(((f.application_id, pool_id, f.model_dump_json()) for pool_id, f in files),
+                      key=lambda r: r[0])
+        if rows:
+            await self.conn.execute(
+                "INSERT INTO application_files (application_id, pool_id, file)"
+                " SELECT * FROM unnest($1::uuid[], $2::text[], $3::jsonb[])"
+                " ON CONFLICT (application_id) DO UPDATE SET file = EXCLUDED.file,"
+                " updated_at = now()", *map(list, zip(*rows, strict=True)))
 
     # -- funding ledgers -------------------------------------------------------------------------
     async def read_ledger(self, programme: str) -> FundingLedger:
