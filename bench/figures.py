@@ -67,7 +67,7 @@ class Sizes:
     @classmethod
     def quick(cls) -> Sizes:
         return cls(raw_n=50_000, relay_n=2_000, intake_n=3_000, burst_rate=1000, burst_s=5,
-                   lifecycle_n=1_000, replay_n=100_000, warmup=200, lifecycle_timeout_s=45,
+                   lifecycle_n=1_000, replay_n=100_000, warmup=200, lifecycle_timeout_s=120,
                    intake_timeout_s=30, peer_burst_s=5, burst_drain_s=5)
 
 
