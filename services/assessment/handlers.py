@@ -104,10 +104,7 @@ async def _release_award(store: AssessmentStore, event: AwardLapsed) -> None:
     """payments' ``AwardLapsed`` (not accepted in time, not started, withdrawn): the award's money
     is free in its sub-pool for the next allocation run (R12). An award this service never made
     is not ours: ignored."""
-    pool_id = await store.pool_of(event.application_id)
-    if pool_id is None:
-        return
-    before = await store.lock_application(pool_id, event.application_id)
-    if str(event.application_id) not in before.applications:
+    before = await store.lock_application(event.application_id)
+    if before is None:
         return
     await store.save(before, evolve_round(before, event))

@@ -34,10 +34,26 @@ class ApplicationInOtherPool(Exception):
     an application id to one pool, so this is a broken message)."""
 
 
+# Stored pool version (its JSON) → the parsed, frozen event. Every one-application command and
+# every record of a batch reads its pool row; parsing that JSON each time was a fifth of a
+# score's own work. Pools change rarely, so a small map that starts over when full suffices.
+_PARSED_POOLS: dict[str, PoolPublished] = {}
+_PARSED_POOLS_MAX = 64
+
+
+def _pool(raw: str) -> PoolPublished:
+    found = _PARSED_POOLS.get(raw)
+    if found is None:
+        if len(_PARSED_POOLS) >= _PARSED_POOLS_MAX:
+            _PARSED_POOLS.clear()
+        found = _PARSED_POOLS[raw] = PoolPublished.model_validate_json(raw)
+    return found
+
+
 def _round(pool_id: str, pool: str | None, files: list[str]) -> PoolRound:
     parsed = [ApplicationFile.model_validate_json(f) for f in files]
     return PoolRound(
-        pool_id=pool_id, pool=None if pool is None else PoolPublished.model_validate_json(pool),
+        pool_id=pool_id, pool=None if pool is None else _pool(pool),
         applications={str(f.application_id): f for f in parsed})
 
 
@@ -79,38 +95,15 @@ class AssessmentStore:
         return [_round(r["pool_id"], r["pool"], await self._files(r["pool_id"])) for r in rows]
 
     # -- one application -------------------------------------------------------------------------
-    async def lock_application(self, pool_id: str, application_id: UUID, *,
-                               create: bool = False) -> PoolRound:
-        """The round holding only this application's file (if it has one): pool row shared,
-        file locked. With ``create`` the pool row and an empty file are made when missing (an
-        application may arrive before its pool is published)."""
-        if create:
-            await self._ensure_pool_row(pool_id)
-        pool = await self.conn.fetchrow(
-            "SELECT pool FROM pool_rounds WHERE pool_id = $1 FOR SHARE", pool_id)
-        if pool is None:
-            return PoolRound(pool_id=pool_id)
-        if create:
-            await self.conn.execute(
-                "INSERT INTO application_files (application_id, pool_id, file)"
-                " VALUES ($1, $2, $3::jsonb) ON CONFLICT (application_id) DO NOTHING",
-                application_id, pool_id,
-                ApplicationFile(application_id=application_id).model_dump_json())
-        row = await self.conn.fetchrow(
-            "SELECT pool_id, file FROM application_files WHERE application_id = $1 FOR UPDATE",
-            application_id)
-        if row is not None and row["pool_id"] != pool_id:
-            raise ApplicationInOtherPool(
-                f"application {application_id} belongs to pool {row['pool_id']!r}, not {pool_id!r}")
-        return _round(pool_id, pool["pool"], [] if row is None else [row["file"]])
-
     async def lock_applications(self, pools: Mapping[UUID, str], *,
                                 created: Collection[UUID] = ()) -> dict[UUID, PoolRound]:
-        """:meth:`lock_application` for a batch of applications, one statement per step and in
-        the same lock order: every pool row ``FOR SHARE`` (in ``pool_id`` order), then every
-        file ``FOR UPDATE`` (in ``application_id`` order). ``pools``: each application's pool
-        as its event names it; ``created``: the applications whose pool row and empty file are
-        made when missing. An application of a pool without a row gets an empty round."""
+        """The rounds holding only each application's file, for a batch of applications, one
+        statement per step and in the lock order: every pool row ``FOR SHARE`` (in ``pool_id``
+        order), then every file ``FOR UPDATE`` (in ``application_id`` order).
+
+        ``pools``: each application's pool as its event names it; ``created``: the applications
+        whose pool row and empty file are made when missing (an application may arrive before
+        its pool is published). An application of a pool without a row gets an empty round."""
         made = sorted({pools[a] for a in created})
         if made:
             await self.conn.execute(
@@ -143,10 +136,19 @@ class AssessmentStore:
                 if pool_id in in_force else PoolRound(pool_id=pool_id))
         return rounds
 
-    async def pool_of(self, application_id: UUID) -> str | None:
-        value = await self.conn.fetchval(
-            "SELECT pool_id FROM application_files WHERE application_id = $1", application_id)
-        return None if value is None else str(value)
+    async def lock_application(self, application_id: UUID) -> PoolRound | None:
+        """The round holding only this application's file (``None`` for an unknown id): its
+        pool row shared (found and locked in one statement), then its file locked."""
+        pool = await self.conn.fetchrow(
+            "SELECT pool_id, pool FROM pool_rounds WHERE pool_id ="
+            " (SELECT pool_id FROM application_files WHERE application_id = $1) FOR SHARE",
+            application_id)
+        if pool is None:
+            return None
+        file = await self.conn.fetchval(
+            "SELECT file FROM application_files WHERE application_id = $1 FOR UPDATE",
+            application_id)
+        return _round(pool["pool_id"], pool["pool"], [file])
 
     async def read_application(self, application_id: UUID) -> PoolRound | None:
         """The round holding only this application's file; ``None`` for an unknown id."""
@@ -165,18 +167,12 @@ class AssessmentStore:
                 " WHERE pool_id = $1",
                 after.pool_id, None if after.pool is None else after.pool.model_dump_json(),
                 None if after.pool is None else after.pool.definition.programme_id)
-        changed = [(f.application_id, after.pool_id, f.model_dump_json())
-                   for key, f in after.applications.items() if before.applications.get(key) != f]
-        if changed:
-            await self.conn.executemany(
-                "INSERT INTO application_files (application_id, pool_id, file)"
-                " VALUES ($1, $2, $3::jsonb) ON CONFLICT (application_id)"
-                " DO UPDATE SET file = EXCLUDED.file, updated_at = now()",
-                changed)
+        await self.save_files((after.pool_id, f) for key, f in after.applications.items()
+                              if before.applications.get(key) != f)
 
     async def save_files(self, files: Iterable[tuple[str, ApplicationFile]]) -> None:
         """Write application files (``(pool_id, file)``, one per application) in one
-        statement; a batch's counterpart of :meth:`save` for files under a shared pool lock."""
+        statement, in ``application_id`` order."""
         rows = sorted(((f.application_id, pool_id, f.model_dump_json()) for pool_id, f in files),
                       key=lambda r: r[0])
         if rows:
