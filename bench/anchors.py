@@ -79,7 +79,8 @@ async def pipe_rate(bootstrap: str, in_topic: str, messages: Sequence[Message], 
     await counter.start()
     prod = producer(bootstrap)
     await prod.start()
-    meter = CpuMeter({**(cpu or {}), "bench (load + reader)": os.getpid()})
+    meter = CpuMeter({**(cpu or {}), "bench (load + reader)": os.getpid()},
+                     alone=["bench (load + reader)"])
     try:
         meter.start()
         t0 = time.perf_counter()

@@ -108,35 +108,101 @@ class RssSampler:
         self.sample()
 
 
-def cpu_seconds(pid: int) -> float:
-    """CPU time (user + system) of a process, its reaped children and its live descendants."""
-    try:
-        proc = psutil.Process(pid)
-        t = proc.cpu_times()
-        total = t.user + t.system + t.children_user + t.children_system
-        for child in proc.children(recursive=True):
+def _own_and_reaped(p: psutil.Process, reaped: bool = True) -> float:
+    t = p.cpu_times()
+    return t.user + t.system + (t.children_user + t.children_system if reaped else 0.0)
+
+
+class TreeCpu:
+    """Cumulative CPU seconds of a process tree (the process and all its descendants), read by
+    ``sample()``; never goes backwards.
+
+    Each process counts its own time plus that of the children it has reaped (the kernel adds a
+    reaped child's own + reaped time to its parent's), so every CPU second is counted once: by
+    the live process that spent it, or by the live ancestor that reaped it. A pid that leaves the
+    tree without being reaped by a process still in it (its parent exited first, so init took
+    it) keeps its last reading. A service with HTTP workers is such a tree: the uvicorn
+    supervisor does no work, its worker processes do.
+    """
+
+    def __init__(self, pid: int, *, descendants: bool = True) -> None:
+        self.pid = pid
+        self.descendants = descendants
+        self._last: dict[int, tuple[float, int]] = {}   # pid -> (reading, parent pid)
+        self._kept = 0.0                                   # pids gone from the tree, unreaped
+        self.total = 0.0
+
+    def sample(self) -> float:
+        now: dict[int, tuple[float, int]] = {}
+        parents: dict[int, int] = {}
+        try:
+            root = psutil.Process(self.pid)
+            now[self.pid] = (_own_and_reaped(root, self.descendants), 0)
+            procs = root.children(recursive=True) if self.descendants else []
+        except psutil.Error:       # the root itself is gone: keep what it had
+            procs = []
+        for p in procs:
             with contextlib.suppress(psutil.Error):
-                c = child.cpu_times()
-                total += c.user + c.system
-        return total
-    except psutil.Error:
-        return 0.0
+                parents[p.pid] = p.ppid()
+
+        def depth(pid: int) -> int:
+            n = 0
+            while pid in parents and n < 64:
+                pid, n = parents[pid], n + 1
+            return n
+
+        # parents before their children: a child reaped after its parent was read is missing
+        # from this sample (made up for by max() below and by the parent's next reading);
+        # read the other way round it would count twice
+        for p in sorted(procs, key=lambda p: depth(p.pid)):
+            with contextlib.suppress(psutil.Error):
+                if p.pid in parents:
+                    now[p.pid] = (_own_and_reaped(p), parents[p.pid])
+        for pid, (reading, parent) in self._last.items():
+            if pid not in now and parent not in now:
+                # nobody left in the tree reaped it: its time is in no reading of ours
+                self._kept += reading
+        self._last = now
+        # max(): a child reaped between reading its parent and reading it is missing once
+        self.total = max(self.total, self._kept + sum(r for r, _ in now.values()))
+        return self.total
 
 
 class CpuMeter:
-    """CPU seconds spent by named processes between ``start()`` and ``stop()``."""
+    """CPU seconds spent by named process trees between ``start()`` and ``stop()``, sampled in
+    a thread every ``interval_s`` so that processes which come and go in between are seen.
+    Names in ``alone`` count their process only (the bench process: its children are the
+    stack's processes, measured under their own names)."""
 
-    def __init__(self, pids: dict[str, int]) -> None:
+    def __init__(self, pids: dict[str, int], *, alone: Iterable[str] = (),
+                 interval_s: float = 0.2) -> None:
         self.pids = pids
+        self.interval_s = interval_s
+        self.trees = {k: TreeCpu(p, descendants=k not in set(alone)) for k, p in pids.items()}
         self._start: dict[str, float] = {}
         self.used: dict[str, float] = {}
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def _sample(self) -> dict[str, float]:
+        return {k: t.sample() for k, t in self.trees.items()}
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.interval_s):
+            self._sample()
 
     def start(self) -> CpuMeter:
-        self._start = {k: cpu_seconds(p) for k, p in self.pids.items()}
+        self._start = self._sample()
+        self._thread = threading.Thread(target=self._run, name="cpu-meter", daemon=True)
+        self._thread.start()
         return self
 
     def stop(self) -> dict[str, float]:
-        self.used = {k: cpu_seconds(p) - self._start[k] for k, p in self.pids.items()}
+        self._stop.set()
+        if self._thread:
+            self._thread.join()
+        end = self._sample()
+        self.used = {k: end[k] - self._start[k] for k in self.pids}
         return self.used
 
 
@@ -366,11 +432,11 @@ class Tokens:
 def pool_published_envelope(pool: dict[str, Any]) -> tuple[str, bytes, bytes, list[tuple[str, bytes]]]:
     """The PoolPublished event assessment would publish for ``pool`` (for stacks without
     assessment): (topic, key, value, headers)."""
+    from contracts.assessment import PoolPublished
     from contracts.base import Actor
+    from contracts.pools import PoolDefinition
     from contracts.registry import envelope_of, spec_for
-    from services.assessment.domain import publish_pool
-    event = publish_pool(None, pool)
-    assert event is not None
+    event = PoolPublished.of(PoolDefinition.model_validate(pool), 1)
     spec = spec_for(event)
     env = envelope_of(event, event_id=uuid.uuid4(), occurred_at=datetime.now(UTC),
                       correlation_id=f"bench-{uuid.uuid4().hex[:8]}",

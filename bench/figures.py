@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import json
 import os
 import subprocess
@@ -181,6 +182,80 @@ def figs_intake(run: Run, want: set[str]) -> None:
             if key in want and key not in run.figures:
                 run.figures[key] = Figure(key, key, status=f"error: {exc!r}"[:300])
     run.keep_rss(sampler)
+    if any(run.figures.get(k) and run.figures[k].value is not None for k in want):
+        _scale_out(run, want)
+
+
+def _scale_out(run: Run, want: set[str], workers: int = 2) -> None:
+    """Figures 1 and 2 again on a fresh stack whose intake runs ``workers`` HTTP worker
+    processes: each a whole intake instance, so they also share the portal topic's partitions in
+    one consumer group. Reported as the scaling ratio against the one-process run."""
+    run.echo(f"figures 1–2: a stack with intake on {workers} worker processes")
+    sampler = RssSampler()
+    try:
+        with stack(["intake"], echo=lambda m: None,
+                   env={"GRANTS_HTTP_WORKERS": str(workers)}) as (_st, state), sampler:
+            svc = state.services["intake"]
+            sampler.watch(f"intake ×{workers}", svc.pid)
+            tokens = Tokens(state.home)
+            pool_id = f"bench-scale-{uuid.uuid4().hex[:6]}"
+            asyncio.run(publish_pool_event(state.kafka_bootstrap, bench_pool(pool_id)))
+            asyncio.run(_workers_ready(svc.http_url, workers, pool_id, tokens))
+            assert state.broker is not None and state.postgres is not None
+            infra = {"broker": state.broker.pid, "postgres": state.postgres.pid}
+            one = run.figures.get("intake")
+            if "intake" in want and one is not None and one.value is not None:
+                r = _intake_pipe(run, state, tokens, pool_id, infra, f"fig1-intake-x{workers}")
+                scale = ratio(r["per_s"], one.value)
+                one.details[f"workers_{workers}"] = {**r, "scaling": scale}
+                ic = r["cpu_ms_per_msg"]
+                one.notes.append(
+                    f"{workers} worker processes: {r['per_s']:,.0f} subm/s, scaling "
+                    f"×{scale or 0:.2f} of 1 process; CPU ms/msg intake {ic['intake']:.2f} + "
+                    f"postgres {ic['postgres']:.2f} + broker {ic['broker']:.2f}"
+                    + ("" if r["done"] else f"; timeout {r['got']:,}/{run.sizes.intake_n:,}"))
+            two = run.figures.get("burst")
+            if "burst" in want and two is not None and two.value is not None:
+                rs = _intake_burst(run, state, tokens, pool_id, f"fig2-intake-x{workers}")
+                two.details[f"workers_{workers}"] = {**rs, "p99_scaling":
+                                                     ratio(two.value, rs["p99_ms"])}
+                two.notes.append(
+                    f"{workers} worker processes: p50 {_ms(rs['p50_ms'])}, p99 "
+                    f"{_ms(rs['p99_ms'])}, max {_ms(rs['max_ms'])}; {rs['ok']:,} answered, shed "
+                    f"{rs['shed']:,} ({rs['shed_share'] or 0:.1%}), errors {rs['errors']:,}")
+    except Exception as exc:  # noqa: BLE001 - the one-process figures stand; say what broke
+        for key in ("intake", "burst"):
+            if key in run.figures:
+                run.figures[key].notes.append(f"{workers} workers: error {exc!r}"[:300])
+    run.keep_rss(sampler)
+
+
+async def _workers_ready(url: str, workers: int, pool_id: str, tokens: Tokens,
+                         timeout: float = 90) -> None:
+    """Every worker answers (distinct pids over fresh connections) and the pool is known: a
+    probe submission of its own (never one measured) gets its receipt. A refusal is the probe's
+    receipt too, so each try is a fresh application."""
+    from bench.common import applicants, submission
+    deadline = time.monotonic() + timeout
+    pids: set[int] = set()
+    people = applicants()
+    probe = 9 * 10**6
+    while time.monotonic() < deadline:
+        async with httpx.AsyncClient(timeout=5) as http:  # a new connection: any worker
+            try:
+                pids.add(int((await http.get(f"{url}/health/live")).json()["pid"]))
+                if len(pids) >= workers:
+                    probe += 1
+                    a = people[probe % len(people)]
+                    resp = await http.post(
+                        f"{url}/submissions", json=submission(pool_id, a, probe),
+                        headers={"Authorization": f"Bearer {tokens.applicant(a.cvr)}"})
+                    if resp.status_code == 200:
+                        return
+            except httpx.HTTPError:
+                pass
+        await asyncio.sleep(0.1)
+    raise TimeoutError(f"intake workers not ready: {len(pids)}/{workers} answered")
 
 
 def _fig_intake(run: Run, state: Any, tokens: Tokens, pool_id: str) -> Figure:
@@ -197,22 +272,8 @@ def _fig_intake(run: Run, state: Any, tokens: Tokens, pool_id: str) -> Figure:
                                            timeout=120, log=str(run.logs / "relay.log"),
                                            cpu=infra))
     run.peer_rss["bare relay"] = max(run.peer_rss.get("bare relay", 0), rel.get("peak_rss") or 0)
-    msgs = portal_messages(pool_id, tokens, s.warmup + s.intake_n, start=10**6)
     url = state.services["intake"].http_url
-    out = [topics.INTAKE_APPLICATIONS.name]
-    run.echo(f"  intake: warm-up {s.warmup}, then {s.intake_n:,} submissions")
-    w = asyncio.run(anchors.pipe_rate(bs, topics.PORTAL_SUBMISSIONS.name, msgs[:s.warmup],
-                                      out_topics=out, timeout=60,
-                                      match=_is(b"ApplicationReceived")))
-    if not w["done"]:
-        census = asyncio.run(_census(bs, out, {k for k, _, _ in msgs[:s.warmup]}))
-        raise RuntimeError(f"intake warm-up: {w['got']}/{s.warmup} ApplicationReceived; "
-                           f"events seen {census}")
-    with profile(state.services["intake"].pid, "fig1-intake"):
-        r = asyncio.run(anchors.pipe_rate(bs, topics.PORTAL_SUBMISSIONS.name, msgs[s.warmup:],
-                                          out_topics=out, timeout=s.intake_timeout_s,
-                                          match=_is(b"ApplicationReceived"),
-                                          cpu={"intake": state.services["intake"].pid, **infra}))
+    r = _intake_pipe(run, state, tokens, pool_id, infra, "fig1-intake")
     # the relay again after intake, so both sides see the same machine (noisy, shared)
     rel2 = asyncio.run(anchors.relay_anchor(bs, relay_msgs[:s.warmup], relay_msgs[s.warmup:],
                                             timeout=120, log=str(run.logs / "relay.log"),
@@ -237,28 +298,70 @@ def _fig_intake(run: Run, state: Any, tokens: Tokens, pool_id: str) -> Figure:
     return fig
 
 
+def _intake_pipe(run: Run, state: Any, tokens: Tokens, pool_id: str, infra: dict[str, int],
+                 label: str) -> dict[str, Any]:
+    """Warm-up, then intake_n submissions pre-loaded on the portal topic while intake (every
+    process of it: the meter reads its whole tree) consumes, until the last receipt is read."""
+    s = run.sizes
+    bs = state.kafka_bootstrap
+    msgs = portal_messages(pool_id, tokens, s.warmup + s.intake_n, start=10**6)
+    out = [topics.INTAKE_APPLICATIONS.name]
+    run.echo(f"  intake: warm-up {s.warmup}, then {s.intake_n:,} submissions")
+    w = asyncio.run(anchors.pipe_rate(bs, topics.PORTAL_SUBMISSIONS.name, msgs[:s.warmup],
+                                      out_topics=out, timeout=60,
+                                      match=_is(b"ApplicationReceived")))
+    if not w["done"]:
+        census = asyncio.run(_census(bs, out, {k for k, _, _ in msgs[:s.warmup]}))
+        raise RuntimeError(f"intake warm-up: {w['got']}/{s.warmup} ApplicationReceived; "
+                           f"events seen {census}")
+    with profile(state.services["intake"].pid, label):
+        return asyncio.run(anchors.pipe_rate(bs, topics.PORTAL_SUBMISSIONS.name,
+                                             msgs[s.warmup:], out_topics=out,
+                                             timeout=s.intake_timeout_s,
+                                             match=_is(b"ApplicationReceived"),
+                                             cpu={"intake": state.services["intake"].pid,
+                                                  **infra}))
+
+
+def _burst_requests(run: Run, pool_id: str, tokens: Tokens, port: int, offset: int,
+                    n: int) -> list[bytes]:
+    from bench.common import applicants, submission
+    apps = applicants()
+    out = []
+    for i in range(n):
+        a = apps[i % len(apps)]
+        body = json.dumps(submission(pool_id, a, offset + i), separators=(",", ":")).encode()
+        out.append(loadgen.build_request("127.0.0.1", port, "/submissions", body,
+                                         {"Authorization": f"Bearer {tokens.applicant(a.cvr)}"}))
+    return out
+
+
+def _intake_burst(run: Run, state: Any, tokens: Tokens, pool_id: str,
+                  label: str) -> dict[str, Any]:
+    """A 200-request warm-up, then burst_rate requests/s for burst_s at intake's port."""
+    s = run.sizes
+    svc = state.services["intake"]
+    port = svc.http_port
+    n = int(s.burst_rate * s.burst_s)
+    run.echo(f"  intake: {n:,} requests at {s.burst_rate}/s")
+    asyncio.run(loadgen.burst("127.0.0.1", port,
+                              _burst_requests(run, pool_id, tokens, port, 4 * 10**6, 200), 200))
+    with profile(svc.pid, label):
+        r = asyncio.run(loadgen.burst("127.0.0.1", port,
+                                      _burst_requests(run, pool_id, tokens, port, 5 * 10**6, n),
+                                      s.burst_rate, drain_s=s.burst_drain_s))
+    return r.summary()
+
+
 def _fig_burst(run: Run, state: Any, tokens: Tokens, pool_id: str,
                sampler: RssSampler) -> Figure:
-    from bench.common import applicants, free_port_local, submission
+    from bench.common import free_port_local
     s = run.sizes
     fig = Figure("burst", f"2 deadline burst: {s.burst_rate:,} HTTP submissions/s × "
                  f"{s.burst_s:g} s, receipt latency", unit="ms p99",
                  anchor_name="bare FastAPI peer p99", anchor_unit="ms",
                  ratio_label="× bare peer p99", target=BURST_TARGET)
     n = int(s.burst_rate * s.burst_s)
-    apps = applicants()
-
-    def requests(port: int, offset: int, n: int = n) -> list[bytes]:
-        out = []
-        for i in range(n):
-            a = apps[i % len(apps)]
-            body = json.dumps(submission(pool_id, a, offset + i), separators=(",", ":")).encode()
-            out.append(loadgen.build_request("127.0.0.1", port, "/submissions", body,
-                                             {"Authorization": f"Bearer {tokens.applicant(a.cvr)}"}))
-        return out
-
-    svc = state.services["intake"]
-    intake_port = svc.http_port
     # anchor: the bare peer (token + model validation, no state), same generator, same load
     peer_port = free_port_local()
     key_file = tokens.issuer.public_key_file
@@ -268,23 +371,16 @@ def _fig_burst(run: Run, state: Any, tokens: Tokens, pool_id: str,
     try:
         _wait_http(f"http://127.0.0.1:{peer_port}/health")
         run.echo(f"  anchor: bare FastAPI peer, {n:,} requests at {s.burst_rate}/s")
-        asyncio.run(loadgen.burst("127.0.0.1", peer_port, requests(peer_port, 2 * 10**6)[:200],
-                                  200))  # warm-up
-        a = asyncio.run(loadgen.burst("127.0.0.1", peer_port,
-                                      requests(peer_port, 3 * 10**6,
-                                               int(s.burst_rate * s.peer_burst_s)),
-                                      s.burst_rate, drain_s=s.burst_drain_s))
+        asyncio.run(loadgen.burst("127.0.0.1", peer_port, _burst_requests(
+            run, pool_id, tokens, peer_port, 2 * 10**6, 200), 200))  # warm-up
+        a = asyncio.run(loadgen.burst("127.0.0.1", peer_port, _burst_requests(
+            run, pool_id, tokens, peer_port, 3 * 10**6, int(s.burst_rate * s.peer_burst_s)),
+            s.burst_rate, drain_s=s.burst_drain_s))
     finally:
         peer.stop()
         sampler.unwatch("bare http peer")
         run.peer_rss["bare http peer"] = sampler.peak.pop("bare http peer", 0)
-    run.echo(f"  intake: {n:,} requests at {s.burst_rate}/s")
-    asyncio.run(loadgen.burst("127.0.0.1", intake_port, requests(intake_port, 4 * 10**6)[:200],
-                              200))  # warm-up
-    with profile(svc.pid, "fig2-intake"):
-        r = asyncio.run(loadgen.burst("127.0.0.1", intake_port, requests(intake_port, 5 * 10**6),
-                                      s.burst_rate, drain_s=s.burst_drain_s))
-    rs, as_ = r.summary(), a.summary()
+    rs, as_ = _intake_burst(run, state, tokens, pool_id, "fig2-intake"), a.summary()
     fig.value = rs["p99_ms"]
     fig.anchor_value = as_["p99_ms"]
     fig.ratio = ratio(rs["p99_ms"], as_["p99_ms"])
@@ -321,7 +417,8 @@ LIFECYCLE_TARGET = "< 30 s wall"
 
 
 def fig_lifecycle(run: Run) -> None:
-    title = f"3 lifecycle: {run.sizes.lifecycle_n:,} applications, submission → decisions"
+    title = (f"3 lifecycle: {run.sizes.lifecycle_n:,} applications, submission → two assessors' "
+             "scores → decisions")
     gone = services_missing(["intake", "assessment"])
     if gone:
         run.figures["lifecycle"] = missing("lifecycle", title, LIFECYCLE_TARGET, gone)
@@ -399,6 +496,11 @@ async def _lifecycle(run: Run, state: Any, title: str, sampler: RssSampler) -> F
                 fig.value = None
                 fig.met = False
                 return fig
+            s0 = time.perf_counter()
+            scored = await _score_all(http, assessment_url, tokens, sorted(keys),
+                                      max(5, deadline - s0))
+            phases["scoring_s"] = time.perf_counter() - s0
+            phases["scores_sent"] = scored
             sampler.sample()
             phases["rss_mib_before_allocation"] = {k: mib(v) for k, v in sampler.peak.items()}
             a0 = time.perf_counter()
@@ -435,9 +537,45 @@ async def _lifecycle(run: Run, state: Any, title: str, sampler: RssSampler) -> F
     fig.details = {"phases": phases, "relay": rel, "apps_per_s": n / wall}
     fig.notes.append(
         f"received {phases['received_s']:.1f}s, eligibility {phases['eligibility_s']:.1f}s, "
-        f"allocation HTTP {phases['allocation_http_s']:.1f}s, decisions {wall:.1f}s; "
-        f"{phases['awarded']} awarded (unscored ones are rejected not_scored: scoring skipped)")
+        f"scoring {phases['scoring_s']:.1f}s ({phases['scores_sent']:,} scores over HTTP, "
+        f"{SCORING_IN_FLIGHT} in flight), allocation HTTP {phases['allocation_http_s']:.1f}s, "
+        f"decisions {wall:.1f}s; {phases['awarded']:,} awarded by score")
     return fig
+
+
+SCORING_IN_FLIGHT = 32  # bounded concurrency: enough to keep both cores busy, not a flood
+ASSESSORS = ("bench-assessor-1", "bench-assessor-2")
+
+
+def bench_scores(application_id: bytes, assessor: int) -> dict[str, int]:
+    """Scores 1–5 on the pool's five criteria, spread by the application id so ranking has
+    real work (ties broken by the pool's rule, not by every score being equal) and every
+    minimum requirement (mean ≥ 1) is met."""
+    digest = hashlib.sha256(application_id + bytes([assessor])).digest()
+    return {str(c): 1 + digest[c] % 5 for c in range(1, 6)}
+
+
+async def _score_all(http: httpx.AsyncClient, assessment_url: str, tokens: Tokens,
+                     application_ids: list[bytes], timeout: float) -> int:
+    """Two assessors score every application over the assessor route, at most
+    ``SCORING_IN_FLIGHT`` requests at a time; raises on the first refusal."""
+    headers = [{"Authorization": "Bearer " + tokens.issuer.issue(name, ["assessor"],
+                                                                 ttl_s=4 * 3600)}
+               for name in ASSESSORS]
+    jobs = [(app_id, i) for app_id in application_ids for i in range(len(ASSESSORS))]
+    gate = asyncio.Semaphore(SCORING_IN_FLIGHT)
+
+    async def one(app_id: bytes, i: int) -> None:
+        async with gate:
+            resp = await http.post(
+                f"{assessment_url}/applications/{app_id.decode()}/scores", timeout=timeout,
+                headers=headers[i], json={"scores": bench_scores(app_id, i),
+                                          "justification": "bench: scored on every criterion"})
+        if resp.status_code != 201:
+            raise RuntimeError(f"score refused: {resp.status_code} {resp.text[:300]}")
+
+    await asyncio.gather(*(one(a, i) for a, i in jobs))
+    return len(jobs)
 
 
 # -- figure 4: auditors' replay ---------------------------------------------------------------------

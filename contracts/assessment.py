@@ -13,7 +13,7 @@ from contracts.base import (
     ProjectPeriod, ReasonCode, RegionCode, UtcDatetime,
 )
 from contracts.bounds import LONG_TEXT, multi_line
-from contracts.pools import PaymentFrequency, PoolDefinition
+from contracts.pools import PaymentFrequency, PoolDefinition, content_hash
 
 
 class PoolPublished(Contract):
@@ -24,6 +24,13 @@ class PoolPublished(Contract):
     content_hash: str
     definition: PoolDefinition
     deadline: UtcDatetime | None = None
+
+    @classmethod
+    def of(cls, definition: PoolDefinition, version: int) -> PoolPublished:
+        """The event putting ``definition`` in force as ``version``: hash and deadline derived."""
+        return cls(pool_id=definition.pool_id, version=version,
+                   content_hash=content_hash(definition), definition=definition,
+                   deadline=definition.deadline_instant())
 
 
 class PriorAwardImported(Contract):

@@ -7,9 +7,11 @@ same model to refuse a malformed scenario before anything runs.
 
 from __future__ import annotations
 
+import hashlib
+import json
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, field_validator, model_validator
@@ -176,3 +178,42 @@ class PoolDefinition(Contract):
         if self.deadline_local is None:
             return None
         return self.deadline_local.replace(tzinfo=self.zone)
+
+
+def _canonical(value: Any) -> Any:
+    if isinstance(value, Decimal):
+        # normalize() drops trailing zeros; format "f" avoids exponent notation ("3E+6").
+        return format(value.normalize(), "f")
+    if isinstance(value, (date, datetime)):
+        return value.isoformat()
+    if isinstance(value, dict):
+        return {str(k): _canonical(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_canonical(v) for v in value]
+    return value
+
+
+# Keys added to the format after pools were first published: left out of the hash while at their
+# default, so a pool published before they existed keeps its content hash (and its version).
+_LATER_KEYS = {"checks_purpose": None, "admits_unregistered_applicants": False}
+
+
+def content_hash(definition: PoolDefinition) -> str:
+    """``sha256:<hex>`` over the canonical JSON of the validated definition (sorted keys, no
+    whitespace, defaults filled in, amounts normalised so ``100`` and ``100.00`` are the same):
+    a pool's version is its content, so every reader can check a ``PoolPublished``'s hash."""
+    dumped = definition.model_dump(mode="python")
+    for key, default in _LATER_KEYS.items():
+        if dumped.get(key, default) == default:
+            dumped.pop(key, None)
+    canonical = json.dumps(
+        _canonical(dumped),
+        sort_keys=True, separators=(",", ":"), ensure_ascii=False,
+    )
+    return "sha256:" + hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+
+
+def tie_draw(pool_id: str, cvr: str) -> str:
+    """The applicant's place in the pool's draw among equal scores (lower wins): sha256 of
+    ``<pool_id>:<cvr>``, so anyone can recompute a tie-break from the published pool and register."""
+    return hashlib.sha256(f"{pool_id}:{cvr}".encode()).hexdigest()

@@ -78,17 +78,28 @@ class TopicSpec:
     kind: Literal["domain", "dead_letter"]
 
 
+def partition_overrides(settings: ServiceSettings) -> dict[str, int]:
+    """Topic → partitions where a setting replaces the contract's count: the portal topic's
+    (``GRANTS_PORTAL_PARTITIONS``), which bounds how many intake consumers share the intake."""
+    return {PORTAL_SUBMISSIONS.name: settings.portal_partitions}
+
+
 def topic_plan(*, replication_factor: int = 3, min_insync_replicas: int = 2,
-               dlt_retention_ms: int = DLT_RETENTION_MS) -> list[TopicSpec]:
-    """Every platform topic and its dead-letter topic, in ``ALL_TOPICS`` order."""
+               dlt_retention_ms: int = DLT_RETENTION_MS,
+               partitions: Mapping[str, int] | None = None) -> list[TopicSpec]:
+    """Every platform topic and its dead-letter topic, in ``ALL_TOPICS`` order; ``partitions``
+    replaces the contract's count for the topics it names (:func:`partition_overrides`)."""
     if replication_factor < 1 or not 1 <= min_insync_replicas <= replication_factor:
         raise ValueError("need 1 <= min_insync_replicas <= replication_factor, "
                          f"got {min_insync_replicas} and {replication_factor}")
     common = {"cleanup.policy": "delete", "min.insync.replicas": str(min_insync_replicas),
               "unclean.leader.election.enable": "false"}
     plan: list[TopicSpec] = []
+    counts = {**{t.name: t.partitions for t in ALL_TOPICS}, **(partitions or {})}
+    if any(n < 1 for n in counts.values()):
+        raise ValueError(f"every topic needs at least one partition, got {counts}")
     for topic in ALL_TOPICS:
-        plan.append(TopicSpec(topic.name, topic.partitions, replication_factor,
+        plan.append(TopicSpec(topic.name, counts[topic.name], replication_factor,
                               {**common, "retention.ms": "-1", "retention.bytes": "-1"},
                               "domain"))
     for topic in ALL_TOPICS:

@@ -21,11 +21,13 @@ from rich.console import Console
 from rich.table import Table
 
 from aiokafka.errors import KafkaConnectionError, KafkaTimeoutError
+from pydantic import ValidationError
 
+from contracts import topics
 from grants import provision
 from grants.cli_errors import CliError, ExitCode
 from servicekit.kafka_security import KafkaSecurityError
-from servicekit.settings import ServiceSettings
+from servicekit.settings import ServiceSettings, settings_problems
 
 app = typer.Typer(help="Provision a production Kafka: topics and ACLs.", no_args_is_help=True)
 
@@ -43,22 +45,32 @@ def topics_command(
         False, "--alter-configs", help="set the planned configs on existing topics that differ"),
     dry_run: bool = typer.Option(False, "--dry-run", help="print the plan, connect to nothing"),
     timeout: float = typer.Option(60.0, help="seconds to wait for the broker"),
+    portal_partitions: int | None = typer.Option(
+        None, min=1, max=256,
+        help="partitions of the portal submissions topic, how many intake consumers share it "
+             "(default: GRANTS_PORTAL_PARTITIONS, else the contract's)"),
 ) -> None:
     """Create every topic of contracts/ and its .dlt (idempotent); domain topics keep their events
     forever (retention.ms=-1). Exit 0 as planned, 1 an existing topic differs, 2 could not run,
     5 the broker is unreachable."""
     console = Console()
     try:
+        settings = ServiceSettings(service_name=provision.PROVISIONER)
+    except ValidationError as exc:
+        raise CliError(f"bad settings: {settings_problems(exc)}", ExitCode.USAGE) from None
+    partitions = provision.partition_overrides(settings)
+    if portal_partitions is not None:
+        partitions[topics.PORTAL_SUBMISSIONS.name] = portal_partitions
+    try:
         plan = provision.topic_plan(replication_factor=replication_factor,
                                     min_insync_replicas=min_insync_replicas,
-                                    dlt_retention_ms=dlt_retention_ms)
+                                    dlt_retention_ms=dlt_retention_ms, partitions=partitions)
     except ValueError as exc:
         console.print(f"[red]{exc}[/red]")
         raise typer.Exit(2) from None
     if dry_run:
         console.print(_plan_table(plan))
         raise typer.Exit(0)
-    settings = ServiceSettings(service_name=provision.PROVISIONER)
     target = bootstrap or settings.kafka_bootstrap
     try:
         report = asyncio.run(provision.ensure_topics(settings, plan, bootstrap=target,

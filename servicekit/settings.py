@@ -5,10 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from contracts.topics import namespaced
+from contracts.topics import PORTAL_SUBMISSIONS, namespaced
 
 
 class ServiceSettings(BaseSettings):
@@ -36,6 +36,11 @@ class ServiceSettings(BaseSettings):
     # scheduler candidates), so a CPU-bound intake uses more than one core. Live mode only: the
     # simulated clock drives one process's scheduler.
     http_workers: int = Field(default=1, ge=1, le=64)
+    # Partitions of the portal submissions topic when provisioning creates it (grants provision
+    # topics, the stack): intake's consumers in one group share them, so this bounds how many
+    # intake instances consume at once. Read at creation only: provisioning never changes an
+    # existing topic's count (more partitions move keys, breaking an application's order).
+    portal_partitions: int = Field(default=PORTAL_SUBMISSIONS.partitions, ge=1, le=256)
     simulation: bool = False
     log_level: str = "INFO"
 
@@ -117,3 +122,10 @@ class ServiceSettings(BaseSettings):
     @property
     def group_id(self) -> str:
         return namespaced(f"grants-{self.service_name}")
+
+
+def settings_problems(error: ValidationError) -> str:
+    """A settings error as one line naming each variable (``GRANTS_HTTP_PORT: …``), for a
+    command to show instead of pydantic's multi-line report."""
+    return "; ".join(f"GRANTS_{'_'.join(str(p) for p in e['loc']).upper()}: {e['msg']}"
+                     for e in error.errors())

@@ -6,8 +6,10 @@ domain packages must stay pure: no I/O libraries. The auditors' verification and
 or service code is (an offline bundle); reporting, the CLI and the benchmarks import the replay.
 The staff's console reaches the services only over their HTTP APIs (servicekit's identity for
 the dev token issuer, nothing of a service). The CLI (``grants``) and the benchmarks (``bench``)
-may use a service's pure ``domain`` (a tie draw) and nothing else of it: no handler, store or
-app, whose I/O and wiring are the service's own. The reason-code tables are wire vocabulary in
+import no service at all: what they share with one (a pool's content hash, the tie draw, the
+envelopes) is wire vocabulary in ``contracts``. (Provisioning reads each service's consumer
+groups by building its app by name at run time, so the ACLs cannot drift from the wiring; that is
+the one dynamic import, and it starts nothing.) The reason-code tables are wire vocabulary in
 ``contracts.reason_codes``, so the CLI's README renderer imports no service at all. No service,
 and not servicekit, imports the CLI, the console or the benchmarks.
 """
@@ -22,15 +24,6 @@ ROOT = Path(__file__).resolve().parents[1]
 SERVICES = ["intake", "assessment", "payments", "reporting"]
 
 
-def _adapters(service: str) -> list[str]:
-    """Every module of a service outside its pure domain (handlers, stores, app, routes…)."""
-    root = ROOT / "services" / service
-    names = {p.stem for p in root.glob("*.py") if p.stem != "__init__"}
-    names |= {p.name for p in root.iterdir() if (p / "__init__.py").exists() and p.name != "domain"}
-    return [f"services.{service}.{n}" for n in sorted(names)]
-
-
-ADAPTERS = "\n".join(f"    {m}" for s in SERVICES for m in _adapters(s))
 CONFIG = f"""
 [importlinter]
 root_packages =
@@ -86,14 +79,14 @@ forbidden_modules =
     console
     bench
 
-[importlinter:contract:tools-use-only-domains]
-name = The CLI and the benchmarks reach a service only through its pure domain
+[importlinter:contract:tools-import-no-service]
+name = The CLI and the benchmarks never import a service
 type = forbidden
 source_modules =
     grants
     bench
 forbidden_modules =
-{ADAPTERS}
+    services
 
 [importlinter:contract:reason-codes-import-no-service]
 name = The README's reason-code tables come from contracts and servicekit, not from a service

@@ -31,7 +31,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from contracts.municipalities import municipalities
-from services.assessment.domain.allocation import tie_draw
+from contracts.pools import tie_draw
 
 POOL_FILE = Path(__file__).resolve().parents[2] / "deploy" / "pools" / "familiehus-2022.json"
 OUT = Path(__file__).resolve().parents[1] / "scenarios" / "familiehus-2022-demo.json"

@@ -472,7 +472,7 @@ class EmbeddedStack:
         if state.external_kafka:
             await self._provision_existing_kafka(state.kafka_bootstrap)
         else:
-            await ensure_topics(state.kafka_bootstrap)
+            await ensure_topics(state.kafka_bootstrap, extra=_partition_overrides())
         try:
             if state.external_pg and not state.external_kafka:
                 # The embedded broker starts empty: so must the services' databases.
@@ -500,7 +500,8 @@ class EmbeddedStack:
             settings = ServiceSettings(service_name=provision.PROVISIONER)
             replicas = min(3, await _cluster_size(settings, bootstrap))
             plan = provision.topic_plan(replication_factor=replicas,
-                                        min_insync_replicas=min(2, replicas))
+                                        min_insync_replicas=min(2, replicas),
+                                        partitions=provision.partition_overrides(settings))
             report = await provision.ensure_topics(settings, plan, bootstrap=bootstrap)
         except KafkaSecurityError as exc:
             raise StackError(f"Kafka security settings: {exc}") from None
@@ -751,7 +752,7 @@ class EmbeddedStack:
             state.broker = BrokerState(pid=broker.pid, started_at=broker.started_at,
                                        bootstrap=broker.bootstrap, log_path=state.broker.log_path)
             self._save_state(state)
-            asyncio.run(ensure_topics(state.kafka_bootstrap))
+            asyncio.run(ensure_topics(state.kafka_bootstrap, extra=_partition_overrides()))
 
     def stop_postgres(self, grace: float = 10.0) -> None:
         """Fast shutdown of PostgreSQL, keeping its data directory for ``start_postgres_again``."""
@@ -789,6 +790,21 @@ def _redact(url: str) -> str:
         return url
     netloc = parts.netloc.replace(f":{parts.password}@", ":***@")
     return parts._replace(netloc=netloc).geturl()
+
+
+def _partition_overrides() -> dict[str, int]:
+    """The embedded broker's topics get the same settable counts as a provisioned cluster's
+    (``GRANTS_PORTAL_PARTITIONS``)."""
+    from pydantic import ValidationError
+
+    from grants import provision
+    from servicekit.settings import ServiceSettings, settings_problems
+
+    try:
+        settings = ServiceSettings(service_name=provision.PROVISIONER)
+    except ValidationError as exc:
+        raise StackError(f"bad settings: {settings_problems(exc)}") from None
+    return provision.partition_overrides(settings)
 
 
 async def _cluster_size(settings: Any, bootstrap: str) -> int:

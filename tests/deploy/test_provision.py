@@ -3,13 +3,17 @@ and the topic job run against the real (embedded) broker."""
 
 from __future__ import annotations
 
+import re
+import subprocess
+import sys
 import uuid
 from typing import Any
 
 import pytest
+from pydantic import ValidationError
 from typer.testing import CliRunner
 
-from contracts.topics import ALL_TOPICS, EVENT_TOPICS, all_topic_names
+from contracts.topics import ALL_TOPICS, EVENT_TOPICS, PORTAL_SUBMISSIONS, all_topic_names
 from grants import provision
 from grants.cli import app
 from grants.stack import ALL_SERVICES
@@ -154,6 +158,44 @@ def test_acls_command_prints_the_plan() -> None:
     assert '"grants-auditor"' in result.output
     result = CliRunner().invoke(app, ["provision", "topics", "--dry-run"])
     assert result.exit_code == 0, result.output
+
+
+def test_the_portal_topics_partitions_are_a_setting(monkeypatch: pytest.MonkeyPatch) -> None:
+    """GRANTS_PORTAL_PARTITIONS (bounds 1-256) sets how many intake consumers can share the
+    portal topic; every other topic keeps its contract's count."""
+    portal = PORTAL_SUBMISSIONS.name
+    default = {s.name: s.partitions for s in provision.topic_plan()}
+    assert default[portal] == PORTAL_SUBMISSIONS.partitions
+    monkeypatch.setenv("GRANTS_PORTAL_PARTITIONS", "12")
+    overrides = provision.partition_overrides(ServiceSettings())
+    assert overrides == {portal: 12}
+    planned = {s.name: s.partitions for s in provision.topic_plan(partitions=overrides)}
+    assert planned == {**default, portal: 12}
+    with pytest.raises(ValueError, match="at least one partition"):
+        provision.topic_plan(partitions={portal: 0})
+    for bad in ("0", "257", "many"):
+        monkeypatch.setenv("GRANTS_PORTAL_PARTITIONS", bad)
+        with pytest.raises(ValidationError):
+            ServiceSettings()
+
+
+def test_topics_command_takes_the_portal_partitions(monkeypatch: pytest.MonkeyPatch) -> None:
+    runner = CliRunner()
+    monkeypatch.setenv("GRANTS_PORTAL_PARTITIONS", "7")
+    shown = runner.invoke(app, ["provision", "topics", "--dry-run"], terminal_width=200)
+    assert shown.exit_code == 0, shown.output
+    assert re.search(rf"{re.escape(PORTAL_SUBMISSIONS.name)}\s*│\s*7\s*│", shown.output)
+    given = runner.invoke(app, ["provision", "topics", "--dry-run", "--portal-partitions", "9"],
+                          terminal_width=200)
+    assert re.search(rf"{re.escape(PORTAL_SUBMISSIONS.name)}\s*│\s*9\s*│", given.output)
+    assert runner.invoke(app, ["provision", "topics", "--dry-run",
+                               "--portal-partitions", "0"]).exit_code == 2
+    monkeypatch.setenv("GRANTS_PORTAL_PARTITIONS", "0")
+    bad = subprocess.run([sys.executable, "-m", "grants.cli", "provision", "topics", "--dry-run"],
+                         capture_output=True, text=True, timeout=60)
+    assert bad.returncode == 2, bad.stderr
+    assert "GRANTS_PORTAL_PARTITIONS: Input should be greater than or equal to 1" in bad.stderr
+    assert "Traceback" not in bad.stderr
 
 
 @pytest.mark.integration

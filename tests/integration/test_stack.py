@@ -15,7 +15,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient
 from typer.testing import CliRunner
 
-from contracts.topics import ALL_TOPICS
+from contracts.topics import ALL_TOPICS, INTAKE_APPLICATIONS, PORTAL_SUBMISSIONS
 from grants.cli import app
 from grants.stack import EmbeddedStack, StackError, ensure_topics
 from grants.stack._proc import is_alive
@@ -155,12 +155,17 @@ def test_cli_stack_up_status_down_with_no_services(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("GRANTS_HOME", str(tmp_path))
+    # the portal topic's partitions are a setting of the stack as of provisioning
+    monkeypatch.setenv("GRANTS_PORTAL_PARTITIONS", "5")
     runner = CliRunner()
     try:
         result = runner.invoke(app, ["stack", "up", "--services", ""])
         assert result.exit_code == 0, result.output
         state = json.loads((tmp_path / "stack.json").read_text())
         assert state["services"] == {} and state["simulation"] is False
+        assert asyncio.run(_partitions(state["kafka_bootstrap"], PORTAL_SUBMISSIONS.name)) == 5
+        assert asyncio.run(_partitions(state["kafka_bootstrap"], INTAKE_APPLICATIONS.name)) \
+            == INTAKE_APPLICATIONS.partitions
 
         assert runner.invoke(app, ["stack", "status"]).exit_code == 0
         again = runner.invoke(app, ["stack", "up"])
@@ -173,6 +178,15 @@ def test_cli_stack_up_status_down_with_no_services(
     assert runner.invoke(app, ["stack", "status"]).exit_code == 1
     assert not is_alive(state["broker"]["pid"], state["broker"]["started_at"])
     assert not is_alive(state["postgres"]["pid"], state["postgres"]["started_at"])
+
+
+async def _partitions(bootstrap: str, topic: str) -> int:
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        return len((await admin.describe_topics([topic]))[0]["partitions"])
+    finally:
+        await admin.close()
 
 
 def test_unique_names_do_not_collide(unique_topic_prefix: str) -> None:

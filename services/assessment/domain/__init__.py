@@ -22,7 +22,7 @@ How a handler drives it (each step in one transaction; apply every returned even
 """
 
 from services.assessment.domain.allocation import (
-    AllocationPlan, Recommendation, plan_allocation, tie_draw,
+    AllocationPlan, Recommendation, plan_allocation,
 )
 from services.assessment.domain.decisions import (
     acceptance_deadline, add_months, approve, reporting_deadlines,
@@ -30,8 +30,9 @@ from services.assessment.domain.decisions import (
 from services.assessment.domain.eligibility import assess_eligibility, gate_reasons, reassess_pool
 from services.assessment.domain.overview import PoolOverview, SubPoolOverview, pool_overview
 from services.assessment.domain.pools import (
-    content_hash, next_pool_version, parse_pool_definition, publish_pool,
+    next_pool_version, parse_pool_definition, publish_pool,
 )
+from contracts.pools import content_hash, tie_draw
 from contracts.reason_codes.assessment import REASON_CODES, REFUSAL_CODES
 from services.assessment.domain.register import prior_award
 from services.assessment.domain.scoring import ScoreApplication, exact_score, score_application

@@ -51,6 +51,7 @@ from fractions import Fraction
 from typing import Literal
 from uuid import UUID
 
+from contracts.pools import tie_draw
 from contracts.reason_codes import assessment as r
 from services.assessment.domain.eligibility import gate_reasons
 from services.assessment.domain.pools import decision_region, sub_pool_amounts
@@ -78,11 +79,6 @@ class AllocationPlan(State):
     pool_version: int
     recommendations: tuple[Recommendation, ...]
     plan_hash: str  # lets an approver say "approve exactly what I saw"
-
-
-def tie_draw(pool_id: str, cvr: str) -> str:
-    """The applicant's place in the pool's draw among equal scores (lower wins)."""
-    return hashlib.sha256(f"{pool_id}:{cvr}".encode()).hexdigest()
 
 
 def _rank_key(pool_id: str, file: ApplicationFile) -> tuple[Fraction, str, str]:

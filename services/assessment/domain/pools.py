@@ -18,16 +18,12 @@ applicant typed. A pool without sub-pools is one pool: its key is
 
 from __future__ import annotations
 
-import hashlib
-import json
-from datetime import date, datetime
-from decimal import Decimal
 from typing import Any
 
 from pydantic import ValidationError
 
 from contracts.assessment import PoolPublished
-from contracts.pools import PoolDefinition
+from contracts.pools import PoolDefinition, content_hash
 from contracts.refusal import Refusal
 from services.assessment.domain.state import PoolRound
 
@@ -56,37 +52,6 @@ def parse_pool_definition(raw: dict[str, Any]) -> PoolDefinition:
     return definition
 
 
-def _canonical(value: Any) -> Any:
-    if isinstance(value, Decimal):
-        # normalize() drops trailing zeros; format "f" avoids exponent notation ("3E+6").
-        return format(value.normalize(), "f")
-    if isinstance(value, (date, datetime)):
-        return value.isoformat()
-    if isinstance(value, dict):
-        return {str(k): _canonical(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_canonical(v) for v in value]
-    return value
-
-
-# Keys added to the format after pools were first published: left out of the hash while at their
-# default, so a pool published before they existed keeps its content hash (and its version).
-_LATER_KEYS = {"checks_purpose": None, "admits_unregistered_applicants": False}
-
-
-def content_hash(definition: PoolDefinition) -> str:
-    """``sha256:<hex>`` over the canonical JSON of the validated definition."""
-    dumped = definition.model_dump(mode="python")
-    for key, default in _LATER_KEYS.items():
-        if dumped.get(key, default) == default:
-            dumped.pop(key, None)
-    canonical = json.dumps(
-        _canonical(dumped),
-        sort_keys=True, separators=(",", ":"), ensure_ascii=False,
-    )
-    return "sha256:" + hashlib.sha256(canonical.encode("utf-8")).hexdigest()
-
-
 def next_pool_version(
     current: PoolPublished | None, raw: dict[str, Any], *, decided: bool = False
 ) -> PoolPublished | None:
@@ -110,13 +75,7 @@ def next_pool_version(
                 "pool_decided",
                 f"pool {current.pool_id!r} has decisions under version {current.version}",
                 "conflict")
-    return PoolPublished(
-        pool_id=definition.pool_id,
-        version=1 if current is None else current.version + 1,
-        content_hash=digest,
-        definition=definition,
-        deadline=definition.deadline_instant(),
-    )
+    return PoolPublished.of(definition, 1 if current is None else current.version + 1)
 
 
 def publish_pool(state: PoolRound | None, raw: dict[str, Any]) -> PoolPublished | None:
