@@ -35,6 +35,12 @@ from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
 
+from contracts.envelope import Envelope
+from contracts.registry import decode
+from servicekit.clock import SimulatedClock
+from servicekit.outbox import Emitter
+from servicekit.service import UnitOfWork
+
 Rows = dict[Any, dict[str, Any]]
 
 
@@ -43,6 +49,7 @@ class FakeDatabase:
         self.inbox: set[UUID] = set(claimed)
         self.effects: list[Any] = []
         self.outbox: list[tuple[UUID, str]] = []  # (event id, topic)
+        self.envelopes: list[bytes] = []  # the outbox rows' values, in order
         self.sequences: dict[str, int] = {}
         self.tables: dict[str, Rows] = {}  # table → key → column → value
         self.keys: dict[str, str] = {}  # table → its key column
@@ -81,7 +88,8 @@ class FakeConnection:
 
     @contextlib.asynccontextmanager
     async def transaction(self) -> AsyncIterator[None]:
-        self._open = {"inbox": set(), "effects": [], "outbox": [], "sequences": {},
+        self._open = {"inbox": set(), "effects": [], "outbox": [], "envelopes": [],
+                      "sequences": {},
                       "tables": copy.deepcopy(self.db.tables), "now": datetime.now(UTC)}
         try:
             yield
@@ -92,6 +100,7 @@ class FakeConnection:
             self.db.inbox |= self._open["inbox"]
             self.db.effects += self._open["effects"]
             self.db.outbox += self._open["outbox"]
+            self.db.envelopes += self._open["envelopes"]
             self.db.sequences.update(self._open["sequences"])
             self.db.tables = self._open["tables"]
             self.db.commits += 1
@@ -134,6 +143,7 @@ class FakeConnection:
         if "servicekit_append_events" in sql:  # servicekit.outbox.Emitter.flush
             assert self._open is not None
             self._open["outbox"] += list(zip(args[0], args[1]))
+            self._open["envelopes"] += args[3]
             return
         self._statement(sql, args)
 
@@ -291,3 +301,26 @@ class FakePool:
     @contextlib.asynccontextmanager
     async def acquire(self) -> AsyncIterator[FakeConnection]:
         yield FakeConnection(self.db)
+
+
+class FakeService:
+    """What ``ServiceRuntime.handle`` does, on the fake: each command in a unit of work of its
+    own (one transaction, a real Emitter on a simulated clock), its events flushed to the outbox
+    before the commit. :meth:`handle` returns the handler's result and the envelopes the command
+    committed (none when it was refused: the transaction rolled back)."""
+
+    def __init__(self, now: datetime, channel: str = "outbox_test") -> None:
+        self.db = FakeDatabase()
+        self.conn = FakeConnection(self.db)
+        self.clock = SimulatedClock(now)
+        self.channel = channel
+
+    async def handle(self, handler: Callable[[UnitOfWork, Any], Any], command: Any
+                     ) -> tuple[Any, list[Envelope[Any]]]:
+        before = len(self.db.envelopes)
+        async with self.conn.transaction():
+            uow = UnitOfWork(conn=self.conn,  # type: ignore[arg-type]  # the fake connection
+                             emitter=Emitter(clock=self.clock, channel=self.channel))
+            result = await handler(uow, command)
+            await uow.emitter.flush(self.conn)  # type: ignore[arg-type]
+        return result, [decode(raw) for raw in self.db.envelopes[before:]]
