@@ -21,6 +21,7 @@ import httpx
 from bench import anchors, loadgen
 from bench.common import (
     REPO,
+    CpuMeter,
     Figure,
     RssSampler,
     Tokens,
@@ -52,6 +53,9 @@ class Sizes:
     burst_s: float
     lifecycle_n: int
     replay_n: int
+    # figure 7: allocation and replay at three sizes each (bench/growth.py)
+    growth_allocation: tuple[int, ...] = (1_000, 10_000, 50_000)
+    growth_replay: tuple[int, ...] = (100_000, 1_000_000, 3_000_000)
     warmup: int = 300
     lifecycle_timeout_s: float = 150.0
     intake_timeout_s: float = 90.0
@@ -66,7 +70,8 @@ class Sizes:
     @classmethod
     def quick(cls) -> Sizes:
         return cls(raw_n=50_000, relay_n=2_000, intake_n=3_000, burst_rate=1000, burst_s=5,
-                   lifecycle_n=1_000, replay_n=100_000, warmup=200, lifecycle_timeout_s=45,
+                   lifecycle_n=1_000, replay_n=100_000, growth_allocation=(200, 600, 1_800),
+                   growth_replay=(20_000, 60_000, 180_000), warmup=200, lifecycle_timeout_s=45,
                    intake_timeout_s=30, peer_burst_s=5, burst_drain_s=5)
 
 
@@ -503,6 +508,10 @@ async def _lifecycle(run: Run, state: Any, title: str, sampler: RssSampler) -> F
             phases["scores_sent"] = scored
             sampler.sample()
             phases["rss_mib_before_allocation"] = {k: mib(v) for k, v in sampler.peak.items()}
+            # CPU, not only wall: figure 7 compares allocations of several sizes on a shared box
+            meter = CpuMeter({"assessment": state.services["assessment"].pid,
+                              **({"postgres": state.postgres.pid} if state.postgres else {})})
+            meter.start()
             a0 = time.perf_counter()
             resp = await http.post(f"{assessment_url}/pools/{pool_id}/allocations", json={},
                                    headers={"Authorization":
@@ -513,6 +522,7 @@ async def _lifecycle(run: Run, state: Any, title: str, sampler: RssSampler) -> F
                 raise RuntimeError(f"allocation refused: {resp.status_code} {resp.text[:300]}")
             t_dec = await decided.wait_for(n, max(1, deadline - time.perf_counter()))
             phases["decisions_s"] = t_dec - t0 if t_dec else None
+            phases["allocation_cpu_s"] = meter.stop()  # the request until the last decision
             sampler.sample()
             phases["rss_mib_peak_after_allocation"] = {k: mib(v) for k, v in sampler.peak.items()}
         finally:
