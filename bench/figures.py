@@ -699,15 +699,19 @@ def fig_replay(run: Run) -> None:
 
 # -- figure 5: the demo -----------------------------------------------------------------------------
 
+DEMO_TARGET_S = 8.0  # issue 22: the round (submission to verified replay) under 8 s
+DEMO_TARGET = f"< {DEMO_TARGET_S:g} s"
+
+
 def fig_demo(run: Run) -> None:
     from grants.scenario.runner import SERVICES
     title = "5 full demo round (98 municipalities), submission → replay"
     gone = services_missing(SERVICES)
     if gone:
-        run.figures["demo"] = missing("demo", title, "< 60 s", gone)
+        run.figures["demo"] = missing("demo", title, DEMO_TARGET, gone)
         return
-    fig = Figure("demo", title, unit="s wall", target="< 60 s", anchor_name="target",
-                 anchor_value=60, anchor_unit="s", ratio_label="× target")
+    fig = Figure("demo", title, unit="s wall", target=DEMO_TARGET, anchor_name="target",
+                 anchor_value=DEMO_TARGET_S, anchor_unit="s", ratio_label="× target")
     home = Path(tempfile.mkdtemp(prefix="grants-bench-demo-"))
     out = home / "demo-result.json"
     env = dict(os.environ, GRANTS_HOME=str(home))
@@ -734,8 +738,8 @@ def fig_demo(run: Run) -> None:
         result = json.loads(out.read_text())
         wall = float(result["run"]["wall_s"])
         fig.value = wall
-        fig.ratio = wall / 60
-        fig.met = wall < 60 and result["audit"]["verified"]
+        fig.ratio = wall / DEMO_TARGET_S
+        fig.met = wall < DEMO_TARGET_S and result["audit"]["verified"]
         fig.details = {"process_s": total, "stack_up_s": up_s, "exit": proc.returncode,
                        "verified": result["audit"]["verified"], "events": result["audit"]["events"],
                        "notes": len(result.get("notes", []))}
