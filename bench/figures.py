@@ -53,6 +53,10 @@ class Sizes:
     burst_s: float
     lifecycle_n: int
     replay_n: int
+    replay_small_n: int = 100_000  # figure 4's second size: how replay memory grows with events
+    # figure 7: allocation and replay at three sizes each (bench/growth.py)
+    growth_allocation: tuple[int, ...] = (1_000, 10_000, 50_000)
+    growth_replay: tuple[int, ...] = (100_000, 1_000_000, 3_000_000)
     warmup: int = 300
     lifecycle_timeout_s: float = 300.0  # submissions, 2 scores each, allocation, decisions
     intake_timeout_s: float = 90.0
@@ -67,7 +71,9 @@ class Sizes:
     @classmethod
     def quick(cls) -> Sizes:
         return cls(raw_n=50_000, relay_n=2_000, intake_n=3_000, burst_rate=1000, burst_s=5,
-                   lifecycle_n=1_000, replay_n=100_000, warmup=200, lifecycle_timeout_s=120,
+                   lifecycle_n=1_000, replay_n=100_000, replay_small_n=20_000, warmup=200,
+                   growth_allocation=(200, 600, 1_800), growth_replay=(20_000, 60_000, 180_000),
+                   lifecycle_timeout_s=120,
                    intake_timeout_s=30, peer_burst_s=5, burst_drain_s=5)
 
 
@@ -183,6 +189,80 @@ def figs_intake(run: Run, want: set[str]) -> None:
             if key in want and key not in run.figures:
                 run.figures[key] = Figure(key, key, status=f"error: {exc!r}"[:300])
     run.keep_rss(sampler)
+    if any(run.figures.get(k) and run.figures[k].value is not None for k in want):
+        _scale_out(run, want)
+
+
+def _scale_out(run: Run, want: set[str], workers: int = 2) -> None:
+    """Figures 1 and 2 again on a fresh stack whose intake runs ``workers`` HTTP worker
+    processes: each a whole intake instance, so they also share the portal topic's partitions in
+    one consumer group. Reported as the scaling ratio against the one-process run."""
+    run.echo(f"figures 1–2: a stack with intake on {workers} worker processes")
+    sampler = RssSampler()
+    try:
+        with stack(["intake"], echo=lambda m: None,
+                   env={"GRANTS_HTTP_WORKERS": str(workers)}) as (_st, state), sampler:
+            svc = state.services["intake"]
+            sampler.watch(f"intake ×{workers}", svc.pid)
+            tokens = Tokens(state.home)
+            pool_id = f"bench-scale-{uuid.uuid4().hex[:6]}"
+            asyncio.run(publish_pool_event(state.kafka_bootstrap, bench_pool(pool_id)))
+            asyncio.run(_workers_ready(svc.http_url, workers, pool_id, tokens))
+            assert state.broker is not None and state.postgres is not None
+            infra = {"broker": state.broker.pid, "postgres": state.postgres.pid}
+            one = run.figures.get("intake")
+            if "intake" in want and one is not None and one.value is not None:
+                r = _intake_pipe(run, state, tokens, pool_id, infra, f"fig1-intake-x{workers}")
+                scale = ratio(r["per_s"], one.value)
+                one.details[f"workers_{workers}"] = {**r, "scaling": scale}
+                ic = r["cpu_ms_per_msg"]
+                one.notes.append(
+                    f"{workers} worker processes: {r['per_s']:,.0f} subm/s, scaling "
+                    f"×{scale or 0:.2f} of 1 process; CPU ms/msg intake {ic['intake']:.2f} + "
+                    f"postgres {ic['postgres']:.2f} + broker {ic['broker']:.2f}"
+                    + ("" if r["done"] else f"; timeout {r['got']:,}/{run.sizes.intake_n:,}"))
+            two = run.figures.get("burst")
+            if "burst" in want and two is not None and two.value is not None:
+                rs = _intake_burst(run, state, tokens, pool_id, f"fig2-intake-x{workers}")
+                two.details[f"workers_{workers}"] = {**rs, "p99_scaling":
+                                                     ratio(two.value, rs["p99_ms"])}
+                two.notes.append(
+                    f"{workers} worker processes: p50 {_ms(rs['p50_ms'])}, p99 "
+                    f"{_ms(rs['p99_ms'])}, max {_ms(rs['max_ms'])}; {rs['ok']:,} answered, shed "
+                    f"{rs['shed']:,} ({rs['shed_share'] or 0:.1%}), errors {rs['errors']:,}")
+    except Exception as exc:  # noqa: BLE001 - the one-process figures stand; say what broke
+        for key in ("intake", "burst"):
+            if key in run.figures:
+                run.figures[key].notes.append(f"{workers} workers: error {exc!r}"[:300])
+    run.keep_rss(sampler)
+
+
+async def _workers_ready(url: str, workers: int, pool_id: str, tokens: Tokens,
+                         timeout: float = 90) -> None:
+    """Every worker answers (distinct pids over fresh connections) and the pool is known: a
+    probe submission of its own (never one measured) gets its receipt. A refusal is the probe's
+    receipt too, so each try is a fresh application."""
+    from bench.common import applicants, submission
+    deadline = time.monotonic() + timeout
+    pids: set[int] = set()
+    people = applicants()
+    probe = 9 * 10**6
+    while time.monotonic() < deadline:
+        async with httpx.AsyncClient(timeout=5) as http:  # a new connection: any worker
+            try:
+                pids.add(int((await http.get(f"{url}/health/live")).json()["pid"]))
+                if len(pids) >= workers:
+                    probe += 1
+                    a = people[probe % len(people)]
+                    resp = await http.post(
+                        f"{url}/submissions", json=submission(pool_id, a, probe),
+                        headers={"Authorization": f"Bearer {tokens.applicant(a.cvr)}"})
+                    if resp.status_code == 200:
+                        return
+            except httpx.HTTPError:
+                pass
+        await asyncio.sleep(0.1)
+    raise TimeoutError(f"intake workers not ready: {len(pids)}/{workers} answered")
 
 
 def _fig_intake(run: Run, state: Any, tokens: Tokens, pool_id: str) -> Figure:
@@ -199,22 +279,8 @@ def _fig_intake(run: Run, state: Any, tokens: Tokens, pool_id: str) -> Figure:
                                            timeout=120, log=str(run.logs / "relay.log"),
                                            cpu=infra))
     run.peer_rss["bare relay"] = max(run.peer_rss.get("bare relay", 0), rel.get("peak_rss") or 0)
-    msgs = portal_messages(pool_id, tokens, s.warmup + s.intake_n, start=10**6)
     url = state.services["intake"].http_url
-    out = [topics.INTAKE_APPLICATIONS.name]
-    run.echo(f"  intake: warm-up {s.warmup}, then {s.intake_n:,} submissions")
-    w = asyncio.run(anchors.pipe_rate(bs, topics.PORTAL_SUBMISSIONS.name, msgs[:s.warmup],
-                                      out_topics=out, timeout=60,
-                                      match=_is(b"ApplicationReceived")))
-    if not w["done"]:
-        census = asyncio.run(_census(bs, out, {k for k, _, _ in msgs[:s.warmup]}))
-        raise RuntimeError(f"intake warm-up: {w['got']}/{s.warmup} ApplicationReceived; "
-                           f"events seen {census}")
-    with profile(state.services["intake"].pid, "fig1-intake"):
-        r = asyncio.run(anchors.pipe_rate(bs, topics.PORTAL_SUBMISSIONS.name, msgs[s.warmup:],
-                                          out_topics=out, timeout=s.intake_timeout_s,
-                                          match=_is(b"ApplicationReceived"),
-                                          cpu={"intake": state.services["intake"].pid, **infra}))
+    r = _intake_pipe(run, state, tokens, pool_id, infra, "fig1-intake")
     # the relay again after intake, so both sides see the same machine (noisy, shared)
     rel2 = asyncio.run(anchors.relay_anchor(bs, relay_msgs[:s.warmup], relay_msgs[s.warmup:],
                                             timeout=120, log=str(run.logs / "relay.log"),
@@ -239,28 +305,70 @@ def _fig_intake(run: Run, state: Any, tokens: Tokens, pool_id: str) -> Figure:
     return fig
 
 
+def _intake_pipe(run: Run, state: Any, tokens: Tokens, pool_id: str, infra: dict[str, int],
+                 label: str) -> dict[str, Any]:
+    """Warm-up, then intake_n submissions pre-loaded on the portal topic while intake (every
+    process of it: the meter reads its whole tree) consumes, until the last receipt is read."""
+    s = run.sizes
+    bs = state.kafka_bootstrap
+    msgs = portal_messages(pool_id, tokens, s.warmup + s.intake_n, start=10**6)
+    out = [topics.INTAKE_APPLICATIONS.name]
+    run.echo(f"  intake: warm-up {s.warmup}, then {s.intake_n:,} submissions")
+    w = asyncio.run(anchors.pipe_rate(bs, topics.PORTAL_SUBMISSIONS.name, msgs[:s.warmup],
+                                      out_topics=out, timeout=60,
+                                      match=_is(b"ApplicationReceived")))
+    if not w["done"]:
+        census = asyncio.run(_census(bs, out, {k for k, _, _ in msgs[:s.warmup]}))
+        raise RuntimeError(f"intake warm-up: {w['got']}/{s.warmup} ApplicationReceived; "
+                           f"events seen {census}")
+    with profile(state.services["intake"].pid, label):
+        return asyncio.run(anchors.pipe_rate(bs, topics.PORTAL_SUBMISSIONS.name,
+                                             msgs[s.warmup:], out_topics=out,
+                                             timeout=s.intake_timeout_s,
+                                             match=_is(b"ApplicationReceived"),
+                                             cpu={"intake": state.services["intake"].pid,
+                                                  **infra}))
+
+
+def _burst_requests(run: Run, pool_id: str, tokens: Tokens, port: int, offset: int,
+                    n: int) -> list[bytes]:
+    from bench.common import applicants, submission
+    apps = applicants()
+    out = []
+    for i in range(n):
+        a = apps[i % len(apps)]
+        body = json.dumps(submission(pool_id, a, offset + i), separators=(",", ":")).encode()
+        out.append(loadgen.build_request("127.0.0.1", port, "/submissions", body,
+                                         {"Authorization": f"Bearer {tokens.applicant(a.cvr)}"}))
+    return out
+
+
+def _intake_burst(run: Run, state: Any, tokens: Tokens, pool_id: str,
+                  label: str) -> dict[str, Any]:
+    """A 200-request warm-up, then burst_rate requests/s for burst_s at intake's port."""
+    s = run.sizes
+    svc = state.services["intake"]
+    port = svc.http_port
+    n = int(s.burst_rate * s.burst_s)
+    run.echo(f"  intake: {n:,} requests at {s.burst_rate}/s")
+    asyncio.run(loadgen.burst("127.0.0.1", port,
+                              _burst_requests(run, pool_id, tokens, port, 4 * 10**6, 200), 200))
+    with profile(svc.pid, label):
+        r = asyncio.run(loadgen.burst("127.0.0.1", port,
+                                      _burst_requests(run, pool_id, tokens, port, 5 * 10**6, n),
+                                      s.burst_rate, drain_s=s.burst_drain_s))
+    return r.summary()
+
+
 def _fig_burst(run: Run, state: Any, tokens: Tokens, pool_id: str,
                sampler: RssSampler) -> Figure:
-    from bench.common import applicants, free_port_local, submission
+    from bench.common import free_port_local
     s = run.sizes
     fig = Figure("burst", f"2 deadline burst: {s.burst_rate:,} HTTP submissions/s × "
                  f"{s.burst_s:g} s, receipt latency", unit="ms p99",
                  anchor_name="bare FastAPI peer p99", anchor_unit="ms",
                  ratio_label="× bare peer p99", target=BURST_TARGET)
     n = int(s.burst_rate * s.burst_s)
-    apps = applicants()
-
-    def requests(port: int, offset: int, n: int = n) -> list[bytes]:
-        out = []
-        for i in range(n):
-            a = apps[i % len(apps)]
-            body = json.dumps(submission(pool_id, a, offset + i), separators=(",", ":")).encode()
-            out.append(loadgen.build_request("127.0.0.1", port, "/submissions", body,
-                                             {"Authorization": f"Bearer {tokens.applicant(a.cvr)}"}))
-        return out
-
-    svc = state.services["intake"]
-    intake_port = svc.http_port
     # anchor: the bare peer (token + model validation, no state), same generator, same load
     peer_port = free_port_local()
     key_file = tokens.issuer.public_key_file
@@ -270,23 +378,16 @@ def _fig_burst(run: Run, state: Any, tokens: Tokens, pool_id: str,
     try:
         _wait_http(f"http://127.0.0.1:{peer_port}/health")
         run.echo(f"  anchor: bare FastAPI peer, {n:,} requests at {s.burst_rate}/s")
-        asyncio.run(loadgen.burst("127.0.0.1", peer_port, requests(peer_port, 2 * 10**6)[:200],
-                                  200))  # warm-up
-        a = asyncio.run(loadgen.burst("127.0.0.1", peer_port,
-                                      requests(peer_port, 3 * 10**6,
-                                               int(s.burst_rate * s.peer_burst_s)),
-                                      s.burst_rate, drain_s=s.burst_drain_s))
+        asyncio.run(loadgen.burst("127.0.0.1", peer_port, _burst_requests(
+            run, pool_id, tokens, peer_port, 2 * 10**6, 200), 200))  # warm-up
+        a = asyncio.run(loadgen.burst("127.0.0.1", peer_port, _burst_requests(
+            run, pool_id, tokens, peer_port, 3 * 10**6, int(s.burst_rate * s.peer_burst_s)),
+            s.burst_rate, drain_s=s.burst_drain_s))
     finally:
         peer.stop()
         sampler.unwatch("bare http peer")
         run.peer_rss["bare http peer"] = sampler.peak.pop("bare http peer", 0)
-    run.echo(f"  intake: {n:,} requests at {s.burst_rate}/s")
-    asyncio.run(loadgen.burst("127.0.0.1", intake_port, requests(intake_port, 4 * 10**6)[:200],
-                              200))  # warm-up
-    with profile(svc.pid, "fig2-intake"):
-        r = asyncio.run(loadgen.burst("127.0.0.1", intake_port, requests(intake_port, 5 * 10**6),
-                                      s.burst_rate, drain_s=s.burst_drain_s))
-    rs, as_ = r.summary(), a.summary()
+    rs, as_ = _intake_burst(run, state, tokens, pool_id, "fig2-intake"), a.summary()
     fig.value = rs["p99_ms"]
     fig.anchor_value = as_["p99_ms"]
     fig.ratio = ratio(rs["p99_ms"], as_["p99_ms"])
@@ -429,6 +530,10 @@ async def _lifecycle(run: Run, state: Any, title: str, sampler: RssSampler) -> F
                 return fig
             sampler.sample()
             phases["rss_mib_before_allocation"] = {k: mib(v) for k, v in sampler.peak.items()}
+            # CPU, not only wall: figure 7 compares allocations of several sizes on a shared box
+            meter = CpuMeter({"assessment": state.services["assessment"].pid,
+                              **({"postgres": state.postgres.pid} if state.postgres else {})})
+            meter.start()
             a0 = time.perf_counter()
             resp = await http.post(f"{assessment_url}/pools/{pool_id}/allocations", json={},
                                    headers={"Authorization":
@@ -439,6 +544,7 @@ async def _lifecycle(run: Run, state: Any, title: str, sampler: RssSampler) -> F
                 raise RuntimeError(f"allocation refused: {resp.status_code} {resp.text[:300]}")
             t_dec = await decided.wait_for(n, max(1, deadline - time.perf_counter()))
             phases["decisions_s"] = t_dec - t0 if t_dec else None
+            phases["allocation_cpu_s"] = meter.stop()  # the request until the last decision
             sampler.sample()
             phases["rss_mib_peak_after_allocation"] = {k: mib(v) for k, v in sampler.peak.items()}
         finally:
@@ -520,13 +626,45 @@ def _worker(*args: str, timeout: float = 600) -> dict[str, Any]:
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
+def _replay_only(n: int) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Produce ``n`` events onto a fresh broker of their own and replay them: the replay's
+    memory at a second size (a broker per size, as the generator's ids and the relays' trees
+    start over with every ``produce``)."""
+    from grants.stack import ensure_topics, start_broker
+    broker = start_broker(die_with_parent=True)
+    keys = tempfile.NamedTemporaryFile(suffix=".jwks.json", delete=False)  # noqa: SIM115
+    keys.close()
+    try:
+        asyncio.run(ensure_topics(broker.bootstrap))
+        prod = _worker("produce", broker.bootstrap, str(n), keys.name)
+        return prod, _worker("replay", broker.bootstrap, keys.name)
+    finally:
+        broker.stop()
+        Path(keys.name).unlink(missing_ok=True)
+
+
+def _rss_line(n: int, rep: dict[str, Any]) -> str:
+    return (f"{n:,} events: peak RSS {mib(rep['peak_rss']):,.0f} MiB (base "
+            f"{mib(rep['base_rss']):,.0f}, after reading {mib(rep['rss_after_read']):,.0f}, "
+            f"after the result {mib(rep['rss_after_replay']):,.0f}), verified={rep['verified']}")
+
+
 def fig_replay(run: Run) -> None:
     from grants.stack import ensure_topics, start_broker
     n = run.sizes.replay_n
+    small = run.sizes.replay_small_n
     fig = Figure("replay", f"4 auditors' replay from the log alone: checkpoints verified, "
                  f"{n:,} events", unit="events/s", anchor_name="raw consume, same log",
                  anchor_unit="events/s", ratio_label="× raw consume",
-                 target="≥ 0.7× raw consume, incl. checkpoint verification")
+                 target="≥ 0.7× raw consume, incl. checkpoint verification; "
+                        "peak RSS ≤ 300 MiB at 1M events")
+    try:
+        run.echo(f"figure 4: replay memory at {small:,} events (a broker of its own)")
+        _prod_small, rep_small = _replay_only(small)
+    except Exception as exc:  # noqa: BLE001
+        fig.status = f"error: {exc!r}"[:300]
+        run.figures["replay"] = fig
+        return
     broker = start_broker(die_with_parent=True)
     keys = tempfile.NamedTemporaryFile(suffix=".jwks.json", delete=False)  # noqa: SIM115
     keys.close()
@@ -550,10 +688,24 @@ def fig_replay(run: Run) -> None:
     fig.value = rep["per_s"]
     fig.anchor_value = anchor
     fig.ratio = ratio(rep["per_s"], anchor)
+    # The memory target is stated at 1M events (the full run); a quick run is held to it too,
+    # which at 100k events is the easier test.
+    rss_ok = mib(rep["peak_rss"]) <= 300  # type: ignore[operator]  # peak_rss is always set
     fig.met = bool(fig.ratio is not None and fig.ratio >= 0.7 and rep["events"] >= n
-                   and rep["undecodable"] == 0 and rep["verified"])
+                   and rep["undecodable"] == 0 and rep["verified"] and rss_ok)
+    # How replay memory grows: peak RSS above the worker's base (imports), per added event.
+    grown = ((rep["peak_rss"] - rep["base_rss"]) - (rep_small["peak_rss"] - rep_small["base_rss"]))
+    per_event = grown / max(rep["events"] - rep_small["events"], 1)
     fig.details = {"produce": prod, "raw_before": raw1, "replay": rep, "raw_after": raw2,
-                   "without_checkpoints": plain}
+                   "without_checkpoints": plain,
+                   "rss_by_size": {
+                       str(rep_small["events"]): {k: rep_small[k] for k in (
+                           "peak_rss", "base_rss", "rss_after_read", "rss_after_replay",
+                           "verified", "per_s")},
+                       str(rep["events"]): {k: rep[k] for k in (
+                           "peak_rss", "base_rss", "rss_after_read", "rss_after_replay",
+                           "verified", "per_s")}},
+                   "rss_bytes_per_added_event": per_event}
     fig.notes.append(
         f"without checkpoint verification (read_log + fold, as before): {plain['per_s']:,.0f} "
         f"events/s, ×{plain['per_s'] / anchor:.2f} raw; verification costs "
@@ -565,20 +717,27 @@ def fig_replay(run: Run) -> None:
         f"{rep.get('trees_s', 0):.1f}s, result (checks) {rep['replay_s']:.1f}s, "
         f"verified={rep['verified']}; peak RSS {mib(rep['peak_rss']):,.0f} MiB (raw reader "
         f"{mib(raw1['peak_rss']):,.0f} MiB)")
+    fig.notes.append(
+        f"replay memory by size — {_rss_line(rep_small['events'], rep_small)}; "
+        f"{_rss_line(rep['events'], rep)}; {per_event:,.0f} B of peak RSS per added event")
     run.figures["replay"] = fig
 
 
 # -- figure 5: the demo -----------------------------------------------------------------------------
+
+DEMO_TARGET_S = 8.0  # issue 22: the round (submission to verified replay) under 8 s
+DEMO_TARGET = f"< {DEMO_TARGET_S:g} s"
+
 
 def fig_demo(run: Run) -> None:
     from grants.scenario.runner import SERVICES
     title = "5 full demo round (98 municipalities), submission → replay"
     gone = services_missing(SERVICES)
     if gone:
-        run.figures["demo"] = missing("demo", title, "< 60 s", gone)
+        run.figures["demo"] = missing("demo", title, DEMO_TARGET, gone)
         return
-    fig = Figure("demo", title, unit="s wall", target="< 60 s", anchor_name="target",
-                 anchor_value=60, anchor_unit="s", ratio_label="× target")
+    fig = Figure("demo", title, unit="s wall", target=DEMO_TARGET, anchor_name="target",
+                 anchor_value=DEMO_TARGET_S, anchor_unit="s", ratio_label="× target")
     home = Path(tempfile.mkdtemp(prefix="grants-bench-demo-"))
     out = home / "demo-result.json"
     env = dict(os.environ, GRANTS_HOME=str(home))
@@ -605,8 +764,8 @@ def fig_demo(run: Run) -> None:
         result = json.loads(out.read_text())
         wall = float(result["run"]["wall_s"])
         fig.value = wall
-        fig.ratio = wall / 60
-        fig.met = wall < 60 and result["audit"]["verified"]
+        fig.ratio = wall / DEMO_TARGET_S
+        fig.met = wall < DEMO_TARGET_S and result["audit"]["verified"]
         fig.details = {"process_s": total, "stack_up_s": up_s, "exit": proc.returncode,
                        "verified": result["audit"]["verified"], "events": result["audit"]["events"],
                        "notes": len(result.get("notes", []))}
