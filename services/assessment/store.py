@@ -138,17 +138,17 @@ class AssessmentStore:
 
     async def lock_application(self, application_id: UUID) -> PoolRound | None:
         """The round holding only this application's file (``None`` for an unknown id): its
-        pool row shared (found and locked in one statement), then its file locked."""
-        pool = await self.conn.fetchrow(
-            "SELECT pool_id, pool FROM pool_rounds WHERE pool_id ="
-            " (SELECT pool_id FROM application_files WHERE application_id = $1) FOR SHARE",
-            application_id)
-        if pool is None:
+        pool row shared, then its file locked."""
+        pool_id = await self.conn.fetchval(
+            "SELECT pool_id FROM application_files WHERE application_id = $1", application_id)
+        if pool_id is None:
             return None
+        pool = await self.conn.fetchval(
+            "SELECT pool FROM pool_rounds WHERE pool_id = $1 FOR SHARE", pool_id)
         file = await self.conn.fetchval(
             "SELECT file FROM application_files WHERE application_id = $1 FOR UPDATE",
             application_id)
-        return _round(pool["pool_id"], pool["pool"], [file])
+        return _round(pool_id, pool, [file])
 
     async def read_application(self, application_id: UUID) -> PoolRound | None:
         """The round holding only this application's file; ``None`` for an unknown id."""
@@ -171,16 +171,15 @@ class AssessmentStore:
                               if before.applications.get(key) != f)
 
     async def save_files(self, files: Iterable[tuple[str, ApplicationFile]]) -> None:
-        """Write application files (``(pool_id, file)``, one per application) in one
-        statement, in ``application_id`` order."""
+        """Write application files (``(pool_id, file)``, one per application), in
+        ``application_id`` order."""
         rows = sorted(((f.application_id, pool_id, f.model_dump_json()) for pool_id, f in files),
                       key=lambda r: r[0])
         if rows:
-            await self.conn.execute(
+            await self.conn.executemany(
                 "INSERT INTO application_files (application_id, pool_id, file)"
-                " SELECT * FROM unnest($1::uuid[], $2::text[], $3::jsonb[])"
-                " ON CONFLICT (application_id) DO UPDATE SET file = EXCLUDED.file,"
-                " updated_at = now()", *map(list, zip(*rows, strict=True)))
+                " VALUES ($1, $2, $3::jsonb) ON CONFLICT (application_id)"
+                " DO UPDATE SET file = EXCLUDED.file, updated_at = now()", rows)
 
     # -- funding ledgers -------------------------------------------------------------------------
     async def read_ledger(self, programme: str) -> FundingLedger:
