@@ -30,7 +30,7 @@ from bench.figures import (
     figs_intake,
 )
 
-ORDER = ["raw", "intake", "burst", "lifecycle", "replay", "demo", "memory"]
+ORDER = ["raw", "intake", "burst", "lifecycle", "replay", "demo", "memory", "growth"]
 RESULTS = Path(__file__).parent / "results"
 
 
@@ -99,7 +99,9 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     want = {w.strip() for w in args.only.split(",") if w.strip()}
     if args.quick and args.only == p.get_default("only"):
-        want.discard("demo")  # the demo has one size (~1 min); `--quick --only demo` runs it
+        # the demo has one size (~1 min), figure 7 is nine runs (~3 min even small): each runs
+        # when named (`--quick --only demo,growth`)
+        want -= {"demo", "growth"}
     unknown = want - set(ORDER)
     if unknown:
         p.error(f"unknown figures {sorted(unknown)}; choose from {ORDER}")
@@ -128,6 +130,9 @@ def main(argv: list[str] | None = None) -> int:
         fig_demo(run)
     if "memory" in want:
         fig_memory(run)
+    if "growth" in want:
+        from bench.growth import fig_growth
+        fig_growth(run)
     total = time.perf_counter() - t0
     console.print(table(run))
     console.print(f"total {total:.0f}s; logs of the bare peers in {run.logs}")

@@ -21,6 +21,7 @@ import httpx
 from bench import anchors, loadgen
 from bench.common import (
     REPO,
+    CpuMeter,
     Figure,
     RssSampler,
     Tokens,
@@ -53,8 +54,11 @@ class Sizes:
     lifecycle_n: int
     replay_n: int
     replay_small_n: int = 100_000  # figure 4's second size: how replay memory grows with events
+    # figure 7: allocation and replay at three sizes each (bench/growth.py)
+    growth_allocation: tuple[int, ...] = (1_000, 10_000, 50_000)
+    growth_replay: tuple[int, ...] = (100_000, 1_000_000, 3_000_000)
     warmup: int = 300
-    lifecycle_timeout_s: float = 150.0
+    lifecycle_timeout_s: float = 300.0  # submissions, 2 scores each, allocation, decisions
     intake_timeout_s: float = 90.0
     peer_burst_s: float = 10.0     # the bare HTTP peer's run (the anchor) at the same rate
     burst_drain_s: float = 15.0    # unanswered this long after the last request: errors
@@ -68,7 +72,8 @@ class Sizes:
     def quick(cls) -> Sizes:
         return cls(raw_n=50_000, relay_n=2_000, intake_n=3_000, burst_rate=1000, burst_s=5,
                    lifecycle_n=1_000, replay_n=100_000, replay_small_n=20_000, warmup=200,
-                   lifecycle_timeout_s=45,
+                   growth_allocation=(200, 600, 1_800), growth_replay=(20_000, 60_000, 180_000),
+                   lifecycle_timeout_s=120,
                    intake_timeout_s=30, peer_burst_s=5, burst_drain_s=5)
 
 
@@ -483,6 +488,13 @@ async def _lifecycle(run: Run, state: Any, title: str, sampler: RssSampler) -> F
         profiles = contextlib.ExitStack()
         for name in ("intake", "assessment"):
             profiles.enter_context(profile(state.services[name].pid, f"fig3-{name}"))
+        # CPU seconds per phase: the service and PostgreSQL (all its backends) do the work;
+        # on a box shared with other jobs these are steadier than wall times
+        cpu_pids = {"assessment": state.services["assessment"].pid,
+                    "intake": state.services["intake"].pid}
+        if state.postgres is not None:
+            cpu_pids["postgres"] = state.postgres.pid
+        eligibility_cpu = CpuMeter(cpu_pids).start()
         try:
             await produce_fast(prod, topics.PORTAL_SUBMISSIONS.name, msgs)
             phases["preloaded_s"] = time.perf_counter() - t0
@@ -491,6 +503,7 @@ async def _lifecycle(run: Run, state: Any, title: str, sampler: RssSampler) -> F
             t_ass = await assessed.wait_for(n, max(1, deadline - time.perf_counter()))
             phases["eligibility_s"] = t_ass - t0 if t_ass else None
             if t_ass is None:
+                eligibility_cpu.stop()
                 phases.update(received=received.count, assessed=assessed.count)
                 fig.status = (f"timeout after {s.lifecycle_timeout_s:.0f}s: "
                               f"{received.count:,} received, {assessed.count:,} assessed of {n:,}")
@@ -498,13 +511,29 @@ async def _lifecycle(run: Run, state: Any, title: str, sampler: RssSampler) -> F
                 fig.value = None
                 fig.met = False
                 return fig
+            phases["cpu_s_to_eligibility"] = eligibility_cpu.stop()
             s0 = time.perf_counter()
-            scored = await _score_all(http, assessment_url, tokens, sorted(keys),
-                                      max(5, deadline - s0))
+            scoring_cpu = CpuMeter(cpu_pids).start()
+            scoring = await _score_all(state.services["assessment"].http_port, tokens,
+                                       sorted(keys), max(5, deadline - s0))
             phases["scoring_s"] = time.perf_counter() - s0
-            phases["scores_sent"] = scored
+            phases["cpu_s_scoring"] = scoring_cpu.stop()
+            phases["scores_sent"] = scoring.sent
+            phases["scores_recorded"] = scoring.ok
+            if scoring.ok != scoring.sent:
+                fig.status = (f"timeout after {s.lifecycle_timeout_s:.0f}s: {scoring.ok:,}/"
+                              f"{scoring.sent:,} scores recorded (statuses "
+                              f"{dict(scoring.statuses)}, errors {dict(scoring.errors)})")
+                fig.details = {"phases": phases, "relay": rel}
+                fig.value = None
+                fig.met = False
+                return fig
             sampler.sample()
             phases["rss_mib_before_allocation"] = {k: mib(v) for k, v in sampler.peak.items()}
+            # CPU, not only wall: figure 7 compares allocations of several sizes on a shared box
+            meter = CpuMeter({"assessment": state.services["assessment"].pid,
+                              **({"postgres": state.postgres.pid} if state.postgres else {})})
+            meter.start()
             a0 = time.perf_counter()
             resp = await http.post(f"{assessment_url}/pools/{pool_id}/allocations", json={},
                                    headers={"Authorization":
@@ -515,6 +544,7 @@ async def _lifecycle(run: Run, state: Any, title: str, sampler: RssSampler) -> F
                 raise RuntimeError(f"allocation refused: {resp.status_code} {resp.text[:300]}")
             t_dec = await decided.wait_for(n, max(1, deadline - time.perf_counter()))
             phases["decisions_s"] = t_dec - t0 if t_dec else None
+            phases["allocation_cpu_s"] = meter.stop()  # the request until the last decision
             sampler.sample()
             phases["rss_mib_peak_after_allocation"] = {k: mib(v) for k, v in sampler.peak.items()}
         finally:
@@ -541,7 +571,9 @@ async def _lifecycle(run: Run, state: Any, title: str, sampler: RssSampler) -> F
         f"received {phases['received_s']:.1f}s, eligibility {phases['eligibility_s']:.1f}s, "
         f"scoring {phases['scoring_s']:.1f}s ({phases['scores_sent']:,} scores over HTTP, "
         f"{SCORING_IN_FLIGHT} in flight), allocation HTTP {phases['allocation_http_s']:.1f}s, "
-        f"decisions {wall:.1f}s; {phases['awarded']:,} awarded by score")
+        f"decisions {wall:.1f}s; {phases['awarded']:,} awarded by score; CPU per application "
+        f"to eligibility {_per_ms(phases['cpu_s_to_eligibility'], n)}, per score "
+        f"{_per_ms(phases['cpu_s_scoring'], phases['scores_sent'])}")
     return fig
 
 
@@ -557,27 +589,31 @@ def bench_scores(application_id: bytes, assessor: int) -> dict[str, int]:
     return {str(c): 1 + digest[c] % 5 for c in range(1, 6)}
 
 
-async def _score_all(http: httpx.AsyncClient, assessment_url: str, tokens: Tokens,
-                     application_ids: list[bytes], timeout: float) -> int:
+def _per_ms(cpu_s: dict[str, float], count: int) -> str:
+    return ", ".join(f"{k} {v * 1000 / max(count, 1):.2f} ms" for k, v in cpu_s.items())
+
+
+async def _score_all(port: int, tokens: Tokens, application_ids: list[bytes],
+                     timeout: float) -> loadgen.BurstResult:
     """Two assessors score every application over the assessor route, at most
-    ``SCORING_IN_FLIGHT`` requests at a time; raises on the first refusal."""
-    headers = [{"Authorization": "Bearer " + tokens.issuer.issue(name, ["assessor"],
-                                                                 ttl_s=4 * 3600)}
-               for name in ASSESSORS]
-    jobs = [(app_id, i) for app_id in application_ids for i in range(len(ASSESSORS))]
-    gate = asyncio.Semaphore(SCORING_IN_FLIGHT)
-
-    async def one(app_id: bytes, i: int) -> None:
-        async with gate:
-            resp = await http.post(
-                f"{assessment_url}/applications/{app_id.decode()}/scores", timeout=timeout,
-                headers=headers[i], json={"scores": bench_scores(app_id, i),
-                                          "justification": "bench: scored on every criterion"})
-        if resp.status_code != 201:
-            raise RuntimeError(f"score refused: {resp.status_code} {resp.text[:300]}")
-
-    await asyncio.gather(*(one(a, i) for a, i in jobs))
-    return len(jobs)
+    ``SCORING_IN_FLIGHT`` requests at a time (the bench's raw-stream generator, closed loop: an
+    HTTP client library would spend as much of the shared 2 cores as the service); what is
+    unanswered after ``timeout`` is counted, not waited for."""
+    bearer = [f"Bearer {tokens.issuer.issue(name, ['assessor'], ttl_s=4 * 3600)}"
+              for name in ASSESSORS]
+    requests = [
+        loadgen.build_request(
+            "127.0.0.1", port, f"/applications/{app_id.decode()}/scores",
+            json.dumps({"scores": bench_scores(app_id, i),
+                        "justification": "bench: scored on every criterion"}).encode(),
+            {"Authorization": bearer[i]})
+        for app_id in application_ids for i in range(len(ASSESSORS))]
+    # every request due at once: the connection bound is the in-flight bound
+    result = await loadgen.burst("127.0.0.1", port, requests, rate=1e9,
+                                 ok_statuses=frozenset({201}),
+                                 max_connections=SCORING_IN_FLIGHT, request_timeout_s=timeout,
+                                 drain_s=timeout)
+    return result
 
 
 # -- figure 4: auditors' replay ---------------------------------------------------------------------
@@ -689,15 +725,19 @@ def fig_replay(run: Run) -> None:
 
 # -- figure 5: the demo -----------------------------------------------------------------------------
 
+DEMO_TARGET_S = 8.0  # issue 22: the round (submission to verified replay) under 8 s
+DEMO_TARGET = f"< {DEMO_TARGET_S:g} s"
+
+
 def fig_demo(run: Run) -> None:
     from grants.scenario.runner import SERVICES
     title = "5 full demo round (98 municipalities), submission → replay"
     gone = services_missing(SERVICES)
     if gone:
-        run.figures["demo"] = missing("demo", title, "< 60 s", gone)
+        run.figures["demo"] = missing("demo", title, DEMO_TARGET, gone)
         return
-    fig = Figure("demo", title, unit="s wall", target="< 60 s", anchor_name="target",
-                 anchor_value=60, anchor_unit="s", ratio_label="× target")
+    fig = Figure("demo", title, unit="s wall", target=DEMO_TARGET, anchor_name="target",
+                 anchor_value=DEMO_TARGET_S, anchor_unit="s", ratio_label="× target")
     home = Path(tempfile.mkdtemp(prefix="grants-bench-demo-"))
     out = home / "demo-result.json"
     env = dict(os.environ, GRANTS_HOME=str(home))
@@ -724,8 +764,8 @@ def fig_demo(run: Run) -> None:
         result = json.loads(out.read_text())
         wall = float(result["run"]["wall_s"])
         fig.value = wall
-        fig.ratio = wall / 60
-        fig.met = wall < 60 and result["audit"]["verified"]
+        fig.ratio = wall / DEMO_TARGET_S
+        fig.met = wall < DEMO_TARGET_S and result["audit"]["verified"]
         fig.details = {"process_s": total, "stack_up_s": up_s, "exit": proc.returncode,
                        "verified": result["audit"]["verified"], "events": result["audit"]["events"],
                        "notes": len(result.get("notes", []))}

@@ -163,9 +163,8 @@ class OutboxRelay:
         await conn.execute(
             "UPDATE outbox SET sent_at = now() WHERE id = ANY($1::bigint[])", done
         )
-        rows = [r for r in rows if r["id"] in set(done)]
-        self.published += len(rows)
-        return len(rows) + len(held)
+        self.published += len(done)
+        return len(done) + len(held)
 
     async def _hold(self, conn: asyncpg.Connection,
                     held: dict[tuple[str, str], tuple[int, str]]) -> None:

@@ -21,8 +21,8 @@ MIGRATIONS = Path(__file__).parent / "migrations"
 def build(settings: ServiceSettings | None = None) -> tuple[ServiceRuntime, FastAPI]:
     runtime = ServiceRuntime("assessment", migrations=MIGRATIONS,
                              settings=settings or AssessmentSettings(service_name="assessment"))
-    runtime.consume(topics.INTAKE_APPLICATIONS.name, topics.PAYMENTS_GRANTS.name,
-                    handler=intake_handler(runtime))
+    runtime.consume_batches(topics.INTAKE_APPLICATIONS.name, topics.PAYMENTS_GRANTS.name,
+                            batch_handler=intake_handler(runtime))
     runtime.on_startup.append(register_files_hook(register_files_of(runtime.settings)))
     runtime.body_rules.append(REGISTER_FILE_BODY)
     app = runtime.http_app(routes.router, register_routes.router, console_api.router,

@@ -15,7 +15,7 @@ from contracts.refusal import Refusal
 from servicekit.outbox import Cause
 from servicekit.service import UnitOfWork
 from services.assessment.domain import (
-    PoolRound, ScoreApplication, approve, evolve_ledger, evolve_round, prior_award, publish_pool,
+    PoolRound, ScoreApplication, approve, evolve_files, evolve_ledger, evolve_round, prior_award, publish_pool,
     reassess_pool, score_application,
 )
 from services.assessment.handlers import pool_aggregate, programme_aggregate
@@ -36,13 +36,8 @@ def published(state: PoolRound | None, pool_id: str) -> PoolRound:
 async def application_round(store: AssessmentStore, application_id: UUID, *,
                        lock: bool) -> PoolRound:
     """The round holding just this application's file (locked for a command)."""
-    state = None
-    if lock:
-        pool_id = await store.pool_of(application_id)
-        if pool_id is not None:
-            state = await store.lock_application(pool_id, application_id)
-    else:
-        state = await store.read_application(application_id)
+    state = await (store.lock_application(application_id) if lock
+                   else store.read_application(application_id))
     if state is None or str(application_id) not in state.applications:
         raise Refusal("application_unknown", f"no application {application_id}", "not_found")
     return state
@@ -142,11 +137,10 @@ async def allocate(uow: UnitOfWork, cmd: Allocate) -> list[Any]:
     before = published(await store.lock_round(cmd.pool_id), cmd.pool_id)
     if before.definition.programme_id != programme:
         raise Moved()
-    state = before
-    decisions = approve(state, ledger, cmd.approver, cmd.now,
+    decisions = approve(before, ledger, cmd.approver, cmd.now,
                         payment_frequencies=cmd.payment_frequencies)
+    state = evolve_files(before, decisions)
     for decision in decisions:
-        state = evolve_round(state, decision)
         if isinstance(decision, GrantAwarded):
             ledger = evolve_ledger(ledger, decision)
         uow.emit(decision, aggregate_id=str(decision.application_id), cause=cmd.cause)

@@ -16,6 +16,7 @@ read sees it) or re-assesses the pool after (it waits for the pool row).
 
 from __future__ import annotations
 
+from collections.abc import Collection, Iterable, Mapping
 from uuid import UUID
 
 import asyncpg
@@ -33,10 +34,26 @@ class ApplicationInOtherPool(Exception):
     an application id to one pool, so this is a broken message)."""
 
 
+# Stored pool version (its JSON) → the parsed, frozen event. Every one-application command and
+# every record of a batch reads its pool row; parsing that JSON each time was a fifth of a
+# score's own work. Pools change rarely, so a small map that starts over when full suffices.
+_PARSED_POOLS: dict[str, PoolPublished] = {}
+_PARSED_POOLS_MAX = 64
+
+
+def _pool(raw: str) -> PoolPublished:
+    found = _PARSED_POOLS.get(raw)
+    if found is None:
+        if len(_PARSED_POOLS) >= _PARSED_POOLS_MAX:
+            _PARSED_POOLS.clear()
+        found = _PARSED_POOLS[raw] = PoolPublished.model_validate_json(raw)
+    return found
+
+
 def _round(pool_id: str, pool: str | None, files: list[str]) -> PoolRound:
     parsed = [ApplicationFile.model_validate_json(f) for f in files]
     return PoolRound(
-        pool_id=pool_id, pool=None if pool is None else PoolPublished.model_validate_json(pool),
+        pool_id=pool_id, pool=None if pool is None else _pool(pool),
         applications={str(f.application_id): f for f in parsed})
 
 
@@ -78,35 +95,60 @@ class AssessmentStore:
         return [_round(r["pool_id"], r["pool"], await self._files(r["pool_id"])) for r in rows]
 
     # -- one application -------------------------------------------------------------------------
-    async def lock_application(self, pool_id: str, application_id: UUID, *,
-                               create: bool = False) -> PoolRound:
-        """The round holding only this application's file (if it has one): pool row shared,
-        file locked. With ``create`` the pool row and an empty file are made when missing (an
-        application may arrive before its pool is published)."""
-        if create:
-            await self._ensure_pool_row(pool_id)
-        pool = await self.conn.fetchrow(
-            "SELECT pool FROM pool_rounds WHERE pool_id = $1 FOR SHARE", pool_id)
-        if pool is None:
-            return PoolRound(pool_id=pool_id)
-        if create:
+    async def lock_applications(self, pools: Mapping[UUID, str], *,
+                                created: Collection[UUID] = ()) -> dict[UUID, PoolRound]:
+        """The rounds holding only each application's file, for a batch of applications, one
+        statement per step and in the lock order: every pool row ``FOR SHARE`` (in ``pool_id``
+        order), then every file ``FOR UPDATE`` (in ``application_id`` order).
+
+        ``pools``: each application's pool as its event names it; ``created``: the applications
+        whose pool row and empty file are made when missing (an application may arrive before
+        its pool is published). An application of a pool without a row gets an empty round."""
+        made = sorted({pools[a] for a in created})
+        if made:
+            await self.conn.execute(
+                "INSERT INTO pool_rounds (pool_id) SELECT unnest($1::text[])"
+                " ON CONFLICT (pool_id) DO NOTHING", made)
+        rows = await self.conn.fetch(
+            "SELECT pool_id, pool FROM pool_rounds WHERE pool_id = ANY($1::text[])"
+            " ORDER BY pool_id FOR SHARE", sorted(set(pools.values())))
+        in_force = {r["pool_id"]: r["pool"] for r in rows}
+        new = sorted(created)
+        if new:
             await self.conn.execute(
                 "INSERT INTO application_files (application_id, pool_id, file)"
-                " VALUES ($1, $2, $3::jsonb) ON CONFLICT (application_id) DO NOTHING",
-                application_id, pool_id,
-                ApplicationFile(application_id=application_id).model_dump_json())
-        row = await self.conn.fetchrow(
-            "SELECT pool_id, file FROM application_files WHERE application_id = $1 FOR UPDATE",
-            application_id)
-        if row is not None and row["pool_id"] != pool_id:
-            raise ApplicationInOtherPool(
-                f"application {application_id} belongs to pool {row['pool_id']!r}, not {pool_id!r}")
-        return _round(pool_id, pool["pool"], [] if row is None else [row["file"]])
+                " SELECT * FROM unnest($1::uuid[], $2::text[], $3::jsonb[])"
+                " ON CONFLICT (application_id) DO NOTHING",
+                new, [pools[a] for a in new],
+                [ApplicationFile(application_id=a).model_dump_json() for a in new])
+        known = sorted(a for a, pool_id in pools.items() if pool_id in in_force)
+        files = {r["application_id"]: r for r in await self.conn.fetch(
+            "SELECT application_id, pool_id, file FROM application_files"
+            " WHERE application_id = ANY($1::uuid[]) ORDER BY application_id FOR UPDATE", known)}
+        rounds: dict[UUID, PoolRound] = {}
+        for application_id, pool_id in pools.items():
+            row = files.get(application_id)
+            if row is not None and row["pool_id"] != pool_id:
+                raise ApplicationInOtherPool(f"application {application_id} belongs to pool "
+                                             f"{row['pool_id']!r}, not {pool_id!r}")
+            rounds[application_id] = (
+                _round(pool_id, in_force[pool_id], [] if row is None else [row["file"]])
+                if pool_id in in_force else PoolRound(pool_id=pool_id))
+        return rounds
 
-    async def pool_of(self, application_id: UUID) -> str | None:
-        value = await self.conn.fetchval(
+    async def lock_application(self, application_id: UUID) -> PoolRound | None:
+        """The round holding only this application's file (``None`` for an unknown id): its
+        pool row shared, then its file locked."""
+        pool_id = await self.conn.fetchval(
             "SELECT pool_id FROM application_files WHERE application_id = $1", application_id)
-        return None if value is None else str(value)
+        if pool_id is None:
+            return None
+        pool = await self.conn.fetchval(
+            "SELECT pool FROM pool_rounds WHERE pool_id = $1 FOR SHARE", pool_id)
+        file = await self.conn.fetchval(
+            "SELECT file FROM application_files WHERE application_id = $1 FOR UPDATE",
+            application_id)
+        return _round(pool_id, pool, [file])
 
     async def read_application(self, application_id: UUID) -> PoolRound | None:
         """The round holding only this application's file; ``None`` for an unknown id."""
@@ -125,14 +167,19 @@ class AssessmentStore:
                 " WHERE pool_id = $1",
                 after.pool_id, None if after.pool is None else after.pool.model_dump_json(),
                 None if after.pool is None else after.pool.definition.programme_id)
-        changed = [(f.application_id, after.pool_id, f.model_dump_json())
-                   for key, f in after.applications.items() if before.applications.get(key) != f]
-        if changed:
+        await self.save_files((after.pool_id, f) for key, f in after.applications.items()
+                              if before.applications.get(key) != f)
+
+    async def save_files(self, files: Iterable[tuple[str, ApplicationFile]]) -> None:
+        """Write application files (``(pool_id, file)``, one per application), in
+        ``application_id`` order."""
+        rows = sorted(((f.application_id, pool_id, f.model_dump_json()) for pool_id, f in files),
+                      key=lambda r: r[0])
+        if rows:
             await self.conn.executemany(
                 "INSERT INTO application_files (application_id, pool_id, file)"
                 " VALUES ($1, $2, $3::jsonb) ON CONFLICT (application_id)"
-                " DO UPDATE SET file = EXCLUDED.file, updated_at = now()",
-                changed)
+                " DO UPDATE SET file = EXCLUDED.file, updated_at = now()", rows)
 
     # -- funding ledgers -------------------------------------------------------------------------
     async def read_ledger(self, programme: str) -> FundingLedger:

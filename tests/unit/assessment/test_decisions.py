@@ -7,9 +7,10 @@ from datetime import UTC, date, datetime
 import pytest
 
 from contracts.assessment import ApplicationRejected, GrantAwarded
+from contracts.payments import AwardLapsed
 from contracts.refusal import Refusal
 from services.assessment.domain import (
-    acceptance_deadline, add_months, approve, parse_pool_definition,
+    acceptance_deadline, add_months, approve, evolve_files, evolve_round, parse_pool_definition,
     reporting_deadlines,
 )
 from services.assessment.domain.decisions import end_of_month
@@ -170,3 +171,24 @@ def test_state_round_trips_through_json(h: Harness) -> None:
     again = PoolRound.model_validate_json(h.round.model_dump_json())
     assert again == h.round
     assert FundingLedger.model_validate_json(h.ledger.model_dump_json()) == h.ledger
+
+
+def test_evolving_each_file_is_evolving_the_round_event_by_event(h: Harness) -> None:
+    """The allocation applies a pool's decisions with ``evolve_files`` (one copy of the round);
+    it must be ``evolve_round`` folded over the same events, files untouched by them kept."""
+    h.submit("FREDERIKSBERG", "147", 50_000_000)  # accepted, never scored
+    decisions = approve(h.round, h.ledger, "approver-x", DECIDED_AT)
+    assert len(decisions) == 3
+    for events in (decisions, decisions[:1], []):
+        folded = h.round
+        for decision in events:
+            folded = evolve_round(folded, decision)
+        assert evolve_files(h.round, events) == folded
+    assert evolve_files(h.round, decisions[:1]).file(app_id("GENTOFTE")) \
+        == h.round.file(app_id("GENTOFTE"))
+    decided = evolve_files(h.round, decisions)
+    award = next(d for d in decisions if isinstance(d, GrantAwarded))
+    lapsed = AwardLapsed(application_id=award.application_id, reason="withdrawn",
+                         lapsed_at=DECIDED_AT)
+    released = evolve_files(decided, [lapsed])
+    assert released == evolve_round(decided, lapsed) != decided

@@ -4,19 +4,36 @@ behave like it (eventsourcing's one-suite-per-port pattern): the fake database o
 (tests/integration/test_jsonb_repository.py). A fast service-layer test on the fake is only worth
 something while the fake keeps what PostgreSQL does; this suite is what keeps them together.
 
+Besides JsonbTable and KeyIndex, the suite runs each form of the SQL subset the fake claims to
+know (see fake_database.py), as the stores write it: conditional inserts and upserts, a guarded
+upsert, selects by equality, ``ANY``, a JSON field's NULL, ``DISTINCT``, updates and deletes. A
+store statement the fake runs is one of these forms; any other it refuses.
+
 A backend subclasses :class:`JsonbTableSuite` and provides two fixtures: ``conn`` (a connection
-on which the tables ``books`` and ``ledgers`` exist, empty) and ``columns`` (the committed
-columns of a ``books`` row other than ``state``, or ``None``)."""
+on which the tables of :data:`SCHEMA` exist, empty) and ``columns`` (the committed columns of a
+``books`` row other than ``state``, or ``None``)."""
 
 from __future__ import annotations
 
+import json
+import uuid
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 import pytest
 from pydantic import BaseModel
 
-from servicekit.jsonb_repository import JsonbTable
+from servicekit.jsonb_repository import JsonbTable, KeyIndex
+
+# What a PostgreSQL backend creates (the fake needs no schema).
+SCHEMA = (
+    "CREATE TABLE books (cvr text PRIMARY KEY, state jsonb NOT NULL, total bigint,"
+    " total_of timestamptz, updated_at timestamptz NOT NULL DEFAULT now());"
+    "CREATE TABLE ledgers (programme text PRIMARY KEY, state jsonb NOT NULL,"
+    " updated_at timestamptz NOT NULL DEFAULT now());"
+    "CREATE TABLE hold_index (hold_id uuid PRIMARY KEY, cvr text NOT NULL);"
+    "CREATE TABLE entries (entry_id uuid PRIMARY KEY, book text NOT NULL, version int,"
+    " note jsonb, seen_at timestamptz)")
 
 
 class Book(BaseModel):
@@ -28,7 +45,20 @@ BOOKS = JsonbTable("books", "cvr", Book, key_of=lambda b: b.cvr,
                    columns={"total": lambda b: sum(b.entries)}, stamped=("total_of",))
 LEDGERS = JsonbTable("ledgers", "programme", Book)  # the key is not in the aggregate
 
+HOLDS = KeyIndex("hold_index", "hold_id", "cvr")
 Columns = Callable[[str], Awaitable[dict[str, Any] | None]]
+E1, E2, E3 = (uuid.UUID(int=n) for n in (1, 2, 3))
+_ADD = ("INSERT INTO entries (entry_id, book, version, note) VALUES ($1, $2, $3, $4::jsonb)"
+        " ON CONFLICT (entry_id) DO NOTHING")
+
+
+async def _entries(conn: Any, where: str = "", *args: Any) -> list[tuple[Any, ...]]:
+    """(id, book, version, note as parsed) of the entries ``where`` selects, in id order (jsonb
+    comes back as text; PostgreSQL normalises it, so it is compared parsed)."""
+    rows = await conn.fetch("SELECT entry_id, book, version, note FROM entries"
+                            f"{' WHERE ' + where if where else ''} ORDER BY entry_id", *args)
+    return [(r["entry_id"], r["book"], r[2], None if r[3] is None else json.loads(r[3]))
+            for r in rows]
 
 
 class JsonbTableSuite:
@@ -94,3 +124,84 @@ class JsonbTableSuite:
         await LEDGERS.save(conn, Book(cvr="x", entries=[7]), key="programme-1")
         assert await LEDGERS.read(conn, "programme-1") == Book(cvr="x", entries=[7])
         assert await LEDGERS.read(conn, "x") is None
+
+    async def test_a_key_index_keeps_the_first_value(self, conn: Any) -> None:
+        hold = uuid.uuid4()
+        assert await HOLDS.get(conn, hold) is None
+        await HOLDS.put(conn, hold, "11111111")
+        await HOLDS.put(conn, hold, "22222222")  # a redelivered event indexes again: no change
+        assert await HOLDS.get(conn, hold) == "11111111"
+        with pytest.raises(RuntimeError):
+            async with conn.transaction():
+                await HOLDS.put(conn, E1, "33333333")
+                raise RuntimeError("refused: roll back")
+        assert await HOLDS.get(conn, E1) is None
+
+    async def test_insert_unless_there_is_a_row_and_returning(self, conn: Any) -> None:
+        claim = ("INSERT INTO entries (entry_id, book) VALUES ($1, $2)"
+                 " ON CONFLICT (entry_id) DO NOTHING RETURNING book")
+        assert await conn.fetchval(claim, E1, "a") == "a"
+        assert await conn.fetchval(claim, E1, "b") is None  # bound already: nothing returned
+        await conn.executemany(_ADD, [(E2, "b", 1, '{"n": 1}'), (E1, "c", 1, None)])
+        assert await _entries(conn) == [(E1, "a", None, None), (E2, "b", 1, {"n": 1})]
+        assert await conn.fetchrow("SELECT book FROM entries WHERE entry_id = $1", E3) is None
+
+    async def test_an_upsert_sets_only_what_it_names(self, conn: Any) -> None:
+        upsert = ("INSERT INTO entries (entry_id, book, note, seen_at)"
+                  " VALUES ($1, $2, $3::jsonb, now()) ON CONFLICT (entry_id)"
+                  " DO UPDATE SET note = EXCLUDED.note, seen_at = now()")
+        await conn.execute(_ADD, E1, "a", 7, '{"n": 1}')
+        await conn.execute(upsert, E1, "changed", '{"n": 2}')  # the book is not in the SET
+        await conn.execute(upsert, E2, "b", None)
+        assert await _entries(conn) == [(E1, "a", 7, {"n": 2}), (E2, "b", None, None)]
+        assert None not in [r["seen_at"] for r in await conn.fetch("SELECT seen_at FROM entries")]
+
+    async def test_a_guarded_upsert_keeps_the_latest_version(self, conn: Any) -> None:
+        latest = ("INSERT INTO entries (entry_id, book, version) VALUES ($1, $2, $3)"
+                  " ON CONFLICT (entry_id) DO UPDATE SET version = EXCLUDED.version,"
+                  " book = EXCLUDED.book WHERE entries.version < EXCLUDED.version")
+        await conn.execute(latest, E1, "v2", 2)
+        await conn.execute(latest, E1, "v1", 1)  # older: no change
+        await conn.execute(latest, E1, "v2 again", 2)  # repeated: no change
+        assert await _entries(conn) == [(E1, "v2", 2, None)]
+        await conn.execute(latest, E1, "v3", 3)
+        assert await _entries(conn) == [(E1, "v3", 3, None)]
+
+    async def test_conditions_fields_and_distinct(self, conn: Any) -> None:
+        await conn.executemany(_ADD, [(E3, "a", 1, '{"by": "x", "n": 3, "done": null}'),
+                                      (E1, "a", 2, '{"by": "x", "n": 1, "done": true}'),
+                                      (E2, "b", None, '{"n": 2}')])
+        assert [e[0] for e in await _entries(conn, "book = $1", "a")] == [E1, E3]
+        assert [e[0] for e in await _entries(conn, "book = $1 AND version = $2", "a", 2)] == [E1]
+        assert await _entries(conn, "version = $1", None) == []  # NULL equals nothing
+        assert [e[0] for e in await _entries(conn, "entry_id = ANY($1::uuid[])",
+                                             [E3, E2, uuid.uuid4()])] == [E2, E3]
+        assert [e[0] for e in await _entries(conn, "note->>'by' IS NULL")] == [E2]
+        assert [e[0] for e in await _entries(
+            conn, "note->>'by' IS NOT NULL AND note->>'done' IS NULL")] == [E3]
+        fields = await conn.fetch("SELECT entry_id, note->>'n' AS n, note->>'done' AS done"
+                                  " FROM entries ORDER BY entry_id FOR UPDATE")
+        assert [(r["n"], r["done"]) for r in fields] == [("1", "true"), ("2", None), ("3", None)]
+        approvers = await conn.fetch(
+            "SELECT DISTINCT note->>'by' AS by FROM entries WHERE book = $1", "a")
+        assert [r["by"] for r in approvers] == ["x"]
+
+    async def test_update_and_delete_what_the_condition_selects(self, conn: Any) -> None:
+        await conn.executemany(_ADD, [(E1, "a", 1, None), (E2, "a", 1, None),
+                                      (E3, "b", 1, None)])
+        await conn.executemany("UPDATE entries SET version = $2, note = $3::jsonb"
+                               " WHERE entry_id = $1", [(E1, 5, '{"n": 5}'), (E3, 6, None)])
+        await conn.execute("UPDATE entries SET seen_at = now() WHERE book = $1", "b")
+        assert await _entries(conn) == [(E1, "a", 5, {"n": 5}), (E2, "a", 1, None),
+                                        (E3, "b", 6, None)]
+        assert await conn.fetchval("SELECT seen_at FROM entries WHERE entry_id = $1",
+                                   E3) is not None
+        with pytest.raises(RuntimeError):
+            async with conn.transaction():
+                await conn.execute("DELETE FROM entries WHERE entry_id = ANY($1::uuid[])",
+                                   [E1, E3])
+                assert [e[0] for e in await _entries(conn)] == [E2]
+                raise RuntimeError("refused: roll back")
+        assert [e[0] for e in await _entries(conn)] == [E1, E2, E3]
+        await conn.execute("DELETE FROM entries WHERE book = $1", "a")
+        assert [e[0] for e in await _entries(conn)] == [E3]

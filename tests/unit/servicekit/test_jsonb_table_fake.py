@@ -24,7 +24,19 @@ class TestJsonbTableOnTheFake(JsonbTableSuite):
         return committed
 
 
-async def test_the_fake_refuses_a_statement_it_does_not_know() -> None:
+@pytest.mark.parametrize("sql", [
+    "SELECT state FROM books WHERE total > $1",  # a comparison it does not evaluate
+    "SELECT state FROM books WHERE total = $1 OR cvr = $1",
+    "SELECT f.state FROM books f JOIN ledgers l ON true WHERE f.cvr = $1",
+    "SELECT count(*) FROM books",
+    "WITH x AS (SELECT 1) SELECT * FROM x",
+    "INSERT INTO books (cvr, state) SELECT cvr, state FROM ledgers ON CONFLICT DO NOTHING",
+    "INSERT INTO books (cvr, state) VALUES ($1, $2) ON CONFLICT (cvr)"
+    " DO UPDATE SET total = books.total + 1",
+    "UPDATE books SET total = total + $1 WHERE cvr = $1",
+    "DELETE FROM books",
+])
+async def test_the_fake_refuses_a_statement_it_does_not_know(sql: str) -> None:
     conn = FakeConnection(FakeDatabase())
     with pytest.raises(AssertionError, match="unexpected query"):
-        await conn.fetchval("SELECT state FROM books WHERE total > $1", 1)
+        await conn.fetch(sql, "x", "y")
