@@ -157,7 +157,7 @@ def _payments(facts: LogFacts) -> Iterator[Candidate]:
                 yield (inv.NO_PAYMENT_BEFORE_ACCEPTANCE, ref,
                        "payment instructed before the award was accepted" if accepted_at
                        else "payment instructed for an award that was never accepted")
-            if replaces is not None and replaces in amounts and replaces not in facts.executed:
+            if replaces is not None and replaces in amounts and replaces not in facts.executed_oere:
                 earlier -= amounts[replaces]
             while claims and claims[0][0] < ref:  # claimed back by payments (R17)
                 earlier -= claims.pop(0)[1]

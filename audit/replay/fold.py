@@ -258,7 +258,6 @@ class Replay:
 
     def _onPaymentExecuted(self, p: Any, ref: Ref) -> None:  # the first report stands
         self.facts.executed_oere.setdefault(p.instruction_id.int, p.amount_oere)
-        self.facts.executed.add(p.instruction_id.int)
 
     def _onOverpaymentClaimed(self, p: Any, ref: Ref) -> None:
         self._app(p.application_id).overpayment_claims += ((ref, p.amount_oere),)

@@ -129,8 +129,8 @@ class LogFacts:
         # from then on its award no longer commits money in its sub-pool
         self.releases: list[tuple[Ref, int]] = []
         self.instruction_app: dict[int, tuple[int, int]] = {}  # -> (application_id, amount)
-        self.executed: set[int] = set()  # instructions finance reported executed
-        self.executed_oere: dict[int, int] = {}  # what finance reported paid (first report)
+        # what finance reported paid (first report); its keys are the instructions it executed
+        self.executed_oere: dict[int, int] = {}
 
     def latest_pool(self, pool_id: str) -> PoolPublished | None:
         """The highest published version of a pool (a ``PoolPublished``), if any."""
