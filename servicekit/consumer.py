@@ -23,11 +23,12 @@ A run of ``poison_storm_limit`` dead letters in a row stops the service instead 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import os
 import signal
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
@@ -185,11 +186,7 @@ def per_record(handler: Handler, *, consumer: str, clock: Clock,
     async def each_record(conn: asyncpg.Connection, items: list[Incoming],
                           emitter: Emitter) -> None:
         for item in items:
-            with (
-                clock.at(item.headers.get(SIMULATED_TIME_HEADER)),
-                logging.bound(topic=item.topic, offset=item.offset, **_log_ids(item)),
-                tracing.consumed(consumer, item.topic, item.headers),
-            ):
+            with record_scope(item, consumer=consumer, clock=clock, tracing=tracing):
                 try:
                     await handler(conn, item, emitter)
                 except Exception as exc:
@@ -199,6 +196,21 @@ def per_record(handler: Handler, *, consumer: str, clock: Clock,
                     raise _HandlerBroke(str(exc)) from exc
 
     return each_record
+
+
+@contextlib.contextmanager
+def record_scope(item: Incoming, *, consumer: str, clock: Clock,
+                 tracing: Tracing = DISABLED) -> Iterator[None]:
+    """One record's scope: the simulated time its header carries, its ids on every log line, its
+    CONSUMER span (the child of its ``traceparent``). :func:`per_record` runs each record in it;
+    a set-based batch handler enters it around what it does for one record (above all its
+    emits: an event emitted inside carries the record's trace, not the batch's)."""
+    with (
+        clock.at(item.headers.get(SIMULATED_TIME_HEADER)),
+        logging.bound(topic=item.topic, offset=item.offset, **_log_ids(item)),
+        tracing.consumed(consumer, item.topic, item.headers),
+    ):
+        yield
 
 
 def traced_batch(handler: BatchHandler, *, consumer: str, tracing: Tracing) -> BatchHandler:

@@ -44,8 +44,10 @@ from servicekit.consumer import (
     Decoder,
     EventConsumer,
     Handler,
+    Incoming,
     decode_event,
     per_record,
+    record_scope,
     traced_batch,
 )
 from servicekit.http import (
@@ -220,6 +222,14 @@ class ServiceRuntime:
         group = name or self.settings.group_id
         return self._consumer(topics, traced_batch(batch_handler, consumer=group,
                                                    tracing=self.tracing), group, decoder)
+
+    def record_scope(self, item: Incoming, *, name: str | None = None
+                     ) -> contextlib.AbstractContextManager[None]:
+        """Inside a batch handler of :meth:`consume_batches` (consumer group ``name``, default
+        the service's): one record's simulated time, log ids and CONSUMER span
+        (servicekit.consumer.record_scope)."""
+        return record_scope(item, consumer=name or self.settings.group_id, clock=self.clock,
+                            tracing=self.tracing)
 
     def _consumer(self, topics: tuple[str, ...], batch_handler: BatchHandler, name: str,
                   decoder: Decoder) -> EventConsumer:

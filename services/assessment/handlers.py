@@ -16,7 +16,6 @@ import asyncpg
 
 from contracts.intake import ApplicationAccepted, ApplicationReceived
 from contracts.payments import AwardLapsed
-from contracts.envelope import SIMULATED_TIME_HEADER
 from servicekit.consumer import BatchHandler, Incoming
 from servicekit.outbox import Emitter, cause_of_event
 from servicekit.service import ServiceRuntime
@@ -91,7 +90,7 @@ async def _intake_events(runtime: ServiceRuntime, store: AssessmentStore, items:
             result = assess_eligibility(state, ledgers[programme], event.application_id)
             if result is not None and result != state.file(event.application_id).eligibility:
                 state = evolve_round(state, result)  # (a repeat with the same outcome: quiet)
-                with runtime.clock.at(item.headers.get(SIMULATED_TIME_HEADER)):
+                with runtime.record_scope(item):  # the event carries this record's trace
                     emitter.emit(result, aggregate_id=str(event.application_id),
                                  cause=cause_of_event(item.envelope, runtime.name))
         rounds[event.application_id] = state

@@ -44,9 +44,10 @@ def build(settings: ServiceSettings | None = None) -> tuple[ServiceRuntime, Fast
     # for bad content); pool events are platform events with the inbox as usual. Both consumers
     # hand over whole batches: the portal's is decided with set-based statements, and stored
     # pools reach the cache after their transaction commits.
+    portal_group = f"{group}-portal"
     runtime.consume_batches(topics.PORTAL_SUBMISSIONS.name,
-                            batch_handler=portal_handler(runtime, tokens, pools),
-                            decoder=raw_decoder, name=f"{group}-portal")
+                            batch_handler=portal_handler(runtime, tokens, pools, portal_group),
+                            decoder=raw_decoder, name=portal_group)
     runtime.consume_batches(topics.ASSESSMENT_POOLS.name,
                             batch_handler=pool_handler(pools, runtime.clock), name=group)
     app = runtime.http_app(router, console_router, title="Intake")

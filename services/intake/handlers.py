@@ -8,7 +8,9 @@ is stored, and its pools reach the cache once its transaction has committed.
 
 from __future__ import annotations
 
+import functools
 from collections import Counter
+from contextlib import nullcontext
 from logging import DEBUG
 
 import asyncpg
@@ -72,9 +74,10 @@ def _portal_cause(item: Incoming, parsed: ParsedSubmission, who: Principal | Aut
     return Cause(actor=submitter_of(who), correlation_id=correlation)
 
 
-def portal_handler(runtime: ServiceRuntime, tokens: TokenCache, pools: PoolCache
-                   ) -> BatchHandler:
-    clock = runtime.clock
+def portal_handler(runtime: ServiceRuntime, tokens: TokenCache, pools: PoolCache,
+                   consumer: str) -> BatchHandler:
+    """The portal topic's batch handler for consumer group ``consumer``."""
+    clock, tracing = runtime.clock, runtime.tracing
 
     async def on_portal_submissions(conn: asyncpg.Connection, items: list[Incoming],
                                     emitter: Emitter) -> AfterCommit:
@@ -84,8 +87,11 @@ def portal_handler(runtime: ServiceRuntime, tokens: TokenCache, pools: PoolCache
                 now = clock.now()
             token, parsed = parse_portal_submission(item.body)
             who = tokens.verify(token)
+            # traced: each submission's events carry its own record's trace (not the batch's)
+            scope = (functools.partial(tracing.consumed, consumer, item.topic, item.headers)
+                     if tracing.enabled else nullcontext)
             submissions.append(Submission(parsed, who, now, _portal_cause(item, parsed, who),
-                                          refusal_key=_record_key(item)))
+                                          refusal_key=_record_key(item), scope=scope))
         decisions = await handle_submissions(UnitOfWork(conn, emitter),
                                              DecideSubmissions(submissions, pools, clock))
 

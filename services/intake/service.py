@@ -16,6 +16,7 @@ before it could be tied to an application record is keyed by its submission id, 
 from __future__ import annotations
 
 import asyncio
+from contextlib import AbstractContextManager, nullcontext
 from collections.abc import Callable, Iterable, Mapping, Sequence, Set
 from dataclasses import dataclass
 from datetime import datetime
@@ -101,6 +102,9 @@ class Submission:
     # the caller reads its answer); on the portal topic the refusal is published keyed by the
     # record's key, never by ids from the body (issue 14).
     refusal_key: str | None = None
+    # What its events are emitted inside (a portal record's trace scope): in a batch of many
+    # records, each submission's events carry its own record's trace, not the batch's.
+    scope: Callable[[], AbstractContextManager[object]] = nullcontext
 
     @property
     def principal(self) -> Principal | None:
@@ -204,7 +208,7 @@ async def handle_submissions(uow: UnitOfWork, cmd: DecideSubmissions) -> list[De
         if not decision.events:
             continue
         # occurred_at is the time this submission was received, as when decided alone
-        with cmd.clock.at(sub.now.isoformat() if cmd.clock.simulated else None):
+        with sub.scope(), cmd.clock.at(sub.now.isoformat() if cmd.clock.simulated else None):
             if recorded_nowhere(decision):
                 if sub.refusal_key is not None:
                     _emit(uow, published_refusal(decision), sub.refusal_key, sub.cause)

@@ -7,13 +7,16 @@ broker and PostgreSQL: intake and assessment run in-process on a broker of the t
   consumer of the pools topic (CONSUMER);
 - Kafka: a portal record whose ``traceparent`` header names the portal's span → intake's portal
   consumer → intake's relay sending ``ApplicationReceived`` → assessment's consumer → assessment's
-  relay sending its ``EligibilityAssessed`` (the decision).
+  relay sending its ``EligibilityAssessed`` (the decision);
+- a burst of portal records, consumed in batches by intake's and assessment's set-based
+  consumers: each record's events still carry its own trace to its decision.
 
 Every link is checked by parent span id, every span of a chain by trace id and service name.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 import uuid
 from pathlib import Path
@@ -148,5 +151,27 @@ async def test_one_trace_runs_from_the_request_through_the_outbox_and_kafka_to_t
             assessed = _children(spans, f"process {applications}", "assessment", relayed)
             _children(spans, f"send {decisions}", "assessment", assessed)
             assert {_service(s) for s in spans} == {"intake", "assessment"}
+
+            # -- a burst: records consumed in one batch keep each its own trace --------------
+            burst = [valid_submission(pool_id) for _ in range(4)]
+            roots = []
+            for _ in burst:
+                with portal.start_as_current_span("portal submit") as span:
+                    carrier = {}
+                    TraceContextTextMapPropagator().inject(carrier)
+                roots.append((span.get_span_context().trace_id, carrier["traceparent"]))
+            await asyncio.gather(*(
+                feed.produce(topics.PORTAL_SUBMISSIONS.name, sub["submission_id"], json.dumps(
+                    {"token": issuer.issue("employee-1", ["applicant"], cvr=CVR),
+                     "submission": sub}).encode(), headers=[
+                        ("traceparent", parent.encode()),
+                        ("x-grants-simulated-time", BEFORE_DEADLINE.encode())])
+                for sub, (_, parent) in zip(burst, roots, strict=True)))
+
+            def each_decision_in_its_own_trace() -> bool:
+                return all(
+                    {("intake", f"send {applications}"), ("assessment", f"send {decisions}")}
+                    <= {(_service(s), s.name) for s in _trace(trace)} for trace, _ in roots)
+            await eventually(each_decision_in_its_own_trace, timeout=60)
     finally:
         await producer.stop()

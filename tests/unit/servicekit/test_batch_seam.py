@@ -33,10 +33,12 @@ from servicekit.consumer import (
     Incoming,
     PoisonMessage,
     per_record,
+    record_scope,
     traced_batch,
 )
 from servicekit.outbox import Cause, Emitter
 from servicekit.settings import ServiceSettings
+from servicekit.tracing import Tracing
 from tests.unit.servicekit.fake_database import FakeDatabase, FakePool
 
 CAUSE = Cause(actor=Actor(id="test", role="system"), correlation_id="c-1")
@@ -69,10 +71,12 @@ class FakeTracing:
 # -- records -------------------------------------------------------------------------------------
 
 def record(offset: int, value: bytes = b"ok", *, event_id: UUID | None = None,
-           at: str | None = None) -> ConsumerRecord:
+           at: str | None = None, traceparent: str | None = None) -> ConsumerRecord:
     headers = [("event_id", str(event_id or uuid4()).encode())]
     if at is not None:
         headers.append((SIMULATED_TIME_HEADER, at.encode()))
+    if traceparent is not None:
+        headers.append(("traceparent", traceparent.encode()))
     return ConsumerRecord(topic="t", partition=0, offset=offset, timestamp=0, timestamp_type=0,
                           key=b"k", value=value, checksum=None, serialized_key_size=1,
                           serialized_value_size=len(value), headers=headers)
@@ -234,6 +238,37 @@ async def test_traced_batch_opens_one_span_per_batch_and_per_record_none_of_its_
                           tracing=tracing)  # type: ignore[arg-type]
     await make(traced, FakeDatabase()).process([record(0), record(1)])
     assert tracing.spans == [("batch", "g-portal", [0, 1])]
+
+
+async def test_a_batch_handlers_emits_in_a_record_scope_carry_that_records_trace() -> None:
+    """Real OpenTelemetry (in-memory): the batch span of two traced records is linked to both,
+    so an event emitted in it alone would start a trace of its own; emitted inside
+    ``record_scope`` it carries its record's trace, and the scope sets the record's time."""
+    tracing = Tracing(ServiceSettings(service_name="seam", otel_enabled=True,
+                                      otel_exporter="memory"))
+    parents = {0: f"00-{'a1' * 16}-{'b1' * 8}-01", 1: f"00-{'a2' * 16}-{'b2' * 8}-01"}
+    clock = SimulatedClock()
+    carried: dict[str, list[str | None]] = {"scoped": [], "batch": []}
+    times = []
+
+    async def set_based(conn: Any, items: list[Incoming], emitter: Emitter) -> None:
+        for item in items:
+            conn.record(item.offset)
+            emit(emitter, item)
+            carried["batch"].append(emitter.pending[-1].traceparent)
+            with record_scope(item, consumer="g", clock=clock, tracing=tracing):
+                emit(emitter, item)
+                times.append(clock.now())
+            carried["scoped"].append(emitter.pending[-1].traceparent)
+
+    await make(traced_batch(set_based, consumer="g", tracing=tracing), FakeDatabase(),
+               clock=clock).process([
+        record(0, traceparent=parents[0], at="2025-05-01T10:00:00+00:00"),
+        record(1, traceparent=parents[1], at="2025-05-01T11:00:00+00:00")])
+    trace_of = [p.split("-")[1] if p else None for p in carried["scoped"]]
+    assert trace_of == [parents[0].split("-")[1], parents[1].split("-")[1]]
+    assert not {p.split("-")[1] for p in carried["batch"] if p} & set(trace_of)
+    assert [t.hour for t in times] == [10, 11]
 
 
 def test_the_consumer_takes_a_batch_handler_not_a_per_record_one() -> None:
