@@ -10,8 +10,16 @@ value) and reached through a small subset of SQL, each form of which the shared 
 - ``INSERT INTO t (c, …) VALUES ($n[::type] | now(), …) ON CONFLICT [(k)] DO NOTHING``, or
   ``… DO UPDATE SET c = EXCLUDED.c | c = now(), … [WHERE t.c < EXCLUDED.c]``
 - ``UPDATE t SET c = $n[::type] | c = now(), … WHERE …`` and ``DELETE FROM t WHERE …``
+- ``UPDATE t AS a SET c = u.x[::type] | c = now(), … FROM unnest($n::type[], …) AS u(x, …)
+  WHERE a.k = u.y``: each row of the arrays updates the rows whose ``k`` is its ``y`` (the
+  arrays name each ``y`` once: PostgreSQL takes an arbitrary one of repeated matches)
 - a condition (``WHERE``) is atoms joined by ``AND``: ``c = $n``, ``c = ANY($n)``,
   ``c->>'f' IS [NOT] NULL``.
+
+and one statement as a whole, modelled in Python (:data:`_MODELLED`): intake's set-based load
+(``services.intake.store._LOAD``, one CTE that claims, creates, locks and reads pool versions),
+as PostgreSQL runs it: each part reads the statement's snapshot, so a claim or row the statement
+itself makes is reported as made (kinds 1 and 3), not as found (kinds 2 and 4).
 
 Any other statement fails the test: a store's statement outside this subset is refused, never
 guessed at. A table's key is its rows' conflict column: the one ``ON CONFLICT (k)`` names, else
@@ -40,6 +48,7 @@ from contracts.registry import decode
 from servicekit.clock import SimulatedClock
 from servicekit.outbox import Emitter
 from servicekit.service import UnitOfWork
+from services.intake.store import _LOAD as _INTAKE_LOAD
 
 Rows = dict[Any, dict[str, Any]]
 
@@ -153,10 +162,15 @@ class FakeConnection:
 
     # -- the SQL subset ------------------------------------------------------------------------
     def _statement(self, sql: str, args: Sequence[Any]) -> list[Record]:
+        if sql in _MODELLED:
+            return _MODELLED[sql](self, args)
         if m := _SELECT.fullmatch(sql):
             return self._select(m, args)
         if m := _INSERT.fullmatch(sql):
             return self._insert(m, args)
+        if m := _UPDATE_FROM.fullmatch(sql):
+            self._update_from(m, args)
+            return []
         if m := _UPDATE.fullmatch(sql):
             rows = self._table(m["table"])
             changes = _assignments(m["sets"], args, self._now())
@@ -208,6 +222,26 @@ class FakeConnection:
             old[a["column"]] = now if a["now"] else new.get(a["column"])
         return [Record({m["returning"]: old[m["returning"]]})] if m["returning"] else []
 
+    def _update_from(self, m: re.Match[str], args: Sequence[Any]) -> None:
+        names = m["names"].split(", ")
+        arrays = [_parameter(a, args, sql=m.string) for a in m["arrays"].split(", ")]
+        assert len(names) == len(arrays), f"unexpected query {m.string}: the unnest's names"
+        sets = [_FROM_SET.fullmatch(a) for a in m["sets"].split(", ")]
+        assert all(sets), f"unexpected query {m.string}: the assignments {m['sets']!r}"
+        assert all(s["u"] == m["u"] and s["from"] in names for s in sets if s and s["from"]), (
+            f"unexpected query {m.string}: an assignment from outside {m['u']}")
+        given = [dict(zip(names, values, strict=True)) for values in zip(*arrays, strict=True)]
+        by = [u[m["by"]] for u in given]
+        assert len(set(by)) == len(by), f"{m.string}: {m['by']} repeated (PostgreSQL: any one)"
+        now = self._now()
+        rows = self._table(m["table"])
+        for u in given:
+            for row in rows.values():
+                if u[m["by"]] is not None and row.get(m["key"]) == u[m["by"]]:
+                    for s in sets:
+                        assert s is not None
+                        row[s["column"]] = now if s["now"] else u[s["from"]]
+
     def _where(self, rows: Rows, where: str | None, args: Sequence[Any]) -> list[dict[str, Any]]:
         tests = [_condition(atom, args, sql=where) for atom in where.split(" AND ")] if where else []
         return [row for row in rows.values() if all(test(row) for test in tests)]
@@ -238,6 +272,12 @@ _INSERT = re.compile(r"INSERT INTO (?P<table>\w+) \((?P<columns>\w+(?:, \w+)*)\)
                      r"(?: WHERE (?P=table)\.(?P<guard>\w+) < EXCLUDED\.(?P=guard))?)"
                      r"(?: RETURNING (?P<returning>\w+))?")
 _UPDATE = re.compile(r"UPDATE (?P<table>\w+) SET (?P<sets>.+?) WHERE (?P<where>.+)")
+_UPDATE_FROM = re.compile(
+    r"UPDATE (?P<table>\w+) AS (?P<alias>\w+) SET (?P<sets>.+?)"
+    r" FROM unnest\((?P<arrays>\$\d+::\w+\[\](?:, \$\d+::\w+\[\])*)\)"
+    r" AS (?P<u>\w+)\((?P<names>\w+(?:, \w+)*)\)"
+    r" WHERE (?P=alias)\.(?P<key>\w+) = (?P=u)\.(?P<by>\w+)")
+_FROM_SET = re.compile(r"(?P<column>\w+) = (?:(?P<u>\w+)\.(?P<from>\w+)(?:::\w+)?|(?P<now>now\(\)))")
 _DELETE = re.compile(r"DELETE FROM (?P<table>\w+) WHERE (?P<where>.+)")
 _EXCLUDED = re.compile(r"(?P<column>\w+) = (?:EXCLUDED\.(?P=column)|(?P<now>now\(\)))")
 _SET = re.compile(r"(?P<column>\w+) = (?:(?P<param>\$\d+(?:::\w+)?)|(?P<now>now\(\)))")
@@ -292,6 +332,50 @@ def _assignments(sets: str, args: Sequence[Any], now: datetime) -> dict[str, Any
         assert s, f"unexpected query: the assignment {assignment!r}"
         changes[s["column"]] = now if s["now"] else _parameter(s["param"], args, sql=sets)
     return changes
+
+
+def _intake_load(conn: FakeConnection, args: Sequence[Any]) -> list[Record]:
+    """``services.intake.store._LOAD`` (see there), on the fake's tables: (kind, id, ref, name,
+    body, version) rows; every part reads the tables as they were before the statement."""
+    sids, aids, cvrs, apps, template, zero, pool_ids, versions = args
+    index = conn._table("submission_index")
+    applications = conn._table("applications")
+    pools = conn._table("pools")
+    conn._key("submission_index", "submission_id")
+    conn._key("applications", "application_id")
+    bound = {s: index[s]["application_id"] for s in sids if s in index}
+    found = {a: applications[a]["state"] for a in sorted(apps) if a in applications}
+    rows: list[Record] = []
+
+    def row(kind: int, id_: Any = None, ref: Any = None, name: Any = None, body: Any = None,
+            version: Any = None) -> None:
+        rows.append(Record({"kind": kind, "id": id_, "ref": ref, "name": name, "body": body,
+                            "version": version}))
+
+    for s, a, c in sorted(zip(sids, aids, cvrs), key=lambda claim: claim[0]):
+        if s not in index:
+            index[s] = {"submission_id": s, "application_id": a, "submitter_cvr": c}
+            row(1, s)
+    for s, a in bound.items():
+        row(2, s, a)
+    for a in sorted(set(apps)):
+        if a not in applications:
+            applications[a] = {"application_id": a, "state": template.replace(zero, str(a))}
+            row(3, a)
+    for a, state in found.items():
+        row(4, a, body=state)
+    for p, v in zip(pool_ids, versions):
+        if p in pools:
+            stored = pools[p]
+            row(5, name=p, version=stored["version"],
+                body=stored["published"] if stored["version"] != v else None)
+    return rows
+
+
+# Statements the fake knows as a whole (exact text → model); the shared suite runs each.
+_MODELLED: dict[str, Callable[[FakeConnection, Sequence[Any]], list[Record]]] = {
+    _INTAKE_LOAD: _intake_load,
+}
 
 
 class FakePool:

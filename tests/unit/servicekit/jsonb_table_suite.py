@@ -6,8 +6,10 @@ something while the fake keeps what PostgreSQL does; this suite is what keeps th
 
 Besides JsonbTable and KeyIndex, the suite runs each form of the SQL subset the fake claims to
 know (see fake_database.py), as the stores write it: conditional inserts and upserts, a guarded
-upsert, selects by equality, ``ANY``, a JSON field's NULL, ``DISTINCT``, updates and deletes. A
-store statement the fake runs is one of these forms; any other it refuses.
+upsert, selects by equality, ``ANY``, a JSON field's NULL, ``DISTINCT``, updates (also from
+``unnest`` arrays) and deletes; and the statements the fake models as a whole (intake's
+set-based load), through the store that runs them, on intake's own tables. A store statement
+the fake runs is one of these; any other it refuses.
 
 A backend subclasses :class:`JsonbTableSuite` and provides two fixtures: ``conn`` (a connection
 on which the tables of :data:`SCHEMA` exist, empty) and ``columns`` (the committed columns of a
@@ -18,15 +20,23 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
 from pydantic import BaseModel
 
+from contracts.register import Organisation, OrganisationRecorded
 from servicekit.jsonb_repository import JsonbTable, KeyIndex
+from services.intake import store as intake_store
+from services.intake.domain import ApplicationState
+from services.intake.store import Claim, IntakeStore
+from tests.unit.intake.factories import pool_definition, published
 
+# intake's tables, as its migrations create them (for the intake store's statements)
+_INTAKE_MIGRATIONS = sorted((Path(intake_store.__file__).parent / "migrations").glob("*.sql"))
 # What a PostgreSQL backend creates (the fake needs no schema).
-SCHEMA = (
+SCHEMA = "".join(f"{p.read_text()};" for p in _INTAKE_MIGRATIONS) + (
     "CREATE TABLE books (cvr text PRIMARY KEY, state jsonb NOT NULL, total bigint,"
     " total_of timestamptz, updated_at timestamptz NOT NULL DEFAULT now());"
     "CREATE TABLE ledgers (programme text PRIMARY KEY, state jsonb NOT NULL,"
@@ -205,3 +215,86 @@ class JsonbTableSuite:
         assert [e[0] for e in await _entries(conn)] == [E1, E2, E3]
         await conn.execute("DELETE FROM entries WHERE book = $1", "a")
         assert [e[0] for e in await _entries(conn)] == [E3]
+
+    async def test_update_from_unnest_sets_each_named_row(self, conn: Any) -> None:
+        await conn.executemany(_ADD, [(E1, "a", 1, None), (E2, "b", 1, None)])
+        await conn.execute(
+            "UPDATE entries AS e SET version = u.version, note = u.note::jsonb, seen_at = now()"
+            " FROM unnest($1::uuid[], $2::int[], $3::text[]) AS u(id, version, note)"
+            " WHERE e.entry_id = u.id", [E2, E3], [5, 6], ['{"n": 5}', None])
+        # E3 has no row: an UPDATE makes none; E1 is not named: untouched
+        assert await _entries(conn) == [(E1, "a", 1, None), (E2, "b", 5, {"n": 5})]
+        seen = {r["entry_id"]: r["seen_at"] for r in await conn.fetch(
+            "SELECT entry_id, seen_at FROM entries")}
+        assert seen[E1] is None and seen[E2] is not None
+
+    # -- intake's store (services/intake/store.py) on intake's tables -------------------------------
+    async def test_intake_load_claims_creates_locks_and_reads_pool_versions(
+            self, conn: Any) -> None:
+        store = IntakeStore(conn)
+        s0, s1, a0, a1, a2 = (uuid.UUID(int=n) for n in (10, 11, 20, 21, 22))
+        pool, other = published(), published(pool_definition(pool_id="other-2022"), version=3)
+        await store.save_pool(pool)
+        await store.save_pool(other)
+        assert (await store.claim_submission(s0, a0, "11111111")) == Claim(a0, new=True)
+        kept = ApplicationState(application_id=a0, applicant_cvr="11111111", pool_id=pool.pool_id)
+        async with conn.transaction():
+            await store.lock_application(a0)
+            await store.save_application(kept)
+        assert await store.load([], [], {}) == intake_store.Loaded()  # nothing asked, nothing run
+        async with conn.transaction():
+            loaded = await store.load(
+                [(s1, a1, "22222222"), (s0, a2, "33333333"), (s1, a2, "44444444")], [a1, a0, a1],
+                {pool.pool_id: pool.version, other.pool_id: None, "unpublished": 1})
+        # s1 claimed now (by its first claim), s0 bound before to a0 whatever this one says
+        assert loaded.claims == {s1: Claim(a1, new=True), s0: Claim(a0, new=False)}
+        assert loaded.states == {a0: kept, a1: ApplicationState(application_id=a1)}
+        assert loaded.pool_versions == {pool.pool_id: 1, other.pool_id: 3}
+        assert list(loaded.pool_rows) == [other.pool_id]  # the caller has pool's version
+        assert type(other).model_validate_json(loaded.pool_rows[other.pool_id]) == other
+        index = await store.submission(s1)
+        assert index is not None and (index.application_id, index.submitter_cvr) == (a1, "22222222")
+        assert await store.read_application(a1) == ApplicationState(application_id=a1)
+        assert await store.read_application(a2) is None  # claimed for, never locked
+        again = await store.load([(s1, a1, "22222222")], [a1], {pool.pool_id: 0})
+        assert again.claims == {s1: Claim(a1, new=False)} and list(again.pool_rows) == [pool.pool_id]
+        with pytest.raises(RuntimeError):
+            async with conn.transaction():
+                await store.load([(E1, E2, None)], [E2], {})
+                raise RuntimeError("refused: roll back")
+        assert await store.submission(E1) is None and await store.read_application(E2) is None
+
+    async def test_intake_saves_many_applications_with_their_columns(self, conn: Any) -> None:
+        store = IntakeStore(conn)
+        a1, a2, a3 = (uuid.UUID(int=n) for n in (31, 32, 33))
+        async with conn.transaction():
+            await store.load([], [a1, a2], {})
+            await store.save_applications([
+                ApplicationState(application_id=a1, applicant_cvr="11111111", pool_id="p"),
+                ApplicationState(application_id=a3, applicant_cvr="33333333")])  # no row: none
+            await store.save_applications([])
+        assert await store.read_application(a1) == ApplicationState(
+            application_id=a1, applicant_cvr="11111111", pool_id="p")
+        assert await store.read_application(a2) == ApplicationState(application_id=a2)
+        assert await store.read_application(a3) is None
+        columns = await conn.fetchrow("SELECT applicant_cvr, pool_id, updated_at FROM applications"
+                                      " WHERE application_id = $1", a1)
+        assert (columns["applicant_cvr"], columns["pool_id"]) == ("11111111", "p")
+        assert columns["updated_at"] is not None
+
+    async def test_intake_register_keeps_the_latest_revision(self, conn: Any) -> None:
+        store = IntakeStore(conn)
+
+        def recorded(revision: int, name: str) -> OrganisationRecorded:
+            return OrganisationRecorded(
+                revision=revision, entry_version=1, change="created", source="suite",
+                source_version=1, changed_by="svc-assessment",
+                organisation=Organisation(cvr="29189846", name=name, kind="municipality",
+                                          municipality_code="751"))
+
+        await store.save_organisation(recorded(2, "Aarhus Kommune"))
+        await store.save_organisation(recorded(1, "older"))
+        assert {c: (e.organisation.name, e.revision) for c, e in (
+            await store.organisations(["29189846", "12345678"])).items()} == {
+            "29189846": ("Aarhus Kommune", 2)}
+        assert await store.organisations([]) == {}
