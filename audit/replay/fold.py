@@ -27,10 +27,8 @@ from contracts.register import applicant_keys
 from contracts.registry import EVENTS
 from audit.replay.checks import check_invariants
 from audit.replay.compact import SeenIds, event_id_of, micros
-from audit.replay.models import (
-    LoggedEvent, ReplayResult, ReplayTotals, state_digest,
-)
-from audit.replay.projection import application_view, pool_views
+from audit.replay.models import LoggedEvent, ReplayResult, state_digest
+from audit.replay.projection import application_view, pool_views, replay_totals
 from audit.replay.state import (
     Acceptance, AppFacts, Award, Instruction, LogFacts, Received, Ref, Rejection,
 )
@@ -88,18 +86,7 @@ class Replay:
         }
         for key, (_ref, reasons) in sorted(facts.refused_submissions.items()):
             applications.setdefault(key, application_view(None, facts, refused=reasons))
-        views = list(applications.values())
-        totals = ReplayTotals(
-            applications=len(facts.apps),  # refused submissions without one are not counted
-            refused_submissions=len(applications) - len(facts.apps),
-            awards=sum(1 for v in views if v.decision == "awarded"),
-            awarded_oere=sum(v.award_oere for v in views),
-            instructed_oere=sum(v.instructed_oere for v in views),
-            paid_oere=sum(v.paid_oere for v in views),
-            spent_oere=sum(v.spent_oere or 0 for v in views),
-            repayment_claimed_oere=sum(v.repayment_oere for v in views),
-            repayment_waived_oere=sum(v.waived_oere for v in views),
-        )
+        totals = replay_totals(list(applications.values()), len(facts.apps))
         return ReplayResult(
             verified=not violations, events=sum(facts.counts.values()),
             duplicates=facts.duplicates, counts=dict(sorted(facts.counts.items())),
@@ -116,7 +103,7 @@ class Replay:
         key = app_id.int
         app = self.facts.apps.get(key)
         if app is None:
-            app = self.facts.apps[key] = AppFacts()
+            app = self.facts.apps[key] = AppFacts(key)
         return app
 
     def _onApplicationReceived(self, p: Any, ref: Ref) -> None:
@@ -252,12 +239,18 @@ class Replay:
 
     def _onPaymentInstructed(self, p: Any, ref: Ref) -> None:
         replaces = p.replaces_instruction_id.int if p.replaces_instruction_id else None
-        self._app(p.application_id).instructions += (
-            Instruction(ref, p.instruction_id.int, p.amount_oere, replaces),)
-        self.facts.instruction_app[p.instruction_id.int] = (p.application_id.int, p.amount_oere)
+        app = self._app(p.application_id)
+        app.instructions += (Instruction(ref, p.instruction_id.int, p.amount_oere, replaces),)
+        self.facts.instruction_app.set(p.instruction_id.int, app)
 
     def _onPaymentExecuted(self, p: Any, ref: Ref) -> None:  # the first report stands
-        self.facts.executed_oere.setdefault(p.instruction_id.int, p.amount_oere)
+        key, amount = p.instruction_id.int, p.amount_oere
+        if key in self.facts.executed_oere:
+            return
+        ins = self.facts.instruction_app.instruction(key)  # its ints, rather than equal copies
+        if ins is not None:
+            key, amount = ins.instruction_id, ins.amount_oere if ins.amount_oere == amount else amount
+        self.facts.executed_oere[key] = amount
 
     def _onOverpaymentClaimed(self, p: Any, ref: Ref) -> None:
         self._app(p.application_id).overpayment_claims += ((ref, p.amount_oere),)

@@ -19,7 +19,7 @@ from typing import Any, Literal
 
 from audit.replay.checks import accepted_received, accepted_version
 from audit.replay.models import (
-    ApplicationView, IntakeStatus, PoolView, SubPoolView,
+    ApplicationView, IntakeStatus, PoolView, ReplayTotals, SubPoolView,
 )
 from audit.replay.state import AppFacts, LogFacts, Received
 
@@ -141,3 +141,18 @@ def pool_views(facts: LogFacts) -> dict[str, PoolView]:
             code: SubPoolView(**sub) for code, sub in sorted(pool["sub_pools"].items())}})
         for pool_id, pool in sorted(pools.items())
     }
+
+
+def replay_totals(views: Sequence[ApplicationView], applications: int) -> ReplayTotals:
+    """The sums over every view; ``applications`` counts the received ones (a refused submission
+    without one has a view, keyed by its submission, but is not an application)."""
+    return ReplayTotals(
+        applications=applications, refused_submissions=len(views) - applications,
+        awards=sum(1 for v in views if v.decision == "awarded"),
+        awarded_oere=sum(v.award_oere for v in views),
+        instructed_oere=sum(v.instructed_oere for v in views),
+        paid_oere=sum(v.paid_oere for v in views),
+        spent_oere=sum(v.spent_oere or 0 for v in views),
+        repayment_claimed_oere=sum(v.repayment_oere for v in views),
+        repayment_waived_oere=sum(v.waived_oere for v in views),
+    )

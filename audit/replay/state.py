@@ -71,17 +71,19 @@ class Received(NamedTuple):
 
 
 class AppFacts:
-    """What the log says about one application, in every service."""
+    """What the log says about one application, in every service; ``app_id`` is its key in
+    ``LogFacts.apps`` (the same int object)."""
 
     __slots__ = (
-        "pool_id", "municipality_code", "region_code", "received", "accepted", "rejected_late",
+        "app_id", "pool_id", "municipality_code", "region_code", "received", "accepted", "rejected_late",
         "invalid", "exception", "exception_decisions", "eligibility", "score", "awards",
         "rejection", "award_accepted", "lapsed", "budget_versions", "approved_budgets",
         "instructions", "final_report", "final_accepted", "claimed", "waived", "overdue",
         "final_reasons", "overpayment_claims",
     )
 
-    def __init__(self) -> None:
+    def __init__(self, app_id: int) -> None:
+        self.app_id = app_id
         self.pool_id: str | None = None
         self.municipality_code: str | None = None
         self.region_code: str | None = None
@@ -110,6 +112,39 @@ class AppFacts:
         self.overpayment_claims: tuple[tuple[Ref, int], ...] = ()  # payments' OverpaymentClaimed
 
 
+class InstructionOwners:
+    """Instruction id → ``(application id, amount)`` of its latest ``PaymentInstructed``, read
+    from the application's facts: one dict entry an instruction instead of a tuple and two more
+    ints (the instruction is already in ``AppFacts.instructions``)."""
+
+    __slots__ = ("_owner",)
+
+    def __init__(self) -> None:
+        self._owner: dict[int, AppFacts] = {}
+
+    def __len__(self) -> int:
+        return len(self._owner)
+
+    def __contains__(self, instruction_id: object) -> bool:
+        return instruction_id in self._owner
+
+    def set(self, instruction_id: int, app: AppFacts) -> None:
+        self._owner[instruction_id] = app
+
+    def instruction(self, instruction_id: int) -> Instruction | None:
+        """The latest instruction with that id (its fields are the objects the fold keeps)."""
+        app = self._owner.get(instruction_id)
+        if app is None:
+            return None
+        return next(i for i in reversed(app.instructions) if i.instruction_id == instruction_id)
+
+    def get(self, instruction_id: int) -> tuple[int, int] | None:
+        found = self.instruction(instruction_id)
+        if found is None:
+            return None
+        return self._owner[instruction_id].app_id, found.amount_oere
+
+
 class LogFacts:
     """Everything collected from the log; :class:`AppFacts` per application id (as int)."""
 
@@ -128,7 +163,7 @@ class LogFacts:
         # the first AwardLapsed per application (lapse or withdrawal): (ref, application id);
         # from then on its award no longer commits money in its sub-pool
         self.releases: list[tuple[Ref, int]] = []
-        self.instruction_app: dict[int, tuple[int, int]] = {}  # -> (application_id, amount)
+        self.instruction_app = InstructionOwners()  # -> (application_id, amount)
         # what finance reported paid (first report); its keys are the instructions it executed
         self.executed_oere: dict[int, int] = {}
 

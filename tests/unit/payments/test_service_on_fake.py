@@ -54,6 +54,7 @@ from services.payments.service import (
     LapseUnaccepted,
     RequestRelease,
     RunPayments,
+    RunResult,
     approve_release,
     ask_release,
     change_grant,
@@ -194,6 +195,46 @@ async def test_a_run_reads_the_grantees_hold_book() -> None:
     result, emitted = await svc.handle(run_payments, run())
     assert (result.events, emitted) == ([], [])  # held (R18): nothing instructed
     assert await stored(svc) == before
+
+
+def scheduled(today: date) -> RunPayments:
+    """The scheduler's run (services/payments/scheduled.py ``pay_due_periods``): no actor."""
+    return RunPayments(today=today, actor=None, cause=Cause(actor=FIRST, correlation_id="tick"))
+
+
+async def test_the_scheduled_run_pays_each_period_on_its_due_date() -> None:
+    svc = service()
+    await GRANTS.save(svc.conn, with_budget())
+    result, emitted = await svc.handle(run_payments, scheduled(date(2023, 2, 1)))
+    [first] = [e for e in payloads(emitted) if isinstance(e, PaymentInstructed)]  # 2023-01 only
+    assert result.events == payloads(emitted) and {e.aggregate_id for e in emitted} == {
+        str(APP_ID)}
+    assert await INSTRUCTIONS.get(svc.conn, first.instruction_id) == APP_ID
+    row: dict[str, Any] = svc.db.tables["grant_accounts"][APP_ID]
+    assert row["payment_due"] == date(2023, 4, 1) and row["payment_due_of"] == row["updated_at"]
+    assert await svc.handle(run_payments, scheduled(date(2023, 3, 31))) == (RunResult([], []), [])
+    result, emitted = await svc.handle(run_payments, scheduled(RUN_DAY))
+    assert [e for e in result.events if isinstance(e, PaymentInstructed)] != []
+    assert svc.db.tables["grant_accounts"][APP_ID]["payment_due"] is None  # nothing left
+
+
+async def test_the_scheduled_run_reads_the_stored_due_date_while_its_stamp_is_current() -> None:
+    """A stored due date that has not come keeps the grant out of the scheduled run (it is not
+    even read); a row whose stamp is not its updated_at (written before 004_payment_due.sql) is
+    read and decided; a caseworker's run reads every accepted grant."""
+    svc = service()
+    await GRANTS.save(svc.conn, with_budget())
+    await GRANTS.save(svc.conn, with_budget(application_id=OTHER_APP))
+    later = "UPDATE grant_accounts SET payment_due = $2 WHERE application_id = $1"
+    await svc.conn.executemany(later, [(APP_ID, date(2024, 1, 1)), (OTHER_APP, date(2024, 1, 1))])
+    await svc.conn.execute("UPDATE grant_accounts SET payment_due_of = $2"
+                           " WHERE application_id = $1", OTHER_APP, None)  # an older row
+    result, emitted = await svc.handle(run_payments, scheduled(RUN_DAY))
+    assert {e.aggregate_id for e in emitted} == {str(OTHER_APP)} and result.events
+    stamped = svc.db.tables["grant_accounts"][OTHER_APP]
+    assert stamped["payment_due_of"] == stamped["updated_at"]  # current again once saved
+    _, emitted = await svc.handle(run_payments, run())
+    assert {e.aggregate_id for e in emitted} == {str(APP_ID)}
 
 
 async def test_the_sweep_lapses_each_late_unaccepted_award_once() -> None:

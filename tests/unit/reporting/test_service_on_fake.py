@@ -1,13 +1,14 @@
-"""Reporting's report handler (services/reporting/service.py ``submit_report``) on a fake unit of
-work (tests/unit/servicekit/fake_database.py, held to PostgreSQL's behaviour by the shared
+"""Reporting's handlers (services/reporting/service.py ``submit_report`` and the overdue
+sweep's ``send_overdue_notices``) on a fake unit of work (tests/unit/servicekit/fake_database.py, held to PostgreSQL's behaviour by the shared
 suite): what the handler stores (the grant file, its overdue column, the emitted events kept
 beside the consumed ones for the timeline and overview) and emits, that a resent final report
-emits nothing and a refused one stores nothing. What the domain decides is pinned in
-test_reports.py."""
+emits nothing and a refused one stores nothing, and that a deadline is notified once. What the
+domain decides is pinned in test_reports.py and test_overdue.py."""
 
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import UUID
 
@@ -15,11 +16,15 @@ import pytest
 
 from contracts.base import Actor
 from contracts.refusal import Refusal
-from contracts.reporting import RepaymentClaimed, ReportAccepted, ReportRejected, ReportSubmitted
+from contracts.reporting import (
+    RepaymentClaimed, ReportAccepted, ReportOverdue, ReportRejected, ReportSubmitted,
+)
 from servicekit.outbox import Cause
 from services.reporting.domain import GrantFile, overdue_from
 from services.reporting.requests import ReportBody
-from services.reporting.service import ReportOnGrant, submit_report
+from services.reporting.service import (
+    ReportOnGrant, SendOverdueNotices, send_overdue_notices, submit_report,
+)
 from services.reporting.store import ReportingStore
 from tests.unit.reporting.builders import at
 from tests.unit.reporting.grants import APP, CVR, awarded, paid, with_budget
@@ -100,3 +105,45 @@ async def test_a_refused_report_stores_and_emits_nothing(command: ReportOnGrant,
     assert refused.value.code == code
     assert await ReportingStore(svc.conn).read_file(APP) == before
     assert recorded(svc) == [] and svc.db.envelopes == [] and svc.db.rollbacks == 1
+
+
+# Due 2025-10-31 (CET): the status report is overdue from 2025-10-31T23:00Z.
+STATUS_END = datetime(2025, 10, 31, 23, 0, tzinfo=UTC)
+OTHER = UUID(int=1)  # sorts before APP
+SWEEP = Cause(actor=Actor(id="scheduler", role="system"), correlation_id="c-sweep")
+
+
+async def test_overdue_notices_are_emitted_in_application_order_saved_and_sent_once() -> None:
+    svc = FakeService(STATUS_END)
+    store = ReportingStore(svc.conn)
+    mine = awarded()
+    theirs = mine.model_copy(update={"application_id": OTHER})
+    await store.save_file(mine)
+    await store.save_file(theirs)
+    sweep = SendOverdueNotices([APP, UUID(int=7), OTHER], STATUS_END, SWEEP)  # 7: no file
+    notices, emitted = await svc.handle(send_overdue_notices, sweep)
+    assert [(type(e.payload), e.aggregate_id) for e in emitted] == [
+        (ReportOverdue, str(OTHER)), (ReportOverdue, str(APP))]
+    assert {e.correlation_id for e in emitted} == {"c-sweep"}
+    assert [n["application_id"] for n in notices] == [str(OTHER), str(APP)]
+    for application_id in (OTHER, APP):
+        stored = await store.read_file(application_id)
+        assert stored is not None and stored.overdue_notified  # notified: kept on the file
+        # the next instant the sweep looks at it: the final report's deadline
+        assert svc.db.tables["grant_files"][application_id]["overdue_from"] == overdue_from(stored)
+        assert overdue_from(stored) > STATUS_END
+    assert [r["event_id"] for r in recorded(svc)] == [e.event_id for e in emitted]
+    rows = recorded(svc)
+    later = SendOverdueNotices([APP, OTHER], STATUS_END + timedelta(days=1), SWEEP)
+    assert await svc.handle(send_overdue_notices, later) == ([], [])  # once
+    assert recorded(svc) == rows
+
+
+async def test_a_file_not_yet_overdue_is_left_as_it_was() -> None:
+    svc = FakeService(STATUS_END)
+    store = ReportingStore(svc.conn)
+    await store.save_file(awarded())
+    row = dict(svc.db.tables["grant_files"][APP])
+    early = SendOverdueNotices([APP], STATUS_END - timedelta(microseconds=1), SWEEP)
+    assert await svc.handle(send_overdue_notices, early) == ([], [])
+    assert svc.db.tables["grant_files"][APP] == row and recorded(svc) == []

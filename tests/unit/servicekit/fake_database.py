@@ -14,7 +14,9 @@ value) and reached through a small subset of SQL, each form of which the shared 
   WHERE a.k = u.y``: each row of the arrays updates the rows whose ``k`` is its ``y`` (the
   arrays name each ``y`` once: PostgreSQL takes an arbitrary one of repeated matches)
 - a condition (``WHERE``) is atoms joined by ``AND``: ``c = $n``, ``c = ANY($n)``,
-  ``c->>'f' IS [NOT] NULL``.
+  ``c <= $n``, ``c->>'f' IS [NOT] NULL``, ``c IS DISTINCT FROM c2``, or a parenthesised
+  ``(atom OR atom …)`` of those (NULL compares as PostgreSQL: ``=`` and ``<=`` are not true,
+  ``IS DISTINCT FROM`` is NULL-safe).
 
 and statements as a whole, modelled in Python (:data:`_MODELLED`): intake's set-based load
 (``services.intake.store._LOAD``, one CTE that claims, creates, locks and reads pool versions),
@@ -286,6 +288,9 @@ _SET = re.compile(r"(?P<column>\w+) = (?:(?P<param>\$\d+(?:::\w+)?)|(?P<now>now\
 _PARAMETER = re.compile(r"\$(?P<n>\d+)(?:::\w+(?:\[\])?)?")
 _EQUALS = re.compile(r"(?P<column>\w+) = (?P<param>\$\d+(?:::\w+)?)")
 _ANY = re.compile(r"(?P<column>\w+) = ANY\((?P<param>\$\d+(?:::\w+\[\])?)\)")
+_AT_MOST = re.compile(r"(?P<column>\w+) <= (?P<param>\$\d+(?:::\w+)?)")
+_DISTINCT = re.compile(r"(?P<column>\w+) IS DISTINCT FROM (?P<other>\w+)")
+_EITHER = re.compile(r"\((?P<alternatives>[^()]+(?: OR [^()]+)+)\)")
 _FIELD = r"(?P<column>\w+)->>'(?P<field>\w+)'"
 _IS_NULL = re.compile(_FIELD + r" IS (?P<not>NOT )?NULL")
 _PICK = re.compile(r"(?:(?P<column>\w+)|" + _FIELD.replace("column", "doc") + r")"
@@ -315,6 +320,15 @@ def _condition(atom: str, args: Sequence[Any], *, sql: str | None
         return lambda row: row.get(m["column"]) in values
     if m := _IS_NULL.fullmatch(atom):
         return lambda row: (_field(row, m["column"], m["field"]) is None) != bool(m["not"])
+    if m := _AT_MOST.fullmatch(atom):
+        bound = _parameter(m["param"], args, sql=sql)
+        return lambda row: (bound is not None and row.get(m["column"]) is not None
+                            and row[m["column"]] <= bound)
+    if m := _DISTINCT.fullmatch(atom):
+        return lambda row: row.get(m["column"]) != row.get(m["other"])
+    if m := _EITHER.fullmatch(atom):
+        tests = [_condition(a, args, sql=sql) for a in m["alternatives"].split(" OR ")]
+        return lambda row: any(test(row) for test in tests)
     raise AssertionError(f"unexpected query {sql}: the condition {atom!r}")
 
 

@@ -6,10 +6,10 @@ something while the fake keeps what PostgreSQL does; this suite is what keeps th
 
 Besides JsonbTable and KeyIndex, the suite runs each form of the SQL subset the fake claims to
 know (see fake_database.py), as the stores write it: conditional inserts and upserts, a guarded
-upsert, selects by equality, ``ANY``, a JSON field's NULL, ``DISTINCT``, updates (also from
-``unnest`` arrays) and deletes; and the statements the fake models as a whole (intake's
-set-based load, assessment's one-application lock), through the store that runs them, on the
-service's own tables. A store statement
+upsert, selects by equality, ``ANY``, ``<=``, a JSON field's NULL, ``IS DISTINCT FROM``, a
+parenthesised ``OR``, ``DISTINCT``, updates (also from ``unnest`` arrays) and deletes; and the
+statements the fake models as a whole (intake's set-based load, assessment's one-application
+lock), through the store that runs them, on the service's own tables. A store statement
 the fake runs is one of these; any other it refuses.
 
 A backend subclasses :class:`JsonbTableSuite` and provides two fixtures: ``conn`` (a connection
@@ -199,6 +199,11 @@ class JsonbTableSuite:
         fields = await conn.fetch("SELECT entry_id, note->>'n' AS n, note->>'done' AS done"
                                   " FROM entries ORDER BY entry_id FOR UPDATE")
         assert [(r["n"], r["done"]) for r in fields] == [("1", "true"), ("2", None), ("3", None)]
+        assert [e[0] for e in await _entries(conn, "version <= $1", 1)] == [E3]  # NULL: no
+        assert [e[0] for e in await _entries(conn, "version <= $1", None)] == []
+        assert [e[0] for e in await _entries(
+            conn, "note->>'by' IS NOT NULL AND (version <= $1 OR book = $2)", 1, "a")] == [E1, E3]
+        assert [e[0] for e in await _entries(conn, "(version = $1 OR version = $2)", 2, 9)] == [E1]
         approvers = await conn.fetch(
             "SELECT DISTINCT note->>'by' AS by FROM entries WHERE book = $1", "a")
         assert [r["by"] for r in approvers] == ["x"]
@@ -222,6 +227,18 @@ class JsonbTableSuite:
         assert [e[0] for e in await _entries(conn)] == [E1, E2, E3]
         await conn.execute("DELETE FROM entries WHERE book = $1", "a")
         assert [e[0] for e in await _entries(conn)] == [E3]
+
+    async def test_is_distinct_from_compares_nulls_too(self, conn: Any) -> None:
+        """What payments' scheduled run reads: a stamp is current while it equals updated_at."""
+        for cvr in ("11111111", "22222222", "33333333"):
+            await BOOKS.save(conn, Book(cvr=cvr, entries=[1]))  # stamped: total_of = updated_at
+        await conn.execute("UPDATE books SET total_of = $1 WHERE cvr = $2", None, "22222222")
+        await conn.execute("UPDATE books SET total = $1 WHERE cvr = $2", 9, "33333333")
+        stale = "(total <= $1 OR total_of IS DISTINCT FROM updated_at)"
+        assert [b.cvr for b in await BOOKS.select(conn, stale, 0)] == ["22222222"]
+        assert [b.cvr for b in await BOOKS.select(conn, f"cvr = ANY($2) AND {stale}", 1,
+                                                  ["11111111", "33333333"], lock="update")
+                ] == ["11111111"]
 
     async def test_update_from_unnest_sets_each_named_row(self, conn: Any) -> None:
         await conn.executemany(_ADD, [(E1, "a", 1, None), (E2, "b", 1, None)])
