@@ -84,7 +84,6 @@ class JsonbTableSuite:
         async with conn.transaction():
             assert await BOOKS.lock(conn, "10000000") is None
             assert await BOOKS.lock(conn, "10000000", share=True) is None
-        assert await BOOKS.lock_many(conn, ["10000000"]) == {}
 
     async def test_save_then_read_writes_the_derived_and_stamped_columns(
             self, conn: Any, columns: Columns) -> None:
@@ -126,13 +125,9 @@ class JsonbTableSuite:
         row = await columns("33333333")
         assert row is not None and row["total"] == 1
 
-    async def test_lock_many_and_select_go_in_key_order(self, conn: Any) -> None:
+    async def test_select_goes_in_key_order(self, conn: Any) -> None:
         for cvr in ("44444444", "11111111", "33333333"):
             await BOOKS.save(conn, Book(cvr=cvr, entries=[int(cvr[0])]))
-        async with conn.transaction():
-            locked = await BOOKS.lock_many(conn, ["44444444", "99999999", "11111111", "44444444"])
-        assert list(locked) == ["11111111", "44444444"]  # sorted, unknown keys left out
-        assert locked["44444444"] == Book(cvr="44444444", entries=[4])
         assert [b.cvr for b in await BOOKS.select(conn)] == ["11111111", "33333333", "44444444"]
 
     async def test_a_key_outside_the_aggregate_is_passed_to_save(self, conn: Any) -> None:
