@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import json
 import re
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -32,7 +33,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from contracts.bounds import (
     MAX_JSON_DEPTH, TEXT_CONTROL_CHARACTER, control_character_path, json_depth_exceeds,
 )
-from servicekit.identity import AuthError, TokenVerifier
+from servicekit.identity import AuthError, Principal, TokenVerifier
 
 WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 PRINCIPAL_SCOPE_KEY = "grants.principal"
@@ -117,6 +118,38 @@ def json_refusal(body: bytes) -> JSONResponse | None:
     return None
 
 
+class VerifiedTokens:
+    """The principals of tokens one verifier accepted, by the token's exact text, each until
+    its ``exp`` (plus the verifier's leeway) passes on the real clock — the one check of
+    :meth:`TokenVerifier.verify` whose answer changes with time (a token accepted once passed
+    its signature, issuer, audience and ``nbf``/``iat``, and the verifier's keys are fixed). A
+    caller sends the same token with every request; verifying it (an Ed25519 check plus
+    PyJWT's parsing) was the largest part of a score's own work at the edge. A new verifier
+    (other keys) starts over; a full map starts over."""
+
+    MAX = 4096
+
+    def __init__(self) -> None:
+        self._verifier: TokenVerifier | None = None
+        self._known: dict[str, tuple[Principal, float]] = {}
+
+    def verify(self, verifier: TokenVerifier, token: str | None) -> Principal:
+        if verifier is not self._verifier:
+            self._verifier, self._known = verifier, {}
+        if token:
+            found = self._known.get(token)
+            if found is not None and time.time() < found[1]:
+                return found[0]
+        principal = verifier.verify(token)  # raises for anything it refuses: nothing kept
+        assert token is not None
+        exp = principal.claims.get("exp")
+        if isinstance(exp, int | float):  # as PyJWT: expired once int(exp) <= now - leeway
+            if len(self._known) >= self.MAX:
+                self._known.clear()
+            self._known[token] = (principal, int(exp) + verifier.leeway_s)
+        return principal
+
+
 class RequestGuard:
     """See the module docstring. ``verifier`` is called per request (the runtime builds it
     lazily from its settings)."""
@@ -129,6 +162,7 @@ class RequestGuard:
         self.max_body_bytes = max_body_bytes
         self.rules = tuple(rules)
         self.open_writes = tuple(open_writes)
+        self.tokens = VerifiedTokens()
 
     def _rule(self, method: str, path: str) -> BodyRule | None:
         return next((r for r in self.rules if r.method == method and r.path.fullmatch(path)),
@@ -141,7 +175,7 @@ class RequestGuard:
         method, path = scope["method"], scope.get("path", "")
         if not any(p.fullmatch(path) for p in self.open_writes):
             try:
-                principal = self.verifier().verify(_bearer(scope))
+                principal = self.tokens.verify(self.verifier(), _bearer(scope))
             except AuthError as refused:
                 await _refusal(refused.http_status, refused.code, refused.message)(
                     scope, receive, send)

@@ -82,14 +82,6 @@ class JsonbTable(Generic[M]):
         """Insert ``empty`` under ``key`` when there is no row; an existing row is untouched."""
         await conn.execute(self._ensure, key, empty.model_dump_json())
 
-    async def lock_many(self, conn: asyncpg.Connection, keys: Iterable[Any]) -> dict[Any, M]:
-        """The aggregates of ``keys`` that have rows, locked in key order (one statement)."""
-        rows = await conn.fetch(
-            f"SELECT {self.key_column} AS key, state FROM {self.table}"
-            f" WHERE {self.key_column} = ANY($1) ORDER BY {self.key_column} FOR UPDATE",
-            sorted(set(keys)))
-        return {r["key"]: self.decode(r["state"]) for r in rows}
-
     async def select(self, conn: asyncpg.Connection, where: str = "", *args: Any,
                      lock: Lock = None) -> list[M]:
         """The aggregates of the rows ``where`` (an SQL condition the store writes, with

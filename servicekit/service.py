@@ -90,15 +90,23 @@ def runtime_of(request: Request) -> ServiceRuntime:
     return runtime
 
 
-def requires(*roles: str) -> Callable[[Request], Principal]:
+async def current_runtime(request: Request) -> ServiceRuntime:
+    """:func:`runtime_of` as a FastAPI dependency (``Depends(current_runtime)``). ``async`` so
+    FastAPI calls it on the event loop: a plain ``def`` dependency runs in the threadpool, a
+    thread hop per dependency per request."""
+    return runtime_of(request)
+
+
+def requires(*roles: str) -> Callable[[Request], Awaitable[Principal]]:
     """:meth:`ServiceRuntime.require` for a module-level router: the caller verified by the
     runtime of the request's app."""
     return _role_dependency(lambda request: runtime_of(request).verifier, roles)
 
 
 def _role_dependency(verifier: Callable[[Request], TokenVerifier], roles: tuple[str, ...]
-                     ) -> Callable[[Request], Principal]:
-    def dependency(request: Request) -> Principal:
+                     ) -> Callable[[Request], Awaitable[Principal]]:
+    # async (nothing in it awaits): FastAPI runs a sync dependency in the threadpool
+    async def dependency(request: Request) -> Principal:
         # the request guard's principal, when it verified the token already
         return authenticate(request, verifier(request), *roles)
 
@@ -203,7 +211,7 @@ class ServiceRuntime:
         return await self.in_transaction(lambda uow: handler(uow, command), retry_on=retry_on,
                                          name=getattr(handler, "__qualname__", None))
 
-    def require(self, *roles: str) -> Callable[[Request], Principal]:
+    def require(self, *roles: str) -> Callable[[Request], Awaitable[Principal]]:
         """A FastAPI dependency: the verified caller holding one of ``roles`` (any role when
         none given). As a dependency it runs before the body is validated: 401/403 before 422."""
         return _role_dependency(lambda _: self.verifier, roles)

@@ -1,8 +1,8 @@
 """Assessment's HTTP routes (pools, prior awards, scores, allocation, the read views): each
 builds a command, runs its handler (:mod:`.service`) and maps the result; and how a refusal's
 details read as the answer's reasons (``refusal_reasons``). The router is the module's; the
-running service comes in as a dependency (:func:`servicekit.service.runtime_of`), the verified
-caller as another (``requires``)."""
+running service comes in as a dependency (:func:`servicekit.service.current_runtime`), the
+verified caller as another (``requires``)."""
 
 from __future__ import annotations
 
@@ -20,7 +20,7 @@ from contracts.refusal import Refusal
 from servicekit.http import cause_of_request
 from servicekit.identity import Principal
 from servicekit.openapi import raw_body
-from servicekit.service import ServiceRuntime, requires, runtime_of
+from servicekit.service import ServiceRuntime, current_runtime, requires
 from services.assessment import service
 from services.assessment.domain import (
     PoolRound, ScoreApplication, exact_score, parse_pool_definition, pool_overview,
@@ -97,7 +97,7 @@ Programme = Annotated[str, Path(min_length=1, max_length=100)]
 # -- HTTP routes ---------------------------------------------------------------------------------
 
 router = APIRouter(tags=["assessment"])
-Runtime = Annotated[ServiceRuntime, Depends(runtime_of)]
+Runtime = Annotated[ServiceRuntime, Depends(current_runtime)]
 Caseworker = Annotated[Principal, Depends(requires("caseworker"))]
 Assessor = Annotated[Principal, Depends(requires("assessor"))]
 Approver = Annotated[Principal, Depends(requires("approver"))]

@@ -57,6 +57,19 @@ def _round(pool_id: str, pool: str | None, files: list[str]) -> PoolRound:
         applications={str(f.application_id): f for f in parsed})
 
 
+# One application's round for a command, in one round trip and in the lock order: the file's
+# pool id (an application never changes pool), that pool row FOR SHARE in the materialised CTE
+# (evaluated before the outer join yields the row its FOR UPDATE then locks), then the file
+# FOR UPDATE — read, as in PostgreSQL's READ COMMITTED, at its newest committed version once
+# the lock is ours. A missing pool row reads as an unpublished pool (the LEFT JOIN), as before.
+# Three statements before: a score's 8 round trips are 6 now.
+LOCK_APPLICATION = (
+    "WITH pool AS MATERIALIZED (SELECT pool_id, pool FROM pool_rounds WHERE pool_id ="
+    " (SELECT pool_id FROM application_files WHERE application_id = $1) FOR SHARE)"
+    " SELECT f.pool_id, f.file, pool.pool FROM application_files f LEFT JOIN pool ON true"
+    " WHERE f.application_id = $1 FOR UPDATE OF f")
+
+
 class AssessmentStore:
     """The repositories, bound to one connection (and its open transaction)."""
 
@@ -138,17 +151,9 @@ class AssessmentStore:
 
     async def lock_application(self, application_id: UUID) -> PoolRound | None:
         """The round holding only this application's file (``None`` for an unknown id): its
-        pool row shared, then its file locked."""
-        pool_id = await self.conn.fetchval(
-            "SELECT pool_id FROM application_files WHERE application_id = $1", application_id)
-        if pool_id is None:
-            return None
-        pool = await self.conn.fetchval(
-            "SELECT pool FROM pool_rounds WHERE pool_id = $1 FOR SHARE", pool_id)
-        file = await self.conn.fetchval(
-            "SELECT file FROM application_files WHERE application_id = $1 FOR UPDATE",
-            application_id)
-        return _round(pool_id, pool, [file])
+        pool row shared, then its file locked, in one statement (:data:`LOCK_APPLICATION`)."""
+        row = await self.conn.fetchrow(LOCK_APPLICATION, application_id)
+        return None if row is None else _round(row["pool_id"], row["pool"], [row["file"]])
 
     async def read_application(self, application_id: UUID) -> PoolRound | None:
         """The round holding only this application's file; ``None`` for an unknown id."""

@@ -17,9 +17,9 @@ from contracts.refusal import Refusal
 from servicekit.http import cause_of_request
 from servicekit.identity import Principal
 from servicekit.outbox import Cause
-from servicekit.service import ServiceRuntime, requires, runtime_of
+from servicekit.service import ServiceRuntime, current_runtime, requires
 
-Runtime = Annotated[ServiceRuntime, Depends(runtime_of)]
+Runtime = Annotated[ServiceRuntime, Depends(current_runtime)]
 
 
 def actor_of(principal: Principal, role: str) -> Actor:

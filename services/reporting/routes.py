@@ -1,7 +1,7 @@
 """Reporting's HTTP routes: reports, a grant's file, a pool's overview, the 360Giving exports.
 Each builds a command or a query, runs it (:mod:`.service`, :mod:`.store`) and maps the result
 (:mod:`.views`). The router is the module's; the running service comes in as a dependency
-(:func:`servicekit.service.runtime_of`), the verified caller as another (``requires``)."""
+(:func:`servicekit.service.current_runtime`), the verified caller as another (``requires``)."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from fastapi.responses import Response
 from contracts.refusal import Refusal
 from servicekit.http import cause_of_request
 from servicekit.identity import Principal
-from servicekit.service import ServiceRuntime, requires, runtime_of
+from servicekit.service import ServiceRuntime, current_runtime, requires
 from services.reporting import service
 from services.reporting.domain import (
     audit_level, awarded, export_360giving, pool_overview, require_reader, to_csv, to_json,
@@ -26,7 +26,7 @@ from services.reporting.store import ReportingStore
 from services.reporting.views import grant_view, json_of, pool_view
 
 router = APIRouter(tags=["reporting"])
-Runtime = Annotated[ServiceRuntime, Depends(runtime_of)]
+Runtime = Annotated[ServiceRuntime, Depends(current_runtime)]
 Applicant = Annotated[Principal, Depends(requires("applicant"))]
 Caseworker = Annotated[Principal, Depends(requires("caseworker"))]
 Reader = Annotated[Principal, Depends(requires("applicant", "caseworker", "auditor"))]

@@ -1,7 +1,8 @@
 """Intake's command handlers (services/intake/service.py) called directly, each in one unit of
 work on a migrated PostgreSQL database, with a recorder for the outbox: what each stores, what
-it emits under which key, and what the queries refuse. (There is no fake unit of work for
-intake; the batch handler's equivalence with deciding one by one is test_batches.py.)"""
+it emits under which key, and what the queries refuse. (The same handlers on the fake unit of
+work: tests/unit/intake/test_service_on_fake.py; the batch handler's equivalence with deciding
+one by one is test_batches.py.)"""
 
 from __future__ import annotations
 

@@ -18,10 +18,11 @@ value) and reached through a small subset of SQL, each form of which the shared 
   ``(atom OR atom …)`` of those (NULL compares as PostgreSQL: ``=`` and ``<=`` are not true,
   ``IS DISTINCT FROM`` is NULL-safe).
 
-and one statement as a whole, modelled in Python (:data:`_MODELLED`): intake's set-based load
+and statements as a whole, modelled in Python (:data:`_MODELLED`): intake's set-based load
 (``services.intake.store._LOAD``, one CTE that claims, creates, locks and reads pool versions),
 as PostgreSQL runs it: each part reads the statement's snapshot, so a claim or row the statement
-itself makes is reported as made (kinds 1 and 3), not as found (kinds 2 and 4).
+itself makes is reported as made (kinds 1 and 3), not as found (kinds 2 and 4); assessment's
+one-application lock (``services.assessment.store.LOCK_APPLICATION``: a file with its pool).
 
 Any other statement fails the test: a store's statement outside this subset is refused, never
 guessed at. A table's key is its rows' conflict column: the one ``ON CONFLICT (k)`` names, else
@@ -50,6 +51,7 @@ from contracts.registry import decode
 from servicekit.clock import SimulatedClock
 from servicekit.outbox import Emitter
 from servicekit.service import UnitOfWork
+from services.assessment.store import LOCK_APPLICATION as _ASSESSMENT_LOCK_APPLICATION
 from services.intake.store import _LOAD as _INTAKE_LOAD
 
 Rows = dict[Any, dict[str, Any]]
@@ -386,9 +388,24 @@ def _intake_load(conn: FakeConnection, args: Sequence[Any]) -> list[Record]:
     return rows
 
 
+def _assessment_lock_application(conn: FakeConnection, args: Sequence[Any]) -> list[Record]:
+    """``services.assessment.store.LOCK_APPLICATION``: the application's file with its pool
+    row's ``pool`` (NULL when the pool has no row); no row for an unknown application."""
+    (application_id,) = args
+    conn._key("application_files", "application_id")
+    conn._key("pool_rounds", "pool_id")
+    file = conn._table("application_files").get(application_id)
+    if file is None:
+        return []
+    pool = conn._table("pool_rounds").get(file["pool_id"])
+    return [Record({"pool_id": file["pool_id"], "file": file["file"],
+                    "pool": None if pool is None else pool.get("pool")})]
+
+
 # Statements the fake knows as a whole (exact text → model); the shared suite runs each.
 _MODELLED: dict[str, Callable[[FakeConnection, Sequence[Any]], list[Record]]] = {
     _INTAKE_LOAD: _intake_load,
+    _ASSESSMENT_LOCK_APPLICATION: _assessment_lock_application,
 }
 
 

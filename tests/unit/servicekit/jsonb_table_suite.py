@@ -8,8 +8,8 @@ Besides JsonbTable and KeyIndex, the suite runs each form of the SQL subset the 
 know (see fake_database.py), as the stores write it: conditional inserts and upserts, a guarded
 upsert, selects by equality, ``ANY``, ``<=``, a JSON field's NULL, ``IS DISTINCT FROM``, a
 parenthesised ``OR``, ``DISTINCT``, updates (also from ``unnest`` arrays) and deletes; and the
-statements the fake models as a whole (intake's
-set-based load), through the store that runs them, on intake's own tables. A store statement
+statements the fake models as a whole (intake's set-based load, assessment's one-application
+lock), through the store that runs them, on the service's own tables. A store statement
 the fake runs is one of these; any other it refuses.
 
 A backend subclasses :class:`JsonbTableSuite` and provides two fixtures: ``conn`` (a connection
@@ -29,15 +29,21 @@ from pydantic import BaseModel
 
 from contracts.register import Organisation, OrganisationRecorded
 from servicekit.jsonb_repository import JsonbTable, KeyIndex
+from services.assessment import store as assessment_store
+from services.assessment.domain import ApplicationFile, PoolRound, publish_pool
+from services.assessment.store import AssessmentStore
 from services.intake import store as intake_store
 from services.intake.domain import ApplicationState
 from services.intake.store import Claim, IntakeStore
+from tests.unit.assessment.builders import pool_raw
 from tests.unit.intake.factories import pool_definition, published
 
 # intake's tables, as its migrations create them (for the intake store's statements)
 _INTAKE_MIGRATIONS = sorted((Path(intake_store.__file__).parent / "migrations").glob("*.sql"))
+# assessment's rounds and files (its register tables would clash with intake's)
+_ASSESSMENT_MIGRATION = Path(assessment_store.__file__).parent / "migrations" / "001_assessment.sql"
 # What a PostgreSQL backend creates (the fake needs no schema).
-SCHEMA = "".join(f"{p.read_text()};" for p in _INTAKE_MIGRATIONS) + (
+SCHEMA = "".join(f"{p.read_text()};" for p in (*_INTAKE_MIGRATIONS, _ASSESSMENT_MIGRATION)) + (
     "CREATE TABLE books (cvr text PRIMARY KEY, state jsonb NOT NULL, total bigint,"
     " total_of timestamptz, updated_at timestamptz NOT NULL DEFAULT now());"
     "CREATE TABLE ledgers (programme text PRIMARY KEY, state jsonb NOT NULL,"
@@ -78,7 +84,6 @@ class JsonbTableSuite:
         async with conn.transaction():
             assert await BOOKS.lock(conn, "10000000") is None
             assert await BOOKS.lock(conn, "10000000", share=True) is None
-        assert await BOOKS.lock_many(conn, ["10000000"]) == {}
 
     async def test_save_then_read_writes_the_derived_and_stamped_columns(
             self, conn: Any, columns: Columns) -> None:
@@ -120,13 +125,9 @@ class JsonbTableSuite:
         row = await columns("33333333")
         assert row is not None and row["total"] == 1
 
-    async def test_lock_many_and_select_go_in_key_order(self, conn: Any) -> None:
+    async def test_select_goes_in_key_order(self, conn: Any) -> None:
         for cvr in ("44444444", "11111111", "33333333"):
             await BOOKS.save(conn, Book(cvr=cvr, entries=[int(cvr[0])]))
-        async with conn.transaction():
-            locked = await BOOKS.lock_many(conn, ["44444444", "99999999", "11111111", "44444444"])
-        assert list(locked) == ["11111111", "44444444"]  # sorted, unknown keys left out
-        assert locked["44444444"] == Book(cvr="44444444", entries=[4])
         assert [b.cvr for b in await BOOKS.select(conn)] == ["11111111", "33333333", "44444444"]
 
     async def test_a_key_outside_the_aggregate_is_passed_to_save(self, conn: Any) -> None:
@@ -316,3 +317,24 @@ class JsonbTableSuite:
             await store.organisations(["29189846", "12345678"])).items()} == {
             "29189846": ("Aarhus Kommune", 2)}
         assert await store.organisations([]) == {}
+
+    # -- assessment's one-application lock (services/assessment/store.py) -------------------------
+    async def test_assessment_locks_one_application_with_its_pool(self, conn: Any) -> None:
+        store = AssessmentStore(conn)
+        pool = publish_pool(PoolRound(pool_id="example-2025"), pool_raw())
+        assert pool is not None
+        a1, a2, a3 = (uuid.UUID(int=n) for n in (41, 42, 43))
+        for pool_id in ("example-2025", "unpublished"):
+            await conn.execute("INSERT INTO pool_rounds (pool_id) VALUES ($1)"
+                               " ON CONFLICT (pool_id) DO NOTHING", pool_id)
+        await store.save(PoolRound(pool_id="example-2025"),
+                         PoolRound(pool_id="example-2025", pool=pool))
+        files = {a: ApplicationFile(application_id=a, accepted_submission_id=a) for a in (a1, a2)}
+        await store.save_files([("example-2025", files[a1]), ("unpublished", files[a2])])
+        async with conn.transaction():
+            published = await store.lock_application(a1)
+            unpublished = await store.lock_application(a2)
+            assert await store.lock_application(a3) is None
+        assert published == PoolRound(pool_id="example-2025", pool=pool,
+                                      applications={str(a1): files[a1]})
+        assert unpublished == PoolRound(pool_id="unpublished", applications={str(a2): files[a2]})
