@@ -143,15 +143,16 @@ def _payments(facts: LogFacts) -> Iterator[Candidate]:
     """(d) Instructed amounts, cumulated in log order, against the budget in force and the
     award. An instruction that replaces an unexecuted one takes its place instead of adding."""
     for app in facts.apps.values():
-        if not app.instructions:
+        instructions = app.instructions()
+        if not instructions:
             continue
         award = award_in_force(app)
         budgets = sorted(app.approved_budgets)
-        amounts = {i.instruction_id: i.amount_oere for i in app.instructions}
+        amounts = {i.instruction_id: i.amount_oere for i in instructions}
         accepted_at = at_us(app.award_accepted) if app.award_accepted else None
         earlier = 0  # the instructions before this one, each at what payments counts it
         claims = sorted(app.overpayment_claims)
-        for ref, instruction_id, amount, replaces in sorted(app.instructions):
+        for ref, instruction_id, amount, replaces in sorted(instructions):
             occurred_at = at_us(ref)
             if accepted_at is None or occurred_at < accepted_at:
                 yield (inv.NO_PAYMENT_BEFORE_ACCEPTANCE, ref,

@@ -30,7 +30,7 @@ from audit.replay.compact import SeenIds, event_id_of, micros
 from audit.replay.models import LoggedEvent, ReplayResult, state_digest
 from audit.replay.projection import application_view, pool_views, replay_totals
 from audit.replay.state import (
-    Acceptance, AppFacts, Award, Instruction, LogFacts, Received, Ref, Rejection,
+    Acceptance, AppFacts, Award, LogFacts, Received, Ref, Rejection,
 )
 
 
@@ -239,9 +239,13 @@ class Replay:
 
     def _onPaymentInstructed(self, p: Any, ref: Ref) -> None:
         replaces = p.replaces_instruction_id.int if p.replaces_instruction_id else None
-        app = self._app(p.application_id)
-        app.instructions += (Instruction(ref, p.instruction_id.int, p.amount_oere, replaces),)
-        self.facts.instruction_app.set(p.instruction_id.int, app)
+        app, key, amount = self._app(p.application_id), p.instruction_id.int, p.amount_oere
+        app.instructed += (ref, key, amount, replaces)
+        self.facts.instruction_app.set(key, app)
+        executed = self.facts.executed_oere
+        if key in executed:  # reported before: keyed on this int too, one object for both
+            paid = executed.pop(key)
+            executed[key] = amount if paid == amount else paid
 
     def _onPaymentExecuted(self, p: Any, ref: Ref) -> None:  # the first report stands
         key, amount = p.instruction_id.int, p.amount_oere

@@ -80,7 +80,8 @@ def application_view(
     decision, decision_reasons, rank, award = _decision(app)
     budget, budget_reasons = _revised_budget(app)
     received = applied_version(app, facts)
-    paid = sum(facts.executed_oere.get(iid, amount) for _ref, iid, amount, _r in app.instructions
+    instructions = app.instructions()
+    paid = sum(facts.executed_oere.get(iid, amount) for _ref, iid, amount, _r in instructions
                if iid in facts.executed_oere)
     final: Any = ("accepted" if app.final_accepted is not None
                   else app.final_report[1] if app.final_report is not None else "none")
@@ -95,7 +96,7 @@ def application_view(
         applied_oere=received.total_oere if received else 0, award_oere=award,
         award_accepted=app.award_accepted is not None, lapsed=app.lapsed,
         revised_budget=budget, revised_budget_reasons=budget_reasons,
-        instructed_oere=sum(i.amount_oere for i in app.instructions), paid_oere=paid,
+        instructed_oere=sum(i.amount_oere for i in instructions), paid_oere=paid,
         final_report=final,
         final_report_reasons=[] if final in ("accepted", "none") else list(app.final_reasons),
         spent_oere=app.final_accepted[1] if app.final_accepted else None,
