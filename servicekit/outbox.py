@@ -3,7 +3,10 @@
 :class:`Emitter` collects the events a unit of work produces; :meth:`Emitter.flush` assigns each
 its per-aggregate ``sequence``, writes it to ``outbox`` and appends it to the audit chain, all in
 the caller's transaction, in two round trips (sequences; then ``servicekit_append_events``, which
-writes the outbox rows, links and hashes the chain entries and wakes the relay). Nothing is published from a handler: :mod:`servicekit.relay` does that.
+writes the outbox rows, links and hashes the chain entries and wakes the relay) — one more
+``servicekit_append_events`` per :data:`FLUSH_CHUNK` events beyond the first, so a unit of work
+with thousands of events never holds all their encoded rows at once. Nothing is published from a
+handler: :mod:`servicekit.relay` does that.
 """
 
 from __future__ import annotations
@@ -71,6 +74,9 @@ class EventTooLarge(Exception):
 DEFAULT_MAX_MESSAGE_BYTES = 1_000_000
 """Below Kafka's default ``max.message.bytes`` (1,048,588) with room for headers."""
 
+FLUSH_CHUNK = 1000
+"""Events encoded and written per ``servicekit_append_events`` call."""
+
 
 @dataclass
 class Emitter:
@@ -88,11 +94,22 @@ class Emitter:
         return event_id
 
     async def flush(self, conn: asyncpg.Connection) -> list[Envelope[Any]]:
-        """Write queued events to outbox and audit chain in ``conn``'s open transaction."""
+        """Write queued events to outbox and audit chain in ``conn``'s open transaction, in
+        queue order, :data:`FLUSH_CHUNK` at a time. An event too large raises
+        :class:`EventTooLarge` out of the flush, so the transaction (with any chunk written
+        before it) rolls back: nothing of it reaches the outbox."""
         if not self.pending:
             return []
         pending, self.pending = self.pending, []
         sequences = await _next_sequences(conn, [p.aggregate_id for p in pending])
+        envelopes: list[Envelope[Any]] = []
+        for start in range(0, len(pending), FLUSH_CHUNK):
+            envelopes += await self._append(conn, pending[start:start + FLUSH_CHUNK], sequences)
+        self.flushed += len(envelopes)
+        return envelopes
+
+    async def _append(self, conn: asyncpg.Connection, pending: list[_Pending],
+                      sequences: dict[str, int]) -> list[Envelope[Any]]:
         envelopes: list[Envelope[Any]] = []
         columns: tuple[list[Any], ...] = ([], [], [], [], [], [])
         for p in pending:
@@ -122,7 +139,6 @@ class Emitter:
             "SELECT servicekit_append_events($1, $2, $3, $4, $5::jsonb[], $6, $7)",
             *columns, self.channel,
         )
-        self.flushed += len(envelopes)
         return envelopes
 
 

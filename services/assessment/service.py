@@ -15,9 +15,11 @@ from contracts.refusal import Refusal
 from servicekit.outbox import Cause
 from servicekit.service import UnitOfWork
 from services.assessment.domain import (
-    PoolRound, ScoreApplication, approve, evolve_files, evolve_ledger, evolve_round, prior_award, publish_pool,
+    PoolRound, ScoreApplication, evolve_files, evolve_ledger, evolve_round, prior_award, publish_pool,
     reassess_pool, score_application,
 )
+from services.assessment.domain.allocation import Candidate, candidates_of
+from services.assessment.domain.decisions import Decided, check_approval, decide
 from services.assessment.handlers import pool_aggregate, programme_aggregate
 from services.assessment.register_store import RegisterStore
 from services.assessment.store import AssessmentStore
@@ -31,6 +33,12 @@ def published(state: PoolRound | None, pool_id: str) -> PoolRound:
     if state is None or state.pool is None:
         raise Refusal("pool_not_published", f"pool {pool_id!r} is not published", "not_found")
     return state
+
+
+def published_pool(pool: PoolPublished | None, pool_id: str) -> PoolPublished:
+    if pool is None:
+        raise Refusal("pool_not_published", f"pool {pool_id!r} is not published", "not_found")
+    return pool
 
 
 async def application_round(store: AssessmentStore, application_id: UUID, *,
@@ -130,20 +138,42 @@ class Allocate:
     cause: Cause
 
 
+ALLOCATION_CHUNK = 500
+"""Application files an allocation holds at once (parsed), reading and writing a pool."""
+
+
+def _chunks(ids: list[UUID]) -> list[list[UUID]]:
+    return [ids[i:i + ALLOCATION_CHUNK] for i in range(0, len(ids), ALLOCATION_CHUNK)]
+
+
 async def allocate(uow: UnitOfWork, cmd: Allocate) -> list[Any]:
+    """Plan, approve and decide a pool, a chunk of files at a time: the files are read once to
+    plan (each reduced to its ``Candidate``), and the decided ones again to decide and write
+    them (``evolve_files`` on each chunk's part of the round)."""
     store = AssessmentStore(uow.conn)
-    programme = published(await store.read_round(cmd.pool_id), cmd.pool_id).definition.programme_id
+    read = published_pool(await store.read_pool(cmd.pool_id), cmd.pool_id)
+    programme = read.definition.programme_id
     ledger = await store.lock_ledger(programme)  # R2 across the programme's pools
-    before = published(await store.lock_round(cmd.pool_id), cmd.pool_id)
-    if before.definition.programme_id != programme:
+    pool = published_pool(await store.lock_pool(cmd.pool_id), cmd.pool_id)
+    if pool.definition.programme_id != programme:
         raise Moved()
-    decisions = approve(before, ledger, cmd.approver, cmd.now,
-                        payment_frequencies=cmd.payment_frequencies)
-    state = evolve_files(before, decisions)
+    candidates: list[Candidate] = []
+    for ids in _chunks(await store.application_ids(cmd.pool_id)):
+        candidates += candidates_of(await store.part_of_round(pool, ids), ledger)
+    approval = check_approval(pool, candidates, cmd.approver, cmd.now,
+                              payment_frequencies=cmd.payment_frequencies)
+    del candidates
+    recommended = {rec.application_id: rec for rec in approval.plan.recommendations}
+    made: dict[UUID, Decided] = {}
+    for ids in _chunks(sorted(recommended)):
+        before = await store.part_of_round(pool, ids)
+        chunk = [decide(approval, recommended[a], before.file(a).accepted) for a in ids]
+        await store.save(before, evolve_files(before, chunk))
+        made.update((d.application_id, d) for d in chunk)
+    decisions = [made[rec.application_id] for rec in approval.plan.recommendations]
     for decision in decisions:
         if isinstance(decision, GrantAwarded):
             ledger = evolve_ledger(ledger, decision)
         uow.emit(decision, aggregate_id=str(decision.application_id), cause=cmd.cause)
-    await store.save(before, state)
     await store.save_ledger(programme, ledger)
     return decisions

@@ -3,8 +3,10 @@
 A :class:`~services.assessment.domain.PoolRound` is stored in parts: the pool version in force
 (one row per pool) and one row per application file, so a command about one application reads
 and writes only its own file — the same :class:`PoolRound` type, holding just that file, is all
-the domain needs for the gate and for scoring. Whole-pool commands (publish, re-assessment,
-allocation) and queries assemble the whole round.
+the domain needs for the gate and for scoring. Whole-pool commands (publish, re-assessment) and
+queries assemble the whole round; allocation reads the pool row and then its files a chunk of
+ids at a time (:meth:`AssessmentStore.application_ids`, :meth:`AssessmentStore.part_of_round`),
+so a large pool's files are never all in memory at once.
 
 Lock order, everywhere: a programme's ledger, then pool rows (in ``pool_id`` order), then
 application rows. One-application commands hold the pool row ``FOR SHARE`` (so they run side by
@@ -85,6 +87,35 @@ class AssessmentStore:
     async def read_round(self, pool_id: str) -> PoolRound | None:
         row = await self.conn.fetchrow("SELECT pool FROM pool_rounds WHERE pool_id = $1", pool_id)
         return None if row is None else _round(pool_id, row["pool"], await self._files(pool_id))
+
+    async def read_pool(self, pool_id: str) -> PoolPublished | None:
+        """The pool version in force (``None``: no row, or not published)."""
+        raw = await self.conn.fetchval("SELECT pool FROM pool_rounds WHERE pool_id = $1", pool_id)
+        return None if raw is None else _pool(raw)
+
+    async def lock_pool(self, pool_id: str) -> PoolPublished | None:
+        """The pool version in force, its row locked exclusively (as :meth:`lock_round`, whose
+        lock excludes every one-application writer of the pool), without its files."""
+        raw = await self.conn.fetchval(
+            "SELECT pool FROM pool_rounds WHERE pool_id = $1 FOR UPDATE", pool_id)
+        return None if raw is None else _pool(raw)
+
+    async def application_ids(self, pool_id: str) -> list[UUID]:
+        """The ids of every application file of the pool, in id order."""
+        rows = await self.conn.fetch(
+            "SELECT application_id FROM application_files WHERE pool_id = $1"
+            " ORDER BY application_id", pool_id)
+        return [r["application_id"] for r in rows]
+
+    async def part_of_round(self, pool: PoolPublished, ids: Collection[UUID]) -> PoolRound:
+        """The round holding just these applications' files (of ``pool``; read under the pool
+        lock a whole-pool command holds)."""
+        rows = await self.conn.fetch(
+            "SELECT file FROM application_files WHERE pool_id = $1"
+            " AND application_id = ANY($2::uuid[])", pool.pool_id, list(ids))
+        files = [ApplicationFile.model_validate_json(r["file"]) for r in rows]
+        return PoolRound(pool_id=pool.pool_id, pool=pool,
+                         applications={str(f.application_id): f for f in files})
 
     async def _ensure_pool_row(self, pool_id: str) -> None:
         await self.conn.execute(

@@ -17,7 +17,10 @@ How a handler drives it (each step in one transaction; apply every returned even
 - score / recuse:        ``score_application(round, ScoreApplication(...))``
 - recommendations:       ``plan_allocation(round, ledger)`` (a query)
 - approve:               ``approve(round, ledger, approver, decided_at)``; apply each decision to
-                         the round and each ``GrantAwarded`` to the ledger
+                         the round and each ``GrantAwarded`` to the ledger. For a pool read a
+                         chunk at a time: ``allocation.candidates_of(part, ledger)`` per chunk,
+                         ``decisions.check_approval(pool, candidates, ...)``, then
+                         ``decisions.decide(approval, rec, accepted_version)`` per recommendation
 - overview:              ``pool_overview(round)``
 """
 
