@@ -26,6 +26,21 @@ from audit.replay.state import AppFacts, LogFacts, Received
 # One fields set shared by every full view: a view sets all its fields, and a set of 27 names
 # per application (~2 KB) was most of a view's memory. Views are frozen: nothing adds to it.
 _ALL_FIELDS = set(ApplicationView.model_fields)
+_FIELD_ORDER = tuple(ApplicationView.model_fields)
+
+
+def _construct(**values: Any) -> ApplicationView:
+    """``ApplicationView.model_construct(_ALL_FIELDS, **values)`` (no validation: every value
+    comes from validated events, in the field's type), with the fields set one by one, in field
+    order, rather than as a dict of their own: CPython then keeps them in a key-sharing instance
+    dict, ~280 B a view instead of ~830 B (27 MiB of views at 1M events)."""
+    view = ApplicationView.__new__(ApplicationView)
+    for name in _FIELD_ORDER:
+        object.__setattr__(view, name, values[name])
+    object.__setattr__(view, "__pydantic_fields_set__", _ALL_FIELDS)
+    object.__setattr__(view, "__pydantic_extra__", None)
+    object.__setattr__(view, "__pydantic_private__", None)
+    return view
 
 
 def _intake(app: AppFacts, facts: LogFacts) -> tuple[IntakeStatus | None, list[str]]:
@@ -85,9 +100,8 @@ def application_view(
                if iid in facts.executed_oere)
     final: Any = ("accepted" if app.final_accepted is not None
                   else app.final_report[1] if app.final_report is not None else "none")
-    # Built without validation: every value comes from validated events, in the field's type.
-    return ApplicationView.model_construct(
-        _ALL_FIELDS, pool_id=app.pool_id, municipality_code=app.municipality_code,
+    return _construct(
+        pool_id=app.pool_id, municipality_code=app.municipality_code,
         region_code=app.region_code, intake=intake, intake_reasons=intake_reasons,
         eligible=app.eligibility[1] if app.eligibility else None,
         eligibility_reasons=list(app.eligibility[2]) if app.eligibility else [],
