@@ -125,7 +125,9 @@ async def score(uow: UnitOfWork, cmd: Score) -> float | None:
     state = await application_round(store, application_id, lock=True)
     event = score_application(state, cmd.command)
     uow.emit(event, aggregate_id=str(application_id), cause=cmd.cause)
-    await store.save(state, evolve_round(state, event))
+    # a score or recusal always changes the file, and only it (store.save would compare the
+    # pool and the file before and after to find that out)
+    await store.save_file(state.pool_id, evolve_round(state, event).file(application_id))
     return event.aggregate_score
 
 
