@@ -73,7 +73,10 @@ if [ "${GRANTS_REINSTALL:-0}" = "1" ] || [ "$want" != "$have" ]; then
   started=$(date +%s)
   pip_install() { "$VENV/bin/python" -m pip install -qq --disable-pip-version-check "$@"; }
   # --require-hashes: a file whose sha256 is not in the lock is refused, also a dependency's.
-  pip_install --require-hashes -r "$LOCK"
+  # --no-compile: pip byte-compiles every installed module (mypy, hypothesis, playwright... that
+  # the demo never imports); Python compiles what is imported on first import instead. Measured
+  # on the loaded 2-core box: 36 s -> 25 s for the lock.
+  pip_install --no-compile --require-hashes -r "$LOCK"
   pip_install --no-deps -e .
   echo "$want" >"$STAMP"
   say "installed in $(($(date +%s) - started))s"

@@ -15,7 +15,7 @@ from contracts.refusal import Refusal
 from servicekit.outbox import Cause
 from servicekit.service import UnitOfWork
 from services.assessment.domain import (
-    PoolRound, ScoreApplication, evolve_files, evolve_ledger, evolve_round, prior_award, publish_pool,
+    PoolRound, ScoreApplication, evolve_files, evolve_ledger, evolve_ledger_all, evolve_round, prior_award, publish_pool,
     reassess_pool, score_application,
 )
 from services.assessment.domain.allocation import Candidate, candidates_of
@@ -125,7 +125,9 @@ async def score(uow: UnitOfWork, cmd: Score) -> float | None:
     state = await application_round(store, application_id, lock=True)
     event = score_application(state, cmd.command)
     uow.emit(event, aggregate_id=str(application_id), cause=cmd.cause)
-    await store.save(state, evolve_round(state, event))
+    # a score or recusal always changes the file, and only it (store.save would compare the
+    # pool and the file before and after to find that out)
+    await store.save_file(state.pool_id, evolve_round(state, event).file(application_id))
     return event.aggregate_score
 
 
@@ -172,8 +174,7 @@ async def allocate(uow: UnitOfWork, cmd: Allocate) -> list[Any]:
         made.update((d.application_id, d) for d in chunk)
     decisions = [made[rec.application_id] for rec in approval.plan.recommendations]
     for decision in decisions:
-        if isinstance(decision, GrantAwarded):
-            ledger = evolve_ledger(ledger, decision)
         uow.emit(decision, aggregate_id=str(decision.application_id), cause=cmd.cause)
-    await store.save_ledger(programme, ledger)
+    await store.save_ledger(programme, evolve_ledger_all(
+        ledger, (d for d in decisions if isinstance(d, GrantAwarded))))
     return decisions

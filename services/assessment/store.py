@@ -72,6 +72,11 @@ LOCK_APPLICATION = (
     " WHERE f.application_id = $1 FOR UPDATE OF f")
 
 
+_SAVE_FILE = ("INSERT INTO application_files (application_id, pool_id, file)"
+              " VALUES ($1, $2, $3::jsonb) ON CONFLICT (application_id)"
+              " DO UPDATE SET file = EXCLUDED.file, updated_at = now()")
+
+
 class AssessmentStore:
     """The repositories, bound to one connection (and its open transaction)."""
 
@@ -212,10 +217,12 @@ class AssessmentStore:
         rows = sorted(((f.application_id, pool_id, f.model_dump_json()) for pool_id, f in files),
                       key=lambda r: r[0])
         if rows:
-            await self.conn.executemany(
-                "INSERT INTO application_files (application_id, pool_id, file)"
-                " VALUES ($1, $2, $3::jsonb) ON CONFLICT (application_id)"
-                " DO UPDATE SET file = EXCLUDED.file, updated_at = now()", rows)
+            await self.conn.executemany(_SAVE_FILE, rows)
+
+    async def save_file(self, pool_id: str, file: ApplicationFile) -> None:
+        """Write the one file a one-application command changed (:meth:`save_files`' statement,
+        without comparing the round before and after or batching one row)."""
+        await self.conn.execute(_SAVE_FILE, file.application_id, pool_id, file.model_dump_json())
 
     # -- funding ledgers -------------------------------------------------------------------------
     async def read_ledger(self, programme: str) -> FundingLedger:

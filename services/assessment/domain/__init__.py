@@ -41,14 +41,14 @@ from services.assessment.domain.register import prior_award
 from services.assessment.domain.scoring import ScoreApplication, exact_score, score_application
 from services.assessment.domain.state import (
     ApplicationFile, ApplicationVersion, Decision, FundedEntry, FundingLedger, PoolRound,
-    evolve_files, evolve_ledger, evolve_round, new_round,
+    evolve_files, evolve_ledger, evolve_ledger_all, evolve_round, new_round,
 )
 
 __all__ = [
     "REASON_CODES", "REFUSAL_CODES", "AllocationPlan", "ApplicationFile", "ApplicationVersion",
     "Decision", "FundedEntry", "FundingLedger", "PoolOverview", "PoolRound",
     "Recommendation", "ScoreApplication", "SubPoolOverview", "acceptance_deadline", "add_months",
-    "approve", "assess_eligibility", "content_hash", "evolve_files", "evolve_ledger",
+    "approve", "assess_eligibility", "content_hash", "evolve_files", "evolve_ledger", "evolve_ledger_all",
     "evolve_round",
     "exact_score", "gate_reasons", "new_round", "next_pool_version", "parse_pool_definition",
     "plan_allocation", "pool_overview", "prior_award", "publish_pool", "reassess_pool", "reporting_deadlines",

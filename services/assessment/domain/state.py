@@ -267,21 +267,32 @@ def evolve_files(state: PoolRound, events: Iterable[ApplicationEvent]) -> PoolRo
     return state.model_copy(update={"applications": files})
 
 
+def _funded(event: PriorAwardImported | GrantAwarded) -> FundedEntry:
+    if isinstance(event, PriorAwardImported):
+        return FundedEntry(programme=event.programme, municipality_code=event.municipality_code,
+                           pool_id=event.pool_id, source="imported", cvr=event.cvr, kind=event.kind)
+    if not isinstance(event, GrantAwarded):
+        raise TypeError(f"the funding ledger does not evolve on {type(event).__name__}")
+    return FundedEntry(programme=event.programme, municipality_code=event.municipality_code,
+                       pool_id=event.pool_id, application_id=event.application_id,
+                       source="awarded", cvr=event.applicant.cvr, kind=event.applicant.kind)
+
+
 def evolve_ledger(ledger: FundingLedger, event: PriorAwardImported | GrantAwarded) -> FundingLedger:
     """Record a prior or new award; the same award twice is recorded once."""
-    if isinstance(event, PriorAwardImported):
-        entry = FundedEntry(programme=event.programme, municipality_code=event.municipality_code,
-                            pool_id=event.pool_id, source="imported", cvr=event.cvr,
-                            kind=event.kind)
-    elif isinstance(event, GrantAwarded):
-        entry = FundedEntry(programme=event.programme, municipality_code=event.municipality_code,
-                            pool_id=event.pool_id, application_id=event.application_id,
-                            source="awarded", cvr=event.applicant.cvr, kind=event.applicant.kind)
-    else:
-        raise TypeError(f"the funding ledger does not evolve on {type(event).__name__}")
-    if entry in ledger.entries:
-        return ledger
-    return FundingLedger(entries=(*ledger.entries, entry))
+    return evolve_ledger_all(ledger, (event,))
+
+
+def evolve_ledger_all(ledger: FundingLedger,
+                      events: Iterable[PriorAwardImported | GrantAwarded]) -> FundingLedger:
+    """``evolve_ledger`` for each event in turn, in one pass: a whole allocation's awards cost
+    what they number, where folding ``evolve_ledger`` copied the entries once per award."""
+    entries, seen = list(ledger.entries), set(ledger.entries)
+    for entry in map(_funded, events):
+        if entry not in seen:
+            seen.add(entry)
+            entries.append(entry)
+    return ledger if len(entries) == len(ledger.entries) else FundingLedger(entries=tuple(entries))
 
 
 def new_round(pool_id: str) -> PoolRound:
