@@ -3,10 +3,12 @@
 :class:`Emitter` collects the events a unit of work produces; :meth:`Emitter.flush` assigns each
 its per-aggregate ``sequence``, writes it to ``outbox`` and appends it to the audit chain, all in
 the caller's transaction, in two round trips (sequences; then ``servicekit_append_events``, which
-writes the outbox rows, links and hashes the chain entries and wakes the relay) — one more
+writes the outbox rows and the pending chain entries and wakes the relay) — one more
 ``servicekit_append_events`` per :data:`FLUSH_CHUNK` events beyond the first, so a unit of work
-with thousands of events never holds all their encoded rows at once. Nothing is published from a
-handler: :mod:`servicekit.relay` does that.
+with thousands of events never holds all their encoded rows at once. The chain entries are linked
+and hashed when the transaction commits, inside it (migration ``004_chain_at_commit.sql``): the
+chain's one-writer lock is held only while a COMMIT runs, not from the append to the COMMIT.
+Nothing is published from a handler: :mod:`servicekit.relay` does that.
 """
 
 from __future__ import annotations

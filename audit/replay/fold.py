@@ -44,6 +44,7 @@ class Replay:
         self.facts = LogFacts(self._dispatch)  # positions only of events a handler takes
         self._pack = self.facts.positions.pack
         self._seen = SeenIds()  # by event id: a redelivery counts once
+        self._deadlines: dict[int, int] = {}  # one int per deadline (µs), not one per receipt
 
     # -- the hot path ------------------------------------------------------------------------
 
@@ -111,8 +112,10 @@ class Replay:
         app.pool_id = p.pool_id
         app.municipality_code = p.applicant.municipality_code
         app.received += (p.submission_id.int,)
+        deadline = micros(p.deadline)
         self.facts.submissions[p.submission_id.int] = Received(
-            ref, micros(p.received_at), p.budget.total_oere, micros(p.deadline), p.version)
+            ref, micros(p.received_at), p.budget.total_oere,
+            self._deadlines.setdefault(deadline, deadline), p.version)
 
     def _onApplicationAccepted(self, p: Any, ref: Ref) -> None:
         app = self._app(p.application_id)
@@ -243,9 +246,8 @@ class Replay:
         app.instructed += (ref, key, amount, replaces)
         self.facts.instruction_app.set(key, app)
         executed = self.facts.executed_oere
-        if key in executed:  # reported before: keyed on this int too, one object for both
-            paid = executed.pop(key)
-            executed[key] = amount if paid == amount else paid
+        if executed.get(key) == amount:  # reported before: the same amount as one int
+            executed[key] = amount
 
     def _onPaymentExecuted(self, p: Any, ref: Ref) -> None:  # the first report stands
         key, amount = p.instruction_id.int, p.amount_oere
