@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from typing import Any, Literal
+from uuid import UUID
 
 from audit.replay.checks import accepted_received, accepted_version
 from audit.replay.models import (
@@ -116,6 +117,18 @@ def application_view(
         spent_oere=app.final_accepted[1] if app.final_accepted else None,
         repayment_oere=app.claimed, waived_oere=app.waived, overdue_notices=app.overdue,
     )
+
+
+def application_views(facts: LogFacts, release: bool = False) -> dict[str, ApplicationView]:
+    """Every application's view by its id, then the refused submissions' by theirs. With
+    ``release`` an application's facts leave ``facts.apps`` as soon as its view is built."""
+    views = {}
+    for app_id in sorted(facts.apps):  # sorting the int ids sorts their fixed-width hex forms
+        app = facts.apps.pop(app_id) if release else facts.apps[app_id]
+        views[str(UUID(int=app_id))] = application_view(app, facts)
+    for key, (_ref, reasons) in sorted(facts.refused_submissions.items()):
+        views.setdefault(key, application_view(None, facts, refused=reasons))
+    return views
 
 
 def pool_views(facts: LogFacts) -> dict[str, PoolView]:
