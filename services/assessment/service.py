@@ -4,6 +4,9 @@ domain — publish a pool, import a prior award, score, allocate. No rule lives 
 
 from __future__ import annotations
 
+import gc
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -144,6 +147,31 @@ ALLOCATION_CHUNK = 500
 """Application files an allocation holds at once (parsed), reading and writing a pool."""
 
 
+_paused = [0, False]  # allocations running with the cyclic GC paused; was it on before them
+
+
+@contextmanager
+def _cyclic_gc_paused() -> Iterator[None]:
+    """Pause the cyclic collector (for the whole process) while an allocation runs.
+
+    An allocation keeps a pool's candidates, plan and decisions alive while it parses and drops
+    its files a chunk at a time; every parsed file is promoted to the old generation before it
+    dies, so full collections kept coming, each walking everything alive: at 10,000
+    applications 12 full collections took 1.55 s of the command's 3.35 s CPU, at 50,000 43 took
+    9.2 s of 18.3 s (superlinear). Reference counting frees what it drops as before; only
+    cyclic garbage (its own or other work's) waits until the allocation is done."""
+    if _paused[0] == 0:
+        _paused[1] = gc.isenabled()
+        gc.disable()
+    _paused[0] += 1
+    try:
+        yield
+    finally:
+        _paused[0] -= 1
+        if _paused[0] == 0 and _paused[1]:
+            gc.enable()
+
+
 def _chunks(ids: list[UUID]) -> list[list[UUID]]:
     return [ids[i:i + ALLOCATION_CHUNK] for i in range(0, len(ids), ALLOCATION_CHUNK)]
 
@@ -152,6 +180,11 @@ async def allocate(uow: UnitOfWork, cmd: Allocate) -> list[Any]:
     """Plan, approve and decide a pool, a chunk of files at a time: the files are read once to
     plan (each reduced to its ``Candidate``), and the decided ones again to decide and write
     them (``evolve_files`` on each chunk's part of the round)."""
+    with _cyclic_gc_paused():
+        return await _allocate(uow, cmd)
+
+
+async def _allocate(uow: UnitOfWork, cmd: Allocate) -> list[Any]:
     store = AssessmentStore(uow.conn)
     read = published_pool(await store.read_pool(cmd.pool_id), cmd.pool_id)
     programme = read.definition.programme_id
