@@ -171,15 +171,16 @@ class Replay:
         app.pool_id = app.pool_id or p.pool_id
         app.municipality_code = app.municipality_code or p.municipality_code
         app.region_code = app.region_code or p.region_code
-        if app.eligibility is None or ref > app.eligibility[0]:
-            app.eligibility = (ref, p.eligible, tuple(p.reasons))
+        if app.eligibility_ref is None or ref > app.eligibility_ref:
+            app.eligibility_ref, app.eligible, app.eligibility_reasons = (
+                ref, p.eligible, tuple(p.reasons))
 
     def _onApplicationScored(self, p: Any, ref: Ref) -> None:
         if p.aggregate_score is None:
             return  # a recusal that does not restate the score leaves it as it was
         app = self._app(p.application_id)
-        if app.score is None or ref > app.score[0]:
-            app.score = (ref, p.aggregate_score)
+        if app.score_ref is None or ref > app.score_ref:
+            app.score_ref, app.score = ref, p.aggregate_score
 
     def _onGrantAwarded(self, p: Any, ref: Ref) -> None:
         app = self._app(p.application_id)

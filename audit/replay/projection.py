@@ -104,9 +104,8 @@ def application_view(
     return _construct(
         pool_id=app.pool_id, municipality_code=app.municipality_code,
         region_code=app.region_code, intake=intake, intake_reasons=intake_reasons,
-        eligible=app.eligibility[1] if app.eligibility else None,
-        eligibility_reasons=list(app.eligibility[2]) if app.eligibility else [],
-        score=app.score[1] if app.score else None, rank=rank,
+        eligible=app.eligible, eligibility_reasons=list(app.eligibility_reasons),
+        score=app.score, rank=rank,
         decision=decision, decision_reasons=decision_reasons,
         applied_oere=received.total_oere if received else 0, award_oere=award,
         award_accepted=app.award_accepted is not None, lapsed=app.lapsed,
