@@ -266,7 +266,7 @@ def _approved_before(app: AppFacts, exception_id: Any, at: int) -> bool:
 def reached_assessment(app: AppFacts) -> bool:
     """Whether assessment said anything about the application: its eligibility gate, a score,
     or an allocation decision."""
-    return (app.eligibility is not None or app.score is not None or bool(app.awards)
+    return (app.eligibility_ref is not None or app.score_ref is not None or bool(app.awards)
             or app.rejection is not None)
 
 

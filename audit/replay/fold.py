@@ -1,9 +1,8 @@
 """The auditors' replay (R23): rebuild every service's state from the event log and verify it.
 
 A pure fold: :meth:`Replay.apply` takes one decoded event with its topic/partition/offset and
-records the facts it carries in plain dicts, tuples and ints (no copies of the state per event);
-:meth:`Replay.result` then derives the per-application projection and checks the invariants
-(:mod:`.checks`) over the collected facts.
+records its facts in plain dicts, tuples and ints (no copies of the state per event);
+:meth:`Replay.result` derives the per-application projection and checks the invariants over them.
 
 Order. An auditor reads ten topics; across topics the log has no order, so nothing here depends
 on the order events are applied in:
@@ -28,9 +27,9 @@ from contracts.registry import EVENTS
 from audit.replay.checks import check_invariants
 from audit.replay.compact import SeenIds, event_id_of, micros
 from audit.replay.models import LoggedEvent, ReplayResult, state_digest
-from audit.replay.projection import application_view, pool_views, replay_totals
+from audit.replay.projection import application_views, pool_views, replay_totals
 from audit.replay.state import (
-    Acceptance, AppFacts, Award, LogFacts, Received, Ref, Rejection,
+    Acceptance, AppFacts, Award, InstructionOwners, LogFacts, Received, Ref, Rejection,
 )
 
 
@@ -71,29 +70,26 @@ class Replay:
         self.apply(envelope, spec.topic.name if spec else "", -1, -1)
 
     def apply_all(self, events: Iterable[LoggedEvent]) -> Replay:
-        apply = self.apply
         for e in events:
-            apply(e.envelope, e.topic, e.partition, e.offset)
+            self.apply(e.envelope, e.topic, e.partition, e.offset)
         return self
 
     # -- the result --------------------------------------------------------------------------
 
-    def result(self) -> ReplayResult:
+    def result(self, release: bool = False) -> ReplayResult:
+        """With ``release`` the replay is spent: each application's facts go once its view is
+        built, so the views reuse their memory (the last call; applying or asking again fails)."""
         facts = self.facts
-        violations = check_invariants(facts)
-        applications = {  # sorting the int ids sorts their fixed-width hex forms too
-            str(UUID(int=app_id)): application_view(app, facts)
-            for app_id, app in sorted(facts.apps.items())
-        }
-        for key, (_ref, reasons) in sorted(facts.refused_submissions.items()):
-            applications.setdefault(key, application_view(None, facts, refused=reasons))
-        totals = replay_totals(list(applications.values()), len(facts.apps))
+        violations, pools, received = check_invariants(facts), pool_views(facts), len(facts.apps)
+        if release:
+            facts.instruction_app = InstructionOwners()  # it holds the applications too
+            self.apply = self.result = _spent  # type: ignore[method-assign]
+        applications = application_views(facts, release)
         return ReplayResult(
             verified=not violations, events=sum(facts.counts.values()),
             duplicates=facts.duplicates, counts=dict(sorted(facts.counts.items())),
-            totals=totals, applications=applications, pools=pool_views(facts),
-            violations=violations,
-        )
+            totals=replay_totals(list(applications.values()), received),
+            applications=applications, pools=pools, violations=violations)
 
     def state_digest(self) -> str:
         return state_digest(self.result())
@@ -175,15 +171,16 @@ class Replay:
         app.pool_id = app.pool_id or p.pool_id
         app.municipality_code = app.municipality_code or p.municipality_code
         app.region_code = app.region_code or p.region_code
-        if app.eligibility is None or ref > app.eligibility[0]:
-            app.eligibility = (ref, p.eligible, tuple(p.reasons))
+        if app.eligibility_ref is None or ref > app.eligibility_ref:
+            app.eligibility_ref, app.eligible, app.eligibility_reasons = (
+                ref, p.eligible, tuple(p.reasons))
 
     def _onApplicationScored(self, p: Any, ref: Ref) -> None:
         if p.aggregate_score is None:
             return  # a recusal that does not restate the score leaves it as it was
         app = self._app(p.application_id)
-        if app.score is None or ref > app.score[0]:
-            app.score = (ref, p.aggregate_score)
+        if app.score_ref is None or ref > app.score_ref:
+            app.score_ref, app.score = ref, p.aggregate_score
 
     def _onGrantAwarded(self, p: Any, ref: Ref) -> None:
         app = self._app(p.application_id)
@@ -295,4 +292,8 @@ class Replay:
 
 def replay(events: Iterable[LoggedEvent]) -> ReplayResult:
     """Rebuild and verify from a whole log."""
-    return Replay().apply_all(events).result()
+    return Replay().apply_all(events).result(release=True)
+
+
+def _spent(*_args: Any, **_kwargs: Any) -> Any:  # a Replay after result(release=True)
+    raise RuntimeError("this Replay released its facts (result(release=True))")

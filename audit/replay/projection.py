@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from typing import Any, Literal
+from uuid import UUID
 
 from audit.replay.checks import accepted_received, accepted_version
 from audit.replay.models import (
@@ -103,9 +104,8 @@ def application_view(
     return _construct(
         pool_id=app.pool_id, municipality_code=app.municipality_code,
         region_code=app.region_code, intake=intake, intake_reasons=intake_reasons,
-        eligible=app.eligibility[1] if app.eligibility else None,
-        eligibility_reasons=list(app.eligibility[2]) if app.eligibility else [],
-        score=app.score[1] if app.score else None, rank=rank,
+        eligible=app.eligible, eligibility_reasons=list(app.eligibility_reasons),
+        score=app.score, rank=rank,
         decision=decision, decision_reasons=decision_reasons,
         applied_oere=received.total_oere if received else 0, award_oere=award,
         award_accepted=app.award_accepted is not None, lapsed=app.lapsed,
@@ -116,6 +116,18 @@ def application_view(
         spent_oere=app.final_accepted[1] if app.final_accepted else None,
         repayment_oere=app.claimed, waived_oere=app.waived, overdue_notices=app.overdue,
     )
+
+
+def application_views(facts: LogFacts, release: bool = False) -> dict[str, ApplicationView]:
+    """Every application's view by its id, then the refused submissions' by theirs. With
+    ``release`` an application's facts leave ``facts.apps`` as soon as its view is built."""
+    views = {}
+    for app_id in sorted(facts.apps):  # sorting the int ids sorts their fixed-width hex forms
+        app = facts.apps.pop(app_id) if release else facts.apps[app_id]
+        views[str(UUID(int=app_id))] = application_view(app, facts)
+    for key, (_ref, reasons) in sorted(facts.refused_submissions.items()):
+        views.setdefault(key, application_view(None, facts, refused=reasons))
+    return views
 
 
 def pool_views(facts: LogFacts) -> dict[str, PoolView]:

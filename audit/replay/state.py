@@ -75,11 +75,12 @@ class AppFacts:
     ``LogFacts.apps`` (the same int object)."""
 
     __slots__ = (
-        "app_id", "pool_id", "municipality_code", "region_code", "received", "accepted", "rejected_late",
-        "invalid", "exception", "exception_decisions", "eligibility", "score", "awards",
-        "rejection", "award_accepted", "lapsed", "budget_versions", "approved_budgets",
-        "instructed", "final_report", "final_accepted", "claimed", "waived", "overdue",
-        "final_reasons", "overpayment_claims",
+        "app_id", "pool_id", "municipality_code", "region_code", "received", "accepted",
+        "rejected_late", "invalid", "exception", "exception_decisions", "eligibility_ref",
+        "eligible", "eligibility_reasons", "score_ref", "score", "awards", "rejection",
+        "award_accepted", "lapsed", "budget_versions", "approved_budgets", "instructed",
+        "final_report", "final_accepted", "claimed", "waived", "overdue", "final_reasons",
+        "overpayment_claims",
     )
 
     def __init__(self, app_id: int) -> None:
@@ -93,8 +94,12 @@ class AppFacts:
         self.invalid: tuple[Ref, tuple[str, ...]] | None = None
         self.exception: tuple[Ref, str, tuple[str, ...]] | None = None  # latest: status, reasons
         self.exception_decisions: tuple[tuple[Ref, int, bool], ...] = ()  # exception_id, approved
-        self.eligibility: tuple[Ref, bool, tuple[str, ...]] | None = None
-        self.score: tuple[Ref, float] | None = None
+        # the latest EligibilityAssessed and the latest score, in slots rather than a tuple each
+        self.eligibility_ref: Ref | None = None
+        self.eligible: bool | None = None
+        self.eligibility_reasons: tuple[str, ...] = ()
+        self.score_ref: Ref | None = None
+        self.score: float | None = None
         self.awards: tuple[Award, ...] = ()
         self.rejection: Rejection | None = None
         self.award_accepted: Ref | None = None

@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import sys
 
-from audit.replay import ApplicationView, replay
+import pytest
+
+from audit.replay import ApplicationView, Replay, replay, state_digest
 from tests.unit.reporting.builders import example_round
 
 
@@ -25,3 +27,18 @@ def test_views_equal_validated_views_and_share_their_keys() -> None:
         assert view.__pydantic_extra__ is None and view.__pydantic_private__ is None
         constructed = ApplicationView.model_construct(**dumped)
         assert sys.getsizeof(vars(view)) < sys.getsizeof(vars(constructed)) / 2
+
+
+def test_a_released_result_is_the_same_and_the_replay_is_spent() -> None:
+    rnd = example_round()
+    rnd.award("GENTOFTE", rnd.log.events[-1].envelope.occurred_at, rank=2)  # a violation too
+    events = rnd.log.events
+    kept, spent = Replay().apply_all(events), Replay().apply_all(events)
+    released = spent.result(release=True)
+    assert released == kept.result() and state_digest(released) == kept.state_digest()
+    assert not released.verified and released.applications
+    assert spent.facts.apps == {} and len(spent.facts.instruction_app) == 0
+    with pytest.raises(RuntimeError, match="released"):
+        spent.apply_all(events[:1])
+    with pytest.raises(RuntimeError, match="released"):
+        spent.result()
