@@ -322,7 +322,7 @@ async def replay_job(bootstrap: str, jwks_path: str) -> dict[str, Any]:
         assert pipeline.verifier is not None
         checked = pipeline.verifier.finish()
         t_trees = time.perf_counter()
-        result = pipeline.fold.result()
+        result = pipeline.fold.result(release=True)  # as VerifiedReplay.finish
     finally:
         if gc_was_enabled:
             gc.enable()
@@ -355,7 +355,7 @@ async def unverified_job(bootstrap: str) -> dict[str, Any]:
     gc.disable()
     try:
         await audit.read_log(bootstrap, fold=fold, published=published)
-        result = fold.result()
+        result = fold.result(release=True)
     finally:
         gc.enable()
     s = time.perf_counter() - t0

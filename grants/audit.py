@@ -150,8 +150,10 @@ class VerifiedReplay:
                 keep(r, envelope)
 
     def finish(self) -> tuple[ReplayResult, VerificationReport | None]:
+        """The verdicts; the fold is spent (``Replay.result(release=True)``: each application's
+        facts are freed once its view is built, the views reuse their memory)."""
         checked = self.verifier.finish() if self.verifier is not None else None
-        return self.fold.result(), checked
+        return self.fold.result(release=True), checked
 
 
 def _unprocessed(topic: str, partition: int | None, offset: int | None, code: str,
