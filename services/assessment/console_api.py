@@ -9,19 +9,18 @@ dependencies those of :mod:`.routes` (the running service, the verified caller).
 from __future__ import annotations
 
 from typing import Annotated, Any
-from uuid import UUID
 
 from fastapi import APIRouter, Query
 
 from contracts.assessment import PoolPublished
-from services.assessment.domain import plan_allocation
+from contracts.pools import PoolDefinition
 from services.assessment.domain.overview import status_of
 from services.assessment.domain.pools import decision_region, sub_pool_names
 from services.assessment.domain.scoring import exact_score, participants, shown
 from services.assessment.domain.state import ApplicationFile, PoolRound
 from services.assessment.register_routes import Staff
 from services.assessment.routes import Anyone, Runtime
-from services.assessment.service import published
+from services.assessment.service import preview_allocation, published
 from services.assessment.store import AssessmentStore
 
 MAX_ROWS = 2000
@@ -53,9 +52,9 @@ def application_row(state: PoolRound, file: ApplicationFile) -> dict[str, Any] |
     }
 
 
-def _regions(state: PoolRound) -> dict[str, str]:
+def _regions(definition: PoolDefinition) -> dict[str, str]:
     """Sub-pool key → name; ``""`` is the whole pool of a pool without sub-pools."""
-    return {key or "": name for key, name in sub_pool_names(state.definition).items()}
+    return {key or "": name for key, name in sub_pool_names(definition).items()}
 
 
 def _matches(row: dict[str, Any], status: str | None, region: str | None, reason: str | None,
@@ -107,27 +106,18 @@ async def applications(pool_id: str, runtime: Runtime, _: Staff, status: Filter 
     shown_rows = [r for r in rows if _matches(r, status, region, reason, q)]
     return {"pool_id": pool_id, "total": len(rows), "matching": len(shown_rows),
             "applications": shown_rows[:MAX_ROWS], "truncated": len(shown_rows) > MAX_ROWS,
-            "regions": _regions(state)}
+            "regions": _regions(state.definition)}
 
 
 @router.get("/pools/{pool_id}/allocation-plan",
             summary="What approving now would decide, per sub-pool, and who may not approve")
 async def allocation_plan(pool_id: str, runtime: Runtime, principal: Staff) -> dict[str, Any]:
     async with runtime.pool.acquire() as conn:
-        store = AssessmentStore(conn)
-        state = published(await store.read_round(pool_id), pool_id)
-        ledger = await store.read_ledger(state.definition.programme_id)
-    plan = plan_allocation(state, ledger)
-    me = principal.subject[:128]
-    batch = {str(r.application_id) for r in plan.recommendations}
-    conflicted = sorted(a for a in batch if me in participants(state.file(UUID(a))))
-    names = {k: (f.accepted.applicant.name if f.accepted else "") for k, f in
-             state.applications.items()}
+        preview = await preview_allocation(conn, pool_id, principal.subject[:128])
     return {
-        **plan.model_dump(mode="json"),
-        "regions": _regions(state),
-        "applicants": {str(r.application_id): names.get(str(r.application_id), "")
-                       for r in plan.recommendations},
-        "you_assessed": conflicted,
-        "may_approve": "approver" in principal.roles and not conflicted,
+        **preview.plan.model_dump(mode="json"),
+        "regions": _regions(preview.pool.definition),
+        "applicants": {str(a): name for a, name in preview.names.items()},
+        "you_assessed": [str(a) for a in preview.assessed_by_caller],
+        "may_approve": "approver" in principal.roles and not preview.assessed_by_caller,
     }

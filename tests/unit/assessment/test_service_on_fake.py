@@ -17,7 +17,11 @@ from contracts.base import Actor
 from contracts.refusal import Refusal
 from servicekit.outbox import Cause
 from services.assessment.domain import FundingLedger, PoolRound, ScoreApplication, evolve_ledger, evolve_round
-from services.assessment.service import Allocate, PublishPool, Score, allocate, publish, score
+from services.assessment import service as assessment_service
+from services.assessment.domain import plan_allocation
+from services.assessment.service import (
+    Allocate, PublishPool, Score, allocate, preview_allocation, publish, score,
+)
 from services.assessment.store import LEDGERS, AssessmentStore
 from tests.unit.assessment.builders import (
     DECIDED_AT, FULL, Harness, app_id, pool_raw, received,
@@ -187,3 +191,23 @@ async def test_allocating_an_unpublished_pool_is_refused_as_not_found() -> None:
                                             now=DECIDED_AT, payment_frequencies=None,
                                             cause=CAUSE))
     assert (refused.value.code, refused.value.kind) == ("pool_not_published", "not_found")
+
+
+@pytest.mark.parametrize("chunk", [1, 2, 500])
+async def test_the_allocation_preview_read_in_chunks_plans_as_the_whole_round(
+        chunk: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(assessment_service, "ALLOCATION_CHUNK", chunk)
+    svc = service()
+    harness = a_submitted_round()
+    harness.score("KBH", "assessor-a")
+    harness.score("GENTOFTE", "assessor-b", {"1": 5, "2": 4, "3": 3, "4": 3, "5": 3})
+    await stored_round(svc, harness)
+    preview = await preview_allocation(svc.conn, POOL, "assessor-a")
+    assert preview.plan == plan_allocation(harness.round, harness.ledger)
+    recommended = {r.application_id for r in preview.plan.recommendations}
+    assert set(preview.names) == recommended and all(preview.names.values())
+    assert preview.assessed_by_caller == [app_id("KBH")]
+    assert (await preview_allocation(svc.conn, POOL, "approver-x")).assessed_by_caller == []
+    with pytest.raises(Refusal) as refused:
+        await preview_allocation(svc.conn, "elsewhere", "approver-x")
+    assert refused.value.code == "pool_not_published"

@@ -100,7 +100,10 @@ class FakeConnection:
         self._open: dict[str, Any] | None = None
 
     @contextlib.asynccontextmanager
-    async def transaction(self) -> AsyncIterator[None]:
+    async def transaction(self, *, isolation: str | None = None,
+                          readonly: bool = False) -> AsyncIterator[None]:
+        # isolation/readonly as asyncpg takes them: one connection at a time has nothing to be
+        # isolated from, and a read-only transaction is one that writes nothing
         self._open = {"inbox": set(), "effects": [], "outbox": [], "envelopes": [],
                       "sequences": {},
                       "tables": copy.deepcopy(self.db.tables), "now": datetime.now(UTC)}
