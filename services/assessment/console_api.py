@@ -20,8 +20,7 @@ from services.assessment.domain.scoring import exact_score, participants, shown
 from services.assessment.domain.state import ApplicationFile, PoolRound
 from services.assessment.register_routes import Staff
 from services.assessment.routes import Anyone, Runtime
-from services.assessment.service import preview_allocation, published
-from services.assessment.store import AssessmentStore
+from services.assessment.service import preview_allocation, round_in_parts
 
 MAX_ROWS = 2000
 Filter = Annotated[str | None, Query(max_length=100)]
@@ -100,13 +99,20 @@ async def pools(runtime: Runtime, _: Anyone) -> dict[str, Any]:
 async def applications(pool_id: str, runtime: Runtime, _: Staff, status: Filter = None,
                        region: Filter = None, reason: Filter = None, q: Filter = None
                        ) -> dict[str, Any]:
+    total, shown_rows, definition = 0, [], None
     async with runtime.pool.acquire() as conn:
-        state = published(await AssessmentStore(conn).read_round(pool_id), pool_id)
-    rows = [row for f in state.files() if (row := application_row(state, f)) is not None]
-    shown_rows = [r for r in rows if _matches(r, status, region, reason, q)]
-    return {"pool_id": pool_id, "total": len(rows), "matching": len(shown_rows),
+        async for part in round_in_parts(conn, pool_id):  # never every parsed file at once
+            definition = part.definition
+            for f in part.files():
+                if (row := application_row(part, f)) is not None:
+                    total += 1
+                    if _matches(row, status, region, reason, q):
+                        shown_rows.append(row)
+    assert definition is not None  # round_in_parts yields at least one part or refuses
+    shown_rows.sort(key=lambda r: r["application_id"])  # the order of the whole round's files
+    return {"pool_id": pool_id, "total": total, "matching": len(shown_rows),
             "applications": shown_rows[:MAX_ROWS], "truncated": len(shown_rows) > MAX_ROWS,
-            "regions": _regions(state.definition)}
+            "regions": _regions(definition)}
 
 
 @router.get("/pools/{pool_id}/allocation-plan",

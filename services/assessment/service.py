@@ -5,7 +5,7 @@ domain — publish a pool, import a prior award, score, allocate. No rule lives 
 from __future__ import annotations
 
 import gc
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
@@ -226,24 +226,37 @@ class AllocationPreview:
     assessed_by_caller: list[UUID]  # recommended applications the caller scored or recused from
 
 
-async def preview_allocation(conn: Any, pool_id: str, caller: str) -> AllocationPreview:
-    """The plan :func:`allocate` would carry out, read as it reads: a chunk of files at a time,
-    each reduced to its ``Candidate`` (a whole round of 10,000 parsed files was ~110 MiB), in
-    one read-only snapshot so the chunks agree with one another."""
+async def round_in_parts(conn: Any, pool_id: str) -> AsyncIterator[PoolRound]:
+    """A published pool's round a chunk of files at a time (each part a round of those files),
+    in one read-only repeatable-read snapshot so the parts agree with one another: a query over
+    a whole round never holds every parsed file (10,000 of them were ~110 MiB)."""
     store = AssessmentStore(conn)
     async with conn.transaction(isolation="repeatable_read", readonly=True):
         pool = published_pool(await store.read_pool(pool_id), pool_id)
-        ledger = await store.read_ledger(pool.definition.programme_id)
-        candidates: list[Candidate] = []
-        names: dict[UUID, str] = {}
-        assessed: set[UUID] = set()
-        for ids in _chunks(await store.application_ids(pool_id)):
-            part = await store.part_of_round(pool, ids)
-            candidates += candidates_of(part, ledger)
-            for file in part.files():
-                names[file.application_id] = file.accepted.applicant.name if file.accepted else ""
-                if caller in participants(file):
-                    assessed.add(file.application_id)
+        ids = await store.application_ids(pool_id)
+        if not ids:
+            yield PoolRound(pool_id=pool_id, pool=pool)
+        for chunk in _chunks(ids):
+            yield await store.part_of_round(pool, chunk)
+
+
+async def preview_allocation(conn: Any, pool_id: str, caller: str) -> AllocationPreview:
+    """The plan :func:`allocate` would carry out, read as it reads: each file reduced to its
+    ``Candidate`` (:func:`round_in_parts`)."""
+    candidates: list[Candidate] = []
+    names: dict[UUID, str] = {}
+    assessed: set[UUID] = set()
+    pool: PoolPublished | None = None
+    async for part in round_in_parts(conn, pool_id):
+        if pool is None:
+            pool = part.pool
+            ledger = await AssessmentStore(conn).read_ledger(part.definition.programme_id)
+        candidates += candidates_of(part, ledger)
+        for file in part.files():
+            names[file.application_id] = file.accepted.applicant.name if file.accepted else ""
+            if caller in participants(file):
+                assessed.add(file.application_id)
+    assert pool is not None  # round_in_parts yields at least one part or refuses
     plan = plan_candidates(pool, candidates)
     recommended = [r.application_id for r in plan.recommendations]
     return AllocationPreview(pool, plan, {a: names.get(a, "") for a in recommended},

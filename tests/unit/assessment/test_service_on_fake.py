@@ -211,3 +211,11 @@ async def test_the_allocation_preview_read_in_chunks_plans_as_the_whole_round(
     with pytest.raises(Refusal) as refused:
         await preview_allocation(svc.conn, "elsewhere", "approver-x")
     assert refused.value.code == "pool_not_published"
+
+
+async def test_a_published_pool_without_applications_previews_an_empty_plan() -> None:
+    svc = service()
+    await svc.handle(publish, publishing(pool_raw()))
+    preview = await preview_allocation(svc.conn, POOL, "approver-x")
+    assert not preview.plan.recommendations and preview.names == {}
+    assert preview.pool.pool_id == POOL
