@@ -9,33 +9,19 @@ from __future__ import annotations
 import asyncio
 import json
 import uuid
-from collections.abc import AsyncIterator
 
 import asyncpg
 import pytest
 
 from contracts.assessment import PriorAwardImported
 from contracts.base import Actor
-from grants.stack import create_database, drop_database
-from servicekit import audit_chain, db
+from servicekit import audit_chain
 from servicekit.clock import SystemClock
 from servicekit.outbox import Cause, Emitter
 
 pytestmark = pytest.mark.integration
 CAUSE = Cause(actor=Actor(id="svc-test", role="system"), correlation_id="c-commit")
 
-
-@pytest.fixture
-async def database(pg_url: str) -> AsyncIterator[asyncpg.Pool]:
-    name = f"test_chain_commit_{uuid.uuid4().hex[:10]}"
-    await create_database(pg_url, name)
-    pool = await db.create_pool(f"{pg_url}/{name}", min_size=2, max_size=24)
-    try:
-        await db.migrate(pool, None)
-        yield pool
-    finally:
-        await pool.close()
-        await drop_database(pg_url, name)
 
 
 def emit(emitter: Emitter, n: int, aggregate: str) -> uuid.UUID:
@@ -53,42 +39,42 @@ async def chain(pool: asyncpg.Pool) -> list[audit_chain.ChainEntry]:
 
 
 async def test_a_second_transaction_appends_and_commits_while_the_first_is_open(
-        database: asyncpg.Pool) -> None:
+        servicekit_database: asyncpg.Pool) -> None:
     first, second = Emitter(SystemClock(), "c"), Emitter(SystemClock(), "c")
-    async with database.acquire() as a:
+    async with servicekit_database.acquire() as a:
         ta = a.transaction()
         await ta.start()
         early = [emit(first, n, "agg-a") for n in range(2)]
         await first.flush(a)
         assert await a.fetchval("SELECT count(*) FROM audit_log") == 0  # chained at COMMIT
         # with the lock held from the append to COMMIT, this append waited for a's COMMIT
-        async with database.acquire() as b, b.transaction():
+        async with servicekit_database.acquire() as b, b.transaction():
             late = [emit(second, n, "agg-b") for n in range(3)]
             await asyncio.wait_for(second.flush(b), timeout=10)
-        assert [uuid.UUID(e.event_id) for e in await chain(database)] == late
+        assert [uuid.UUID(e.event_id) for e in await chain(servicekit_database)] == late
         await ta.commit()
-    assert [uuid.UUID(e.event_id) for e in await chain(database)] == late + early
-    assert await database.fetchval("SELECT count(*) FROM audit_pending") == 0
+    assert [uuid.UUID(e.event_id) for e in await chain(servicekit_database)] == late + early
+    assert await servicekit_database.fetchval("SELECT count(*) FROM audit_pending") == 0
 
 
 async def test_a_rolled_back_transaction_leaves_nothing_pending_or_chained(
-        database: asyncpg.Pool) -> None:
+        servicekit_database: asyncpg.Pool) -> None:
     emitter = Emitter(SystemClock(), "c")
     with pytest.raises(RuntimeError):
-        async with database.acquire() as conn, conn.transaction():
+        async with servicekit_database.acquire() as conn, conn.transaction():
             emit(emitter, 1, "agg")
             await emitter.flush(conn)
             raise RuntimeError("the unit of work fails after its append")
-    assert await database.fetchval("SELECT count(*) FROM audit_pending") == 0
-    assert await database.fetchval("SELECT count(*) FROM audit_log") == 0
-    assert await database.fetchval("SELECT count(*) FROM outbox") == 0
+    assert await servicekit_database.fetchval("SELECT count(*) FROM audit_pending") == 0
+    assert await servicekit_database.fetchval("SELECT count(*) FROM audit_log") == 0
+    assert await servicekit_database.fetchval("SELECT count(*) FROM outbox") == 0
 
 
 async def test_concurrent_transactions_each_chain_together_in_append_order(
-        database: asyncpg.Pool) -> None:
+        servicekit_database: asyncpg.Pool) -> None:
     async def one(t: int) -> list[uuid.UUID]:
         emitter = Emitter(SystemClock(), "c")
-        async with database.acquire() as conn, conn.transaction():
+        async with servicekit_database.acquire() as conn, conn.transaction():
             ids = [emit(emitter, n, f"agg-{t}-{n % 2}") for n in range(3)]
             await emitter.flush(conn)  # two appends in one transaction
             ids += [emit(emitter, n, f"agg-{t}-x") for n in range(3, 5)]
@@ -96,7 +82,7 @@ async def test_concurrent_transactions_each_chain_together_in_append_order(
         return ids
 
     runs = await asyncio.gather(*(one(t) for t in range(20)))
-    entries = [uuid.UUID(e.event_id) for e in await chain(database)]
+    entries = [uuid.UUID(e.event_id) for e in await chain(servicekit_database)]
     assert len(entries) == 100
     by_first = {ids[0]: ids for ids in runs}
     at = 0

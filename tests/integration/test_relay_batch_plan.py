@@ -8,14 +8,11 @@ stopped) keeps the rows behind it back and lets every other key through."""
 from __future__ import annotations
 
 import json
-import uuid
 from collections.abc import AsyncIterator
 
 import asyncpg
 import pytest
 
-from grants.stack import create_database, drop_database
-from servicekit import db
 from servicekit.relay import _NEXT_BATCH
 
 pytestmark = pytest.mark.integration
@@ -23,26 +20,18 @@ BATCH = 2000
 
 
 @pytest.fixture
-async def burst(pg_url: str) -> AsyncIterator[asyncpg.Connection]:
-    name = f"test_relay_plan_{uuid.uuid4().hex[:10]}"
-    await create_database(pg_url, name)
-    pool = await db.create_pool(f"{pg_url}/{name}", min_size=1, max_size=1)
-    try:
-        await db.migrate(pool, None)
-        async with pool.acquire() as conn:
-            await conn.execute(
-                "INSERT INTO outbox (event_id, topic, key, value, sent_at) SELECT"
-                " gen_random_uuid(), 't', 'k' || g, repeat('x', 1500)::bytea, now()"
-                " FROM generate_series(1, 200) g")
-            await conn.execute("ANALYZE outbox")  # statistics from before the burst
-            await conn.execute(
-                "INSERT INTO outbox (event_id, topic, key, value) SELECT"
-                " gen_random_uuid(), 't', 'k' || (g % 500), repeat('x', 1500)::bytea"
-                " FROM generate_series(1, 10000) g")
-            yield conn
-    finally:
-        await pool.close()
-        await drop_database(pg_url, name)
+async def burst(servicekit_database: asyncpg.Pool) -> AsyncIterator[asyncpg.Connection]:
+    async with servicekit_database.acquire() as conn:
+        await conn.execute(
+            "INSERT INTO outbox (event_id, topic, key, value, sent_at) SELECT"
+            " gen_random_uuid(), 't', 'k' || g, repeat('x', 1500)::bytea, now()"
+            " FROM generate_series(1, 200) g")
+        await conn.execute("ANALYZE outbox")  # statistics from before the burst
+        await conn.execute(
+            "INSERT INTO outbox (event_id, topic, key, value) SELECT"
+            " gen_random_uuid(), 't', 'k' || (g % 500), repeat('x', 1500)::bytea"
+            " FROM generate_series(1, 10000) g")
+        yield conn
 
 
 def _buffers(plan: dict) -> int:  # type: ignore[type-arg]
