@@ -179,6 +179,13 @@ def _chunks(ids: list[UUID]) -> list[list[UUID]]:
     return [ids[i:i + ALLOCATION_CHUNK] for i in range(0, len(ids), ALLOCATION_CHUNK)]
 
 
+async def _parts(store: AssessmentStore, pool: PoolPublished) -> AsyncIterator[PoolRound]:
+    """Every file of ``pool``'s round, as parts of :data:`ALLOCATION_CHUNK` files (in id
+    order), read in the caller's transaction."""
+    for ids in _chunks(await store.application_ids(pool.pool_id)):
+        yield await store.part_of_round(pool, ids)
+
+
 async def allocate(uow: UnitOfWork, cmd: Allocate) -> list[Any]:
     """Plan, approve and decide a pool, a chunk of files at a time: the files are read once to
     plan (each reduced to its ``Candidate``), and the decided ones again to decide and write
@@ -196,8 +203,8 @@ async def _allocate(uow: UnitOfWork, cmd: Allocate) -> list[Any]:
     if pool.definition.programme_id != programme:
         raise Moved()
     candidates: list[Candidate] = []
-    for ids in _chunks(await store.application_ids(cmd.pool_id)):
-        candidates += candidates_of(await store.part_of_round(pool, ids), ledger)
+    async for part in _parts(store, pool):
+        candidates += candidates_of(part, ledger)
     approval = check_approval(pool, candidates, cmd.approver, cmd.now,
                               payment_frequencies=cmd.payment_frequencies)
     del candidates
@@ -233,11 +240,12 @@ async def round_in_parts(conn: Any, pool_id: str) -> AsyncIterator[PoolRound]:
     store = AssessmentStore(conn)
     async with conn.transaction(isolation="repeatable_read", readonly=True):
         pool = published_pool(await store.read_pool(pool_id), pool_id)
-        ids = await store.application_ids(pool_id)
-        if not ids:
+        empty = True
+        async for part in _parts(store, pool):
+            empty = False
+            yield part
+        if empty:
             yield PoolRound(pool_id=pool_id, pool=pool)
-        for chunk in _chunks(ids):
-            yield await store.part_of_round(pool, chunk)
 
 
 async def preview_allocation(conn: Any, pool_id: str, caller: str) -> AllocationPreview:
